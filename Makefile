@@ -1,0 +1,255 @@
+# Tapestry: one non-recursive Makefile.  Everything goes to $(BUILD).
+#
+#   make            build/bin/tapestry and build/bin/tapestryd
+#   make check      unit tests, again under SAN=1, then integration tests
+#   make demo       the 3-zone demo on this machine
+#   make bench      benchmarks, results in bench/results/
+#   make deps       install missing Debian packages
+#   make V=1        show full commands
+#   make SAN=1      ASan/UBSan build in build/san/
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.DEFAULT_GOAL := all
+
+SAN ?= 0
+V ?= 0
+SANDIR := build/san
+ifeq ($(SAN),1)
+BUILD := $(SANDIR)
+else
+BUILD := build
+endif
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' $(1) $(2)
+endif
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX := vmlinux/$(ARCH)
+
+# Every goal but these needs the Debian packages.  The stamp is an included
+# makefile, so make brings it up to date (installing what is missing) and
+# then re-reads this file with pkg-config able to answer.
+NODEPS_GOALS := clean deps help
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+include build/.deps.stamp
+endif
+
+build/.deps.stamp: scripts/deps.sh
+	$(Q)scripts/deps.sh
+	$(Q)mkdir -p $(@D) && echo '# deps present' > $@
+
+PKGS := libbpf liburing json-c libisal libelf zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
+	  -Iinclude -Iuserspace -I$(BUILD)/skel $(PKG_CFLAGS)
+DEPFLAGS = -MMD -MP
+LDLIBS := $(PKG_LIBS) -lpthread -lm
+
+SAN_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	      -fno-sanitize-recover=undefined
+SAN_LDFLAGS := -fsanitize=address,undefined
+ifeq ($(SAN),1)
+CFLAGS += $(SAN_CFLAGS)
+LDFLAGS += $(SAN_LDFLAGS)
+endif
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -I$(VMLINUX) -Iinclude
+
+# ---------------------------------------------------------------------------
+# Sources.  Each module adds its files in its own block, so that work on one
+# module never touches the lines of another.
+
+# BPF programs: bpf/<name>.bpf.c -> $(BUILD)/skel/<name>.skel.h
+BPF_PROGS :=
+
+# Sources shared by both binaries (and linked into integration helpers).
+COMMON_SRCS := userspace/log.c userspace/hist.c userspace/crc.c \
+	       userspace/uloop.c
+
+# The node daemon's own sources, and the CLI's.
+TAPESTRYD_SRCS := userspace/tapestryd.c
+TAPESTRY_SRCS := tools/tapestry.c
+
+# Unit tests: UNIT_TESTS += <name>; test_<name>_SRCS := the test and the
+# module under test; test_<name>_WRAP := symbols to mock with --wrap.
+UNIT_TESTS :=
+
+# Fuzz targets (clang -fsanitize=fuzzer): FUZZ_TARGETS += <name>;
+# fuzz_<name>_SRCS := tests/fuzz/fuzz_<name>.c plus the parser.
+FUZZ_TARGETS :=
+
+# Extra programs used only by integration tests and benchmarks.
+TEST_PROGS :=
+
+# --- foundation: log, hist, crc, uloop -------------------------------------
+UNIT_TESTS += hist
+test_hist_SRCS := tests/unit/test_hist.c userspace/hist.c userspace/log.c
+UNIT_TESTS += crc
+test_crc_SRCS := tests/unit/test_crc.c userspace/crc.c
+UNIT_TESTS += uloop
+test_uloop_SRCS := tests/unit/test_uloop.c userspace/uloop.c userspace/log.c
+
+# --- tracer: blktrace, zonetrace, report ------------------------------------
+
+# --- placer -----------------------------------------------------------------
+
+# --- replication protocol and replica server --------------------------------
+COMMON_SRCS += userspace/proto.c
+UNIT_TESTS += proto
+test_proto_SRCS := tests/unit/test_proto.c userspace/proto.c userspace/crc.c
+
+# --- engine -----------------------------------------------------------------
+
+# --- nbd frontend -----------------------------------------------------------
+
+# --- daemon -----------------------------------------------------------------
+
+# ---------------------------------------------------------------------------
+# Rules.
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+SKELS := $(patsubst %,$(BUILD)/skel/%.skel.h,$(BPF_PROGS))
+BPF_OBJS := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_PROGS))
+
+BINS := $(BUILD)/bin/tapestry $(BUILD)/bin/tapestryd
+UNIT_BINS := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))
+TEST_BINS := $(patsubst %,$(BUILD)/bin/%,$(TEST_PROGS))
+FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+
+.PHONY: all
+all: $(BINS) $(TEST_BINS)
+
+$(BUILD)/bin/tapestry: $(call obj,$(TAPESTRY_SRCS) $(COMMON_SRCS))
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/tapestryd: $(call obj,$(TAPESTRYD_SRCS) $(COMMON_SRCS))
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+define test_prog_rule
+$(BUILD)/bin/$(1): $(call obj,$($(1)_SRCS))
+	$$(call msg,LINK,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach t,$(TEST_PROGS),$(eval $(call test_prog_rule,$(t))))
+
+# $(1): test name, $(2): build dir, $(3): extra link flags
+define unit_test_rule
+$(2)/tests/test_$(1): $(patsubst %.c,$(2)/obj/%.o,$(test_$(1)_SRCS))
+	$$(call msg,LINK,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$$(CC) $$(LDFLAGS) $(3) -o $$@ $$^ \
+		$$(foreach s,$(test_$(1)_WRAP),-Wl,--wrap=$$(s)) \
+		$$(CMOCKA_LIBS) $$(LDLIBS)
+endef
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_test_rule,$(t),$(BUILD),)))
+
+# make check also runs the unit tests under ASan/UBSan.  Those objects live
+# in $(SANDIR), the same place a SAN=1 build puts them, built the same way.
+ifneq ($(SAN),1)
+SAN_UNIT_BINS := $(patsubst %,$(SANDIR)/tests/test_%,$(UNIT_TESTS))
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_test_rule,$(t),$(SANDIR),$(SAN_LDFLAGS))))
+
+$(SANDIR)/obj/%.o: %.c | $(SKELS)
+	$(call msg,CC-SAN,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+endif
+
+# Skeleton headers must exist before any C file that may include one is
+# compiled; after the first build the .d files carry the exact edges.
+$(BUILD)/obj/%.o: %.c | $(SKELS)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
+	$(call msg,BPF,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# libFuzzer harnesses are built with clang, apart from the main build.
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Werror -Iinclude \
+	       -Iuserspace -I$(BUILD)/skel $(PKG_CFLAGS) \
+	       -fsanitize=fuzzer,address,undefined
+$(BUILD)/fuzzobj/%.o: %.c
+	$(call msg,CC-FUZZ,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+define fuzz_rule
+$(BUILD)/fuzz/fuzz_$(1): $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(fuzz_$(1)_SRCS))
+	$$(call msg,LINK,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$$(CLANG) -fsanitize=fuzzer,address,undefined -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
+
+.PHONY: fuzz
+fuzz: $(FUZZ_BINS)
+
+# ---------------------------------------------------------------------------
+# Tests, demo, benchmarks.
+
+.PHONY: unit
+unit: $(UNIT_BINS)
+	$(Q)tests/run-unit.sh $(UNIT_BINS)
+
+.PHONY: integration
+integration: all $(FUZZ_BINS)
+	$(Q)BUILD=$(BUILD) tests/run-integration.sh
+
+# make check: unit tests, the same again under ASan/UBSan, then the
+# integration tests against the normal build.
+.PHONY: check
+check: all $(UNIT_BINS) $(SAN_UNIT_BINS) $(FUZZ_BINS)
+	$(Q)tests/run-unit.sh $(UNIT_BINS)
+	$(Q)tests/run-unit.sh $(SAN_UNIT_BINS)
+	$(Q)BUILD=$(BUILD) tests/run-integration.sh
+
+.PHONY: demo
+demo: all
+	$(Q)BUILD=$(BUILD) scripts/demo.sh
+
+.PHONY: bench
+bench: all
+	$(Q)BUILD=$(BUILD) bench/run.sh
+
+.PHONY: deps
+deps:
+	$(Q)scripts/deps.sh
+	$(Q)mkdir -p build && echo '# deps present' > build/.deps.stamp
+
+.PHONY: clean
+clean:
+	$(Q)rm -rf build
+
+.PHONY: help
+help:
+	@sed -n '2,10s/^# \{0,1\}//p' Makefile
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Replication protocol: the frames an engine and a replica server
+ * exchange over TCP.  docs/replication-protocol.md is the prose version.
+ *
+ * Every frame is a 64-byte header, then `len` bytes of payload when the op
+ * carries data.  All integers are little-endian.  Both checksums are
+ * CRC-32C: hdr_crc over the 64 header bytes with hdr_crc itself zero,
+ * payload_crc over the payload (0 when there is none).
+ *
+ * A request's `tag` is echoed in its reply, so replies may come back in
+ * any order.  A reply has REPL_F_REPLY set and its `status` is 0 or a
+ * positive errno.
+ */
+#ifndef TAPESTRY_ABI_REPL_H
+#define TAPESTRY_ABI_REPL_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define REPL_MAGIC		0x59525054U	/* "TPRY" as bytes on the wire */
+#define REPL_VERSION		1
+#define REPL_HDR_SIZE		64
+/* The largest payload either side accepts; bigger writes are split. */
+#define REPL_MAX_PAYLOAD	(1U << 20)
+
+enum {
+	REPL_OP_HELLO		= 1,	/* open (or create) a volume replica */
+	REPL_OP_WRITE		= 2,	/* payload: data at offset */
+	REPL_OP_READ		= 3,	/* reply payload: len bytes at offset */
+	REPL_OP_FLUSH		= 4,	/* make every completed write durable */
+	REPL_OP_TRIM		= 5,	/* discard [offset, offset + len) */
+	REPL_OP_RESYNC_READ	= 6,	/* like READ, for resync; see docs */
+	REPL_OP_STATUS		= 7,	/* reply payload: struct repl_status */
+	REPL_OP_ZERO		= 8,	/* write zeroes over [offset, +len) */
+	REPL_OP_MAX		= 8,
+};
+
+#define REPL_F_REPLY		0x01	/* this frame is a reply */
+#define REPL_F_FUA		0x02	/* write/trim/zero: durable before reply */
+#define REPL_F_CREATE		0x04	/* hello: create the image if missing */
+
+/* Fields in wire order. */
+struct repl_hdr {
+	__u32 magic;
+	__u16 version;
+	__u8 op;
+	__u8 flags;
+	__u32 status;		/* replies: 0 or a positive errno */
+	__u32 len;		/* payload bytes (READ request: bytes wanted) */
+	__u64 volume_id;	/* from the hello reply; 0 in a hello */
+	__u64 offset;		/* byte offset in the volume */
+	__u64 seq;		/* per-volume sequence number of the write */
+	__u64 epoch;		/* engine generation; stale ones are refused */
+	__u64 tag;		/* request id, echoed in the reply */
+	__u32 payload_crc;
+	__u32 hdr_crc;
+};
+
+_Static_assert(sizeof(struct repl_hdr) == REPL_HDR_SIZE, "repl_hdr is 64 bytes");
+
+#define REPL_NAME_MAX	64	/* volume name, NUL-padded */
+#define REPL_ZONE_MAX	32	/* zone label, NUL-padded */
+
+/* Payload of a HELLO request. */
+struct repl_hello {
+	__u64 size;		/* volume bytes; the replica must match */
+	__u32 block_size;
+	__u32 __pad;
+	char volume[REPL_NAME_MAX];
+	char zone[REPL_ZONE_MAX];	/* zone the engine believes it dials */
+};
+
+_Static_assert(sizeof(struct repl_hello) == 112, "repl_hello size");
+
+#define REPL_STATE_CLEAN	0
+#define REPL_STATE_DIRTY	1
+
+/* Payload of a HELLO reply and of a STATUS reply. */
+struct repl_status {
+	__u64 size;
+	__u64 generation;	/* highest epoch this replica has accepted */
+	__u64 applied_seq;	/* highest write seq applied */
+	__u64 bytes_written;
+	__u32 block_size;
+	__u32 state;		/* REPL_STATE_*: dirty between open and close */
+	char zone[REPL_ZONE_MAX];	/* the server's own zone */
+};
+
+_Static_assert(sizeof(struct repl_status) == 72, "repl_status size");
+
+#endif /* TAPESTRY_ABI_REPL_H */

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The tapestry CLI's subcommands.  Each takes the arguments after its own
+ * name (argv[0] is the subcommand) and returns the process exit status:
+ * 0 success, 1 failure, 2 bad usage (usage printed on stderr).
+ */
+#ifndef TAPESTRY_COMMANDS_H
+#define TAPESTRY_COMMANDS_H
+
+#define EXIT_USAGE 2
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+/* --- tracer --- */
+
+/* --- placer --- */
+
+/* --- engine --- */
+
+#endif /* TAPESTRY_COMMANDS_H */

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * engine: a replicated volume.  Every write fans out through io_uring to
+ * all in-sync replicas at once, each in its own availability zone, and is
+ * acked by the volume's policy (all, or a quorum of the replica count).
+ * Slow replicas are not waited for past their soft deadline under quorum;
+ * replicas past their hard timeout, or failing, become degraded and the
+ * regions they miss go into a persistent dirty bitmap; when they return,
+ * only those regions are resynced.
+ *
+ * The engine runs on a caller's uloop (one thread).  Callers: the NBD
+ * frontend (userspace/nbd.c), `tapestryd volume`, and `tapestry
+ * bench-volume`.
+ *
+ * ---- Contract between the engine and its callers ----
+ * - All calls come from the loop's thread.
+ * - A request call returns 0 when accepted: its done() callback then runs
+ *   exactly once, later, from the loop, never from inside the call.  It
+ *   returns -errno when refused (done() is not called):
+ *     -EINVAL    offset/length not block-aligned, zero length, or past the
+ *                end of the volume
+ *     -E2BIG     longer than engine_max_io()
+ *     -EAGAIN    no free request slot: retry after a completion (uloop
+ *                hooks run after each batch of completions)
+ *     -ESHUTDOWN the engine is shutting down
+ * - done(arg, res): res is 0 on success or -errno: -EIO when the ack policy
+ *   could not be met (fewer than min_in_sync replicas took the write),
+ *   never a faked success.
+ * - Writes take their buffer: it comes from uloop_buf_get() on the same
+ *   loop, and the engine puts it back when the last replica is finished
+ *   with it, which may be after done() has run.  If the call is refused the
+ *   caller still owns the buffer.
+ * - Reads borrow their buffer (a registered one, so local replicas can use
+ *   READ_FIXED); the data lands at buf->base before done() runs.
+ * - Overlapping writes are applied in submission order on every replica.
+ */
+#ifndef TAPESTRY_ENGINE_H
+#define TAPESTRY_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "uloop.h"
+
+struct engine;
+
+enum engine_ack {
+	ENGINE_ACK_ALL,		/* every in-sync replica */
+	ENGINE_ACK_QUORUM,	/* a majority of the replica count */
+};
+
+#define ENGINE_MAX_REPLICAS 8
+
+struct engine_replica_opts {
+	const char *zone;	/* required, unique within the volume */
+	const char *path;	/* local target: file or block device ... */
+	const char *addr;	/* ... or remote: "IP:PORT" of a replica server */
+};
+
+struct engine_opts {
+	const char *name;		/* [A-Za-z0-9._-], 1..63 bytes */
+	uint64_t size;			/* bytes; a multiple of block_size */
+	uint32_t block_size;		/* 0 = 4096 */
+	enum engine_ack ack;
+	unsigned int min_in_sync;	/* 0 = 1 for all, majority for quorum */
+	unsigned int nr_replicas;
+	struct engine_replica_opts replicas[ENGINE_MAX_REPLICAS];
+	const char *state_dir;		/* dirty bitmaps and sequence state */
+	bool create;			/* create missing replica images */
+	unsigned int queue_depth;	/* request slots; 0 = 128 */
+	uint32_t soft_floor_us;		/* soft deadline is max(floor, k * EWMA) */
+	uint32_t hard_timeout_ms;	/* 0 = 500 */
+};
+
+/* Ack-time flags for engine_write / engine_zero / engine_trim. */
+#define ENGINE_FUA 0x1	/* durable on the acking replicas before done() */
+
+typedef void (*engine_done_fn)(void *arg, int res);
+
+/* Open the volume on its replicas (creating images if o->create), read the
+ * persistent state in o->state_dir and start resync of any replica that
+ * missed writes.  Replicas that cannot be reached start degraded; if fewer
+ * than min_in_sync are usable it fails with -EIO.  Returns 0 or -errno;
+ * *out is set only on success. */
+int engine_create(struct uloop *loop, const struct engine_opts *o,
+		  struct engine **out);
+
+/* Stop without flushing; in-flight requests complete with -ESHUTDOWN before
+ * this returns.  Accepts NULL. */
+void engine_destroy(struct engine *e);
+
+int engine_write(struct engine *e, uint64_t off, uint32_t len,
+		 struct uloop_buf *buf_take, unsigned int flags,
+		 engine_done_fn done, void *arg);
+int engine_read(struct engine *e, uint64_t off, uint32_t len,
+		struct uloop_buf *buf, engine_done_fn done, void *arg);
+/* Every write acked before this call is durable on every in-sync replica
+ * when done() runs with 0. */
+int engine_flush(struct engine *e, engine_done_fn done, void *arg);
+/* Discard (a hint: the range may read back as anything written before or
+ * zeroes) and write-zeroes (the range reads back as zeroes).  len may
+ * exceed engine_max_io(). */
+int engine_trim(struct engine *e, uint64_t off, uint64_t len,
+		unsigned int flags, engine_done_fn done, void *arg);
+int engine_zero(struct engine *e, uint64_t off, uint64_t len,
+		unsigned int flags, engine_done_fn done, void *arg);
+
+uint64_t engine_size(const struct engine *e);
+uint32_t engine_block_size(const struct engine *e);
+uint32_t engine_max_io(const struct engine *e);
+
+enum engine_replica_state {
+	ENGINE_REPLICA_IN_SYNC,
+	ENGINE_REPLICA_DEGRADED,	/* missing writes; dirty map growing */
+	ENGINE_REPLICA_RESYNCING,	/* back, copying dirty regions */
+};
+
+struct engine_replica_stats {
+	char zone[32];
+	unsigned int zone_id;		/* as in io_uring user_data */
+	bool local;
+	enum engine_replica_state state;
+	uint64_t ewma_ns;		/* recent write latency */
+	uint64_t writes, errors;
+	uint64_t dirty_regions;		/* 64 KiB regions still to copy */
+	uint64_t resync_done, resync_total;	/* regions, this resync */
+	uint64_t resync_bytes;		/* bytes copied, this resync */
+	uint64_t resync_bytes_per_s;
+};
+
+struct engine_stats {
+	unsigned int nr_replicas, in_sync;
+	uint64_t writes, reads, flushes, failed;
+	struct engine_replica_stats replica[ENGINE_MAX_REPLICAS];
+};
+
+void engine_get_stats(const struct engine *e, struct engine_stats *out);
+
+const char *engine_replica_state_name(enum engine_replica_state s);
+
+#endif /* TAPESTRY_ENGINE_H */

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proto: encoding and checking of replication frames (include/abi/repl.h).
+ *
+ * A replica server decodes bytes from the network here before it trusts
+ * any of them, so everything proto_decode() accepts is safe to act on:
+ * known op, sane flags, a length within bounds and consistent with the op.
+ * It never allocates and never reads past the 64 header bytes.
+ */
+#ifndef TAPESTRY_PROTO_H
+#define TAPESTRY_PROTO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "abi/repl.h"
+
+/* Write h as 64 wire bytes, filling in magic, version and hdr_crc (the
+ * caller sets every other field, payload_crc included). */
+void proto_encode(const struct repl_hdr *h, void *wire);
+
+/* Parse 64 wire bytes into *out (host order).  Refuses, leaving *out
+ * unspecified:
+ *   -EBADMSG   wrong magic or header CRC (garbage, or a torn stream);
+ *   -EPROTO    another version, an unknown op, or flags the op can't take;
+ *   -EMSGSIZE  a payload longer than max_payload, or a HELLO/STATUS
+ *              payload of the wrong size. */
+int proto_decode(const void *wire, uint32_t max_payload, struct repl_hdr *out);
+
+/* Whether h->len bytes of payload follow this header on the wire. */
+bool proto_has_payload(const struct repl_hdr *h);
+
+/* CRC-32C of a payload, for payload_crc. */
+uint32_t proto_payload_crc(const void *payload, uint32_t len);
+
+/* 0 if payload matches h->payload_crc, else -EBADMSG. */
+int proto_check_payload(const struct repl_hdr *h, const void *payload);
+
+/* Name of an op for logs: "write", ...; "op?" for unknown ones. */
+const char *proto_op_name(unsigned int op);
+
+#endif /* TAPESTRY_PROTO_H */
