@@ -53,6 +53,10 @@ enum engine_ack {
 
 struct engine_replica_opts {
 	const char *zone;	/* required, unique within the volume */
+	/* Zone id for io_uring user_data (1..254), as the zone registry of
+	 * zonetrace hands out, so BPF reports can name the zone.  0: the
+	 * engine numbers zones itself, by replica position from 1. */
+	unsigned int zone_id;
 	const char *path;	/* local target: file or block device ... */
 	const char *addr;	/* ... or remote: "IP:PORT" of a replica server */
 };
