@@ -119,6 +119,11 @@ test_proto_SRCS := tests/unit/test_proto.c userspace/proto.c userspace/crc.c
 # --- engine -----------------------------------------------------------------
 
 # --- nbd frontend -----------------------------------------------------------
+COMMON_SRCS += userspace/nbdproto.c
+UNIT_TESTS += nbdproto
+test_nbdproto_SRCS := tests/unit/test_nbdproto.c userspace/nbdproto.c
+FUZZ_TARGETS += nbd
+fuzz_nbd_SRCS := tests/fuzz/fuzz_nbd.c userspace/nbdproto.c
 
 # --- daemon -----------------------------------------------------------------
 
