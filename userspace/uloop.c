@@ -394,6 +394,21 @@ int uloop_add_hook(struct uloop *l, void (*fn)(void *arg), void *arg)
 	return 0;
 }
 
+int uloop_del_hook(struct uloop *l, void (*fn)(void *arg), void *arg)
+{
+	unsigned int i;
+
+	for (i = 0; i < l->nr_hooks; i++) {
+		if (l->hooks[i].fn != fn || l->hooks[i].arg != arg)
+			continue;
+		memmove(&l->hooks[i], &l->hooks[i + 1],
+			(l->nr_hooks - i - 1) * sizeof(l->hooks[0]));
+		l->nr_hooks--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int uloop_run(struct uloop *l, const volatile sig_atomic_t *stop)
 {
 	int ret;

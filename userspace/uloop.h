@@ -96,6 +96,9 @@ static inline bool uloop_timer_armed(const struct uloop_timer *t)
  * most ULOOP_MAX_HOOKS; -ENOSPC beyond that. */
 #define ULOOP_MAX_HOOKS 8
 int uloop_add_hook(struct uloop *l, void (*fn)(void *arg), void *arg);
+/* Remove the hook added with this fn and arg (a module going away before
+ * the loop does).  -ENOENT if there is none. */
+int uloop_del_hook(struct uloop *l, void (*fn)(void *arg), void *arg);
 
 /* One iteration: submit what is queued, wait for a completion, the next
  * timer, or max_wait_ns (whichever is first), then dispatch every CQE that

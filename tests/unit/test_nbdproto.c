@@ -604,6 +604,7 @@ static void test_nbdproto_req_check(void **state)
 
 static void test_nbdproto_errors_and_replies(void **state)
 {
+	char msg[128];
 	uint8_t b[128];
 	size_t n;
 
@@ -632,9 +633,9 @@ static void test_nbdproto_errors_and_replies(void **state)
 	assert_int_equal(get32(b + 16), 6 + 12);
 	assert_int_equal(get32(b + 20), NBD_ENOSPC);
 	assert_int_equal(get16(b + 24), 12);
-	memset(b, 'x', sizeof(b) - 1);
-	b[sizeof(b) - 1] = 0;
-	n = nbdproto_error_chunk(b, 9, NBD_EIO, (const char *)b);
+	memset(msg, 'x', sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = 0;
+	n = nbdproto_error_chunk(b, 9, NBD_EIO, msg);
 	assert_int_equal(n, NBDPROTO_ERR_CHUNK_MAX);
 	assert_string_equal(nbdproto_cmd_name(NBD_CMD_WRITE_ZEROES),
 			    "write_zeroes");

@@ -232,6 +232,13 @@ static void test_uloop_hooks(void **state)
 	uloop_run_once(l, 1000);
 	uloop_run_once(l, 1000);
 	assert_int_equal(calls, 2 * ULOOP_MAX_HOOKS);
+	/* a removed hook no longer runs, and frees its place */
+	assert_int_equal(uloop_del_hook(l, count_hook, &calls), 0);
+	assert_int_equal(uloop_del_hook(l, count_hook, &state), -ENOENT);
+	calls = 0;
+	uloop_run_once(l, 1000);
+	assert_int_equal(calls, ULOOP_MAX_HOOKS - 1);
+	assert_int_equal(uloop_add_hook(l, count_hook, &calls), 0);
 	uloop_destroy(l);
 }
 
