@@ -126,6 +126,7 @@ FUZZ_TARGETS += nbd
 fuzz_nbd_SRCS := tests/fuzz/fuzz_nbd.c userspace/nbdproto.c
 UNIT_TESTS += nbd
 test_nbd_SRCS := tests/unit/test_nbd.c tests/unit/fake_engine.c \
+	userspace/nbdconn.c \
 	userspace/nbd.c userspace/nbdproto.c userspace/nbdsock.c \
 	userspace/uloop.c userspace/log.c userspace/hist.c
 

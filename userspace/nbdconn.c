@@ -1,0 +1,801 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "nbdconn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "hist.h"
+#include "log.h"
+
+#define DIRECT_MIN	(16 * 1024)	/* payload left to recv into place */
+
+static void conn_process(struct nbd_conn *c);
+static void hs_step(struct nbd_conn *c);
+static void kick_send(struct nbd_conn *c);
+static void arm_recv(struct nbd_conn *c);
+static void drain_check(struct nbd_conn *c);
+
+static struct io_uring_sqe *get_sqe(struct nbd_server *s)
+{
+	return uloop_get_sqe(s->loop);
+}
+
+/* ---- parking: connections waiting for a buffer or an engine slot ---- */
+
+static void park(struct nbd_conn *c)
+{
+	struct nbd_server *s = c->s;
+
+	if (c->parked)
+		return;
+	c->parked = true;
+	c->park_next = NULL;
+	c->park_prev = s->park_tail;
+	if (s->park_tail)
+		s->park_tail->park_next = c;
+	else
+		s->park_head = c;
+	s->park_tail = c;
+	s->nr_parked++;
+}
+
+static void unpark(struct nbd_conn *c)
+{
+	struct nbd_server *s = c->s;
+
+	if (!c->parked)
+		return;
+	if (c->park_prev)
+		c->park_prev->park_next = c->park_next;
+	else
+		s->park_head = c->park_next;
+	if (c->park_next)
+		c->park_next->park_prev = c->park_prev;
+	else
+		s->park_tail = c->park_prev;
+	c->parked = false;
+	s->nr_parked--;
+}
+
+/* uloop hook, after every batch of completions: retry parked connections
+ * in the order they parked.  Each gets one try per iteration. */
+void nbdconn_resume_parked(void *arg)
+{
+	struct nbd_server *s = arg;
+	unsigned int n = s->nr_parked;
+	struct nbd_conn *c;
+
+	while (n-- && (c = s->park_head)) {
+		unpark(c);
+		conn_process(c);
+	}
+}
+
+/* ---- request slots ---- */
+
+static struct nbd_req *slot_get(struct nbd_conn *c)
+{
+	struct nbd_req *q = c->free;
+
+	c->free = q->next;
+	q->next = NULL;
+	q->buf = NULL;
+	q->held = q->have = q->err = 0;
+	q->hdr_len = q->data_len = 0;
+	return q;
+}
+
+static void buf_release(struct nbd_conn *c, struct nbd_req *q)
+{
+	if (q->buf)
+		uloop_buf_put(c->s->loop, q->buf);
+	q->buf = NULL;
+	c->buf_bytes -= q->held;
+	q->held = 0;
+}
+
+static void slot_put(struct nbd_conn *c, struct nbd_req *q)
+{
+	buf_release(c, q);
+	q->state = RQ_FREE;
+	q->next = c->free;
+	c->free = q;
+}
+
+/* A registered buffer for q, within the connection's share of the pool
+ * (it may always hold one, so a big request cannot wedge it). */
+static bool buf_take(struct nbd_conn *c, struct nbd_req *q)
+{
+	struct uloop_buf *b;
+
+	if (c->buf_bytes && c->buf_bytes + q->r.len > c->s->o.conn_buf_bytes)
+		return false;
+	if (uloop_buf_get(c->s->loop, q->r.len, &b))
+		return false;
+	q->buf = b;
+	q->held = b->size;
+	c->buf_bytes += b->size;
+	return true;
+}
+
+/* ---- replies ---- */
+
+static const char *err_text(uint32_t err)
+{
+	switch (err) {
+	case NBD_EINVAL:
+		return "invalid request";
+	case NBD_ENOSPC:
+		return "beyond the end of the export";
+	case NBD_ESHUTDOWN:
+		return "server shutting down";
+	case NBD_ENOTSUP:
+		return "not supported";
+	case NBD_EPERM:
+		return "read-only export";
+	default:
+		return "I/O error";
+	}
+}
+
+static enum nbd_op_class opc(uint16_t type)
+{
+	if (type == NBD_CMD_READ)
+		return NBD_OPC_READ;
+	if (type == NBD_CMD_WRITE)
+		return NBD_OPC_WRITE;
+	return NBD_OPC_OTHER;
+}
+
+static void reply(struct nbd_req *q)
+{
+	struct nbd_conn *c = q->c;
+
+	if (q->err && q->r.type == NBD_CMD_READ)
+		buf_release(c, q);	/* no data goes out */
+	if (q->err && c->structured)
+		q->hdr_len = (uint32_t)nbdproto_error_chunk(q->hdr, q->r.handle,
+							    q->err,
+							    err_text(q->err));
+	else if (q->r.type == NBD_CMD_READ && c->structured)
+		q->hdr_len = (uint32_t)nbdproto_read_chunk(q->hdr, q->r.handle,
+							   q->r.offset,
+							   q->r.len);
+	else
+		q->hdr_len = (uint32_t)nbdproto_simple_reply(q->hdr,
+							     q->r.handle,
+							     q->err);
+	q->data_len = !q->err && q->r.type == NBD_CMD_READ ? q->r.len : 0;
+	if (q->err)
+		c->s->st.errors++;
+	q->state = RQ_QUEUED;
+	q->next = NULL;
+	if (c->q_tail)
+		c->q_tail->next = q;
+	else
+		c->q_head = q;
+	c->q_tail = q;
+	c->s->unsent++;
+	kick_send(c);
+}
+
+static void reply_err(struct nbd_req *q, uint32_t err)
+{
+	q->err = err;
+	reply(q);
+}
+
+/* A reply is on the wire: account it and free the slot. */
+static void reply_done(struct nbd_conn *c, struct nbd_req *q)
+{
+	struct nbd_server *s = c->s;
+	enum nbd_op_class k = opc(q->r.type);
+
+	s->unsent--;
+	if (!q->err) {
+		if (k == NBD_OPC_READ)
+			s->st.bytes_read += q->r.len;
+		else if (k == NBD_OPC_WRITE)
+			s->st.bytes_written += q->r.len;
+	}
+	hist_record(&s->st.latency[k], uloop_now(s->loop) - q->start_ns);
+	slot_put(c, q);
+}
+
+/* ---- engine ---- */
+
+static void req_done(void *arg, int res)
+{
+	struct nbd_req *q = arg;
+	struct nbd_conn *c = q->c;
+
+	c->inflight--;
+	c->s->inflight--;
+	if (q->r.type != NBD_CMD_READ) {
+		/* the engine has finished with the payload buffer */
+		c->buf_bytes -= q->held;
+		q->held = 0;
+	}
+	if (c->phase == PH_DEAD) {
+		slot_put(c, q);
+		nbdconn_reap(c);
+		return;
+	}
+	q->err = nbdproto_error(res);
+	reply(q);
+	if (!c->parked)
+		conn_process(c);	/* a request waiting for a slot */
+}
+
+/* Hand q to the engine.  Returns false if it must wait (no slot). */
+static bool req_start(struct nbd_req *q)
+{
+	struct nbd_conn *c = q->c;
+	struct engine *e = c->s->e;
+	unsigned int fua = q->r.flags & NBD_CMD_FLAG_FUA ? ENGINE_FUA : 0;
+	int err;
+
+	switch (q->act) {
+	case NBDPROTO_ACT_READ:
+		err = engine_read(e, q->r.offset, q->r.len, q->buf, req_done,
+				  q);
+		break;
+	case NBDPROTO_ACT_WRITE:
+		err = engine_write(e, q->r.offset, q->r.len, q->buf, fua,
+				   req_done, q);
+		if (!err)
+			q->buf = NULL;	/* the engine's now */
+		break;
+	case NBDPROTO_ACT_FLUSH:
+		err = engine_flush(e, req_done, q);
+		break;
+	case NBDPROTO_ACT_TRIM:
+		err = engine_trim(e, q->r.offset, q->r.len, fua, req_done, q);
+		break;
+	default:
+		err = engine_zero(e, q->r.offset, q->r.len, fua, req_done, q);
+		break;
+	}
+	if (err == -EAGAIN)
+		return false;
+	if (err) {
+		buf_release(c, q);
+		reply_err(q, nbdproto_error(err));
+		return true;
+	}
+	q->state = RQ_ENGINE;
+	c->inflight++;
+	c->s->inflight++;
+	return true;
+}
+
+/* ---- transmission: parsing requests out of the input buffer ---- */
+
+static uint32_t in_avail(const struct nbd_conn *c)
+{
+	return c->in_end - c->in_start;
+}
+
+/* Move c->cur forward.  Returns false when it has to wait for input or
+ * a resource (then it is parked or a recv is due). */
+static bool advance_cur(struct nbd_conn *c)
+{
+	struct nbd_req *q = c->cur;
+	uint32_t n;
+
+	switch (q->state) {
+	case RQ_DISCARD:
+		n = in_avail(c) < c->discard ? in_avail(c) : (uint32_t)c->discard;
+		c->in_start += n;
+		c->discard -= n;
+		if (c->discard)
+			return false;
+		c->cur = NULL;
+		reply(q);
+		return true;
+	case RQ_NEED_BUF:
+		if (!buf_take(c, q)) {
+			park(c);
+			return false;
+		}
+		q->state = q->act == NBDPROTO_ACT_WRITE ? RQ_PAYLOAD : RQ_START;
+		return true;
+	case RQ_PAYLOAD:
+		n = q->r.len - q->have;
+		if (n > in_avail(c))
+			n = in_avail(c);
+		memcpy((uint8_t *)q->buf->base + q->have, c->in + c->in_start,
+		       n);
+		c->in_start += n;
+		q->have += n;
+		if (q->have < q->r.len)
+			return false;
+		q->state = RQ_START;
+		return true;
+	case RQ_START:
+		if (!req_start(q)) {
+			park(c);
+			return false;
+		}
+		c->cur = NULL;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Take one request header off the input buffer and set it going. */
+static void parse_one(struct nbd_conn *c)
+{
+	struct nbd_server *s = c->s;
+	struct nbdproto_req r;
+	struct nbd_req *q;
+	uint32_t err = 0;
+	enum nbdproto_act act;
+
+	if (nbdproto_req_decode(c->in + c->in_start, &r)) {
+		nbdconn_hangup(c, "bad request magic");
+		return;
+	}
+	act = nbdproto_req_check(&c->lim, &r, &err);
+	if (s->quiescing && act != NBDPROTO_ACT_DISC &&
+	    act != NBDPROTO_ACT_HANGUP) {
+		act = nbdproto_req_payload(&r) > NBDPROTO_DISCARD_MAX ?
+		      NBDPROTO_ACT_HANGUP : NBDPROTO_ACT_ERROR;
+		err = NBD_ESHUTDOWN;
+	}
+	if (act == NBDPROTO_ACT_HANGUP) {
+		nbdconn_hangup(c, "oversized write");
+		return;
+	}
+	c->in_start += NBDPROTO_REQ_SIZE;
+	if (act == NBDPROTO_ACT_DISC) {
+		c->phase = PH_DRAIN;	/* stop reading; close when done */
+		drain_check(c);
+		return;
+	}
+	q = slot_get(c);
+	q->r = r;
+	q->act = act;
+	q->start_ns = uloop_now(s->loop);
+	s->st.requests[opc(r.type)]++;
+	c->recv_ns = q->start_ns;
+	if (act == NBDPROTO_ACT_ERROR) {
+		q->err = err;
+		c->discard = nbdproto_req_payload(&r);
+		if (!c->discard) {
+			reply(q);
+			return;
+		}
+		q->state = RQ_DISCARD;
+	} else if (act == NBDPROTO_ACT_READ || act == NBDPROTO_ACT_WRITE) {
+		q->state = RQ_NEED_BUF;
+	} else {
+		q->state = RQ_START;
+	}
+	c->cur = q;
+}
+
+static void conn_process(struct nbd_conn *c)
+{
+	if (c->phase == PH_HANDSHAKE) {
+		hs_step(c);
+		return;
+	}
+	while (c->phase == PH_TRANSMIT && !c->parked) {
+		if (c->cur) {
+			if (!advance_cur(c))
+				break;
+			continue;
+		}
+		if (in_avail(c) < NBDPROTO_REQ_SIZE || !c->free)
+			break;
+		parse_one(c);
+	}
+	arm_recv(c);
+}
+
+/* ---- socket I/O ---- */
+
+static void arm_recv(struct nbd_conn *c)
+{
+	struct io_uring_sqe *sqe;
+	struct nbd_req *q = c->cur;
+	void *dst;
+	uint32_t len;
+
+	if (c->recving || (c->phase != PH_HANDSHAKE &&
+			   c->phase != PH_TRANSMIT))
+		return;
+	if (c->phase == PH_HANDSHAKE && c->hs.out_len)
+		return;		/* the handshake reads after it answers */
+	if (in_avail(c) == 0)
+		c->in_start = c->in_end = 0;
+	c->direct = q && q->state == RQ_PAYLOAD && in_avail(c) == 0 &&
+		    q->r.len - q->have >= DIRECT_MIN;
+	if (c->direct) {
+		dst = (uint8_t *)q->buf->base + q->have;
+		len = q->r.len - q->have;
+	} else {
+		if (c->in_end == NBDCONN_IN_CAP || c->in_start > NBDCONN_IN_CAP / 2) {
+			memmove(c->in, c->in + c->in_start, in_avail(c));
+			c->in_end -= c->in_start;
+			c->in_start = 0;
+		}
+		if (c->in_end == NBDCONN_IN_CAP)
+			return;		/* full: parsing is waiting on us */
+		dst = c->in + c->in_end;
+		len = NBDCONN_IN_CAP - c->in_end;
+	}
+	sqe = get_sqe(c->s);
+	if (!sqe) {
+		nbdconn_hangup(c, "no SQE");
+		return;
+	}
+	io_uring_prep_recv(sqe, c->fd, dst, len, 0);
+	nbd_set_ud(sqe, NBD_OP_RECV, c->id);
+	c->recving = true;
+	c->sqes++;
+}
+
+static void on_recv(struct nbd_conn *c, int res)
+{
+	c->recving = false;
+	if (c->phase == PH_DEAD) {
+		nbdconn_reap(c);
+		return;
+	}
+	if (res == -EINTR || res == -EAGAIN || res == -ENOBUFS) {
+		arm_recv(c);
+		return;
+	}
+	if (res <= 0) {
+		/* EOF or an error: the client is gone.  Requests it left in
+		 * the engine still complete; nothing more goes out. */
+		nbdconn_hangup(c, res ? "recv failed" : NULL);
+		return;
+	}
+	c->recv_ns = uloop_now(c->s->loop);
+	if (c->direct)
+		c->cur->have += (uint32_t)res;
+	else
+		c->in_end += (uint32_t)res;
+	conn_process(c);
+}
+
+/* Fill c->iov from the batch, skipping what is already sent. */
+static unsigned int build_iov(struct nbd_conn *c)
+{
+	uint64_t skip = c->batch_off;
+	unsigned int n = 0;
+	struct nbd_req *q;
+
+	for (q = c->batch; q && n < NBDCONN_NR_IOV; q = q->next) {
+		struct iovec part[2] = {
+			{ q->hdr, q->hdr_len },
+			{ q->buf ? q->buf->base : NULL, q->data_len },
+		};
+		int i;
+
+		for (i = 0; i < 2; i++) {
+			if (!part[i].iov_len)
+				continue;
+			if (skip >= part[i].iov_len) {
+				skip -= part[i].iov_len;
+				continue;
+			}
+			c->iov[n].iov_base = (uint8_t *)part[i].iov_base + skip;
+			c->iov[n].iov_len = part[i].iov_len - skip;
+			skip = 0;
+			n++;
+		}
+	}
+	return n;
+}
+
+static void submit_send(struct nbd_conn *c, unsigned int niov)
+{
+	struct io_uring_sqe *sqe = get_sqe(c->s);
+
+	if (!sqe) {
+		nbdconn_hangup(c, "no SQE");
+		return;
+	}
+	memset(&c->msg, 0, sizeof(c->msg));
+	c->msg.msg_iov = c->iov;
+	c->msg.msg_iovlen = niov;
+	io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+	nbd_set_ud(sqe, NBD_OP_SEND, c->id);
+	c->sending = true;
+	c->sqes++;
+}
+
+/* Start a sendmsg of queued replies if none is running.  At most
+ * NBDCONN_NR_IOV / 2 replies go in one batch, so that all of them fit in
+ * the iovec array. */
+static void kick_send(struct nbd_conn *c)
+{
+	struct nbd_req *q, **tail = &c->batch;
+	unsigned int n = 0;
+
+	if (c->sending || c->phase == PH_DEAD)
+		return;
+	if (c->phase == PH_HANDSHAKE) {
+		if (c->hs_sent == c->hs.out_len)
+			return;
+		c->iov[0].iov_base = c->hs.out + c->hs_sent;
+		c->iov[0].iov_len = c->hs.out_len - c->hs_sent;
+		submit_send(c, 1);
+		return;
+	}
+	if (!c->batch) {
+		c->batch_off = 0;
+		c->send_ns = uloop_now(c->s->loop);
+		while (c->q_head && n < NBDCONN_NR_IOV / 2) {
+			q = c->q_head;
+			c->q_head = q->next;
+			q->next = NULL;
+			q->state = RQ_SENDING;
+			*tail = q;
+			tail = &q->next;
+			n++;
+		}
+		if (!c->q_head)
+			c->q_tail = NULL;
+		if (!c->batch)
+			return;
+	}
+	submit_send(c, build_iov(c));
+}
+
+static void on_send_hs(struct nbd_conn *c, uint32_t sent)
+{
+	c->hs_sent += sent;
+	if (c->hs_sent < c->hs.out_len) {
+		kick_send(c);
+		return;
+	}
+	c->hs_sent = 0;
+	nbdproto_hs_sent(&c->hs);
+	switch (c->hs_next) {
+	case NBDPROTO_HS_GO:
+		c->phase = PH_TRANSMIT;
+		c->structured = c->hs.structured;
+		c->lim.tflags = nbdproto_hs_tflags(&c->hs);
+		break;
+	case NBDPROTO_HS_CLOSE:
+	case NBDPROTO_HS_HANGUP:
+		nbdconn_hangup(c, NULL);
+		return;
+	default:
+		break;
+	}
+	conn_process(c);
+}
+
+static void on_send(struct nbd_conn *c, int res)
+{
+	struct nbd_req *q;
+
+	c->sending = false;
+	if (c->phase != PH_DEAD && (res == -EINTR || res == -EAGAIN)) {
+		kick_send(c);
+		return;
+	}
+	if (c->phase == PH_DEAD) {
+		nbdconn_reap(c);
+		return;
+	}
+	if (res <= 0) {
+		nbdconn_hangup(c, "send failed");
+		return;
+	}
+	c->send_ns = uloop_now(c->s->loop);
+	if (c->phase == PH_HANDSHAKE) {
+		on_send_hs(c, (uint32_t)res);
+		return;
+	}
+	c->batch_off += (uint64_t)res;
+	while ((q = c->batch) &&
+	       c->batch_off >= (uint64_t)q->hdr_len + q->data_len) {
+		c->batch_off -= (uint64_t)q->hdr_len + q->data_len;
+		c->batch = q->next;
+		reply_done(c, q);
+	}
+	kick_send(c);
+	if (c->phase == PH_DRAIN) {
+		drain_check(c);
+		return;
+	}
+	if (!c->parked)
+		conn_process(c);	/* slots are free again */
+}
+
+/* ---- handshake ---- */
+
+static void hs_step(struct nbd_conn *c)
+{
+	enum nbdproto_hs_status st;
+	size_t used;
+
+	for (;;) {
+		if (c->hs.out_len) {
+			kick_send(c);
+			return;
+		}
+		st = nbdproto_hs_feed(&c->hs, c->in + c->in_start, in_avail(c),
+				      &used);
+		c->in_start += (uint32_t)used;
+		c->hs_next = st;
+		if (c->hs.out_len)
+			continue;
+		if (st == NBDPROTO_HS_HANGUP || st == NBDPROTO_HS_CLOSE) {
+			nbdconn_hangup(c, st == NBDPROTO_HS_HANGUP ?
+				    "handshake violation" : NULL);
+			return;
+		}
+		if (!used)
+			break;
+	}
+	arm_recv(c);
+}
+
+/* ---- connection lifetime ---- */
+
+static void conn_free(struct nbd_conn *c)
+{
+	struct nbd_server *s = c->s;
+
+	unpark(c);
+	close(c->fd);
+	s->conns[c->id] = NULL;
+	s->free_ids[s->nr_free_ids++] = c->id;
+	s->nr_conns--;
+	free(c->in);
+	free(c);
+}
+
+static void drop_queue(struct nbd_conn *c)
+{
+	struct nbd_req *q;
+
+	while ((q = c->q_head)) {
+		c->q_head = q->next;
+		c->s->unsent--;
+		slot_put(c, q);
+	}
+	c->q_tail = NULL;
+	if (c->sending)
+		return;		/* the batch is the kernel's until its CQE */
+	while ((q = c->batch)) {
+		c->batch = q->next;
+		c->s->unsent--;
+		slot_put(c, q);
+	}
+}
+
+/* A dead connection lets go of what nothing else uses any more, and is
+ * freed when no SQE and no engine request refers to it.  Called from each
+ * of their completions, at the top of a callback (the caller returns at
+ * once), never from inside other connection code. */
+void nbdconn_reap(struct nbd_conn *c)
+{
+	if (c->cur && !c->recving) {
+		/* a direct recv may still be writing into its buffer */
+		slot_put(c, c->cur);
+		c->cur = NULL;
+	}
+	drop_queue(c);
+	if (!c->sqes && !c->inflight)
+		conn_free(c);
+}
+
+/* Drop the connection now.  why is logged (NULL for a normal end).  It
+ * is never freed here, so callers may go on looking at it: an SQE of its
+ * own (the cancel) keeps it until the CQE handler reaps it. */
+void nbdconn_hangup(struct nbd_conn *c, const char *why)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->phase == PH_DEAD)
+		return;
+	if (why) {
+		c->s->st.hangups++;
+		log_warn("nbd: client %u: %s: disconnecting", c->id, why);
+	}
+	c->phase = PH_DEAD;
+	unpark(c);
+	shutdown(c->fd, SHUT_RDWR);
+	/* Also ends a recv or send parked in the kernel. */
+	sqe = get_sqe(c->s);
+	if (sqe) {
+		io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+		nbd_set_ud(sqe, NBD_OP_CANCEL, c->id);
+		c->sqes++;
+	}
+	/* without an SQE, the watchdog tick reaps it */
+	if (c->cur && !c->recving) {
+		slot_put(c, c->cur);
+		c->cur = NULL;
+	}
+	drop_queue(c);
+}
+
+/* After DISC: close once every request has been answered. */
+static void drain_check(struct nbd_conn *c)
+{
+	if (c->phase == PH_DRAIN && !c->inflight && !c->q_head &&
+	    !c->batch && !c->cur)
+		nbdconn_hangup(c, NULL);
+}
+
+void nbdconn_on_cqe(struct nbd_server *s, const struct io_uring_cqe *cqe)
+{
+	uint32_t id = ud_index(cqe->user_data);
+	struct nbd_conn *c = id < s->o.max_conns ? s->conns[id] : NULL;
+
+	if (!c)
+		return;		/* cannot happen: ids outlive their SQEs */
+	c->sqes--;
+	switch (ud_op(cqe->user_data)) {
+	case NBD_OP_RECV:
+		on_recv(c, cqe->res);
+		break;
+	case NBD_OP_SEND:
+		on_send(c, cqe->res);
+		break;
+	default:
+		if (c->phase == PH_DEAD)
+			nbdconn_reap(c);
+		break;
+	}
+}
+
+void nbdconn_new(struct nbd_server *s, int fd)
+{
+	size_t sz = sizeof(struct nbd_conn) +
+		    s->o.max_requests * sizeof(struct nbd_req);
+	struct nbd_conn *c;
+	unsigned int i;
+	int one = 1;
+
+	if (!s->nr_free_ids || s->quiescing) {
+		s->st.refused++;
+		close(fd);
+		return;
+	}
+	c = calloc(1, sz);
+	if (c)
+		c->in = malloc(NBDCONN_IN_CAP);
+	if (!c || !c->in) {
+		if (c)
+			free(c);
+		s->st.refused++;
+		close(fd);
+		return;
+	}
+	if (s->sock.family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->s = s;
+	c->fd = fd;
+	c->id = s->free_ids[--s->nr_free_ids];
+	c->born_ns = c->recv_ns = c->send_ns = uloop_now(s->loop);
+	c->lim.size = s->exp.size;
+	c->lim.min_block = s->exp.min_block;
+	c->lim.max_block = s->exp.max_block;
+	for (i = 0; i < s->o.max_requests; i++) {
+		c->reqs[i].c = c;
+		slot_put(c, &c->reqs[i]);
+	}
+	s->conns[c->id] = c;
+	s->nr_conns++;
+	s->st.accepted++;
+	nbdproto_hs_init(&c->hs, &s->exp);
+	hs_step(c);
+}
+

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * nbdconn: one client connection of the NBD frontend: its handshake, its
+ * requests through the engine and its replies.  Private to the nbd module
+ * (userspace/nbd.c owns the listener, the watchdog and the server).
+ */
+#ifndef TAPESTRY_NBDCONN_H
+#define TAPESTRY_NBDCONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "nbd.h"
+#include "nbdproto.h"
+#include "nbdsock.h"
+
+#define NBDCONN_IN_CAP	(64 * 1024)	/* input buffer per connection */
+#define NBDCONN_NR_IOV	64		/* iovecs per sendmsg */
+
+/* user_data ops of our SQEs; the index is the connection's id. */
+#define NBD_OP_ACCEPT	UD_OP_OTHER
+#define NBD_OP_RECV	UD_OP_READ
+#define NBD_OP_SEND	UD_OP_WRITE
+#define NBD_OP_CANCEL	UD_OP_NONE
+#define NBD_LISTENER	0xffffffffU	/* index of the listener's SQEs */
+
+enum req_state {
+	RQ_FREE,
+	RQ_NEED_BUF,	/* parsed; waiting for a registered buffer */
+	RQ_PAYLOAD,	/* write: receiving its payload */
+	RQ_DISCARD,	/* refused write: skipping its payload */
+	RQ_START,	/* ready for the engine (may be refused EAGAIN) */
+	RQ_ENGINE,	/* in the engine */
+	RQ_QUEUED,	/* reply waiting for the socket */
+	RQ_SENDING,	/* reply in a sendmsg */
+};
+
+enum phase {
+	PH_HANDSHAKE,
+	PH_TRANSMIT,
+	PH_DRAIN,	/* after DISC: finish requests, then close */
+	PH_DEAD,	/* closing: wait for SQEs and engine callbacks */
+};
+
+struct nbd_conn;
+
+struct nbd_req {
+	struct nbd_conn *c;
+	struct nbd_req *next;
+	struct nbdproto_req r;
+	enum req_state state;
+	enum nbdproto_act act;
+	struct uloop_buf *buf;	/* read data, or write payload until taken */
+	uint32_t held;		/* pool bytes charged to the connection */
+	uint32_t have;		/* payload bytes in buf */
+	uint32_t err;		/* NBD error for the reply */
+	uint32_t hdr_len, data_len;
+	uint64_t start_ns;
+	uint8_t hdr[NBDPROTO_ERR_CHUNK_MAX];
+};
+
+struct nbd_conn {
+	struct nbd_server *s;
+	int fd;
+	uint32_t id;
+	enum phase phase;
+	bool recving, sending, direct, parked, structured;
+	unsigned int sqes;		/* our SQEs not yet completed */
+	unsigned int inflight;		/* requests in the engine */
+	uint64_t discard;		/* payload bytes left to skip */
+	uint64_t buf_bytes;		/* pool bytes held */
+	uint64_t born_ns, recv_ns, send_ns;	/* for the stall watchdog */
+	struct nbdproto_hs hs;
+	enum nbdproto_hs_status hs_next;	/* once hs.out is sent */
+	size_t hs_sent;
+	struct nbdproto_limits lim;
+	struct nbd_req *cur;		/* being received, or parked */
+	struct nbd_req *free;
+	struct nbd_req *q_head, *q_tail;	/* replies to send */
+	struct nbd_req *batch;		/* replies in the sendmsg */
+	uint64_t batch_off;		/* bytes of batch already sent */
+	struct nbd_conn *park_prev, *park_next;
+	struct msghdr msg;
+	struct iovec iov[NBDCONN_NR_IOV];
+	uint32_t in_start, in_end;
+	uint8_t *in;
+	struct nbd_req reqs[];
+};
+
+struct nbd_server {
+	struct uloop *loop;
+	struct engine *e;
+	struct nbd_opts o;
+	char *name, *description;
+	struct nbdproto_export exp;
+	struct nbd_sock sock;
+	bool accepting, quiescing;
+	unsigned int listen_sqes;
+	struct uloop_timer accept_timer, tick;
+	struct nbd_conn **conns;
+	unsigned int nr_conns;
+	uint32_t *free_ids;
+	unsigned int nr_free_ids;
+	struct nbd_conn *park_head, *park_tail;
+	unsigned int nr_parked;
+	uint64_t inflight, unsent;
+	struct nbd_stats st;
+};
+
+static inline void nbd_set_ud(struct io_uring_sqe *sqe, unsigned int op,
+			      uint32_t index)
+{
+	sqe->user_data = ud_make(UD_CLS_NBD, op, UD_ZONE_NONE, 0, index);
+}
+
+/* A connection for an accepted socket (fd is taken: closed on refusal). */
+void nbdconn_new(struct nbd_server *s, int fd);
+/* Route a CQE of a connection's SQE. */
+void nbdconn_on_cqe(struct nbd_server *s, const struct io_uring_cqe *cqe);
+/* Drop the connection; why is logged (NULL: a normal end).  It is freed
+ * later, from a completion, never inside this call. */
+void nbdconn_hangup(struct nbd_conn *c, const char *why);
+/* Free a dead connection if nothing refers to it any more. */
+void nbdconn_reap(struct nbd_conn *c);
+/* uloop hook: retry connections parked for a buffer or engine slot. */
+void nbdconn_resume_parked(void *arg);
+
+#endif /* TAPESTRY_NBDCONN_H */
