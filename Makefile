@@ -117,6 +117,9 @@ UNIT_TESTS += proto
 test_proto_SRCS := tests/unit/test_proto.c userspace/proto.c userspace/crc.c
 
 # --- engine -----------------------------------------------------------------
+COMMON_SRCS += userspace/dirtymap.c
+UNIT_TESTS += dirtymap
+test_dirtymap_SRCS := tests/unit/test_dirtymap.c userspace/dirtymap.c
 
 # --- nbd frontend -----------------------------------------------------------
 
