@@ -117,6 +117,18 @@ UNIT_TESTS += proto
 test_proto_SRCS := tests/unit/test_proto.c userspace/proto.c userspace/crc.c
 
 # --- engine -----------------------------------------------------------------
+COMMON_SRCS += userspace/dirtymap.c
+COMMON_SRCS += userspace/engine.c
+COMMON_SRCS += userspace/engine_create.c
+COMMON_SRCS += userspace/engine_req.c
+COMMON_SRCS += userspace/engine_policy.c
+COMMON_SRCS += userspace/engine_order.c
+COMMON_SRCS += userspace/engine_local.c
+COMMON_SRCS += userspace/engine_remote.c
+COMMON_SRCS += userspace/engine_state.c
+COMMON_SRCS += userspace/engine_resync.c
+UNIT_TESTS += dirtymap
+test_dirtymap_SRCS := tests/unit/test_dirtymap.c userspace/dirtymap.c
 
 # --- nbd frontend -----------------------------------------------------------
 COMMON_SRCS += userspace/nbdproto.c
