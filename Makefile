@@ -132,6 +132,10 @@ test_dirtymap_SRCS := tests/unit/test_dirtymap.c userspace/dirtymap.c
 
 # --- nbd frontend -----------------------------------------------------------
 COMMON_SRCS += userspace/nbdproto.c
+TAPESTRYD_SRCS += userspace/nbd.c
+TAPESTRYD_SRCS += userspace/nbdconn.c
+TAPESTRYD_SRCS += userspace/nbdsock.c
+TAPESTRYD_SRCS += userspace/volume.c
 UNIT_TESTS += nbdproto
 test_nbdproto_SRCS := tests/unit/test_nbdproto.c userspace/nbdproto.c
 FUZZ_TARGETS += nbd

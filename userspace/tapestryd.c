@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "volume.h"
 
 struct role {
 	const char *name;
@@ -25,6 +26,7 @@ static const struct role roles[] = {
 	/* --- replica server --- */
 
 	/* --- nbd frontend --- */
+	{ "volume", volume_main, "run a volume's engine and serve it over NBD" },
 
 	{ NULL, NULL, NULL },
 };
