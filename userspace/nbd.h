@@ -82,6 +82,7 @@ struct nbd_stats {
 	uint64_t refused;	/* over max_conns */
 	uint64_t hangups;	/* dropped for protocol errors or stalls */
 	unsigned int conns;	/* open now */
+	unsigned int peak_conns;	/* most open at once */
 	uint64_t requests[NBD_NR_OPC];
 	uint64_t errors;	/* replies with a nonzero error */
 	uint64_t bytes_read, bytes_written;

@@ -794,6 +794,8 @@ void nbdconn_new(struct nbd_server *s, int fd)
 	}
 	s->conns[c->id] = c;
 	s->nr_conns++;
+	if (s->nr_conns > s->st.peak_conns)
+		s->st.peak_conns = s->nr_conns;
 	s->st.accepted++;
 	nbdproto_hs_init(&c->hs, &s->exp);
 	hs_step(c);

@@ -298,6 +298,23 @@ static bool flushed(void *arg)
 	return *(int *)arg != 1;
 }
 
+static void log_stats(const struct nbd_server *s)
+{
+	struct nbd_stats st;
+
+	nbd_server_get_stats(s, &st);
+	log_info("nbd: %llu connections (at most %u at once, %llu dropped, "
+		 "%llu refused); %llu reads, %llu writes, %llu other; "
+		 "%llu errors",
+		 (unsigned long long)st.accepted, st.peak_conns,
+		 (unsigned long long)st.hangups,
+		 (unsigned long long)st.refused,
+		 (unsigned long long)st.requests[NBD_OPC_READ],
+		 (unsigned long long)st.requests[NBD_OPC_WRITE],
+		 (unsigned long long)st.requests[NBD_OPC_OTHER],
+		 (unsigned long long)st.errors);
+}
+
 /* SIGTERM: refuse new work, finish what is in flight, flush, then hang
  * up on every client.  Returns 0, or -EIO if the flush failed. */
 static int stop_cleanly(struct uloop *loop, struct engine *e,
@@ -324,6 +341,7 @@ static int stop_cleanly(struct uloop *loop, struct engine *e,
 			strerror(flush_res == 1 ? ETIMEDOUT : -flush_res));
 	nbd_server_disconnect(s);
 	run_until(loop, no_conns, s, uloop_clock(loop) + DRAIN_NS / 2);
+	log_stats(s);
 	return flush_res ? -EIO : 0;
 }
 
