@@ -437,7 +437,9 @@ static void arm_recv(struct nbd_conn *c)
 		nbdconn_hangup(c, "no SQE");
 		return;
 	}
-	io_uring_prep_recv(sqe, c->fd, dst, len, 0);
+	/* A payload received in place is taken whole: one completion, not
+	 * one per socket buffer's worth. */
+	io_uring_prep_recv(sqe, c->fd, dst, len, c->direct ? MSG_WAITALL : 0);
 	nbd_set_ud(sqe, NBD_OP_RECV, c->id);
 	c->recving = true;
 	c->sqes++;

@@ -19,7 +19,7 @@
  * requests, large ones for requests up to the 1 MiB maximum.  80 MiB of
  * locked memory per volume. */
 #define NR_SMALL	512
-#define NR_LARGE	48
+#define NR_LARGE	64
 
 struct volume_args {
 	struct engine_opts eo;
