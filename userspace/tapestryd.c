@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "log.h"
+/* --- replica server --- */
+#include "replica.h"
+/* --- nbd frontend --- */
 #include "volume.h"
 
 struct role {
@@ -24,6 +27,7 @@ static const struct role roles[] = {
 	/* --- tracer --- */
 
 	/* --- replica server --- */
+	{ "replica", replica_main, "serve volume replicas to engines over TCP" },
 
 	/* --- nbd frontend --- */
 	{ "volume", volume_main, "run a volume's engine and serve it over NBD" },
