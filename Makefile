@@ -105,6 +105,26 @@ UNIT_TESTS += uloop
 test_uloop_SRCS := tests/unit/test_uloop.c userspace/uloop.c userspace/log.c
 
 # --- tracer: blktrace, zonetrace, report ------------------------------------
+BPF_PROGS += blktrace
+# Slot claims use BPF_CMPXCHG (v3 atomics, Linux 5.12+).
+$(BUILD)/bpf/blktrace.bpf.o: BPF_CFLAGS += -mcpu=v3
+TRACER_SRCS := userspace/bpfsys.c userspace/blkdev.c userspace/blktrace.c \
+	       userspace/iosnap.c userspace/report.c
+TAPESTRY_SRCS += $(TRACER_SRCS)
+TAPESTRY_SRCS += tools/cli.c
+TAPESTRY_SRCS += tools/cmd_report.c
+TAPESTRY_SRCS += tools/cmd_trace.c
+TAPESTRYD_SRCS += $(TRACER_SRCS)
+UNIT_TESTS += iosnap
+test_iosnap_SRCS := tests/unit/test_iosnap.c userspace/iosnap.c \
+		    userspace/report.c userspace/hist.c userspace/blkdev.c \
+		    userspace/log.c
+test_iosnap_WRAP := realloc
+UNIT_TESTS += report
+test_report_SRCS := tests/unit/test_report.c userspace/report.c \
+		    userspace/hist.c userspace/log.c
+UNIT_TESTS += blkdev
+test_blkdev_SRCS := tests/unit/test_blkdev.c userspace/blkdev.c
 
 # --- placer -----------------------------------------------------------------
 
