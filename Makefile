@@ -115,6 +115,14 @@ TAPESTRY_SRCS += tools/cli.c
 TAPESTRY_SRCS += tools/cmd_report.c
 TAPESTRY_SRCS += tools/cmd_trace.c
 TAPESTRYD_SRCS += $(TRACER_SRCS)
+TAPESTRYD_SRCS += userspace/node.c
+UNIT_TESTS += node
+test_node_SRCS := tests/unit/test_node.c userspace/node.c userspace/log.c
+test_node_WRAP := bpfsys_mount_bpffs bpfsys_mount_tracefs bpfsys_pin_dir \
+		  bpfsys_claim_dir bpfsys_pinned_count bpfsys_unpin \
+		  bpfsys_quiet_libbpf bpfsys_require_caps blktrace_load \
+		  blktrace_pin blktrace_destroy blktrace_mode \
+		  blktrace_attach_parse
 UNIT_TESTS += iosnap
 test_iosnap_SRCS := tests/unit/test_iosnap.c userspace/iosnap.c \
 		    userspace/report.c userspace/hist.c userspace/blkdev.c \

@@ -356,6 +356,20 @@ void bpfsys_unpin(const char *dir, const char *const *names, unsigned int n)
 	}
 }
 
+unsigned int bpfsys_pinned_count(const char *dir, const char *const *names,
+				 unsigned int n)
+{
+	char path[PATH_MAX];
+	unsigned int i, found = 0;
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (!access(path, F_OK))
+			found++;
+	}
+	return found;
+}
+
 int bpfsys_pinned_fd(const char *dir, const char *name)
 {
 	char path[PATH_MAX];

@@ -102,6 +102,10 @@ int bpfsys_pin_maps(const char *dir, struct bpf_map *const *maps,
 /* Remove dir/names[i] for every i, ignoring those already gone. */
 void bpfsys_unpin(const char *dir, const char *const *names, unsigned int n);
 
+/* How many of dir/names[i] exist. */
+unsigned int bpfsys_pinned_count(const char *dir, const char *const *names,
+				 unsigned int n);
+
 /* Open the pinned map dir/name.  -ENOENT if absent. */
 int bpfsys_pinned_fd(const char *dir, const char *name);
 

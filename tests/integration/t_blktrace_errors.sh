@@ -68,10 +68,29 @@ expect 1 "no BTF: /nonexistent/vmlinux does not exist" \
 echo "not btf" > "$TMP/bogus.btf"
 expect 1 "is not a BTF file" "$TAPESTRY" report io --btf "$TMP/bogus.btf" "${P[@]}"
 
+# tapestryd run: the same cases, and a pin root off bpffs.  A daemon that
+# fails to start leaves neither pins nor the directory it made.
+expect 2 "usage: tapestryd run" "$TAPESTRYD" run --bogus "${P[@]}"
+expect 2 "bad --slow-ms" "$TAPESTRYD" run --slow-ms -5 "${P[@]}"
+expect 1 "missing capability CAP_BPF" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$TAPESTRYD" run "${P[@]}"
+expect 1 "missing capability CAP_PERFMON" \
+	setpriv --bounding-set=-perfmon,-sys_admin --inh-caps=-perfmon,-sys_admin \
+	"$TAPESTRYD" run "${P[@]}"
+expect 1 "no BTF: /nonexistent/vmlinux does not exist" \
+	"$TAPESTRYD" run --btf /nonexistent/vmlinux "${P[@]}"
+expect 1 "not on a BPF filesystem" "$TAPESTRYD" run --pin-root "$TMP/not-bpffs"
+[ ! -e "$TMP/not-bpffs" ] || fail "tapestryd made a directory off bpffs"
+
 # --help works everywhere and exits 0.
 for cmd in "report io" "report" "trace slow" "trace" ""; do
 	# shellcheck disable=SC2086
 	"$TAPESTRY" $cmd --help >"$TMP/out" 2>&1 || fail "'$cmd --help' failed"
 	grep -q "usage:" "$TMP/out" || fail "'$cmd --help' prints no usage"
+done
+for cmd in "run" ""; do
+	# shellcheck disable=SC2086
+	"$TAPESTRYD" $cmd --help >"$TMP/out" 2>&1 || fail "'tapestryd $cmd --help' failed"
+	grep -q "usage:" "$TMP/out" || fail "'tapestryd $cmd --help' prints no usage"
 done
 echo "PASS"
