@@ -20,11 +20,14 @@
 #include "iosnap.h"
 #include "log.h"
 #include "report.h"
+#include "zonesnap.h"
+#include "zonetrace.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: tapestry report io [options]\n"
-		   "       tapestry report io --help\n");
+		   "       tapestry report zones [options]\n"
+		   "       tapestry report <io|zones> --help\n");
 }
 
 /* Parse or print usage; returns -1 to go on, else the exit status. */
@@ -103,7 +106,7 @@ static int io_open(const struct report_args *a, struct blktrace **out)
 	}
 	if (bpfsys_require_caps("report io", BPFSYS_LOAD_TRACING))
 		return -EPERM;
-	blktrace_attach_parse(a->attach, &o.attach);
+	bpfsys_attach_parse(a->attach, &o.attach);
 	err = blktrace_load(&o, out);
 	if (!err)
 		fprintf(stderr, "tapestry: tracing block I/O (%s); ^C ends "
@@ -204,6 +207,121 @@ out:
 	return err ? 1 : 0;
 }
 
+static int zones_open(const struct report_args *a, struct zonetrace **out)
+{
+	struct zonetrace_opts o = { .btf_path = a->btf_path };
+	int err;
+
+	if (daemon_pins(a->pin_root, ZONETRACE_MAP_STATS)) {
+		err = zonetrace_open_pinned(a->pin_root, out);
+		if (!err)
+			return 0;
+		log_warn("cannot open the maps pinned under %s (%s); loading "
+			 "a tracer for this report instead", a->pin_root,
+			 strerror(-err));
+	}
+	if (bpfsys_require_caps("report zones", BPFSYS_LOAD_TRACING))
+		return -EPERM;
+	bpfsys_attach_parse(a->attach, &o.attach);
+	err = zonetrace_load(&o, a->pin_root, out);
+	if (!err)
+		fprintf(stderr, "tapestry: tracing replica requests (%s); ^C "
+			"ends the interval early\n", zonetrace_mode(*out));
+	return err;
+}
+
+static int namer(unsigned int id, char *buf, size_t len, void *arg)
+{
+	return zonetrace_zone_name(arg, id, buf, len);
+}
+
+static int zones_print(const struct report_args *a, struct zonetrace *t,
+		       const struct zonesnap *now,
+		       const struct zonesnap *before)
+{
+	struct zonesnap_fmt fmt = {
+		.pcts = a->pcts,
+		.npcts = a->npcts,
+		.source = zonetrace_mode(t),
+		.hist_width = a->no_hist ? 0 : 40,
+		.interval_s = (double)(now->ts_ns - before->ts_ns) / 1e9,
+	};
+	struct json_object *j;
+	struct zonesnap d;
+	char when[32];
+	time_t wall;
+	int err;
+
+	zonesnap_init(&d);
+	err = a->format == REPORT_PROM ? zonesnap_copy(&d, now) :
+		zonesnap_diff(&d, now, before);
+	if (err)
+		goto out;
+	zonesnap_name_zones(&d, namer, (void *)a->pin_root);
+	switch (a->format) {
+	case REPORT_PROM:
+		err = zonesnap_print_prom(stdout, &d);
+		break;
+	case REPORT_JSON:
+		j = zonesnap_to_json(&d, &fmt);
+		err = j ? report_json_print(stdout, j) : -ENOMEM;
+		json_object_put(j);
+		break;
+	default:
+		wall = time(NULL);
+		strftime(when, sizeof(when), "%H:%M:%S", localtime(&wall));
+		printf("%s  replica requests over %.3f s (%s)\n", when,
+		       fmt.interval_s, fmt.source);
+		err = zonesnap_print_text(stdout, &d, &fmt);
+		break;
+	}
+	fflush(stdout);
+out:
+	zonesnap_release(&d);
+	return err;
+}
+
+static int report_zones(int argc, char **argv)
+{
+	struct zonesnap snap[2];
+	struct zonetrace *t = NULL;
+	struct report_args a;
+	uint64_t start;
+	unsigned long i;
+	int rc, err, cur = 1;
+	bool more = true;
+
+	rc = parse(REPORT_ZONES, argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+	if (bpfsys_require_caps("report zones", BPFSYS_READ_MAPS))
+		return 1;
+	cli_catch_stop();
+	zonesnap_init(&snap[0]);
+	zonesnap_init(&snap[1]);
+	err = zones_open(&a, &t);
+	if (err)
+		goto out;
+	err = zonetrace_snapshot(t, &snap[0]);
+	start = snap[0].ts_ns;
+	for (i = 0; !err && more && (!a.count || i < a.count); i++) {
+		more = cli_sleep_until(start + (uint64_t)((double)(i + 1) *
+					a.interval_s * 1e9));
+		zonesnap_release(&snap[cur]);
+		err = zonetrace_snapshot(t, &snap[cur]);
+		if (!err)
+			err = zones_print(&a, t, &snap[cur], &snap[!cur]);
+		cur = !cur;
+	}
+	if (err)
+		log_err("report zones: %s", strerror(-err));
+out:
+	zonesnap_release(&snap[0]);
+	zonesnap_release(&snap[1]);
+	zonetrace_destroy(t);
+	return err ? 1 : 0;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -216,6 +334,8 @@ int cmd_report(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "io"))
 		return report_io(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "zones"))
+		return report_zones(argc - 1, argv + 1);
 	fprintf(stderr, "tapestry report: unknown report '%s'\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

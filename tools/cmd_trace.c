@@ -92,7 +92,7 @@ static int bad(const char *fmt, const char *arg)
 /* -1 to go on, else the exit status. */
 static int slow_parse(int argc, char **argv, struct slow_args *a)
 {
-	enum blktrace_attach at;
+	enum bpfsys_attach at;
 	char *end;
 	int c;
 
@@ -138,7 +138,7 @@ static int slow_parse(int argc, char **argv, struct slow_args *a)
 			a->btf_path = optarg;
 			break;
 		case 'A':
-			if (blktrace_attach_parse(optarg, &at))
+			if (bpfsys_attach_parse(optarg, &at))
 				return bad("bad --attach '%s': auto, tp_btf "
 					   "or raw_tp", optarg);
 			a->attach = optarg;
@@ -269,7 +269,7 @@ static int open_tracer(const struct slow_args *a, uint64_t ns,
 	}
 	if (bpfsys_require_caps("trace slow", BPFSYS_LOAD_TRACING))
 		return -EPERM;
-	blktrace_attach_parse(a->attach, &o.attach);
+	bpfsys_attach_parse(a->attach, &o.attach);
 	return blktrace_load(&o, t);
 }
 

@@ -42,19 +42,6 @@ static const char *const tps[3] = {
 	"block_rq_insert", "block_rq_issue", "block_rq_complete",
 };
 
-int blktrace_attach_parse(const char *s, enum blktrace_attach *out)
-{
-	if (!strcmp(s, "auto"))
-		*out = BLKTRACE_ATTACH_AUTO;
-	else if (!strcmp(s, "tp_btf"))
-		*out = BLKTRACE_ATTACH_TP_BTF;
-	else if (!strcmp(s, "raw_tp"))
-		*out = BLKTRACE_ATTACH_RAW_TP;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 static int alloc_handle(struct blktrace **out)
 {
 	struct blktrace *t;
@@ -105,7 +92,7 @@ static int choose_mode(const struct blktrace_opts *o, const struct btf *kbtf,
 	for (i = 0; i < 3; i++)
 		usable = usable && bpfsys_tp_btf_usable(kbtf, tps[i]);
 	switch (o->attach) {
-	case BLKTRACE_ATTACH_TP_BTF:
+	case BPFSYS_ATTACH_TP_BTF:
 		if (!usable) {
 			log_err("tp_btf cannot attach to the block tracepoints "
 				"on this kernel (no kernel BTF prototypes or no "
@@ -114,7 +101,7 @@ static int choose_mode(const struct blktrace_opts *o, const struct btf *kbtf,
 		}
 		*use_btf = true;
 		return 0;
-	case BLKTRACE_ATTACH_RAW_TP:
+	case BPFSYS_ATTACH_RAW_TP:
 		*use_btf = false;
 		return 0;
 	default:
@@ -131,35 +118,6 @@ static void set_autoload(struct blktrace_bpf *s, bool btf)
 	bpf_program__set_autoload(s->progs.blk_insert_raw, !btf);
 	bpf_program__set_autoload(s->progs.blk_issue_raw, !btf);
 	bpf_program__set_autoload(s->progs.blk_complete_raw, !btf);
-}
-
-static int open_btf(const struct blktrace_opts *o, struct btf **btf,
-		    struct btf **kbtf)
-{
-	int err;
-
-	*kbtf = bpfsys_kernel_btf();
-	if (!o->btf_path && *kbtf) {
-		*btf = *kbtf;
-		return 0;
-	}
-	err = bpfsys_btf_open(o->btf_path, btf);
-	if (err == -ENOENT && !o->btf_path)
-		log_err("no BTF for the running kernel: %s is missing (kernel "
-			"built without CONFIG_DEBUG_INFO_BTF); pass --btf FILE",
-			BPFSYS_KERNEL_BTF);
-	else if (err == -ENOENT)
-		log_err("no BTF: %s does not exist", o->btf_path);
-	else if (err == -EINVAL)
-		log_err("no BTF: %s is not a BTF file", o->btf_path);
-	else if (err)
-		log_err("no BTF: cannot read %s: %s", o->btf_path,
-			strerror(-err));
-	if (err) {
-		btf__free(*kbtf);
-		*kbtf = NULL;
-	}
-	return err;
 }
 
 static int set_args(struct blktrace_bpf *s, const struct btf *btf)
@@ -187,7 +145,7 @@ static int load_skel(const struct blktrace_opts *o, struct blktrace *t)
 	bool use_btf = false;
 	int err;
 
-	err = open_btf(o, &btf, &kbtf);
+	err = bpfsys_load_btf(o->btf_path, &btf, &kbtf);
 	if (err)
 		return err;
 	err = choose_mode(o, kbtf, &use_btf);

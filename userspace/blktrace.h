@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "abi/blktrace.h"
+#include "bpfsys.h"
 
 struct blktrace;
 struct iosnap;
@@ -27,20 +28,11 @@ struct iosnap;
 #define BLKTRACE_MAP_CONFIG	"blk_config"
 #define BLKTRACE_MAP_EVENTS	"blk_events"
 
-enum blktrace_attach {
-	BLKTRACE_ATTACH_AUTO,	/* tp_btf where the kernel's BTF allows */
-	BLKTRACE_ATTACH_TP_BTF,
-	BLKTRACE_ATTACH_RAW_TP,
-};
-
 struct blktrace_opts {
 	const char *btf_path;	/* kernel types; NULL = the kernel's own */
-	enum blktrace_attach attach;
+	enum bpfsys_attach attach;
 	uint64_t slow_ns;	/* slow-I/O event threshold; 0 = none */
 };
-
-/* Parse "auto", "tp_btf" or "raw_tp".  -EINVAL otherwise. */
-int blktrace_attach_parse(const char *s, enum blktrace_attach *out);
 
 /* Load the programs and attach them.  Logs what went wrong, once, and
  * returns -ENOENT when there is no BTF for the kernel, -EINVAL when

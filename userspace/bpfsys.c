@@ -141,6 +141,46 @@ struct btf *bpfsys_kernel_btf(void)
 	return btf__parse(BPFSYS_KERNEL_BTF, NULL);
 }
 
+int bpfsys_attach_parse(const char *s, enum bpfsys_attach *out)
+{
+	if (!strcmp(s, "auto"))
+		*out = BPFSYS_ATTACH_AUTO;
+	else if (!strcmp(s, "tp_btf"))
+		*out = BPFSYS_ATTACH_TP_BTF;
+	else if (!strcmp(s, "raw_tp"))
+		*out = BPFSYS_ATTACH_RAW_TP;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int bpfsys_load_btf(const char *custom, struct btf **btf, struct btf **kbtf)
+{
+	int err;
+
+	*kbtf = bpfsys_kernel_btf();
+	if (!custom && *kbtf) {
+		*btf = *kbtf;
+		return 0;
+	}
+	err = bpfsys_btf_open(custom, btf);
+	if (err == -ENOENT && !custom)
+		log_err("no BTF for the running kernel: %s is missing (kernel "
+			"built without CONFIG_DEBUG_INFO_BTF); pass --btf FILE",
+			BPFSYS_KERNEL_BTF);
+	else if (err == -ENOENT)
+		log_err("no BTF: %s does not exist", custom);
+	else if (err == -EINVAL)
+		log_err("no BTF: %s is not a BTF file", custom);
+	else if (err)
+		log_err("no BTF: cannot read %s: %s", custom, strerror(-err));
+	if (err) {
+		btf__free(*kbtf);
+		*kbtf = NULL;
+	}
+	return err;
+}
+
 bool bpfsys_tp_btf_usable(const struct btf *kbtf, const char *tp)
 {
 	/* r0 = 0; exit */

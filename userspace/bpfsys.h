@@ -52,10 +52,27 @@ int bpfsys_require_caps(const char *who, enum bpfsys_need need);
  * frees *out with btf__free(). */
 int bpfsys_btf_open(const char *custom, struct btf **out);
 
+/* What a loader needs: *btf describes the kernel's types (custom, or the
+ * kernel's own), *kbtf is the kernel's own or NULL (tp_btf needs it).
+ * They may be the same object: free *btf only if it differs from *kbtf,
+ * then *kbtf.  Logs "no BTF ..." in words that say what to do; returns
+ * bpfsys_btf_open()'s errors. */
+int bpfsys_load_btf(const char *custom, struct btf **btf, struct btf **kbtf);
+
 /* The kernel's own BTF, which tp_btf attachment needs, or NULL when the
  * kernel exposes none (then only raw_tp can attach).  Free with
  * btf__free(). */
 struct btf *bpfsys_kernel_btf(void);
+
+/* How a loader attaches its tracepoint programs. */
+enum bpfsys_attach {
+	BPFSYS_ATTACH_AUTO,	/* tp_btf where the kernel's BTF allows */
+	BPFSYS_ATTACH_TP_BTF,
+	BPFSYS_ATTACH_RAW_TP,
+};
+
+/* Parse "auto", "tp_btf" or "raw_tp".  -EINVAL otherwise. */
+int bpfsys_attach_parse(const char *s, enum bpfsys_attach *out);
 
 /* Whether tp_btf programs can attach to tracepoint tp: kbtf (the kernel's
  * own BTF, may be NULL) has the btf_trace_<tp> prototype, and the kernel

@@ -14,12 +14,14 @@
 
 #include "bpfsys.h"
 #include "log.h"
+#include "zonetrace.h"
 
 struct node {
 	struct node_opts o;
 	int claim_fd;
 	bool made_dir;
 	struct blktrace *blk;
+	struct zonetrace *zt;
 	unsigned int nwatch;
 	struct pollfd pfd[NODE_MAX_WATCH + 1];
 	void (*fn[NODE_MAX_WATCH])(void *arg);
@@ -59,9 +61,38 @@ static void blk_stop(struct node *n)
 	n->blk = NULL;
 }
 
+static int zones_start(struct node *n)
+{
+	struct zonetrace_opts o = {
+		.btf_path = n->o.btf_path,
+		.attach = n->o.attach,
+	};
+	int err;
+
+	if (n->o.no_zones)
+		return 0;
+	err = zonetrace_load(&o, n->o.pin_root, &n->zt);
+	if (err)
+		return err;
+	err = zonetrace_pin(n->zt);
+	if (err)
+		log_err("cannot pin the zone tracer's maps under %s: %s",
+			n->o.pin_root, strerror(-err));
+	else
+		log_info("zone tracer attached (%s)", zonetrace_mode(n->zt));
+	return err;
+}
+
+static void zones_stop(struct node *n)
+{
+	zonetrace_destroy(n->zt);	/* unpins first */
+	n->zt = NULL;
+}
+
 /* Started in this order, stopped in the reverse. */
 static const struct node_service services[] = {
 	{ "block tracer", blk_start, blk_stop },
+	{ "zone tracer", zones_start, zones_stop },
 };
 
 #define NR_SERVICES (sizeof(services) / sizeof(services[0]))
@@ -149,7 +180,7 @@ int node_parse(int argc, char **argv, struct node_opts *o, char *err,
 			o->btf_path = optarg;
 			break;
 		case 'A':
-			if (blktrace_attach_parse(optarg, &o->attach))
+			if (bpfsys_attach_parse(optarg, &o->attach))
 				return fail(err, errlen, "bad --attach '%s': "
 					    "auto, tp_btf or raw_tp", optarg);
 			break;
@@ -221,6 +252,7 @@ static int prepare(struct node *n)
 		log_warn("removing pins under %s left by a tapestryd that is "
 			 "gone", n->o.pin_root);
 	bpfsys_unpin(n->o.pin_root, stale, 4);
+	zonetrace_unpin_stale(n->o.pin_root);
 	return 0;
 }
 

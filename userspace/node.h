@@ -29,7 +29,7 @@ struct node;
 struct node_opts {
 	const char *pin_root;		/* default BPFSYS_PIN_ROOT */
 	const char *btf_path;		/* NULL: the kernel's own */
-	enum blktrace_attach attach;
+	enum bpfsys_attach attach;
 	uint64_t slow_ns;		/* slow-I/O events; 0 = off */
 	bool no_zones;			/* do not run the zone tracer */
 	bool verbose;

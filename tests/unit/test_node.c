@@ -16,18 +16,23 @@
 
 #include "bpfsys.h"
 #include "node.h"
+#include "zonetrace.h"
 
 /* What the fakes saw, and how they should fail. */
 static struct {
 	int mount_err, pin_dir_err, claim_err, load_err, pin_err;
-	bool caps_missing, made_dir, stop_on_pin;
+	int zload_err, zpin_err;
+	bool caps_missing, made_dir, stop_on_pin, no_zones;
 	int loads, pins, destroys, claims;
-	enum blktrace_attach attach;
+	int zloads, zpins, zdestroys;
+	enum bpfsys_attach attach;
 	uint64_t slow_ns;
 	char pin_root[128];
 } f;
 
 static struct blktrace *fake_handle = (struct blktrace *)&f;
+
+static void started(void);
 
 int __wrap_bpfsys_mount_bpffs(void) { return f.mount_err; }
 int __wrap_bpfsys_mount_tracefs(void) { return 0; }
@@ -71,12 +76,12 @@ void __wrap_bpfsys_unpin(const char *dir, const char *const *names,
 	(void)dir, (void)names, (void)n;
 }
 
-int __wrap_blktrace_attach_parse(const char *s, enum blktrace_attach *out)
+int __wrap_bpfsys_attach_parse(const char *s, enum bpfsys_attach *out)
 {
 	if (!strcmp(s, "raw_tp"))
-		*out = BLKTRACE_ATTACH_RAW_TP;
+		*out = BPFSYS_ATTACH_RAW_TP;
 	else if (!strcmp(s, "auto"))
-		*out = BLKTRACE_ATTACH_AUTO;
+		*out = BPFSYS_ATTACH_AUTO;
 	else
 		return -EINVAL;
 	return 0;
@@ -100,9 +105,60 @@ int __wrap_blktrace_pin(struct blktrace *t, const char *dir)
 	if (f.pin_err)
 		return f.pin_err;
 	f.pins++;
-	if (f.stop_on_pin)	/* as if SIGTERM came while running */
-		raise(SIGTERM);
+	if (f.no_zones)
+		started();
 	return 0;
+}
+
+
+static struct zonetrace *fake_zt = (struct zonetrace *)&f.zloads;
+
+int __wrap_zonetrace_load(const struct zonetrace_opts *o, const char *root,
+			  struct zonetrace **out)
+{
+	(void)o;
+	assert_string_equal(root, f.pin_root);
+	f.zloads++;
+	if (f.zload_err)
+		return f.zload_err;
+	*out = fake_zt;
+	return 0;
+}
+
+int __wrap_zonetrace_pin(struct zonetrace *t)
+{
+	assert_ptr_equal(t, fake_zt);
+	if (f.zpin_err)
+		return f.zpin_err;
+	f.zpins++;
+	started();
+	return 0;
+}
+
+void __wrap_zonetrace_destroy(struct zonetrace *t)
+{
+	if (t) {
+		assert_ptr_equal(t, fake_zt);
+		f.zdestroys++;
+	}
+}
+
+const char *__wrap_zonetrace_mode(const struct zonetrace *t)
+{
+	(void)t;
+	return "fake";
+}
+
+void __wrap_zonetrace_unpin_stale(const char *root)
+{
+	(void)root;
+}
+
+/* The last service is up: SIGTERM, as if it came while running. */
+static void started(void)
+{
+	if (f.stop_on_pin)
+		raise(SIGTERM);
 }
 
 void __wrap_blktrace_destroy(struct blktrace *t)
@@ -136,8 +192,11 @@ static int run(const char *first, ...)
 
 	argv[argc++] = "run";
 	va_start(ap, first);
-	for (w = first; w; w = va_arg(ap, const char *))
+	for (w = first; w; w = va_arg(ap, const char *)) {
 		argv[argc++] = (char *)w;
+		if (!strcmp(w, "--no-zones"))
+			f.no_zones = true;
+	}
 	va_end(ap);
 	argv[argc] = NULL;
 	return node_main(argc, argv);
@@ -156,7 +215,7 @@ static void test_node_parse_options(void **state)
 	assert_string_equal(o.pin_root, "/sys/fs/bpf/x");
 	assert_int_equal(o.slow_ns, 2500000);
 	assert_true(o.no_zones);
-	assert_int_equal(o.attach, BLKTRACE_ATTACH_RAW_TP);
+	assert_int_equal(o.attach, BPFSYS_ATTACH_RAW_TP);
 	assert_string_equal(o.btf_path, "/b");
 	assert_true(o.verbose);
 	assert_int_equal(node_parse(1, argv, &o, err, sizeof(err)), 0);
@@ -235,6 +294,32 @@ static void test_node_failures_undo_everything(void **state)
 	assert_int_equal(f.destroys, 1);	/* the loaded tracer went */
 }
 
+static void test_node_runs_both_tracers(void **state)
+{
+	(void)state;
+	assert_int_equal(run("--pin-root", "/sys/fs/bpf/z", NULL), 0);
+	assert_int_equal(f.pins, 1);
+	assert_int_equal(f.zpins, 1);
+	assert_int_equal(f.destroys, 1);
+	assert_int_equal(f.zdestroys, 1);
+}
+
+/* The zone tracer failing takes the block tracer down with it. */
+static void test_node_second_service_failure_stops_the_first(void **state)
+{
+	f.zload_err = -ENOENT;
+	assert_int_equal(run(NULL), 1);
+	assert_int_equal(f.pins, 1);
+	assert_int_equal(f.destroys, 1);
+	assert_int_equal(f.zdestroys, 0);
+
+	reset(state);
+	f.zpin_err = -EEXIST;
+	assert_int_equal(run(NULL), 1);
+	assert_int_equal(f.destroys, 1);
+	assert_int_equal(f.zdestroys, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +328,10 @@ int main(void)
 		cmocka_unit_test_setup(test_node_runs_and_stops_cleanly, reset),
 		cmocka_unit_test_setup(test_node_failures_undo_everything,
 				       reset),
+		cmocka_unit_test_setup(test_node_runs_both_tracers, reset),
+		cmocka_unit_test_setup(
+			test_node_second_service_failure_stops_the_first,
+			reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
