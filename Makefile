@@ -150,6 +150,9 @@ test_blkdev_SRCS := tests/unit/test_blkdev.c userspace/blkdev.c
 
 # --- replication protocol and replica server --------------------------------
 COMMON_SRCS += userspace/proto.c
+COMMON_SRCS += userspace/seqmap.c
+UNIT_TESTS += seqmap
+test_seqmap_SRCS := tests/unit/test_seqmap.c userspace/seqmap.c
 UNIT_TESTS += proto
 test_proto_SRCS := tests/unit/test_proto.c userspace/proto.c userspace/crc.c
 
