@@ -16,6 +16,8 @@ struct command {
 };
 
 /* --- tracer --- */
+int cmd_report(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 /* --- placer --- */
 

@@ -12,6 +12,8 @@
 
 static const struct command commands[] = {
 	/* --- tracer --- */
+	{ "report", cmd_report, "latency reports: io (block devices), zones" },
+	{ "trace", cmd_trace, "event streams: slow (slow block I/O)" },
 
 	/* --- placer --- */
 

@@ -108,7 +108,9 @@ double hist_percentile(const struct hist *h, double pct)
 	if (i == HIST_NBUCKETS - 1 && (double)h->max_ns > hi)
 		hi = (double)h->max_ns;
 	v = lo + (hi - lo) * (rank - (double)seen) / (double)h->slots[i];
-	if (h->max_ns && v > (double)h->max_ns)
+	/* max_ns is known when it reaches this bucket; 0 with samples above
+	 * bucket 0 means nobody tracked it.  All samples 0 ns read as 0. */
+	if (v > (double)h->max_ns && h->max_ns >= hist_bucket_lo(i))
 		v = (double)h->max_ns;
 	return v;
 }

@@ -124,6 +124,26 @@ static void test_hist_percentile_interpolation(void **state)
 }
 
 /* Percentiles of a known distribution are good to well within 20%. */
+/* A histogram of zeros (queue time of directly issued requests) has every
+ * percentile at 0, not somewhere inside [0, 1) ns. */
+static void test_hist_percentile_all_zero(void **state)
+{
+	struct hist h;
+	int i;
+
+	(void)state;
+	hist_reset(&h);
+	for (i = 0; i < 100; i++)
+		hist_record(&h, 0);
+	assert_true(hist_percentile(&h, 50) == 0.0);
+	assert_true(hist_percentile(&h, 99.9) == 0.0);
+	/* An untracked max (0) above bucket 0 still interpolates. */
+	hist_reset(&h);
+	h.slots[hist_bucket(1000)] = 10;
+	h.count = 10;
+	assert_true(hist_percentile(&h, 50) > 960.0);
+}
+
 static void test_hist_percentile_accuracy(void **state)
 {
 	static const double pcts[] = { 50, 90, 99, 99.9 };
@@ -357,6 +377,7 @@ int main(void)
 		cmocka_unit_test(test_hist_record_counts),
 		cmocka_unit_test(test_hist_percentile_empty),
 		cmocka_unit_test(test_hist_percentile_interpolation),
+		cmocka_unit_test(test_hist_percentile_all_zero),
 		cmocka_unit_test(test_hist_percentile_accuracy),
 		cmocka_unit_test(test_hist_merge),
 		cmocka_unit_test(test_hist_diff_snapshots),
