@@ -39,8 +39,12 @@ nbd_cleanup() {
 	[ -n "${T:-}" ] && rm -rf "$T"
 }
 
+# On tmpfs when there is one: fast, and no disk writeback stalls in
+# flushes (which the engine's replica timeout would count as failures).
 nbd_setup() {
-	T=$(mktemp -d /tmp/t_nbd.XXXXXX)
+	local base=/tmp
+	[ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
+	T=$(mktemp -d "$base/t_nbd.XXXXXX")
 	trap nbd_cleanup EXIT
 }
 
@@ -80,4 +84,52 @@ nbd_stop() {
 
 nbd_fds() {
 	ls "/proc/$1/fd" 2>/dev/null | wc -l
+}
+
+# Replica servers, one zone each, on free loopback ports:
+#   nbd_replicas N          start zones z1..zN; sets REPLICA_ARGS (for
+#                           nbd_start), REPLICA_PID[i], REPLICA_PORT[i]
+#   nbd_replica_kill I      SIGKILL zone zI's server
+#   nbd_replica_restart I   start it again on the same port and data
+REPLICA_ARGS=()
+declare -a REPLICA_PID REPLICA_PORT
+nbd_replica_start() {
+	local i=$1 port=${2:-0}
+	rm -f "$T/port$i"
+	"$TAPESTRYD" replica --zone "z$i" --listen "127.0.0.1:$port" \
+		--data "$T/replica$i" --port-file "$T/port$i" \
+		>>"$T/replica$i.log" 2>&1 &
+	REPLICA_PID[$i]=$!
+	NBD_PIDS+=("$!")
+	for _ in $(seq 100); do [ -s "$T/port$i" ] && break; sleep 0.1; done
+	[ -s "$T/port$i" ] || fail "replica server z$i did not come up"
+	REPLICA_PORT[$i]=$(cat "$T/port$i")
+}
+
+nbd_replicas() {
+	local i
+	REPLICA_ARGS=()
+	for i in $(seq "$1"); do
+		nbd_replica_start "$i"
+		REPLICA_ARGS+=(--replica "z$i=127.0.0.1:${REPLICA_PORT[$i]}")
+	done
+}
+
+nbd_replica_kill() {
+	kill -KILL "${REPLICA_PID[$1]}"
+	wait "${REPLICA_PID[$1]}" 2>/dev/null
+}
+
+nbd_replica_restart() {
+	nbd_replica_start "$1" "${REPLICA_PORT[$1]}"
+}
+
+# Wait (up to $2 s) until the volume log matches $1.
+nbd_log_wait() {
+	local i
+	for i in $(seq $(( ${2:-10} * 10 ))); do
+		grep -q "$1" "$VOL_LOG" && return 0
+		sleep 0.1
+	done
+	return 1
 }
