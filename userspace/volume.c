@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpfsys.h"
 #include "engine.h"
 #include "log.h"
 #include "nbd.h"
+#include "zonetrace.h"
 
 #define DEFAULT_STATE_DIR	"/var/lib/tapestry"
 #define DRAIN_NS		(10 * 1000000000ULL)
@@ -24,6 +26,7 @@
 struct volume_args {
 	struct engine_opts eo;
 	struct nbd_opts no;
+	const char *pin_root;
 	bool verbose;
 };
 
@@ -65,11 +68,13 @@ static void usage(FILE *f)
 "                         (default 500)\n"
 "  --max-clients N        NBD connections at once (default 1024)\n"
 "  --client-timeout S     drop a client stalled this long (default 30)\n"
+"  --pin-root DIR         the zone registry's bpffs directory, shared with\n"
+"                         `tapestryd run` (default %s)\n"
 "  -v, --verbose          debug logging\n"
 "  -h, --help             this text\n"
 "\n"
 "Clients connect with nbd+unix:///NAME?socket=PATH or nbd://IP:PORT/NAME.\n",
-		DEFAULT_STATE_DIR);
+		DEFAULT_STATE_DIR, BPFSYS_PIN_ROOT);
 }
 
 /* "1G", "512M", "1073741824": bytes, powers of 1024 for suffixes. */
@@ -131,7 +136,7 @@ static int add_replica(struct engine_opts *eo, char *arg, bool local)
 	*eq = 0;
 	r = &eo->replicas[eo->nr_replicas++];
 	r->zone = arg;
-	r->zone_id = 0;		/* no zone registry yet: the engine numbers */
+	r->zone_id = 0;		/* filled from the zone registry */
 	if (local)
 		r->path = eq + 1;
 	else
@@ -150,6 +155,7 @@ static int parse_opt(struct volume_args *a, int c, char *arg)
 	case 'r': return add_replica(&a->eo, arg, false);
 	case 'N': a->no.listen = arg; return 0;
 	case 'd': a->eo.state_dir = arg; return 0;
+	case 'p': a->pin_root = arg; return 0;
 	case 'v': a->verbose = true; return 0;
 	case 'a':
 		if (!strcmp(arg, "all"))
@@ -211,6 +217,7 @@ static int parse_args(int argc, char **argv, struct volume_args *a)
 		{ "replica-timeout-ms", required_argument, NULL, 't' },
 		{ "max-clients", required_argument, NULL, 'c' },
 		{ "client-timeout", required_argument, NULL, 'T' },
+		{ "pin-root", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -345,6 +352,44 @@ static int stop_cleanly(struct uloop *loop, struct engine *e,
 	return flush_res ? -EIO : 0;
 }
 
+/* Give each replica its node-wide zone id from the zone registry, so the
+ * zone tracer's reports name its zones, and map remote replicas' addresses
+ * to zones for RTT.  Without the registry (no bpffs, no CAP_BPF) the
+ * volume still runs; its zones are numbered by position and reports show
+ * numbers, which is said once. */
+static void register_zones(struct volume_args *a)
+{
+	struct engine_opts *eo = &a->eo;
+	unsigned int i, id;
+	int err = bpfsys_mount_bpffs();
+
+	for (i = 0; !err && i < eo->nr_replicas; i++) {
+		struct engine_replica_opts *r = &eo->replicas[i];
+
+		err = zonetrace_zone_register(a->pin_root, r->zone, &id);
+		if (!err)
+			r->zone_id = id;
+		if (!err && r->addr)
+			err = zonetrace_peer_register(a->pin_root, r->addr, id);
+	}
+	if (!err)
+		return;
+	log_warn("zone registry under %s: %s: zones numbered by position",
+		 a->pin_root ? a->pin_root : BPFSYS_PIN_ROOT, strerror(-err));
+	for (i = 0; i < eo->nr_replicas; i++)
+		eo->replicas[i].zone_id = 0;
+}
+
+static void unregister_peers(struct volume_args *a)
+{
+	unsigned int i;
+
+	for (i = 0; i < a->eo.nr_replicas; i++)
+		if (a->eo.replicas[i].addr && a->eo.replicas[i].zone_id)
+			zonetrace_peer_unregister(a->pin_root,
+						  a->eo.replicas[i].addr);
+}
+
 static int serve(struct volume_args *a)
 {
 	struct uloop_opts lo = {
@@ -361,6 +406,7 @@ static int serve(struct volume_args *a)
 		log_err("io_uring setup: %s", strerror(-err));
 		return 1;
 	}
+	register_zones(a);
 	err = engine_create(loop, &a->eo, &e);
 	if (err)
 		goto out;	/* the engine said why */
@@ -387,6 +433,7 @@ out:
 	engine_destroy(e);
 	nbd_server_destroy(s);
 	uloop_destroy(loop);
+	unregister_peers(a);
 	return err ? 1 : 0;
 }
 

@@ -35,6 +35,7 @@ nbd_stop
 VOL_LOG=$T/tcp.log
 "$TAPESTRYD" volume --name vol2 --size 8M --block-size 512 \
 	--local zone-a="$T/b.img" --nbd tcp:127.0.0.1:0 --state-dir "$T/state" \
+	--pin-root "$NBD_PIN" \
 	>"$VOL_LOG" 2>&1 &
 VOL_PID=$!
 NBD_PIDS+=("$VOL_PID")

@@ -37,6 +37,7 @@ nbd_cleanup() {
 		kill -KILL "$p" 2>/dev/null
 	done
 	[ -n "${T:-}" ] && rm -rf "$T"
+	[ -n "${NBD_PIN:-}" ] && rm -rf "$NBD_PIN"
 }
 
 # On tmpfs when there is one: fast, and no disk writeback stalls in
@@ -45,6 +46,8 @@ nbd_setup() {
 	local base=/tmp
 	[ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
 	T=$(mktemp -d "$base/t_nbd.XXXXXX")
+	# a private zone registry: never the node's own
+	NBD_PIN=/sys/fs/bpf/tapestry-test-nbd-$$-$RANDOM
 	trap nbd_cleanup EXIT
 }
 
@@ -66,7 +69,8 @@ nbd_start() {
 	VOL_SOCK=$T/$name.sock
 	VOL_URI="nbd+unix:///$name?socket=$VOL_SOCK"
 	"$TAPESTRYD" volume --name "$name" --size "$size" \
-		--nbd "unix:$VOL_SOCK" --state-dir "$T/state" "$@" \
+		--nbd "unix:$VOL_SOCK" --state-dir "$T/state" \
+		--pin-root "$NBD_PIN" "$@" \
 		>>"$VOL_LOG" 2>&1 &
 	VOL_PID=$!
 	NBD_PIDS+=("$VOL_PID")
