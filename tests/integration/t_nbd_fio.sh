@@ -11,7 +11,9 @@ nbd_setup
 fio --enghelp 2>/dev/null | grep -qw nbd || { echo "SKIP: fio lacks ioengine=nbd"; exit 77; }
 
 nbd_replicas 3
-nbd_start vol 256M "${REPLICA_ARGS[@]}" --ack quorum
+# 2 s: a loaded test machine can stall a replica server past the default
+# 0.5 s; a killed server is noticed at once (its connection resets).
+nbd_start vol 256M "${REPLICA_ARGS[@]}" --ack quorum --replica-timeout-ms 2000
 
 # fio NAME SECONDS: randrw with every written block read back and checked
 # as it goes (verify_backlog) and fatal on the first mismatch.
