@@ -131,7 +131,7 @@ static const char *err_text(uint32_t err)
 	case NBD_EINVAL:
 		return "invalid request";
 	case NBD_ENOSPC:
-		return "beyond the end of the export";
+		return "no space, or past the end of the export";
 	case NBD_ESHUTDOWN:
 		return "server shutting down";
 	case NBD_ENOTSUP:
