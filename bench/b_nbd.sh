@@ -26,12 +26,13 @@ done
 [ -x "$TAPESTRYD" ] || { echo "b_nbd: build first (make)"; exit 1; }
 
 D=$(mktemp -d /dev/shm/b_nbd.XXXXXX)
+PIN=/sys/fs/bpf/tapestry-bench-nbd-$$	# a private zone registry
 PIDS=()
 cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$D"
+	rm -rf "$D" "$PIN"
 }
 trap cleanup EXIT
 
@@ -69,7 +70,7 @@ start_server() {
 	case $s in
 	a)	"$TAPESTRYD" volume --name vol --size ${SIZE_MB}M \
 			--local z1="$D/img" --nbd unix:"$sock" \
-			--state-dir "$D/state-a" >"$D/a.log" 2>&1 &
+			--state-dir "$D/state-a" --pin-root "$PIN" >"$D/a.log" 2>&1 &
 		URI="nbd+unix:///vol?socket=$sock" ;;
 	b)	nbdkit --unix "$sock" --foreground file file="$D/img" \
 			>"$D/b.log" 2>&1 &
@@ -81,7 +82,7 @@ start_server() {
 	d)	start_replicas || return 1
 		"$TAPESTRYD" volume --name vol --size ${SIZE_MB}M \
 			"${REPLICA_ARGS[@]}" --ack quorum --nbd unix:"$sock" \
-			--state-dir "$D/state-d" >"$D/d.log" 2>&1 &
+			--state-dir "$D/state-d" --pin-root "$PIN" >"$D/d.log" 2>&1 &
 		URI="nbd+unix:///vol?socket=$sock" ;;
 	esac
 	SPID=$!

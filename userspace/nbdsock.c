@@ -159,6 +159,19 @@ static int listen_tcp(const char *spec, struct nbd_sock *s)
 	return 0;
 }
 
+bool nbdsock_valid(const char *spec)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (!strncmp(spec, "unix:", 5))
+		return spec[5] && strlen(spec + 5) <
+			sizeof(((struct sockaddr_un *)0)->sun_path);
+	if (!strncmp(spec, "tcp:", 4))
+		return parse_tcp(spec + 4, &ss, &len) == 0;
+	return false;
+}
+
 int nbdsock_listen(const char *spec, struct nbd_sock *s)
 {
 	memset(s, 0, sizeof(*s));

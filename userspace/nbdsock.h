@@ -9,6 +9,7 @@
 #ifndef TAPESTRY_NBDSOCK_H
 #define TAPESTRY_NBDSOCK_H
 
+#include <stdbool.h>
 #include <sys/un.h>
 
 struct nbd_sock {
@@ -24,6 +25,9 @@ struct nbd_sock {
  * file at PATH.  -EINVAL for a malformed address.  On failure *s->fd is
  * -1 and nothing is left behind. */
 int nbdsock_listen(const char *spec, struct nbd_sock *s);
+
+/* Whether spec is a well-formed address (nothing is bound). */
+bool nbdsock_valid(const char *spec);
 
 /* Remove the unix socket file (so new clients fail at once); the socket
  * stays open.  No-op for TCP. */

@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "log.h"
 #include "nbd.h"
+#include "nbdsock.h"
 #include "zonetrace.h"
 
 #define DEFAULT_STATE_DIR	"/var/lib/tapestry"
@@ -254,6 +255,11 @@ static int parse_args(int argc, char **argv, struct volume_args *a)
 			"least one --local or --replica are required\n");
 		goto bad;
 	}
+	if (!nbdsock_valid(a->no.listen)) {
+		fprintf(stderr, "tapestryd volume: --nbd '%s': want unix:PATH, "
+			"tcp:IP:PORT or tcp:[IPv6]:PORT\n", a->no.listen);
+		goto bad;
+	}
 	return 0;
 bad:
 	fprintf(stderr, "Try 'tapestryd volume --help'.\n");
@@ -353,10 +359,9 @@ static int stop_cleanly(struct uloop *loop, struct engine *e,
 }
 
 /* Give each replica its node-wide zone id from the zone registry, so the
- * zone tracer's reports name its zones, and map remote replicas' addresses
- * to zones for RTT.  Without the registry (no bpffs, no CAP_BPF) the
- * volume still runs; its zones are numbered by position and reports show
- * numbers, which is said once. */
+ * zone tracer's reports name its zones.  Without the registry (no bpffs,
+ * no CAP_BPF) the volume still runs; its zones are numbered by position
+ * and reports show numbers, which is said once. */
 static void register_zones(struct volume_args *a)
 {
 	struct engine_opts *eo = &a->eo;
@@ -364,13 +369,9 @@ static void register_zones(struct volume_args *a)
 	int err = bpfsys_mount_bpffs();
 
 	for (i = 0; !err && i < eo->nr_replicas; i++) {
-		struct engine_replica_opts *r = &eo->replicas[i];
-
-		err = zonetrace_zone_register(a->pin_root, r->zone, &id);
-		if (!err)
-			r->zone_id = id;
-		if (!err && r->addr)
-			err = zonetrace_peer_register(a->pin_root, r->addr, id);
+		err = zonetrace_zone_register(a->pin_root,
+					      eo->replicas[i].zone, &id);
+		eo->replicas[i].zone_id = err ? 0 : id;
 	}
 	if (!err)
 		return;
@@ -378,6 +379,25 @@ static void register_zones(struct volume_args *a)
 		 a->pin_root ? a->pin_root : BPFSYS_PIN_ROOT, strerror(-err));
 	for (i = 0; i < eo->nr_replicas; i++)
 		eo->replicas[i].zone_id = 0;
+}
+
+/* Map remote replicas' addresses to their zones, for the tracer's RTT
+ * figures (after the engine has accepted the addresses). */
+static void register_peers(struct volume_args *a)
+{
+	unsigned int i;
+	int err;
+
+	for (i = 0; i < a->eo.nr_replicas; i++) {
+		const struct engine_replica_opts *r = &a->eo.replicas[i];
+
+		if (!r->addr || !r->zone_id)
+			continue;
+		err = zonetrace_peer_register(a->pin_root, r->addr, r->zone_id);
+		if (err)
+			log_warn("zone registry: peer %s: %s", r->addr,
+				 strerror(-err));
+	}
 }
 
 static void unregister_peers(struct volume_args *a)
@@ -410,6 +430,7 @@ static int serve(struct volume_args *a)
 	err = engine_create(loop, &a->eo, &e);
 	if (err)
 		goto out;	/* the engine said why */
+	register_peers(a);
 	err = nbd_server_create(loop, e, &a->no, &s);
 	if (err) {
 		log_err("nbd %s: %s", a->no.listen, strerror(-err));

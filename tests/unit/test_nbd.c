@@ -21,6 +21,7 @@
 #include "fake_engine.h"
 #include "nbd.h"
 #include "nbdproto.h"
+#include "nbdsock.h"
 
 #define SIZE (16 << 20)
 
@@ -735,6 +736,14 @@ static void test_nbd_addresses(void **state)
 	close(open(addr + 5, O_CREAT | O_WRONLY, 0600));
 	assert_int_equal(nbd_server_create(loop, e, &o, &s), -EADDRINUSE);
 	unlink(addr + 5);
+	assert_true(nbdsock_valid("unix:/run/x.sock"));
+	assert_true(nbdsock_valid("tcp:127.0.0.1:0"));
+	assert_true(nbdsock_valid("tcp:[::1]:10809"));
+	assert_false(nbdsock_valid("unix:"));
+	assert_false(nbdsock_valid("tcp:1.2.3:4"));
+	assert_false(nbdsock_valid("tcp:127.0.0.1:65536"));
+	assert_false(nbdsock_valid("tcp:[::1]10809"));
+	assert_false(nbdsock_valid("127.0.0.1:80"));
 	o.listen = "tcp:300.1.1.1:80";
 	assert_int_equal(nbd_server_create(loop, e, &o, &s2), -EINVAL);
 	o.listen = "tcp:127.0.0.1";
