@@ -127,6 +127,10 @@ COMMON_SRCS += userspace/engine_local.c
 COMMON_SRCS += userspace/engine_remote.c
 COMMON_SRCS += userspace/engine_state.c
 COMMON_SRCS += userspace/engine_resync.c
+COMMON_SRCS += userspace/engine_args.c
+TAPESTRY_SRCS += tools/cmd_bench_volume.c
+TAPESTRY_SRCS += tools/bench_volume.c
+TAPESTRY_SRCS += tools/volcheck.c
 UNIT_TESTS += dirtymap
 test_dirtymap_SRCS := tests/unit/test_dirtymap.c userspace/dirtymap.c
 

@@ -20,5 +20,6 @@ struct command {
 /* --- placer --- */
 
 /* --- engine --- */
+int cmd_bench_volume(int argc, char **argv);
 
 #endif /* TAPESTRY_COMMANDS_H */

@@ -16,6 +16,8 @@ static const struct command commands[] = {
 	/* --- placer --- */
 
 	/* --- engine --- */
+	{ "bench-volume", cmd_bench_volume,
+	  "drive a replicated volume in-process: load, verify, dump" },
 
 	{ NULL, NULL, NULL },
 };
