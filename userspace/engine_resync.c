@@ -228,6 +228,15 @@ static bool merge(struct ereq *q)
 		memcpy(out + ERS_SEQ_BYTES + (size_t)b * e->bs,
 		       q->rsb[from].base + ERS_SEQ_BYTES + (size_t)b * e->bs,
 		       e->bs);
+		/* Equal seqs do not prove equal data: a write the dead
+		 * engine never saw complete may have landed on one replica
+		 * without its seq being recorded. */
+		for (i = 0; i < e->nr && !differ; i++)
+			if (q->sub[i].state == SUB_OK &&
+			    memcmp(out + ERS_SEQ_BYTES + (size_t)b * e->bs,
+				   q->rsb[i].base + ERS_SEQ_BYTES +
+				   (size_t)b * e->bs, e->bs))
+				differ = true;
 	}
 	if (!differ && have == e->nr)
 		return false;
