@@ -115,6 +115,16 @@ UNIT_TESTS += seqmap
 test_seqmap_SRCS := tests/unit/test_seqmap.c userspace/seqmap.c
 UNIT_TESTS += proto
 test_proto_SRCS := tests/unit/test_proto.c userspace/proto.c userspace/crc.c
+TAPESTRYD_SRCS += userspace/replica.c
+TAPESTRYD_SRCS += userspace/replica_cli.c
+TAPESTRYD_SRCS += userspace/replica_io.c
+TAPESTRYD_SRCS += userspace/replica_rules.c
+TAPESTRYD_SRCS += userspace/replica_rx.c
+TAPESTRYD_SRCS += userspace/replica_vol.c
+TEST_PROGS += tapestry-replctl
+tapestry-replctl_SRCS := tests/tools/replctl.c userspace/proto.c userspace/crc.c
+TEST_PROGS += tapestry-faultproxy
+tapestry-faultproxy_SRCS := tests/tools/faultproxy.c
 
 # --- engine -----------------------------------------------------------------
 COMMON_SRCS += userspace/dirtymap.c

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "log.h"
+/* --- replica server --- */
+#include "replica.h"
 
 struct role {
 	const char *name;
@@ -23,6 +25,7 @@ static const struct role roles[] = {
 	/* --- tracer --- */
 
 	/* --- replica server --- */
+	{ "replica", replica_main, "serve volume replicas to engines over TCP" },
 
 	/* --- nbd frontend --- */
 

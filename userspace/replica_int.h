@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * replica_int: the replica server's internal types, shared by its three
+ * files: replica.c (listening, connections, frames in and replies out),
+ * replica_vol.c (volume files and metadata) and replica_io.c (running a
+ * request against a volume).  Nothing outside the server includes this.
+ */
+#ifndef TAPESTRY_REPLICA_INT_H
+#define TAPESTRY_REPLICA_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "abi/repl.h"
+#include "replica.h"
+#include "replica_rules.h"
+#include "replica_rx.h"
+#include "seqmap.h"
+#include "uloop.h"
+
+/*
+ * user_data index of the server's SQEs (class UD_CLS_SERVER):
+ *   31..28 kind (RK_*), 27..12 connection or volume id, 11..0 slot or part.
+ */
+enum replica_kind {
+	RK_ACCEPT = 1,
+	RK_RECV,
+	RK_SEND,
+	RK_SHUT,
+	RK_IO,		/* a request slot's image I/O */
+	RK_META,	/* a volume's metadata write (part 0) and sync (1) */
+	RK_VSYNC,	/* a volume's fdatasyncs before it is marked clean */
+	RK_CANCEL,	/* cancelling the accept */
+};
+
+#define RK_MAX_ID	0xffffU
+#define RK_MAX_SUB	0xfffU
+
+static inline uint64_t replica_ud(enum replica_kind k, unsigned int op,
+				  unsigned int id, unsigned int sub)
+{
+	return ud_make(UD_CLS_SERVER, op, UD_ZONE_NONE, 0,
+		       ((uint32_t)k << 28) | ((id & RK_MAX_ID) << 12) |
+		       (sub & RK_MAX_SUB));
+}
+
+#define REPLICA_MAX_HANDLES	16	/* volumes open per connection */
+#define REPLICA_RXBUF		(256U * 1024)
+#define REPLICA_TX_BATCH	32	/* replies per sendmsg */
+/* Payload still missing at least this much goes straight into its buffer
+ * instead of through the receive buffer. */
+#define REPLICA_DIRECT_MIN	(16U * 1024)
+
+struct rvol {
+	struct replica *r;
+	unsigned int id;		/* index in r->vols */
+	char name[REPL_NAME_MAX];
+	int fd_img, fd_seq, fd_meta;
+	struct seqmap *seq;
+	struct replica_volinfo info;	/* size, block size, generation */
+	uint64_t applied_seq, bytes_written;
+	uint32_t state;			/* REPL_STATE_* in memory */
+	unsigned int refs;		/* handles, and HELLOs in progress */
+	struct replica_oq oq;		/* requests in arrival order */
+
+	/* metadata persistence: change counts edits, persisted is the last
+	 * edit on disk; one write (plus its sync) in flight at a time. */
+	uint64_t change, persisted, in_flight_change;
+	uint64_t meta_counter;
+	unsigned int meta_pending;
+	int meta_err;
+	uint8_t *meta_buf;
+	struct rslot *waiters;		/* HELLOs waiting for persistence */
+
+	/* being made clean after its last handle went away */
+	unsigned int sync_pending;
+	int sync_err;
+	bool sync_again;		/* used again while syncing */
+};
+
+enum rslot_state {
+	RS_FREE,
+	RS_RX,		/* header in, payload or a buffer still to come */
+	RS_WAIT,	/* queued behind an overlapping request */
+	RS_RUN,		/* image I/O in flight, or waiting on metadata */
+	RS_TX,		/* reply queued or being sent */
+};
+
+struct rslot {
+	struct replica_oq_item oq;	/* first: see slot_of() */
+	struct rconn *c;
+	struct rvol *vol;
+	struct repl_hdr req;
+	struct uloop_buf *buf;
+	uint32_t reply_len;
+	uint32_t xfer;			/* bytes done by a single-op request */
+	int res;			/* 0 or a positive errno */
+	uint16_t idx;
+	uint16_t pending;		/* SQEs in flight */
+	enum rslot_state state;
+	bool fallback;			/* ZERO retried without punch-hole */
+	uint64_t meta_need;		/* HELLO: change that must be on disk */
+	uint64_t hello_epoch;
+	struct rslot *next;		/* free list, reply queue, waiters */
+	uint8_t wire[REPL_HDR_SIZE];	/* the reply header */
+	uint8_t inl[128] __attribute__((aligned(8)));	/* hello in, status out */
+};
+
+struct rhandle {
+	struct rvol *vol;	/* NULL: free */
+	uint64_t epoch;		/* of the HELLO that opened it */
+};
+
+struct rconn {
+	struct replica *r;
+	unsigned int id;
+	int fd;
+	char peer[64];
+	struct replica_rx rx;
+	uint8_t *rxbuf;
+	uint32_t rx_pos, rx_end;
+	bool recv_posted, recv_direct;
+	bool closing;		/* read no more; finish, then close */
+	bool tx_dead;		/* sending failed: drop replies */
+	bool shut_sent, rd_shut;
+	bool kicked, want_slot;
+	unsigned int ops;	/* network SQEs in flight */
+
+	struct rslot *slots;
+	unsigned int nslots, nbusy;
+	struct rslot *free_slots;
+	struct rslot *cur;	/* frame being received, or parked */
+	uint32_t cur_need;	/* bytes of buffer cur waits for (0: none) */
+	bool cur_for_reply;	/* the buffer is for the reply, not payload */
+	struct rconn *next_wait;	/* r->buf_waiters */
+	struct rconn *next_kick;	/* r->kick */
+	bool buf_waiting;
+
+	struct rhandle handles[REPLICA_MAX_HANDLES];
+
+	struct rslot *txq, *txq_tail;
+	unsigned int nsending;	/* slots at the head of txq being sent */
+	uint32_t tx_off;	/* bytes of the head slot already sent */
+	struct iovec iov[REPLICA_TX_BATCH * 2];
+	struct msghdr msg;
+};
+
+struct replica {
+	struct uloop *loop;
+	char zone[REPL_ZONE_MAX];
+	int dir_fd, lock_fd, listen_fd;
+	char addr[80];
+	uint16_t port;
+	bool accept_armed, cancel_sent;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	struct uloop_timer accept_timer;
+
+	unsigned int max_conns, nslots;
+	struct rconn **conns;
+	unsigned int nconns;
+	struct rconn *kick;
+	struct rconn *buf_waiters;
+
+	struct rvol **vols;
+	unsigned int vols_cap, nvols;
+
+	bool draining, drain_expired, unclean;
+	struct uloop_timer drain_timer;
+};
+
+/* replica.c */
+struct io_uring_sqe *replica_sqe(struct replica *r);
+/* Finish a request: queue its reply (status res, reply_len payload bytes
+ * from its buffer or inline area) or drop it if the peer is gone. */
+void replica_reply(struct rslot *s, int res);
+struct rhandle *replica_handle(struct rconn *c, uint64_t volume_id);
+
+/* replica_vol.c */
+struct rvol *replica_vol_find(struct replica *r, const char *name);
+/* Open (or with hl->create, create) a volume replica: 0 or a positive
+ * status (ENOENT, EINVAL, EIO...), logged. */
+int replica_vol_open(struct replica *r, const struct replica_hello *hl,
+		     struct rvol **out);
+/* HELLO on an open volume (s holds a ref): raise the generation, mark it
+ * dirty, and reply once that is on disk. */
+void replica_vol_hello(struct rvol *v, struct rslot *s);
+void replica_vol_get(struct rvol *v);
+void replica_vol_put(struct rvol *v);
+void replica_vol_cqe(struct replica *r, enum replica_kind k, unsigned int id,
+		     unsigned int sub, int res);
+void replica_vol_status(const struct rvol *v, const char *zone, void *out);
+void replica_vol_close_all(struct replica *r);
+
+/* replica_io.c */
+/* A checked request on its volume: queue it in order, start it when it
+ * may, reply when done. */
+void replica_io_submit(struct rslot *s);
+void replica_io_cqe(struct rslot *s, int res);
+
+#endif /* TAPESTRY_REPLICA_INT_H */

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Running a checked request against its volume: ordering behind
+ * overlapping requests (replica_rules.h), the io_uring operations on the
+ * image, and recording the per-block seqs once data is in place.
+ */
+#include "replica_int.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <string.h>
+
+#include "log.h"
+#include "proto.h"
+
+static struct rslot *slot_of(struct replica_oq_item *it)
+{
+	return (struct rslot *)it;	/* oq is the first member */
+}
+
+_Static_assert(__builtin_offsetof(struct rslot, oq) == 0, "oq first");
+
+static uint64_t first_block(const struct rslot *s)
+{
+	return s->oq.span.off / s->vol->info.block_size;
+}
+
+static uint64_t seq_cur(const void *ctx, uint64_t block)
+{
+	return seqmap_get(ctx, block);
+}
+
+static uint64_t ud_io(const struct rslot *s, unsigned int op)
+{
+	return replica_ud(RK_IO, op, s->c->id, s->idx);
+}
+
+static bool prep(struct rslot *s, struct io_uring_sqe **sqe)
+{
+	*sqe = replica_sqe(s->c->r);
+	if (!*sqe) {
+		if (!s->res)
+			s->res = EBUSY;
+		return false;
+	}
+	s->pending++;
+	return true;
+}
+
+/* One write or read of the single-range ops, from s->xfer onwards (a
+ * short transfer is continued from where it stopped). */
+static void rw_submit(struct rslot *s)
+{
+	struct rvol *v = s->vol;
+	bool write = s->req.op == REPL_OP_WRITE;
+	uint32_t head = 0, len = (uint32_t)s->oq.span.len;
+	struct io_uring_sqe *sqe;
+
+	if (s->req.op == REPL_OP_RESYNC_READ)
+		head = s->oq.span.nblocks * 8;
+	if (!prep(s, &sqe))
+		return;
+	if (write)
+		io_uring_prep_write_fixed(sqe, v->fd_img,
+					  (uint8_t *)s->buf->base + s->xfer,
+					  len - s->xfer,
+					  s->oq.span.off + s->xfer,
+					  s->buf->index);
+	else
+		io_uring_prep_read_fixed(sqe, v->fd_img,
+					 (uint8_t *)s->buf->base + head +
+						 s->xfer,
+					 len - s->xfer,
+					 s->oq.span.off + s->xfer,
+					 s->buf->index);
+	if (write && (s->req.flags & REPL_F_FUA))
+		sqe->rw_flags = RWF_DSYNC;
+	sqe->user_data = ud_io(s, write ? UD_OP_WRITE : UD_OP_READ);
+}
+
+/* A resync copy: write only the blocks newer than what the replica has. */
+static void resync_submit(struct rslot *s)
+{
+	struct rvol *v = s->vol;
+	uint32_t bs = v->info.block_size, n = s->oq.span.nblocks, start, cnt;
+	struct replica_resync rs = {
+		.seqs = s->buf->base,
+		.n = n,
+		.first_block = first_block(s),
+		.cur = seq_cur,
+		.ctx = v->seq,
+	};
+	uint8_t *data = (uint8_t *)s->buf->base + (size_t)n * 8;
+	struct io_uring_sqe *sqe;
+
+	while (replica_resync_next(&rs, &start, &cnt)) {
+		if (!prep(s, &sqe))
+			return;
+		io_uring_prep_write_fixed(sqe, v->fd_img,
+					  data + (size_t)start * bs, cnt * bs,
+					  s->oq.span.off + (uint64_t)start * bs,
+					  s->buf->index);
+		if (s->req.flags & REPL_F_FUA)
+			sqe->rw_flags = RWF_DSYNC;
+		sqe->user_data = ud_io(s, UD_OP_RESYNC);
+	}
+}
+
+/* The seqs of a resync read are taken when it starts: every earlier
+ * overlapping write has completed, and no later one can start before the
+ * read is done, so the seqs describe exactly the data read. */
+static void resync_read_seqs(struct rslot *s)
+{
+	uint64_t b = first_block(s), v;
+	uint8_t *p = s->buf->base;
+	uint32_t i;
+
+	for (i = 0; i < s->oq.span.nblocks; i++) {
+		v = htole64(seqmap_get(s->vol->seq, b + i));
+		memcpy(p + (size_t)i * 8, &v, 8);
+	}
+}
+
+static void punch_submit(struct rslot *s)
+{
+	struct rvol *v = s->vol;
+	struct io_uring_sqe *sqe;
+	int mode = FALLOC_FL_KEEP_SIZE |
+		   (s->fallback ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE);
+
+	if (!prep(s, &sqe))
+		return;
+	io_uring_prep_fallocate(sqe, v->fd_img, mode, (off_t)s->oq.span.off,
+				(off_t)s->oq.span.len);
+	sqe->user_data = ud_io(s, s->req.op == REPL_OP_TRIM ? UD_OP_TRIM :
+							      UD_OP_ZERO);
+	if (!(s->req.flags & REPL_F_FUA))
+		return;
+	sqe->flags |= IOSQE_IO_LINK;
+	if (!prep(s, &sqe))
+		return;
+	io_uring_prep_fsync(sqe, v->fd_img, IORING_FSYNC_DATASYNC);
+	sqe->user_data = ud_io(s, UD_OP_FLUSH);
+}
+
+static void flush_submit(struct rslot *s)
+{
+	struct io_uring_sqe *sqe;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (!prep(s, &sqe))
+			return;
+		io_uring_prep_fsync(sqe, i ? s->vol->fd_seq : s->vol->fd_img,
+				    IORING_FSYNC_DATASYNC);
+		sqe->user_data = ud_io(s, UD_OP_FLUSH);
+	}
+}
+
+/* A request that needs no I/O still completes through the ring, so that
+ * completions never nest inside submissions. */
+static void nop_submit(struct rslot *s)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!prep(s, &sqe))
+		return;
+	io_uring_prep_nop(sqe);
+	sqe->user_data = ud_io(s, UD_OP_NONE);
+}
+
+static void io_start(struct rslot *s)
+{
+	s->oq.started = true;
+	s->state = RS_RUN;
+	switch (s->req.op) {
+	case REPL_OP_WRITE:
+		if (s->req.flags & REPL_F_RESYNC)
+			resync_submit(s);
+		else
+			rw_submit(s);
+		break;
+	case REPL_OP_RESYNC_READ:
+		resync_read_seqs(s);
+		rw_submit(s);
+		break;
+	case REPL_OP_READ:
+		rw_submit(s);
+		break;
+	case REPL_OP_TRIM:
+	case REPL_OP_ZERO:
+		punch_submit(s);
+		break;
+	case REPL_OP_FLUSH:
+		flush_submit(s);
+		break;
+	}
+	if (!s->pending)
+		nop_submit(s);
+	if (!s->pending) {
+		/* Not even a NOP could be queued: the ring is broken. */
+		log_err("volume %s: cannot queue I/O", s->vol->name);
+	}
+}
+
+void replica_io_submit(struct rslot *s)
+{
+	s->res = 0;
+	s->xfer = 0;
+	s->pending = 0;
+	s->fallback = false;
+	s->oq.started = false;
+	s->state = RS_WAIT;
+	replica_oq_add(&s->vol->oq, &s->oq);
+	if (replica_oq_may_start(&s->vol->oq, &s->oq))
+		io_start(s);
+}
+
+static void note_applied(struct rvol *v, uint64_t seq)
+{
+	if (seq > v->applied_seq)
+		v->applied_seq = seq;
+}
+
+/* Data is in place: now the seqs may say so. */
+static void record_seqs(struct rslot *s)
+{
+	struct rvol *v = s->vol;
+	uint64_t b = first_block(s), seq;
+	uint32_t i;
+
+	switch (s->req.op) {
+	case REPL_OP_WRITE:
+		if (s->req.flags & REPL_F_RESYNC) {
+			for (i = 0; i < s->oq.span.nblocks; i++) {
+				seq = replica_resync_seq(s->buf->base, i);
+				if (!seq)
+					continue;
+				seqmap_set(v->seq, b + i, 1, seq);
+				note_applied(v, seq);
+				v->bytes_written += v->info.block_size;
+			}
+			return;
+		}
+		v->bytes_written += s->oq.span.len;
+		/* fall through */
+	case REPL_OP_TRIM:
+	case REPL_OP_ZERO:
+		seqmap_set(v->seq, b, s->oq.span.nblocks, s->req.seq);
+		note_applied(v, s->req.seq);
+		break;
+	}
+}
+
+static void wake_waiters(struct rvol *v)
+{
+	struct replica_oq_item *it, *next;
+
+	for (it = v->oq.head; it; it = next) {
+		next = it->next;
+		if (!it->started && replica_oq_may_start(&v->oq, it))
+			io_start(slot_of(it));
+	}
+}
+
+static void io_done(struct rslot *s)
+{
+	struct rvol *v = s->vol;
+
+	if (!s->res)
+		record_seqs(s);
+	else
+		log_warn("volume %s: %s at %llu+%llu failed: %s", v->name,
+			 proto_op_name(s->req.op),
+			 (unsigned long long)s->oq.span.off,
+			 (unsigned long long)s->oq.span.len, strerror(s->res));
+	replica_oq_del(&v->oq, &s->oq);
+	wake_waiters(v);
+	s->reply_len = s->res ? 0 : replica_reply_len(&s->req, &s->oq.span);
+	replica_reply(s, s->res);
+}
+
+/* A completion for one of s's SQEs. */
+void replica_io_cqe(struct rslot *s, int res)
+{
+	bool single = s->req.op == REPL_OP_READ ||
+		      s->req.op == REPL_OP_RESYNC_READ ||
+		      (s->req.op == REPL_OP_WRITE &&
+		       !(s->req.flags & REPL_F_RESYNC));
+	bool punch = s->req.op == REPL_OP_TRIM || s->req.op == REPL_OP_ZERO;
+
+	s->pending--;
+	if (res == -EOPNOTSUPP && punch && !s->fallback) {
+		/* No punch-hole here.  TRIM is a hint: done.  ZERO must
+		 * read back zeroes: try zero-range. */
+		if (s->req.op == REPL_OP_ZERO) {
+			s->fallback = true;
+			punch_submit(s);
+		}
+		res = 0;
+	} else if (res == -ECANCELED) {
+		/* A linked fsync whose fallocate failed (and said why) or
+		 * was retried: nothing to add. */
+	} else if (res < 0) {
+		if (!s->res)
+			s->res = -res;
+	} else if (single && !s->res) {
+		s->xfer += (uint32_t)res;
+		if (res == 0)
+			s->res = EIO;	/* past the end of the image?! */
+		else if (s->xfer < s->oq.span.len)
+			rw_submit(s);
+	}
+	if (!s->pending)
+		io_done(s);
+}

@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Volume replicas on disk: opening and creating their files, the metadata
+ * record (generation, applied seq, clean/dirty) and making a volume clean
+ * when its last user goes away.
+ */
+#include "replica_int.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct rvol *replica_vol_find(struct replica *r, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->vols_cap; i++)
+		if (r->vols[i] && !strcmp(r->vols[i]->name, name))
+			return r->vols[i];
+	return NULL;
+}
+
+static int vol_slot(struct replica *r)
+{
+	struct rvol **n;
+	unsigned int i, cap;
+
+	for (i = 0; i < r->vols_cap; i++)
+		if (!r->vols[i])
+			return (int)i;
+	cap = r->vols_cap ? r->vols_cap * 2 : 16;
+	if (cap > RK_MAX_ID + 1)
+		return -ENFILE;
+	n = realloc(r->vols, cap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	memset(n + r->vols_cap, 0, (cap - r->vols_cap) * sizeof(*n));
+	r->vols = n;
+	i = r->vols_cap;
+	r->vols_cap = cap;
+	return (int)i;
+}
+
+static void vol_free(struct rvol *v)
+{
+	if (!v)
+		return;
+	seqmap_close(v->seq);
+	if (v->fd_img >= 0)
+		close(v->fd_img);
+	if (v->fd_seq >= 0)
+		close(v->fd_seq);
+	if (v->fd_meta >= 0)
+		close(v->fd_meta);
+	free(v->meta_buf);
+	free(v);
+}
+
+static struct rvol *vol_alloc(const char *name)
+{
+	struct rvol *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	if (posix_memalign((void **)&v->meta_buf, 4096, REPLICA_META_SLOT)) {
+		free(v);
+		return NULL;
+	}
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	v->fd_img = v->fd_seq = v->fd_meta = -1;
+	return v;
+}
+
+static int open_at(struct replica *r, const char *name, const char *ext,
+		   int flags)
+{
+	char path[REPL_NAME_MAX + 8];
+
+	snprintf(path, sizeof(path), "%s.%s", name, ext);
+	return openat(r->dir_fd, path, flags | O_CLOEXEC, 0600);
+}
+
+/* The seqmap wants a path; it lives beside the image. */
+static int seq_open(struct replica *r, struct rvol *v, bool create)
+{
+	char path[PATH_MAX];
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s.seq", r->dir_fd,
+		 v->name);
+	err = seqmap_open(path, v->info.size / v->info.block_size, create,
+			  &v->seq);
+	if (err)
+		return err;
+	v->fd_seq = open_at(r, v->name, "seq", O_RDWR);
+	return v->fd_seq < 0 ? -errno : 0;
+}
+
+/* A new replica: image, seqmap, then an empty .meta; the first metadata
+ * write (before the HELLO is answered) makes it a volume.  A crash before
+ * that leaves an empty .meta, which the next create overwrites. */
+static int vol_create(struct replica *r, struct rvol *v)
+{
+	char path[REPL_NAME_MAX + 8];
+
+	v->fd_img = open_at(r, v->name, "img", O_RDWR | O_CREAT | O_TRUNC);
+	if (v->fd_img < 0 || ftruncate(v->fd_img, (off_t)v->info.size))
+		return -errno;
+	snprintf(path, sizeof(path), "%s.seq", v->name);
+	if (unlinkat(r->dir_fd, path, 0) && errno != ENOENT)
+		return -errno;
+	if (seq_open(r, v, true))
+		return -EIO;
+	v->fd_meta = open_at(r, v->name, "meta", O_RDWR | O_CREAT | O_TRUNC);
+	if (v->fd_meta < 0)
+		return -errno;
+	if (fsync(r->dir_fd))
+		return -errno;
+	v->state = REPL_STATE_CLEAN;
+	return 0;
+}
+
+static int vol_load(struct replica *r, struct rvol *v,
+		    const struct replica_meta *m)
+{
+	struct stat st;
+	uint64_t max;
+	int err;
+
+	v->fd_img = open_at(r, v->name, "img", O_RDWR);
+	if (v->fd_img < 0)
+		return -errno;
+	if (fstat(v->fd_img, &st))
+		return -errno;
+	if ((uint64_t)st.st_size != m->size) {
+		log_err("volume %s: image is %lld bytes, metadata says %llu",
+			v->name, (long long)st.st_size,
+			(unsigned long long)m->size);
+		return -EIO;
+	}
+	err = seq_open(r, v, false);
+	if (err) {
+		log_err("volume %s: seqmap: %s", v->name, strerror(-err));
+		return -EIO;
+	}
+	v->info.generation = m->generation;
+	v->applied_seq = m->applied_seq;
+	v->bytes_written = m->bytes_written;
+	v->meta_counter = m->counter;
+	v->state = m->state;
+	if (m->state == REPL_STATE_DIRTY) {
+		/* Not closed cleanly: the seqmap (page cache, survives a
+		 * process kill) knows writes the record has not caught up
+		 * with. */
+		max = seqmap_max(v->seq, 0, seqmap_blocks(v->seq));
+		if (max > v->applied_seq)
+			v->applied_seq = max;
+		log_warn("volume %s was not closed cleanly; applied seq %llu",
+			 v->name, (unsigned long long)v->applied_seq);
+	}
+	return 0;
+}
+
+/* Read .meta.  -ENOENT if there is no volume (no file, or an empty one
+ * left by an interrupted create), -EIO if it is unreadable. */
+static int meta_read(struct replica *r, struct rvol *v, struct replica_meta *m)
+{
+	uint8_t buf[2 * REPLICA_META_SLOT];
+	ssize_t n;
+
+	v->fd_meta = open_at(r, v->name, "meta", O_RDWR);
+	if (v->fd_meta < 0)
+		return -errno;
+	n = pread(v->fd_meta, buf, sizeof(buf), 0);
+	if (n < 0)
+		return -errno;
+	if (n == 0) {
+		close(v->fd_meta);
+		v->fd_meta = -1;
+		return -ENOENT;
+	}
+	if (replica_meta_pick(buf, (uint64_t)n, m)) {
+		log_err("volume %s: no valid metadata record in %s.meta",
+			v->name, v->name);
+		return -EIO;
+	}
+	return 0;
+}
+
+int replica_vol_open(struct replica *r, const struct replica_hello *hl,
+		     struct rvol **out)
+{
+	struct replica_meta m;
+	struct rvol *v;
+	int id, err;
+
+	id = vol_slot(r);
+	if (id < 0)
+		return ENFILE;
+	v = vol_alloc(hl->volume);
+	if (!v)
+		return ENOMEM;
+	v->r = r;
+	v->id = (unsigned int)id;
+	err = meta_read(r, v, &m);
+	if (err == -ENOENT && hl->create) {
+		v->info.size = hl->size;
+		v->info.block_size = hl->block_size;
+		err = vol_create(r, v);
+		if (!err)
+			log_info("volume %s: created, %llu bytes, block %u",
+				 v->name, (unsigned long long)hl->size,
+				 hl->block_size);
+	} else if (!err) {
+		v->info.size = m.size;
+		v->info.block_size = m.block_size;
+		if (m.size != hl->size || m.block_size != hl->block_size) {
+			log_warn("volume %s: HELLO wants %llu bytes block %u, "
+				 "replica has %llu block %u", v->name,
+				 (unsigned long long)hl->size, hl->block_size,
+				 (unsigned long long)m.size, m.block_size);
+			vol_free(v);
+			return EINVAL;
+		}
+		err = vol_load(r, v, &m);
+	}
+	if (err) {
+		if (err != -ENOENT)
+			log_err("volume %s: open: %s", v->name, strerror(-err));
+		vol_free(v);
+		return err == -ENOENT ? ENOENT : EIO;
+	}
+	r->vols[id] = v;
+	r->nvols++;
+	*out = v;
+	return 0;
+}
+
+/* ---- metadata writes ---- */
+
+static void meta_done(struct rvol *v);
+
+static void meta_kick(struct rvol *v)
+{
+	struct replica_meta m = {
+		.size = v->info.size,
+		.generation = v->info.generation,
+		.applied_seq = v->applied_seq,
+		.bytes_written = v->bytes_written,
+		.block_size = v->info.block_size,
+		.state = v->state,
+	};
+	struct io_uring_sqe *sqe;
+	struct replica *r = v->r;
+
+	if (v->meta_pending || v->persisted >= v->change)
+		return;
+	m.counter = ++v->meta_counter;
+	replica_meta_encode(&m, v->meta_buf);
+	v->in_flight_change = v->change;
+	v->meta_err = 0;
+	sqe = replica_sqe(r);
+	if (!sqe)
+		goto err;
+	io_uring_prep_write(sqe, v->fd_meta, v->meta_buf, REPLICA_META_SLOT,
+			    (m.counter & 1) * REPLICA_META_SLOT);
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe->user_data = replica_ud(RK_META, UD_OP_OTHER, v->id, 0);
+	v->meta_pending++;
+	sqe = replica_sqe(r);
+	if (!sqe)
+		goto err;
+	io_uring_prep_fsync(sqe, v->fd_meta, IORING_FSYNC_DATASYNC);
+	sqe->user_data = replica_ud(RK_META, UD_OP_OTHER, v->id, 1);
+	v->meta_pending++;
+	return;
+err:
+	/* Without an SQE the link head (if any) still completes and
+	 * reports; with none at all, report here. */
+	v->meta_err = EIO;
+	if (!v->meta_pending)
+		meta_done(v);
+}
+
+static void vol_maybe_free(struct rvol *v)
+{
+	struct replica *r = v->r;
+
+	if (v->refs || v->meta_pending || v->sync_pending || v->waiters ||
+	    v->oq.nr || v->persisted < v->change ||
+	    v->state != REPL_STATE_CLEAN)
+		return;
+	r->vols[v->id] = NULL;
+	r->nvols--;
+	log_info("volume %s: closed clean, generation %llu, applied seq %llu",
+		 v->name, (unsigned long long)v->info.generation,
+		 (unsigned long long)v->applied_seq);
+	vol_free(v);
+}
+
+static void hello_done(struct rvol *v, struct rslot *s, int res)
+{
+	struct rconn *c = s->c;
+	struct rhandle *h = NULL;
+	unsigned int i;
+
+	if (!res) {
+		for (i = 0; i < REPLICA_MAX_HANDLES && !h; i++)
+			if (c->handles[i].vol == v)
+				h = &c->handles[i];
+		if (h) {
+			replica_vol_put(v);	/* the handle has one */
+		} else {
+			for (i = 0; i < REPLICA_MAX_HANDLES && !h; i++)
+				if (!c->handles[i].vol)
+					h = &c->handles[i];
+			if (!h)
+				res = EMFILE;
+		}
+	}
+	if (res) {
+		replica_vol_put(v);
+		replica_reply(s, res);
+		return;
+	}
+	h->vol = v;
+	h->epoch = s->hello_epoch;
+	s->req.volume_id = (uint64_t)(h - c->handles) + 1;
+	replica_vol_status(v, c->r->zone, s->inl);
+	s->reply_len = sizeof(struct repl_status);
+	replica_reply(s, 0);
+}
+
+static void meta_done(struct rvol *v)
+{
+	struct rslot **pp = &v->waiters, *s;
+	int err = v->meta_err;
+
+	if (err)
+		log_err("volume %s: metadata write failed: %s", v->name,
+			strerror(err));
+	v->persisted = v->in_flight_change;
+	while ((s = *pp)) {
+		if (s->meta_need <= v->persisted) {
+			*pp = s->next;
+			s->next = NULL;
+			hello_done(v, s, err ? EIO : 0);
+		} else {
+			pp = &s->next;
+		}
+	}
+	meta_kick(v);
+	vol_maybe_free(v);
+}
+
+void replica_vol_hello(struct rvol *v, struct rslot *s)
+{
+	s->vol = v;
+	s->hello_epoch = s->req.epoch;
+	if (s->req.epoch > v->info.generation) {
+		log_info("volume %s: generation %llu -> %llu (from %s)",
+			 v->name, (unsigned long long)v->info.generation,
+			 (unsigned long long)s->req.epoch, s->c->peer);
+		v->info.generation = s->req.epoch;
+		v->change++;
+	}
+	if (v->state != REPL_STATE_DIRTY) {
+		v->state = REPL_STATE_DIRTY;
+		v->change++;
+	}
+	s->meta_need = v->change;
+	if (v->persisted >= s->meta_need && !v->meta_pending) {
+		hello_done(v, s, 0);
+		return;
+	}
+	s->state = RS_RUN;
+	s->next = v->waiters;
+	v->waiters = s;
+	meta_kick(v);
+}
+
+/* ---- references and becoming clean ---- */
+
+static void vol_start_sync(struct rvol *v)
+{
+	struct io_uring_sqe *sqe;
+	int i;
+
+	v->sync_err = 0;
+	for (i = 0; i < 2; i++) {
+		sqe = replica_sqe(v->r);
+		if (!sqe) {
+			v->sync_err = EBUSY;
+			break;
+		}
+		io_uring_prep_fsync(sqe, i ? v->fd_seq : v->fd_img,
+				    IORING_FSYNC_DATASYNC);
+		sqe->user_data = replica_ud(RK_VSYNC, UD_OP_FLUSH, v->id, i);
+		v->sync_pending++;
+	}
+	if (!v->sync_pending)
+		log_err("volume %s: no SQE to sync it; it stays dirty", v->name);
+}
+
+static void vsync_done(struct rvol *v)
+{
+	if (v->sync_err) {
+		log_err("volume %s: sync before close failed: %s; it stays "
+			"dirty", v->name, strerror(v->sync_err));
+		v->r->unclean = true;
+		return;
+	}
+	if (v->refs)	/* someone opened it meanwhile */
+		return;
+	if (v->sync_again) {	/* and wrote while we synced */
+		v->sync_again = false;
+		vol_start_sync(v);
+		return;
+	}
+	v->state = REPL_STATE_CLEAN;
+	v->change++;
+	meta_kick(v);
+}
+
+void replica_vol_get(struct rvol *v)
+{
+	v->refs++;
+}
+
+/* Last user gone: make data and seqs durable, then say clean. */
+void replica_vol_put(struct rvol *v)
+{
+	if (--v->refs)
+		return;
+	if (v->state != REPL_STATE_DIRTY) {
+		vol_maybe_free(v);
+		return;
+	}
+	if (v->sync_pending) {
+		v->sync_again = true;
+		return;
+	}
+	vol_start_sync(v);
+}
+
+void replica_vol_cqe(struct replica *r, enum replica_kind k, unsigned int id,
+		     unsigned int sub, int res)
+{
+	struct rvol *v = id < r->vols_cap ? r->vols[id] : NULL;
+
+	(void)sub;
+	if (!v) {
+		log_err("completion for unknown volume %u", id);
+		return;
+	}
+	if (k == RK_META) {
+		if (res < 0 && !v->meta_err)
+			v->meta_err = -res;
+		else if (sub == 0 && res >= 0 &&
+			 res != (int)REPLICA_META_SLOT && !v->meta_err)
+			v->meta_err = EIO;
+		if (--v->meta_pending == 0)
+			meta_done(v);
+		return;
+	}
+	if (res < 0 && !v->sync_err)
+		v->sync_err = -res;
+	if (--v->sync_pending == 0) {
+		vsync_done(v);
+		vol_maybe_free(v);
+	}
+}
+
+void replica_vol_status(const struct rvol *v, const char *zone, void *out)
+{
+	struct repl_status st;
+
+	memset(&st, 0, sizeof(st));
+	st.size = htole64(v->info.size);
+	st.generation = htole64(v->info.generation);
+	st.applied_seq = htole64(v->applied_seq);
+	st.bytes_written = htole64(v->bytes_written);
+	st.block_size = htole32(v->info.block_size);
+	st.state = htole32(v->state);
+	snprintf(st.zone, sizeof(st.zone), "%s", zone);
+	memcpy(out, &st, sizeof(st));
+}
+
+void replica_vol_close_all(struct replica *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->vols_cap; i++) {
+		if (!r->vols[i])
+			continue;
+		log_warn("volume %s: left dirty", r->vols[i]->name);
+		r->unclean = true;
+		vol_free(r->vols[i]);
+		r->vols[i] = NULL;
+	}
+	r->nvols = 0;
+}
