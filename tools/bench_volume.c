@@ -584,7 +584,7 @@ static int setup(struct bv *b)
 
 	if (o->check_log) {
 		b->mode = MODE_CHECK;
-		if ((err = vc_check_load(o->check_log, b->size, &b->chk)))
+		if ((err = vc_check_load(o->check_log, b->size, o->strict_after, &b->chk)))
 			return err;
 	} else if (o->dump) {
 		b->mode = MODE_DUMP;

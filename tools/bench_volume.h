@@ -29,6 +29,9 @@ struct bv_opts {
 	const char *images[BV_MAX_IMAGES];
 	unsigned int nr_images;
 	double wait_in_sync_s;
+	uint64_t strict_after;		/* --strict-after NS */
+	const char *log_window;		/* --log-window LOG */
+	uint64_t from_ns, to_ns;
 	const volatile sig_atomic_t *stop;
 };
 

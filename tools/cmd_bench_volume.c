@@ -65,6 +65,12 @@ static void usage(FILE *f)
 "  --dump FILE             read the whole volume into FILE\n"
 "  --wait-in-sync SECS     at the end, wait for every replica to be in sync\n"
 "  --status FILE           rewrite FILE with engine stats (JSON) every 100 ms\n"
+"  --strict-after NS       with --check-log: writes that failed and were\n"
+"                          issued at or after NS (realtime) must be nowhere\n"
+"  --log-window LOG --from NS --to NS\n"
+"                          print what LOG says of that realtime window:\n"
+"                          acks, fails, first ack of a write issued after\n"
+"                          NS, distinct 64 KiB regions of writes out in it\n"
 "  --json                  print the report as JSON\n"
 "  -v, --verbose           engine logs at info level\n"
 "  -h, --help\n");
@@ -74,7 +80,7 @@ enum {
 	OPT_RW = 0x2000, OPT_RWMIX, OPT_BS, OPT_IODEPTH, OPT_RUNTIME,
 	OPT_BYTES, OPT_FUA, OPT_NO_FLUSH, OPT_VERIFY, OPT_SEED, OPT_LOG,
 	OPT_REF, OPT_CHECK_LOG, OPT_IMAGE, OPT_DUMP, OPT_WAIT, OPT_STATUS,
-	OPT_JSON,
+	OPT_JSON, OPT_STRICT, OPT_WINDOW, OPT_FROM, OPT_TO,
 };
 
 static const struct option own_options[] = {
@@ -96,6 +102,10 @@ static const struct option own_options[] = {
 	{ "wait-in-sync", required_argument, NULL, OPT_WAIT },
 	{ "status", required_argument, NULL, OPT_STATUS },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "strict-after", required_argument, NULL, OPT_STRICT },
+	{ "log-window", required_argument, NULL, OPT_WINDOW },
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "to", required_argument, NULL, OPT_TO },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -161,6 +171,16 @@ static int parse_own(struct bv_opts *o, int opt, char *arg)
 		return *end || o->wait_in_sync_s < 0 ? -EINVAL : 0;
 	case OPT_STATUS: o->status = arg; return 0;
 	case OPT_JSON: o->json = true; return 0;
+	case OPT_STRICT:
+		o->strict_after = strtoull(arg, &end, 10);
+		return *end ? -EINVAL : 0;
+	case OPT_WINDOW: o->log_window = arg; return 0;
+	case OPT_FROM:
+		o->from_ns = strtoull(arg, &end, 10);
+		return *end ? -EINVAL : 0;
+	case OPT_TO:
+		o->to_ns = strtoull(arg, &end, 10);
+		return *end ? -EINVAL : 0;
 	}
 	return -EINVAL;
 }
@@ -217,7 +237,7 @@ static int parse_args(int argc, char **argv, struct bv_opts *o)
 			o->verbose = true;
 		} else if (c >= ENGINE_ARG_FIRST && c < ENGINE_ARG_LAST) {
 			err = engine_args_apply(&o->eo, c, optarg);
-		} else if (c >= OPT_RW && c <= OPT_JSON) {
+		} else if (c >= OPT_RW && c <= OPT_TO) {
 			err = parse_own(o, c, optarg);
 			if (err)
 				fprintf(stderr, "bench-volume: bad value '%s'\n",
@@ -231,7 +251,7 @@ static int parse_args(int argc, char **argv, struct bv_opts *o)
 		fprintf(stderr, "bench-volume: unexpected '%s'\n", argv[optind]);
 		err = -EINVAL;
 	}
-	if (!err && !(o->check_log && o->nr_images))
+	if (!err && !(o->check_log && o->nr_images) && !o->log_window)
 		err = engine_args_finish(&o->eo);
 	return err ? err : check_opts(o);
 }
@@ -249,7 +269,7 @@ static int check_images(const struct bv_opts *o)
 		fprintf(stderr, "bench-volume: --image needs --size\n");
 		return 1;
 	}
-	err = vc_check_load(o->check_log, o->eo.size, &c);
+	err = vc_check_load(o->check_log, o->eo.size, o->strict_after, &c);
 	if (err)
 		return 1;
 	for (i = 0; i < o->nr_images; i++) {
@@ -268,6 +288,31 @@ static int check_images(const struct bv_opts *o)
 	}
 	vc_check_free(c);
 	return rc;
+}
+
+/* --log-window: what the log says about [--from, --to], as JSON. */
+static int log_window(const struct bv_opts *o)
+{
+	struct vc_window w;
+	int err;
+
+	if (!o->eo.size || !o->to_ns) {
+		fprintf(stderr, "bench-volume: --log-window needs --size, "
+			"--from and --to\n");
+		return EXIT_USAGE;
+	}
+	err = vc_log_window(o->log_window, o->eo.size, 65536, o->from_ns,
+			    o->to_ns, &w);
+	if (err) {
+		fprintf(stderr, "%s: %s\n", o->log_window, strerror(-err));
+		return 1;
+	}
+	printf("{\"acks\": %llu, \"fails\": %llu, \"first_ack_ns\": %llu, "
+	       "\"regions\": %llu}\n", (unsigned long long)w.acks,
+	       (unsigned long long)w.fails,
+	       (unsigned long long)w.first_ack_ns,
+	       (unsigned long long)w.regions);
+	return 0;
 }
 
 int cmd_bench_volume(int argc, char **argv)
@@ -292,6 +337,8 @@ int cmd_bench_volume(int argc, char **argv)
 		log_set_level(LOG_INFO);
 	if (o.check_log && o.nr_images)
 		return check_images(&o);
+	if (o.log_window)
+		return log_window(&o);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);

@@ -67,6 +67,7 @@ uint64_t vc_block_id(const void *block, uint64_t off)
 
 struct vc_check {
 	uint64_t nblocks;
+	uint64_t strict_after;
 	uint64_t *acked;		/* last acked id per block */
 	uint64_t (*alt)[VC_ALTS];	/* later unacked ids per block */
 	uint64_t bad, acked_blocks;
@@ -104,24 +105,28 @@ static int take_open(struct vc_check *c, const struct vc_rec *r,
 	return -ENOENT;
 }
 
+static int push_open(struct vc_check *c, const struct vc_rec *r)
+{
+	if (c->nopen == c->capopen) {
+		size_t cap = c->capopen ? 2 * c->capopen : 1024;
+		void *p = realloc(c->open, cap * sizeof(*c->open));
+
+		if (!p)
+			return -ENOMEM;
+		c->open = p;
+		c->capopen = cap;
+	}
+	c->open[c->nopen++] = *r;
+	return 0;
+}
+
 static int apply(struct vc_check *c, const struct vc_rec *r)
 {
 	struct vc_rec w;
 	uint64_t b;
 
-	if (r->type == VC_ISSUE) {
-		if (c->nopen == c->capopen) {
-			size_t cap = c->capopen ? 2 * c->capopen : 1024;
-			void *p = realloc(c->open, cap * sizeof(*c->open));
-
-			if (!p)
-				return -ENOMEM;
-			c->open = p;
-			c->capopen = cap;
-		}
-		c->open[c->nopen++] = *r;
-		return 0;
-	}
+	if (r->type == VC_ISSUE)
+		return push_open(c, r);
 	if (take_open(c, r, &w))
 		return -EINVAL;
 	if (w.off / VC_BLOCK + w.len / VC_BLOCK > c->nblocks)
@@ -130,14 +135,15 @@ static int apply(struct vc_check *c, const struct vc_rec *r)
 		if (r->type == VC_ACK) {
 			c->acked[b] = w.id;
 			memset(c->alt[b], 0, sizeof(c->alt[b]));
-		} else {
+		} else if (!c->strict_after || w.t_ns < c->strict_after) {
 			add_alt(c, b, w.id);
 		}
 	}
 	return 0;
 }
 
-int vc_check_load(const char *log_path, uint64_t size, struct vc_check **out)
+int vc_check_load(const char *log_path, uint64_t size,
+		  uint64_t strict_after_ns, struct vc_check **out)
 {
 	struct vc_check *c;
 	struct vc_rec r;
@@ -155,6 +161,7 @@ int vc_check_load(const char *log_path, uint64_t size, struct vc_check **out)
 		return -ENOMEM;
 	}
 	c->nblocks = size / VC_BLOCK;
+	c->strict_after = strict_after_ns;
 	c->acked = calloc(c->nblocks, sizeof(*c->acked));
 	c->alt = calloc(c->nblocks, sizeof(*c->alt));
 	if (!c->acked || !c->alt)
@@ -239,4 +246,61 @@ int64_t vc_check_file(struct vc_check *c, const char *path)
 	}
 	close(fd);
 	return (int64_t)(c->bad - before);
+}
+
+int vc_log_window(const char *log_path, uint64_t size, uint32_t region_size,
+		  uint64_t from_ns, uint64_t to_ns, struct vc_window *out)
+{
+	uint64_t nreg = (size + region_size - 1) / region_size, r;
+	struct vc_check c = { 0 };
+	struct vc_rec rec, w;
+	uint8_t *hit;
+	size_t i;
+	FILE *f;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	hit = calloc(nreg, 1);
+	f = fopen(log_path, "rb");
+	if (!hit || !f) {
+		err = hit ? -errno : -ENOMEM;
+		goto out;
+	}
+	/* Every write out at some time in [from, to]: issued by `to` and
+	 * answered no earlier than `from` (or never). */
+	while (fread(&rec, sizeof(rec), 1, f) == 1) {
+		if (rec.type == VC_ISSUE) {
+			if ((err = push_open(&c, &rec)))
+				goto out;
+			continue;
+		}
+		if (take_open(&c, &rec, &w))
+			continue;
+		if (rec.t_ns >= from_ns && rec.t_ns <= to_ns) {
+			out->acks += rec.type == VC_ACK;
+			out->fails += rec.type == VC_FAIL;
+		}
+		if (rec.type == VC_ACK && w.t_ns >= from_ns &&
+		    (!out->first_ack_ns || rec.t_ns < out->first_ack_ns))
+			out->first_ack_ns = rec.t_ns;
+		if (w.t_ns <= to_ns && rec.t_ns >= from_ns)
+			for (r = w.off / region_size;
+			     r <= (w.off + w.len - 1) / region_size && r < nreg;
+			     r++)
+				hit[r] = 1;
+	}
+	for (i = 0; i < c.nopen; i++)
+		if (c.open[i].t_ns <= to_ns)
+			for (r = c.open[i].off / region_size;
+			     r <= (c.open[i].off + c.open[i].len - 1) /
+				  region_size && r < nreg; r++)
+				hit[r] = 1;
+	for (r = 0; r < nreg; r++)
+		out->regions += hit[r];
+out:
+	if (f)
+		fclose(f);
+	free(hit);
+	free(c.open);
+	return err;
 }

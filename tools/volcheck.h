@@ -40,8 +40,12 @@ uint64_t vc_block_id(const void *block, uint64_t off);
 /* The checker: load a log, then test blocks read back from anywhere. */
 struct vc_check;
 
-/* Returns 0 or -errno; prints what is wrong with the log on stderr. */
-int vc_check_load(const char *log_path, uint64_t size, struct vc_check **out);
+/* Returns 0 or -errno; prints what is wrong with the log on stderr.
+ * Writes that failed (FAIL) and were issued at or after strict_after_ns
+ * (CLOCK_REALTIME; 0 = never) are not allowed anywhere: they were refused
+ * before any replica could take them. */
+int vc_check_load(const char *log_path, uint64_t size,
+		  uint64_t strict_after_ns, struct vc_check **out);
 void vc_check_free(struct vc_check *c);
 /* Whether the block at off (VC_BLOCK bytes) may hold what it holds: the
  * last acked write to it, or a write issued after that one that was never
@@ -52,5 +56,19 @@ uint64_t vc_check_bad(const struct vc_check *c);
 uint64_t vc_check_acked_blocks(const struct vc_check *c);
 /* Check a whole raw image file. Returns bad blocks, or -errno. */
 int64_t vc_check_file(struct vc_check *c, const char *path);
+
+/* What a log says about a time window [from_ns, to_ns] (CLOCK_REALTIME). */
+struct vc_window {
+	uint64_t acks, fails;		/* answered inside the window */
+	uint64_t first_ack_ns;		/* first ack of a write issued at or
+					 * after from_ns; 0 if none */
+	uint64_t regions;		/* distinct regions of writes out at
+					 * some time in the window */
+};
+
+/* Scan a log for a window.  region_size is a power of two.  Returns 0 or
+ * -errno. */
+int vc_log_window(const char *log_path, uint64_t size, uint32_t region_size,
+		  uint64_t from_ns, uint64_t to_ns, struct vc_window *out);
 
 #endif /* TAPESTRY_VOLCHECK_H */
