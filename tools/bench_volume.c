@@ -43,7 +43,7 @@ struct bv {
 	uint64_t size, issued, limit, seq_cursor, rng, next_id;
 	uint64_t t_start, t_end, t_deadline, t_status;
 	struct hist wlat, rlat;
-	uint64_t nw, nr, werr, rerr, bad, wbytes, rbytes;
+	uint64_t nw, nr, werr, rerr, bad, wbytes, rbytes, started;
 	int logfd, reffd, dumpfd;
 	uint64_t *expect;
 	void *scratch;
@@ -267,6 +267,7 @@ static int start_job(struct bv *b, struct bv_job *j)
 		return err;
 	}
 	b->inflight++;
+	b->started++;
 	b->issued += j->len;
 	return 0;
 }
@@ -280,12 +281,23 @@ static bool more_work(const struct bv *b)
 	return !b->limit || b->issued < b->limit;
 }
 
+/* Under --rate: whether another request may start now. */
+static bool paced_ok(struct bv *b)
+{
+	double allowed;
+
+	if (b->o->rate <= 0)
+		return true;
+	allowed = (double)(mono_ns() - b->t_start) / 1e9 * b->o->rate + 1;
+	return (double)b->started < allowed;
+}
+
 static int fill(struct bv *b)
 {
 	unsigned int i;
 	int err;
 
-	for (i = 0; i < b->qd && more_work(b); i++) {
+	for (i = 0; i < b->qd && more_work(b) && paced_ok(b); i++) {
 		if (b->jobs[i].busy)
 			continue;
 		err = start_job(b, &b->jobs[i]);
@@ -464,7 +476,8 @@ static int run_loop(struct bv *b)
 			return err;
 		if (!b->inflight && !more_work(b))
 			break;
-		err = uloop_run_once(b->loop, 100000000ULL);
+		err = uloop_run_once(b->loop, b->o->rate > 0 ? 500000ULL :
+						      100000000ULL);
 		if (err < 0)
 			return err;
 		watch(b);

@@ -21,6 +21,7 @@ struct bv_opts {
 	unsigned int rwmix_read;
 	uint32_t bs;
 	unsigned int iodepth;
+	double rate;			/* IOPS cap; 0 = none */
 	double runtime_s;
 	uint64_t bytes;
 	bool fua, no_flush, verify, json, verbose;

@@ -51,6 +51,7 @@ static void usage(FILE *f)
 "  --rwmix-read PCT        reads in randrw, percent (50)\n"
 "  --bs SIZE               I/O size (4k)\n"
 "  --iodepth N             requests in flight (32)\n"
+"  --rate IOPS             start at most IOPS requests per second\n"
 "  --runtime SECS          stop after SECS (fractions allowed)\n"
 "  --bytes SIZE            stop after SIZE bytes (default: the volume size)\n"
 "  --fua                   every write is FUA\n"
@@ -80,7 +81,7 @@ enum {
 	OPT_RW = 0x2000, OPT_RWMIX, OPT_BS, OPT_IODEPTH, OPT_RUNTIME,
 	OPT_BYTES, OPT_FUA, OPT_NO_FLUSH, OPT_VERIFY, OPT_SEED, OPT_LOG,
 	OPT_REF, OPT_CHECK_LOG, OPT_IMAGE, OPT_DUMP, OPT_WAIT, OPT_STATUS,
-	OPT_JSON, OPT_STRICT, OPT_WINDOW, OPT_FROM, OPT_TO,
+	OPT_JSON, OPT_STRICT, OPT_WINDOW, OPT_FROM, OPT_RATE, OPT_TO,
 };
 
 static const struct option own_options[] = {
@@ -106,6 +107,7 @@ static const struct option own_options[] = {
 	{ "log-window", required_argument, NULL, OPT_WINDOW },
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "to", required_argument, NULL, OPT_TO },
+	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -175,6 +177,9 @@ static int parse_own(struct bv_opts *o, int opt, char *arg)
 		o->strict_after = strtoull(arg, &end, 10);
 		return *end ? -EINVAL : 0;
 	case OPT_WINDOW: o->log_window = arg; return 0;
+	case OPT_RATE:
+		o->rate = strtod(arg, &end);
+		return *end || o->rate < 0 ? -EINVAL : 0;
 	case OPT_FROM:
 		o->from_ns = strtoull(arg, &end, 10);
 		return *end ? -EINVAL : 0;
