@@ -21,7 +21,7 @@ size=256M
 # A paced load so that the dirty set is a part of the volume, not all of
 # it.
 # shellcheck disable=SC2046
-bv $(engine_vol_args vol $size 1 2 3) --create --ack quorum \
+bv_bg $(engine_vol_args vol $size 1 2 3) --create --ack quorum \
 	--rw randwrite --bs 4k --iodepth 4 --rate 1500 --runtime 4 \
 	--verify --log "$d/log" --ref "$d/ref.img" --status "$d/status" \
 	--wait-in-sync 20 --json -v > "$d/out.json" 2> "$d/bench.err" &

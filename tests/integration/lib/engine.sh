@@ -3,6 +3,8 @@
 # cluster.sh.  Source cluster.sh first.
 #
 #   bv ARGS...            tapestry bench-volume ARGS...
+#   bv_bg ARGS...         the same in the background, $! its own pid (so
+#                         that kill -9 $! kills bench-volume itself)
 #   engine_vol_args NAME SIZE ZONES...   volume options for zones 1..N
 #   now_ns                CLOCK_REALTIME in ns (what bench-volume logs)
 #   jget FILE FILTER      jq -r FILTER FILE
@@ -11,6 +13,7 @@
 ENGINE_BV=$TAPESTRY_ROOT/$BUILD/bin/tapestry
 
 bv() { "$ENGINE_BV" bench-volume "$@"; }
+bv_bg() { exec "$ENGINE_BV" bench-volume "$@"; }
 now_ns() { date +%s%N; }
 jget() { jq -r "$2" "$1"; }
 
