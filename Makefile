@@ -122,7 +122,8 @@ TAPESTRYD_SRCS += userspace/replica_rules.c
 TAPESTRYD_SRCS += userspace/replica_rx.c
 TAPESTRYD_SRCS += userspace/replica_vol.c
 TEST_PROGS += tapestry-replctl
-tapestry-replctl_SRCS := tests/tools/replctl.c userspace/proto.c userspace/crc.c
+tapestry-replctl_SRCS := tests/tools/replctl.c userspace/proto.c userspace/crc.c \
+			 userspace/replica_rules.c
 TEST_PROGS += tapestry-faultproxy
 tapestry-faultproxy_SRCS := tests/tools/faultproxy.c
 
