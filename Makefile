@@ -110,6 +110,9 @@ BPF_PROGS += blktrace
 $(BUILD)/bpf/blktrace.bpf.o: BPF_CFLAGS += -mcpu=v3
 BPF_PROGS += zonetrace
 BPF_PROGS += zoneregistry
+BPF_PROGS += benchfloor
+TEST_PROGS += bench_floor
+bench_floor_SRCS := bench/bench_floor.c
 TRACER_SRCS := userspace/bpfsys.c userspace/blkdev.c userspace/blktrace.c \
 	       userspace/iosnap.c userspace/report.c userspace/zonetrace.c \
 	       userspace/zonesnap.c
