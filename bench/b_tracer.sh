@@ -113,23 +113,26 @@ stop_tracer() {
 
 prog_ids() { bpftool prog show -j | jq -r '.[].id' | sort -n; }
 
-# prog_stats BEFORE: "name run_time_ns run_cnt" for the programs loaded
-# since the id list BEFORE was taken (the machine may run other BPF).
+# prog_stats BEFORE NAMES: "name run_time_ns run_cnt" for the programs
+# loaded since the id list BEFORE was taken whose names match the regex
+# NAMES (others may load BPF programs on this machine meanwhile).
 prog_stats() {
 	local new
 	new=$(prog_ids | comm -13 "$1" - | paste -sd, -)
-	bpftool prog show -j | jq -r --arg ids "$new" '
+	bpftool prog show -j | jq -r --arg ids "$new" --arg re "$2" '
 		($ids | split(",") | map(tonumber? // empty)) as $new |
 		.[] | select(.id as $i | $new | index($i) != null) |
+		select(.name | test($re)) |
 		"\(.name) \(.run_time_ns // 0) \(.run_cnt // 0)"'
 }
 
-# measure MODE OUT: load MODE, run fio once, save its programs' stats.
+# measure MODE NAMES OUT: load MODE, run fio once, save the stats of its
+# programs (names matching NAMES).
 measure() {
 	prog_ids >"$TMP/ids.before"
 	start_tracer "$1"
 	fio_iops >/dev/null
-	prog_stats "$TMP/ids.before" >"$2"
+	prog_stats "$TMP/ids.before" "$2" >"$3"
 	stop_tracer
 }
 
@@ -155,9 +158,9 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 }
 
 # Per-program cost, with the kernel's BPF run-time statistics on.
 sysctl -q kernel.bpf_stats_enabled=1
-measure tapestry "$TMP/ours"
-measure bpftrace "$TMP/bt"
-measure floor "$TMP/floor"
+measure tapestry '^blk_(insert|issue|complete)_' "$TMP/ours"
+measure bpftrace '^block_rq_' "$TMP/bt"
+measure floor '^floor_' "$TMP/floor"
 sysctl -q kernel.bpf_stats_enabled="$STATS_WAS"
 
 # nsrun FILE: per-program ns/run lines, and the sum over programs.
