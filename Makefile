@@ -120,6 +120,7 @@ TAPESTRY_SRCS += $(TRACER_SRCS)
 TAPESTRY_SRCS += tools/cli.c
 TAPESTRY_SRCS += tools/cmd_report.c
 TAPESTRY_SRCS += tools/cmd_trace.c
+TAPESTRY_SRCS += tools/cmd_zone.c
 TAPESTRYD_SRCS += $(TRACER_SRCS)
 TAPESTRYD_SRCS += userspace/node.c
 UNIT_TESTS += node
