@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "log.h"
+/* --- tracer --- */
+#include "node.h"
 /* --- replica server --- */
 #include "replica.h"
 
@@ -23,6 +25,8 @@ struct role {
 
 static const struct role roles[] = {
 	/* --- tracer --- */
+	{ "run", node_main, "trace this node's block I/O and zones; pin "
+	  "the maps" },
 
 	/* --- replica server --- */
 	{ "replica", replica_main, "serve volume replicas to engines over TCP" },
