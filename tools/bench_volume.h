@@ -32,6 +32,7 @@ struct bv_opts {
 	double wait_in_sync_s;
 	uint64_t strict_after;		/* --strict-after NS */
 	const char *log_window;		/* --log-window LOG */
+	const char *registry;		/* --zone-registry PIN_ROOT */
 	uint64_t from_ns, to_ns;
 	const volatile sig_atomic_t *stop;
 };

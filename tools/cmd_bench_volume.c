@@ -27,6 +27,7 @@
 #include "hist.h"
 #include "log.h"
 #include "volcheck.h"
+#include "zonetrace.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -52,6 +53,10 @@ static void usage(FILE *f)
 "  --bs SIZE               I/O size (4k)\n"
 "  --iodepth N             requests in flight (32)\n"
 "  --rate IOPS             start at most IOPS requests per second\n"
+"  --zone-registry DIR     take zone ids from the node's zone registry under\n"
+"                          bpffs DIR (registering new zones and replica\n"
+"                          addresses), for zonetrace; /sys/fs/bpf/tapestry\n"
+"                          is the default pin root\n"
 "  --runtime SECS          stop after SECS (fractions allowed)\n"
 "  --bytes SIZE            stop after SIZE bytes (default: the volume size)\n"
 "  --fua                   every write is FUA\n"
@@ -81,7 +86,7 @@ enum {
 	OPT_RW = 0x2000, OPT_RWMIX, OPT_BS, OPT_IODEPTH, OPT_RUNTIME,
 	OPT_BYTES, OPT_FUA, OPT_NO_FLUSH, OPT_VERIFY, OPT_SEED, OPT_LOG,
 	OPT_REF, OPT_CHECK_LOG, OPT_IMAGE, OPT_DUMP, OPT_WAIT, OPT_STATUS,
-	OPT_JSON, OPT_STRICT, OPT_WINDOW, OPT_FROM, OPT_RATE, OPT_TO,
+	OPT_JSON, OPT_STRICT, OPT_WINDOW, OPT_FROM, OPT_RATE, OPT_REGISTRY, OPT_TO,
 };
 
 static const struct option own_options[] = {
@@ -108,6 +113,7 @@ static const struct option own_options[] = {
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "to", required_argument, NULL, OPT_TO },
 	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "zone-registry", required_argument, NULL, OPT_REGISTRY },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -177,6 +183,7 @@ static int parse_own(struct bv_opts *o, int opt, char *arg)
 		o->strict_after = strtoull(arg, &end, 10);
 		return *end ? -EINVAL : 0;
 	case OPT_WINDOW: o->log_window = arg; return 0;
+	case OPT_REGISTRY: o->registry = arg; return 0;
 	case OPT_RATE:
 		o->rate = strtod(arg, &end);
 		return *end || o->rate < 0 ? -EINVAL : 0;
@@ -295,6 +302,30 @@ static int check_images(const struct bv_opts *o)
 	return rc;
 }
 
+/* Zone ids from the zone registry, so that zonetrace can name the
+ * zones; remote replicas' addresses are registered for their RTT. */
+static int registry_ids(struct bv_opts *o)
+{
+	unsigned int i, id;
+	int err;
+
+	for (i = 0; i < o->eo.nr_replicas; i++) {
+		struct engine_replica_opts *r = &o->eo.replicas[i];
+
+		err = zonetrace_zone_register(o->registry, r->zone, &id);
+		if (!err && r->addr)
+			err = zonetrace_peer_register(o->registry, r->addr, id);
+		if (err) {
+			fprintf(stderr, "bench-volume: zone registry %s, zone "
+				"%s: %s\n", o->registry, r->zone,
+				strerror(-err));
+			return err;
+		}
+		r->zone_id = id;
+	}
+	return 0;
+}
+
 /* --log-window: what the log says about [--from, --to], as JSON. */
 static int log_window(const struct bv_opts *o)
 {
@@ -344,6 +375,8 @@ int cmd_bench_volume(int argc, char **argv)
 		return check_images(&o);
 	if (o.log_window)
 		return log_window(&o);
+	if (o.registry && (err = registry_ids(&o)))
+		return 1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
