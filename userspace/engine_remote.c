@@ -189,7 +189,7 @@ int engine_remote_connect(struct erepl *r)
 	struct econn *c = r->conn;
 	struct io_uring_sqe *sqe, *tsqe;
 	uint64_t to = r->e->hard_ns * 2;
-	int one = 1;
+	int one = 1, bufsz = 4 << 20;
 
 	if (c->state != CONN_DOWN || c->nsqe)
 		return -EBUSY;
@@ -198,6 +198,10 @@ int engine_remote_connect(struct erepl *r)
 	if (c->fd < 0)
 		return -errno;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Room for a few 1 MiB frames each way, so a chain of sends does
+	 * not stall on the window. */
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
 	sqe = uloop_get_sqe(r->e->loop);
 	tsqe = sqe ? uloop_get_sqe(r->e->loop) : NULL;
 	if (!tsqe) {
