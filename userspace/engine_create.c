@@ -279,6 +279,7 @@ static void drain(struct engine *e)
 		if (!e->repl[i].local)
 			engine_remote_shutdown(&e->repl[i]);
 	engine_enter(e);
+	engine_abandon_blocked(e);
 	for (q = e->head; q; q = q->next)
 		if (!q->acked && !q->internal)
 			engine_req_fail_now(q, -ESHUTDOWN);

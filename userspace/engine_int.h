@@ -246,6 +246,9 @@ void engine_req_fail_now(struct ereq *q, int res);
 /* Re-evaluate q after its subs changed outside engine_sub_done(). */
 void engine_req_progress(struct ereq *q);
 void engine_replica_retry(struct uloop_timer *t);
+/* Shutdown: subs still waiting for an earlier one are never issued; their
+ * ranges go to the dirty maps. */
+void engine_abandon_blocked(struct engine *e);
 const char *engine_op_name(unsigned int op);
 
 /* ---- engine.c ---- */

@@ -445,6 +445,26 @@ void engine_replica_fail(struct erepl *r, int err, const char *why)
 	engine_schedule_retry(r);
 }
 
+void engine_abandon_blocked(struct engine *e)
+{
+	struct ereq *q;
+	unsigned int i;
+
+	for (q = e->head; q; q = q->next) {
+		for (i = 0; i < e->nr; i++) {
+			struct esub *s = &q->sub[i];
+
+			if (s->state != SUB_BLOCKED)
+				continue;
+			missed(&e->repl[i], q);
+			e->repl[i].nblocked--;
+			s->state = SUB_FAILED;
+			s->res = -ESHUTDOWN;
+		}
+		progress(q);
+	}
+}
+
 void engine_replica_retry(struct uloop_timer *t)
 {
 	struct erepl *r = (struct erepl *)((char *)t -

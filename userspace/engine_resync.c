@@ -172,7 +172,7 @@ static void copy_step(struct ereq *q)
 	struct engine *e = q->e;
 	struct erepl *r = &e->repl[q->rs_target];
 	bool valid = r->state == ENGINE_REPLICA_RESYNCING &&
-		     r->rs.gen == q->rs_gen;
+		     r->rs.gen == q->rs_gen && !e->shutting_down;
 
 	if (q->phase == 0 && valid && q->sub[q->rs_src].state == SUB_OK) {
 		q->phase = 1;
