@@ -359,10 +359,8 @@ void engine_sub_done(struct ereq *q, unsigned int ri, int res)
 	s->res = res;
 	if (res) {
 		r->errors++;
-		if (!q->e->shutting_down) {
-			missed(r, q);
-			engine_replica_fail(r, res, engine_op_name(q->op));
-		}
+		missed(r, q);
+		engine_replica_fail(r, res, engine_op_name(q->op));
 	} else if (q->op == EOP_WRITE) {
 		r->writes++;
 	} else if (q->op == EOP_READ) {

@@ -23,11 +23,12 @@ writes=$(jget "$out" .writes)
 [ "$(jget "$out" .flush_res)" = 0 ] || fail "final flush failed"
 echo "acked $writes writes of 16 KiB: $(jget "$out" .iops) IOPS"
 
+sha256sum "$ref" | sed 's/^/  /'
 for z in 1 2 3; do
 	img=$(cluster_img "$z" vol)
 	[ -f "$img" ] || fail "no image in zone $z"
-	sha256sum "$img" "$ref" | sed 's/^/  /'
 	cmp "$img" "$ref" || fail "zone $z image differs from the data written"
+	echo "  zone $z: identical to the harness copy"
 done
 cmp "$(cluster_img 1 vol)" "$(cluster_img 2 vol)" || fail "zones 1, 2 differ"
 cmp "$(cluster_img 1 vol)" "$(cluster_img 3 vol)" || fail "zones 1, 3 differ"
