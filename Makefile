@@ -196,6 +196,9 @@ test_engine_policy_SRCS := tests/unit/test_engine_policy.c \
 UNIT_TESTS += engine_order
 test_engine_order_SRCS := tests/unit/test_engine_order.c \
 			  userspace/engine_order.c
+UNIT_TESTS += engine_state
+test_engine_state_SRCS := tests/unit/test_engine_state.c \
+			  userspace/engine_state.c userspace/log.c
 UNIT_TESTS += engine
 test_engine_SRCS := tests/unit/test_engine.c $(ENGINE_SRCS)
 test_engine_WRAP := engine_local_open engine_local_close engine_local_reopen \
