@@ -390,6 +390,25 @@ static struct json_object *lat_json(const struct hist *h)
 	return hist_to_json(h, pcts, 3);
 }
 
+/* The engine's full per-zone histograms, for comparison with zonetrace's
+ * (same bucket scheme). */
+static void zone_hists(const struct bv *b, struct json_object *o)
+{
+	static const double pcts[] = { 50, 90, 99, 99.9 };
+	struct json_object *zones;
+	struct hist h;
+	size_t i;
+
+	if (!json_object_object_get_ex(o, "zones", &zones))
+		return;
+	for (i = 0; i < json_object_array_length(zones); i++) {
+		if (engine_get_zone_hist(b->e, (unsigned int)i, &h))
+			break;
+		json_object_object_add(json_object_array_get_idx(zones, i),
+				       "hist", hist_to_json(&h, pcts, 4));
+	}
+}
+
 static void report(struct bv *b)
 {
 	static const char *const rw[] = { "randwrite", "randread", "write",
@@ -423,6 +442,7 @@ static void report(struct bv *b)
 	json_object_object_add(o, "flush_res", json_object_new_int(b->flush_res));
 	json_object_object_add(o, "flush_ms", json_object_new_double(b->flush_ms));
 	json_object_object_add(o, "events", json_object_get(b->events));
+	zone_hists(b, o);
 	if (b->o->json) {
 		printf("%s\n", json_object_to_json_string_ext(o,
 			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));

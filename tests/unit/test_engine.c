@@ -399,6 +399,28 @@ static void test_engine_submit_failure_is_a_replica_failure(void **state)
 	assert_int_equal(last_res, 0);
 }
 
+static void test_engine_trim_and_zero_are_ordered_writes(void **state)
+{
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(engine_zero(eng, 0, 16 << 20, 0, done, NULL), 0);
+	assert_int_equal(nsubs, 3);
+	assert_int_equal(subs[0].op, EOP_ZERO);
+	assert_true(subs[0].q->seq > 0);
+	/* a write into the range waits for the zero on every replica */
+	assert_int_equal(write4k(8 << 20), 0);
+	assert_int_equal(nsubs, 3);
+	assert_int_equal(engine_trim(eng, 4096, 100, 0, done, NULL), -EINVAL);
+	complete(0, 0);
+	complete(1, 0);
+	complete(2, 0);
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, 0);
+	assert_int_equal(nsubs, 6);
+	assert_int_equal(subs[3].op, EOP_WRITE);
+	assert_true(subs[3].q->seq > subs[0].q->seq);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +436,7 @@ int main(void)
 		T(test_engine_read_retries_another_replica),
 		T(test_engine_hard_timeout_degrades),
 		T(test_engine_submit_failure_is_a_replica_failure),
+		T(test_engine_trim_and_zero_are_ordered_writes),
 #undef T
 	};
 
