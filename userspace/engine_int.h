@@ -319,6 +319,8 @@ void engine_remote_send_cqe(struct engine *e, struct ereq *q, struct erepl *r,
 			    const struct io_uring_cqe *cqe);
 void engine_remote_conn_cqe(struct engine *e, const struct io_uring_cqe *cqe);
 uint64_t engine_remote_applied_seq(const struct erepl *r);
+/* From the tick: give up on a connection stuck before it is up. */
+void engine_remote_tick(struct erepl *r, uint64_t now);
 
 /* ---- engine_state.c ---- */
 
@@ -329,6 +331,8 @@ void engine_state_close(struct engine *e);
 uint64_t engine_state_next_seq(struct engine *e);
 /* Make every seq up to `seen` unusable (a replica reported it applied). */
 int engine_state_seen_seq(struct engine *e, uint64_t seen);
+/* A new epoch for every frame from now on (persisted first). */
+int engine_state_bump_epoch(struct engine *e);
 int engine_state_path(const struct engine *e, const char *suffix, char *buf,
 		      size_t len);
 

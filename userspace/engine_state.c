@@ -121,3 +121,9 @@ int engine_state_seen_seq(struct engine *e, uint64_t seen)
 	e->st.seq_limit = e->st.next_seq + ESEQ_CHUNK;
 	return persist(e);
 }
+
+int engine_state_bump_epoch(struct engine *e)
+{
+	e->st.epoch++;
+	return persist(e);
+}
