@@ -115,7 +115,9 @@ done
 
 # Ratios to (a), CPU per GB, and the tables.
 jq -s '
-	map(. + { cpu_s_per_gb: (if .gb > 0 then .cpu_s / .gb else 0 end) })
+	map(. + { cpu_s_per_gb: (if .gb > 0 then .cpu_s / .gb else 0 end),
+		  engine_us_per_write: (.cpu_engine_s * 1e6 / (.iops * '"$RUNTIME"')),
+		  servers_us_per_write: (.cpu_servers_s * 1e6 / (.iops * '"$RUNTIME"')) })
 	| group_by(.workload)
 	| map((map(select(.target == "a")) | first) as $a
 	      | map(. + { iops_ratio: (.iops / $a.iops) }))
@@ -138,9 +140,9 @@ jq -n --slurpfile r "$d/all.json" --arg runtime "$RUNTIME" \
 	echo "CPU is every process involved (engine with its io-wq workers," \
 	     "replica servers), per GB written."
 	echo
-	echo "| workload | target | IOPS | MB/s | p50 us | p99 us | vs (a) | CPU s/GB | engine CPU s | servers CPU s |"
+	echo "| workload | target | IOPS | MB/s | p50 us | p99 us | vs (a) | CPU s/GB | CPU us/write: engine | servers |"
 	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-	jq -r '.[] | "| \(.workload) | (\(.target)) | \(.iops | floor) | \(.mb_s | floor) | \(.p50_us | floor) | \(.p99_us | floor) | \(.iops_ratio * 100 | floor)% | \(.cpu_s_per_gb * 100 | floor / 100) | \(.cpu_engine_s) | \(.cpu_servers_s) |"' \
+	jq -r '.[] | "| \(.workload) | (\(.target)) | \(.iops | floor) | \(.mb_s | floor) | \(.p50_us | floor) | \(.p99_us | floor) | \(.iops_ratio * 100 | floor)% | \(.cpu_s_per_gb * 100 | floor / 100) | \(.engine_us_per_write * 10 | floor / 10) | \(.servers_us_per_write * 10 | floor / 10) |"' \
 		"$d/all.json"
 	echo
 	cat bench/engine-notes.md
