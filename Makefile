@@ -110,6 +110,9 @@ BPF_PROGS += blktrace
 $(BUILD)/bpf/blktrace.bpf.o: BPF_CFLAGS += -mcpu=v3
 BPF_PROGS += zonetrace
 BPF_PROGS += zoneregistry
+BPF_PROGS += benchfloor
+TEST_PROGS += bench_floor
+bench_floor_SRCS := bench/bench_floor.c
 TRACER_SRCS := userspace/bpfsys.c userspace/blkdev.c userspace/blktrace.c \
 	       userspace/iosnap.c userspace/report.c userspace/zonetrace.c \
 	       userspace/zonesnap.c
@@ -117,6 +120,7 @@ TAPESTRY_SRCS += $(TRACER_SRCS)
 TAPESTRY_SRCS += tools/cli.c
 TAPESTRY_SRCS += tools/cmd_report.c
 TAPESTRY_SRCS += tools/cmd_trace.c
+TAPESTRY_SRCS += tools/cmd_zone.c
 TAPESTRYD_SRCS += $(TRACER_SRCS)
 TAPESTRYD_SRCS += userspace/node.c
 UNIT_TESTS += node
@@ -162,7 +166,10 @@ TAPESTRYD_SRCS += userspace/replica_rules.c
 TAPESTRYD_SRCS += userspace/replica_rx.c
 TAPESTRYD_SRCS += userspace/replica_vol.c
 TEST_PROGS += tapestry-replctl
-tapestry-replctl_SRCS := tests/tools/replctl.c userspace/proto.c userspace/crc.c
+tapestry-replctl_SRCS := tests/tools/replctl.c userspace/proto.c userspace/crc.c \
+			 userspace/replica_rules.c
+TEST_PROGS += tapestry-faultproxy
+tapestry-faultproxy_SRCS := tests/tools/faultproxy.c
 
 # --- engine -----------------------------------------------------------------
 COMMON_SRCS += userspace/dirtymap.c
@@ -175,6 +182,32 @@ COMMON_SRCS += userspace/engine_local.c
 COMMON_SRCS += userspace/engine_remote.c
 COMMON_SRCS += userspace/engine_state.c
 COMMON_SRCS += userspace/engine_resync.c
+COMMON_SRCS += userspace/engine_args.c
+ENGINE_SRCS := userspace/engine.c userspace/engine_create.c \
+	       userspace/engine_req.c userspace/engine_policy.c \
+	       userspace/engine_order.c userspace/engine_local.c \
+	       userspace/engine_remote.c userspace/engine_state.c \
+	       userspace/engine_resync.c userspace/dirtymap.c \
+	       userspace/seqmap.c userspace/proto.c userspace/crc.c \
+	       userspace/uloop.c userspace/hist.c userspace/log.c
+UNIT_TESTS += engine_policy
+test_engine_policy_SRCS := tests/unit/test_engine_policy.c \
+			   userspace/engine_policy.c
+UNIT_TESTS += engine_order
+test_engine_order_SRCS := tests/unit/test_engine_order.c \
+			  userspace/engine_order.c
+UNIT_TESTS += engine_state
+test_engine_state_SRCS := tests/unit/test_engine_state.c \
+			  userspace/engine_state.c userspace/log.c
+UNIT_TESTS += engine
+test_engine_SRCS := tests/unit/test_engine.c $(ENGINE_SRCS)
+test_engine_WRAP := engine_local_open engine_local_close engine_local_reopen \
+		    engine_local_submit engine_remote_init engine_remote_free \
+		    engine_remote_connect engine_remote_shutdown \
+		    engine_remote_idle engine_remote_submit
+TAPESTRY_SRCS += tools/cmd_bench_volume.c
+TAPESTRY_SRCS += tools/bench_volume.c
+TAPESTRY_SRCS += tools/volcheck.c
 UNIT_TESTS += dirtymap
 test_dirtymap_SRCS := tests/unit/test_dirtymap.c userspace/dirtymap.c
 

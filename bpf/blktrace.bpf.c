@@ -204,8 +204,14 @@ static __always_inline struct blk_start *slot_get(__u64 addr, bool claim,
 		if (s->rq == addr)
 			return s;
 		if (!s->rq) {
-			if (!free)
+			/* A claim takes the first free slot: the request's
+			 * own slot, if an insert made one, comes before any
+			 * slot that was free then.  (One that has been freed
+			 * since would make a duplicate; it ages out.) */
+			if (claim) {
 				free = s;
+				break;
+			}
 			continue;
 		}
 		/* t is 0 while another CPU is still filling in its claim. */
@@ -263,6 +269,17 @@ static __always_inline int on_issue(struct request *rq, bool btf)
 	return 0;
 }
 
+static __always_inline void hist_add_at(struct hist *h, __u32 b, __u64 ns)
+{
+	if (b >= HIST_NBUCKETS)	/* for the verifier; hist_bucket never is */
+		b = HIST_NBUCKETS - 1;
+	h->slots[b]++;
+	h->count++;
+	h->sum_ns += ns;
+	if (ns > h->max_ns)
+		h->max_ns = ns;
+}
+
 static __always_inline void hist_add(struct hist *h, __u64 ns)
 {
 	__u32 b = hist_bucket(ns);
@@ -306,8 +323,8 @@ static __always_inline void account(struct request *rq, struct blk_key *k,
 {
 	struct blk_config *cfg;
 	struct blk_stats *st;
-	__u64 queue, total;
-	__u32 zero = 0;
+	__u64 queue, service, total;
+	__u32 zero = 0, b;
 
 	st = bpf_map_lookup_elem(&blk_stats, k);
 	if (!st) {
@@ -328,11 +345,22 @@ static __always_inline void account(struct request *rq, struct blk_key *k,
 		st->untimed++;
 		return;
 	}
-	queue = s->insert_ns ? s->issue_ns - s->insert_ns : 0;
-	total = now - (s->insert_ns ? s->insert_ns : s->issue_ns);
-	hist_add(&st->queue, queue);
-	hist_add(&st->service, now - s->issue_ns);
-	hist_add(&st->total, total);
+	service = now - s->issue_ns;
+	if (s->insert_ns) {
+		queue = s->issue_ns - s->insert_ns;
+		total = now - s->insert_ns;
+		hist_add(&st->queue, queue);
+		hist_add(&st->service, service);
+		hist_add(&st->total, total);
+	} else {
+		/* Issued directly: no queue time, total is service; one
+		 * bucket computation for both. */
+		total = service;
+		b = hist_bucket(service);
+		hist_add_at(&st->queue, 0, 0);
+		hist_add_at(&st->service, b, service);
+		hist_add_at(&st->total, b, service);
+	}
 
 	cfg = bpf_map_lookup_elem(&blk_config, &zero);
 	if (cfg && cfg->slow_ns && total >= cfg->slow_ns)

@@ -18,9 +18,11 @@ struct command {
 /* --- tracer --- */
 int cmd_report(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_zone(int argc, char **argv);
 
 /* --- placer --- */
 
 /* --- engine --- */
+int cmd_bench_volume(int argc, char **argv);
 
 #endif /* TAPESTRY_COMMANDS_H */

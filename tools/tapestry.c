@@ -14,10 +14,13 @@ static const struct command commands[] = {
 	/* --- tracer --- */
 	{ "report", cmd_report, "latency reports: io (block devices), zones" },
 	{ "trace", cmd_trace, "event streams: slow (slow block I/O)" },
+	{ "zone", cmd_zone, "the node's zone registry: ids, names, peers" },
 
 	/* --- placer --- */
 
 	/* --- engine --- */
+	{ "bench-volume", cmd_bench_volume,
+	  "drive a replicated volume in-process: load, verify, dump" },
 
 	{ NULL, NULL, NULL },
 };

@@ -393,8 +393,8 @@ static int map_id(int fd, __u32 *id)
 	return 0;
 }
 
-/* Sum recursion_misses over the loaded programs that use blk_stats: they
- * are ours, whoever loaded them. */
+/* Sum recursion_misses over the loaded programs that use blk_counters
+ * (all three do): they are ours, whoever loaded them. */
 uint64_t blktrace_prog_misses(const struct blktrace *t)
 {
 	__u32 id = 0, stats_id = 0, ids[8], i;
@@ -403,7 +403,7 @@ uint64_t blktrace_prog_misses(const struct blktrace *t)
 	__u32 len;
 	int fd;
 
-	if (map_id(t->fd[M_STATS], &stats_id))
+	if (map_id(t->fd[M_COUNTERS], &stats_id))
 		return 0;
 	while (!bpf_prog_get_next_id(id, &id)) {
 		fd = bpf_prog_get_fd_by_id(id);

@@ -5,9 +5,9 @@
  * BTF and what it says about tracepoint prototypes, and pinning a set of
  * maps all or nothing.
  *
- * Functions return 0 or -errno and log nothing: callers decide what is
- * worth a message (bpfsys_caps_missing() and bpfsys_btf_open() give them
- * the words).
+ * Functions return 0 or -errno and log nothing, except the two whose job
+ * is the message every loader would otherwise repeat in its own words:
+ * bpfsys_require_caps() and bpfsys_load_btf().
  */
 #ifndef TAPESTRY_BPFSYS_H
 #define TAPESTRY_BPFSYS_H

@@ -503,6 +503,8 @@ static void check_deadlines(struct engine *e)
 		if (fail & (1U << i))
 			engine_replica_fail(&e->repl[i], -ETIMEDOUT,
 					    "hard timeout");
+		else if (!e->repl[i].local && !e->repl[i].up)
+			engine_remote_tick(&e->repl[i], now);
 	}
 }
 

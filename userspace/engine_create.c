@@ -266,29 +266,47 @@ int engine_create(struct uloop *loop, const struct engine_opts *o,
 	return 0;
 }
 
-/* Answer every caller still waiting, then wait (bounded) for the kernel
- * and the peers to give back what they hold. */
+static void run_until_idle(struct engine *e, uint64_t ns)
+{
+	uint64_t deadline = uloop_clock(e->loop) + ns;
+
+	while (e->nr_inflight && uloop_clock(e->loop) < deadline)
+		uloop_run_once(e->loop, 10000000ULL);
+}
+
+/* Answer every caller still waiting with -ESHUTDOWN; let what is out
+ * finish on its own for up to a hard timeout (so a slow replica's
+ * lingering acked writes are not needlessly marked dirty); then cut the
+ * replicas off, which marks whatever they still had in their dirty maps,
+ * and wait (bounded) for the kernel to give back what it holds. */
 static void drain(struct engine *e)
 {
-	uint64_t deadline = uloop_clock(e->loop) + DESTROY_WAIT_NS;
 	struct ereq *q;
 	unsigned int i;
 
 	engine_run_deferred(e);
-	for (i = 0; i < e->nr; i++)
-		if (!e->repl[i].local)
-			engine_remote_shutdown(&e->repl[i]);
 	engine_enter(e);
 	for (q = e->head; q; q = q->next)
 		if (!q->acked && !q->internal)
 			engine_req_fail_now(q, -ESHUTDOWN);
 	engine_leave(e);
-	while (e->nr_inflight && uloop_clock(e->loop) < deadline)
-		uloop_run_once(e->loop, 10000000ULL);
+	run_until_idle(e, e->hard_ns);
+	engine_enter(e);
 	for (i = 0; i < e->nr; i++)
-		while (!e->repl[i].local && !engine_remote_idle(&e->repl[i]) &&
+		if (e->repl[i].up && e->nr_inflight)
+			engine_replica_fail(&e->repl[i], -ESHUTDOWN, "shutdown");
+	engine_abandon_blocked(e);
+	engine_leave(e);
+	run_until_idle(e, DESTROY_WAIT_NS);
+	for (i = 0; i < e->nr; i++) {
+		uint64_t deadline = uloop_clock(e->loop) + DESTROY_WAIT_NS;
+
+		if (!e->repl[i].local)
+			engine_remote_shutdown(&e->repl[i]);
+		while (!engine_remote_idle(&e->repl[i]) &&
 		       uloop_clock(e->loop) < deadline)
 			uloop_run_once(e->loop, 10000000ULL);
+	}
 }
 
 void engine_destroy(struct engine *e)

@@ -246,6 +246,9 @@ void engine_req_fail_now(struct ereq *q, int res);
 /* Re-evaluate q after its subs changed outside engine_sub_done(). */
 void engine_req_progress(struct ereq *q);
 void engine_replica_retry(struct uloop_timer *t);
+/* Shutdown: subs still waiting for an earlier one are never issued; their
+ * ranges go to the dirty maps. */
+void engine_abandon_blocked(struct engine *e);
 const char *engine_op_name(unsigned int op);
 
 /* ---- engine.c ---- */
@@ -316,6 +319,8 @@ void engine_remote_send_cqe(struct engine *e, struct ereq *q, struct erepl *r,
 			    const struct io_uring_cqe *cqe);
 void engine_remote_conn_cqe(struct engine *e, const struct io_uring_cqe *cqe);
 uint64_t engine_remote_applied_seq(const struct erepl *r);
+/* From the tick: give up on a connection stuck before it is up. */
+void engine_remote_tick(struct erepl *r, uint64_t now);
 
 /* ---- engine_state.c ---- */
 
@@ -326,6 +331,8 @@ void engine_state_close(struct engine *e);
 uint64_t engine_state_next_seq(struct engine *e);
 /* Make every seq up to `seen` unusable (a replica reported it applied). */
 int engine_state_seen_seq(struct engine *e, uint64_t seen);
+/* A new epoch for every frame from now on (persisted first). */
+int engine_state_bump_epoch(struct engine *e);
 int engine_state_path(const struct engine *e, const char *suffix, char *buf,
 		      size_t len);
 

@@ -47,6 +47,9 @@ struct econn {
 	unsigned int nsqe;	/* SQEs of this connection in the kernel */
 	uint64_t volume_id;
 	uint64_t applied_seq;
+	uint64_t t_connect;	/* when the connect went out */
+	uint64_t epoch;		/* of this connection's HELLO: every frame
+				 * on it must carry the same */
 	uint32_t txq_head, txq_tail, txq_len;	/* request index + 1 */
 	unsigned int chain_out;
 	uint8_t hello_hdr[REPL_HDR_SIZE];
@@ -189,7 +192,7 @@ int engine_remote_connect(struct erepl *r)
 	struct econn *c = r->conn;
 	struct io_uring_sqe *sqe, *tsqe;
 	uint64_t to = r->e->hard_ns * 2;
-	int one = 1;
+	int one = 1, bufsz = 4 << 20;
 
 	if (c->state != CONN_DOWN || c->nsqe)
 		return -EBUSY;
@@ -198,6 +201,10 @@ int engine_remote_connect(struct erepl *r)
 	if (c->fd < 0)
 		return -errno;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Room for a few 1 MiB frames each way, so a chain of sends does
+	 * not stall on the window. */
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
 	sqe = uloop_get_sqe(r->e->loop);
 	tsqe = sqe ? uloop_get_sqe(r->e->loop) : NULL;
 	if (!tsqe) {
@@ -217,6 +224,7 @@ int engine_remote_connect(struct erepl *r)
 	io_uring_sqe_set_data64(tsqe, conn_ud(r, COP_TIMEOUT));
 	c->nsqe += 2;
 	c->state = CONN_CONNECTING;
+	c->t_connect = uloop_clock(r->e->loop);
 	c->rx_head = c->rx_tail = 0;
 	return 0;
 }
@@ -229,6 +237,15 @@ static int send_hello(struct econn *c)
 
 	if (!sqe)
 		return -EBUSY;
+	/* Reconnecting: frames of the dead connection may still be queued
+	 * somewhere on the way (a stalled network).  A new epoch makes the
+	 * server refuse them once this HELLO has raised its generation, so
+	 * an old write can never land after the resync copies.  Each
+	 * connection keeps the epoch of its own HELLO (the server wants
+	 * every frame on it to carry that one). */
+	if (!e->in_create && engine_state_bump_epoch(e))
+		return -EIO;
+	c->epoch = e->st.epoch;
 	memset(&c->hello, 0, sizeof(c->hello));
 	c->hello.size = htole64(e->size);
 	c->hello.block_size = htole32(e->bs);
@@ -238,7 +255,7 @@ static int send_hello(struct econn *c)
 	h.op = REPL_OP_HELLO;
 	h.flags = e->create ? REPL_F_CREATE : 0;
 	h.len = sizeof(c->hello);
-	h.epoch = e->st.epoch;
+	h.epoch = c->epoch;
 	h.payload_crc = proto_payload_crc(&c->hello, sizeof(c->hello));
 	proto_encode(&h, c->hello_hdr);
 	c->hiov[0].iov_base = c->hello_hdr;
@@ -305,7 +322,7 @@ static void build_frame(struct erepl *r, struct ereq *q)
 	h.volume_id = r->conn->volume_id;
 	h.offset = q->off;
 	h.seq = q->seq;
-	h.epoch = r->e->st.epoch;
+	h.epoch = r->conn->epoch;
 	h.tag = tag_of(q, r->idx);
 	if (q->op == EOP_WRITE) {
 		if (!q->crc_ok) {
@@ -397,6 +414,21 @@ static void kick(struct econn *c)
 		c->chain_out++;
 		c->nsqe++;
 	}
+}
+
+/* A server that takes the connection but never answers the HELLO (a
+ * partitioned zone behind a proxy, a wedged server) must not hold the
+ * replica in limbo: the same bound as the connect's own timeout. */
+void engine_remote_tick(struct erepl *r, uint64_t now)
+{
+	struct econn *c = r->conn;
+	uint64_t limit = r->e->hard_ns * 2;
+
+	if (limit < 1000000000ULL)
+		limit = 1000000000ULL;
+	if (c && (c->state == CONN_CONNECTING || c->state == CONN_HELLO) &&
+	    now - c->t_connect > limit)
+		conn_fail(c, -ETIMEDOUT, "hello");
 }
 
 void engine_remote_send_cqe(struct engine *e, struct ereq *q, struct erepl *r,

@@ -359,10 +359,8 @@ void engine_sub_done(struct ereq *q, unsigned int ri, int res)
 	s->res = res;
 	if (res) {
 		r->errors++;
-		if (!q->e->shutting_down) {
-			missed(r, q);
-			engine_replica_fail(r, res, engine_op_name(q->op));
-		}
+		missed(r, q);
+		engine_replica_fail(r, res, engine_op_name(q->op));
 	} else if (q->op == EOP_WRITE) {
 		r->writes++;
 	} else if (q->op == EOP_READ) {
@@ -443,6 +441,26 @@ void engine_replica_fail(struct erepl *r, int err, const char *why)
 	r->nblocked = 0;
 	dirtymap_sync(r->dirty);
 	engine_schedule_retry(r);
+}
+
+void engine_abandon_blocked(struct engine *e)
+{
+	struct ereq *q;
+	unsigned int i;
+
+	for (q = e->head; q; q = q->next) {
+		for (i = 0; i < e->nr; i++) {
+			struct esub *s = &q->sub[i];
+
+			if (s->state != SUB_BLOCKED)
+				continue;
+			missed(&e->repl[i], q);
+			e->repl[i].nblocked--;
+			s->state = SUB_FAILED;
+			s->res = -ESHUTDOWN;
+		}
+		progress(q);
+	}
 }
 
 void engine_replica_retry(struct uloop_timer *t)

@@ -172,7 +172,7 @@ static void copy_step(struct ereq *q)
 	struct engine *e = q->e;
 	struct erepl *r = &e->repl[q->rs_target];
 	bool valid = r->state == ENGINE_REPLICA_RESYNCING &&
-		     r->rs.gen == q->rs_gen;
+		     r->rs.gen == q->rs_gen && !e->shutting_down;
 
 	if (q->phase == 0 && valid && q->sub[q->rs_src].state == SUB_OK) {
 		q->phase = 1;
@@ -228,6 +228,15 @@ static bool merge(struct ereq *q)
 		memcpy(out + ERS_SEQ_BYTES + (size_t)b * e->bs,
 		       q->rsb[from].base + ERS_SEQ_BYTES + (size_t)b * e->bs,
 		       e->bs);
+		/* Equal seqs do not prove equal data: a write the dead
+		 * engine never saw complete may have landed on one replica
+		 * without its seq being recorded. */
+		for (i = 0; i < e->nr && !differ; i++)
+			if (q->sub[i].state == SUB_OK &&
+			    memcmp(out + ERS_SEQ_BYTES + (size_t)b * e->bs,
+				   q->rsb[i].base + ERS_SEQ_BYTES +
+				   (size_t)b * e->bs, e->bs))
+				differ = true;
 	}
 	if (!differ && have == e->nr)
 		return false;

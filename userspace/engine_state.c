@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -57,6 +58,8 @@ int engine_state_open(struct engine *e)
 {
 	struct estate_disk d;
 	char path[4096];
+	struct timespec ts;
+	uint64_t now_ms;
 	ssize_t n;
 	int err;
 
@@ -78,7 +81,13 @@ int engine_state_open(struct engine *e)
 	} else if (n != 0) {
 		return -EIO;
 	}
-	e->st.epoch = d.epoch + 1;
+	/* Replica servers refuse epochs older than the newest they have
+	 * seen, which may come from an engine with another (or a lost)
+	 * state dir: the wall clock in ms keeps a new engine ahead of every
+	 * older one; the persisted epoch keeps it monotonic here. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	e->st.epoch = d.epoch + 1 > now_ms ? d.epoch + 1 : now_ms;
 	e->st.next_seq = d.seq_limit ? d.seq_limit : 1;
 	e->st.seq_limit = e->st.next_seq + ESEQ_CHUNK;
 	return persist(e);
@@ -110,5 +119,11 @@ int engine_state_seen_seq(struct engine *e, uint64_t seen)
 		return 0;
 	e->st.next_seq = seen + 1;
 	e->st.seq_limit = e->st.next_seq + ESEQ_CHUNK;
+	return persist(e);
+}
+
+int engine_state_bump_epoch(struct engine *e)
+{
+	e->st.epoch++;
 	return persist(e);
 }

@@ -338,6 +338,17 @@ void hist_print_text(FILE *f, const struct hist *h, unsigned int width)
 	}
 	fprintf(f, "%26s : %-10s distribution\n", "usecs", "count");
 	for (i = (unsigned int)first; i <= (unsigned int)last; i++) {
+		/* With eight buckets per power of two, long empty stretches
+		 * between outliers would drown the shape: fold them. */
+		for (j = i; j <= (unsigned int)last && !h->slots[j]; j++)
+			;
+		if (j - i >= 3) {
+			fprintf(f, "%12.3f -> %-10.3f : 0          (%u empty "
+				"buckets)\n", hist_bucket_lo(i) / 1000.0,
+				hist_bucket_hi(j - 1) / 1000.0, j - i);
+			i = j - 1;
+			continue;
+		}
 		stars = (unsigned int)((h->slots[i] * width + peak - 1) / peak);
 		fprintf(f, "%12.3f -> %-10.3f : %-10llu |",
 			hist_bucket_lo(i) / 1000.0, hist_bucket_hi(i) / 1000.0,

@@ -443,11 +443,13 @@ static void post_recv(struct rconn *c)
 	c->ops++;
 }
 
+/* Drop the frame being received when closing.  Not while a recv is still
+ * filling its buffer: recv_done() comes back here when it has finished. */
 static void drop_partial(struct rconn *c)
 {
 	struct rslot *s = c->cur;
 
-	if (!s || c->cur_for_reply)
+	if (!s || c->cur_for_reply || (c->recv_posted && c->recv_direct))
 		return;
 	c->cur = NULL;
 	c->cur_need = 0;
@@ -487,7 +489,7 @@ static void recv_done(struct rconn *c, int res)
 {
 	c->recv_posted = false;
 	if (c->closing) {
-		conn_maybe_finish(c);
+		conn_process(c);
 		return;
 	}
 	if (res > 0) {
@@ -550,20 +552,32 @@ static void conn_free(struct rconn *c)
 		accept_arm(r);
 }
 
+static void shut(struct rconn *c, int how)
+{
+	struct io_uring_sqe *sqe = replica_sqe(c->r);
+
+	if (!sqe)
+		return;
+	io_uring_prep_shutdown(sqe, c->fd, how);
+	sqe->user_data = replica_ud(RK_SHUT, UD_OP_OTHER, c->id, 0);
+	c->ops++;
+}
+
+/* A closing connection: stop the receive side at once (a posted recv
+ * returns), let requests finish and their replies go out, then shut the
+ * socket and free the connection once nothing of it is in flight. */
 static void conn_maybe_finish(struct rconn *c)
 {
-	struct io_uring_sqe *sqe;
-
-	if (!c->closing || c->cur || c->nbusy || c->nsending)
+	if (!c->closing)
+		return;
+	if (c->recv_posted && !c->rd_shut && !c->shut_sent) {
+		shut(c, SHUT_RD);
+		c->rd_shut = true;
+	}
+	if (c->cur || c->nbusy || c->nsending)
 		return;
 	if (!c->shut_sent) {
-		sqe = replica_sqe(c->r);
-		if (sqe) {
-			io_uring_prep_shutdown(sqe, c->fd, SHUT_RDWR);
-			sqe->user_data = replica_ud(RK_SHUT, UD_OP_OTHER,
-						    c->id, 0);
-			c->ops++;
-		}
+		shut(c, SHUT_RDWR);
 		c->shut_sent = true;
 	}
 	if (!c->ops)
@@ -906,7 +920,6 @@ static void drain_expired(struct uloop_timer *t)
 {
 	struct replica *r = (struct replica *)((char *)t -
 		offsetof(struct replica, drain_timer));
-	struct io_uring_sqe *sqe;
 	struct rconn *c;
 	unsigned int i;
 
@@ -917,11 +930,8 @@ static void drain_expired(struct uloop_timer *t)
 		log_warn("%s: not taking its replies; cut off", c->peer);
 		c->tx_dead = true;
 		txq_drop(c, c->nsending);
-		if (!c->shut_sent && (sqe = replica_sqe(r))) {
-			io_uring_prep_shutdown(sqe, c->fd, SHUT_RDWR);
-			sqe->user_data = replica_ud(RK_SHUT, UD_OP_OTHER,
-						    c->id, 0);
-			c->ops++;
+		if (!c->shut_sent) {
+			shut(c, SHUT_RDWR);
 			c->shut_sent = true;
 		}
 	}

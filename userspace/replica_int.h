@@ -125,7 +125,7 @@ struct rconn {
 	bool recv_posted, recv_direct;
 	bool closing;		/* read no more; finish, then close */
 	bool tx_dead;		/* sending failed: drop replies */
-	bool shut_sent;
+	bool shut_sent, rd_shut;
 	bool kicked, want_slot;
 	unsigned int ops;	/* network SQEs in flight */
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+/* --- tracer --- */
 #include "node.h"
 /* --- replica server --- */
 #include "replica.h"

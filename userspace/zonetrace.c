@@ -80,6 +80,9 @@ static int registry_ensure(const char *root, bool *created, bool *made_dir)
 	before = bpfsys_pinned_count(root, registry_names, 3);
 	if (before == 3)
 		return 0;
+	/* An engine may register its zones before any tapestryd ran. */
+	if (!strncmp(root, BPFSYS_BPFFS "/", strlen(BPFSYS_BPFFS) + 1))
+		bpfsys_mount_bpffs();	/* if it fails, pin_dir says so */
 	err = bpfsys_pin_dir(root, made_dir);
 	if (err)
 		return err;

@@ -18,10 +18,12 @@
  *	ro->zone_id = id;			// struct engine_replica_opts
  *	err = zonetrace_peer_register(NULL, "10.0.2.7:7000", id); // remote
  *
- * All registry calls take pin_root (NULL = BPFSYS_PIN_ROOT), need
- * CAP_BPF and a mounted bpffs, create the registry maps when they are
- * missing, and are safe against other processes calling them at the same
- * time.  They return 0 or -errno and log nothing.
+ * All registry calls take pin_root (NULL = BPFSYS_PIN_ROOT) and need
+ * CAP_BPF.  Those that register create the registry maps when they are
+ * missing (mounting bpffs on /sys/fs/bpf first if it is not, which needs
+ * CAP_SYS_ADMIN; -EXDEV if pin_root is not on bpffs).  All are safe
+ * against other processes calling them at the same time, and return 0 or
+ * -errno and log nothing.
  *
  * ---- The tracer ----
  *

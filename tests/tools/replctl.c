@@ -35,6 +35,7 @@
 #include "abi/repl.h"
 #include "crc.h"
 #include "proto.h"
+#include "replica_rules.h"
 
 #define TIMEOUT_MS 10000
 #define MAX_ARGS 16
@@ -67,6 +68,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: tapestry-replctl [options] IP:PORT COMMAND [ARGS]... [COMMAND...]\n"
 "       tapestry-replctl --gen-corpus DIR\n"
+"       tapestry-replctl --meta FILE     print a replica's NAME.meta record\n"
 "\n"
 "options:\n"
 "  --volume NAME   volume for the HELLO (default vol0)\n"
@@ -91,7 +93,9 @@ static void usage(FILE *f)
 "  raw HEX|file=F [wait=MS]       send raw bytes, print any replies\n"
 "  bad KIND                       send a broken frame: magic, hdr-crc,\n"
 "                                 payload-crc, version, op, flags, oversize,\n"
-"                                 reply-flag, trunc-hdr, trunc-payload\n"
+"                                 reply-flag, trunc-hdr, trunc-payload,\n"
+"                                 flip at=N (one bit of byte N); checks the\n"
+"                                 server's answer (reply, close, or both)\n"
 "  sleep MS\n"
 "every command takes expect=ERRNAME (e.g. ESTALE) or expect=close.\n");
 }
@@ -959,6 +963,21 @@ static bool cmd_bad(struct cl *cl, const struct cmd *c)
 	} else if (!strcmp(kind, "oversize")) {
 		want = EMSGSIZE;
 		send_len = sizeof(wire);
+	} else if (!strcmp(kind, "flip")) {
+		/* One bit flipped at byte at=N of the frame: in the header the
+		 * CRC fails (close); in the payload the payload CRC does
+		 * (EBADMSG, and the connection stays). */
+		uint64_t at = kv(c, "at") ? num(kv(c, "at"), "at") : 0;
+
+		at %= sizeof(wire) + len;
+		if (at < sizeof(wire)) {
+			wire[at] ^= 0x10;
+			want = ST_CLOSED;
+		} else {
+			data[at - sizeof(wire)] ^= 0x10;
+			want = EBADMSG;
+			closes = false;
+		}
 	} else if (!strcmp(kind, "trunc-hdr")) {
 		send_len = 30;
 		want = ST_CLOSED;
@@ -1115,6 +1134,32 @@ static int gen_corpus(const char *dir)
 	return 0;
 }
 
+/* A volume replica's metadata record, for tests that look at it while
+ * the server is down. */
+static int print_meta(const char *path)
+{
+	uint64_t len = file_size(path);
+	struct replica_meta m;
+	uint8_t *buf;
+
+	buf = read_file(path, 0, len);
+	if (replica_meta_pick(buf, len, &m)) {
+		fprintf(stderr, "replctl: %s: no valid record\n", path);
+		free(buf);
+		return 1;
+	}
+	free(buf);
+	printf("{\"counter\":%llu,\"size\":%llu,\"block_size\":%u,"
+	       "\"generation\":%llu,\"applied_seq\":%llu,"
+	       "\"bytes_written\":%llu,\"state\":\"%s\"}\n",
+	       (unsigned long long)m.counter, (unsigned long long)m.size,
+	       m.block_size, (unsigned long long)m.generation,
+	       (unsigned long long)m.applied_seq,
+	       (unsigned long long)m.bytes_written,
+	       m.state == REPL_STATE_CLEAN ? "clean" : "dirty");
+	return 0;
+}
+
 /* ---- main ---- */
 
 static const char *const command_names[] = {
@@ -1192,6 +1237,7 @@ int main(int argc, char **argv)
 		{ "create", no_argument, NULL, 'C' },
 		{ "no-hello", no_argument, NULL, 'N' },
 		{ "gen-corpus", required_argument, NULL, 'G' },
+		{ "meta", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1215,6 +1261,7 @@ int main(int argc, char **argv)
 		case 'N': hello = false; break;
 		case 'q': cl.quiet = true; break;
 		case 'G': return gen_corpus(optarg);
+		case 'M': return print_meta(optarg);
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -368,6 +368,30 @@ static void test_hist_text_renders(void **state)
 	free(buf);
 }
 
+/* A long empty stretch between samples folds into one line; a short one
+ * (here one bucket) is printed as it is. */
+static void test_hist_text_folds_empty_runs(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	struct hist h;
+	FILE *f;
+
+	(void)state;
+	hist_reset(&h);
+	hist_record(&h, 1000);		/* bucket 63 */
+	hist_record(&h, 1200);		/* bucket 65 */
+	hist_record(&h, 1000000);	/* ~1 ms, far above */
+	f = open_memstream(&buf, &len);
+	hist_print_text(f, &h, 10);
+	fclose(f);
+	assert_non_null(strstr(buf, "1.024 -> 1.152      : 0          |"));
+	assert_non_null(strstr(buf, "1.280 -> 983.040    : 0          "
+			       "(77 empty buckets)"));
+	assert_non_null(strstr(buf, "983.040 -> 1048.576"));
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_hist_prom_renders),
 		cmocka_unit_test(test_hist_prom_escape),
 		cmocka_unit_test(test_hist_text_renders),
+		cmocka_unit_test(test_hist_text_folds_empty_runs),
 	};
 
 	return cmocka_run_group_tests_name("hist", tests, NULL, NULL);
