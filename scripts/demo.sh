@@ -108,7 +108,7 @@ SOCK=$WORK/demo.sock
 # once anyway (its connection resets), and under quorum a dead zone never
 # holds writes up.
 "$TAPESTRYD" volume --name demo --size 512M --ack quorum \
-	--replica-timeout-ms 5000 \
+	--hard-timeout-ms 5000 \
 	--replica "us-east-1a=127.0.0.1:${PORT[us-east-1a]}" \
 	--replica "us-east-1b=127.0.0.1:${PORT[us-east-1b]}" \
 	--replica "us-east-1c=127.0.0.1:${PORT[us-east-1c]}" \

@@ -10,6 +10,7 @@
 
 #include "bpfsys.h"
 #include "engine.h"
+#include "engine_args.h"
 #include "log.h"
 #include "nbd.h"
 #include "nbdsock.h"
@@ -50,61 +51,26 @@ static void usage(FILE *f)
 "then finish requests in flight, flush every replica, disconnect clients\n"
 "and exit 0.  Each replica lives in its own availability zone: a local\n"
 "file or block device, or a `tapestryd replica` server in another zone.\n"
+"Missing replica images are created (--create is implied).  Defaults\n"
+"here: --ack quorum, --state-dir %s, --queue-depth 256.\n"
+"\n",
+		DEFAULT_STATE_DIR);
+	engine_args_usage(f);
+	fprintf(f,
+"\nNBD:\n"
+"  --nbd ADDR              where to serve: unix:PATH, tcp:IP:PORT or\n"
+"                          tcp:[IPv6]:PORT (port 0 picks one; the log\n"
+"                          says which)\n"
+"  --max-clients N         NBD connections at once (default 1024)\n"
+"  --client-timeout S      drop a client stalled this long (default 30)\n"
+"  --pin-root DIR          the zone registry's bpffs directory, shared with\n"
+"                          `tapestryd run` (default %s)\n"
+"  -v, --verbose           debug logging\n"
+"  -h, --help              this text\n"
 "\n"
-"  --name NAME            volume name, [A-Za-z0-9._-], 1..63 bytes\n"
-"  --size BYTES           volume size; K, M, G, T suffixes (powers of 1024)\n"
-"  --local ZONE=PATH      a replica in a local file or device (created if\n"
-"                         missing)\n"
-"  --replica ZONE=IP:PORT a replica on a replica server\n"
-"  --ack all|quorum       ack a write once every in-sync replica has it, or\n"
-"                         a majority of the replicas (default: quorum)\n"
-"  --min-in-sync N        refuse writes when fewer replicas are in sync\n"
-"                         (default: 1 for all, the majority for quorum)\n"
-"  --nbd ADDR             where to serve NBD: unix:PATH or tcp:IP:PORT\n"
-"                         (port 0 picks a free port; the log says which)\n"
-"  --state-dir DIR        dirty maps and sequence state (default %s)\n"
-"  --block-size 512|4096  the volume's block size (default 4096)\n"
-"  --queue-depth N        engine request slots (default 256)\n"
-"  --replica-timeout-ms N a replica silent this long is degraded\n"
-"                         (default 500)\n"
-"  --max-clients N        NBD connections at once (default 1024)\n"
-"  --client-timeout S     drop a client stalled this long (default 30)\n"
-"  --pin-root DIR         the zone registry's bpffs directory, shared with\n"
-"                         `tapestryd run` (default %s)\n"
-"  -v, --verbose          debug logging\n"
-"  -h, --help             this text\n"
-"\n"
-"Clients connect with nbd+unix:///NAME?socket=PATH or nbd://IP:PORT/NAME.\n",
-		DEFAULT_STATE_DIR, BPFSYS_PIN_ROOT);
-}
-
-/* "1G", "512M", "1073741824": bytes, powers of 1024 for suffixes. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	unsigned int shift = 0;
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (end == s || errno || *s == '-')
-		return -EINVAL;
-	switch (*end) {
-	case 0:
-		break;
-	case 'k': case 'K': shift = 10; break;
-	case 'm': case 'M': shift = 20; break;
-	case 'g': case 'G': shift = 30; break;
-	case 't': case 'T': shift = 40; break;
-	default:
-		return -EINVAL;
-	}
-	if (*end && end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B"))
-		return -EINVAL;
-	if (v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*out = (uint64_t)v << shift;
-	return 0;
+"Clients connect with nbd+unix:///NAME?socket=PATH or nbd://IP:PORT/NAME;\n"
+"docs/nbd.md says what the server supports.\n",
+		BPFSYS_PIN_ROOT);
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -118,152 +84,117 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-/* ZONE=TARGET into the next replica slot; the strings are argv's. */
-static int add_replica(struct engine_opts *eo, char *arg, bool local)
-{
-	struct engine_replica_opts *r;
-	char *eq = strchr(arg, '=');
+enum {
+	OPT_NBD = ENGINE_ARG_LAST,
+	OPT_MAX_CLIENTS,
+	OPT_CLIENT_TIMEOUT,
+	OPT_PIN_ROOT,
+};
 
-	if (!eq || eq == arg || !eq[1]) {
-		fprintf(stderr, "tapestryd volume: '%s': want ZONE=%s\n", arg,
-			local ? "PATH" : "IP:PORT");
-		return -EINVAL;
-	}
-	if (eo->nr_replicas == ENGINE_MAX_REPLICAS) {
-		fprintf(stderr, "tapestryd volume: at most %d replicas\n",
-			ENGINE_MAX_REPLICAS);
-		return -EINVAL;
-	}
-	*eq = 0;
-	r = &eo->replicas[eo->nr_replicas++];
-	r->zone = arg;
-	r->zone_id = 0;		/* filled from the zone registry */
-	if (local)
-		r->path = eq + 1;
-	else
-		r->addr = eq + 1;
-	return 0;
-}
+static const struct option own_options[] = {
+	{ "nbd", required_argument, NULL, OPT_NBD },
+	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "client-timeout", required_argument, NULL, OPT_CLIENT_TIMEOUT },
+	{ "pin-root", required_argument, NULL, OPT_PIN_ROOT },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
 
-static int parse_opt(struct volume_args *a, int c, char *arg)
+static int parse_own(struct volume_args *a, int c, char *arg)
 {
 	unsigned long v;
 
 	switch (c) {
-	case 'n': a->eo.name = arg; a->no.name = arg; return 0;
-	case 's': return parse_size(arg, &a->eo.size);
-	case 'l': return add_replica(&a->eo, arg, true);
-	case 'r': return add_replica(&a->eo, arg, false);
-	case 'N': a->no.listen = arg; return 0;
-	case 'd': a->eo.state_dir = arg; return 0;
-	case 'p': a->pin_root = arg; return 0;
-	case 'v': a->verbose = true; return 0;
-	case 'a':
-		if (!strcmp(arg, "all"))
-			a->eo.ack = ENGINE_ACK_ALL;
-		else if (!strcmp(arg, "quorum"))
-			a->eo.ack = ENGINE_ACK_QUORUM;
-		else
-			return -EINVAL;
-		return 0;
-	case 'm':
-		if (parse_uint(arg, ENGINE_MAX_REPLICAS, &v) || !v)
-			return -EINVAL;
-		a->eo.min_in_sync = (unsigned int)v;
-		return 0;
-	case 'b':
-		if (parse_uint(arg, 65536, &v) || (v != 512 && v != 4096))
-			return -EINVAL;
-		a->eo.block_size = (uint32_t)v;
-		return 0;
-	case 'q':
-		if (parse_uint(arg, 65536, &v) || !v)
-			return -EINVAL;
-		a->eo.queue_depth = (unsigned int)v;
-		return 0;
-	case 't':
-		if (parse_uint(arg, 3600000, &v) || !v)
-			return -EINVAL;
-		a->eo.hard_timeout_ms = (uint32_t)v;
-		return 0;
-	case 'c':
+	case OPT_NBD:
+		a->no.listen = arg;
+		return nbdsock_valid(arg) ? 0 : -EINVAL;
+	case OPT_MAX_CLIENTS:
 		if (parse_uint(arg, 65536, &v) || !v)
 			return -EINVAL;
 		a->no.max_conns = (unsigned int)v;
 		return 0;
-	case 'T':
+	case OPT_CLIENT_TIMEOUT:
 		if (parse_uint(arg, 86400, &v) || !v)
 			return -EINVAL;
 		a->no.client_timeout_ms = (uint32_t)(v * 1000);
 		return 0;
+	case OPT_PIN_ROOT:
+		a->pin_root = arg;
+		return 0;
+	case 'v':
+		a->verbose = true;
+		return 0;
 	}
 	return -EINVAL;
+}
+
+/* The engine's options (engine_args, shared with `tapestry bench-volume`)
+ * and ours, in one table. */
+static struct option *all_options(void)
+{
+	size_t ne = ENGINE_ARGS_NR_OPTIONS;
+	size_t no = sizeof(own_options) / sizeof(own_options[0]);
+	struct option *opts = calloc(ne + no, sizeof(*opts));
+
+	if (opts) {
+		memcpy(opts, engine_args_options, ne * sizeof(*opts));
+		memcpy(opts + ne, own_options, no * sizeof(*opts));
+	}
+	return opts;
+}
+
+static void defaults(struct volume_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->eo.ack = ENGINE_ACK_QUORUM;
+	a->eo.state_dir = DEFAULT_STATE_DIR;
+	a->eo.queue_depth = 256;
+	a->eo.create = true;	/* "opens, or creates" */
 }
 
 /* Returns 0 to run, 1 when --help was printed, or -EINVAL (after saying
  * what is wrong on stderr). */
 static int parse_args(int argc, char **argv, struct volume_args *a)
 {
-	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "size", required_argument, NULL, 's' },
-		{ "local", required_argument, NULL, 'l' },
-		{ "replica", required_argument, NULL, 'r' },
-		{ "ack", required_argument, NULL, 'a' },
-		{ "min-in-sync", required_argument, NULL, 'm' },
-		{ "nbd", required_argument, NULL, 'N' },
-		{ "state-dir", required_argument, NULL, 'd' },
-		{ "block-size", required_argument, NULL, 'b' },
-		{ "queue-depth", required_argument, NULL, 'q' },
-		{ "replica-timeout-ms", required_argument, NULL, 't' },
-		{ "max-clients", required_argument, NULL, 'c' },
-		{ "client-timeout", required_argument, NULL, 'T' },
-		{ "pin-root", required_argument, NULL, 'p' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c, idx = 0;
+	struct option *opts = all_options();
+	int c, idx, err = 0;
 
-	memset(a, 0, sizeof(*a));
-	a->eo.ack = ENGINE_ACK_QUORUM;
-	a->eo.state_dir = DEFAULT_STATE_DIR;
-	a->eo.queue_depth = 256;
-	a->eo.create = true;
+	if (!opts)
+		return -ENOMEM;
+	defaults(a);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "vh", longopts, &idx)) != -1) {
+	while (!err && (c = getopt_long(argc, argv, "vh", opts, &idx)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
+			free(opts);
 			return 1;
 		}
-		if (c == '?')
-			goto bad;	/* getopt said why */
-		if (parse_opt(a, c, optarg)) {
+		if (c >= ENGINE_ARG_FIRST && c < ENGINE_ARG_LAST) {
+			err = engine_args_apply(&a->eo, c, optarg);
+		} else if (c == '?') {
+			err = -EINVAL;	/* getopt said why */
+		} else if ((err = parse_own(a, c, optarg))) {
 			fprintf(stderr, "tapestryd volume: bad value '%s' for "
-				"--%s\n", optarg, longopts[idx].name);
-			goto bad;
+				"--%s\n", optarg, opts[idx].name);
 		}
 	}
-	if (optind < argc) {
+	free(opts);
+	if (!err && optind < argc) {
 		fprintf(stderr, "tapestryd volume: unexpected '%s'\n",
 			argv[optind]);
-		goto bad;
+		err = -EINVAL;
 	}
-	if (!a->eo.name || !a->eo.size || !a->no.listen ||
-	    !a->eo.nr_replicas) {
-		fprintf(stderr, "tapestryd volume: --name, --size, --nbd and at "
-			"least one --local or --replica are required\n");
-		goto bad;
+	if (!err)
+		err = engine_args_finish(&a->eo);
+	if (!err && !a->no.listen) {
+		fprintf(stderr, "tapestryd volume: --nbd is required\n");
+		err = -EINVAL;
 	}
-	if (!nbdsock_valid(a->no.listen)) {
-		fprintf(stderr, "tapestryd volume: --nbd '%s': want unix:PATH, "
-			"tcp:IP:PORT or tcp:[IPv6]:PORT\n", a->no.listen);
-		goto bad;
-	}
-	return 0;
-bad:
-	fprintf(stderr, "Try 'tapestryd volume --help'.\n");
-	return -EINVAL;
+	if (err)
+		fprintf(stderr, "Try 'tapestryd volume --help'.\n");
+	a->no.name = a->eo.name;
+	return err;
 }
 
 /* The URI a client uses, for the log. */
@@ -365,10 +296,15 @@ static int stop_cleanly(struct uloop *loop, struct engine *e,
 static void register_zones(struct volume_args *a)
 {
 	struct engine_opts *eo = &a->eo;
+	bool given[ENGINE_MAX_REPLICAS];
 	unsigned int i, id;
 	int err = bpfsys_mount_bpffs();
 
+	for (i = 0; i < eo->nr_replicas; i++)
+		given[i] = eo->replicas[i].zone_id != 0;	/* --zone-id */
 	for (i = 0; !err && i < eo->nr_replicas; i++) {
+		if (given[i])
+			continue;
 		err = zonetrace_zone_register(a->pin_root,
 					      eo->replicas[i].zone, &id);
 		eo->replicas[i].zone_id = err ? 0 : id;
@@ -378,7 +314,8 @@ static void register_zones(struct volume_args *a)
 	log_warn("zone registry under %s: %s: zones numbered by position",
 		 a->pin_root ? a->pin_root : BPFSYS_PIN_ROOT, strerror(-err));
 	for (i = 0; i < eo->nr_replicas; i++)
-		eo->replicas[i].zone_id = 0;
+		if (!given[i])
+			eo->replicas[i].zone_id = 0;
 }
 
 /* Map remote replicas' addresses to their zones, for the tracer's RTT

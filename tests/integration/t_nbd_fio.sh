@@ -13,7 +13,7 @@ fio --enghelp 2>/dev/null | grep -qw nbd || { echo "SKIP: fio lacks ioengine=nbd
 nbd_replicas 3
 # 2 s: a loaded test machine can stall a replica server past the default
 # 0.5 s; a killed server is noticed at once (its connection resets).
-nbd_start vol 256M "${REPLICA_ARGS[@]}" --ack quorum --replica-timeout-ms 2000
+nbd_start vol 256M "${REPLICA_ARGS[@]}" --ack quorum --hard-timeout-ms 2000
 
 # fio NAME SECONDS: randrw with every written block read back and checked
 # as it goes (verify_backlog) and fatal on the first mismatch.
