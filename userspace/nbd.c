@@ -186,9 +186,10 @@ int nbd_server_create(struct uloop *loop, struct engine *e,
 	s->description = o->description ? strdup(o->description) : NULL;
 	s->conns = calloc(s->o.max_conns, sizeof(*s->conns));
 	s->free_ids = calloc(s->o.max_conns, sizeof(*s->free_ids));
+	s->due = calloc(2 * (size_t)s->o.max_conns, sizeof(*s->due));
 	err = -ENOMEM;
 	if (!s->name || (o->description && !s->description) || !s->conns ||
-	    !s->free_ids)
+	    !s->free_ids || !s->due)
 		goto err_free;
 	for (i = 0; i < s->o.max_conns; i++)
 		s->free_ids[i] = s->o.max_conns - 1 - i;
@@ -215,6 +216,7 @@ err_close:
 	uloop_set_handler(loop, UD_CLS_NBD, NULL, NULL);
 	nbdsock_close(&s->sock);
 err_free:
+	free(s->due);
 	free(s->free_ids);
 	free(s->conns);
 	free(s->description);
@@ -307,6 +309,7 @@ void nbd_server_destroy(struct nbd_server *s)
 		free(c);
 	}
 	nbdsock_close(&s->sock);
+	free(s->due);
 	free(s->free_ids);
 	free(s->conns);
 	free(s->description);

@@ -62,17 +62,43 @@ static void unpark(struct nbd_conn *c)
 	s->nr_parked--;
 }
 
-/* uloop hook, after every batch of completions: retry parked connections
- * in the order they parked.  Each gets one try per iteration. */
+/* Replies completed during a loop iteration go out together at its end:
+ * the SQE would not be submitted before the next io_uring_enter anyway,
+ * and one sendmsg then carries all of them. */
+static void send_later(struct nbd_conn *c)
+{
+	struct nbd_server *s = c->s;
+
+	if (c->sending || c->send_due)
+		return;
+	if (s->nr_due == 2 * s->o.max_conns) {
+		kick_send(c);	/* list full (ids reused this iteration) */
+		return;
+	}
+	c->send_due = true;
+	s->due[s->nr_due++] = c->id;
+}
+
+/* Parked connections retry in the order they parked, once each per
+ * iteration; then every connection with new replies sends them. */
 void nbdconn_resume_parked(void *arg)
 {
 	struct nbd_server *s = arg;
-	unsigned int n = s->nr_parked;
+	unsigned int n = s->nr_parked, i;
 	struct nbd_conn *c;
 
 	while (n-- && (c = s->park_head)) {
 		unpark(c);
 		conn_process(c);
+	}
+	n = s->nr_due;
+	s->nr_due = 0;
+	for (i = 0; i < n; i++) {
+		c = s->conns[s->due[i]];
+		if (!c || !c->send_due)
+			continue;	/* gone, or its id reused */
+		c->send_due = false;
+		kick_send(c);
 	}
 }
 
@@ -181,7 +207,7 @@ static void reply(struct nbd_req *q)
 		c->q_head = q;
 	c->q_tail = q;
 	c->s->unsent++;
-	kick_send(c);
+	send_later(c);
 }
 
 static void reply_err(struct nbd_req *q, uint32_t err)
@@ -609,7 +635,10 @@ static void on_send(struct nbd_conn *c, int res)
 		c->batch = q->next;
 		reply_done(c, q);
 	}
-	kick_send(c);
+	if (c->batch)
+		kick_send(c);	/* the rest of a short send */
+	else if (c->q_head)
+		send_later(c);
 	if (c->phase == PH_DRAIN) {
 		drain_check(c);
 		return;

@@ -66,7 +66,7 @@ struct nbd_conn {
 	int fd;
 	uint32_t id;
 	enum phase phase;
-	bool recving, sending, direct, parked, structured;
+	bool recving, sending, direct, parked, structured, send_due;
 	unsigned int sqes;		/* our SQEs not yet completed */
 	unsigned int inflight;		/* requests in the engine */
 	uint64_t discard;		/* payload bytes left to skip */
@@ -105,6 +105,10 @@ struct nbd_server {
 	unsigned int nr_free_ids;
 	struct nbd_conn *park_head, *park_tail;
 	unsigned int nr_parked;
+	uint32_t *due;			/* ids of connections with replies
+					 * to send at the end of the loop
+					 * iteration; 2 x max_conns */
+	unsigned int nr_due;
 	uint64_t inflight, unsent;
 	struct nbd_stats st;
 };
@@ -124,7 +128,9 @@ void nbdconn_on_cqe(struct nbd_server *s, const struct io_uring_cqe *cqe);
 void nbdconn_hangup(struct nbd_conn *c, const char *why);
 /* Free a dead connection if nothing refers to it any more. */
 void nbdconn_reap(struct nbd_conn *c);
-/* uloop hook: retry connections parked for a buffer or engine slot. */
+/* uloop hook, after each iteration's completions: retry connections
+ * parked for a buffer or engine slot, then send the replies of every
+ * connection that has new ones, one sendmsg each. */
 void nbdconn_resume_parked(void *arg);
 
 #endif /* TAPESTRY_NBDCONN_H */
