@@ -223,6 +223,10 @@ UNIT_TESTS += nbdproto
 test_nbdproto_SRCS := tests/unit/test_nbdproto.c userspace/nbdproto.c
 FUZZ_TARGETS += nbd
 fuzz_nbd_SRCS := tests/fuzz/fuzz_nbd.c userspace/nbdproto.c
+FUZZ_TARGETS += nbdserver
+fuzz_nbdserver_SRCS := tests/fuzz/fuzz_nbdserver.c tests/unit/fake_engine.c \
+	userspace/nbd.c userspace/nbdconn.c userspace/nbdsock.c \
+	userspace/nbdproto.c userspace/uloop.c userspace/log.c userspace/hist.c
 UNIT_TESTS += nbd
 test_nbd_SRCS := tests/unit/test_nbd.c tests/unit/fake_engine.c \
 	userspace/nbdconn.c \

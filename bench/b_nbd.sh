@@ -1,6 +1,6 @@
 #!/bin/bash
 # NBD frontend benchmark: the same workloads, through real NBD clients,
-# against four servers backed by files on one tmpfs:
+# against four servers whose backing files are all on one tmpfs:
 #   (a) Tapestry, one local replica      (tapestryd volume --local)
 #   (b) nbdkit file
 #   (c) qemu-nbd
@@ -10,17 +10,25 @@
 # Target: (a) >= 1.0x the faster of (b) and (c), on IOPS and MB/s.
 # Results: bench/results/nbd.md (table) and bench/results/nbd.json.
 #
-#   NBD_BENCH_RUNTIME=10   seconds per fio run
+# The four servers run side by side, each on its own backing file, and
+# every workload visits them in turn, round after round; each figure is
+# the best of the rounds.  On a shared, noisy machine that keeps a burst
+# of someone else's load from landing on one server only.
+#
+#   NBD_BENCH_RUNTIME=8    seconds per fio run
+#   NBD_BENCH_ROUNDS=2     rounds
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 TAPESTRYD=$PWD/$BUILD/bin/tapestryd
-RUNTIME=${NBD_BENCH_RUNTIME:-10}
+RUNTIME=${NBD_BENCH_RUNTIME:-8}
+ROUNDS=${NBD_BENCH_ROUNDS:-2}
 SIZE_MB=1024
+SERVERS="a b c d"
 OUT_JSON=bench/results/nbd.json
 OUT_MD=bench/results/nbd.md
 
-for t in fio nbdcopy nbdkit qemu-nbd jq; do
+for t in fio nbdcopy nbdinfo nbdkit qemu-nbd jq; do
 	command -v $t >/dev/null || { echo "b_nbd: $t missing (make deps)"; exit 1; }
 done
 [ -x "$TAPESTRYD" ] || { echo "b_nbd: build first (make)"; exit 1; }
@@ -42,7 +50,8 @@ wait_uri() {
 		nbdinfo --size "$1" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
-	echo "b_nbd: server at $1 did not come up"; exit 1
+	echo "b_nbd: server at $1 did not come up"
+	return 1
 }
 
 # Three replica servers, one zone each, on free loopback ports.
@@ -62,47 +71,40 @@ start_replicas() {
 	done
 }
 
-# start_server a|b|c|d: sets URI and SPID
+# start_server a|b|c|d, each on its own backing file; sets URI[s].
+declare -A URI
 start_server() {
-	local s=$1 sock=$D/$1.sock
-	rm -f "$D/img"
-	truncate -s ${SIZE_MB}M "$D/img"
+	local s=$1 sock=$D/$1.sock img=$D/$1.img
+	truncate -s ${SIZE_MB}M "$img"
 	case $s in
 	a)	"$TAPESTRYD" volume --name vol --size ${SIZE_MB}M \
-			--local z1="$D/img" --nbd unix:"$sock" \
-			--state-dir "$D/state-a" --pin-root "$PIN" >"$D/a.log" 2>&1 &
-		URI="nbd+unix:///vol?socket=$sock" ;;
-	b)	nbdkit --unix "$sock" --foreground file file="$D/img" \
+			--local z1="$img" --nbd unix:"$sock" \
+			--state-dir "$D/state-a" --pin-root "$PIN" \
+			>"$D/a.log" 2>&1 &
+		URI[$s]="nbd+unix:///vol?socket=$sock" ;;
+	b)	nbdkit --unix "$sock" --foreground file file="$img" \
 			>"$D/b.log" 2>&1 &
-		URI="nbd+unix:///?socket=$sock" ;;
+		URI[$s]="nbd+unix:///?socket=$sock" ;;
 	c)	qemu-nbd --socket="$sock" --format=raw --export-name=vol \
 			--persistent --shared=16 --cache=writeback \
-			--aio=threads "$D/img" >"$D/c.log" 2>&1 &
-		URI="nbd+unix:///vol?socket=$sock" ;;
+			--aio=threads "$img" >"$D/c.log" 2>&1 &
+		URI[$s]="nbd+unix:///vol?socket=$sock" ;;
 	d)	start_replicas || return 1
 		"$TAPESTRYD" volume --name vol --size ${SIZE_MB}M \
 			"${REPLICA_ARGS[@]}" --ack quorum --nbd unix:"$sock" \
-			--state-dir "$D/state-d" --pin-root "$PIN" >"$D/d.log" 2>&1 &
-		URI="nbd+unix:///vol?socket=$sock" ;;
+			--state-dir "$D/state-d" --pin-root "$PIN" \
+			>"$D/d.log" 2>&1 &
+		URI[$s]="nbd+unix:///vol?socket=$sock" ;;
 	esac
-	SPID=$!
-	PIDS+=($SPID)
-	wait_uri "$URI"
+	PIDS+=($!)
+	wait_uri "${URI[$s]}"
 }
 
-stop_all() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	PIDS=()
-	rm -rf "$D"/replica* "$D"/port* "$D"/state-*
-}
-
-# fio NAME RW BS QD -> "iops mbps p99_us"
+# run_fio SERVER RW BS QD -> "iops mbps p99_us"
 run_fio() {
-	local name=$1 rw=$2 bs=$3 qd=$4 dir
-	fio --name="$name" --ioengine=nbd --uri="$URI" --rw="$rw" --bs="$bs" \
-		--iodepth="$qd" --size=${SIZE_MB}M --time_based \
+	local rw=$2 dir
+	fio --name="$rw" --ioengine=nbd --uri="${URI[$1]}" --rw="$rw" \
+		--bs="$3" --iodepth="$4" --size=${SIZE_MB}M --time_based \
 		--runtime="$RUNTIME" --ramp_time=1 --randrepeat=1 \
 		--output-format=json --output="$D/fio.json" >/dev/null 2>&1 ||
 		{ echo "0 0 0"; return; }
@@ -111,45 +113,56 @@ run_fio() {
 		\((.clat_ns.percentile.\"99.000000\" // 0) / 1000)\"" "$D/fio.json"
 }
 
-# nbdcopy SRC DST -> MB/s
+# run_copy SRC DST -> MB/s
 run_copy() {
 	local t0 t1
 	t0=$(date +%s%N)
 	nbdcopy --flush "$1" "$2" || { echo 0; return; }
 	t1=$(date +%s%N)
-	echo "$SIZE_MB $t0 $t1" | awk '{ printf "%.1f", $1 * 1.048576 / (($3 - $2) / 1e9) }'
+	awk -v mb=$SIZE_MB -v t0="$t0" -v t1="$t1" \
+		'BEGIN { printf "%.1f", mb * 1.048576 / ((t1 - t0) / 1e9) }'
+}
+
+# keep KEY VALUE: R[KEY] becomes VALUE if its first field is larger.
+declare -A R
+keep() {
+	local old=${R[$1]:-}
+	if [ -z "$old" ] || awk -v n="${2%% *}" -v o="${old%% *}" \
+		'BEGIN { exit !(n > o) }'; then
+		R[$1]=$2
+	fi
 }
 
 echo "b_nbd: making a ${SIZE_MB} MiB random source file"
 head -c ${SIZE_MB}M /dev/urandom > "$D/src"
-
-declare -A R
-SERVERS="a b c d"
+UP=""
 for s in $SERVERS; do
-	echo "b_nbd: server ($s)"
-	if ! start_server $s; then
-		echo "b_nbd: ($s) could not start; skipped"
-		stop_all
-		continue
-	fi
-	R[$s,copy_in]=$(run_copy "$D/src" "$URI")
-	R[$s,copy_out]=$(run_copy "$URI" null:)
-	R[$s,randread]=$(run_fio randread randread 4k 32)
-	R[$s,randwrite]=$(run_fio randwrite randwrite 4k 32)
-	R[$s,seqwrite]=$(run_fio seqwrite write 1M 8)
-	echo "  copy in ${R[$s,copy_in]} MB/s, out ${R[$s,copy_out]} MB/s;" \
-	     "randread ${R[$s,randread]}; randwrite ${R[$s,randwrite]};" \
-	     "seqwrite ${R[$s,seqwrite]} (iops MB/s p99us)"
-	stop_all
+	if start_server $s; then UP="$UP $s"; else echo "b_nbd: ($s) skipped"; fi
+done
+echo "b_nbd: servers up:$UP; $ROUNDS rounds of ${RUNTIME} s runs"
+for round in $(seq "$ROUNDS"); do
+	for s in $UP; do keep "$s,copy_in" "$(run_copy "$D/src" "${URI[$s]}")"; done
+	for s in $UP; do keep "$s,copy_out" "$(run_copy "${URI[$s]}" null:)"; done
+	for s in $UP; do keep "$s,randread" "$(run_fio $s randread 4k 32)"; done
+	for s in $UP; do keep "$s,randwrite" "$(run_fio $s randwrite 4k 32)"; done
+	for s in $UP; do keep "$s,seqwrite" "$(run_fio $s write 1M 8)"; done
+	for s in $UP; do
+		echo "  after round $round ($s): copy in ${R[$s,copy_in]} MB/s," \
+		     "out ${R[$s,copy_out]}; randread ${R[$s,randread]};" \
+		     "randwrite ${R[$s,randwrite]}; seqwrite ${R[$s,seqwrite]}" \
+		     "(iops MB/s p99us)"
+	done
 done
 
 field() { echo "${R[$1,$2]:-0 0 0}" | awk -v f="$3" '{ print $f }'; }
 ratio() { awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN {
-	m = b > c ? b : c; if (m > 0) printf "%.2f", a / m; else print "n/a" }'; }
+	m = b > c ? b : c; if (m > 0) printf "%.2f", a / m; else print "null" }'; }
+int() { printf '%.0f' "$1"; }
 
 {
 	echo "{"
-	echo "  \"runtime_s\": $RUNTIME, \"size_mib\": $SIZE_MB,"
+	echo "  \"runtime_s\": $RUNTIME, \"rounds\": $ROUNDS, \"size_mib\": $SIZE_MB,"
+	echo "  \"loadavg_at_end\": \"$(cut -d' ' -f1-3 /proc/loadavg)\","
 	echo "  \"servers\": {\"a\": \"tapestry 1 local replica\", \"b\": \"nbdkit file\","
 	echo "              \"c\": \"qemu-nbd\", \"d\": \"tapestry 3 replicas quorum\"},"
 	echo "  \"results\": {"
@@ -177,31 +190,44 @@ ratio() { awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN {
 	printf '    "copy_out_mbps": %s\n' "$(ratio "${R[a,copy_out]:-0}" "${R[b,copy_out]:-0}" "${R[c,copy_out]:-0}")"
 	echo "  }"
 	echo "}"
-} > "$OUT_JSON.tmp" && jq . "$OUT_JSON.tmp" > "$OUT_JSON" && rm -f "$OUT_JSON.tmp"
+} > "$D/out.json" && jq . "$D/out.json" > "$OUT_JSON" ||
+	{ echo "b_nbd: bad JSON"; cat "$D/out.json"; exit 1; }
 
+row() {	# LABEL WORKLOAD FIELD
+	echo "| $1 | $(int "$(field a $2 $3)") | $(int "$(field b $2 $3)") |" \
+	     "$(int "$(field c $2 $3)") | $(int "$(field d $2 $3)") |" \
+	     "$(ratio "$(field a $2 $3)" "$(field b $2 $3)" "$(field c $2 $3)") |"
+}
+copyrow() {	# LABEL KEY
+	echo "| $1 | ${R[a,$2]:-0} | ${R[b,$2]:-0} | ${R[c,$2]:-0} | ${R[d,$2]:-0} |" \
+	     "$(ratio "${R[a,$2]:-0}" "${R[b,$2]:-0}" "${R[c,$2]:-0}") |"
+}
 {
 	echo "# NBD frontend benchmark"
 	echo
-	echo "$(date -u +%Y-%m-%d) on $(nproc) cores, $(uname -r); fio ${RUNTIME} s per run"
+	echo "\`bench/b_nbd.sh\`, $(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r);"
+	echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end.  fio ${RUNTIME} s per run"
 	echo "(after 1 s ramp), ioengine=nbd, one connection; nbdcopy of a ${SIZE_MB} MiB"
-	echo "random file with --flush (its default 4 connections where the server"
-	echo "allows multi-conn).  Every server's backing file is on one tmpfs."
+	echo "random file with --flush (4 connections where the server allows"
+	echo "multi-conn).  Every backing file is on one tmpfs.  The servers run side"
+	echo "by side and each workload visits them in turn; each figure is the best"
+	echo "of $ROUNDS rounds (its p99 from the same run)."
 	echo
 	echo "| workload | (a) Tapestry 1 local | (b) nbdkit file | (c) qemu-nbd | (d) Tapestry 3 quorum | (a) / best of (b),(c) |"
 	echo "|---|---|---|---|---|---|"
-	for w in randread randwrite; do
-		echo "| 4 KiB $w QD32, IOPS | $(field a $w 1 | cut -d. -f1) | $(field b $w 1 | cut -d. -f1) | $(field c $w 1 | cut -d. -f1) | $(field d $w 1 | cut -d. -f1) | $(ratio "$(field a $w 1)" "$(field b $w 1)" "$(field c $w 1)") |"
-	done
-	echo "| 1 MiB seq write QD8, MB/s | $(field a seqwrite 2 | cut -d. -f1) | $(field b seqwrite 2 | cut -d. -f1) | $(field c seqwrite 2 | cut -d. -f1) | $(field d seqwrite 2 | cut -d. -f1) | $(ratio "$(field a seqwrite 2)" "$(field b seqwrite 2)" "$(field c seqwrite 2)") |"
-	echo "| nbdcopy in, MB/s | ${R[a,copy_in]:-0} | ${R[b,copy_in]:-0} | ${R[c,copy_in]:-0} | ${R[d,copy_in]:-0} | $(ratio "${R[a,copy_in]:-0}" "${R[b,copy_in]:-0}" "${R[c,copy_in]:-0}") |"
-	echo "| nbdcopy out, MB/s | ${R[a,copy_out]:-0} | ${R[b,copy_out]:-0} | ${R[c,copy_out]:-0} | ${R[d,copy_out]:-0} | $(ratio "${R[a,copy_out]:-0}" "${R[b,copy_out]:-0}" "${R[c,copy_out]:-0}") |"
+	row "4 KiB randread QD32, IOPS" randread 1
+	row "4 KiB randwrite QD32, IOPS" randwrite 1
+	row "1 MiB seq write QD8, MB/s" seqwrite 2
+	copyrow "nbdcopy in, MB/s" copy_in
+	copyrow "nbdcopy out, MB/s" copy_out
 	echo
 	echo "p99 completion latency (fio clat), microseconds:"
 	echo
 	echo "| workload | (a) | (b) | (c) | (d) |"
 	echo "|---|---|---|---|---|"
 	for w in randread randwrite seqwrite; do
-		echo "| $w | $(field a $w 3 | cut -d. -f1) | $(field b $w 3 | cut -d. -f1) | $(field c $w 3 | cut -d. -f1) | $(field d $w 3 | cut -d. -f1) |"
+		echo "| $w | $(int "$(field a $w 3)") | $(int "$(field b $w 3)") |" \
+		     "$(int "$(field c $w 3)") | $(int "$(field d $w 3)") |"
 	done
 	echo
 	echo "A 0 means that server or run did not complete (see the script's output)."

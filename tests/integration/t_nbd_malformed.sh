@@ -1,8 +1,9 @@
 #!/bin/bash
 # timeout: 90
 # Acceptance 5: malformed input.
-#  - fuzz_nbd (libFuzzer, handshake + request parser) runs ~15 s from the
-#    committed seed corpus without a crash;
+#  - fuzz_nbd (libFuzzer: handshake + request parser) and fuzz_nbdserver
+#    (the connection state machine over a fake engine: no leaked buffer,
+#    slot or connection) run 8 s each from their committed seed corpora;
 #  - nbd-abuse sends bad magic, unknown options and commands, requests
 #    past the end, zero lengths, truncated headers, and hangs up in the
 #    middle of a write payload: each gets the right error or that one
@@ -12,15 +13,20 @@
 nbd_need nbdcopy nbdinfo cmp
 nbd_setup
 
-fuzz=$ROOT/$BUILD/fuzz/fuzz_nbd
-[ -x "$fuzz" ] || fuzz=$ROOT/build/fuzz/fuzz_nbd
-[ -x "$fuzz" ] || fail "fuzz_nbd not built (make fuzz)"
-mkdir -p "$T/corpus"
-cp "$ROOT"/tests/fuzz/corpus/nbd/* "$T/corpus/"
-(cd "$T" && "$fuzz" -max_total_time=15 -max_len=16384 -timeout=10 \
-	-print_final_stats=1 "$T/corpus" >"$T/fuzz.log" 2>&1) ||
-	fail "fuzz_nbd found a problem: $(tail -40 "$T/fuzz.log")"
-grep -E "stat::number_of_executed_units" "$T/fuzz.log"
+# fuzz NAME SECONDS: a libFuzzer target from a copy of its seed corpus
+fuzz() {
+	local bin=$ROOT/$BUILD/fuzz/fuzz_$1
+	[ -x "$bin" ] || bin=$ROOT/build/fuzz/fuzz_$1
+	[ -x "$bin" ] || fail "fuzz_$1 not built (make fuzz)"
+	mkdir -p "$T/corpus-$1"
+	cp "$ROOT"/tests/fuzz/corpus/$1/* "$T/corpus-$1/"
+	(cd "$T" && "$bin" -max_total_time="$2" -max_len=16384 -timeout=10 \
+		-print_final_stats=1 "$T/corpus-$1" >"$T/fuzz-$1.log" 2>&1) ||
+		fail "fuzz_$1 found a problem: $(tail -40 "$T/fuzz-$1.log")"
+	echo "fuzz_$1: $(grep -o 'number_of_executed_units: *[0-9]*' "$T/fuzz-$1.log")"
+}
+fuzz nbd 8		# handshake and request parser
+fuzz nbdserver 8	# the connection state machine on a fake engine
 
 head -c 32M /dev/urandom > "$T/src"
 nbd_start vol 32M --local zone-a="$T/a.img"
