@@ -63,6 +63,7 @@ start_replicas() {
 			--data "$D/replica$z" --port-file "$D/port$z" \
 			>"$D/replica$z.log" 2>&1 &
 		PIDS+=($!)
+		SPIDS[d]="${SPIDS[d]:-} $!"
 	done
 	for z in 1 2 3; do
 		for _ in $(seq 100); do [ -s "$D/port$z" ] && break; sleep 0.1; done
@@ -71,8 +72,9 @@ start_replicas() {
 	done
 }
 
-# start_server a|b|c|d, each on its own backing file; sets URI[s].
-declare -A URI
+# start_server a|b|c|d, each on its own backing file; sets URI[s] and
+# SPIDS[s] (the server's processes, for CPU time).
+declare -A URI SPIDS
 start_server() {
 	local s=$1 sock=$D/$1.sock img=$D/$1.img
 	truncate -s ${SIZE_MB}M "$img"
@@ -97,20 +99,39 @@ start_server() {
 		URI[$s]="nbd+unix:///vol?socket=$sock" ;;
 	esac
 	PIDS+=($!)
+	SPIDS[$s]="${SPIDS[$s]:-} $!"
 	wait_uri "${URI[$s]}"
 }
 
-# run_fio SERVER RW BS QD -> "iops mbps p99_us"
+# CPU time (user + system, ms) used so far by server s's processes.
+server_cpu() {
+	local p t=0 tick
+	tick=$(getconf CLK_TCK)
+	for p in ${SPIDS[$1]}; do
+		t=$((t + $(awk '{ print $14 + $15 }' /proc/$p/stat 2>/dev/null || echo 0)))
+	done
+	echo $((t * 1000 / tick))
+}
+
+# run_fio SERVER RW BS QD -> "iops mbps p99_us cpu_us_per_io"; the last
+# is the server's CPU time (all its processes) per I/O.  No ramp: the
+# servers are warm from the copies.
 run_fio() {
-	local rw=$2 dir
+	local rw=$2 dir c0 c1
+	c0=$(server_cpu $1)
 	fio --name="$rw" --ioengine=nbd --uri="${URI[$1]}" --rw="$rw" \
 		--bs="$3" --iodepth="$4" --size=${SIZE_MB}M --time_based \
-		--runtime="$RUNTIME" --ramp_time=1 --randrepeat=1 \
+		--runtime="$RUNTIME" --randrepeat=1 \
 		--output-format=json --output="$D/fio.json" >/dev/null 2>&1 ||
-		{ echo "0 0 0"; return; }
+		{ echo "0 0 0 0"; return; }
+	c1=$(server_cpu $1)
 	case $rw in *read*) dir=read ;; *) dir=write ;; esac
-	jq -r ".jobs[0].$dir | \"\(.iops) \(.bw_bytes / 1000000) \
-		\((.clat_ns.percentile.\"99.000000\" // 0) / 1000)\"" "$D/fio.json"
+	jq -r --argjson cpu $((c1 - c0)) ".jobs[0].$dir | \"\(.iops) \
+		\(.bw_bytes / 1000000) \
+		\((.clat_ns.percentile.\"99.000000\" // 0) / 1000) \
+		\(if .total_ios > 0 then \$cpu * 10000 / .total_ios | floor / 10
+		   else 0 end)\"" \
+		"$D/fio.json"
 }
 
 # run_copy SRC DST -> MB/s
@@ -154,7 +175,7 @@ for round in $(seq "$ROUNDS"); do
 	done
 done
 
-field() { echo "${R[$1,$2]:-0 0 0}" | awk -v f="$3" '{ print $f }'; }
+field() { echo "${R[$1,$2]:-0 0 0 0}" | awk -v f="$3" '{ print $f }'; }
 ratio() { awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN {
 	m = b > c ? b : c; if (m > 0) printf "%.2f", a / m; else print "null" }'; }
 int() { printf '%.0f' "$1"; }
@@ -171,8 +192,9 @@ int() { printf '%.0f' "$1"; }
 		for s in $SERVERS; do
 			[ $first = 1 ] || echo ","
 			first=0
-			printf '    "%s_%s": {"iops": %s, "mbps": %s, "p99_us": %s}' \
-				"$w" "$s" "$(field $s $w 1)" "$(field $s $w 2)" "$(field $s $w 3)"
+			printf '    "%s_%s": {"iops": %s, "mbps": %s, "p99_us": %s, "server_cpu_us_per_io": %s}' \
+				"$w" "$s" "$(field $s $w 1)" "$(field $s $w 2)" \
+				"$(field $s $w 3)" "$(field $s $w 4)"
 		done
 	done
 	for w in copy_in copy_out; do
@@ -206,8 +228,8 @@ copyrow() {	# LABEL KEY
 	echo "# NBD frontend benchmark"
 	echo
 	echo "\`bench/b_nbd.sh\`, $(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r);"
-	echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end.  fio ${RUNTIME} s per run"
-	echo "(after 1 s ramp), ioengine=nbd, one connection; nbdcopy of a ${SIZE_MB} MiB"
+	echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end.  fio ${RUNTIME} s per run,"
+	echo "ioengine=nbd, one connection; nbdcopy of a ${SIZE_MB} MiB"
 	echo "random file with --flush (4 connections where the server allows"
 	echo "multi-conn).  Every backing file is on one tmpfs.  The servers run side"
 	echo "by side and each workload visits them in turn; each figure is the best"
@@ -228,6 +250,16 @@ copyrow() {	# LABEL KEY
 	for w in randread randwrite seqwrite; do
 		echo "| $w | $(int "$(field a $w 3)") | $(int "$(field b $w 3)") |" \
 		     "$(int "$(field c $w 3)") | $(int "$(field d $w 3)") |"
+	done
+	echo
+	echo "Server CPU time per I/O (user + system, every process of the server,"
+	echo "io_uring workers included), microseconds; less is better, and it is"
+	echo "steadier than throughput when the machine is shared:"
+	echo
+	echo "| workload | (a) | (b) | (c) | (d) |"
+	echo "|---|---|---|---|---|"
+	for w in randread randwrite seqwrite; do
+		echo "| $w | $(field a $w 4) | $(field b $w 4) | $(field c $w 4) | $(field d $w 4) |"
 	done
 	echo
 	echo "A 0 means that server or run did not complete (see the script's output)."
