@@ -20,7 +20,7 @@
 #define DRAIN_NS		(10 * 1000000000ULL)
 
 /* The loop's registered buffers: small ones for the common 4 KiB..64 KiB
- * requests, large ones for requests up to the 1 MiB maximum.  80 MiB of
+ * requests, large ones for requests up to the 1 MiB maximum.  96 MiB of
  * locked memory per volume. */
 #define NR_SMALL	512
 #define NR_LARGE	64
