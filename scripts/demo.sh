@@ -134,7 +134,7 @@ IOREP=$!
 PIDS+=($IOREP)
 fio --name=demo --ioengine=nbd --uri="$URI" --rw=randrw --bs=4k \
 	--iodepth=32 --size=512M --time_based --runtime=$RUN_S --rate_iops=2000 \
-	--verify=crc32c --verify_backlog=256 --verify_fatal=1 \
+	--verify=crc32c --verify_backlog=256 --verify_fatal=1 --verify_state_save=0 \
 	--status-interval=1 --output-format=terse --terse-version=3 \
 	--output="$WORK/fio.terse" >/dev/null 2>&1 &
 FIO=$!

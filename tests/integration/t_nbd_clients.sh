@@ -18,7 +18,7 @@ echo "server fds before: $before"
 # connection stays open a while, then reads back and checks crc32c.
 fio --name=many --ioengine=nbd --uri="$VOL_URI" --thread --numjobs=$jobs \
 	--rw=randwrite --bs=4k --size=256k --offset_increment=1m \
-	--iodepth=2 --rate_iops=64 --verify=crc32c --do_verify=1 \
+	--iodepth=2 --rate_iops=64 --verify=crc32c --do_verify=1 --verify_state_save=0 \
 	--verify_fatal=1 --group_reporting --output="$T/fio.txt" \
 	>"$T/fio.err" 2>&1 &
 fio_pid=$!

@@ -20,7 +20,7 @@ nbd_start vol 256M "${REPLICA_ARGS[@]}" --ack quorum --hard-timeout-ms 2000
 run_fio() {
 	fio --name="$1" --ioengine=nbd --uri="$VOL_URI" --rw=randrw --bs=4k \
 		--iodepth=32 --size=256M --time_based --runtime="$2" \
-		--verify=crc32c --verify_backlog=256 --verify_fatal=1 \
+		--verify=crc32c --verify_backlog=256 --verify_fatal=1 --verify_state_save=0 \
 		--output-format=json --output="$T/$1.json" >"$T/$1.err" 2>&1
 }
 check_fio() {
