@@ -125,6 +125,9 @@ TEST_PROGS += tapestry-replctl
 tapestry-replctl_SRCS := tests/tools/replctl.c userspace/proto.c userspace/crc.c \
 			 userspace/replica_rules.c
 TEST_PROGS += tapestry-faultproxy
+FUZZ_TARGETS += repl
+fuzz_repl_SRCS := tests/fuzz/fuzz_repl.c userspace/replica_rx.c \
+		  userspace/replica_rules.c userspace/proto.c userspace/crc.c
 tapestry-faultproxy_SRCS := tests/tools/faultproxy.c
 
 # --- engine -----------------------------------------------------------------
