@@ -115,6 +115,12 @@ UNIT_TESTS += seqmap
 test_seqmap_SRCS := tests/unit/test_seqmap.c userspace/seqmap.c
 UNIT_TESTS += proto
 test_proto_SRCS := tests/unit/test_proto.c userspace/proto.c userspace/crc.c
+UNIT_TESTS += replica_rx
+test_replica_rx_SRCS := tests/unit/test_replica_rx.c userspace/replica_rx.c \
+			userspace/proto.c userspace/crc.c
+UNIT_TESTS += replica_rules
+test_replica_rules_SRCS := tests/unit/test_replica_rules.c \
+			   userspace/replica_rules.c userspace/crc.c
 TAPESTRYD_SRCS += userspace/replica.c
 TAPESTRYD_SRCS += userspace/replica_cli.c
 TAPESTRYD_SRCS += userspace/replica_io.c
