@@ -268,7 +268,8 @@ static int send_all(int fd, const void *p, size_t len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			/* the peer is gone, either way */
+			return errno == ECONNRESET ? -EPIPE : -errno;
 		}
 		b += n;
 		len -= (size_t)n;
