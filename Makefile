@@ -107,6 +107,25 @@ test_uloop_SRCS := tests/unit/test_uloop.c userspace/uloop.c userspace/log.c
 # --- tracer: blktrace, zonetrace, report ------------------------------------
 
 # --- placer -----------------------------------------------------------------
+# The placer core is pure logic; its tests link it alone.
+PLACER_CORE_SRCS := userspace/placer.c userspace/placer_fit.c \
+		    userspace/placer_repair.c userspace/placer_balance.c \
+		    userspace/placer_plan.c userspace/iheap.c
+TAPESTRY_SRCS += $(PLACER_CORE_SRCS)
+TAPESTRY_SRCS += userspace/placer_json.c
+TAPESTRY_SRCS += userspace/placer_sim.c
+TAPESTRY_SRCS += tools/place_io.c
+TAPESTRY_SRCS += tools/cmd_place.c
+TAPESTRY_SRCS += tools/cmd_simulate.c
+UNIT_TESTS += iheap
+test_iheap_SRCS := tests/unit/test_iheap.c userspace/iheap.c
+UNIT_TESTS += placer
+test_placer_SRCS := tests/unit/test_placer.c $(PLACER_CORE_SRCS)
+UNIT_TESTS += placer_json
+test_placer_json_SRCS := tests/unit/test_placer_json.c \
+			 userspace/placer_json.c $(PLACER_CORE_SRCS)
+FUZZ_TARGETS += placer_json
+fuzz_placer_json_SRCS := tests/fuzz/fuzz_placer_json.c userspace/placer_json.c
 
 # --- replication protocol and replica server --------------------------------
 COMMON_SRCS += userspace/proto.c

@@ -18,6 +18,9 @@ struct command {
 /* --- tracer --- */
 
 /* --- placer --- */
+int cmd_place(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
 
 /* --- engine --- */
 

@@ -14,6 +14,9 @@ static const struct command commands[] = {
 	/* --- tracer --- */
 
 	/* --- placer --- */
+	{ "place", cmd_place, "place volumes' replicas across zones and nodes" },
+	{ "plan", cmd_plan, "plan the moves from a placement to a balanced one" },
+	{ "simulate", cmd_simulate, "simulate a cluster event, measure the placer" },
 
 	/* --- engine --- */
 
