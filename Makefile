@@ -120,7 +120,11 @@ TAPESTRY_SRCS += tools/cmd_simulate.c
 UNIT_TESTS += iheap
 test_iheap_SRCS := tests/unit/test_iheap.c userspace/iheap.c
 UNIT_TESTS += placer
-test_placer_SRCS := tests/unit/test_placer.c $(PLACER_CORE_SRCS)
+test_placer_SRCS := tests/unit/test_placer.c tests/unit/placer_tc.c \
+		    $(PLACER_CORE_SRCS)
+UNIT_TESTS += placer_move
+test_placer_move_SRCS := tests/unit/test_placer_move.c tests/unit/placer_tc.c \
+			 $(PLACER_CORE_SRCS)
 UNIT_TESTS += placer_json
 test_placer_json_SRCS := tests/unit/test_placer_json.c \
 			 userspace/placer_json.c $(PLACER_CORE_SRCS)

@@ -578,8 +578,9 @@ static int setup_current(struct pl_state *st, struct setup *s)
 			return rc;
 	}
 	for (n = 0; n < st->nn; n++)
-		qsort(st->node[n].rep, st->node[n].nrep, sizeof(uint32_t),
-		      cmp_u32);
+		if (st->node[n].nrep > 1)
+			qsort(st->node[n].rep, st->node[n].nrep,
+			      sizeof(uint32_t), cmp_u32);
 	return 0;
 }
 

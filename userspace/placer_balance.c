@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Pull: how many of the most loaded nodes (cluster-wide, then in the
- * receiver's own domain) are asked for a replica. */
+/* Pull: how many more senders to ask for a replica they do not lead,
+ * once one offered only a replica it leads (moving it costs a promote). */
 #define PULL_SCAN 32
 #define MAX_ROUNDS 1000
 
@@ -251,12 +251,19 @@ static int try_push(struct pl_state *st, uint32_t a, uint32_t vid,
 {
 	const struct pl_vol *v = &st->vol[vid];
 	struct pl_pick p = { .vid = vid, .mode = PICK_MOVE,
-			     .only_zone = PL_NONE };
+			     .only_zone = PL_NONE, .bounded = true,
+			     .max_dev = -(v->size + 1) / 2 };
 	int64_t s = v->size, da = st->dev[a], db;
 	uint32_t b;
 	int rc;
 
+	const struct pl_rx *rx = &st->key[v->key].rx[0];
+	uint32_t top = iheap_top(&rx->dom);
+
 	if ((v->rep[0] == a) != primaries)
+		return 0;
+	/* No receiver anywhere is under target by half this replica. */
+	if (top == IHEAP_NONE || s > -2 * rx->dkey[top])
 		return 0;
 	p.from_dom = st->key[v->key].dom_of[a];
 	if (p.from_dom == PL_NONE || pref_lock(st, v, a))
@@ -297,16 +304,17 @@ static int push_one(struct pl_state *st, uint32_t a)
 	return 0;
 }
 
-/* A replica on a that may move to b, a primary only when primaries is
- * set: PL_NONE if none. */
-static uint32_t pull_from(struct pl_state *st, uint32_t a, uint32_t b,
-			  bool primaries)
+/* Replicas on a that may move to b: the first that a does not lead in
+ * *plain, the first it leads in *lead (PL_NONE if none). */
+static void pull_from(struct pl_state *st, uint32_t a, uint32_t b,
+		      uint32_t *plain, uint32_t *lead)
 {
 	const struct pl_node *na = &st->node[a], *nb = &st->node[b];
 	int64_t da = st->dev[a], db = st->dev[b];
 	int64_t lim = -2 * db;
 	uint32_t i, vid, kb, from;
 
+	*plain = *lead = PL_NONE;
 	if (da + st->slack < lim)
 		lim = da + st->slack;
 	if (da - db - 1 < lim)
@@ -314,10 +322,12 @@ static uint32_t pull_from(struct pl_state *st, uint32_t a, uint32_t b,
 	for (i = first_fitting(st, na, lim); i < na->nrep; i++) {
 		const struct pl_vol *v;
 		struct pl_pick p = { .mode = PICK_MOVE, .only_zone = PL_NONE };
+		bool leads;
 
 		vid = na->rep[i];
 		v = &st->vol[vid];
-		if ((v->rep[0] == a) != primaries)
+		leads = v->rep[0] == a;
+		if (leads ? *lead != PL_NONE : *plain != PL_NONE)
 			continue;
 		kb = st->key[v->key].dom_of[b];
 		from = st->key[v->key].dom_of[a];
@@ -331,46 +341,59 @@ static uint32_t pull_from(struct pl_state *st, uint32_t a, uint32_t b,
 			if (!pl_pick_dom_ok(&p, kb))
 				continue;
 		}
-		return vid;
+		*(leads ? lead : plain) = vid;
+		if (*plain != PL_NONE)
+			return;
 	}
-	return PL_NONE;
 }
 
-/* Ask the most loaded nodes of heap h, in order, for a replica for b:
- * first for one they do not lead, then for any. */
-static uint32_t pull_scan(struct pl_state *st, struct iheap *h, uint32_t b,
-			  uint32_t *from, uint32_t *stash)
+/* Ask the nodes, most loaded first, for a replica for b.  A
+ * node that has none for b is marked: within one pull phase its replicas
+ * only leave and b's needs only shrink, so it never will.  A replica the
+ * node does not lead is worth looking PULL_SCAN nodes further for. */
+static uint32_t pull_scan(struct pl_state *st, uint32_t b, uint32_t *from,
+			  uint32_t *stash, uint32_t *dry)
 {
-	uint32_t a, ns = 0, vid = PL_NONE, i;
-	int pass;
+	uint32_t a, ns = 0, vid = PL_NONE, plain, lead, i, after = 0;
 
-	while (ns < PULL_SCAN && (a = iheap_pop(h)) != IHEAP_NONE) {
+	while ((a = iheap_pop(&st->over)) != IHEAP_NONE) {
 		stash[ns++] = a;
-		if (st->dev[a] <= 0)
+		/* Nodes at or a little under target may give too, down to
+		 * -slack: they may be the only ones holding volumes that can
+		 * enter b's domain. */
+		if (st->dev[a] <= -st->slack)
+			break;
+		if (a == b || dry[a] == b)
+			continue;
+		pull_from(st, a, b, &plain, &lead);
+		if (plain != PL_NONE) {
+			vid = plain;
+			*from = a;
+			break;
+		}
+		if (lead == PL_NONE) {
+			dry[a] = b;
+			continue;
+		}
+		if (vid == PL_NONE) {
+			vid = lead;
+			*from = a;
+		}
+		if (++after >= PULL_SCAN)
 			break;
 	}
-	for (pass = 0; pass < 2 && vid == PL_NONE; pass++)
-		for (i = 0; i < ns && vid == PL_NONE; i++) {
-			a = stash[i];
-			if (a == b || st->dev[a] <= 0)
-				continue;
-			vid = pull_from(st, a, b, pass);
-			if (vid != PL_NONE)
-				*from = a;
-		}
 	for (i = 0; i < ns; i++)
-		iheap_push(h, stash[i]);
+		iheap_push(&st->over, stash[i]);
 	return vid;
 }
 
-static int pull_one(struct pl_state *st, uint32_t b, uint32_t *stash)
+static int pull_one(struct pl_state *st, uint32_t b, uint32_t *stash,
+		    uint32_t *dry)
 {
-	uint32_t a = PL_NONE, vid, d = st->key[st->bal_key].dom_of[b];
+	uint32_t a = PL_NONE, vid;
 	int rc;
 
-	vid = pull_scan(st, &st->over, b, &a, stash);
-	if (vid == PL_NONE && d != PL_NONE)
-		vid = pull_scan(st, &st->dover[d], b, &a, stash);
+	vid = pull_scan(st, b, &a, stash, dry);
 	if (vid == PL_NONE)
 		return 0;
 	rc = pl_rep_move(st, vid, slot_of(&st->vol[vid], a), b);
@@ -381,6 +404,7 @@ struct drivers {
 	struct iheap h;
 	uint32_t *pos;
 	uint32_t *stash;
+	uint32_t *dry;		/* per node: the receiver it has nothing for */
 };
 
 static int push_phase(struct pl_state *st, struct drivers *dr, size_t *moves)
@@ -413,6 +437,7 @@ static int pull_phase(struct pl_state *st, struct drivers *dr, size_t *moves)
 	int rc;
 
 	dr->h.max = false;
+	memset(dr->dry, 0xff, st->nn * sizeof(*dr->dry));
 	for (n = 0; n < st->nn; n++)
 		if (st->dev[n] < -st->slack && st->node[n].sched &&
 		    st->node[n].lat != PLACER_LAT_SLOW)
@@ -420,7 +445,7 @@ static int pull_phase(struct pl_state *st, struct drivers *dr, size_t *moves)
 	while ((n = iheap_pop(&dr->h)) != IHEAP_NONE) {
 		if (st->dev[n] >= 0)
 			continue;
-		rc = pull_one(st, n, dr->stash);
+		rc = pull_one(st, n, dr->stash, dr->dry);
 		if (rc < 0)
 			return rc;
 		if (rc) {
@@ -434,47 +459,27 @@ static int pull_phase(struct pl_state *st, struct drivers *dr, size_t *moves)
 
 static int senders_init(struct pl_state *st)
 {
-	const struct pl_key *k = &st->key[st->bal_key];
 	size_t sz = (st->nn ? st->nn : 1) * sizeof(uint32_t);
-	uint32_t n, d;
+	uint32_t n;
 
 	st->over_pos = malloc(sz);
-	st->dover_pos = malloc(sz);
-	st->dover = calloc(k->ndom ? k->ndom : 1, sizeof(*st->dover));
-	if (!st->over_pos || !st->dover_pos || !st->dover)
+	if (!st->over_pos)
 		return -ENOMEM;
 	memset(st->over_pos, 0xff, sz);
-	memset(st->dover_pos, 0xff, sz);
 	if (iheap_init(&st->over, st->nn, st->over_pos, st->dev, true))
 		return -ENOMEM;
-	for (d = 0; d < k->ndom; d++)
-		if (iheap_init(&st->dover[d], k->dom_nodes[d], st->dover_pos,
-			       st->dev, true))
-			return -ENOMEM;
-	for (n = 0; n < st->nn; n++) {
+	for (n = 0; n < st->nn; n++)
 		iheap_push(&st->over, n);
-		d = k->dom_of[n];
-		if (d != PL_NONE)
-			iheap_push(&st->dover[d], n);
-	}
 	st->senders_on = true;
 	return 0;
 }
 
 static void senders_fini(struct pl_state *st)
 {
-	uint32_t d;
-
 	st->senders_on = false;
-	if (st->dover)
-		for (d = 0; d < st->key[st->bal_key].ndom; d++)
-			iheap_fini(&st->dover[d]);
-	free(st->dover);
 	iheap_fini(&st->over);
 	free(st->over_pos);
-	free(st->dover_pos);
-	st->dover = NULL;
-	st->over_pos = st->dover_pos = NULL;
+	st->over_pos = NULL;
 }
 
 /* Rebalance until no driver can move.  Adds the number of moves made to
@@ -488,7 +493,8 @@ int pl_rebalance(struct pl_state *st, size_t *moves)
 
 	dr.pos = malloc(sz);
 	dr.stash = malloc(sz);
-	if (!dr.pos || !dr.stash)
+	dr.dry = malloc(sz);
+	if (!dr.pos || !dr.stash || !dr.dry)
 		goto out;
 	memset(dr.pos, 0xff, sz);
 	if (iheap_init(&dr.h, st->nn, dr.pos, st->dev, true))
@@ -509,5 +515,6 @@ out:
 	iheap_fini(&dr.h);
 	free(dr.pos);
 	free(dr.stash);
+	free(dr.dry);
 	return rc;
 }

@@ -150,12 +150,8 @@ void pl_node_changed(struct pl_state *st, uint32_t n)
 		iheap_update(&rx->node[d], n);
 		rx_refresh_dom(st, rx, d);
 	}
-	if (st->senders_on) {
+	if (st->senders_on)
 		iheap_update(&st->over, n);
-		d = st->key[st->bal_key].dom_of[n];
-		if (d != PL_NONE)
-			iheap_update(&st->dover[d], n);
-	}
 }
 
 bool pl_holds(const struct pl_vol *v, uint32_t n)
@@ -358,36 +354,99 @@ static uint32_t search_domain(struct pl_state *st, struct pl_rx *rx,
 	return found;
 }
 
-/* The node most under its target, among class cls (0 fast, 1 slow), that
- * may take a replica of p->vid under p's rule.  PL_NONE if there is none.
- * The heaps are left as they were. */
+/* A fixed pseudo-random rank of node n for volume vid. */
+static uint64_t mix(uint32_t vid, uint32_t n)
+{
+	uint64_t z = ((uint64_t)vid << 32 | n) + 0x9e3779b97f4a7c15ULL;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Among the first SPREAD_PICKS nodes of domain d that can take the
+ * replica and are within one replica size of the best, the one the
+ * volume's hash ranks first.  Strict "most under first" would hand out
+ * roles in lockstep: which nodes hold the second replica of a doubled
+ * domain, which volumes share nodes.  Then a later change (a zone added to
+ * fewer zones than replicas) finds some nodes with nothing it may shed,
+ * and must move more than the minimum.  Hashing breaks the pattern and
+ * keeps the balance within one replica. */
+#define SPREAD_PICKS 8
+
+static uint32_t spread_domain(struct pl_state *st, struct pl_rx *rx,
+			      uint32_t d, const struct pl_pick *p,
+			      bool check_key, int64_t limit)
+{
+	const struct pl_vol *v = &st->vol[p->vid];
+	const uint32_t *dom_of = st->key[v->key].dom_of;
+	uint32_t n, best = PL_NONE, ns = 0, seen = 0, i;
+	uint64_t best_rank = 0, rank;
+
+	while (seen < SPREAD_PICKS && (n = iheap_pop(&rx->node[d])) !=
+	       IHEAP_NONE) {
+		const struct pl_node *nd = &st->node[n];
+
+		st->stash2[ns++] = n;
+		if (st->dev[n] > limit)
+			break;
+		if (nd->reserved + v->size > nd->cap || pl_holds(v, n))
+			continue;
+		if (check_key && (dom_of[n] == PL_NONE ||
+				  !pl_pick_dom_ok(p, dom_of[n])))
+			continue;
+		seen++;
+		rank = mix(p->vid, n);
+		if (best == PL_NONE || rank < best_rank) {
+			best = n;
+			best_rank = rank;
+		}
+	}
+	for (i = 0; i < ns; i++)
+		iheap_push(&rx->node[d], st->stash2[i]);
+	return best;
+}
+
+/* A node that may take a replica of p->vid under p's rule, among class
+ * cls (0 fast, 1 slow): in the domain whose best node is most under its
+ * target, one of the few best there (see spread_domain).  PL_NONE if
+ * there is none.  The heaps are left as they were. */
 uint32_t pl_pick(struct pl_state *st, const struct pl_pick *p, int cls)
 {
 	const struct pl_vol *v = &st->vol[p->vid];
 	bool by_zone = p->only_zone != PL_NONE;
 	struct pl_key *k = &st->key[by_zone ? 0 : v->key];
 	struct pl_rx *rx = &k->rx[cls];
-	uint32_t d, n, best = PL_NONE, nd = 0, i;
-	int64_t best_dev = 0;
+	uint32_t d, n, best = PL_NONE, best_d = PL_NONE, nd = 0, i;
+	bool check_key = by_zone && v->key != 0;
+	int64_t best_dev = 0, limit;
 
 	while ((d = iheap_pop(&rx->dom)) != IHEAP_NONE) {
 		st->stash[nd++] = d;
 		if (best != PL_NONE && rx->dkey[d] >= best_dev)
 			break;
+		if (p->bounded && rx->dkey[d] > p->max_dev)
+			break;
 		if (by_zone && d != p->only_zone)
 			continue;
 		if ((!by_zone || v->key == 0) && !pl_pick_dom_ok(p, d))
 			continue;
-		n = search_domain(st, rx, d, p, by_zone && v->key != 0);
+		n = search_domain(st, rx, d, p, check_key);
 		if (n == PL_NONE)
 			continue;
 		if (best == PL_NONE || st->dev[n] < best_dev ||
 		    (st->dev[n] == best_dev && n < best)) {
 			best = n;
+			best_d = d;
 			best_dev = st->dev[n];
 		}
 	}
 	for (i = 0; i < nd; i++)
 		iheap_push(&rx->dom, st->stash[i]);
-	return best;
+	if (best == PL_NONE || (p->bounded && best_dev > p->max_dev))
+		return PL_NONE;
+	limit = best_dev + v->size;
+	if (p->bounded && limit > p->max_dev)
+		limit = p->max_dev;
+	return spread_domain(st, rx, best_d, p, check_key, limit);
 }

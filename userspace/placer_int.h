@@ -96,12 +96,10 @@ struct pl_state {
 	uint32_t nk;
 	uint32_t bal_key;	/* key the targets are spread by */
 	int64_t slack;		/* rebalance trigger band */
-	/* Sender heaps, live during rebalancing only. */
+	/* The sender heap, live during rebalancing only. */
 	bool senders_on;
 	struct iheap over;	/* all nodes, max dev on top */
-	struct iheap *dover;	/* per bal_key domain */
 	uint32_t *over_pos;
-	uint32_t *dover_pos;
 };
 
 enum pl_pick_mode {
@@ -116,6 +114,8 @@ struct pl_pick {
 	uint32_t from_dom;	/* PICK_MOVE */
 	uint32_t only_zone;	/* zone-key domain, or PL_NONE */
 	uint16_t ignore;	/* replica slots not counted */
+	bool bounded;		/* only nodes with dev <= max_dev */
+	int64_t max_dev;
 	/* Filled by pl_pick_prepare(). */
 	uint8_t n;
 	uint8_t minc;

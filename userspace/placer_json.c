@@ -171,7 +171,8 @@ static int parse_root(struct jctx *c, const char *buf, size_t len,
 		rc = syntax(c, buf, end, json_tokener_error_desc(e));
 	else {
 		for (; end < len; end++)
-			if (!strchr(" \t\r\n", buf[end])) {
+			if (buf[end] != ' ' && buf[end] != '\t' &&
+			    buf[end] != '\r' && buf[end] != '\n') {
 				rc = syntax(c, buf, end, "unexpected data "
 					    "after the document");
 				break;

@@ -35,10 +35,14 @@ static bool keep_primary(const struct pl_state *st, const struct pl_vol *v,
 			 uint32_t p)
 {
 	unsigned int i;
+	bool all_slow = true;
 
-	if (p == PL_NONE || !pl_holds(v, p) ||
-	    st->node[p].lat == PLACER_LAT_SLOW)
+	if (p == PL_NONE || !pl_holds(v, p))
 		return false;
+	for (i = 0; i < v->nrep; i++)
+		all_slow &= st->node[v->rep[i]].lat == PLACER_LAT_SLOW;
+	if (st->node[p].lat == PLACER_LAT_SLOW)
+		return all_slow;
 	if (v->pref == PL_NONE || zone_of(st, p) == v->pref)
 		return true;
 	for (i = 0; i < v->nrep; i++)

@@ -61,8 +61,9 @@ static void mark_evictions(struct pl_state *st)
 	}
 }
 
-/* Which of the slots still staying should go: prefer the one whose loss
- * hurts least (not the primary, on the most loaded node, latest slot). */
+/* Which of the slots still staying should go: the one on the most loaded
+ * node, so that what leaves also evens out the nodes (and no rebalancing
+ * has to follow); on equal load not the primary, then the latest slot. */
 static int worst_slot(const struct pl_state *st, const struct pl_vol *v,
 		      const uint8_t *why, uint32_t only_dom, bool slow_first)
 {
@@ -87,12 +88,12 @@ static int worst_slot(const struct pl_state *st, const struct pl_vol *v,
 				best = (int)i;
 			continue;
 		}
-		if ((best == 0) != (i == 0)) {
-			if (best == 0)
+		if (st->dev[n] != st->dev[b]) {
+			if (st->dev[n] > st->dev[b])
 				best = (int)i;
 			continue;
 		}
-		if (st->dev[n] >= st->dev[b])
+		if (best == 0 || i != 0)
 			best = (int)i;
 	}
 	return best;
@@ -255,7 +256,10 @@ static bool spread_ok(const struct pl_state *st, const struct pl_vol *v,
 	}
 	if (used < k->nelig_dom)
 		minc = 0;
-	return ok && (!used || maxc - minc <= 1);
+	if (used && maxc - minc > 1)
+		return false;
+	*crowded = PL_NONE;	/* off only by a stuck leaver: said apart */
+	return ok;
 }
 
 struct outcome {
@@ -292,12 +296,21 @@ static const char *node_name(const struct pl_state *st, uint32_t n)
 	return st->in->nodes[st->node[n].in_idx].name;
 }
 
+/* Why replica nth could not be placed: no node left at all, or no room. */
 static void no_room(const struct pl_state *st, const struct pl_vol *v,
 		    unsigned int nth, struct outcome *o)
 {
-	const char *key = st->key[v->key].name;
+	const struct pl_key *k = &st->key[v->key];
+	const char *key = k->name;
+	uint32_t n, free_nodes = 0;
 
-	if (v->hard)
+	for (n = 0; n < st->nn; n++)
+		free_nodes += st->node[n].sched && k->dom_of[n] != PL_NONE &&
+			      !pl_holds(v, n);
+	if (!free_nodes)
+		say(o, "no schedulable node left for replica %u of %u",
+		    nth, v->R);
+	else if (v->hard)
 		say(o, "no room for replica %u of %u (%" PRId64 " bytes) "
 		       "under hard spread on \"%s\"", nth, v->R, v->size, key);
 	else
@@ -370,7 +383,8 @@ static int repair_vol(struct pl_state *st, uint32_t vid, size_t *changes)
 	struct pl_vol *v = &st->vol[vid];
 	const struct pl_key *k = &st->key[v->key];
 	uint8_t why[PL_MAXR] = { 0 };
-	unsigned int i, kept, need = 0, nspread = 0, added = 0, start;
+	unsigned int i, kept, need = 0, nspread = 0, nleave = 0, added = 0;
+	unsigned int start, missing;
 	struct outcome err = { .len = 0 };
 	char fb[256] = "";
 	uint32_t t;
@@ -406,20 +420,22 @@ static int repair_vol(struct pl_state *st, uint32_t vid, size_t *changes)
 		kept--;
 	}
 	mark_spread(st, v, why, &kept);
-	for (i = 0; i < v->nrep; i++)
+	for (i = 0; i < v->nrep; i++) {
 		nspread += why[i] == L_SPREAD;
+		nleave += why[i] != L_NO && why[i] != L_DROP &&
+			  why[i] != L_SPREAD;
+	}
 	if (kept < v->R)
 		need = v->R - kept;
+	missing = need > nleave + nspread ? need - nleave - nspread : 0;
 	for (; added < need; added++) {
-		/* The first picks stand for missing replicas, the rest
-		 * for replicas leaving a crowded domain: only the former
-		 * may fall back, and only their failure is a problem of its
-		 * own (a crowded hard-spread volume is reported below). */
-		bool missing = added + nspread < need;
-
-		t = choose(st, vid, why, missing);
+		/* Picks come in order: replicas missing outright, then
+		 * replacements for condemned ones, then for ones leaving a
+		 * crowded domain.  Only the last may not fall back; a failed
+		 * replacement is reported with the replica it leaves. */
+		t = choose(st, vid, why, added < missing + nleave);
 		if (t == PL_NONE) {
-			if (missing)
+			if (added < missing)
 				no_room(st, v, kept + added + 1, &err);
 			break;
 		}
