@@ -113,6 +113,7 @@ PLACER_CORE_SRCS := userspace/placer.c userspace/placer_fit.c \
 		    userspace/placer_plan.c userspace/iheap.c
 TAPESTRY_SRCS += $(PLACER_CORE_SRCS)
 TAPESTRY_SRCS += userspace/placer_json.c
+TAPESTRY_SRCS += userspace/placer_json_write.c
 TAPESTRY_SRCS += userspace/placer_sim.c
 TAPESTRY_SRCS += tools/place_io.c
 TAPESTRY_SRCS += tools/cmd_place.c
@@ -127,7 +128,8 @@ test_placer_move_SRCS := tests/unit/test_placer_move.c tests/unit/placer_tc.c \
 			 $(PLACER_CORE_SRCS)
 UNIT_TESTS += placer_json
 test_placer_json_SRCS := tests/unit/test_placer_json.c \
-			 userspace/placer_json.c $(PLACER_CORE_SRCS)
+			 userspace/placer_json.c userspace/placer_json_write.c \
+			 $(PLACER_CORE_SRCS)
 FUZZ_TARGETS += placer_json
 fuzz_placer_json_SRCS := tests/fuzz/fuzz_placer_json.c userspace/placer_json.c
 

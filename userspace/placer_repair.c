@@ -378,19 +378,76 @@ static void report_layout(struct pl_state *st, struct pl_vol *v,
 			 "elsewhere", crowd, k->name, k->dom_name[crowded]);
 }
 
+/* Condemn replicas: drained node, no label, over capacity, extras, and
+ * crowding.  Returns how many stay. */
+static unsigned int condemn(struct pl_state *st, uint32_t vid, uint8_t *why)
+{
+	struct pl_vol *v = &st->vol[vid];
+	const struct pl_key *k = &st->key[v->key];
+	unsigned int i, kept = 0;
+
+	for (i = 0; i < v->nrep; i++) {
+		uint32_t n = v->rep[i];
+
+		if (!st->node[n].sched)
+			why[i] = L_DRAIN;
+		else if (k->dom_of[n] == PL_NONE)
+			why[i] = L_LABEL;
+		else if (st->evict[vid] & (1u << i))
+			why[i] = L_CAP;
+		kept += why[i] == L_NO;
+	}
+	while (kept > v->R) {
+		why[worst_slot(st, v, why, PL_NONE, true)] = L_DROP;
+		kept--;
+	}
+	mark_spread(st, v, why, &kept);
+	return kept;
+}
+
+/* Add the replicas the volume lacks after condemn(): first those missing
+ * outright, then replacements for condemned ones, then for ones leaving a
+ * crowded domain.  Only the last may not fall back to any domain, and a
+ * failed replacement is reported with the replica it was to replace.
+ * Returns the number added, or -ENOMEM. */
+static int add_missing(struct pl_state *st, uint32_t vid, uint8_t *why,
+		       unsigned int kept, struct outcome *err)
+{
+	struct pl_vol *v = &st->vol[vid];
+	unsigned int i, need, nspread = 0, nleave = 0, missing, added;
+	uint32_t t;
+
+	for (i = 0; i < v->nrep; i++) {
+		nspread += why[i] == L_SPREAD;
+		nleave += why[i] != L_NO && why[i] != L_DROP &&
+			  why[i] != L_SPREAD;
+	}
+	need = kept < v->R ? v->R - kept : 0;
+	missing = need > nleave + nspread ? need - nleave - nspread : 0;
+	for (added = 0; added < need; added++) {
+		t = choose(st, vid, why, added < missing + nleave);
+		if (t == PL_NONE) {
+			if (added < missing)
+				no_room(st, v, kept + added + 1, err);
+			break;
+		}
+		if (pl_rep_add(st, vid, t))
+			return -ENOMEM;
+		why[v->nrep - 1] = L_NO;
+	}
+	return (int)added;
+}
+
 static int repair_vol(struct pl_state *st, uint32_t vid, size_t *changes)
 {
 	struct pl_vol *v = &st->vol[vid];
 	const struct pl_key *k = &st->key[v->key];
 	uint8_t why[PL_MAXR] = { 0 };
-	unsigned int i, kept, need = 0, nspread = 0, nleave = 0, added = 0;
-	unsigned int start, missing;
 	struct outcome err = { .len = 0 };
+	unsigned int start = v->nrep;
 	char fb[256] = "";
-	uint32_t t;
-	int rc;
+	int added;
 
-	start = v->nrep;
 	if (v->existing && v->ninit && !start) {
 		say(&err, "all %u replicas are on nodes not in the topology",
 		    v->ninit);
@@ -403,53 +460,15 @@ static int repair_vol(struct pl_state *st, uint32_t vid, size_t *changes)
 		v->failed = true;
 		return set_msgs(v, &err, NULL);
 	}
-	for (i = 0; i < v->nrep; i++) {
-		uint32_t n = v->rep[i];
-
-		if (!st->node[n].sched)
-			why[i] = L_DRAIN;
-		else if (k->dom_of[n] == PL_NONE)
-			why[i] = L_LABEL;
-		else if (st->evict[vid] & (1u << i))
-			why[i] = L_CAP;
-	}
-	for (kept = 0, i = 0; i < v->nrep; i++)
-		kept += why[i] == L_NO;
-	while (kept > v->R) {
-		why[worst_slot(st, v, why, PL_NONE, true)] = L_DROP;
-		kept--;
-	}
-	mark_spread(st, v, why, &kept);
-	for (i = 0; i < v->nrep; i++) {
-		nspread += why[i] == L_SPREAD;
-		nleave += why[i] != L_NO && why[i] != L_DROP &&
-			  why[i] != L_SPREAD;
-	}
-	if (kept < v->R)
-		need = v->R - kept;
-	missing = need > nleave + nspread ? need - nleave - nspread : 0;
-	for (; added < need; added++) {
-		/* Picks come in order: replicas missing outright, then
-		 * replacements for condemned ones, then for ones leaving a
-		 * crowded domain.  Only the last may not fall back; a failed
-		 * replacement is reported with the replica it leaves. */
-		t = choose(st, vid, why, added < missing + nleave);
-		if (t == PL_NONE) {
-			if (added < missing)
-				no_room(st, v, kept + added + 1, &err);
-			break;
-		}
-		rc = pl_rep_add(st, vid, t);
-		if (rc)
-			return rc;
-		why[v->nrep - 1] = L_NO;
-		(*changes)++;
-	}
+	added = add_missing(st, vid, why, condemn(st, vid, why), &err);
+	if (added < 0)
+		return added;
+	*changes += (size_t)added;
 	if (!start && v->nrep < v->R) {
 		/* A new volume is placed whole or not at all. */
 		while (v->nrep)
 			pl_rep_del(st, vid, v->nrep - 1);
-		*changes -= added;
+		*changes -= (size_t)added;
 		v->failed = true;
 		return set_msgs(v, &err, NULL);
 	}
