@@ -222,6 +222,10 @@ static void report(const struct placer_input *in, const struct placer_result *r)
 	size_t i, unplaced = 0;
 
 	for (i = 0; i < r->nvolumes; i++) {
+		if (r->vols[i].pref_unknown)
+			log_warn("volume \"%s\": preferred zone \"%s\" is not "
+				 "in the topology; ignored", in->volumes[i].name,
+				 in->volumes[i].preferred_zone);
 		if (r->vols[i].fallback)
 			log_warn("volume \"%s\": spread fell back: %s",
 				 in->volumes[i].name, r->vols[i].fallback);

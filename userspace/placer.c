@@ -348,9 +348,11 @@ static int setup_keys(struct pl_state *st, struct setup *s)
 			k = find_str(names, nu, iv->spread_key) + 1;
 		v->key = (uint8_t)k;
 		uses[k]++;
-		if (iv->preferred_zone)
+		if (iv->preferred_zone) {
 			v->pref = find_str(st->key[0].dom_name,
 					   st->key[0].ndom, iv->preferred_zone);
+			v->pref_unknown = v->pref == PL_NONE;
+		}
 	}
 	st->bal_key = 0;
 	for (k = 1; k < st->nk; k++)

@@ -120,6 +120,7 @@ struct placer_vol_result {
 	const char *error;	/* owned by the result; NULL when all is well */
 	const char *fallback;	/* soft spread fell back: why; else NULL */
 	bool placed;		/* false: the volume has no replicas at all */
+	bool pref_unknown;	/* preferred_zone names no zone: ignored */
 };
 
 enum placer_action {

@@ -55,6 +55,7 @@ struct pl_vol {
 	bool hard;
 	bool existing;		/* listed in the current placement */
 	bool failed;		/* fresh volume that could not be placed */
+	bool pref_unknown;	/* preferred_zone is not a zone we know */
 };
 
 /* Schedulable nodes of one spread key and one latency class, by domain.

@@ -224,6 +224,7 @@ static void fill_vol(const struct pl_state *st, const struct pl_vol *v,
 		r->replicas[i] = st->node[v->rep[i]].in_idx;
 	r->error = v->error;
 	r->fallback = v->fallback;
+	r->pref_unknown = v->pref_unknown;
 }
 
 /* Build the result; takes the volumes' message strings.  Returns 0 or

@@ -401,9 +401,13 @@ static void test_placer_impossible_volumes(void **state)
 	tc_add_volume(c, 200 * GiB, 3, PLACER_SPREAD_HARD, -1);
 	tc_add_volume(c, 200 * GiB, 2, PLACER_SPREAD_SOFT, -1);
 	for (v = 0; v < 10; v++)
-		tc_add_volume(c, GiB, 3, PLACER_SPREAD_HARD, -1);
+		tc_add_volume(c, GiB, 3, PLACER_SPREAD_HARD, v % 3);
+	v = tc_add_volume(c, GiB, 3, PLACER_SPREAD_HARD, -1);
+	c->vols[v].preferred_zone = "zone-x";	/* a typo: said, not fatal */
 	tc_input(c);
 	r = tc_run(c);
+	assert_true(r->vols[v].placed);
+	assert_true(r->vols[v].pref_unknown);
 	assert_false(r->vols[0].placed);
 	assert_string_equal(r->vols[0].error,
 		"needs 4 replicas but only 3 schedulable nodes have label "
@@ -416,9 +420,10 @@ static void test_placer_impossible_volumes(void **state)
 	assert_string_equal(r->vols[2].error,
 		"no room for replica 1 of 2 (214748364800 bytes) on any "
 		"schedulable node");
-	for (v = 3; v < c->nv; v++) {
+	for (v = 3; v < c->nv - 1; v++) {
 		assert_true(r->vols[v].placed);
 		assert_null(r->vols[v].error);
+		assert_false(r->vols[v].pref_unknown);
 	}
 	assert_int_equal(r->nerrors, 3);
 	tc_check_layout(c, r);
