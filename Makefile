@@ -135,6 +135,9 @@ fuzz_placer_json_SRCS := tests/fuzz/fuzz_placer_json.c userspace/placer_json.c
 
 # --- replication protocol and replica server --------------------------------
 COMMON_SRCS += userspace/proto.c
+COMMON_SRCS += userspace/seqmap.c
+UNIT_TESTS += seqmap
+test_seqmap_SRCS := tests/unit/test_seqmap.c userspace/seqmap.c
 UNIT_TESTS += proto
 test_proto_SRCS := tests/unit/test_proto.c userspace/proto.c userspace/crc.c
 

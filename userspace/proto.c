@@ -77,7 +77,7 @@ void proto_encode(const struct repl_hdr *h, void *wire)
 /* Flags each op may carry in a request; REPL_F_REPLY is always allowed. */
 static const uint8_t op_flags[REPL_OP_MAX + 1] = {
 	[REPL_OP_HELLO] = REPL_F_CREATE,
-	[REPL_OP_WRITE] = REPL_F_FUA,
+	[REPL_OP_WRITE] = REPL_F_FUA | REPL_F_RESYNC,
 	[REPL_OP_READ] = 0,
 	[REPL_OP_FLUSH] = 0,
 	[REPL_OP_TRIM] = REPL_F_FUA,
@@ -102,10 +102,18 @@ static int check_len(const struct repl_hdr *h, uint32_t max_payload)
 			return h->len == sizeof(struct repl_status) ? 0 : -EMSGSIZE;
 		return h->len == 0 ? 0 : -EMSGSIZE;
 	case REPL_OP_WRITE:
-	case REPL_OP_READ:
-	case REPL_OP_RESYNC_READ:
-		if (reply && h->op == REPL_OP_WRITE)
+		if (reply)
 			return h->len == 0 ? 0 : -EMSGSIZE;
+		if (h->flags & REPL_F_RESYNC)
+			return h->len <= max_payload + max_payload / 64 ?
+			       0 : -EMSGSIZE;
+		return h->len <= max_payload ? 0 : -EMSGSIZE;
+	case REPL_OP_RESYNC_READ:
+		if (reply)
+			return h->len <= max_payload + max_payload / 64 ?
+			       0 : -EMSGSIZE;
+		return h->len <= max_payload ? 0 : -EMSGSIZE;
+	case REPL_OP_READ:
 		return h->len <= max_payload ? 0 : -EMSGSIZE;
 	case REPL_OP_FLUSH:
 		return h->len == 0 ? 0 : -EMSGSIZE;

@@ -23,7 +23,8 @@ void proto_encode(const struct repl_hdr *h, void *wire);
  * unspecified:
  *   -EBADMSG   wrong magic or header CRC (garbage, or a torn stream);
  *   -EPROTO    another version, an unknown op, or flags the op can't take;
- *   -EMSGSIZE  a payload longer than max_payload, or a HELLO/STATUS
+ *   -EMSGSIZE  a payload longer than max_payload (plus max_payload / 64
+ *              of per-block seqs for resync frames), or a HELLO/STATUS
  *              payload of the wrong size. */
 int proto_decode(const void *wire, uint32_t max_payload, struct repl_hdr *out);
 

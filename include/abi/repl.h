@@ -22,8 +22,11 @@
 #define REPL_MAGIC		0x59525054U	/* "TPRY" as bytes on the wire */
 #define REPL_VERSION		1
 #define REPL_HDR_SIZE		64
-/* The largest payload either side accepts; bigger writes are split. */
+/* The largest data payload either side accepts; bigger writes are split.
+ * Resync frames carry 8 bytes of seq per block on top of their data; with
+ * blocks of at least 512 bytes that is at most REPL_MAX_PAYLOAD / 64. */
 #define REPL_MAX_PAYLOAD	(1U << 20)
+#define REPL_MAX_RESYNC_EXTRA	(REPL_MAX_PAYLOAD / 64)
 
 enum {
 	REPL_OP_HELLO		= 1,	/* open (or create) a volume replica */
@@ -40,6 +43,21 @@ enum {
 #define REPL_F_REPLY		0x01	/* this frame is a reply */
 #define REPL_F_FUA		0x02	/* write/trim/zero: durable before reply */
 #define REPL_F_CREATE		0x04	/* hello: create the image if missing */
+#define REPL_F_RESYNC		0x08	/* write: a resync copy, see below */
+
+/*
+ * Per-block sequence numbers.  A replica records, for every block, the seq
+ * of the last write applied to it (userspace/seqmap.h).  Resync moves data
+ * together with those seqs:
+ *   - RESYNC_READ request: offset and len (block-aligned).  Its reply
+ *     payload is n = len / block_size little-endian __u64 seqs, one per
+ *     block, followed by the len bytes of data.
+ *   - WRITE with REPL_F_RESYNC: the same layout (n seqs, then n blocks);
+ *     the header's len is n * (8 + block_size).  The replica applies each
+ *     block only if its seq is newer than the block's current seq
+ *     (counting writes still in flight), so a copy never overwrites a
+ *     newer write.
+ */
 
 /* Fields in wire order. */
 struct repl_hdr {

@@ -100,6 +100,20 @@ static void test_proto_refuses_bad_fields(void **state)
 	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), -EPROTO);
 	h.op = REPL_OP_MAX + 1;
 	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), -EPROTO);
+	/* resync writes may carry per-block seqs beyond the data limit */
+	h = write_req();
+	h.flags = REPL_F_RESYNC;
+	h.len = 4096 + 4096 / 64;
+	assert_int_equal(decode_modified(h, 4096), 0);
+	h.len++;
+	assert_int_equal(decode_modified(h, 4096), -EMSGSIZE);
+	h = write_req();
+	h.op = REPL_OP_RESYNC_READ;
+	h.flags = REPL_F_REPLY;
+	h.len = 4096 + 64;
+	assert_int_equal(decode_modified(h, 4096), 0);
+	h.flags = 0;
+	assert_int_equal(decode_modified(h, 4096), -EMSGSIZE);
 	h = write_req();
 	h.flags = REPL_F_CREATE;	/* create on a write */
 	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), -EPROTO);
