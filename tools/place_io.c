@@ -29,11 +29,12 @@ int place_io_read(const char *path, char **buf, size_t *len)
 			}
 			b = nb;
 		}
+		errno = 0;
 		got = fread(b + n, 1, cap - n, f);
 		n += got;
 		if (got == 0) {
 			if (ferror(f))
-				rc = -EIO;
+				rc = errno ? -errno : -EIO;	/* e.g. EISDIR */
 			break;
 		}
 	}
