@@ -121,6 +121,11 @@ struct placer_vol_result {
 	const char *fallback;	/* soft spread fell back: why; else NULL */
 	bool placed;		/* false: the volume has no replicas at all */
 	bool pref_unknown;	/* preferred_zone names no zone: ignored */
+	/* Every replica was lost: the current placement's names for them,
+	 * borrowed from the input.  The placement keeps listing them so that
+	 * the volume is neither forgotten nor recreated empty. */
+	const char *const *lost;
+	uint32_t nlost;
 };
 
 enum placer_action {

@@ -72,7 +72,7 @@ int placer_json_write_placement(FILE *f, const struct placer_input *in,
 	for (i = 0; i < r->nvolumes; i++) {
 		const struct placer_vol_result *v = &r->vols[i];
 
-		if (!v->placed)
+		if (!v->placed && !v->nlost)
 			continue;
 		fputs(k++ ? ",\n{\"name\":" : "{\"name\":", f);
 		placer_json_put_string(f, in->volumes[i].name);
@@ -82,6 +82,11 @@ int placer_json_write_placement(FILE *f, const struct placer_input *in,
 				fputc(',', f);
 			placer_json_put_string(f,
 					       in->nodes[v->replicas[j]].name);
+		}
+		for (j = 0; j < v->nlost; j++) {
+			if (j)
+				fputc(',', f);
+			placer_json_put_string(f, v->lost[j]);
 		}
 		fputc(']', f);
 		if (v->fallback) {

@@ -225,6 +225,10 @@ static void fill_vol(const struct pl_state *st, const struct pl_vol *v,
 	r->error = v->error;
 	r->fallback = v->fallback;
 	r->pref_unknown = v->pref_unknown;
+	if (v->failed && v->existing && !v->nrep) {
+		r->lost = st->in->current[v->cur_idx].replicas;
+		r->nlost = v->ninit;
+	}
 }
 
 /* Build the result; takes the volumes' message strings.  Returns 0 or

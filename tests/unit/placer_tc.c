@@ -144,6 +144,10 @@ void tc_adopt(struct tc *c, const struct placer_result *r)
 		c->cur_n[v] = r->vols[v].nreplicas;
 		for (j = 0; j < r->vols[v].nreplicas; j++)
 			c->cur[v][j] = c->nname[tc_node(c, r->vols[v].replicas[j])];
+		if (r->vols[v].nlost) {	/* kept as they were */
+			assert_false(r->vols[v].placed);
+			c->cur_n[v] = r->vols[v].nlost;
+		}
 	}
 	c->has_cur = true;
 }
@@ -211,8 +215,15 @@ static bool spread_ok(const struct tc *c, const struct placer_result *r,
 {
 	unsigned int cnt[TC_MAXZ] = { 0 }, j, z, D, used = 0;
 	unsigned int minc = UINT32_MAX, maxc = 0;
+	const char *key = c->vols[v].spread_key;
 	bool elig[TC_MAXZ];
 
+	/* Test clusters label hostnames and zones.  By hostname, the rule is
+	 * distinct nodes, which check_volume() checks for every volume. */
+	if (key && strcmp(key, PLACER_ZONE_KEY)) {
+		assert_string_equal(key, "kubernetes.io/hostname");
+		return true;
+	}
 	D = eligible_zones(c, elig);
 	for (j = 0; j < r->vols[v].nreplicas; j++) {
 		unsigned int n = tc_node(c, r->vols[v].replicas[j]);

@@ -53,7 +53,9 @@ static void gen_volume(struct tc *c, uint64_t *s)
 						 PLACER_SPREAD_SOFT;
 	int pref = tc_rand(s) % 5 ? -1 : (int)(tc_rand(s) % c->nz);
 
-	tc_add_volume(c, size, R, sp, pref);
+	n = tc_add_volume(c, size, R, sp, pref);
+	if (tc_rand(s) % 10 == 0)	/* some spread by another label */
+		c->vols[n].spread_key = "kubernetes.io/hostname";
 }
 
 /* Uneven everything: zone sizes, capacities (weights 1..4, scaled so the
@@ -389,6 +391,44 @@ static void test_placer_fewer_zones_than_replicas(void **state)
 	tc_free(c);
 }
 
+/* Any label can be the spread key, and keys mix in one run: each volume
+ * spreads by its own key (here hostnames: all replicas on distinct hosts,
+ * even two in one zone), the others by zone. */
+static void test_placer_other_spread_keys(void **state)
+{
+	struct tc *c = even_cluster(2, 4, 1000 * GiB);
+	struct placer_result *r;
+	unsigned int v, j, zones[2];
+
+	(void)state;
+	for (v = 0; v < 60; v++) {
+		tc_add_volume(c, GiB * (1 + v % 5), v % 2 ? 4 : 2,
+			      PLACER_SPREAD_HARD, -1);
+		if (v % 2)
+			c->vols[v].spread_key = "kubernetes.io/hostname";
+	}
+	tc_add_volume(c, GiB, 9, PLACER_SPREAD_HARD, -1);
+	c->vols[60].spread_key = "kubernetes.io/hostname";
+	tc_input(c);
+	r = tc_run(c);
+	for (v = 0; v < 60; v++) {
+		assert_true(r->vols[v].placed);
+		assert_null(r->vols[v].error);
+		zones[0] = zones[1] = 0;
+		for (j = 0; j < r->vols[v].nreplicas; j++)
+			zones[c->zone[tc_node(c, r->vols[v].replicas[j])]]++;
+		if (v % 2 == 0)	/* zone key, R = 2: one per zone */
+			assert_true(zones[0] == 1 && zones[1] == 1);
+	}
+	assert_false(r->vols[60].placed);
+	assert_string_equal(r->vols[60].error, "needs 9 replicas but only 8 "
+			    "schedulable nodes have label "
+			    "\"kubernetes.io/hostname\"");
+	tc_check_layout(c, r);	/* distinct nodes, capacity */
+	placer_result_free(r);
+	tc_free(c);
+}
+
 /* Impossible requests get their own error; every other volume is placed. */
 static void test_placer_impossible_volumes(void **state)
 {
@@ -508,6 +548,16 @@ static void test_placer_all_replicas_lost(void **state)
 	assert_false(r->vols[0].placed);
 	assert_string_equal(r->vols[0].error, "all 2 replicas are on nodes "
 			    "not in the topology");
+	/* Still listed, by its old names: the next plan must not see a new,
+	 * empty volume to create. */
+	assert_int_equal(r->vols[0].nlost, 2);
+	assert_string_equal(r->vols[0].lost[0], c->cur[0][0]);
+	tc_adopt(c, r);
+	placer_result_free(r);
+	tc_input(c);
+	r = tc_run(c);
+	assert_int_equal(r->nsteps, 0);
+	assert_int_equal(r->vols[0].nlost, 2);
 	placer_result_free(r);
 	tc_free(c);
 }
@@ -564,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_placer_order_independent),
 		cmocka_unit_test(test_placer_balance_large),
 		cmocka_unit_test(test_placer_fewer_zones_than_replicas),
+		cmocka_unit_test(test_placer_other_spread_keys),
 		cmocka_unit_test(test_placer_impossible_volumes),
 		cmocka_unit_test(test_placer_soft_fallback),
 		cmocka_unit_test(test_placer_drain_blocked),
