@@ -43,10 +43,12 @@ echo "placer: generating $VOLUMES volumes on $((ZONES * HOSTS)) nodes"
 "$T" simulate --zones $ZONES --nodes-per-zone $HOSTS --volumes $VOLUMES \
 	--seed $SEED --event add-zone --save "$work/s" > /dev/null
 S=$work/s
-timed() {	# label, command...: appends "wall_s rss_kib" to $work/<label>
+timed() {	# label, command...: appends "wall_s rss_kib cpu_s" to $work/<label>
 	local label=$1
 	shift
-	/usr/bin/time -f "%e %M" -o "$work/t" "$@" > /dev/null
+	/usr/bin/time -f "%e %M %U %S" -o "$work/t" "$@" > /dev/null
+	awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$work/t" > "$work/t2"
+	mv "$work/t2" "$work/t"
 	cat "$work/t" >> "$work/$label"
 }
 for ((i = 0; i < RUNS; i++)); do
@@ -63,6 +65,8 @@ place_s=$(cut -d' ' -f1 "$work/place" | median)
 place_mib=$(cut -d' ' -f2 "$work/place" | max | awk '{printf "%.0f", $1/1024}')
 plan_s=$(cut -d' ' -f1 "$work/plan" | median)
 plan_mib=$(cut -d' ' -f2 "$work/plan" | max | awk '{printf "%.0f", $1/1024}')
+place_cpu=$(cut -d' ' -f3 "$work/place" | median)
+plan_cpu=$(cut -d' ' -f3 "$work/plan" | median)
 core_place=$(jq -s 'map(.timing.place_s) | sort | .[1] * 1000 | round / 1000' \
 	"$work"/core*.json)
 core_plan=$(jq -s 'map(.timing.plan_s) | sort | .[1] * 1000 | round / 1000' \
@@ -201,8 +205,9 @@ mkdir -p $RES
 cat > $RES/placer.json <<EOF
 {"machine":"$(uname -n | sed 's/"//g'), $(nproc) cores","date":"$(date -u +%FT%TZ)",
  "scale":{"volumes":$VOLUMES,"nodes":$((ZONES * HOSTS)),"zones":$ZONES,
-  "place_s":$place_s,"place_peak_mib":$place_mib,
-  "plan_add_zone_s":$plan_s,"plan_peak_mib":$plan_mib,
+  "place_s":$place_s,"place_cpu_s":$place_cpu,"place_peak_mib":$place_mib,
+  "plan_add_zone_s":$plan_s,"plan_add_zone_cpu_s":$plan_cpu,
+  "plan_peak_mib":$plan_mib,
   "core_place_s":$core_place,"core_plan_s":$core_plan,
   "add_zone_moved_over_min":$scale_moved,"runs":$RUNS},
  "balance_max_mean":{"tapestry":$t_bal,"crush_onestep":$c1_bal,
@@ -219,15 +224,16 @@ jq . $RES/placer.json > /dev/null
 cat > $RES/placer.md <<EOF
 # Placer benchmark
 
-\`bench/b_placer.sh\`, $(date -u +%F), $(nproc) cores.  Wall times are the
-median of $RUNS runs; memory is the peak resident set.
+\`bench/b_placer.sh\`, $(date -u +%F), $(nproc) cores, load average
+$(cut -d' ' -f1 /proc/loadavg) when it ended.  Times are the median of
+$RUNS runs (CPU is user + system); memory is the peak resident set.
 
 ## Scale: $VOLUMES volumes, $((ZONES * HOSTS)) nodes, $ZONES zones
 
-| | wall (CLI, JSON in and out) | placer alone | peak memory | target |
-|---|---|---|---|---|
-| \`tapestry place\` | $place_s s | $core_place s | $place_mib MiB | <= 2 s, <= 512 MiB: $(yes $(( $(le "$place_s" 2) && $(le "$place_mib" 512) ))) |
-| \`tapestry plan\` after add-zone | $plan_s s | $core_plan s | $plan_mib MiB | <= 2 s, <= 512 MiB: $(yes $(( $(le "$plan_s" 2) && $(le "$plan_mib" 512) ))) |
+| | wall (CLI, JSON in and out) | CPU (CLI) | placer alone | peak memory | target |
+|---|---|---|---|---|---|
+| \`tapestry place\` | $place_s s | $place_cpu s | $core_place s | $place_mib MiB | <= 2 s, <= 512 MiB: $(yes $(( $(le "$place_s" 2) && $(le "$place_mib" 512) ))) |
+| \`tapestry plan\` after add-zone | $plan_s s | $plan_cpu s | $core_plan s | $plan_mib MiB | <= 2 s, <= 512 MiB: $(yes $(( $(le "$plan_s" 2) && $(le "$plan_mib" 512) ))) |
 
 Bytes moved by that plan / the least any placer must move: $scale_moved.
 

@@ -36,11 +36,6 @@ char *pl_strf(const char *fmt, ...)
 	return s;
 }
 
-int64_t pl_size_of(const struct pl_state *st, uint32_t vid)
-{
-	return st->vol[vid].size;
-}
-
 static void rx_fini_one(struct pl_rx *rx, uint32_t ndom)
 {
 	uint32_t d;
@@ -301,7 +296,7 @@ void pl_pick_prepare(const struct pl_state *st, struct pl_pick *p)
 	p->minc = used < k->nelig_dom ? 0 : minc;
 }
 
-uint8_t pl_pick_count(const struct pl_pick *p, uint32_t dom)
+static uint8_t pick_count(const struct pl_pick *p, uint32_t dom)
 {
 	unsigned int j;
 
@@ -316,12 +311,12 @@ bool pl_pick_dom_ok(const struct pl_pick *p, uint32_t dom)
 {
 	switch (p->mode) {
 	case PICK_SPREAD:
-		return pl_pick_count(p, dom) == p->minc;
+		return pick_count(p, dom) == p->minc;
 	case PICK_ANY:
 		return true;
 	case PICK_MOVE:
 		return dom == p->from_dom ||
-		       pl_pick_count(p, dom) < pl_pick_count(p, p->from_dom);
+		       pick_count(p, dom) < pick_count(p, p->from_dom);
 	}
 	return false;
 }

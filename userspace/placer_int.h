@@ -135,10 +135,8 @@ void pl_rep_del(struct pl_state *st, uint32_t vid, unsigned int slot);
 int pl_rep_move(struct pl_state *st, uint32_t vid, unsigned int slot,
 		uint32_t to);
 void pl_pick_prepare(const struct pl_state *st, struct pl_pick *p);
-uint8_t pl_pick_count(const struct pl_pick *p, uint32_t dom);
 bool pl_pick_dom_ok(const struct pl_pick *p, uint32_t dom);
 uint32_t pl_pick(struct pl_state *st, const struct pl_pick *p, int cls);
-int64_t pl_size_of(const struct pl_state *st, uint32_t vid);
 
 /* placer_repair.c */
 int pl_repair(struct pl_state *st, size_t *changes);
