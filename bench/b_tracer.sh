@@ -19,7 +19,9 @@
 # by how often it runs (block_rq_insert fires for few requests on a disk
 # without a scheduler, and those few runs are cold and slow).
 #
-# Results: bench/results/tracer.md and tracer.json.  Targets: at most 60 ns
+# Results: bench/results/tracer.md and tracer.json.  On a busy machine
+# use more, shorter rounds (ROUNDS=12 RUNTIME=2) so that load swings fall
+# on every mode alike.  Targets: at most 60 ns
 # per event summed over the three programs, at most 3% IOPS lost, and
 # cheaper than bpftrace.
 set -u
@@ -201,6 +203,15 @@ mkdir -p "$OUT"
 	echo "| tapestry (tapestryd run) | $tap | ${IOPS[tapestry]# } | $(loss "$tap")% |"
 	echo "| bpftrace biolatency | $bt | ${IOPS[bpftrace]# } | $(loss "$bt")% |"
 	echo
+	spread=$(echo "${IOPS[none]}" | tr ' ' '\n' | grep . | sort -n |
+		awk -v m="$none" '{ a[NR] = $1 } END { printf "%.0f", (a[NR] - a[1]) * 100 / m }')
+	if [ "$spread" -gt 10 ]; then
+		echo "**Not quiet enough:** the no-tracer runs alone spread over" \
+		     "${spread}% of their median, so these IOPS cannot resolve a" \
+		     "3% difference.  Re-run on a quiet machine; the per-I/O" \
+		     "costs below depend much less on it."
+		echo
+	fi
 	echo "Cost per I/O with kernel.bpf_stats_enabled=1: all of a tracer's" \
 	     "programs' run_time_ns over the I/Os completed."
 	echo
@@ -232,6 +243,7 @@ cat >"$OUT/tracer.json" <<EOF
  "iops":{"none":$none,"tapestry":$tap,"bpftrace":$bt},
  "iops_runs":{"none":[$(echo ${IOPS[none]} | tr ' ' ',')],"tapestry":[$(echo ${IOPS[tapestry]} | tr ' ' ',')],"bpftrace":[$(echo ${IOPS[bpftrace]} | tr ' ' ',')]},
  "iops_lost_pct":{"tapestry":$(loss "$tap"),"bpftrace":$(loss "$bt")},
+ "iops_none_spread_pct":$spread,
  "ns_per_io":{"tapestry":$ours_io,"bpftrace":$bt_io,"floor":$floor_io,"tapestry_above_floor":$net},
  "programs":{"tapestry":[$(progs_json "$TMP/ours.ns")],"bpftrace":[$(progs_json "$TMP/bt.ns")],"floor":[$(progs_json "$TMP/floor.ns")]}}
 EOF
