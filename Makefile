@@ -172,6 +172,10 @@ test_proto_SRCS := tests/unit/test_proto.c userspace/proto.c userspace/crc.c
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 SKELS := $(patsubst %,$(BUILD)/skel/%.skel.h,$(BPF_PROGS))
 BPF_OBJS := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_PROGS))
+# Reached only through pattern rules, these would count as intermediate
+# and be deleted after each build, then remade (and everything including
+# a skeleton recompiled) by the next.
+.SECONDARY: $(SKELS) $(BPF_OBJS)
 
 BINS := $(BUILD)/bin/tapestry $(BUILD)/bin/tapestryd
 UNIT_BINS := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))
