@@ -314,8 +314,9 @@ static __always_inline void emit(struct request *rq, const struct blk_key *k,
 }
 
 static __always_inline void account(struct request *rq, struct blk_key *k,
-				    const struct blk_start *s, __u64 now,
-				    __u32 bytes, __s32 error, bool btf)
+				    bool final, const struct blk_start *s,
+				    __u64 now, __u32 bytes, __s32 error,
+				    bool btf)
 {
 	struct blk_config *cfg;
 	struct blk_stats *st;
@@ -333,10 +334,12 @@ static __always_inline void account(struct request *rq, struct blk_key *k,
 			return;
 		}
 	}
-	st->count++;
 	st->bytes += bytes;
 	if (error)
 		st->errors++;
+	if (!final)
+		return;
+	st->count++;
 	if (!s) {
 		st->untimed++;
 		return;
@@ -370,24 +373,30 @@ static __always_inline int on_complete(struct request *rq, __s32 error,
 	struct blk_start *p, s;
 	struct gendisk *disk;
 	struct blk_key k;
-	bool timed = false, fresh;
+	bool timed = false, final, fresh;
+	__u32 left;
 
+	/* A driver may complete a request in parts; the tracepoint fires for
+	 * each, before the request advances.  The last part ends it. */
+	left = btf ? rq->__data_len : BPF_CORE_READ(rq, __data_len);
+	final = bytes >= left;
+	if (final) {
+		p = slot_get(rq_addr(rq, btf), false, now, &fresh);
+		if (p) {
+			s = *p;
+			/* Free the slot only after copying it out: the request
+			 * cannot be reissued before this completion returns. */
+			*(volatile __u64 *)&p->rq = 0;
+			timed = s.issue_ns != 0;
+		}
+	}
 	disk = rq_disk(rq, btf);
 	if (!disk)	/* passthrough to a queue without a disk */
 		return 0;
 	k.major = btf ? disk->major : BPF_CORE_READ(disk, major);
 	k.minor = btf ? disk->first_minor : BPF_CORE_READ(disk, first_minor);
 	k.op = fold_op(btf ? rq->cmd_flags : BPF_CORE_READ(rq, cmd_flags));
-
-	p = slot_get(rq_addr(rq, btf), false, now, &fresh);
-	if (p) {
-		s = *p;
-		/* Free the slot only after copying it out: the request cannot
-		 * be reissued before this completion returns. */
-		*(volatile __u64 *)&p->rq = 0;
-		timed = s.issue_ns != 0;
-	}
-	account(rq, &k, timed ? &s : NULL, now, bytes, error, btf);
+	account(rq, &k, final, timed ? &s : NULL, now, bytes, error, btf);
 	return 0;
 }
 
