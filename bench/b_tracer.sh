@@ -82,12 +82,13 @@ start_tracer() {
 		"$TAPESTRYD" run --no-zones --pin-root "$PIN_ROOT" \
 			2>"$TMP/tapestryd.log" &
 		BG=$!
-		for _ in $(seq 100); do
+		for _ in $(seq 300); do
 			grep -q "running; maps pinned" "$TMP/tapestryd.log" && break
+			kill -0 "$BG" 2>/dev/null || break
 			sleep 0.1
 		done
 		grep -q "running; maps pinned" "$TMP/tapestryd.log" ||
-			die "tapestryd did not start: $(cat "$TMP/tapestryd.log")"
+			die "tapestryd did not start in 30 s (pid $BG$(kill -0 "$BG" 2>/dev/null && echo ", still running: $(cat /proc/$BG/wchan 2>/dev/null)"; true)): $(cat "$TMP/tapestryd.log")"
 		;;
 	bpftrace)
 		bpftrace -e "$BIOLATENCY" >"$TMP/bpftrace.out" 2>&1 &
