@@ -105,6 +105,50 @@ UNIT_TESTS += uloop
 test_uloop_SRCS := tests/unit/test_uloop.c userspace/uloop.c userspace/log.c
 
 # --- tracer: blktrace, zonetrace, report ------------------------------------
+BPF_PROGS += blktrace
+# Slot claims use BPF_CMPXCHG (v3 atomics, Linux 5.12+).
+$(BUILD)/bpf/blktrace.bpf.o: BPF_CFLAGS += -mcpu=v3
+BPF_PROGS += zonetrace
+BPF_PROGS += zoneregistry
+BPF_PROGS += benchfloor
+TEST_PROGS += bench_floor
+bench_floor_SRCS := bench/bench_floor.c
+TRACER_SRCS := userspace/bpfsys.c userspace/blkdev.c userspace/blktrace.c \
+	       userspace/iosnap.c userspace/report.c userspace/zonetrace.c \
+	       userspace/zonesnap.c
+TAPESTRY_SRCS += $(TRACER_SRCS)
+TAPESTRY_SRCS += tools/cli.c
+TAPESTRY_SRCS += tools/cmd_report.c
+TAPESTRY_SRCS += tools/cmd_trace.c
+TAPESTRY_SRCS += tools/cmd_zone.c
+TAPESTRYD_SRCS += $(TRACER_SRCS)
+TAPESTRYD_SRCS += userspace/node.c
+UNIT_TESTS += node
+test_node_SRCS := tests/unit/test_node.c userspace/node.c userspace/log.c
+test_node_WRAP := bpfsys_mount_bpffs bpfsys_mount_tracefs bpfsys_pin_dir \
+		  bpfsys_claim_dir bpfsys_pinned_count bpfsys_unpin \
+		  bpfsys_quiet_libbpf bpfsys_require_caps blktrace_load \
+		  blktrace_pin blktrace_destroy blktrace_mode \
+		  bpfsys_attach_parse zonetrace_load zonetrace_pin \
+		  zonetrace_destroy zonetrace_mode zonetrace_unpin_stale
+TEST_PROGS += zt_load
+zt_load_SRCS := tests/integration/zt_load.c userspace/zonetrace.c \
+		userspace/zonesnap.c userspace/bpfsys.c userspace/report.c \
+		userspace/hist.c userspace/log.c
+UNIT_TESTS += iosnap
+test_iosnap_SRCS := tests/unit/test_iosnap.c userspace/iosnap.c \
+		    userspace/report.c userspace/hist.c userspace/blkdev.c \
+		    userspace/log.c
+test_iosnap_WRAP := realloc
+UNIT_TESTS += zonesnap
+test_zonesnap_SRCS := tests/unit/test_zonesnap.c userspace/zonesnap.c \
+		      userspace/zonetrace.c userspace/bpfsys.c \
+		      userspace/report.c userspace/hist.c userspace/log.c
+UNIT_TESTS += report
+test_report_SRCS := tests/unit/test_report.c userspace/report.c \
+		    userspace/hist.c userspace/log.c
+UNIT_TESTS += blkdev
+test_blkdev_SRCS := tests/unit/test_blkdev.c userspace/blkdev.c
 
 # --- placer -----------------------------------------------------------------
 # The placer core is pure logic; its tests link it alone.
@@ -153,6 +197,10 @@ test_proto_SRCS := tests/unit/test_proto.c userspace/proto.c userspace/crc.c
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 SKELS := $(patsubst %,$(BUILD)/skel/%.skel.h,$(BPF_PROGS))
 BPF_OBJS := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_PROGS))
+# Reached only through pattern rules, these would count as intermediate
+# and be deleted after each build, then remade (and everything including
+# a skeleton recompiled) by the next.
+.SECONDARY: $(SKELS) $(BPF_OBJS)
 
 BINS := $(BUILD)/bin/tapestry $(BUILD)/bin/tapestryd
 UNIT_BINS := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "node.h"
 
 struct role {
 	const char *name;
@@ -21,6 +22,8 @@ struct role {
 
 static const struct role roles[] = {
 	/* --- tracer --- */
+	{ "run", node_main, "trace this node's block I/O and zones; pin "
+	  "the maps" },
 
 	/* --- replica server --- */
 
