@@ -105,8 +105,77 @@ UNIT_TESTS += uloop
 test_uloop_SRCS := tests/unit/test_uloop.c userspace/uloop.c userspace/log.c
 
 # --- tracer: blktrace, zonetrace, report ------------------------------------
+BPF_PROGS += blktrace
+# Slot claims use BPF_CMPXCHG (v3 atomics, Linux 5.12+).
+$(BUILD)/bpf/blktrace.bpf.o: BPF_CFLAGS += -mcpu=v3
+BPF_PROGS += zonetrace
+BPF_PROGS += zoneregistry
+BPF_PROGS += benchfloor
+TEST_PROGS += bench_floor
+bench_floor_SRCS := bench/bench_floor.c
+TRACER_SRCS := userspace/bpfsys.c userspace/blkdev.c userspace/blktrace.c \
+	       userspace/iosnap.c userspace/report.c userspace/zonetrace.c \
+	       userspace/zonesnap.c
+TAPESTRY_SRCS += $(TRACER_SRCS)
+TAPESTRY_SRCS += tools/cli.c
+TAPESTRY_SRCS += tools/cmd_report.c
+TAPESTRY_SRCS += tools/cmd_trace.c
+TAPESTRY_SRCS += tools/cmd_zone.c
+TAPESTRYD_SRCS += $(TRACER_SRCS)
+TAPESTRYD_SRCS += userspace/node.c
+UNIT_TESTS += node
+test_node_SRCS := tests/unit/test_node.c userspace/node.c userspace/log.c
+test_node_WRAP := bpfsys_mount_bpffs bpfsys_mount_tracefs bpfsys_pin_dir \
+		  bpfsys_claim_dir bpfsys_pinned_count bpfsys_unpin \
+		  bpfsys_quiet_libbpf bpfsys_require_caps blktrace_load \
+		  blktrace_pin blktrace_destroy blktrace_mode \
+		  bpfsys_attach_parse zonetrace_load zonetrace_pin \
+		  zonetrace_destroy zonetrace_mode zonetrace_unpin_stale
+TEST_PROGS += zt_load
+zt_load_SRCS := tests/integration/zt_load.c userspace/zonetrace.c \
+		userspace/zonesnap.c userspace/bpfsys.c userspace/report.c \
+		userspace/hist.c userspace/log.c
+UNIT_TESTS += iosnap
+test_iosnap_SRCS := tests/unit/test_iosnap.c userspace/iosnap.c \
+		    userspace/report.c userspace/hist.c userspace/blkdev.c \
+		    userspace/log.c
+test_iosnap_WRAP := realloc
+UNIT_TESTS += zonesnap
+test_zonesnap_SRCS := tests/unit/test_zonesnap.c userspace/zonesnap.c \
+		      userspace/zonetrace.c userspace/bpfsys.c \
+		      userspace/report.c userspace/hist.c userspace/log.c
+UNIT_TESTS += report
+test_report_SRCS := tests/unit/test_report.c userspace/report.c \
+		    userspace/hist.c userspace/log.c
+UNIT_TESTS += blkdev
+test_blkdev_SRCS := tests/unit/test_blkdev.c userspace/blkdev.c
 
 # --- placer -----------------------------------------------------------------
+# The placer core is pure logic; its tests link it alone.
+PLACER_CORE_SRCS := userspace/placer.c userspace/placer_fit.c \
+		    userspace/placer_repair.c userspace/placer_balance.c \
+		    userspace/placer_plan.c userspace/iheap.c
+TAPESTRY_SRCS += $(PLACER_CORE_SRCS)
+TAPESTRY_SRCS += userspace/placer_json.c
+TAPESTRY_SRCS += userspace/placer_json_write.c
+TAPESTRY_SRCS += userspace/placer_sim.c
+TAPESTRY_SRCS += tools/place_io.c
+TAPESTRY_SRCS += tools/cmd_place.c
+TAPESTRY_SRCS += tools/cmd_simulate.c
+UNIT_TESTS += iheap
+test_iheap_SRCS := tests/unit/test_iheap.c userspace/iheap.c
+UNIT_TESTS += placer
+test_placer_SRCS := tests/unit/test_placer.c tests/unit/placer_tc.c \
+		    $(PLACER_CORE_SRCS)
+UNIT_TESTS += placer_move
+test_placer_move_SRCS := tests/unit/test_placer_move.c tests/unit/placer_tc.c \
+			 $(PLACER_CORE_SRCS)
+UNIT_TESTS += placer_json
+test_placer_json_SRCS := tests/unit/test_placer_json.c \
+			 userspace/placer_json.c userspace/placer_json_write.c \
+			 $(PLACER_CORE_SRCS)
+FUZZ_TARGETS += placer_json
+fuzz_placer_json_SRCS := tests/fuzz/fuzz_placer_json.c userspace/placer_json.c
 
 # --- replication protocol and replica server --------------------------------
 COMMON_SRCS += userspace/proto.c
@@ -148,6 +217,10 @@ tapestry-faultproxy_SRCS := tests/tools/faultproxy.c
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 SKELS := $(patsubst %,$(BUILD)/skel/%.skel.h,$(BPF_PROGS))
 BPF_OBJS := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_PROGS))
+# Reached only through pattern rules, these would count as intermediate
+# and be deleted after each build, then remade (and everything including
+# a skeleton recompiled) by the next.
+.SECONDARY: $(SKELS) $(BPF_OBJS)
 
 BINS := $(BUILD)/bin/tapestry $(BUILD)/bin/tapestryd
 UNIT_BINS := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))

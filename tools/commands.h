@@ -16,8 +16,14 @@ struct command {
 };
 
 /* --- tracer --- */
+int cmd_report(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+int cmd_zone(int argc, char **argv);
 
 /* --- placer --- */
+int cmd_place(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
 
 /* --- engine --- */
 

@@ -12,8 +12,14 @@
 
 static const struct command commands[] = {
 	/* --- tracer --- */
+	{ "report", cmd_report, "latency reports: io (block devices), zones" },
+	{ "trace", cmd_trace, "event streams: slow (slow block I/O)" },
+	{ "zone", cmd_zone, "the node's zone registry: ids, names, peers" },
 
 	/* --- placer --- */
+	{ "place", cmd_place, "place volumes' replicas across zones and nodes" },
+	{ "plan", cmd_plan, "plan the moves from a placement to a balanced one" },
+	{ "simulate", cmd_simulate, "simulate a cluster event, measure the placer" },
 
 	/* --- engine --- */
 

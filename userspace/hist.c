@@ -108,7 +108,9 @@ double hist_percentile(const struct hist *h, double pct)
 	if (i == HIST_NBUCKETS - 1 && (double)h->max_ns > hi)
 		hi = (double)h->max_ns;
 	v = lo + (hi - lo) * (rank - (double)seen) / (double)h->slots[i];
-	if (h->max_ns && v > (double)h->max_ns)
+	/* max_ns is known when it reaches this bucket; 0 with samples above
+	 * bucket 0 means nobody tracked it.  All samples 0 ns read as 0. */
+	if (v > (double)h->max_ns && h->max_ns >= hist_bucket_lo(i))
 		v = (double)h->max_ns;
 	return v;
 }
@@ -336,6 +338,17 @@ void hist_print_text(FILE *f, const struct hist *h, unsigned int width)
 	}
 	fprintf(f, "%26s : %-10s distribution\n", "usecs", "count");
 	for (i = (unsigned int)first; i <= (unsigned int)last; i++) {
+		/* With eight buckets per power of two, long empty stretches
+		 * between outliers would drown the shape: fold them. */
+		for (j = i; j <= (unsigned int)last && !h->slots[j]; j++)
+			;
+		if (j - i >= 3) {
+			fprintf(f, "%12.3f -> %-10.3f : 0          (%u empty "
+				"buckets)\n", hist_bucket_lo(i) / 1000.0,
+				hist_bucket_hi(j - 1) / 1000.0, j - i);
+			i = j - 1;
+			continue;
+		}
 		stars = (unsigned int)((h->slots[i] * width + peak - 1) / peak);
 		fprintf(f, "%12.3f -> %-10.3f : %-10llu |",
 			hist_bucket_lo(i) / 1000.0, hist_bucket_hi(i) / 1000.0,

@@ -81,7 +81,8 @@ int hist_prom_series(FILE *f, const char *name, const char *labels,
 int hist_prom_escape(const char *in, char *out, size_t len);
 
 /* A text histogram in the manner of biolatency, over the non-empty range
- * of buckets, in microseconds, with a bar of up to width stars. */
+ * of buckets, in microseconds, with a bar of up to width stars.  Three or
+ * more empty buckets in a row are folded into one line. */
 void hist_print_text(FILE *f, const struct hist *h, unsigned int width);
 
 #endif /* TAPESTRY_HIST_H */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "node.h"
 /* --- replica server --- */
 #include "replica.h"
 
@@ -23,6 +24,8 @@ struct role {
 
 static const struct role roles[] = {
 	/* --- tracer --- */
+	{ "run", node_main, "trace this node's block I/O and zones; pin "
+	  "the maps" },
 
 	/* --- replica server --- */
 	{ "replica", replica_main, "serve volume replicas to engines over TCP" },

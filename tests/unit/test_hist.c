@@ -124,6 +124,26 @@ static void test_hist_percentile_interpolation(void **state)
 }
 
 /* Percentiles of a known distribution are good to well within 20%. */
+/* A histogram of zeros (queue time of directly issued requests) has every
+ * percentile at 0, not somewhere inside [0, 1) ns. */
+static void test_hist_percentile_all_zero(void **state)
+{
+	struct hist h;
+	int i;
+
+	(void)state;
+	hist_reset(&h);
+	for (i = 0; i < 100; i++)
+		hist_record(&h, 0);
+	assert_true(hist_percentile(&h, 50) == 0.0);
+	assert_true(hist_percentile(&h, 99.9) == 0.0);
+	/* An untracked max (0) above bucket 0 still interpolates. */
+	hist_reset(&h);
+	h.slots[hist_bucket(1000)] = 10;
+	h.count = 10;
+	assert_true(hist_percentile(&h, 50) > 960.0);
+}
+
 static void test_hist_percentile_accuracy(void **state)
 {
 	static const double pcts[] = { 50, 90, 99, 99.9 };
@@ -348,6 +368,30 @@ static void test_hist_text_renders(void **state)
 	free(buf);
 }
 
+/* A long empty stretch between samples folds into one line; a short one
+ * (here one bucket) is printed as it is. */
+static void test_hist_text_folds_empty_runs(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	struct hist h;
+	FILE *f;
+
+	(void)state;
+	hist_reset(&h);
+	hist_record(&h, 1000);		/* bucket 63 */
+	hist_record(&h, 1200);		/* bucket 65 */
+	hist_record(&h, 1000000);	/* ~1 ms, far above */
+	f = open_memstream(&buf, &len);
+	hist_print_text(f, &h, 10);
+	fclose(f);
+	assert_non_null(strstr(buf, "1.024 -> 1.152      : 0          |"));
+	assert_non_null(strstr(buf, "1.280 -> 983.040    : 0          "
+			       "(77 empty buckets)"));
+	assert_non_null(strstr(buf, "983.040 -> 1048.576"));
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -357,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_hist_record_counts),
 		cmocka_unit_test(test_hist_percentile_empty),
 		cmocka_unit_test(test_hist_percentile_interpolation),
+		cmocka_unit_test(test_hist_percentile_all_zero),
 		cmocka_unit_test(test_hist_percentile_accuracy),
 		cmocka_unit_test(test_hist_merge),
 		cmocka_unit_test(test_hist_diff_snapshots),
@@ -367,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_hist_prom_renders),
 		cmocka_unit_test(test_hist_prom_escape),
 		cmocka_unit_test(test_hist_text_renders),
+		cmocka_unit_test(test_hist_text_folds_empty_runs),
 	};
 
 	return cmocka_run_group_tests_name("hist", tests, NULL, NULL);

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * zonetrace: latency of each replica request per availability zone, from
+ * the io_uring submit and complete tracepoints, and TCP round-trip time
+ * per zone from tcp_probe.
+ *
+ * The engine packs class, operation, zone and request index into every
+ * SQE's user_data (include/abi/udata.h).  A UD_CLS_REPL submit starts a
+ * replica request; it ends at its own completion when local, or at the
+ * submit of the matching UD_CLS_REPL_DONE marker when remote.  Anything
+ * without UD_MAGIC costs one load and a compare.
+ *
+ * Tracepoint prototypes differ between kernels: io_uring_submit_sqe (5.x,
+ * user_data as an argument) became io_uring_submit_req (6.x, the request
+ * itself), and io_uring_complete went from (ctx, user_data, res, ...) to
+ * (ctx, req, cqe).  The loader reads the prototypes from BTF and sets the
+ * knobs below; the attach target is set by name at load time.  Each
+ * program exists as tp_btf and as raw_tp, as in blktrace.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "abi/udata.h"
+#include "abi/zonetrace.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* How to find user_data at submit: in the struct io_kiocb at argument
+ * submit_arg, or as argument submit_arg itself. */
+#define ZT_FROM_REQ	0
+#define ZT_FROM_ARG	1
+const volatile __u32 submit_mode = ZT_FROM_REQ;
+const volatile __u32 submit_arg = 0;
+/* At completion: in the struct io_uring_cqe at argument cqe_arg, or as
+ * arguments ud_arg and res_arg (res_size 4 or 8 bytes, signed). */
+const volatile __u32 complete_mode = ZT_FROM_REQ;
+const volatile __u32 cqe_arg = 2;
+const volatile __u32 ud_arg = 1;
+const volatile __u32 res_arg = 2;
+const volatile __u32 res_size = 4;
+/* Position of struct sock in tcp_probe. */
+const volatile __u32 sk_arg = 0;
+
+#define ZONE_MAX_KEYS 4096
+#define ZONE_MAX_INFLIGHT 65536
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, ZONE_MAX_KEYS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct zone_key);
+	__type(value, struct zone_stats);
+} zone_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, ZONE_ID_MAX + 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct hist);
+} zone_rtt SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zone_counters);
+} zone_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZONE_MAX_INFLIGHT);
+	__type(key, struct zone_req);
+	__type(value, struct zone_start);
+} zone_inflight SEC(".maps");
+
+#include "zonepeers.bpf.h"
+
+static const struct zone_stats zero_stats;
+static const struct hist zero_hist;
+
+/* Before 6.0 user_data sat in the request itself, not in its cqe. */
+struct io_kiocb___old {
+	__u64 user_data;
+} __attribute__((preserve_access_index));
+
+/* See blktrace.bpf.c: one spelled-out load per possible index. */
+#define CTX_LOAD(ctx, off) ({						\
+	__u64 __v;							\
+	asm volatile("%0 = *(u64 *)(%1 + " #off ")"			\
+		     : "=r"(__v) : "r"(ctx));				\
+	__v;								\
+})
+
+static __always_inline __u64 ctx_arg(const __u64 *ctx, __u32 i)
+{
+	switch (i) {
+	case 0: return CTX_LOAD(ctx, 0);
+	case 1: return CTX_LOAD(ctx, 8);
+	case 2: return CTX_LOAD(ctx, 16);
+	case 3: return CTX_LOAD(ctx, 24);
+	case 4: return CTX_LOAD(ctx, 32);
+	default: return CTX_LOAD(ctx, 40);
+	}
+}
+
+enum { C_INFLIGHT, C_UNMATCHED, C_STATS, C_RTT };
+
+static __always_inline void count(int which)
+{
+	struct zone_counters *c;
+	__u32 zero = 0;
+
+	c = bpf_map_lookup_elem(&zone_counters, &zero);
+	if (!c)
+		return;
+	if (which == C_INFLIGHT)
+		c->inflight_failed++;
+	else if (which == C_UNMATCHED)
+		c->unmatched_ends++;
+	else if (which == C_STATS)
+		c->stats_failed++;
+	else
+		c->rtt_failed++;
+}
+
+static __always_inline void hist_add(struct hist *h, __u64 ns)
+{
+	__u32 b = hist_bucket(ns);
+
+	if (b >= HIST_NBUCKETS)
+		b = HIST_NBUCKETS - 1;
+	h->slots[b]++;
+	h->count++;
+	h->sum_ns += ns;
+	if (ns > h->max_ns)
+		h->max_ns = ns;
+}
+
+static __always_inline void record(__u32 zone, __u32 op, __u64 ns,
+				   bool error)
+{
+	struct zone_key k = { .zone = zone, .op = op };
+	struct zone_stats *st;
+
+	st = bpf_map_lookup_elem(&zone_stats, &k);
+	if (!st) {
+		bpf_map_update_elem(&zone_stats, &k, &zero_stats, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&zone_stats, &k);
+		if (!st) {
+			count(C_STATS);
+			return;
+		}
+	}
+	st->count++;
+	if (error)
+		st->errors++;
+	hist_add(&st->lat, ns);
+}
+
+static __always_inline void start(__u64 ud)
+{
+	struct zone_req k = {
+		.key = ud_req_key(ud),
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+	};
+	struct zone_start s = {
+		.start_ns = bpf_ktime_get_ns(),
+		.op = ud_op(ud),
+		.remote = (ud_flags(ud) & UD_F_REMOTE) ? 1 : 0,
+	};
+
+	if (bpf_map_update_elem(&zone_inflight, &k, &s, BPF_ANY))
+		count(C_INFLIGHT);
+}
+
+/* End the request ud names, if it is in flight and ends this way. */
+static __always_inline void finish(__u64 ud, bool error, bool remote_end)
+{
+	struct zone_req k = {
+		.key = ud_req_key(ud),
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+	};
+	__u64 now = bpf_ktime_get_ns();
+	struct zone_start *p, s;
+
+	p = bpf_map_lookup_elem(&zone_inflight, &k);
+	if (!p) {
+		count(C_UNMATCHED);
+		return;
+	}
+	/* A remote request's own SQE completing is not its end. */
+	if (p->remote != (remote_end ? 1 : 0))
+		return;
+	s = *p;
+	bpf_map_delete_elem(&zone_inflight, &k);
+	record(ud_zone(ud), s.op, now - s.start_ns, error);
+}
+
+static __always_inline int on_submit(__u64 ud)
+{
+	__u32 cls;
+
+	if (!ud_is_ours(ud) || ud_zone(ud) == UD_ZONE_NONE)
+		return 0;
+	cls = ud_cls(ud);
+	if (cls == UD_CLS_REPL)
+		start(ud);
+	else if (cls == UD_CLS_REPL_DONE)
+		finish(ud, ud_flags(ud) & UD_F_ERROR, true);
+	return 0;
+}
+
+static __always_inline int on_complete(__u64 ud, __s64 res)
+{
+	if (!ud_is_ours(ud) || ud_zone(ud) == UD_ZONE_NONE ||
+	    ud_cls(ud) != UD_CLS_REPL || (ud_flags(ud) & UD_F_REMOTE))
+		return 0;
+	finish(ud, res < 0, false);
+	return 0;
+}
+
+static __always_inline __u64 submit_ud(const __u64 *ctx, bool btf)
+{
+	struct io_kiocb *req;
+	struct io_kiocb___old *old;
+
+	if (submit_mode == ZT_FROM_ARG)
+		return ctx_arg(ctx, submit_arg);
+	req = (struct io_kiocb *)ctx_arg(ctx, submit_arg);
+	old = (void *)req;
+	if (bpf_core_field_exists(old->user_data))
+		return btf ? old->user_data : BPF_CORE_READ(old, user_data);
+	return btf ? req->cqe.user_data : BPF_CORE_READ(req, cqe.user_data);
+}
+
+static __always_inline int complete(const __u64 *ctx, bool btf)
+{
+	struct io_uring_cqe *cqe;
+	__u64 ud;
+	__s64 res;
+
+	if (complete_mode == ZT_FROM_ARG) {
+		ud = ctx_arg(ctx, ud_arg);
+		res = ctx_arg(ctx, res_arg);
+		if (res_size == 4)
+			res = (__s32)res;
+		return on_complete(ud, res);
+	}
+	cqe = (struct io_uring_cqe *)ctx_arg(ctx, cqe_arg);
+	ud = btf ? cqe->user_data : BPF_CORE_READ(cqe, user_data);
+	/* Filter before the second load: most CQEs on a node are not ours. */
+	if (!ud_is_ours(ud))
+		return 0;
+	res = btf ? cqe->res : BPF_CORE_READ(cqe, res);
+	return on_complete(ud, res);
+}
+
+/* The peer of sk as a zone_peer key; false if not IPv4 or IPv6. */
+static __always_inline bool peer_of(struct sock *sk, struct zone_peer *p,
+				    bool btf)
+{
+	struct sock_common *c = &sk->__sk_common;
+	__u16 family;
+	__u32 *a32 = (__u32 *)p->addr;
+
+	family = btf ? c->skc_family : BPF_CORE_READ(c, skc_family);
+	p->port = bpf_ntohs(btf ? c->skc_dport : BPF_CORE_READ(c, skc_dport));
+	if (family == ZONE_AF_INET) {
+		p->family = ZONE_AF_INET;
+		a32[0] = btf ? c->skc_daddr : BPF_CORE_READ(c, skc_daddr);
+		return true;
+	}
+	if (family != ZONE_AF_INET6)
+		return false;
+	if (btf)
+		__builtin_memcpy(p->addr, &c->skc_v6_daddr, 16);
+	else
+		bpf_probe_read_kernel(p->addr, 16, &c->skc_v6_daddr);
+	/* An IPv4 peer reached through a dual-stack socket. */
+	if (!a32[0] && !a32[1] && a32[2] == bpf_htonl(0xffff)) {
+		a32[0] = a32[3];
+		a32[1] = a32[2] = a32[3] = 0;
+		p->family = ZONE_AF_INET;
+		return true;
+	}
+	p->family = ZONE_AF_INET6;
+	return true;
+}
+
+static __always_inline int on_tcp(struct sock *sk, bool btf)
+{
+	struct zone_peer p = {};
+	struct hist *h;
+	__u32 *zone, srtt;
+
+	if (!peer_of(sk, &p, btf))
+		return 0;
+	zone = bpf_map_lookup_elem(&zone_peers, &p);
+	if (!zone)
+		return 0;
+	/* srtt_us is eight times the smoothed RTT in microseconds. */
+	srtt = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
+	if (!srtt)
+		return 0;
+	h = bpf_map_lookup_elem(&zone_rtt, zone);
+	if (!h) {
+		bpf_map_update_elem(&zone_rtt, zone, &zero_hist, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&zone_rtt, zone);
+		if (!h) {
+			count(C_RTT);
+			return 0;
+		}
+	}
+	hist_add(h, (__u64)srtt * 1000);
+	return 0;
+}
+
+SEC("tp_btf")
+int zt_submit_btf(__u64 *ctx)
+{
+	return on_submit(submit_ud(ctx, true));
+}
+
+SEC("tp_btf")
+int zt_complete_btf(__u64 *ctx)
+{
+	return complete(ctx, true);
+}
+
+SEC("tp_btf/tcp_probe")
+int zt_tcp_btf(__u64 *ctx)
+{
+	return on_tcp((struct sock *)ctx_arg(ctx, sk_arg), true);
+}
+
+SEC("raw_tp")
+int zt_submit_raw(__u64 *ctx)
+{
+	return on_submit(submit_ud(ctx, false));
+}
+
+SEC("raw_tp")
+int zt_complete_raw(__u64 *ctx)
+{
+	return complete(ctx, false);
+}
+
+SEC("raw_tp")
+int zt_tcp_raw(__u64 *ctx)
+{
+	return on_tcp((struct sock *)ctx_arg(ctx, sk_arg), false);
+}

@@ -1,0 +1,33 @@
+#!/bin/bash
+# timeout: 30
+#
+# The zone registry from the shell (`tapestry zone`): ids are handed out
+# from 1, stable for a name, listed by name; peers attach to registered
+# zones only and show in bpftool with their fields; bad names, addresses
+# and unknown zones are refused with a clear message.
+. "$(dirname "$0")/lib_tracer.sh"
+tr_init
+command -v jq >/dev/null || skip "jq not installed"
+command -v bpftool >/dev/null || skip "bpftool not installed"
+Z() { "$TAPESTRY" zone "$@" --pin-root "$PIN_ROOT"; }
+
+[ "$(Z register eu-west-1a)" = 1 ] || fail "first id is not 1"
+[ "$(Z register eu-west-1b)" = 2 ] || fail "second id is not 2"
+[ "$(Z register eu-west-1a)" = 1 ] || fail "id of a known name changed"
+Z peer 127.0.3.1:7001 eu-west-1b || fail "peer failed"
+Z peer '[::1]:7002' eu-west-1a || fail "IPv6 peer failed"
+[ "$(Z list --json | jq -c 'map([.zone, .zone_id])')" = \
+  '[["eu-west-1a",1],["eu-west-1b",2]]' ] || fail "list is wrong"
+bpftool map dump pinned "$PIN_ROOT/zone_peers" >"$TMP/peers"
+grep -q '"port": 7001' "$TMP/peers" || { cat "$TMP/peers"; fail "peer not in zone_peers"; }
+grep -q '"family": 10' "$TMP/peers" || fail "IPv6 peer not in zone_peers"
+
+Z peer 127.0.3.1:7001 nosuch-zone 2>"$TMP/err" && fail "peer to an unknown zone"
+grep -q "'nosuch-zone' is not registered" "$TMP/err" || fail "no clear message"
+Z register "bad name" 2>"$TMP/err" && fail "bad zone name accepted"
+grep -q "invalid zone name" "$TMP/err" || fail "no clear message for a bad name"
+Z peer 127.0.3.1 eu-west-1a 2>"$TMP/err" && fail "address without port accepted"
+Z unpeer 127.0.3.1:7001 || fail "unpeer failed"
+Z unpeer 127.0.3.1:7001 2>/dev/null && fail "unpeer of an unknown address succeeded"
+Z nonsense 2>/dev/null; [ $? -eq 2 ] || fail "bad action is not a usage error"
+echo "PASS"

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blkdev.h"
+
+static char root[64];
+
+static void put(const char *rel, const char *content)
+{
+	char path[256], *slash;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	for (slash = strchr(path + strlen(root) + 1, '/'); slash;
+	     slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		mkdir(path, 0755);
+		*slash = '/';
+	}
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+}
+
+/* A fake sysfs: loop0 (7:0) with a partition loop0p1 (259:0), and nvme0n1
+ * (259:1) whose uevent lacks nothing. */
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/test_blkdev.XXXXXX");
+	if (!mkdtemp(root))
+		return -1;
+	put("class/block/loop0/dev", "7:0\n");
+	put("class/block/loop0p1/dev", "259:0\n");
+	put("class/block/loop0p1/partition", "1\n");
+	put("class/block/nvme0n1/dev", "259:1\n");
+	put("class/block/junk/dev", "not a number\n");
+	put("dev/block/7:0/uevent", "MAJOR=7\nMINOR=0\nDEVNAME=loop0\n"
+	    "DEVTYPE=disk\n");
+	put("dev/block/259:1/uevent", "MAJOR=259\nMINOR=1\n"
+	    "DEVNAME=nvme0n1\n");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_blkdev_lookup_finds_disks(void **state)
+{
+	unsigned int ma = 0, mi = 0;
+
+	(void)state;
+	assert_int_equal(blkdev_lookup(root, "loop0", &ma, &mi), 0);
+	assert_int_equal(ma, 7);
+	assert_int_equal(mi, 0);
+	assert_int_equal(blkdev_lookup(root, "/dev/nvme0n1", &ma, &mi), 0);
+	assert_int_equal(ma, 259);
+	assert_int_equal(mi, 1);
+}
+
+static void test_blkdev_lookup_refuses(void **state)
+{
+	unsigned int ma = 99, mi = 99;
+
+	(void)state;
+	assert_int_equal(blkdev_lookup(root, "sdz", &ma, &mi), -ENODEV);
+	assert_int_equal(blkdev_lookup(root, "loop0p1", &ma, &mi), -EISDIR);
+	assert_int_equal(blkdev_lookup(root, "", &ma, &mi), -EINVAL);
+	assert_int_equal(blkdev_lookup(root, "/dev/", &ma, &mi), -EINVAL);
+	assert_int_equal(blkdev_lookup(root, "..", &ma, &mi), -EINVAL);
+	assert_int_equal(blkdev_lookup(root, "../block/loop0", &ma, &mi),
+			 -EINVAL);
+	assert_int_equal(blkdev_lookup(root, "junk", &ma, &mi), -EIO);
+	assert_int_equal(blkdev_lookup(root, "a-name-far-too-long-for-a-disk-x",
+				       &ma, &mi), -EINVAL);
+	/* Nothing was written on failure. */
+	assert_int_equal(ma, 99);
+	assert_int_equal(mi, 99);
+}
+
+static void test_blkdev_name_resolves_and_falls_back(void **state)
+{
+	char buf[BLKDEV_NAME_MAX];
+
+	(void)state;
+	assert_int_equal(blkdev_name(root, 7, 0, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "loop0");
+	assert_int_equal(blkdev_name(root, 259, 1, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "nvme0n1");
+	assert_int_equal(blkdev_name(root, 8, 16, buf, sizeof(buf)), -ENODEV);
+	assert_string_equal(buf, "8:16");
+	assert_int_equal(blkdev_name(root, 7, 0, buf, 3), -ENOSPC);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_blkdev_lookup_finds_disks),
+		cmocka_unit_test(test_blkdev_lookup_refuses),
+		cmocka_unit_test(test_blkdev_name_resolves_and_falls_back),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tapestry trace slow: stream the block I/Os whose total latency passes a
+ * threshold, from the tracer's ring buffer.
+ */
+#include "commands.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blkdev.h"
+#include "blktrace.h"
+#include "bpfsys.h"
+#include "cli.h"
+#include "iosnap.h"
+#include "log.h"
+#include "report.h"
+
+struct slow_args {
+	double threshold_ms;
+	bool json;
+	unsigned long count;	/* events to print; 0 = until ^C */
+	const char *devices[REPORT_MAX_DEVICES];
+	unsigned int ndevices;
+	unsigned int devs[REPORT_MAX_DEVICES][2];
+	const char *pin_root, *btf_path, *attach;
+	bool verbose;
+};
+
+struct slow_ctx {
+	const struct slow_args *a;
+	uint64_t threshold_ns, printed;
+	uint64_t boot_offset_ns;	/* CLOCK_MONOTONIC -> seconds shown */
+};
+
+static void slow_usage(FILE *f)
+{
+	fprintf(f,
+"usage: tapestry trace slow [--threshold-ms N] [--json] [--device NAME]...\n"
+"                           [--count N]\n"
+"\n"
+"Stream block I/Os whose total latency (insert or issue to completion) is\n"
+"at least the threshold: time, device, op, sector, bytes, queue and\n"
+"service latency, and the pid and comm of the task that issued them.\n"
+"\n"
+"  -t, --threshold-ms N   threshold in milliseconds, fractions ok\n"
+"                         (default 10)\n"
+"      --json             one JSON object per event, one per line\n"
+"  -d, --device NAME      only this disk; repeatable\n"
+"  -c, --count N          stop after N events (default: until ^C)\n"
+"      --pin-root DIR     where tapestryd pins its maps (default %s)\n"
+"      --btf FILE         BTF for a kernel without /sys/kernel/btf/vmlinux\n"
+"      --attach MODE      auto, tp_btf or raw_tp (default auto)\n"
+"  -v, --verbose          show libbpf's messages\n"
+"  -h, --help             this text\n"
+"\n"
+"With tapestryd running it lowers the daemon's node-wide threshold to N\n"
+"while it runs (and puts it back after); otherwise it loads the tracer.\n"
+"One reader at a time: two would share the event stream between them.\n",
+		BPFSYS_PIN_ROOT);
+}
+
+static const struct option slow_opts[] = {
+	{ "threshold-ms", required_argument, NULL, 't' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "device", required_argument, NULL, 'd' },
+	{ "count", required_argument, NULL, 'c' },
+	{ "pin-root", required_argument, NULL, 'P' },
+	{ "btf", required_argument, NULL, 'B' },
+	{ "attach", required_argument, NULL, 'A' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int bad(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "tapestry trace slow: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n\n");
+	slow_usage(stderr);
+	return EXIT_USAGE;
+}
+
+/* -1 to go on, else the exit status. */
+static int slow_parse(int argc, char **argv, struct slow_args *a)
+{
+	enum bpfsys_attach at;
+	char *end;
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	a->threshold_ms = 10;
+	a->pin_root = BPFSYS_PIN_ROOT;
+	a->attach = "auto";
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:t:d:c:vh", slow_opts,
+				NULL)) != -1) {
+		switch (c) {
+		case 't':
+			errno = 0;
+			a->threshold_ms = strtod(optarg, &end);
+			if (end == optarg || *end || errno ||
+			    !isfinite(a->threshold_ms) ||
+			    a->threshold_ms <= 0 || a->threshold_ms > 3.6e6)
+				return bad("bad --threshold-ms '%s': "
+					   "milliseconds, > 0", optarg);
+			break;
+		case 'j':
+			a->json = true;
+			break;
+		case 'd':
+			if (a->ndevices == REPORT_MAX_DEVICES)
+				return bad("too many --device%s", "");
+			a->devices[a->ndevices++] = optarg;
+			break;
+		case 'c':
+			errno = 0;
+			a->count = strtoul(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end || errno)
+				return bad("bad --count '%s'", optarg);
+			break;
+		case 'P':
+			if (optarg[0] != '/')
+				return bad("--pin-root must be an absolute "
+					   "path, not '%s'", optarg);
+			a->pin_root = optarg;
+			break;
+		case 'B':
+			a->btf_path = optarg;
+			break;
+		case 'A':
+			if (bpfsys_attach_parse(optarg, &at))
+				return bad("bad --attach '%s': auto, tp_btf "
+					   "or raw_tp", optarg);
+			a->attach = optarg;
+			break;
+		case 'v':
+			a->verbose = true;
+			break;
+		case 'h':
+			slow_usage(stdout);
+			return 0;
+		case ':':
+			return bad("option '%s' needs a value",
+				   argv[optind - 1]);
+		default:
+			return bad("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return bad("unexpected argument '%s'", argv[optind]);
+	return -1;
+}
+
+static bool wanted(const struct slow_args *a, const struct blk_event *e)
+{
+	unsigned int i;
+
+	if (!a->ndevices)
+		return true;
+	for (i = 0; i < a->ndevices; i++)
+		if (a->devs[i][0] == e->major && a->devs[i][1] == e->minor)
+			return true;
+	return false;
+}
+
+static void comm_of(__u32 tgid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(buf, len, "?");
+	if (!tgid)
+		return;
+	snprintf(path, sizeof(path), "/proc/%u/comm", tgid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+static int print_json(const struct blk_event *e, const char *dev,
+		      const char *comm, double t)
+{
+	struct json_object *o = json_object_new_object();
+	int err;
+
+	if (!o)
+		return -ENOMEM;
+	err = report_json_add(o, "time_s", report_json_fixed(t, 6));
+	err = err ?: report_json_add(o, "device", json_object_new_string(dev));
+	err = err ?: report_json_add(o, "op",
+			json_object_new_string(iosnap_op_name(e->op)));
+	err = err ?: report_json_u64(o, "sector", e->sector);
+	err = err ?: report_json_u64(o, "bytes", e->bytes);
+	err = err ?: report_json_add(o, "queue_us",
+			report_json_fixed(e->queue_ns / 1e3, 3));
+	err = err ?: report_json_add(o, "service_us",
+			report_json_fixed(e->service_ns / 1e3, 3));
+	err = err ?: report_json_add(o, "total_us",
+			report_json_fixed((e->queue_ns + e->service_ns) / 1e3, 3));
+	err = err ?: report_json_add(o, "pid", json_object_new_int64(e->tgid));
+	err = err ?: report_json_add(o, "comm", json_object_new_string(comm));
+	err = err ?: report_json_add(o, "error", json_object_new_int(e->error));
+	err = err ?: report_json_print(stdout, o);
+	json_object_put(o);
+	return err;
+}
+
+static int on_event(void *arg, void *data, size_t size)
+{
+	struct slow_ctx *c = arg;
+	const struct blk_event *e = data;
+	char dev[BLKDEV_NAME_MAX], comm[32];
+	double t;
+
+	if (size < sizeof(*e) || !wanted(c->a, e))
+		return 0;
+	/* One poll hands over every record that is ready. */
+	if (c->a->count && c->printed >= c->a->count)
+		return 0;
+	/* Another reader may have set the shared threshold lower. */
+	if (e->queue_ns + e->service_ns < c->threshold_ns)
+		return 0;
+	blkdev_name("/sys", e->major, e->minor, dev, sizeof(dev));
+	comm_of(e->tgid, comm, sizeof(comm));
+	t = (double)e->ts_ns / 1e9;
+	if (c->a->json) {
+		if (print_json(e, dev, comm, t))
+			return -EIO;
+	} else {
+		printf("%-14.6f %-10s %-7s %12llu %8u %10.3f %10.3f %10.3f "
+		       "%7u %-16s %d\n", t, dev, iosnap_op_name(e->op),
+		       (unsigned long long)e->sector, e->bytes,
+		       e->queue_ns / 1e3, e->service_ns / 1e3,
+		       (e->queue_ns + e->service_ns) / 1e3, e->tgid, comm,
+		       e->error);
+		fflush(stdout);
+	}
+	c->printed++;
+	if (c->a->count && c->printed >= c->a->count)
+		cli_stop = 1;
+	return 0;
+}
+
+static int open_tracer(const struct slow_args *a, uint64_t ns,
+		       struct blktrace **t, bool *pinned)
+{
+	struct blktrace_opts o = { .btf_path = a->btf_path, .slow_ns = ns };
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", a->pin_root, BLKTRACE_MAP_STATS);
+	*pinned = false;
+	if (!access(path, F_OK) && bpfsys_dir_claimed(a->pin_root) &&
+	    !blktrace_open_pinned(a->pin_root, t)) {
+		*pinned = true;
+		return 0;
+	}
+	if (bpfsys_require_caps("trace slow", BPFSYS_LOAD_TRACING))
+		return -EPERM;
+	bpfsys_attach_parse(a->attach, &o.attach);
+	return blktrace_load(&o, t);
+}
+
+static int stream(struct blktrace *t, struct slow_ctx *c)
+{
+	struct ring_buffer *rb;
+	int n = 0;
+
+	rb = ring_buffer__new(blktrace_events_fd(t), on_event, c, NULL);
+	if (!rb)
+		return -errno;
+	if (!c->a->json)
+		printf("%-14s %-10s %-7s %12s %8s %10s %10s %10s %7s %-16s %s\n",
+		       "TIME(s)", "DEVICE", "OP", "SECTOR", "BYTES",
+		       "QUEUE(us)", "SERV(us)", "TOTAL(us)", "PID", "COMM",
+		       "ERR");
+	while (!cli_stop) {
+		n = ring_buffer__poll(rb, 200);
+		if (n < 0 && n != -EINTR)
+			break;
+		n = 0;
+	}
+	ring_buffer__free(rb);
+	return n < 0 ? n : 0;
+}
+
+static int trace_slow(int argc, char **argv)
+{
+	struct slow_args a;
+	struct slow_ctx c = { .a = &a };
+	struct blktrace *t = NULL;
+	uint64_t old_ns = 0, cur_ns;
+	bool pinned = false;
+	unsigned int i;
+	int rc, err;
+
+	rc = slow_parse(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+	if (a.verbose)
+		log_set_level(LOG_DEBUG);
+	bpfsys_quiet_libbpf();
+	if (bpfsys_require_caps("trace slow", BPFSYS_READ_MAPS))
+		return 1;
+	for (i = 0; i < a.ndevices; i++) {
+		if (blkdev_lookup("/sys", a.devices[i], &a.devs[i][0],
+				  &a.devs[i][1])) {
+			log_err("trace slow: unknown device '%s': no such "
+				"whole-disk block device in /sys/class/block",
+				a.devices[i]);
+			return 1;
+		}
+	}
+	c.threshold_ns = (uint64_t)(a.threshold_ms * 1e6);
+	if (!c.threshold_ns)
+		c.threshold_ns = 1;
+	cli_catch_stop();
+	err = open_tracer(&a, c.threshold_ns, &t, &pinned);
+	if (err)
+		goto out;
+	if (pinned) {
+		/* Share the node-wide threshold: lower it if we need less,
+		 * and put it back on the way out if nobody changed it. */
+		err = blktrace_get_slow_ns(t, &old_ns);
+		if (!err && (!old_ns || old_ns > c.threshold_ns))
+			err = blktrace_set_slow_ns(t, c.threshold_ns);
+		else
+			old_ns = 0, pinned = false;
+	}
+	if (!err) {
+		fprintf(stderr, "tapestry: tracing block I/O slower than %g ms "
+			"(%s); ^C stops\n", a.threshold_ms, blktrace_mode(t));
+		err = stream(t, &c);
+	}
+	if (pinned && !blktrace_get_slow_ns(t, &cur_ns) &&
+	    cur_ns == c.threshold_ns)
+		blktrace_set_slow_ns(t, old_ns);
+	if (err)
+		log_err("trace slow: %s", strerror(-err));
+out:
+	blktrace_destroy(t);
+	return err ? 1 : 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tapestry trace slow [options]\n"
+		   "       tapestry trace slow --help\n");
+}
+
+int cmd_trace(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "slow"))
+		return trace_slow(argc - 1, argv + 1);
+	fprintf(stderr, "tapestry trace: unknown trace '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

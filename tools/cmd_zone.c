@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tapestry zone: the node's zone registry from the shell, for scripts and
+ * operators (engines use the zonetrace_* API directly).
+ *
+ *   tapestry zone register NAME        print NAME's id, registering it
+ *   tapestry zone peer ADDR NAME       attribute RTT to ADDR to zone NAME
+ *   tapestry zone unpeer ADDR
+ *   tapestry zone list [--json]
+ */
+#include "commands.h"
+
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bpfsys.h"
+#include "log.h"
+#include "report.h"
+#include "zonetrace.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: tapestry zone register NAME [--pin-root DIR]\n"
+"       tapestry zone peer ADDR NAME [--pin-root DIR]\n"
+"       tapestry zone unpeer ADDR [--pin-root DIR]\n"
+"       tapestry zone list [--json] [--pin-root DIR]\n"
+"\n"
+"The node's zone registry: availability-zone names and the small ids that\n"
+"replica requests carry in io_uring user_data, stable on this node; and\n"
+"the replica-server addresses (IPv4:PORT or [IPv6]:PORT) whose TCP\n"
+"round-trip time counts for each zone.  Default pin root %s.\n"
+"Needs CAP_BPF.\n", BPFSYS_PIN_ROOT);
+}
+
+static int list(const char *root, bool json)
+{
+	struct json_object *arr = NULL, *o;
+	char name[ZONE_NAME_LEN];
+	unsigned int id;
+	int err = 0;
+
+	if (json && !(arr = json_object_new_array()))
+		return -ENOMEM;
+	for (id = ZONE_ID_MIN; id <= ZONE_ID_MAX && !err; id++) {
+		if (zonetrace_zone_name(root, id, name, sizeof(name)))
+			continue;
+		if (!json) {
+			printf("%3u %s\n", id, name);
+			continue;
+		}
+		o = json_object_new_object();
+		err = o ? 0 : -ENOMEM;
+		err = err ?: report_json_add(o, "zone", json_object_new_string(name));
+		err = err ?: report_json_add(o, "zone_id", json_object_new_int((int)id));
+		if (!err && json_object_array_add(arr, o))
+			err = -ENOMEM;
+		if (err)
+			json_object_put(o);
+	}
+	if (json && !err)
+		err = report_json_print(stdout, arr);
+	json_object_put(arr);
+	return err;
+}
+
+static int bad(const char *why, const char *arg)
+{
+	fprintf(stderr, "tapestry zone: %s%s%s\n\n", why, arg ? " " : "",
+		arg ? arg : "");
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+static int run(const char *verb, char **args, int nargs, const char *root,
+	       bool json)
+{
+	const char *what = nargs ? args[nargs - 1] : "";
+	unsigned int id;
+	int err;
+
+	if (!strcmp(verb, "register") && nargs == 1) {
+		err = zonetrace_zone_register(root, args[0], &id);
+		if (!err)
+			printf("%u\n", id);
+	} else if (!strcmp(verb, "peer") && nargs == 2) {
+		err = zonetrace_zone_lookup(root, args[1], &id);
+		if (!err)
+			err = zonetrace_peer_register(root, args[0], id);
+	} else if (!strcmp(verb, "unpeer") && nargs == 1) {
+		err = zonetrace_peer_unregister(root, args[0]);
+	} else if (!strcmp(verb, "list") && nargs == 0) {
+		err = list(root, json);
+	} else {
+		return bad("bad arguments for", verb);
+	}
+	if (err == -EINVAL)
+		log_err("zone %s: invalid zone name (1..63 of A-Z a-z 0-9 . _ -) "
+			"or address (IPv4:PORT, [IPv6]:PORT)", verb);
+	else if (err == -ENOENT)
+		log_err("zone %s: '%s' is not registered", verb, what);
+	else if (err)
+		log_err("zone %s: %s", verb, strerror(-err));
+	return err ? 1 : 0;
+}
+
+int cmd_zone(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pin-root", required_argument, NULL, 'P' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *root = BPFSYS_PIN_ROOT;
+	bool json = false;
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'P':
+			if (optarg[0] != '/')
+				return bad("--pin-root must be absolute:", optarg);
+			root = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return bad("bad option", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return bad("which action?", NULL);
+	if (bpfsys_require_caps("zone", BPFSYS_READ_MAPS))
+		return 1;
+	return run(argv[optind], argv + optind + 1, argc - optind - 1, root,
+		   json);
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "blkdev.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (!fgets(buf, (int)len, f))
+		err = -EIO;
+	fclose(f);
+	if (!err)
+		buf[strcspn(buf, "\n")] = '\0';
+	return err;
+}
+
+int blkdev_lookup(const char *sysfs, const char *name, unsigned int *major,
+		  unsigned int *minor)
+{
+	char path[PATH_MAX], line[64];
+	unsigned int ma, mi;
+	char end;
+	int err;
+
+	if (!strncmp(name, "/dev/", 5))
+		name += 5;
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") ||
+	    !strcmp(name, "..") || strlen(name) >= BLKDEV_NAME_MAX)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/class/block/%s/dev", sysfs, name);
+	err = read_line(path, line, sizeof(line));
+	if (err)
+		return err == -ENOENT || err == -ENOTDIR ? -ENODEV : err;
+	if (sscanf(line, "%u:%u%c", &ma, &mi, &end) != 2)
+		return -EIO;
+	snprintf(path, sizeof(path), "%s/class/block/%s/partition", sysfs,
+		 name);
+	if (!access(path, F_OK))
+		return -EISDIR;
+	*major = ma;
+	*minor = mi;
+	return 0;
+}
+
+int blkdev_name(const char *sysfs, unsigned int major, unsigned int minor,
+		char *buf, size_t len)
+{
+	char path[PATH_MAX], line[256];
+	FILE *f;
+	int n, err = -ENODEV;
+
+	snprintf(path, sizeof(path), "%s/dev/block/%u:%u/uevent", sysfs,
+		 major, minor);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "DEVNAME=", 8))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		n = snprintf(buf, len, "%s", line + 8);
+		err = n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+		break;
+	}
+	if (f)
+		fclose(f);
+	if (err == -ENODEV) {
+		n = snprintf(buf, len, "%u:%u", major, minor);
+		if (n < 0 || (size_t)n >= len)
+			err = -ENOSPC;
+	}
+	return err;
+}

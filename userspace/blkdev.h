@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * blkdev: block device names <-> whole-disk device numbers, read from
+ * sysfs.  sysfs is the sysfs mount ("/sys"); tests point it at a fake tree.
+ */
+#ifndef TAPESTRY_BLKDEV_H
+#define TAPESTRY_BLKDEV_H
+
+#include <stddef.h>
+
+#define BLKDEV_NAME_MAX 32
+
+/* The device numbers of disk name ("loop0" or "/dev/loop0").  Refuses an
+ * empty name, one with a '/' after an optional "/dev/" prefix, or "." and
+ * ".." (-EINVAL), a partition (-EISDIR: Tapestry traces whole disks), and a
+ * name sysfs does not know (-ENODEV). */
+int blkdev_lookup(const char *sysfs, const char *name, unsigned int *major,
+		  unsigned int *minor);
+
+/* The kernel's name for disk major:minor into buf ("loop0").  When sysfs
+ * does not know it (the disk is gone) the name is "MAJOR:MINOR" and the
+ * return is -ENODEV; -ENOSPC if buf is too small for either. */
+int blkdev_name(const char *sysfs, unsigned int major, unsigned int minor,
+		char *buf, size_t len);
+
+#endif /* TAPESTRY_BLKDEV_H */

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "report.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpfsys.h"
+
+static const double default_pcts[] = { 50, 90, 99, 99.9 };
+
+enum {
+	OPT_JSON = 256,
+	OPT_PROM,
+	OPT_NO_HIST,
+	OPT_PIN_ROOT,
+	OPT_BTF,
+	OPT_ATTACH,
+};
+
+static const struct option long_opts[] = {
+	{ "device", required_argument, NULL, 'd' },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "count", required_argument, NULL, 'c' },
+	{ "percentiles", required_argument, NULL, 'p' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "prometheus", no_argument, NULL, OPT_PROM },
+	{ "no-hist", no_argument, NULL, OPT_NO_HIST },
+	{ "pin-root", required_argument, NULL, OPT_PIN_ROOT },
+	{ "btf", required_argument, NULL, OPT_BTF },
+	{ "attach", required_argument, NULL, OPT_ATTACH },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+void report_usage(enum report_kind kind, FILE *f)
+{
+	if (kind == REPORT_IO)
+		fprintf(f,
+"usage: tapestry report io [--device NAME]... [--interval SEC] [--count N]\n"
+"                          [--json | --prometheus] [--percentiles LIST]\n"
+"\n"
+"Block-I/O latency per device and operation: count, IOPS, bytes, MB/s,\n"
+"errors, and percentiles of queue (insert to issue), service (issue to\n"
+"completion) and total time, with a histogram of the total.\n"
+"\n");
+	else
+		fprintf(f,
+"usage: tapestry report zones [--interval SEC] [--count N]\n"
+"                             [--json | --prometheus] [--percentiles LIST]\n"
+"\n"
+"Replica-request latency per availability zone and operation, as the\n"
+"engine's tagged io_uring requests show it, and TCP round-trip time to\n"
+"each zone's replica servers.\n"
+"\n");
+	if (kind == REPORT_IO)
+		fprintf(f,
+"  -d, --device NAME      only this disk (loop0, /dev/nvme0n1); repeatable\n");
+	fprintf(f,
+"  -i, --interval SEC     length of each report (default 1; fractions ok)\n"
+"  -c, --count N          reports to print, 0 = until interrupted (default 1)\n"
+"  -p, --percentiles LIST percentiles to show (default 50,90,99,99.9)\n"
+"      --json             one JSON object per report, one per line\n"
+"      --prometheus       Prometheus text exposition of the cumulative\n"
+"                         counters (since the tracer was loaded)\n"
+"      --no-hist          text: leave out the histograms\n"
+"      --pin-root DIR     where tapestryd pins its maps (default %s)\n"
+"      --btf FILE         BTF for a kernel without /sys/kernel/btf/vmlinux\n"
+"      --attach MODE      auto, tp_btf or raw_tp (default auto)\n"
+"  -v, --verbose          show libbpf's messages\n"
+"  -h, --help             this text\n"
+"\n"
+"With tapestryd running it reads the maps pinned under --pin-root;\n"
+"otherwise it loads the tracer itself for the length of the report.\n"
+"An interrupt (^C) ends the current interval early and prints it.\n"
+"Needs CAP_BPF and CAP_PERFMON (or root).\n", BPFSYS_PIN_ROOT);
+}
+
+static int fail(char *err, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parse_interval(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end || errno || !isfinite(v) || v <= 0 ||
+	    v > 86400)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_count(const char *s, unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end || errno)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static void defaults(enum report_kind kind, struct report_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	a->format = REPORT_TEXT;
+	a->interval_s = 1;
+	a->count = 1;
+	memcpy(a->pcts, default_pcts, sizeof(default_pcts));
+	a->npcts = sizeof(default_pcts) / sizeof(default_pcts[0]);
+	a->pin_root = BPFSYS_PIN_ROOT;
+	a->attach = "auto";
+}
+
+static int set_format(struct report_args *a, enum report_format fmt,
+		      char *err, size_t len)
+{
+	if (a->format != REPORT_TEXT && a->format != fmt)
+		return fail(err, len, "--json and --prometheus exclude "
+			    "each other");
+	a->format = fmt;
+	return 0;
+}
+
+int report_parse(enum report_kind kind, int argc, char **argv,
+		 struct report_args *a, char *err, size_t errlen)
+{
+	int c, n;
+
+	defaults(kind, a);
+	optind = 0;	/* GNU: rescan from the start on every call */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:d:i:c:p:vh", long_opts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			if (kind != REPORT_IO)
+				return fail(err, errlen, "--device is for "
+					    "report io");
+			if (a->ndevices == REPORT_MAX_DEVICES)
+				return fail(err, errlen, "at most %d --device",
+					    REPORT_MAX_DEVICES);
+			a->devices[a->ndevices++] = optarg;
+			break;
+		case 'i':
+			if (parse_interval(optarg, &a->interval_s))
+				return fail(err, errlen, "bad --interval '%s': "
+					    "seconds, > 0 and <= 86400",
+					    optarg);
+			break;
+		case 'c':
+			if (parse_count(optarg, &a->count))
+				return fail(err, errlen, "bad --count '%s'",
+					    optarg);
+			break;
+		case 'p':
+			n = hist_parse_percentiles(optarg, a->pcts,
+						   HIST_MAX_PCTS);
+			if (n < 0)
+				return fail(err, errlen, "bad --percentiles "
+					    "'%s': up to %d values in (0, 100], "
+					    "comma-separated", optarg,
+					    HIST_MAX_PCTS);
+			a->npcts = (unsigned int)n;
+			break;
+		case OPT_JSON:
+		case OPT_PROM:
+			if (set_format(a, c == OPT_JSON ? REPORT_JSON :
+				       REPORT_PROM, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_NO_HIST:
+			a->no_hist = true;
+			break;
+		case OPT_PIN_ROOT:
+			if (optarg[0] != '/')
+				return fail(err, errlen, "--pin-root must be "
+					    "an absolute path");
+			a->pin_root = optarg;
+			break;
+		case OPT_BTF:
+			a->btf_path = optarg;
+			break;
+		case OPT_ATTACH:
+			if (strcmp(optarg, "auto") &&
+			    strcmp(optarg, "tp_btf") &&
+			    strcmp(optarg, "raw_tp"))
+				return fail(err, errlen, "bad --attach '%s': "
+					    "auto, tp_btf or raw_tp", optarg);
+			a->attach = optarg;
+			break;
+		case 'v':
+			a->verbose = true;
+			break;
+		case 'h':
+			return 1;
+		case ':':
+			return fail(err, errlen, "option '%s' needs a value",
+				    argv[optind - 1]);
+		default:
+			return fail(err, errlen, "unknown option '%s'",
+				    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return fail(err, errlen, "unexpected argument '%s'",
+			    argv[optind]);
+	return 0;
+}
+
+void report_pct_header(FILE *f, const char *what, const double *pcts,
+		       unsigned int npcts)
+{
+	char name[32];
+	unsigned int i;
+
+	fprintf(f, "  %-8s", what);
+	for (i = 0; i < npcts; i++) {
+		if (hist_pct_name(pcts[i], name, sizeof(name)))
+			snprintf(name, sizeof(name), "p?");
+		fprintf(f, " %11s", name);
+	}
+	fprintf(f, " %11s\n", "max");
+}
+
+void report_pct_row(FILE *f, const char *label, const struct hist *h,
+		    const double *pcts, unsigned int npcts)
+{
+	unsigned int i;
+
+	fprintf(f, "  %-8s", label);
+	for (i = 0; i < npcts; i++)
+		fprintf(f, " %11.3f", hist_percentile(h, pcts[i]) / 1000.0);
+	fprintf(f, " %11.3f\n", (double)h->max_ns / 1000.0);
+}
+
+int report_json_add(struct json_object *o, const char *key,
+		    struct json_object *v)
+{
+	if (!v)
+		return -ENOMEM;
+	if (json_object_object_add(o, key, v)) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int report_json_u64(struct json_object *o, const char *key, uint64_t v)
+{
+	return report_json_add(o, key, json_object_new_uint64(v));
+}
+
+struct json_object *report_json_fixed(double v, int decimals)
+{
+	char s[64];
+
+	snprintf(s, sizeof(s), "%.*f", decimals, v);
+	return json_object_new_double_s(v, s);
+}
+
+int report_json_print(FILE *f, struct json_object *o)
+{
+	const char *s;
+
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (!s)
+		return -ENOMEM;
+	fprintf(f, "%s\n", s);
+	fflush(f);
+	return ferror(f) ? -EIO : 0;
+}

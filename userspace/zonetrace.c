@@ -1,0 +1,764 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "zonetrace.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "zoneregistry.skel.h"
+#include "zonesnap.h"
+#include "zonetrace.skel.h"
+
+/* Registry maps, in the order they are removed when empty. */
+static const char *const registry_names[] = {
+	ZONETRACE_MAP_PEERS, ZONETRACE_MAP_IDS, ZONETRACE_MAP_NAMES,
+};
+
+enum { M_COUNTERS, M_RTT, M_STATS, NR_MAPS };
+
+/* Pin order: zone_stats last, so a reader that finds it finds all. */
+static const char *const map_names[NR_MAPS] = {
+	[M_COUNTERS] = ZONETRACE_MAP_COUNTERS,
+	[M_RTT] = ZONETRACE_MAP_RTT,
+	[M_STATS] = ZONETRACE_MAP_STATS,
+};
+
+struct zonetrace {
+	struct zonetrace_bpf *skel;	/* NULL when opened from pins */
+	struct bpf_link *links[3];
+	int fd[NR_MAPS];		/* owned only when skel is NULL */
+	const char *mode;
+	char pin_root[PATH_MAX];
+	bool pinned, made_dir, loader;	/* loader: by zonetrace_load */
+	unsigned int ncpu;
+	void *vals;			/* ncpu * largest value */
+};
+
+static const char *root_of(const char *pin_root)
+{
+	return pin_root ? pin_root : BPFSYS_PIN_ROOT;
+}
+
+bool zonetrace_zone_name_valid(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (!n || n >= ZONE_NAME_LEN)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '.' &&
+		    name[i] != '_' && name[i] != '-')
+			return false;
+	return true;
+}
+
+/* ---- the registry ---------------------------------------------------- */
+
+/* Create the registry maps under root, or reuse the pinned ones; libbpf
+ * does both by name (LIBBPF_PIN_BY_NAME).  A concurrent creator may win
+ * the race to pin: then the pins exist and a second try reuses them.
+ * *created says whether this call pinned anything, *made_dir whether it
+ * made root. */
+static int registry_ensure(const char *root, bool *created, bool *made_dir)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = root);
+	struct zoneregistry_bpf *skel;
+	unsigned int before;
+	int err, try;
+
+	*created = *made_dir = false;
+	before = bpfsys_pinned_count(root, registry_names, 3);
+	if (before == 3)
+		return 0;
+	/* An engine may register its zones before any tapestryd ran. */
+	if (!strncmp(root, BPFSYS_BPFFS "/", strlen(BPFSYS_BPFFS) + 1))
+		bpfsys_mount_bpffs();	/* if it fails, pin_dir says so */
+	err = bpfsys_pin_dir(root, made_dir);
+	if (err)
+		return err;
+	for (try = 0; try < 2; try++) {
+		skel = zoneregistry_bpf__open_opts(&oo);
+		if (!skel)
+			return -errno;
+		err = zoneregistry_bpf__load(skel);
+		zoneregistry_bpf__destroy(skel);	/* the pins stay */
+		if (!err)
+			break;
+	}
+	*created = !err && before == 0;
+	if (err && *made_dir) {
+		rmdir(root);
+		*made_dir = false;
+	}
+	return err;
+}
+
+struct registry {
+	int names, ids, peers;
+};
+
+static void registry_close(struct registry *r)
+{
+	if (r->names >= 0)
+		close(r->names);
+	if (r->ids >= 0)
+		close(r->ids);
+	if (r->peers >= 0)
+		close(r->peers);
+}
+
+/* Open the pinned registry, creating it first if create. */
+static int registry_open(const char *pin_root, bool create,
+			 struct registry *r)
+{
+	const char *root = root_of(pin_root);
+	bool created, made_dir;
+	int err;
+
+	r->names = r->ids = r->peers = -1;
+	if (create) {
+		err = registry_ensure(root, &created, &made_dir);
+		if (err)
+			return err;
+	}
+	r->names = bpfsys_pinned_fd(root, ZONETRACE_MAP_NAMES);
+	r->ids = bpfsys_pinned_fd(root, ZONETRACE_MAP_IDS);
+	r->peers = bpfsys_pinned_fd(root, ZONETRACE_MAP_PEERS);
+	err = r->names < 0 ? r->names : r->ids < 0 ? r->ids :
+	      r->peers < 0 ? r->peers : 0;
+	if (err)
+		registry_close(r);
+	return err;
+}
+
+static int to_key(const char *zone, struct zone_name *k)
+{
+	if (!zonetrace_zone_name_valid(zone))
+		return -EINVAL;
+	memset(k, 0, sizeof(*k));
+	memcpy(k->name, zone, strlen(zone));
+	return 0;
+}
+
+/* Claim the lowest free id for k: an insert with BPF_NOEXIST is atomic,
+ * so two processes never claim the same id. */
+static int claim_id(const struct registry *r, const struct zone_name *k,
+		    __u32 *id)
+{
+	__u32 i;
+
+	for (i = ZONE_ID_MIN; i <= ZONE_ID_MAX; i++) {
+		if (!bpf_map_update_elem(r->names, &i, k, BPF_NOEXIST)) {
+			*id = i;
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -ENOSPC;
+}
+
+int zonetrace_zone_register(const char *pin_root, const char *zone,
+			    unsigned int *id)
+{
+	struct zone_name k;
+	struct registry r;
+	__u32 v;
+	int err;
+
+	err = to_key(zone, &k);
+	if (err)
+		return err;
+	err = registry_open(pin_root, true, &r);
+	if (err)
+		return err;
+	if (!bpf_map_lookup_elem(r.ids, &k, &v))
+		goto out;
+	err = claim_id(&r, &k, &v);
+	if (err)
+		goto out;
+	/* The name is the arbiter: if another process registered the same
+	 * name between our lookup and now, its id wins and ours goes back. */
+	if (bpf_map_update_elem(r.ids, &k, &v, BPF_NOEXIST)) {
+		err = errno == EEXIST ? 0 : -errno;
+		bpf_map_delete_elem(r.names, &v);
+		if (!err && bpf_map_lookup_elem(r.ids, &k, &v))
+			err = -errno;
+	}
+out:
+	if (!err)
+		*id = v;
+	registry_close(&r);
+	return err;
+}
+
+int zonetrace_zone_lookup(const char *pin_root, const char *zone,
+			  unsigned int *id)
+{
+	struct zone_name k;
+	struct registry r;
+	__u32 v;
+	int err;
+
+	err = to_key(zone, &k);
+	if (err)
+		return err;
+	err = registry_open(pin_root, false, &r);
+	if (err)
+		return err == -ENOENT ? -ENOENT : err;
+	err = bpf_map_lookup_elem(r.ids, &k, &v) ? -errno : 0;
+	if (!err)
+		*id = v;
+	registry_close(&r);
+	return err;
+}
+
+int zonetrace_zone_name(const char *pin_root, unsigned int id, char *buf,
+			size_t len)
+{
+	struct zone_name v;
+	__u32 k = id;
+	int fd, err = 0;
+
+	fd = bpfsys_pinned_fd(root_of(pin_root), ZONETRACE_MAP_NAMES);
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &k, &v))
+		err = -errno;
+	close(fd);
+	if (err)
+		return err;
+	v.name[ZONE_NAME_LEN - 1] = '\0';
+	if (strlen(v.name) >= len)
+		return -ENOSPC;
+	strcpy(buf, v.name);
+	return 0;
+}
+
+int zonetrace_peer_parse(const char *addr, struct zone_peer *out)
+{
+	char host[64], *end;
+	const char *colon;
+	unsigned long port;
+	size_t hl;
+
+	memset(out, 0, sizeof(*out));
+	if (addr[0] == '[') {
+		colon = strstr(addr, "]:");
+		if (!colon)
+			return -EINVAL;
+		hl = (size_t)(colon - addr - 1);
+		colon++;
+		addr++;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon)
+			return -EINVAL;
+		hl = (size_t)(colon - addr);
+	}
+	if (!hl || hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, addr, hl);
+	host[hl] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || !port || port > 65535)
+		return -EINVAL;
+	out->port = (__u16)port;
+	if (inet_pton(AF_INET, host, out->addr) == 1)
+		out->family = ZONE_AF_INET;
+	else if (inet_pton(AF_INET6, host, out->addr) == 1)
+		out->family = ZONE_AF_INET6;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int zonetrace_peer_register(const char *pin_root, const char *addr,
+			    unsigned int id)
+{
+	struct zone_peer p;
+	struct zone_name n;
+	struct registry r;
+	__u32 v = id;
+	int err;
+
+	if (id < ZONE_ID_MIN || id > ZONE_ID_MAX)
+		return -EINVAL;
+	err = zonetrace_peer_parse(addr, &p);
+	if (err)
+		return err;
+	err = registry_open(pin_root, true, &r);
+	if (err)
+		return err;
+	if (bpf_map_lookup_elem(r.names, &v, &n))
+		err = -errno;
+	else if (bpf_map_update_elem(r.peers, &p, &v, BPF_ANY))
+		err = errno == E2BIG ? -ENOSPC : -errno;
+	registry_close(&r);
+	return err;
+}
+
+int zonetrace_peer_unregister(const char *pin_root, const char *addr)
+{
+	struct zone_peer p;
+	int fd, err;
+
+	err = zonetrace_peer_parse(addr, &p);
+	if (err)
+		return err;
+	fd = bpfsys_pinned_fd(root_of(pin_root), ZONETRACE_MAP_PEERS);
+	if (fd < 0)
+		return fd;
+	err = bpf_map_delete_elem(fd, &p) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+static bool map_empty(int fd, size_t key_size)
+{
+	char key[128];
+
+	return key_size <= sizeof(key) &&
+	       bpf_map_get_next_key(fd, NULL, key) && errno == ENOENT;
+}
+
+int zonetrace_registry_remove_if_empty(const char *pin_root)
+{
+	const char *root = root_of(pin_root);
+	struct registry r;
+	bool empty;
+	int err;
+
+	err = registry_open(pin_root, false, &r);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	empty = map_empty(r.names, sizeof(__u32)) &&
+		map_empty(r.ids, sizeof(struct zone_name)) &&
+		map_empty(r.peers, sizeof(struct zone_peer));
+	registry_close(&r);
+	if (!empty)
+		return -ENOTEMPTY;
+	bpfsys_unpin(root, registry_names, 3);
+	return 0;
+}
+
+/* ---- the tracer --------------------------------------------------------- */
+
+static const char *const fixed_tps[2] = {
+	"io_uring_complete", "tcp_probe",
+};
+
+/* The first signed integer argument at or after from. */
+static int find_signed(const struct bpfsys_arg *a, int n, int from)
+{
+	int i;
+
+	for (i = from; i < n; i++)
+		if (!a[i].ptr && a[i].is_signed && (a[i].size == 4 ||
+						     a[i].size == 8))
+			return i;
+	return -ENOENT;
+}
+
+static int probe_submit(struct zonetrace_bpf *s, const struct btf *btf,
+			const char **tp)
+{
+	struct bpfsys_arg a[BPFSYS_MAX_ARGS];
+	int n, i;
+
+	*tp = "io_uring_submit_req";		/* 6.0 and later */
+	n = bpfsys_tp_args(btf, *tp, a, BPFSYS_MAX_ARGS);
+	if (n == -ENOENT) {
+		*tp = "io_uring_submit_sqe";	/* before */
+		n = bpfsys_tp_args(btf, *tp, a, BPFSYS_MAX_ARGS);
+	}
+	if (n < 0)
+		return n;
+	i = bpfsys_arg_find_ptr(a, n, "struct io_kiocb");
+	if (i >= 0) {
+		s->rodata->submit_mode = 0;
+	} else {
+		i = bpfsys_arg_find_int(a, n, 0, 8);
+		s->rodata->submit_mode = 1;
+	}
+	if (i < 0 || i > 5)
+		return -ENOENT;
+	s->rodata->submit_arg = (__u32)i;
+	return 0;
+}
+
+static int probe_complete(struct zonetrace_bpf *s, const struct btf *btf)
+{
+	struct bpfsys_arg a[BPFSYS_MAX_ARGS];
+	int n, i, r;
+
+	n = bpfsys_tp_args(btf, "io_uring_complete", a, BPFSYS_MAX_ARGS);
+	if (n < 0)
+		return n;
+	i = bpfsys_arg_find_ptr(a, n, "struct io_uring_cqe");
+	if (i >= 0 && i <= 5) {
+		s->rodata->complete_mode = 0;
+		s->rodata->cqe_arg = (__u32)i;
+		return 0;
+	}
+	/* (ctx, [req,] u64 user_data, int or long res, ...) */
+	i = bpfsys_arg_find_int(a, n, 0, 8);
+	r = i < 0 ? i : find_signed(a, n, i + 1);
+	if (r < 0 || r > 5)
+		return -ENOENT;
+	s->rodata->complete_mode = 1;
+	s->rodata->ud_arg = (__u32)i;
+	s->rodata->res_arg = (__u32)r;
+	s->rodata->res_size = a[r].size;
+	return 0;
+}
+
+static int probe_args(struct zonetrace_bpf *s, const struct btf *btf,
+		      const char **submit_tp)
+{
+	struct bpfsys_arg a[BPFSYS_MAX_ARGS];
+	int n, i;
+
+	if (probe_submit(s, btf, submit_tp)) {
+		log_err("zonetrace: no usable io_uring_submit_req or "
+			"io_uring_submit_sqe prototype in BTF");
+		return -ENOENT;
+	}
+	if (probe_complete(s, btf)) {
+		log_err("zonetrace: no usable io_uring_complete prototype in "
+			"BTF");
+		return -ENOENT;
+	}
+	n = bpfsys_tp_args(btf, "tcp_probe", a, BPFSYS_MAX_ARGS);
+	i = n < 0 ? n : bpfsys_arg_find_ptr(a, n, "struct sock");
+	if (i < 0 || i > 5) {
+		log_err("zonetrace: no usable tcp_probe prototype in BTF");
+		return -ENOENT;
+	}
+	s->rodata->sk_arg = (__u32)i;
+	return 0;
+}
+
+static int choose_mode(enum bpfsys_attach want, const struct btf *kbtf,
+		       const char *submit_tp, bool *use_btf)
+{
+	bool ok = bpfsys_tp_btf_usable(kbtf, submit_tp) &&
+		  bpfsys_tp_btf_usable(kbtf, fixed_tps[0]) &&
+		  bpfsys_tp_btf_usable(kbtf, fixed_tps[1]);
+
+	if (want == BPFSYS_ATTACH_TP_BTF && !ok) {
+		log_err("tp_btf cannot attach to the io_uring and tcp "
+			"tracepoints on this kernel; try --attach raw_tp");
+		return -EOPNOTSUPP;
+	}
+	*use_btf = want == BPFSYS_ATTACH_RAW_TP ? false :
+		   want == BPFSYS_ATTACH_TP_BTF ? true : ok;
+	return 0;
+}
+
+static void set_autoload(struct zonetrace_bpf *s, bool btf)
+{
+	bpf_program__set_autoload(s->progs.zt_submit_btf, btf);
+	bpf_program__set_autoload(s->progs.zt_complete_btf, btf);
+	bpf_program__set_autoload(s->progs.zt_tcp_btf, btf);
+	bpf_program__set_autoload(s->progs.zt_submit_raw, !btf);
+	bpf_program__set_autoload(s->progs.zt_complete_raw, !btf);
+	bpf_program__set_autoload(s->progs.zt_tcp_raw, !btf);
+}
+
+static int attach(struct zonetrace *t, bool btf, const char *submit_tp)
+{
+	struct bpf_program *p[3];
+	const char *tps[3] = { submit_tp, fixed_tps[0], fixed_tps[1] };
+	int i, err;
+
+	p[0] = btf ? t->skel->progs.zt_submit_btf : t->skel->progs.zt_submit_raw;
+	p[1] = btf ? t->skel->progs.zt_complete_btf :
+		     t->skel->progs.zt_complete_raw;
+	p[2] = btf ? t->skel->progs.zt_tcp_btf : t->skel->progs.zt_tcp_raw;
+	for (i = 0; i < 3; i++) {
+		t->links[i] = btf ? bpf_program__attach(p[i]) :
+			bpf_program__attach_raw_tracepoint(p[i], tps[i]);
+		if (!t->links[i]) {
+			err = -errno;
+			log_err("zonetrace: attaching to %s (%s) failed: %s",
+				tps[i], btf ? "tp_btf" : "raw_tp",
+				strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int alloc_handle(const char *pin_root, struct zonetrace **out)
+{
+	struct zonetrace *t;
+	int ncpu, i;
+
+	if (strlen(root_of(pin_root)) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0)
+		return ncpu < 0 ? ncpu : -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->ncpu = (unsigned int)ncpu;
+	t->vals = calloc(t->ncpu, (sizeof(struct zone_stats) + 7) & ~7UL);
+	if (!t->vals) {
+		free(t);
+		return -ENOMEM;
+	}
+	for (i = 0; i < NR_MAPS; i++)
+		t->fd[i] = -1;
+	strcpy(t->pin_root, root_of(pin_root));
+	*out = t;
+	return 0;
+}
+
+static int load_skel(const struct zonetrace_opts *o, struct zonetrace *t)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path,
+		    .pin_root_path = t->pin_root);
+	struct btf *btf = NULL, *kbtf = NULL;
+	const char *submit_tp = NULL;
+	bool use_btf = false;
+	int err;
+
+	err = bpfsys_load_btf(o->btf_path, &btf, &kbtf);
+	if (err)
+		return err;
+	t->skel = zonetrace_bpf__open_opts(&oo);
+	err = t->skel ? probe_args(t->skel, btf, &submit_tp) : -errno;
+	if (!err)
+		err = choose_mode(o->attach, kbtf, submit_tp, &use_btf);
+	if (!err) {
+		set_autoload(t->skel, use_btf);
+		if (use_btf)
+			bpf_program__set_attach_target(
+				t->skel->progs.zt_submit_btf, 0, submit_tp);
+		if (use_btf)
+			bpf_program__set_attach_target(
+				t->skel->progs.zt_complete_btf, 0,
+				fixed_tps[0]);
+		err = zonetrace_bpf__load(t->skel);
+		if (err)
+			log_err("zonetrace: loading the BPF programs failed: "
+				"%s", strerror(-err));
+	}
+	if (!err)
+		err = attach(t, use_btf, submit_tp);
+	t->mode = use_btf ? "tp_btf" : "raw_tp";
+	if (btf != kbtf)
+		btf__free(btf);
+	btf__free(kbtf);
+	return err;
+}
+
+int zonetrace_load(const struct zonetrace_opts *o, const char *pin_root,
+		   struct zonetrace **out)
+{
+	struct zonetrace *t;
+	bool created;
+	int err;
+
+	err = alloc_handle(pin_root, &t);
+	if (err)
+		return err;
+	err = registry_ensure(t->pin_root, &created, &t->made_dir);
+	t->loader = !err;
+	if (err) {
+		log_err("zonetrace: cannot open or create the zone registry "
+			"under %s: %s", t->pin_root, strerror(-err));
+		goto err_destroy;
+	}
+	err = load_skel(o, t);
+	if (err)
+		goto err_destroy;
+	t->fd[M_STATS] = bpf_map__fd(t->skel->maps.zone_stats);
+	t->fd[M_RTT] = bpf_map__fd(t->skel->maps.zone_rtt);
+	t->fd[M_COUNTERS] = bpf_map__fd(t->skel->maps.zone_counters);
+	*out = t;
+	return 0;
+
+err_destroy:
+	zonetrace_destroy(t);
+	return err;
+}
+
+int zonetrace_pin(struct zonetrace *t)
+{
+	struct bpf_map *maps[NR_MAPS];
+	bool made_dir;
+	int err;
+
+	if (!t->skel || t->pinned)
+		return -EINVAL;
+	err = bpfsys_pin_dir(t->pin_root, &made_dir);
+	if (err)
+		return err;
+	maps[M_STATS] = t->skel->maps.zone_stats;
+	maps[M_RTT] = t->skel->maps.zone_rtt;
+	maps[M_COUNTERS] = t->skel->maps.zone_counters;
+	err = bpfsys_pin_maps(t->pin_root, maps, map_names, NR_MAPS);
+	if (!err)
+		t->pinned = true;
+	return err;
+}
+
+int zonetrace_open_pinned(const char *pin_root, struct zonetrace **out)
+{
+	struct zonetrace *t;
+	int err, i;
+
+	err = alloc_handle(pin_root, &t);
+	if (err)
+		return err;
+	t->mode = "pinned";
+	for (i = NR_MAPS - 1; i >= 0; i--) {
+		t->fd[i] = bpfsys_pinned_fd(t->pin_root, map_names[i]);
+		if (t->fd[i] < 0) {
+			err = t->fd[i];
+			zonetrace_destroy(t);
+			return err;
+		}
+	}
+	*out = t;
+	return 0;
+}
+
+static void unpin(const char *root)
+{
+	const char *rev[NR_MAPS];
+	int i;
+
+	for (i = 0; i < NR_MAPS; i++)
+		rev[i] = map_names[NR_MAPS - 1 - i];
+	bpfsys_unpin(root, rev, NR_MAPS);
+}
+
+void zonetrace_unpin_stale(const char *pin_root)
+{
+	unpin(root_of(pin_root));
+}
+
+void zonetrace_destroy(struct zonetrace *t)
+{
+	int i;
+
+	if (!t)
+		return;
+	if (t->pinned)
+		unpin(t->pin_root);
+	for (i = 0; i < 3; i++)
+		bpf_link__destroy(t->links[i]);
+	if (t->skel)
+		zonetrace_bpf__destroy(t->skel);
+	else
+		for (i = 0; i < NR_MAPS; i++)
+			if (t->fd[i] >= 0)
+				close(t->fd[i]);
+	/* An empty registry holds no ids worth keeping, whoever made it (a
+	 * killed daemon leaves one behind). */
+	if (t->loader && !zonetrace_registry_remove_if_empty(t->pin_root) &&
+	    t->made_dir)
+		rmdir(t->pin_root);	/* fails, rightly, if others use it */
+	free(t->vals);
+	free(t);
+}
+
+const char *zonetrace_mode(const struct zonetrace *t)
+{
+	return t->mode;
+}
+
+const char *zonetrace_pin_root(const struct zonetrace *t)
+{
+	return t->pin_root;
+}
+
+static int read_stats(struct zonetrace *t, struct zonesnap *snap)
+{
+	size_t stride = (sizeof(struct zone_stats) + 7) & ~7UL;
+	struct zone_key key, next;
+	void *prev = NULL;
+	int err;
+
+	while (!bpf_map_get_next_key(t->fd[M_STATS], prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(t->fd[M_STATS], &key, t->vals))
+			continue;	/* never deleted, but be safe */
+		err = zonesnap_add(snap, &key, t->vals, t->ncpu, stride);
+		if (err)
+			return err;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+static int read_rtt(struct zonetrace *t, struct zonesnap *snap)
+{
+	size_t stride = (sizeof(struct hist) + 7) & ~7UL;
+	__u32 key, next;
+	void *prev = NULL;
+	int err;
+
+	while (!bpf_map_get_next_key(t->fd[M_RTT], prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(t->fd[M_RTT], &key, t->vals))
+			continue;
+		err = zonesnap_add_rtt(snap, key, t->vals, t->ncpu, stride);
+		if (err)
+			return err;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+static int read_counters(struct zonetrace *t, struct zonesnap *snap)
+{
+	struct zone_counters *c;
+	unsigned int i;
+	__u32 key = 0;
+
+	c = calloc(t->ncpu, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(t->fd[M_COUNTERS], &key, c)) {
+		free(c);
+		return -errno;
+	}
+	for (i = 0; i < t->ncpu; i++) {
+		snap->inflight_failed += c[i].inflight_failed;
+		snap->unmatched_ends += c[i].unmatched_ends;
+		snap->stats_failed += c[i].stats_failed;
+		snap->rtt_failed += c[i].rtt_failed;
+	}
+	free(c);
+	return 0;
+}
+
+int zonetrace_snapshot(struct zonetrace *t, struct zonesnap *snap)
+{
+	struct timespec ts;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snap->ts_ns = (uint64_t)ts.tv_sec * 1000000000ULL +
+		      (uint64_t)ts.tv_nsec;
+	err = read_stats(t, snap);
+	err = err ?: read_rtt(t, snap);
+	err = err ?: read_counters(t, snap);
+	return err;
+}
