@@ -192,6 +192,7 @@ test_replica_rules_SRCS := tests/unit/test_replica_rules.c \
 			   userspace/replica_rules.c userspace/crc.c
 TAPESTRYD_SRCS += userspace/replica.c
 TAPESTRYD_SRCS += userspace/replica_cli.c
+TAPESTRYD_SRCS += userspace/replica_conn.c
 TAPESTRYD_SRCS += userspace/replica_io.c
 TAPESTRYD_SRCS += userspace/replica_rules.c
 TAPESTRYD_SRCS += userspace/replica_rx.c

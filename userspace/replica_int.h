@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * replica_int: the replica server's internal types, shared by its three
- * files: replica.c (listening, connections, frames in and replies out),
- * replica_vol.c (volume files and metadata) and replica_io.c (running a
- * request against a volume).  Nothing outside the server includes this.
+ * replica_int: the replica server's internal types, shared by its files:
+ * replica.c (the server's life: listening, accepting, completions,
+ * draining), replica_conn.c (connections: frames in, requests dispatched,
+ * replies out), replica_vol.c (volume files and metadata) and
+ * replica_io.c (running a request against a volume).  Nothing outside
+ * the server includes this.
  */
 #ifndef TAPESTRY_REPLICA_INT_H
 #define TAPESTRY_REPLICA_INT_H
@@ -178,6 +180,18 @@ struct replica {
 
 /* replica.c */
 struct io_uring_sqe *replica_sqe(struct replica *r);
+void replica_accept_arm(struct replica *r);
+
+/* replica_conn.c */
+void replica_conn_new(struct replica *r, int fd);
+/* Read, assemble and dispatch what has arrived, as far as slots and
+ * buffers allow; on a closing connection, finish it when it may. */
+void replica_conn_process(struct rconn *c);
+void replica_conn_recv_done(struct rconn *c, int res);
+void replica_conn_send_done(struct rconn *c, int res);
+void replica_conn_maybe_finish(struct rconn *c);
+void replica_conn_close(struct rconn *c);
+void replica_conn_cut(struct rconn *c);
 /* Finish a request: queue its reply (status res, reply_len payload bytes
  * from its buffer or inline area) or drop it if the peer is gone. */
 void replica_reply(struct rslot *s, int res);

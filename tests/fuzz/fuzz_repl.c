@@ -345,11 +345,13 @@ static void fix_crcs(uint8_t *d, size_t size)
 
 /*
  * Program records: op, flags, volume id, epoch, then little-endian u16s:
- * offset (x 512, mod 256 KiB), len (x 512, mod 40 KiB), seq, spare.  A
+ * offset (x 512, mod 256 KiB), len (x 512, up to 36 KiB), seq, spare.  A
  * HELLO's volume id picks its name, size and block size from a table.
- * Flag 0x80 corrupts the payload CRC.
+ * Flag 0x80 corrupts the payload CRC.  At most MAX_REC records are read.
  */
-#define REC	12
+#define REC		12
+#define MAX_REC		64
+#define REC_MAX_LEN	(72 * 512)	/* room for 64 resync blocks of 512 */
 
 static const struct {
 	const char *name;
@@ -364,6 +366,8 @@ static size_t program(const uint8_t *in, size_t n, uint8_t *out, size_t cap)
 {
 	size_t len = 0, i;
 
+	if (n > MAX_REC * REC)
+		n = MAX_REC * REC;
 	for (i = 0; i + REC <= n; i += REC) {
 		const uint8_t *r = in + i;
 		struct repl_hdr h = { .op = r[0] % (REPL_OP_MAX + 1),
@@ -373,7 +377,8 @@ static size_t program(const uint8_t *in, size_t n, uint8_t *out, size_t cap)
 		uint8_t *p;
 
 		h.offset = (uint64_t)(r[4] | r[5] << 8) % 512 * 512;
-		h.len = (uint32_t)(r[6] | r[7] << 8) % 80 * 512;
+		h.len = (uint32_t)(r[6] | r[7] << 8) % (REC_MAX_LEN / 512 + 1) *
+			512;
 		h.seq = (uint64_t)(r[8] | r[9] << 8);
 		h.tag = i;
 		if (h.op == REPL_OP_HELLO) {
@@ -417,38 +422,81 @@ static size_t program(const uint8_t *in, size_t n, uint8_t *out, size_t cap)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The stream to feed, by the input's last byte (see the top); *copy_take
+ * is what to free afterwards. */
+static size_t prepare(const uint8_t **data, size_t size, uint8_t **copy_take)
+{
+	uint8_t mode = size ? (*data)[size - 1] & 3 : 0;
+	size_t nrec = size / REC < MAX_REC ? size / REC : MAX_REC;
+	size_t cap = mode == 3 ? nrec * (REPL_HDR_SIZE + REC_MAX_LEN) : size;
+	uint8_t *copy;
+
+	*copy_take = NULL;
+	if (mode != 1 && mode != 3)
+		return size;
+	copy = malloc(cap ? cap : 1);
+	if (!copy)
+		abort();
+	if (mode == 1) {
+		memcpy(copy, *data, size);
+		fix_crcs(copy, size);
+	} else {
+		size = program(*data, size - 1, copy, cap);
+	}
+	*data = copy;
+	*copy_take = copy;
+	return size;
+}
+
+/* Act on one assembler event; false once the connection is over. */
+static bool on_event(struct fz *f, struct replica_rx *rx,
+		     enum replica_rx_ev ev, uint8_t **payload)
+{
+	switch (ev) {
+	case REPLICA_RX_MORE:
+		return true;
+	case REPLICA_RX_PAYLOAD:
+		*payload = malloc(rx->hdr.len);
+		if (!*payload)
+			abort();
+		replica_rx_set_dst(rx, *payload);
+		return true;
+	case REPLICA_RX_REQUEST:
+		request(f, &rx->hdr, *payload);
+		*payload = NULL;
+		return true;
+	case REPLICA_RX_BAD_PAYLOAD:
+		if (!*payload || proto_payload_crc(*payload, rx->hdr.len) ==
+				 rx->hdr.payload_crc)
+			abort();
+		free(*payload);
+		*payload = NULL;
+		return true;
+	case REPLICA_RX_REFUSE:
+	case REPLICA_RX_CORRUPT:
+		if (rx->err >= 0)
+			abort();
+		return false;
+	}
+	abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fz f;
-	uint8_t *copy = NULL;
+	uint8_t *copy, *payload = NULL;
 	struct replica_rx rx;
 	enum replica_rx_ev ev;
-	uint8_t *payload = NULL;
 	size_t pos = 0, n, used;
 	unsigned int i;
-	bool dead = false;
+	bool live = true;
 
 	memset(&f, 0, sizeof(f));
 	f.rng = 0x9e3779b97f4a7c15ULL ^ size ^ (size ? data[size - 1] : 0);
 	replica_rx_init(&rx, REPL_MAX_PAYLOAD);
 	meta_roundtrip(data, size);
-	if (size && (data[size - 1] & 3) == 1) {
-		copy = malloc(size);
-		if (!copy)
-			abort();
-		memcpy(copy, data, size);
-		fix_crcs(copy, size);
-		data = copy;
-	} else if (size && (data[size - 1] & 3) == 3) {
-		size_t cap = (size / REC) * (REPL_HDR_SIZE + 80 * 512);
-
-		copy = malloc(cap ? cap : 1);
-		if (!copy)
-			abort();
-		size = program(data, size - 1, copy, cap);
-		data = copy;
-	}
-	while (pos < size && !dead) {
+	size = prepare(&data, size, &copy);
+	while (pos < size && live) {
 		void *at;
 		uint32_t want = replica_rx_direct(&rx, &at);
 
@@ -468,33 +516,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			pos += used;
 		}
-		switch (ev) {
-		case REPLICA_RX_MORE:
-			break;
-		case REPLICA_RX_PAYLOAD:
-			payload = malloc(rx.hdr.len);
-			if (!payload)
-				abort();
-			replica_rx_set_dst(&rx, payload);
-			break;
-		case REPLICA_RX_REQUEST:
-			request(&f, &rx.hdr, payload);
-			payload = NULL;
-			break;
-		case REPLICA_RX_BAD_PAYLOAD:
-			if (!payload || proto_payload_crc(payload, rx.hdr.len) ==
-					rx.hdr.payload_crc)
-				abort();
-			free(payload);
-			payload = NULL;
-			break;
-		case REPLICA_RX_REFUSE:
-		case REPLICA_RX_CORRUPT:
-			if (rx.err >= 0)
-				abort();
-			dead = true;
-			break;
-		}
+		live = on_event(&f, &rx, ev, &payload);
 	}
 	free(payload);
 	while (step(&f, true))

@@ -909,130 +909,128 @@ static void reencode_crc(uint8_t *w)
 	memcpy(w + 60, &crc, 4);
 }
 
-/* A frame broken in one way; the server's expected answer is built in:
- * a status and whether it then hangs up. */
-static bool cmd_bad(struct cl *cl, const struct cmd *c)
+/* A frame broken in one way, and the server's documented answer to it. */
+struct bad {
+	uint8_t frame[REPL_HDR_SIZE + REPLICA_MAX_BLOCK];
+	size_t send_len;	/* bytes of frame to send */
+	uint64_t tag;
+	int want;		/* status of the reply, or ST_CLOSED */
+	bool closes;		/* the server hangs up after replying */
+	bool eof;		/* we hang up after sending */
+};
+
+/* Corrupt a wire header and make its CRC right again, so that the field
+ * itself is what the server objects to. */
+static void corrupt_field(uint8_t *w, size_t at, uint8_t v)
 {
-	const char *kind = c->npos ? c->pos[0] : "";
+	w[at] = v;
+	reencode_crc(w);
+}
+
+/* The base: a WRITE of one block of 0xEE at offset 0. */
+static void bad_build(struct cl *cl, const char *kind, uint64_t at,
+		      struct bad *b)
+{
 	uint32_t len = cl->bs;
-	uint8_t wire[REPL_HDR_SIZE], *data = xmalloc(len);
-	int want = 0, st, after;
-	bool closes = true, payload = true, eof = false;
-	size_t send_len = sizeof(wire) + len;
+	uint8_t *w = b->frame, *data = b->frame + REPL_HDR_SIZE;
 	struct repl_hdr h;
-	uint8_t *frame;
 
 	memset(data, 0xee, len);
 	req_init(cl, &h, REPL_OP_WRITE, 0, len);
 	h.seq = cl->seq++;
 	h.payload_crc = proto_payload_crc(data, len);
+	b->tag = h.tag;
+	b->send_len = REPL_HDR_SIZE + len;
+	b->want = EPROTO;
+	b->closes = true;
+	b->eof = false;
 	if (!strcmp(kind, "flags"))
-		h.flags = REPL_F_CREATE;
-	if (!strcmp(kind, "reply-flag")) {
-		h.flags = REPL_F_REPLY;	/* a write "reply": no payload */
-		h.len = 0;
-		payload = false;
+		h.flags = REPL_F_CREATE;	/* not a WRITE flag */
+	if (!strcmp(kind, "reply-flag") || !strcmp(kind, "oversize")) {
+		/* a write "reply" (no payload), or a length past the limit */
+		h.flags = kind[0] == 'r' ? REPL_F_REPLY : 0;
+		h.len = kind[0] == 'r' ? 0 : REPL_MAX_PAYLOAD + len;
+		b->want = kind[0] == 'r' ? EPROTO : EMSGSIZE;
+		b->send_len = REPL_HDR_SIZE;
 	}
-	if (!strcmp(kind, "oversize")) {
-		h.len = REPL_MAX_PAYLOAD + cl->bs;
-		payload = false;
-	}
-	proto_encode(&h, wire);
-	if (!strcmp(kind, "magic")) {
-		wire[0] ^= 0xff;
-		want = ST_CLOSED;
-	} else if (!strcmp(kind, "hdr-crc")) {
-		wire[20] ^= 0x01;	/* a bit of the offset */
-		want = ST_CLOSED;
+	proto_encode(&h, w);
+	if (!strcmp(kind, "magic") || !strcmp(kind, "hdr-crc")) {
+		w[kind[0] == 'm' ? 0 : 20] ^= 0x01;	/* magic, or offset */
+		b->want = ST_CLOSED;
 	} else if (!strcmp(kind, "payload-crc")) {
 		data[len / 2] ^= 0x40;
-		want = EBADMSG;
-		closes = false;
+		b->want = EBADMSG;
+		b->closes = false;
 	} else if (!strcmp(kind, "version")) {
-		wire[4] = REPL_VERSION + 1;
-		reencode_crc(wire);
-		want = EPROTO;
+		corrupt_field(w, 4, REPL_VERSION + 1);
 	} else if (!strcmp(kind, "op")) {
-		wire[6] = 0x7f;
-		reencode_crc(wire);
-		want = EPROTO;
-	} else if (!strcmp(kind, "flags")) {
-		want = EPROTO;
-	} else if (!strcmp(kind, "reply-flag")) {
-		want = EPROTO;
-		send_len = sizeof(wire);
-	} else if (!strcmp(kind, "oversize")) {
-		want = EMSGSIZE;
-		send_len = sizeof(wire);
+		corrupt_field(w, 6, 0x7f);
 	} else if (!strcmp(kind, "flip")) {
-		/* One bit flipped at byte at=N of the frame: in the header the
-		 * CRC fails (close); in the payload the payload CRC does
-		 * (EBADMSG, and the connection stays). */
-		uint64_t at = kv(c, "at") ? num(kv(c, "at"), "at") : 0;
-
-		at %= sizeof(wire) + len;
-		if (at < sizeof(wire)) {
-			wire[at] ^= 0x10;
-			want = ST_CLOSED;
-		} else {
-			data[at - sizeof(wire)] ^= 0x10;
-			want = EBADMSG;
-			closes = false;
-		}
-	} else if (!strcmp(kind, "trunc-hdr")) {
-		send_len = 30;
-		want = ST_CLOSED;
-		eof = true;
-	} else if (!strcmp(kind, "trunc-payload")) {
-		send_len = sizeof(wire) + len / 2;
-		want = ST_CLOSED;
-		eof = true;
-	} else {
+		/* one bit of byte at: in the header the CRC fails (close);
+		 * in the payload the payload CRC does (EBADMSG, stays open) */
+		at %= REPL_HDR_SIZE + len;
+		w[at] ^= 0x10;
+		b->want = at < REPL_HDR_SIZE ? ST_CLOSED : EBADMSG;
+		b->closes = at < REPL_HDR_SIZE;
+	} else if (!strcmp(kind, "trunc-hdr") ||
+		   !strcmp(kind, "trunc-payload")) {
+		b->send_len = kind[6] == 'h' ? 30 : REPL_HDR_SIZE + len / 2;
+		b->want = ST_CLOSED;
+		b->eof = true;
+	} else if (strcmp(kind, "flags") && strcmp(kind, "reply-flag") &&
+		   strcmp(kind, "oversize")) {
 		fprintf(stderr, "replctl: unknown bad-frame kind '%s'\n", kind);
 		exit(2);
 	}
-	frame = xmalloc(sizeof(wire) + len);
-	memcpy(frame, wire, sizeof(wire));
-	if (payload)
-		memcpy(frame + sizeof(wire), data, len);
-	st = send_all(cl->fd, frame, send_len);
-	free(frame);
-	free(data);
-	if (eof)
+}
+
+/* What the server did: a reply's status (then, if it must close, checked
+ * that it did), or ST_CLOSED. */
+static int bad_outcome(struct cl *cl, const struct bad *b)
+{
+	struct repl_hdr rh;
+	int st;
+
+	if (b->want == ST_CLOSED)
+		return drain_replies(cl, TIMEOUT_MS, 0);
+	st = recv_loose(cl, &rh);
+	if (st)
+		return st == -EPIPE ? ST_CLOSED : EIO;
+	if (rh.tag != b->tag)
+		return EIO;
+	st = (int)rh.status;
+	/* ... and then the server must hang up */
+	if (st == b->want && b->closes &&
+	    drain_replies(cl, TIMEOUT_MS, 0) != ST_CLOSED)
+		return EIO;
+	return st;
+}
+
+/* Send a broken frame; the expected answer is built in (expect=
+ * overrides it). */
+static bool cmd_bad(struct cl *cl, const struct cmd *c)
+{
+	const char *kind = c->npos ? c->pos[0] : "";
+	struct bad *b = xmalloc(sizeof(*b));
+	bool ok;
+	int st;
+
+	bad_build(cl, kind, kv(c, "at") ? num(kv(c, "at"), "at") : 0, b);
+	st = send_all(cl->fd, b->frame, b->send_len);
+	if (b->eof)
 		shutdown(cl->fd, SHUT_WR);
-	if (st) {
-		st = ST_CLOSED;
-	} else {
-		struct repl_hdr rh;
-
-		st = want == ST_CLOSED ? drain_replies(cl, TIMEOUT_MS, 0) :
-					 recv_loose(cl, &rh);
-		if (want != ST_CLOSED) {
-			if (st == 0 && rh.tag != h.tag)
-				st = EIO;
-			else if (st == 0)
-				st = (int)rh.status;
-			else
-				st = st == -EPIPE ? ST_CLOSED : EIO;
-			if (st == want && closes) {
-				/* ... and then the server must hang up. */
-				after = drain_replies(cl, TIMEOUT_MS, 0);
-				if (after != ST_CLOSED)
-					st = EIO;
-			}
-		}
+	st = st ? ST_CLOSED : bad_outcome(cl, b);
+	if (kv(c, "expect")) {
+		free(b);
+		return judge(c, st, kind);
 	}
-	if (!kv(c, "expect")) {
-		bool ok = st == want;
-
-		printf("bad %s: %s%s\n", kind, st == ST_CLOSED ? "closed" :
-		       errname(st), ok ? (closes && want != ST_CLOSED ?
-					  ", then closed" : "") :
-		       " (unexpected)");
-		fflush(stdout);
-		return ok;
-	}
-	return judge(c, st, kind);
+	ok = st == b->want;
+	printf("bad %s: %s%s\n", kind, st == ST_CLOSED ? "closed" :
+	       errname(st), !ok ? " (unexpected)" :
+	       b->closes && b->want != ST_CLOSED ? ", then closed" : "");
+	fflush(stdout);
+	free(b);
+	return ok;
 }
 
 /* ---- seed corpus for tests/fuzz/fuzz_repl.c ---- */
