@@ -78,7 +78,9 @@ static void usage(FILE *f)
 "  --no-hello      do not send a HELLO first      -q  quiet\n"
 "\n"
 "commands (args are positional, or key=value / flags):\n"
-"  hello [create]                 HELLO (again); prints the status\n"
+"  hello [create] [volume=V size=N bs=N]  HELLO again, or for another\n"
+"                                 volume on this connection (later commands\n"
+"                                 use it); prints the status\n"
 "  write OFF LEN [file=F [foff=N]] [fill=BYTE] [fua] [seq=N]\n"
 "  read OFF LEN [out=F]           prints the data's crc32c\n"
 "  trim OFF LEN [fua] / zero OFF LEN [fua] / flush\n"
@@ -487,8 +489,17 @@ static bool cmd_hello(struct cl *cl, const struct cmd *c)
 {
 	struct repl_hdr rh = { 0 };
 	uint8_t *rp = NULL;
-	int st = hello_rpc(cl, cl->create || kv(c, "create"), &rh, &rp);
 	char d[64];
+	int st;
+
+	/* another volume on the same connection: later commands use it */
+	if (kv(c, "volume"))
+		cl->volume = kv(c, "volume");
+	if (kv(c, "size"))
+		cl->size = num(kv(c, "size"), "size");
+	if (kv(c, "bs"))
+		cl->bs = (uint32_t)num(kv(c, "bs"), "bs");
+	st = hello_rpc(cl, cl->create || kv(c, "create"), &rh, &rp);
 
 	snprintf(d, sizeof(d), "volume_id %llu generation %llu",
 		 (unsigned long long)rh.volume_id,
@@ -627,10 +638,12 @@ static bool cmd_copy_in(struct cl *cl, const struct cmd *c)
 	uint64_t off = kv(c, "off") ? num(kv(c, "off"), "off") : 0;
 	uint64_t chunk = kv(c, "chunk") ? num(kv(c, "chunk"), "chunk") : 65536;
 	uint64_t qd = kv(c, "qd") ? num(kv(c, "qd"), "qd") : 16, done = 0;
+	uint64_t nchunks = (size + chunk - 1) / chunk, first = cl->tag + 1;
 	uint8_t *data = read_file(path, 0, size), *rp;
-	uint64_t sent = 0, inflight = 0, writes = 0;
+	bool *acked = xmalloc(nchunks + 1);
+	uint64_t sent = 0, inflight = 0, writes = 0, prefix = 0;
 	struct repl_hdr h, rh;
-	char d[64];
+	char d[96];
 	int st = 0, err;
 
 	while ((sent < size || inflight) && !st) {
@@ -661,10 +674,19 @@ static bool cmd_copy_in(struct cl *cl, const struct cmd *c)
 		done++;
 		if (rh.status)
 			st = (int)rh.status;
+		else if (rh.tag >= first && rh.tag - first < nchunks)
+			acked[rh.tag - first] = true;
 	}
+	while (prefix < nchunks && acked[prefix])
+		prefix++;
 	free(data);
-	snprintf(d, sizeof(d), "%llu writes, %llu acked",
-		 (unsigned long long)writes, (unsigned long long)done);
+	free(acked);
+	/* acked_prefix: every byte before it was acked (for tests that cut
+	 * the server off mid-way) */
+	snprintf(d, sizeof(d), "%llu writes, %llu acked, acked_prefix %llu",
+		 (unsigned long long)writes, (unsigned long long)done,
+		 (unsigned long long)(prefix * chunk < size ? prefix * chunk :
+							      size));
 	return judge(c, st, d);
 }
 
