@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "crc.h"
 #include "log.h"
 #include "proto.h"
 #include "replica_int.h"
@@ -55,6 +56,8 @@ static struct rslot *slot_get(struct rconn *c)
 	s->vol = NULL;
 	s->buf = NULL;
 	s->reply_len = 0;
+	s->split = UINT32_MAX;
+	s->data_off = 0;
 	s->res = 0;
 	c->nbusy++;
 	return s;
@@ -110,11 +113,19 @@ struct rhandle *replica_handle(struct rconn *c, uint64_t volume_id)
 
 /* ---- replies ---- */
 
+/* A reply payload is one or two pieces: split bytes at the start of the
+ * buffer (or the inline area), then the rest from buf + data_off (a
+ * resync read keeps its data block-aligned after its seqs). */
 static void *reply_payload(struct rslot *s)
 {
 	if (s->req.op == REPL_OP_HELLO || s->req.op == REPL_OP_STATUS)
 		return s->inl;
 	return s->buf ? s->buf->base : NULL;
+}
+
+static uint32_t reply_split(const struct rslot *s)
+{
+	return s->split < s->reply_len ? s->split : s->reply_len;
 }
 
 static void tx_add(struct rconn *c, unsigned int *n, void *p, uint32_t len,
@@ -140,9 +151,14 @@ static void tx_kick(struct rconn *c)
 	if (c->nsending || !c->txq || c->tx_dead)
 		return;
 	for (s = c->txq; s && k < REPLICA_TX_BATCH; s = s->next, k++) {
+		uint32_t first = reply_split(s);
+
 		tx_add(c, &n, s->wire, REPL_HDR_SIZE, &skip);
-		if (s->reply_len)
-			tx_add(c, &n, reply_payload(s), s->reply_len, &skip);
+		if (first)
+			tx_add(c, &n, reply_payload(s), first, &skip);
+		if (first < s->reply_len)
+			tx_add(c, &n, (uint8_t *)reply_payload(s) + s->data_off,
+			       s->reply_len - first, &skip);
 	}
 	sqe = replica_sqe(c->r);
 	if (!sqe) {
@@ -163,7 +179,8 @@ void replica_reply(struct rslot *s, int res)
 {
 	struct rconn *c = s->c;
 	struct repl_hdr h;
-	void *payload;
+	uint8_t *payload;
+	uint32_t first;
 
 	s->res = res;
 	if (res)
@@ -173,6 +190,7 @@ void replica_reply(struct rslot *s, int res)
 		return;
 	}
 	payload = s->reply_len ? reply_payload(s) : NULL;
+	first = reply_split(s);
 	memset(&h, 0, sizeof(h));
 	h.op = s->req.op;
 	h.flags = REPL_F_REPLY;
@@ -185,7 +203,10 @@ void replica_reply(struct rslot *s, int res)
 	 * engine learns what it is up against. */
 	h.epoch = s->vol ? s->vol->info.generation : s->req.epoch;
 	h.tag = s->req.tag;
-	h.payload_crc = proto_payload_crc(payload, s->reply_len);
+	h.payload_crc = proto_payload_crc(payload, first);
+	if (first < s->reply_len)
+		h.payload_crc = crc32c(h.payload_crc, payload + s->data_off,
+				       s->reply_len - first);
 	proto_encode(&h, s->wire);
 	s->state = RS_TX;
 	s->next = NULL;
@@ -317,7 +338,7 @@ static void dispatch(struct rconn *c, struct rslot *s)
 		replica_reply(s, 0);
 		return;
 	}
-	need = replica_reply_len(&s->req, &s->oq.span);
+	need = replica_io_reply_buf(s);
 	if (need && !s->buf) {
 		c->cur = s;
 		c->cur_need = need;
@@ -380,7 +401,9 @@ static void on_event(struct rconn *c, enum replica_rx_ev ev)
 			replica_rx_set_dst(&c->rx, s->inl);
 			return;
 		}
-		c->cur_need = h->len;
+		/* a resync copy may need its data moved up to alignment */
+		c->cur_need = h->len +
+			      (h->flags & REPL_F_RESYNC ? REPLICA_ALIGN : 0);
 		c->cur_for_reply = false;
 		need_buf(c);
 		return;
@@ -433,7 +456,8 @@ static void post_recv(struct rconn *c)
 	want = replica_rx_direct(&c->rx, &at);
 	c->recv_direct = want >= REPLICA_DIRECT_MIN;
 	if (c->recv_direct) {
-		io_uring_prep_recv(sqe, c->fd, at, want, 0);
+		/* the whole rest in one completion (partial only at EOF) */
+		io_uring_prep_recv(sqe, c->fd, at, want, MSG_WAITALL);
 	} else {
 		c->rx_pos = c->rx_end = 0;
 		io_uring_prep_recv(sqe, c->fd, c->rxbuf, REPLICA_RXBUF, 0);
@@ -886,6 +910,7 @@ int replica_create(struct uloop *loop, const struct replica_opts *o,
 	snprintf(r->zone, sizeof(r->zone), "%s", o->zone);
 	r->max_conns = o->max_conns ? o->max_conns : 256;
 	r->nslots = o->slots ? o->slots : 64;
+	r->io = o->io;
 	r->conns = calloc(r->max_conns, sizeof(*r->conns));
 	r->accept_timer.fn = accept_retry;
 	err = r->conns ? 0 : -ENOMEM;

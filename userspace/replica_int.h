@@ -48,7 +48,7 @@ static inline uint64_t replica_ud(enum replica_kind k, unsigned int op,
 }
 
 #define REPLICA_MAX_HANDLES	16	/* volumes open per connection */
-#define REPLICA_RXBUF		(256U * 1024)
+#define REPLICA_RXBUF		(64U * 1024)
 #define REPLICA_TX_BATCH	32	/* replies per sendmsg */
 /* Payload still missing at least this much goes straight into its buffer
  * instead of through the receive buffer. */
@@ -59,6 +59,7 @@ struct rvol {
 	unsigned int id;		/* index in r->vols */
 	char name[REPL_NAME_MAX];
 	int fd_img, fd_seq, fd_meta;
+	bool direct;			/* image opened O_DIRECT */
 	struct seqmap *seq;
 	struct replica_volinfo info;	/* size, block size, generation */
 	uint64_t applied_seq, bytes_written;
@@ -96,6 +97,8 @@ struct rslot {
 	struct repl_hdr req;
 	struct uloop_buf *buf;
 	uint32_t reply_len;
+	uint32_t split;			/* reply payload bytes at buf->base ... */
+	uint32_t data_off;		/* ... the rest from buf->base + data_off */
 	uint32_t xfer;			/* bytes done by a single-op request */
 	int res;			/* 0 or a positive errno */
 	uint16_t idx;
@@ -144,7 +147,7 @@ struct rconn {
 	struct rslot *txq, *txq_tail;
 	unsigned int nsending;	/* slots at the head of txq being sent */
 	uint32_t tx_off;	/* bytes of the head slot already sent */
-	struct iovec iov[REPLICA_TX_BATCH * 2];
+	struct iovec iov[REPLICA_TX_BATCH * 3];
 	struct msghdr msg;
 };
 
@@ -160,6 +163,7 @@ struct replica {
 	struct uloop_timer accept_timer;
 
 	unsigned int max_conns, nslots;
+	enum replica_io_mode io;
 	struct rconn **conns;
 	unsigned int nconns;
 	struct rconn *kick;
@@ -196,6 +200,8 @@ void replica_vol_status(const struct rvol *v, const char *zone, void *out);
 void replica_vol_close_all(struct replica *r);
 
 /* replica_io.c */
+/* Registered-buffer bytes a checked request needs for its reply. */
+uint32_t replica_io_reply_buf(const struct rslot *s);
 /* A checked request on its volume: queue it in order, start it when it
  * may, reply when done. */
 void replica_io_submit(struct rslot *s);

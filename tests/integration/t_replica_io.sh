@@ -91,4 +91,10 @@ grep -q '"state":"clean"' <<<"$meta" || fail "not clean after SIGTERM"
 grep -q '"generation":6' <<<"$meta" || fail "generation not persisted"
 grep -q '"applied_seq":1002' <<<"$meta" || fail "applied seq not persisted"
 cmp "$IMG" "$EXP" || fail "image changed on shutdown"
+# on tmpfs the image was driven O_DIRECT (auto): the aligned resync paths
+# above ran; t_replica_restart covers buffered I/O on a disk filesystem
+if [ "$(stat -f -c %T "$T")" = tmpfs ]; then
+	grep -q "vol0: created.*O_DIRECT" "$(cluster_log 1)" ||
+		fail "auto I/O mode did not use O_DIRECT on tmpfs"
+fi
 echo "PASS"

@@ -4,11 +4,12 @@
 # across restarts: SIGTERM leaves it clean with the exact seq; SIGKILL
 # leaves it dirty, and on reopen the seq is recovered from the per-block
 # seqmap; the data survives both; the restarted server listens on the same
-# address and port.
+# address and port.  It runs on a disk filesystem (not tmpfs) with
+# buffered image I/O: the other tests cover O_DIRECT on tmpfs.
 set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/cluster.sh"
-cluster_init
-cluster_start 1 || exit 1
+CLUSTER_TMP=${TMPDIR:-/tmp} cluster_init
+CLUSTER_SERVER_ARGS="--io buffered" cluster_start 1 || exit 1
 A=$(cluster_addr 1)
 R=$CLUSTER_REPLCTL
 T=$CLUSTER_DIR
@@ -41,7 +42,7 @@ run '"applied_seq":32' --epoch 7 "$A" status json
 # SIGTERM: clean on disk, nothing lost
 cluster_stop 1 || fail "SIGTERM exit status $?"
 meta_has '"state":"clean"' '"generation":7' '"applied_seq":32'
-cluster_restart 1 || fail "restart"
+CLUSTER_SERVER_ARGS="--io buffered" cluster_restart 1 || fail "restart"
 [ "$(cluster_addr 1)" = "$A" ] || fail "address changed: $(cluster_addr 1) vs $A"
 meta_has '"state":"clean"'	# a restart alone changes nothing
 run '"generation":7,"applied_seq":32' --epoch 7 "$A" status json verify "$T/f1"
@@ -61,7 +62,8 @@ cluster_kill 1
 kill "$held" 2>/dev/null
 wait "$held" 2>/dev/null
 meta_has '"state":"dirty"' '"generation":7'
-cluster_restart 1 || fail "restart after SIGKILL"
+CLUSTER_SERVER_ARGS="--io buffered" cluster_restart 1 ||
+	fail "restart after SIGKILL"
 run '"generation":7,"applied_seq":48' --epoch 7 "$A" status json \
 	verify "$T/f1" verify "$T/f2" off=4M
 grep -q "was not closed cleanly; applied seq 48" "$(cluster_log 1)" ||
@@ -70,5 +72,6 @@ grep -q "was not closed cleanly; applied seq 48" "$(cluster_log 1)" ||
 # an older epoch is still refused after the restarts
 run 'hello: ESTALE' --no-hello --epoch 6 "$A" hello expect=ESTALE
 cluster_stop 1 || fail "final SIGTERM exit status $?"
+! grep -q O_DIRECT "$(cluster_log 1)" || fail "--io buffered used O_DIRECT"
 meta_has '"state":"clean"' '"generation":7' '"applied_seq":48'
 echo PASS

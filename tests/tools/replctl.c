@@ -268,7 +268,8 @@ static int send_all(int fd, const void *p, size_t len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			/* the peer is gone, either way */
+			return errno == ECONNRESET ? -EPIPE : -errno;
 		}
 		b += n;
 		len -= (size_t)n;
@@ -1131,6 +1132,29 @@ static int gen_corpus(const char *dir)
 	o.buf[o.len - 1] ^= 1;		/* payload CRC now wrong */
 	put_op(&o, REPL_OP_WRITE, 0, 1, 4096, 4096, 9, blk);
 	save(dir, "bad_payload", &o);
+
+	/* fuzz_repl's program form (12-byte records, last byte 3): op,
+	 * flags, volume id, epoch, offset/512, len/512, seq, spare */
+	{
+		static const uint8_t prog[][12] = {
+			{ REPL_OP_HELLO, REPL_F_CREATE, 1, 1 },
+			{ REPL_OP_WRITE, 0, 1, 1, 10, 0, 4, 0, 5 },
+			{ REPL_OP_WRITE, REPL_F_RESYNC, 1, 1, 0, 0, 65, 0, 0 },
+			{ REPL_OP_READ, 0, 1, 1, 120, 0, 8, 0 },
+			{ REPL_OP_TRIM, 0, 1, 1, 100, 0, 4, 0, 9 },
+			{ REPL_OP_FLUSH, 0, 1, 1 },
+			{ REPL_OP_RESYNC_READ, 0, 1, 1, 0, 0, 16, 0 },
+			{ REPL_OP_ZERO, REPL_F_FUA, 1, 1, 2, 0, 2, 0, 11 },
+			{ REPL_OP_HELLO, REPL_F_CREATE, 2, 2 },
+			{ REPL_OP_WRITE, REPL_F_FUA, 2, 2, 8, 0, 8, 0, 12 },
+			{ REPL_OP_STATUS, 0, 1, 1 },
+		};
+
+		memcpy(o.buf, prog, sizeof(prog));
+		o.buf[sizeof(prog)] = 3;
+		o.len = sizeof(prog) + 1;
+		save(dir, "program", &o);
+	}
 	return 0;
 }
 
