@@ -13,11 +13,15 @@ set -u
 cluster_init
 cluster_start 3 --proxy || fail "cluster did not start"
 d=$CLUSTER_DIR
-# Write the volume once first, so that no run times first-touch page
-# allocation in the servers' images.
-# shellcheck disable=SC2046
-bv $(engine_vol_args vol 64M 1 2 3) --create --rw write --bs 1m --bytes 64M \
-	> /dev/null || fail "fill failed"
+# Write the volume once first, straight to the servers (not through the
+# proxies), so that no run times first-touch page allocation in the
+# servers' images.
+bv --name vol --size 64M --state-dir "$d/state" --create \
+	--replica "z1=$(cluster_server_addr 1)" \
+	--replica "z2=$(cluster_server_addr 2)" \
+	--replica "z3=$(cluster_server_addr 3)" \
+	--rw write --bs 256k --iodepth 4 --bytes 64M > /dev/null ||
+	fail "fill failed"
 cluster_proxy 3 delay-up 20 > /dev/null || fail "proxy delay"
 
 run() {
