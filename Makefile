@@ -207,6 +207,44 @@ fuzz_repl_SRCS := tests/fuzz/fuzz_repl.c userspace/replica_rx.c \
 tapestry-faultproxy_SRCS := tests/tools/faultproxy.c
 
 # --- engine -----------------------------------------------------------------
+COMMON_SRCS += userspace/dirtymap.c
+COMMON_SRCS += userspace/engine.c
+COMMON_SRCS += userspace/engine_create.c
+COMMON_SRCS += userspace/engine_req.c
+COMMON_SRCS += userspace/engine_policy.c
+COMMON_SRCS += userspace/engine_order.c
+COMMON_SRCS += userspace/engine_local.c
+COMMON_SRCS += userspace/engine_remote.c
+COMMON_SRCS += userspace/engine_state.c
+COMMON_SRCS += userspace/engine_resync.c
+COMMON_SRCS += userspace/engine_args.c
+ENGINE_SRCS := userspace/engine.c userspace/engine_create.c \
+	       userspace/engine_req.c userspace/engine_policy.c \
+	       userspace/engine_order.c userspace/engine_local.c \
+	       userspace/engine_remote.c userspace/engine_state.c \
+	       userspace/engine_resync.c userspace/dirtymap.c \
+	       userspace/seqmap.c userspace/proto.c userspace/crc.c \
+	       userspace/uloop.c userspace/hist.c userspace/log.c
+UNIT_TESTS += engine_policy
+test_engine_policy_SRCS := tests/unit/test_engine_policy.c \
+			   userspace/engine_policy.c
+UNIT_TESTS += engine_order
+test_engine_order_SRCS := tests/unit/test_engine_order.c \
+			  userspace/engine_order.c
+UNIT_TESTS += engine_state
+test_engine_state_SRCS := tests/unit/test_engine_state.c \
+			  userspace/engine_state.c userspace/log.c
+UNIT_TESTS += engine
+test_engine_SRCS := tests/unit/test_engine.c $(ENGINE_SRCS)
+test_engine_WRAP := engine_local_open engine_local_close engine_local_reopen \
+		    engine_local_submit engine_remote_init engine_remote_free \
+		    engine_remote_connect engine_remote_shutdown \
+		    engine_remote_idle engine_remote_submit
+TAPESTRY_SRCS += tools/cmd_bench_volume.c
+TAPESTRY_SRCS += tools/bench_volume.c
+TAPESTRY_SRCS += tools/volcheck.c
+UNIT_TESTS += dirtymap
+test_dirtymap_SRCS := tests/unit/test_dirtymap.c userspace/dirtymap.c
 
 # --- nbd frontend -----------------------------------------------------------
 

@@ -26,5 +26,6 @@ int cmd_plan(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 
 /* --- engine --- */
+int cmd_bench_volume(int argc, char **argv);
 
 #endif /* TAPESTRY_COMMANDS_H */

@@ -22,6 +22,8 @@ static const struct command commands[] = {
 	{ "simulate", cmd_simulate, "simulate a cluster event, measure the placer" },
 
 	/* --- engine --- */
+	{ "bench-volume", cmd_bench_volume,
+	  "drive a replicated volume in-process: load, verify, dump" },
 
 	{ NULL, NULL, NULL },
 };

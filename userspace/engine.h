@@ -33,6 +33,12 @@
  * - Reads borrow their buffer (a registered one, so local replicas can use
  *   READ_FIXED); the data lands at buf->base before done() runs.
  * - Overlapping writes are applied in submission order on every replica.
+ * - One uloop may carry several engines (up to 255 per process).  Do not
+ *   call engine_destroy() from inside a done() callback.
+ *
+ * Changes since the first version of this header (all additions):
+ * engine_opts.soft_mult, engine_replica_stats.resyncs and .lagged,
+ * engine_get_zone_hist(), ENGINE_LAG_MAX().
  */
 #ifndef TAPESTRY_ENGINE_H
 #define TAPESTRY_ENGINE_H
@@ -74,7 +80,18 @@ struct engine_opts {
 	unsigned int queue_depth;	/* request slots; 0 = 128 */
 	uint32_t soft_floor_us;		/* soft deadline is max(floor, k * EWMA) */
 	uint32_t hard_timeout_ms;	/* 0 = 500 */
+	/* Added by the engine: k of the soft deadline; 0 = 4.  A
+	 * soft_floor_us of 0 means 2000. */
+	unsigned int soft_mult;
 };
+
+/* Added by the engine: under quorum, acked writes may still be out on a
+ * slow replica, each holding its buffer; up to ENGINE_LAG_MAX(queue_depth)
+ * of them, then that replica is cut off (degraded, resynced later) rather
+ * than make callers wait for it.  A caller that takes write buffers from
+ * the loop's pool should size it for queue_depth + ENGINE_LAG_MAX of them
+ * or it runs short of buffers first. */
+#define ENGINE_LAG_MAX(qd) ((qd) * 2 > 64 ? (qd) * 2 : 64)
 
 /* Ack-time flags for engine_write / engine_zero / engine_trim. */
 #define ENGINE_FUA 0x1	/* durable on the acking replicas before done() */
@@ -130,6 +147,9 @@ struct engine_replica_stats {
 	uint64_t resync_done, resync_total;	/* regions, this resync */
 	uint64_t resync_bytes;		/* bytes copied, this resync */
 	uint64_t resync_bytes_per_s;
+	uint64_t resyncs;		/* added: resyncs completed */
+	uint64_t lagged;		/* added: times cut off for falling
+					 * behind (acked writes piling up) */
 };
 
 struct engine_stats {
@@ -141,5 +161,15 @@ struct engine_stats {
 void engine_get_stats(const struct engine *e, struct engine_stats *out);
 
 const char *engine_replica_state_name(enum engine_replica_state s);
+
+/* Added by the engine: the userspace timing of replica `replica`'s
+ * requests (position in engine_opts.replicas), cumulative since create:
+ * from the SQE that starts a request (local I/O, or the send of a remote
+ * frame) to its completion (local CQE, or the remote reply parsed), the
+ * same span zonetrace measures from the io_uring tracepoints.  Returns 0
+ * or -EINVAL for a position out of range. */
+struct hist;
+int engine_get_zone_hist(const struct engine *e, unsigned int replica,
+			 struct hist *out);
 
 #endif /* TAPESTRY_ENGINE_H */

@@ -1,0 +1,507 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The engine's request life cycle against fake targets: the target seam
+ * (engine_local_*, engine_remote_*) is wrapped with -Wl,--wrap, so each
+ * test sees exactly which subs went to which replica and completes them
+ * by hand, in any order, with any result.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dirtymap.h"
+#include "engine_int.h"
+#include "log.h"
+
+/* ---- fake targets ---- */
+
+#define MAX_SUBS 256
+
+static struct {
+	struct ereq *q;
+	unsigned int ri;
+	uint8_t op;
+} subs[MAX_SUBS];
+static unsigned int nsubs;
+static int submit_err[ENGINE_MAX_REPLICAS];
+
+int __wrap_engine_local_open(struct erepl *r, const char *path)
+{
+	(void)r;
+	(void)path;
+	return 0;
+}
+
+void __wrap_engine_local_close(struct erepl *r)
+{
+	(void)r;
+}
+
+int __wrap_engine_local_reopen(struct erepl *r)
+{
+	(void)r;
+	return -EIO;
+}
+
+int __wrap_engine_local_submit(struct erepl *r, struct ereq *q)
+{
+	if (submit_err[r->idx])
+		return submit_err[r->idx];
+	assert_true(nsubs < MAX_SUBS);
+	subs[nsubs].q = q;
+	subs[nsubs].ri = r->idx;
+	subs[nsubs].op = q->op;
+	nsubs++;
+	return 0;
+}
+
+int __wrap_engine_remote_init(struct erepl *r, const char *addr)
+{
+	(void)r;
+	(void)addr;
+	return 0;
+}
+
+void __wrap_engine_remote_free(struct erepl *r)
+{
+	(void)r;
+}
+
+int __wrap_engine_remote_connect(struct erepl *r)
+{
+	(void)r;
+	return -ECONNREFUSED;
+}
+
+void __wrap_engine_remote_shutdown(struct erepl *r)
+{
+	(void)r;
+}
+
+bool __wrap_engine_remote_idle(const struct erepl *r)
+{
+	(void)r;
+	return true;
+}
+
+int __wrap_engine_remote_submit(struct erepl *r, struct ereq *q)
+{
+	return __wrap_engine_local_submit(r, q);
+}
+
+/* ---- helpers ---- */
+
+static struct uloop *loop;
+static struct engine *eng;
+static char dir[64];
+static int ndone, last_res;
+
+static void done(void *arg, int res)
+{
+	(void)arg;
+	ndone++;
+	last_res = res;
+}
+
+static void make(enum engine_ack ack, unsigned int min_in_sync,
+		 unsigned int qd)
+{
+	struct engine_opts o;
+	unsigned int i;
+	static const char *const zones[] = { "a", "b", "c" };
+
+	memset(&o, 0, sizeof(o));
+	o.name = "vol";
+	o.size = 16 << 20;
+	o.ack = ack;
+	o.min_in_sync = min_in_sync;
+	o.nr_replicas = 3;
+	o.state_dir = dir;
+	o.queue_depth = qd;
+	for (i = 0; i < 3; i++) {
+		o.replicas[i].zone = zones[i];
+		o.replicas[i].path = "/fake";
+	}
+	assert_int_equal(engine_create(loop, &o, &eng), 0);
+}
+
+static int setup(void **state)
+{
+	struct uloop_opts lo = { .nr_small = 128, .nr_large = 2 };
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/engine-test-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(uloop_create(&lo, &loop), 0);
+	nsubs = 0;
+	ndone = 0;
+	last_res = 1;
+	memset(submit_err, 0, sizeof(submit_err));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	engine_destroy(eng);
+	eng = NULL;
+	uloop_destroy(loop);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static void complete(unsigned int n, int res)
+{
+	engine_enter(eng);
+	engine_sub_done(subs[n].q, subs[n].ri, res);
+	engine_leave(eng);
+}
+
+/* Run the loop once without blocking: deferred done() calls fire. */
+static void spin(void)
+{
+	uloop_run_once(loop, 1000000);
+}
+
+static int write4k(uint64_t off)
+{
+	struct uloop_buf *b;
+	int err;
+
+	assert_int_equal(uloop_buf_get(loop, 4096, &b), 0);
+	err = engine_write(eng, off, 4096, b, 0, done, NULL);
+	if (err)
+		uloop_buf_put(loop, b);
+	return err;
+}
+
+/* ---- tests ---- */
+
+static void test_engine_all_waits_for_every_replica(void **state)
+{
+	unsigned int free0 = uloop_buf_free(loop, false);
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(write4k(0), 0);
+	assert_int_equal(nsubs, 3);
+	assert_int_equal(ndone, 0);	/* never from inside the call */
+	complete(0, 0);
+	complete(2, 0);
+	assert_int_equal(ndone, 0);
+	complete(1, 0);
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, 0);
+	/* the buffer went back with the last replica */
+	assert_int_equal(uloop_buf_free(loop, false), free0);
+	assert_int_equal(eng->nr_inflight, 0);
+}
+
+static void test_engine_quorum_acks_before_the_slowest(void **state)
+{
+	unsigned int free0 = uloop_buf_free(loop, false);
+
+	(void)state;
+	make(ENGINE_ACK_QUORUM, 0, 8);
+	assert_int_equal(write4k(65536), 0);
+	complete(1, 0);
+	assert_int_equal(ndone, 0);
+	complete(2, 0);
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, 0);
+	/* the slow replica still holds the buffer and the slot */
+	assert_int_equal(uloop_buf_free(loop, false), free0 - 1);
+	assert_int_equal(eng->nr_inflight, 1);
+	complete(0, 0);
+	assert_int_equal(uloop_buf_free(loop, false), free0);
+	assert_int_equal(eng->nr_inflight, 0);
+	assert_int_equal(ndone, 1);
+}
+
+static void test_engine_failed_replica_is_degraded_and_dirty(void **state)
+{
+	struct engine_stats st;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(write4k(3 * 65536), 0);
+	complete(0, 0);
+	complete(1, -EIO);
+	assert_int_equal(ndone, 0);
+	complete(2, 0);
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, 0);	/* two in sync still have it */
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.in_sync, 2);
+	assert_int_equal(st.replica[1].state, ENGINE_REPLICA_DEGRADED);
+	assert_int_equal(st.replica[1].dirty_regions, 1);
+	assert_true(dirtymap_test(eng->repl[1].dirty, 3));
+	/* the next write skips it and marks its region dirty before the
+	 * ack */
+	nsubs = 0;
+	assert_int_equal(write4k(7 * 65536), 0);
+	assert_int_equal(nsubs, 2);
+	assert_true(subs[0].ri != 1 && subs[1].ri != 1);
+	assert_true(dirtymap_test(eng->repl[1].dirty, 7));
+	complete(0, 0);
+	complete(1, 0);
+	assert_int_equal(ndone, 2);
+	assert_int_equal(last_res, 0);
+}
+
+static void test_engine_below_floor_fails_without_io(void **state)
+{
+	(void)state;
+	make(ENGINE_ACK_ALL, 3, 8);
+	assert_int_equal(write4k(0), 0);
+	complete(0, -EIO);	/* replica 0 degraded: 2 < 3 */
+	complete(1, 0);
+	complete(2, 0);
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, -EIO);
+	/* a failed write still left its region dirty for replica 0 */
+	assert_true(dirtymap_test(eng->repl[0].dirty, 0));
+	nsubs = 0;
+	assert_int_equal(write4k(65536), 0);
+	assert_int_equal(nsubs, 0);	/* nothing went anywhere */
+	assert_int_equal(ndone, 1);
+	spin();
+	assert_int_equal(ndone, 2);
+	assert_int_equal(last_res, -EIO);
+	assert_false(dirtymap_test(eng->actlog, 1));
+	assert_false(dirtymap_test(eng->repl[1].dirty, 1));
+}
+
+static void test_engine_quorum_lost_mid_write_is_accounted(void **state)
+{
+	(void)state;
+	make(ENGINE_ACK_QUORUM, 0, 8);
+	assert_int_equal(write4k(2 * 65536), 0);
+	complete(0, 0);
+	complete(1, -EIO);
+	assert_int_equal(ndone, 0);
+	complete(2, -ETIMEDOUT);
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, -EIO);
+	/* replica 0 took it; 1 and 2 know they miss it */
+	assert_true(dirtymap_test(eng->repl[1].dirty, 2));
+	assert_true(dirtymap_test(eng->repl[2].dirty, 2));
+	assert_false(dirtymap_test(eng->repl[0].dirty, 2));
+}
+
+static void test_engine_overlap_is_ordered_per_replica(void **state)
+{
+	(void)state;
+	make(ENGINE_ACK_QUORUM, 0, 8);
+	assert_int_equal(write4k(0), 0);
+	assert_int_equal(write4k(0), 0);
+	assert_int_equal(nsubs, 3);	/* the second is held everywhere */
+	complete(1, 0);
+	assert_int_equal(nsubs, 4);	/* released on replica 1 only */
+	assert_int_equal(subs[3].ri, 1);
+	assert_ptr_not_equal(subs[3].q, subs[1].q);
+	complete(2, 0);
+	assert_int_equal(nsubs, 5);
+	assert_int_equal(subs[4].ri, 2);
+	assert_int_equal(ndone, 1);
+}
+
+static void test_engine_slots_run_out_with_eagain(void **state)
+{
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 2);
+	assert_int_equal(write4k(0), 0);
+	assert_int_equal(write4k(65536), 0);
+	assert_int_equal(write4k(2 * 65536), -EAGAIN);
+	complete(0, 0);
+	complete(1, 0);
+	complete(2, 0);
+	assert_int_equal(ndone, 1);
+	assert_int_equal(write4k(2 * 65536), 0);
+}
+
+static void test_engine_bad_requests_refused(void **state)
+{
+	struct uloop_buf *b;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(uloop_buf_get(loop, 4096, &b), 0);
+	assert_int_equal(engine_write(eng, 100, 4096, b, 0, done, NULL),
+			 -EINVAL);
+	assert_int_equal(engine_write(eng, 16 << 20, 4096, b, 0, done, NULL),
+			 -EINVAL);
+	assert_int_equal(engine_write(eng, 0, 0, b, 0, done, NULL), -EINVAL);
+	assert_int_equal(engine_read(eng, 0, 8192, b, done, NULL), 0);
+	uloop_buf_put(loop, b);
+	assert_int_equal(nsubs, 1);	/* one read, to one replica */
+}
+
+static void test_engine_read_retries_another_replica(void **state)
+{
+	struct uloop_buf *b;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(uloop_buf_get(loop, 4096, &b), 0);
+	assert_int_equal(engine_read(eng, 0, 4096, b, done, NULL), 0);
+	assert_int_equal(nsubs, 1);
+	complete(0, -EIO);
+	assert_int_equal(nsubs, 2);
+	assert_int_not_equal(subs[1].ri, subs[0].ri);
+	assert_int_equal(ndone, 0);
+	complete(1, 0);
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, 0);
+	uloop_buf_put(loop, b);
+}
+
+static void test_engine_hard_timeout_degrades(void **state)
+{
+	struct engine_stats st;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(write4k(0), 0);
+	complete(0, 0);
+	complete(1, 0);
+	/* replica 2 has sat on it past the hard timeout */
+	subs[2].q->sub[2].t_issue = uloop_clock(loop) - 2 * eng->hard_ns;
+	engine_tick(&eng->tick);
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, 0);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.replica[2].state, ENGINE_REPLICA_DEGRADED);
+	assert_true(dirtymap_test(eng->repl[2].dirty, 0));
+}
+
+static void test_engine_submit_failure_is_a_replica_failure(void **state)
+{
+	(void)state;
+	make(ENGINE_ACK_QUORUM, 0, 8);
+	submit_err[0] = -EBUSY;
+	assert_int_equal(write4k(0), 0);
+	assert_int_equal(nsubs, 2);
+	assert_int_equal(eng->repl[0].state, ENGINE_REPLICA_DEGRADED);
+	complete(0, 0);
+	complete(1, 0);
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, 0);
+}
+
+static void test_engine_trim_and_zero_are_ordered_writes(void **state)
+{
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(engine_zero(eng, 0, 16 << 20, 0, done, NULL), 0);
+	assert_int_equal(nsubs, 3);
+	assert_int_equal(subs[0].op, EOP_ZERO);
+	assert_true(subs[0].q->seq > 0);
+	/* a write into the range waits for the zero on every replica */
+	assert_int_equal(write4k(8 << 20), 0);
+	assert_int_equal(nsubs, 3);
+	assert_int_equal(engine_trim(eng, 4096, 100, 0, done, NULL), -EINVAL);
+	complete(0, 0);
+	complete(1, 0);
+	complete(2, 0);
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, 0);
+	assert_int_equal(nsubs, 6);
+	assert_int_equal(subs[3].op, EOP_WRITE);
+	assert_true(subs[3].q->seq > subs[0].q->seq);
+}
+
+/* Quorum writes acked by replicas 0 and 1 pile up on replica 2, which has
+ * answered only the first; returns how many were accepted.  The fake
+ * targets record no latency: the tests set the EWMAs. */
+static unsigned int pile_up(void)
+{
+	unsigned int i, n;
+
+	for (n = 0; n < 256; n++) {
+		unsigned int first = nsubs;
+
+		if (write4k((uint64_t)n * 65536))
+			break;
+		for (i = first; i < nsubs; i++) {
+			if (subs[i].ri != 2 || n == 0)
+				complete(i, 0);
+		}
+	}
+	return n;
+}
+
+static void test_engine_laggard_is_cut_off_under_quorum(void **state)
+{
+	struct engine_stats st;
+	unsigned int n;
+
+	(void)state;
+	make(ENGINE_ACK_QUORUM, 0, 2);
+	/* 50 ms against 100 us: much slower */
+	eng->repl[0].ewma_ns = eng->repl[1].ewma_ns = 100000;
+	eng->repl[2].ewma_ns = 50000000;
+	n = pile_up();
+	assert_int_equal(ndone, n);
+	/* every slot, plus the first write, which replica 2 finished too */
+	assert_int_equal(n, eng->nr_reqs - eng->nr_internal + 1);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.replica[2].state, ENGINE_REPLICA_DEGRADED);
+	assert_int_equal(st.replica[2].lagged, 1);
+	assert_int_equal(st.replica[2].dirty_regions, n - 1);
+	/* the slots came back: writes go on without it */
+	assert_int_equal(write4k(0), 0);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.in_sync, 2);
+}
+
+static void test_engine_a_little_behind_is_waited_for(void **state)
+{
+	struct engine_stats st;
+
+	(void)state;
+	make(ENGINE_ACK_QUORUM, 0, 2);
+	/* as fast as the others so far: a burst, not a slow zone */
+	eng->repl[0].ewma_ns = eng->repl[1].ewma_ns = 1000000;
+	eng->repl[2].ewma_ns = 1500000;
+	pile_up();
+	assert_int_equal(write4k(0), -EAGAIN);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.replica[2].state, ENGINE_REPLICA_IN_SYNC);
+	assert_int_equal(st.replica[2].lagged, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_engine_all_waits_for_every_replica),
+		T(test_engine_quorum_acks_before_the_slowest),
+		T(test_engine_failed_replica_is_degraded_and_dirty),
+		T(test_engine_below_floor_fails_without_io),
+		T(test_engine_quorum_lost_mid_write_is_accounted),
+		T(test_engine_overlap_is_ordered_per_replica),
+		T(test_engine_slots_run_out_with_eagain),
+		T(test_engine_bad_requests_refused),
+		T(test_engine_read_retries_another_replica),
+		T(test_engine_hard_timeout_degrades),
+		T(test_engine_submit_failure_is_a_replica_failure),
+		T(test_engine_trim_and_zero_are_ordered_writes),
+		T(test_engine_laggard_is_cut_off_under_quorum),
+		T(test_engine_a_little_behind_is_waited_for),
+#undef T
+	};
+
+	log_init("test_engine", LOG_ERR);
+	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
+}

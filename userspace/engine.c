@@ -1,0 +1,701 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * engine: the volume, its request slots, the caller's API and the periodic
+ * tick (timeouts, activity-log sweep, progress logs).  The request life
+ * cycle is in engine_req.c; targets in engine_local.c / engine_remote.c.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dirtymap.h"
+#include "engine_int.h"
+#include "hist.h"
+#include "log.h"
+
+#define CHUNK_MAX	(1ULL << 30)	/* trim/zero per frame */
+#define SWEEP_NS	250000000ULL
+#define LOG_NS		2000000000ULL
+#define RS_SLOTS	8		/* resync copies in flight */
+
+/* Engines by number, for routing CQEs: user_data has room for an index,
+ * and the loop has one handler per class, shared by every engine on it. */
+static struct engine *engines[EMAX_ENGINES];
+static pthread_mutex_t engines_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct engine *lookup(uint64_t ud, struct ereq **q)
+{
+	uint32_t idx = ud_index(ud);
+	struct engine *e = engines[(idx >> EIDX_SHIFT) % EMAX_ENGINES];
+
+	if (!e)
+		return NULL;
+	if (q) {
+		if ((idx & EIDX_MASK) >= e->nr_reqs)
+			return NULL;
+		*q = &e->reqs[idx & EIDX_MASK];
+	}
+	return e;
+}
+
+static struct erepl *zone_repl(struct engine *e, unsigned int zone_id)
+{
+	unsigned int i;
+
+	for (i = 0; i < e->nr; i++)
+		if (e->repl[i].zone_id == zone_id)
+			return &e->repl[i];
+	return NULL;
+}
+
+static void repl_cqe(void *ctx, const struct io_uring_cqe *cqe)
+{
+	struct ereq *q;
+	struct engine *e = lookup(cqe->user_data, &q);
+	struct erepl *r;
+
+	(void)ctx;
+	if (!e || !(r = zone_repl(e, ud_zone(cqe->user_data))))
+		return;
+	engine_enter(e);
+	if (ud_flags(cqe->user_data) & UD_F_REMOTE)
+		engine_remote_send_cqe(e, q, r, cqe);
+	else
+		engine_local_cqe(e, q, r, cqe);
+	engine_leave(e);
+}
+
+static void rx_cqe(void *ctx, const struct io_uring_cqe *cqe)
+{
+	struct engine *e = lookup(cqe->user_data, NULL);
+
+	(void)ctx;
+	if (!e)
+		return;
+	engine_enter(e);
+	engine_remote_conn_cqe(e, cqe);
+	engine_leave(e);
+}
+
+/* The NOP that marks a parsed remote reply exists for zonetrace only. */
+static void done_cqe(void *ctx, const struct io_uring_cqe *cqe)
+{
+	(void)ctx;
+	(void)cqe;
+}
+
+int engine_register(struct engine *e)
+{
+	unsigned int i;
+	int err = -ENOSPC;
+
+	pthread_mutex_lock(&engines_lock);
+	for (i = 0; i < EMAX_ENGINES; i++) {
+		if (!engines[i]) {
+			engines[i] = e;
+			e->num = i;
+			err = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&engines_lock);
+	if (err)
+		return err;
+	uloop_set_handler(e->loop, UD_CLS_REPL, repl_cqe, NULL);
+	uloop_set_handler(e->loop, UD_CLS_REPL_RX, rx_cqe, NULL);
+	uloop_set_handler(e->loop, UD_CLS_REPL_DONE, done_cqe, NULL);
+	return 0;
+}
+
+void engine_unregister(struct engine *e)
+{
+	pthread_mutex_lock(&engines_lock);
+	if (engines[e->num] == e)
+		engines[e->num] = NULL;
+	pthread_mutex_unlock(&engines_lock);
+}
+
+/* ---- request slots ---- */
+
+static void req_init(struct engine *e, struct ereq *q, enum eop op,
+		     uint64_t off, uint32_t len)
+{
+	uint32_t gen = q->gen;
+	uint32_t idx = q->idx;
+	struct ersbuf *rsb = q->rsb;
+	uint8_t internal = q->internal;
+
+	memset(q, 0, offsetof(struct ereq, sub));
+	q->e = e;
+	q->idx = idx;
+	q->gen = gen;
+	q->rsb = rsb;
+	q->internal = internal;
+	q->op = (uint8_t)op;
+	q->off = off;
+	q->len = len;
+	q->end = off + len;
+	q->read_from = -1;
+	q->rs_target = -1;
+	q->order = e->next_order++;
+	q->t_start = uloop_now(e->loop);
+	memset(q->sub, 0, sizeof(q->sub[0]) * e->nr);
+	q->prev = e->tail;
+	if (e->tail)
+		e->tail->next = q;
+	else
+		e->head = q;
+	e->tail = q;
+	e->nr_inflight++;
+}
+
+/* Whether replica ri is slow against the replicas the acks wait for, not
+ * just a little behind them for a moment (a burst, a page fault): its
+ * recent latency is past the soft deadline that the latency of the
+ * slowest replica an ack needs would set (under quorum the k-th fastest
+ * of the others, k the acks needed; a local replica far faster than the
+ * rest does not make the remote ones "slow").  Otherwise callers wait
+ * (-EAGAIN), as they must. */
+static bool much_slower(const struct engine *e, unsigned int ri)
+{
+	uint64_t lat[ENGINE_MAX_REPLICAS], t;
+	unsigned int i, j, n = 0, k;
+
+	for (i = 0; i < e->nr; i++) {
+		if (i == ri || e->repl[i].state != ENGINE_REPLICA_IN_SYNC ||
+		    !e->repl[i].ewma_ns)
+			continue;
+		t = e->repl[i].ewma_ns;
+		for (j = n++; j > 0 && lat[j - 1] > t; j--)
+			lat[j] = lat[j - 1];
+		lat[j] = t;
+	}
+	if (!n)
+		return false;
+	k = e->ack == ENGINE_ACK_ALL ? n :
+	    engine_floor(e->ack, e->nr, e->min_in_sync);
+	if (k < engine_majority(e->nr) && e->ack == ENGINE_ACK_QUORUM)
+		k = engine_majority(e->nr);
+	if (k > n)
+		k = n;
+	return e->repl[ri].ewma_ns > engine_soft_deadline(lat[k - 1],
+							 e->soft_floor_ns,
+							 e->soft_mult);
+}
+
+/* Every slot is taken while the caller has room: acked requests are
+ * lingering on a replica that cannot keep up.  Waiting for it would make
+ * every caller wait for the slowest zone after all, so the replica that
+ * holds the most of them is cut off instead (its writes go to its dirty
+ * map; it resyncs when it is back), unless the volume cannot take writes
+ * without it. */
+static void cut_laggard(struct engine *e)
+{
+	unsigned int i, lag[ENGINE_MAX_REPLICAS] = { 0 }, worst = 0;
+	const struct ereq *q;
+	struct erepl *r;
+
+	for (q = e->head; q; q = q->next) {
+		if (!q->acked || q->internal)
+			continue;
+		for (i = 0; i < e->nr; i++)
+			lag[i] += q->sub[i].state == SUB_ISSUED ||
+				  q->sub[i].state == SUB_BLOCKED;
+	}
+	for (i = 1; i < e->nr; i++)
+		if (lag[i] > lag[worst])
+			worst = i;
+	if (!lag[worst] || !much_slower(e, worst) ||
+	    (e->repl[worst].state == ENGINE_REPLICA_IN_SYNC &&
+	     !engine_can_write(e->ack, e->nr, e->min_in_sync,
+			       engine_in_sync(e) - 1)))
+		return;
+	r = &e->repl[worst];
+	log_warn("%s: replica %s is %u acked writes behind: cutting it off",
+		 e->name, r->zone, lag[worst]);
+	r->lagged++;
+	/* It is alive, only slow: retry it later and later while it keeps
+	 * falling behind (1 s, doubling to 8 s), so it does not flap. */
+	r->lag_backoff_ns = r->lag_backoff_ns ?
+			    r->lag_backoff_ns * 2 : 1000000000ULL;
+	if (r->lag_backoff_ns > 8000000000ULL)
+		r->lag_backoff_ns = 8000000000ULL;
+	r->backoff_ns = r->lag_backoff_ns;
+	engine_replica_fail(r, -ETIMEDOUT, "falling behind");
+}
+
+static struct ereq *req_user(struct engine *e, enum eop op, uint64_t off,
+			     uint32_t len, engine_done_fn done, void *arg)
+{
+	struct ereq *q = e->free_user;
+
+	if (!q && e->user_busy < e->nr_user)
+		cut_laggard(e);
+	if (!q || e->user_busy >= e->nr_user)
+		return NULL;
+	e->free_user = q->link;
+	req_init(e, q, op, off, len);
+	q->holds_user = 1;
+	e->user_busy++;
+	q->done = done;
+	q->arg = arg;
+	return q;
+}
+
+struct ereq *engine_req_internal(struct engine *e, enum eop op, uint64_t off,
+				 uint32_t len)
+{
+	struct ereq *q = e->free_internal;
+
+	if (!q)
+		return NULL;
+	e->free_internal = q->link;
+	req_init(e, q, op, off, len);
+	return q;
+}
+
+void engine_req_finish_internal(struct ereq *q)
+{
+	q->acked = 1;
+	engine_req_progress(q);
+}
+
+int engine_alloc_slots(struct engine *e, unsigned int qd)
+{
+	unsigned int i, j;
+	size_t per;
+
+	e->nr_user = qd;
+	e->nr_internal = RS_SLOTS;
+	/* Acked writes may linger on a slow replica: room for
+	 * ENGINE_LAG_MAX(qd) of those; when they fill it, the replica is cut
+	 * off (cut_laggard) rather than make callers wait for it. */
+	e->nr_reqs = qd + ENGINE_LAG_MAX(qd) + e->nr_internal;
+	e->reqs = calloc(e->nr_reqs, sizeof(*e->reqs));
+	per = (size_t)(e->nr + 1) * ERS_BUF_BYTES;
+	e->rs_arena_len = per * e->nr_internal;
+	if (!e->reqs || posix_memalign((void **)&e->rs_arena, 4096,
+				       e->rs_arena_len))
+		return -ENOMEM;
+	for (i = 0; i < e->nr_reqs; i++) {
+		struct ereq *q = &e->reqs[i];
+
+		q->e = e;
+		q->idx = i;
+		if (i < e->nr_internal) {
+			q->internal = 1;
+			q->rsb = calloc(e->nr + 1, sizeof(*q->rsb));
+			if (!q->rsb)
+				return -ENOMEM;
+			for (j = 0; j <= e->nr; j++)
+				q->rsb[j].base = e->rs_arena + i * per +
+						 (size_t)j * ERS_BUF_BYTES;
+			q->link = e->free_internal;
+			e->free_internal = q;
+		} else {
+			q->link = e->free_user;
+			e->free_user = q;
+		}
+	}
+	return 0;
+}
+
+/* ---- the caller's API ---- */
+
+static int check_range(const struct engine *e, uint64_t off, uint64_t len)
+{
+	if (!len || off % e->bs || len % e->bs || off > e->size ||
+	    len > e->size - off)
+		return -EINVAL;
+	return 0;
+}
+
+unsigned int engine_in_sync(const struct engine *e)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < e->nr; i++)
+		n += e->repl[i].state == ENGINE_REPLICA_IN_SYNC;
+	return n;
+}
+
+/* Start a write-type op (write, trim, zero chunk) on every replica that
+ * takes writes.  Refused by the policy: nothing goes anywhere, not even to
+ * the activity log, and the caller gets -EIO. */
+static void start_write(struct ereq *q)
+{
+	struct engine *e = q->e;
+	uint64_t len = q->op == EOP_WRITE ? q->len : q->end - q->off;
+	unsigned int i;
+
+	q->chunk_failed = 0;
+	if (!engine_can_write(e->ack, e->nr, e->min_in_sync, engine_in_sync(e)) ||
+	    !(q->seq = engine_state_next_seq(e))) {
+		engine_req_fail_now(q, -EIO);
+		return;
+	}
+	dirtymap_set_range(e->actlog, q->off, len);
+	q->starting = 1;
+	for (i = 0; i < e->nr; i++) {
+		struct erepl *r = &e->repl[i];
+
+		if (r->state == ENGINE_REPLICA_IN_SYNC)
+			engine_sub_start(q, i, true);
+		else if (r->state == ENGINE_REPLICA_RESYNCING)
+			engine_sub_start(q, i, false);
+		else
+			dirtymap_set_range(r->dirty, q->off, len);
+	}
+	q->starting = 0;
+	engine_req_progress(q);
+}
+
+void engine_next_chunk(struct ereq *q)
+{
+	uint64_t left;
+
+	q->off += q->len;
+	left = q->end - q->off;
+	q->len = (uint32_t)(left < CHUNK_MAX ? left : CHUNK_MAX);
+	start_write(q);
+}
+
+static int api_enter(struct engine *e)
+{
+	if (e->shutting_down)
+		return -ESHUTDOWN;
+	engine_enter(e);
+	e->in_api = true;
+	return 0;
+}
+
+static void api_leave(struct engine *e)
+{
+	e->in_api = false;
+	engine_leave(e);
+}
+
+int engine_write(struct engine *e, uint64_t off, uint32_t len,
+		 struct uloop_buf *buf_take, unsigned int flags,
+		 engine_done_fn done, void *arg)
+{
+	struct ereq *q;
+	int err = check_range(e, off, len);
+
+	if (err || !buf_take || len > buf_take->size)
+		return err ? err : -EINVAL;
+	if (len > engine_max_io(e))
+		return -E2BIG;
+	if ((err = api_enter(e)))
+		return err;
+	q = req_user(e, EOP_WRITE, off, len, done, arg);
+	if (!q) {
+		api_leave(e);
+		return -EAGAIN;
+	}
+	q->buf = buf_take;
+	q->own_buf = 1;
+	q->fua = !!(flags & ENGINE_FUA);
+	e->writes++;
+	start_write(q);
+	api_leave(e);
+	return 0;
+}
+
+static int range_op(struct engine *e, enum eop op, uint64_t off, uint64_t len,
+		    unsigned int flags, engine_done_fn done, void *arg)
+{
+	struct ereq *q;
+	int err = check_range(e, off, len);
+
+	if (err)
+		return err;
+	if ((err = api_enter(e)))
+		return err;
+	q = req_user(e, op, off, 0, done, arg);
+	if (!q) {
+		api_leave(e);
+		return -EAGAIN;
+	}
+	q->end = off + len;
+	q->len = (uint32_t)(len < CHUNK_MAX ? len : CHUNK_MAX);
+	q->fua = !!(flags & ENGINE_FUA);
+	e->writes++;
+	start_write(q);
+	api_leave(e);
+	return 0;
+}
+
+int engine_trim(struct engine *e, uint64_t off, uint64_t len,
+		unsigned int flags, engine_done_fn done, void *arg)
+{
+	return range_op(e, EOP_TRIM, off, len, flags, done, arg);
+}
+
+int engine_zero(struct engine *e, uint64_t off, uint64_t len,
+		unsigned int flags, engine_done_fn done, void *arg)
+{
+	return range_op(e, EOP_ZERO, off, len, flags, done, arg);
+}
+
+/* The replica a read goes to: in sync, not yet tried for this read, local
+ * first, then the lowest recent latency. */
+static int pick_reader(const struct engine *e, uint8_t tried)
+{
+	uint64_t best_lat = UINT64_MAX, lat;
+	int i, best = -1;
+
+	for (i = 0; i < (int)e->nr; i++) {
+		const struct erepl *r = &e->repl[i];
+
+		if (r->state != ENGINE_REPLICA_IN_SYNC || (tried & (1U << i)))
+			continue;
+		lat = r->rewma_ns ? r->rewma_ns : r->ewma_ns;
+		if (r->slow)
+			lat += 1ULL << 40;
+		else if (r->local)
+			lat = 0;
+		if (best < 0 || lat < best_lat) {
+			best = i;
+			best_lat = lat;
+		}
+	}
+	return best;
+}
+
+int engine_read_retry(struct ereq *q)
+{
+	int ri = pick_reader(q->e, q->tried);
+
+	if (ri < 0)
+		return -EIO;
+	q->read_from = (int8_t)ri;
+	q->tried |= (uint8_t)(1U << ri);
+	engine_sub_start(q, (unsigned int)ri, true);
+	return 0;
+}
+
+int engine_read(struct engine *e, uint64_t off, uint32_t len,
+		struct uloop_buf *buf, engine_done_fn done, void *arg)
+{
+	struct ereq *q;
+	int err = check_range(e, off, len);
+
+	if (err || !buf || len > buf->size)
+		return err ? err : -EINVAL;
+	if (len > engine_max_io(e))
+		return -E2BIG;
+	if ((err = api_enter(e)))
+		return err;
+	q = req_user(e, EOP_READ, off, len, done, arg);
+	if (!q) {
+		api_leave(e);
+		return -EAGAIN;
+	}
+	q->buf = buf;
+	e->reads++;
+	if (engine_read_retry(q))
+		engine_req_fail_now(q, -EIO);
+	api_leave(e);
+	return 0;
+}
+
+int engine_flush(struct engine *e, engine_done_fn done, void *arg)
+{
+	struct ereq *q;
+	unsigned int i;
+	int err;
+
+	if ((err = api_enter(e)))
+		return err;
+	q = req_user(e, EOP_FLUSH, 0, 0, done, arg);
+	if (!q) {
+		api_leave(e);
+		return -EAGAIN;
+	}
+	e->flushes++;
+	if (engine_in_sync(e) < e->min_in_sync || !engine_in_sync(e)) {
+		engine_req_fail_now(q, -EIO);
+		api_leave(e);
+		return 0;
+	}
+	q->starting = 1;
+	for (i = 0; i < e->nr; i++)
+		if (e->repl[i].state == ENGINE_REPLICA_IN_SYNC)
+			engine_sub_start(q, i, true);
+	q->starting = 0;
+	engine_req_progress(q);
+	api_leave(e);
+	return 0;
+}
+
+uint64_t engine_size(const struct engine *e)
+{
+	return e->size;
+}
+
+uint32_t engine_block_size(const struct engine *e)
+{
+	return e->bs;
+}
+
+uint32_t engine_max_io(const struct engine *e)
+{
+	uint32_t m = uloop_buf_max(e->loop);
+
+	return m < REPL_MAX_PAYLOAD ? m : REPL_MAX_PAYLOAD;
+}
+
+/* ---- the tick: deadlines, activity log, progress ---- */
+
+static void check_deadlines(struct engine *e)
+{
+	uint64_t now = uloop_clock(e->loop);
+	unsigned int i, fail = 0, slow = 0;
+	struct ereq *q;
+
+	for (q = e->head; q; q = q->next) {
+		for (i = 0; i < e->nr; i++) {
+			const struct esub *s = &q->sub[i];
+			const struct erepl *r = &e->repl[i];
+			uint64_t age;
+
+			if (s->state != SUB_ISSUED)
+				continue;
+			age = now - s->t_issue;
+			if (age > e->hard_ns)
+				fail |= 1U << i;
+			else if (age > engine_soft_deadline(r->ewma_ns,
+							    e->soft_floor_ns,
+							    e->soft_mult))
+				slow |= 1U << i;
+		}
+	}
+	for (i = 0; i < e->nr; i++) {
+		e->repl[i].slow = slow & (1U << i);
+		if (fail & (1U << i))
+			engine_replica_fail(&e->repl[i], -ETIMEDOUT,
+					    "hard timeout");
+		else if (!e->repl[i].local && !e->repl[i].up)
+			engine_remote_tick(&e->repl[i], now);
+	}
+}
+
+/* Clear activity-log bits of regions no unfinished write touches.  Lazy:
+ * a bit that stays set a little longer only costs a little more work in
+ * recovery. */
+static void sweep_actlog(struct engine *e)
+{
+	uint64_t r;
+
+	for (r = dirtymap_next(e->actlog, 0); r != DIRTYMAP_NONE;
+	     r = dirtymap_next(e->actlog, r + 1))
+		if (!engine_range_busy(e, r << EREGION_SHIFT, EREGION))
+			dirtymap_clear(e->actlog, r);
+}
+
+static void log_progress(struct engine *e)
+{
+	unsigned int i;
+
+	for (i = 0; i < e->nr; i++) {
+		struct erepl *r = &e->repl[i];
+
+		if (r->state == ENGINE_REPLICA_RESYNCING && !r->rs.draining)
+			log_info("%s: resync %s: %llu/%llu regions, %llu MB/s",
+				 e->name, r->zone,
+				 (unsigned long long)r->rs.done,
+				 (unsigned long long)r->rs.total,
+				 (unsigned long long)(engine_resync_rate(r) >> 20));
+	}
+}
+
+void engine_tick(struct uloop_timer *t)
+{
+	struct engine *e = (struct engine *)((char *)t -
+					     offsetof(struct engine, tick));
+	uint64_t now;
+
+	engine_enter(e);
+	check_deadlines(e);
+	now = uloop_now(e->loop);
+	if (now - e->t_sweep >= SWEEP_NS) {
+		e->t_sweep = now;
+		sweep_actlog(e);
+	}
+	engine_resync_pump(e);
+	if (now - e->t_log >= LOG_NS) {
+		e->t_log = now;
+		log_progress(e);
+	}
+	uloop_timer_arm(e->loop, &e->tick, now + e->tick_ns);
+	engine_leave(e);
+}
+
+void engine_defer_fire(struct uloop_timer *t)
+{
+	engine_run_deferred((struct engine *)((char *)t -
+				offsetof(struct engine, defer_timer)));
+}
+
+/* ---- stats ---- */
+
+const char *engine_replica_state_name(enum engine_replica_state s)
+{
+	switch (s) {
+	case ENGINE_REPLICA_IN_SYNC:
+		return "in-sync";
+	case ENGINE_REPLICA_DEGRADED:
+		return "degraded";
+	case ENGINE_REPLICA_RESYNCING:
+		return "resyncing";
+	}
+	return "?";
+}
+
+void engine_get_stats(const struct engine *e, struct engine_stats *out)
+{
+	unsigned int i;
+
+	memset(out, 0, sizeof(*out));
+	out->nr_replicas = e->nr;
+	out->in_sync = engine_in_sync(e);
+	out->writes = e->writes;
+	out->reads = e->reads;
+	out->flushes = e->flushes;
+	out->failed = e->failed;
+	for (i = 0; i < e->nr; i++) {
+		const struct erepl *r = &e->repl[i];
+		struct engine_replica_stats *s = &out->replica[i];
+
+		memcpy(s->zone, r->zone, sizeof(s->zone));
+		s->zone[sizeof(s->zone) - 1] = 0;
+		s->zone_id = r->zone_id;
+		s->local = r->local;
+		s->state = r->state;
+		s->ewma_ns = r->ewma_ns;
+		s->writes = r->writes;
+		s->errors = r->errors;
+		s->dirty_regions = dirtymap_count(r->dirty);
+		s->resync_done = r->rs.done;
+		s->resync_total = r->rs.total;
+		s->resync_bytes = r->rs.bytes;
+		s->resync_bytes_per_s = engine_resync_rate(r);
+		s->resyncs = r->rs.completed;
+		s->lagged = r->lagged;
+	}
+}
+
+int engine_get_zone_hist(const struct engine *e, unsigned int replica,
+			 struct hist *out)
+{
+	if (replica >= e->nr)
+		return -EINVAL;
+	*out = e->repl[replica].hist;
+	return 0;
+}

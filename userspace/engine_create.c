@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * engine_create: opening a volume (options, state dir, targets, crash
+ * recovery, initial replica states) and closing it.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dirtymap.h"
+#include "engine_int.h"
+#include "hist.h"
+#include "log.h"
+
+#define CONNECT_WAIT_NS	3000000000ULL
+#define DESTROY_WAIT_NS	5000000000ULL
+
+static bool name_ok(const char *s, size_t max)
+{
+	size_t i, n;
+
+	if (!s || !(n = strlen(s)) || n >= max)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return false;
+	}
+	return s[0] != '.';
+}
+
+static int check_replicas(const struct engine_opts *o)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < o->nr_replicas; i++) {
+		const struct engine_replica_opts *a = &o->replicas[i];
+
+		if (!name_ok(a->zone, REPL_ZONE_MAX) || !!a->path == !!a->addr ||
+		    a->zone_id > 254) {
+			log_err("%s: replica %u: need a zone ([A-Za-z0-9._-]) "
+				"and exactly one of a path or an address, zone "
+				"id <= 254", o->name, i + 1);
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++) {
+			const struct engine_replica_opts *b = &o->replicas[j];
+			unsigned int ia = a->zone_id ? a->zone_id : i + 1;
+			unsigned int ib = b->zone_id ? b->zone_id : j + 1;
+
+			if (!strcmp(a->zone, b->zone) || ia == ib) {
+				log_err("%s: zones %s and %s: zones and zone "
+					"ids must be unique", o->name, a->zone,
+					b->zone);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+static int check_opts(const struct engine_opts *o)
+{
+	uint32_t bs = o->block_size ? o->block_size : 4096;
+
+	if (!name_ok(o->name, REPL_NAME_MAX)) {
+		log_err("volume name must be 1..63 bytes of [A-Za-z0-9._-]");
+		return -EINVAL;
+	}
+	if (bs < 512 || bs > EREGION || (bs & (bs - 1)) || !o->size ||
+	    o->size % bs) {
+		log_err("%s: size must be a non-zero multiple of the block "
+			"size, a power of two from 512 to 64 KiB", o->name);
+		return -EINVAL;
+	}
+	if (!o->nr_replicas || o->nr_replicas > ENGINE_MAX_REPLICAS ||
+	    o->min_in_sync > o->nr_replicas || !o->state_dir ||
+	    (o->ack != ENGINE_ACK_ALL && o->ack != ENGINE_ACK_QUORUM) ||
+	    o->queue_depth > 65536) {
+		log_err("%s: need 1..%d replicas, min-in-sync <= replicas, "
+			"a state dir and an ack policy", o->name,
+			ENGINE_MAX_REPLICAS);
+		return -EINVAL;
+	}
+	return check_replicas(o);
+}
+
+static void copy_opts(struct engine *e, const struct engine_opts *o)
+{
+	snprintf(e->name, sizeof(e->name), "%s", o->name);
+	e->size = o->size;
+	e->bs = o->block_size ? o->block_size : 4096;
+	e->ack = o->ack;
+	e->nr = o->nr_replicas;
+	e->min_in_sync = engine_floor(o->ack, o->nr_replicas, o->min_in_sync);
+	e->create = o->create;
+	e->soft_floor_ns = (o->soft_floor_us ? o->soft_floor_us : 2000) *
+			   1000ULL;
+	e->soft_mult = o->soft_mult ? o->soft_mult : 4;
+	e->hard_ns = (o->hard_timeout_ms ? o->hard_timeout_ms : 500) *
+		     1000000ULL;
+	e->tick_ns = e->hard_ns / 10;
+	if (e->tick_ns > 20000000ULL)
+		e->tick_ns = 20000000ULL;
+	e->st.fd = -1;
+}
+
+static int open_replica(struct engine *e, unsigned int i,
+			const struct engine_replica_opts *ro)
+{
+	struct erepl *r = &e->repl[i];
+	uint64_t nreg = (e->size + EREGION - 1) >> EREGION_SHIFT;
+	char path[4096], suffix[REPL_ZONE_MAX + 8];
+	int err;
+
+	r->e = e;
+	r->idx = i;
+	snprintf(r->zone, sizeof(r->zone), "%s", ro->zone);
+	r->zone_id = ro->zone_id ? ro->zone_id : i + 1;
+	r->local = ro->path != NULL;
+	r->state = ENGINE_REPLICA_DEGRADED;
+	r->retry.fn = engine_replica_retry;
+	hist_reset(&r->hist);
+	snprintf(suffix, sizeof(suffix), "%s.dirty", r->zone);
+	if ((err = engine_state_path(e, suffix, path, sizeof(path))) ||
+	    (err = dirtymap_open(path, nreg, EREGION, true, &r->dirty))) {
+		log_err("%s: dirty map of %s: %s", e->name, r->zone,
+			strerror(-err));
+		return err;
+	}
+	if (!r->local)
+		return engine_remote_init(r, ro->addr);
+	err = engine_local_open(r, ro->path);
+	if (err == -ENOMEM || err == -EINVAL)
+		return err;	/* a bad option, not a missing replica */
+	if (!err)
+		r->up = true;
+	return 0;
+}
+
+static void wait_connects(struct engine *e)
+{
+	uint64_t deadline = uloop_clock(e->loop) + CONNECT_WAIT_NS;
+	unsigned int i, waiting;
+
+	for (i = 0; i < e->nr; i++)
+		if (!e->repl[i].local && engine_remote_connect(&e->repl[i]))
+			engine_remote_shutdown(&e->repl[i]);
+	do {
+		waiting = 0;
+		for (i = 0; i < e->nr; i++)
+			waiting += !e->repl[i].local && !e->repl[i].up &&
+				   !engine_remote_idle(&e->repl[i]);
+		if (!waiting || uloop_clock(e->loop) > deadline)
+			break;
+		uloop_run_once(e->loop, 10000000ULL);
+	} while (1);
+	for (i = 0; i < e->nr; i++)
+		if (!e->repl[i].local && !e->repl[i].up)
+			engine_remote_shutdown(&e->repl[i]);
+}
+
+/* After recovery: reachable replicas with nothing dirty are in sync, the
+ * others resync; unreachable ones are degraded and retried. */
+static int initial_states(struct engine *e)
+{
+	unsigned int i, up = 0;
+
+	for (i = 0; i < e->nr; i++) {
+		struct erepl *r = &e->repl[i];
+
+		if (!r->up) {
+			r->state = ENGINE_REPLICA_DEGRADED;
+			r->t_down = uloop_clock(e->loop);
+			log_warn("%s: replica %s unreachable: degraded",
+				 e->name, r->zone);
+			continue;
+		}
+		up++;
+		r->state = dirtymap_count(r->dirty) ?
+			   ENGINE_REPLICA_RESYNCING : ENGINE_REPLICA_IN_SYNC;
+	}
+	if (up < e->min_in_sync) {
+		log_err("%s: %u of %u replicas reachable, min-in-sync is %u",
+			e->name, up, e->nr, e->min_in_sync);
+		return -EIO;
+	}
+	for (i = 0; i < e->nr; i++) {
+		if (!e->repl[i].up)
+			engine_schedule_retry(&e->repl[i]);
+		else if (e->repl[i].state == ENGINE_REPLICA_RESYNCING)
+			engine_resync_start(&e->repl[i]);
+	}
+	return 0;
+}
+
+static int open_all(struct engine *e, const struct engine_opts *o)
+{
+	uint64_t nreg = (e->size + EREGION - 1) >> EREGION_SHIFT;
+	char path[4096];
+	unsigned int i;
+	int err;
+
+	if (mkdir(o->state_dir, 0700) && errno != EEXIST)
+		return -errno;
+	if ((err = engine_register(e)) ||
+	    (err = engine_alloc_slots(e, o->queue_depth ? o->queue_depth : 128)) ||
+	    (err = engine_state_open(e)))
+		return err;
+	if ((err = engine_state_path(e, "actlog", path, sizeof(path))) ||
+	    (err = dirtymap_open(path, nreg, EREGION, true, &e->actlog))) {
+		log_err("%s: activity log: %s", e->name, strerror(-err));
+		return err;
+	}
+	for (i = 0; i < e->nr; i++)
+		if ((err = open_replica(e, i, &o->replicas[i])))
+			return err;
+	return 0;
+}
+
+int engine_create(struct uloop *loop, const struct engine_opts *o,
+		  struct engine **out)
+{
+	struct engine *e;
+	int err;
+
+	if ((err = check_opts(o)))
+		return err;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->loop = loop;
+	e->num = EMAX_ENGINES;
+	copy_opts(e, o);
+	e->state_dir = strdup(o->state_dir);
+	e->tick.fn = engine_tick;
+	e->defer_timer.fn = engine_defer_fire;
+	e->in_create = true;
+	if (!e->state_dir)
+		err = -ENOMEM;
+	else
+		err = open_all(e, o);
+	if (!err) {
+		wait_connects(e);
+		if (dirtymap_count(e->actlog))
+			err = engine_recover(e);
+	}
+	e->in_create = false;
+	if (!err)
+		err = initial_states(e);
+	if (err) {
+		e->in_create = true;	/* keep the activity log as it is */
+		engine_destroy(e);
+		return err;
+	}
+	e->t_sweep = e->t_log = uloop_now(loop);
+	uloop_timer_arm(loop, &e->tick, uloop_now(loop) + e->tick_ns);
+	*out = e;
+	return 0;
+}
+
+static void run_until_idle(struct engine *e, uint64_t ns)
+{
+	uint64_t deadline = uloop_clock(e->loop) + ns;
+
+	while (e->nr_inflight && uloop_clock(e->loop) < deadline)
+		uloop_run_once(e->loop, 10000000ULL);
+}
+
+/* Answer every caller still waiting with -ESHUTDOWN; let what is out
+ * finish on its own for up to a hard timeout (so a slow replica's
+ * lingering acked writes are not needlessly marked dirty); then cut the
+ * replicas off, which marks whatever they still had in their dirty maps,
+ * and wait (bounded) for the kernel to give back what it holds. */
+static void drain(struct engine *e)
+{
+	struct ereq *q;
+	unsigned int i;
+
+	engine_run_deferred(e);
+	engine_enter(e);
+	for (q = e->head; q; q = q->next)
+		if (!q->acked && !q->internal)
+			engine_req_fail_now(q, -ESHUTDOWN);
+	engine_leave(e);
+	run_until_idle(e, e->hard_ns);
+	engine_enter(e);
+	for (i = 0; i < e->nr; i++)
+		if (e->repl[i].up && e->nr_inflight)
+			engine_replica_fail(&e->repl[i], -ESHUTDOWN, "shutdown");
+	engine_abandon_blocked(e);
+	engine_leave(e);
+	run_until_idle(e, DESTROY_WAIT_NS);
+	for (i = 0; i < e->nr; i++) {
+		uint64_t deadline = uloop_clock(e->loop) + DESTROY_WAIT_NS;
+
+		if (!e->repl[i].local)
+			engine_remote_shutdown(&e->repl[i]);
+		while (!engine_remote_idle(&e->repl[i]) &&
+		       uloop_clock(e->loop) < deadline)
+			uloop_run_once(e->loop, 10000000ULL);
+	}
+}
+
+void engine_destroy(struct engine *e)
+{
+	unsigned int i;
+
+	if (!e)
+		return;
+	e->shutting_down = true;
+	uloop_timer_cancel(e->loop, &e->tick);
+	uloop_timer_cancel(e->loop, &e->defer_timer);
+	for (i = 0; i < e->nr; i++)
+		uloop_timer_cancel(e->loop, &e->repl[i].retry);
+	if (e->reqs)
+		drain(e);
+	/* A clean stop: nothing in flight, nothing for recovery to do. */
+	if (e->actlog && !e->nr_inflight && !e->in_create)
+		dirtymap_clear_all(e->actlog);
+	for (i = 0; i < e->nr; i++) {
+		struct erepl *r = &e->repl[i];
+
+		if (r->local)
+			engine_local_close(r);
+		else
+			engine_remote_free(r);
+		if (r->dirty)
+			dirtymap_sync(r->dirty);
+		dirtymap_close(r->dirty);
+	}
+	if (e->actlog)
+		dirtymap_sync(e->actlog);
+	dirtymap_close(e->actlog);
+	engine_state_close(e);
+	if (e->num < EMAX_ENGINES)
+		engine_unregister(e);
+	if (e->reqs)
+		for (i = 0; i < e->nr_internal; i++)
+			free(e->reqs[i].rsb);
+	free(e->reqs);
+	free(e->rs_arena);
+	free(e->state_dir);
+	free(e);
+}

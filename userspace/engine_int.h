@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * engine internals, shared by engine.c (volume, requests, ack policy),
+ * engine_policy.c (pure decisions), engine_order.c (overlap ordering),
+ * engine_local.c and engine_remote.c (the two kinds of target),
+ * engine_state.c (persistent state) and engine_resync.c (resync and crash
+ * recovery).  Nothing outside the engine includes this.
+ *
+ * A request (struct ereq) is one slot of a preallocated array.  It has one
+ * sub-request (struct esub) per replica.  A sub moves
+ *   NONE -> BLOCKED (waits for an earlier overlapping sub on that replica)
+ *        -> ISSUED  (SQE or frame out) -> OK | FAILED
+ * and `kref` counts the SQEs/frames of that sub the kernel or the peer may
+ * still hold (a failed sub can still have its write SQE in the kernel, so
+ * the buffer stays until kref drops to 0).
+ *
+ * io_uring user_data of replica SQEs: UD_CLS_REPL, the op, the replica's
+ * zone id, UD_F_REMOTE on the send of a remote frame, and index =
+ * (engine number << 24) | slot.  (zone, index) names one replica request
+ * while it is in flight, as include/abi/udata.h requires.
+ */
+#ifndef TAPESTRY_ENGINE_INT_H
+#define TAPESTRY_ENGINE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+
+#include "abi/hist.h"
+#include "abi/repl.h"
+#include "engine.h"
+
+struct dirtymap;
+struct seqmap;
+
+#define EREGION_SHIFT	16
+#define EREGION		(1U << EREGION_SHIFT)	/* 64 KiB */
+#define EIDX_SHIFT	24
+#define EIDX_MASK	((1U << EIDX_SHIFT) - 1)
+#define EMAX_ENGINES	255
+/* Resync/recovery buffers: seqs in the first 4 KiB, data after, so the
+ * data is page-aligned for O_DIRECT. */
+#define ERS_SEQ_BYTES	4096
+#define ERS_BUF_BYTES	(ERS_SEQ_BYTES + EREGION)
+
+enum eop {
+	EOP_READ,
+	EOP_WRITE,
+	EOP_FLUSH,
+	EOP_TRIM,
+	EOP_ZERO,
+	EOP_RREAD,	/* resync read: seqs + data of one region */
+	EOP_RWRITE,	/* resync write: apply only newer blocks */
+};
+
+enum esub_state {
+	SUB_NONE,
+	SUB_BLOCKED,
+	SUB_ISSUED,
+	SUB_OK,
+	SUB_FAILED,
+};
+
+struct esub {
+	uint8_t state;
+	uint8_t counts;		/* the replica was in sync at issue */
+	uint8_t kref;		/* SQEs/frames outstanding */
+	uint8_t run;		/* local resync write: next block to look at */
+	int32_t res;
+	uint64_t t_issue;	/* sub became ISSUED (deadlines, EWMA) */
+	uint64_t t_sqe;		/* first SQE prepared (zone timing) */
+	/* remote: the frame header and the sendmsg that carries it */
+	uint8_t hdr[REPL_HDR_SIZE];
+	struct iovec iov[3];
+	struct msghdr msg;
+	uint32_t tx_next;	/* remote: next sub in the connection's queue */
+};
+
+/* A resync/recovery buffer: one per (internal slot, replica). */
+struct ersbuf {
+	uint8_t *base;		/* ERS_BUF_BYTES, page-aligned */
+};
+
+struct ereq {
+	struct engine *e;
+	uint32_t idx;
+	uint32_t gen;		/* bumped on reuse; part of remote tags */
+	uint8_t op;
+	uint8_t fua;
+	uint8_t internal;	/* resync/recovery, not the caller's */
+	uint8_t acked;		/* done() decided (or not wanted) */
+	uint8_t finished;	/* on the reap list */
+	uint8_t holds_user;	/* counts against the caller's queue depth */
+	uint8_t done_pending;	/* done() deferred to the loop */
+	uint8_t starting;	/* subs being started: no verdict yet */
+	uint8_t chunk_failed;	/* the policy failed for this chunk */
+	uint8_t rs_src;		/* resync: buffer with the payload */
+	uint64_t off;
+	uint32_t len;
+	uint64_t end;		/* trim/zero: end of the caller's range */
+	uint64_t seq;
+	uint64_t order;		/* submission order, for overlap checks */
+	uint64_t t_start;
+	struct uloop_buf *buf;
+	uint8_t own_buf;	/* put buf back when finished */
+	uint8_t tried;		/* read: replicas tried (bitmask) */
+	int8_t read_from;	/* read: the replica it went to */
+	int8_t rs_target;	/* resync: the replica being copied to */
+	uint32_t rs_gen;	/* resync: generation of that resync */
+	uint64_t region;	/* resync/recovery: the region */
+	uint8_t phase;		/* resync/recovery: 0 read, 1 write */
+	uint32_t rs_bytes;	/* resync: bytes a target applied */
+	uint32_t crc;		/* remote write: payload crc, once */
+	uint8_t crc_ok;
+	int res;
+	engine_done_fn done;
+	void *arg;
+	struct ereq *prev, *next;	/* in-flight list, in order */
+	struct ereq *link;		/* free list / reap list */
+	struct ereq *dlink;		/* deferred done() list */
+	struct ersbuf *rsb;		/* internal: per-replica buffers */
+	struct esub sub[ENGINE_MAX_REPLICAS];
+};
+
+struct elocal;
+struct econn;
+
+struct eresync {
+	uint32_t gen;
+	uint8_t draining;	/* waiting for older requests to finish */
+	uint64_t watermark;	/* order of the first request it saw */
+	uint64_t cursor;	/* next region to look at */
+	unsigned int inflight;
+	uint64_t done, total, bytes;
+	uint64_t t_start, t_log;
+	uint64_t started, completed;	/* counts, for stats and tests */
+};
+
+struct erepl {
+	struct engine *e;
+	unsigned int idx;
+	char zone[REPL_ZONE_MAX];
+	unsigned int zone_id;
+	bool local;
+	bool up;		/* open / connected and usable */
+	enum engine_replica_state state;
+	struct dirtymap *dirty;
+	struct elocal *loc;
+	struct econn *conn;
+	uint64_t ewma_ns;	/* writes */
+	uint64_t rewma_ns;	/* reads */
+	uint64_t writes, reads, errors;
+	uint64_t lagged;	/* times cut off for falling behind */
+	uint64_t lag_backoff_ns;
+	bool slow;		/* an op is past its soft deadline */
+	unsigned int nblocked;
+	bool unblocking, rescan;
+	struct hist hist;	/* userspace timing of its requests */
+	struct eresync rs;
+	struct uloop_timer retry;
+	uint64_t backoff_ns;
+	uint64_t t_down;	/* when it became degraded */
+};
+
+struct estate {
+	int fd;
+	uint64_t epoch;
+	uint64_t next_seq;
+	uint64_t seq_limit;	/* persisted: no seq >= this was ever used */
+};
+
+struct engine {
+	struct uloop *loop;
+	unsigned int num;	/* in user_data indexes */
+	char name[REPL_NAME_MAX];
+	uint64_t size;
+	uint32_t bs;
+	enum engine_ack ack;
+	unsigned int min_in_sync;
+	unsigned int nr;
+	struct erepl repl[ENGINE_MAX_REPLICAS];
+	char *state_dir;
+	bool create;
+
+	uint64_t soft_floor_ns, hard_ns, tick_ns;
+	unsigned int soft_mult;
+
+	struct ereq *reqs;
+	unsigned int nr_reqs;		/* all slots */
+	unsigned int nr_user;		/* caller's queue depth */
+	unsigned int user_busy;		/* caller requests not yet acked */
+	unsigned int nr_internal;
+	struct ereq *free_user, *free_internal;
+	struct ereq *head, *tail;	/* in flight, by order */
+	struct ereq *reap;		/* finished, to free */
+	struct ereq *deferred, *deferred_tail;	/* done() to call */
+	uint64_t next_order;
+	unsigned int nr_inflight;
+	uint8_t *rs_arena;
+	size_t rs_arena_len;
+
+	struct estate st;
+	struct dirtymap *actlog;
+	uint64_t t_sweep;
+
+	struct uloop_timer tick, defer_timer;
+	bool shutting_down;
+	bool recovering;
+	bool in_api;			/* inside a caller's request call */
+	bool in_create;
+	unsigned int nest;		/* entry depth, reap at 0 */
+
+	uint64_t writes, reads, flushes, failed;
+	uint64_t t_log;
+	unsigned int recover_inflight;
+	uint64_t recovered, recovered_bytes;
+};
+
+/* ---- engine.c: the request lifecycle, called by the targets ---- */
+
+/* A sub finished on replica ri with res (0 or -errno). */
+void engine_sub_done(struct ereq *q, unsigned int ri, int res);
+/* One of the sub's SQEs/frames is no longer held by the kernel/peer. */
+void engine_sub_unref(struct ereq *q, unsigned int ri);
+/* Replica r failed (error, timeout, lost connection): degrade it. */
+void engine_replica_fail(struct erepl *r, int err, const char *why);
+/* Replica r is reachable again: start its resync. */
+void engine_replica_up(struct erepl *r);
+/* Enter/leave a top-level event: requests finished meanwhile are freed
+ * when the outermost leaves. */
+void engine_enter(struct engine *e);
+void engine_leave(struct engine *e);
+uint64_t engine_ud(const struct engine *e, const struct ereq *q,
+		   const struct erepl *r, unsigned int op, unsigned int flags);
+unsigned int engine_ud_op(const struct ereq *q);
+/* Issue q on replica ri, or block it behind an earlier overlapping sub. */
+void engine_sub_start(struct ereq *q, unsigned int ri, bool counts);
+/* Internal request slots (resync, recovery); NULL when none is free. */
+struct ereq *engine_req_internal(struct engine *e, enum eop op, uint64_t off,
+				 uint32_t len);
+void engine_req_finish_internal(struct ereq *q);
+void engine_record_latency(struct erepl *r, struct esub *s, bool write);
+void engine_run_deferred(struct engine *e);
+/* Answer q with res now (e.g. refused by the policy before any I/O). */
+void engine_req_fail_now(struct ereq *q, int res);
+/* Re-evaluate q after its subs changed outside engine_sub_done(). */
+void engine_req_progress(struct ereq *q);
+void engine_replica_retry(struct uloop_timer *t);
+/* Shutdown: subs still waiting for an earlier one are never issued; their
+ * ranges go to the dirty maps. */
+void engine_abandon_blocked(struct engine *e);
+const char *engine_op_name(unsigned int op);
+
+/* ---- engine.c ---- */
+
+int engine_register(struct engine *e);
+void engine_unregister(struct engine *e);
+int engine_alloc_slots(struct engine *e, unsigned int qd);
+void engine_tick(struct uloop_timer *t);
+void engine_defer_fire(struct uloop_timer *t);
+unsigned int engine_in_sync(const struct engine *e);
+void engine_schedule_retry(struct erepl *r);
+
+/* Start the next chunk of a long trim/zero. */
+void engine_next_chunk(struct ereq *q);
+/* A read failed on q->read_from: try another replica.  Returns 0 if a
+ * retry went out, -EIO if none is left. */
+int engine_read_retry(struct ereq *q);
+
+/* ---- engine_policy.c: decisions without side effects ---- */
+
+unsigned int engine_majority(unsigned int nr);
+/* min_in_sync as configured, 0 meaning the policy's default. */
+unsigned int engine_floor(enum engine_ack ack, unsigned int nr,
+			  unsigned int min_in_sync);
+/* Whether a write may start with in_sync replicas in sync. */
+bool engine_can_write(enum engine_ack ack, unsigned int nr,
+		      unsigned int floor, unsigned int in_sync);
+/* Ack verdict: 1 = ack now, 0 = wait, -1 = fail with EIO.  ok: counting
+ * subs that succeeded; pending: counting subs still out on replicas that
+ * are still in sync. */
+int engine_verdict(enum engine_ack ack, unsigned int nr, unsigned int floor,
+		   unsigned int ok, unsigned int pending);
+uint64_t engine_ewma(uint64_t ewma, uint64_t sample);
+uint64_t engine_soft_deadline(uint64_t ewma, uint64_t floor_ns,
+			      unsigned int mult);
+
+/* ---- engine_order.c: overlap ordering per replica ---- */
+
+bool engine_op_writes(unsigned int op);
+/* Whether q's sub on replica ri must wait for an earlier request's. */
+bool engine_sub_conflicts(const struct ereq *q, unsigned int ri);
+/* Whether any unfinished write-type request touches [off, off + len). */
+bool engine_range_busy(const struct engine *e, uint64_t off, uint64_t len);
+
+/* ---- engine_local.c ---- */
+
+int engine_local_open(struct erepl *r, const char *path);
+void engine_local_close(struct erepl *r);
+int engine_local_reopen(struct erepl *r);
+/* Prepare the SQE(s) of q's sub on r.  Returns 0 or -errno (nothing
+ * prepared). */
+int engine_local_submit(struct erepl *r, struct ereq *q);
+void engine_local_cqe(struct engine *e, struct ereq *q, struct erepl *r,
+		      const struct io_uring_cqe *cqe);
+bool engine_local_idle(const struct erepl *r);
+
+/* ---- engine_remote.c ---- */
+
+int engine_remote_init(struct erepl *r, const char *addr);
+void engine_remote_free(struct erepl *r);
+/* Start connecting (async).  engine_replica_up() or _fail() follows. */
+int engine_remote_connect(struct erepl *r);
+/* Tear the connection down: pending frames fail. */
+void engine_remote_shutdown(struct erepl *r);
+bool engine_remote_idle(const struct erepl *r);
+int engine_remote_submit(struct erepl *r, struct ereq *q);
+void engine_remote_send_cqe(struct engine *e, struct ereq *q, struct erepl *r,
+			    const struct io_uring_cqe *cqe);
+void engine_remote_conn_cqe(struct engine *e, const struct io_uring_cqe *cqe);
+uint64_t engine_remote_applied_seq(const struct erepl *r);
+/* From the tick: give up on a connection stuck before it is up. */
+void engine_remote_tick(struct erepl *r, uint64_t now);
+
+/* ---- engine_state.c ---- */
+
+int engine_state_open(struct engine *e);
+void engine_state_close(struct engine *e);
+/* The next write seq; persists a new reservation when needed.  0 on a
+ * failure to persist (the write then fails). */
+uint64_t engine_state_next_seq(struct engine *e);
+/* Make every seq up to `seen` unusable (a replica reported it applied). */
+int engine_state_seen_seq(struct engine *e, uint64_t seen);
+/* A new epoch for every frame from now on (persisted first). */
+int engine_state_bump_epoch(struct engine *e);
+int engine_state_path(const struct engine *e, const char *suffix, char *buf,
+		      size_t len);
+
+/* ---- engine_resync.c ---- */
+
+void engine_resync_start(struct erepl *r);
+void engine_resync_abort(struct erepl *r);
+/* Called from the tick and after completions: start more copies. */
+void engine_resync_pump(struct engine *e);
+void engine_resync_step(struct ereq *q);
+uint64_t engine_resync_rate(const struct erepl *r);
+/* Crash recovery over the activity log; runs the loop until done. */
+int engine_recover(struct engine *e);
+
+#endif /* TAPESTRY_ENGINE_INT_H */

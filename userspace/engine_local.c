@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * engine_local: a replica on this node, a file or block device opened
+ * O_DIRECT.  Caller data moves with READ_FIXED/WRITE_FIXED from the loop's
+ * registered buffers.  Like a replica server it keeps the seq of the last
+ * write to each block, in a seqmap sidecar in the state dir, so that crash
+ * recovery and resync treat it exactly like a remote replica.
+ */
+#include "engine_int.h"
+
+#include <errno.h>
+#include <endian.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "seqmap.h"
+
+struct elocal {
+	int fd;
+	bool bdev;
+	char *path;
+	struct seqmap *seq;
+	unsigned int inflight;	/* SQEs in the kernel */
+};
+
+static int check_size(struct erepl *r, int fd, struct stat *st)
+{
+	struct engine *e = r->e;
+	uint64_t sz;
+
+	if (S_ISBLK(st->st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, &sz))
+			return -errno;
+		r->loc->bdev = true;
+	} else if (S_ISREG(st->st_mode)) {
+		sz = (uint64_t)st->st_size;
+		if (sz < e->size && e->create) {
+			if (ftruncate(fd, (off_t)e->size))
+				return -errno;
+			sz = e->size;
+		}
+		if (sz != e->size)
+			sz = 0;
+	} else {
+		return -EINVAL;
+	}
+	if (sz < e->size) {
+		log_err("%s: %s: %llu bytes, the volume has %llu", e->name,
+			r->loc->path, (unsigned long long)sz,
+			(unsigned long long)e->size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int do_open(struct erepl *r)
+{
+	struct engine *e = r->e;
+	struct elocal *l = r->loc;
+	char path[4096], suffix[REPL_ZONE_MAX + 8];
+	struct stat st;
+	int fd, err;
+
+	fd = open(l->path, O_RDWR | O_DIRECT | O_CLOEXEC |
+		  (e->create ? O_CREAT : 0), 0600);
+	if (fd < 0) {
+		err = -errno;
+		log_warn("%s: %s: %s", e->name, l->path, strerror(-err));
+		return err;
+	}
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto err_close;
+	}
+	if ((err = check_size(r, fd, &st)))
+		goto err_close;
+	snprintf(suffix, sizeof(suffix), "%s.seqmap", r->zone);
+	if (!l->seq &&
+	    ((err = engine_state_path(e, suffix, path, sizeof(path))) ||
+	     (err = seqmap_open(path, e->size / e->bs, true, &l->seq)))) {
+		log_err("%s: seqmap of %s: %s", e->name, r->zone,
+			strerror(-err));
+		goto err_close;
+	}
+	l->fd = fd;
+	return 0;
+
+err_close:
+	close(fd);
+	return err;
+}
+
+int engine_local_open(struct erepl *r, const char *path)
+{
+	r->loc = calloc(1, sizeof(*r->loc));
+	if (!r->loc)
+		return -ENOMEM;
+	r->loc->fd = -1;
+	r->loc->path = strdup(path);
+	if (!r->loc->path)
+		return -ENOMEM;
+	return do_open(r);
+}
+
+bool engine_local_idle(const struct erepl *r)
+{
+	return !r->loc || !r->loc->inflight;
+}
+
+int engine_local_reopen(struct erepl *r)
+{
+	if (r->loc->inflight)
+		return -EBUSY;
+	if (r->loc->fd >= 0)
+		close(r->loc->fd);
+	r->loc->fd = -1;
+	return do_open(r);
+}
+
+void engine_local_close(struct erepl *r)
+{
+	if (!r->loc)
+		return;
+	if (r->loc->fd >= 0)
+		close(r->loc->fd);
+	seqmap_close(r->loc->seq);
+	free(r->loc->path);
+	free(r->loc);
+	r->loc = NULL;
+}
+
+/* Next run of blocks in a resync payload that are newer than ours, from
+ * block *first on.  Returns its length in blocks (0: none left). */
+static uint32_t newer_run(const struct erepl *r, const struct ereq *q,
+			  uint32_t *first)
+{
+	const uint64_t *seqs = (const uint64_t *)q->rsb[q->rs_src].base;
+	uint32_t i, n = q->len / r->e->bs;
+	uint64_t b0 = q->off / r->e->bs;
+
+	for (i = *first; i < n; i++)
+		if (le64toh(seqs[i]) > seqmap_get(r->loc->seq, b0 + i))
+			break;
+	*first = i;
+	while (i < n && le64toh(seqs[i]) > seqmap_get(r->loc->seq, b0 + i))
+		i++;
+	return i - *first;
+}
+
+static void prep(struct erepl *r, struct ereq *q, struct io_uring_sqe *sqe,
+		 uint32_t first, uint32_t n)
+{
+	struct elocal *l = r->loc;
+	uint32_t bs = r->e->bs;
+	int mode;
+
+	switch (q->op) {
+	case EOP_READ:
+		io_uring_prep_read_fixed(sqe, l->fd, q->buf->base, q->len,
+					 q->off, q->buf->index);
+		break;
+	case EOP_WRITE:
+		io_uring_prep_write_fixed(sqe, l->fd, q->buf->base, q->len,
+					  q->off, q->buf->index);
+		if (q->fua)
+			sqe->rw_flags = RWF_DSYNC;
+		break;
+	case EOP_FLUSH:
+		io_uring_prep_fsync(sqe, l->fd, IORING_FSYNC_DATASYNC);
+		break;
+	case EOP_TRIM:
+	case EOP_ZERO:
+		if (q->sub[r->idx].run) {	/* FUA: sync the fallocate */
+			io_uring_prep_fsync(sqe, l->fd, IORING_FSYNC_DATASYNC);
+			break;
+		}
+		/* Files: a punched hole reads back as zeroes.  Block devices
+		 * take ZERO_RANGE for zeroes and PUNCH_HOLE to discard. */
+		mode = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE;
+		if (l->bdev && q->op == EOP_ZERO)
+			mode = FALLOC_FL_KEEP_SIZE | FALLOC_FL_ZERO_RANGE;
+		io_uring_prep_fallocate(sqe, l->fd, mode, q->off, q->len);
+		break;
+	case EOP_RREAD:
+		io_uring_prep_read(sqe, l->fd,
+				   q->rsb[r->idx].base + ERS_SEQ_BYTES, q->len,
+				   q->off);
+		break;
+	case EOP_RWRITE:
+		io_uring_prep_write(sqe, l->fd,
+				    q->rsb[q->rs_src].base + ERS_SEQ_BYTES +
+				    (size_t)first * bs, n * bs,
+				    q->off + (uint64_t)first * bs);
+		break;
+	}
+}
+
+/* Prepare the next SQE of q's sub on r.  1: nothing left to do (a resync
+ * write with no newer block left). */
+static int issue(struct erepl *r, struct ereq *q)
+{
+	struct engine *e = r->e;
+	struct esub *s = &q->sub[r->idx];
+	struct io_uring_sqe *sqe;
+	uint32_t first = 0, n = 0;
+
+	if (q->op == EOP_RWRITE) {
+		first = s->run;
+		n = newer_run(r, q, &first);
+		if (!n)
+			return 1;
+		s->run = (uint8_t)first;
+	}
+	sqe = uloop_get_sqe(e->loop);
+	if (!sqe)
+		return -EBUSY;
+	prep(r, q, sqe, first, n);
+	io_uring_sqe_set_data64(sqe, engine_ud(e, q, r, engine_ud_op(q), 0));
+	if (!s->t_sqe)
+		s->t_sqe = uloop_clock(e->loop);
+	s->kref++;
+	r->loc->inflight++;
+	return 0;
+}
+
+int engine_local_submit(struct erepl *r, struct ereq *q)
+{
+	int ret;
+
+	if (!r->up || r->loc->fd < 0)
+		return -EIO;
+	ret = issue(r, q);
+	if (ret == 1)	/* a resync write with nothing newer to apply */
+		engine_sub_done(q, r->idx, 0);
+	return ret < 0 ? ret : 0;
+}
+
+static void fill_seqs(struct erepl *r, struct ereq *q)
+{
+	uint64_t *seqs = (uint64_t *)q->rsb[r->idx].base;
+	uint32_t i, n = q->len / r->e->bs;
+	uint64_t b0 = q->off / r->e->bs;
+
+	for (i = 0; i < n; i++)
+		seqs[i] = htole64(seqmap_get(r->loc->seq, b0 + i));
+}
+
+/* A resync write run landed: record its blocks' seqs, go on.  Returns 1
+ * while more runs are out. */
+static int rwrite_next(struct erepl *r, struct ereq *q, int res)
+{
+	const uint64_t *seqs = (const uint64_t *)q->rsb[q->rs_src].base;
+	struct esub *s = &q->sub[r->idx];
+	uint32_t first = s->run, bs = r->e->bs;
+	uint32_t i, n = (uint32_t)res / bs;
+	int ret;
+
+	for (i = first; i < first + n; i++)
+		seqmap_set(r->loc->seq, q->off / bs + i, 1, le64toh(seqs[i]));
+	q->rs_bytes += (uint32_t)res;
+	s->run = (uint8_t)(first + n);
+	ret = issue(r, q);
+	return ret < 0 ? ret : !ret;
+}
+
+static uint32_t expect(const struct ereq *q, const struct esub *s)
+{
+	if (q->op == EOP_FLUSH || q->op == EOP_TRIM || q->op == EOP_ZERO ||
+	    q->op == EOP_RWRITE)
+		return 0;
+	(void)s;
+	return q->len;
+}
+
+static int finish(struct erepl *r, struct ereq *q, int res)
+{
+	struct esub *s = &q->sub[r->idx];
+	uint32_t bs = r->e->bs;
+
+	if (res < 0)
+		return res;
+	if (q->op != EOP_RWRITE && (uint32_t)res != expect(q, s))
+		return -EIO;
+	switch (q->op) {
+	case EOP_WRITE:
+		seqmap_set(r->loc->seq, q->off / bs, q->len / bs, q->seq);
+		break;
+	case EOP_TRIM:
+	case EOP_ZERO:
+		if (!s->run)
+			seqmap_set(r->loc->seq, q->off / bs, q->len / bs, q->seq);
+		if (q->fua && !s->run) {
+			s->run = 1;
+			return issue(r, q) ? -EBUSY : 1;
+		}
+		break;
+	case EOP_FLUSH:
+		return seqmap_sync(r->loc->seq);
+	case EOP_RREAD:
+		fill_seqs(r, q);
+		break;
+	case EOP_RWRITE:
+		return rwrite_next(r, q, res);
+	}
+	return 0;
+}
+
+void engine_local_cqe(struct engine *e, struct ereq *q, struct erepl *r,
+		      const struct io_uring_cqe *cqe)
+{
+	struct esub *s = &q->sub[r->idx];
+	int ret;
+
+	(void)e;
+	if (r->loc->inflight)
+		r->loc->inflight--;
+	if (s->state != SUB_ISSUED) {
+		/* Abandoned when r failed; a write that landed anyway still
+		 * gets its seq, so its data is not mistaken for older. */
+		if (q->op == EOP_WRITE && cqe->res == (int)q->len)
+			seqmap_set(r->loc->seq, q->off / r->e->bs,
+				   q->len / r->e->bs, q->seq);
+		engine_sub_unref(q, r->idx);
+		return;
+	}
+	if (s->kref)
+		s->kref--;
+	ret = finish(r, q, cqe->res);
+	if (ret == 1)
+		return;		/* another SQE of this sub is out */
+	if (!ret)
+		engine_record_latency(r, s, engine_op_writes(q->op));
+	engine_sub_done(q, r->idx, ret);
+}

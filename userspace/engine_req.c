@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * engine_req: the life of a request.  Subs are started on every replica
+ * that takes the op, ordered against overlapping earlier subs, completed by
+ * the targets, and the request is acked by the policy (engine_policy.c).
+ * Replicas that fail are degraded here, and every region they miss goes
+ * into their dirty map before the write that missed it is acked.
+ */
+#include "engine_int.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "dirtymap.h"
+#include "hist.h"
+#include "log.h"
+#include "seqmap.h"
+
+static bool sub_out(const struct esub *s)
+{
+	return s->state == SUB_BLOCKED || s->state == SUB_ISSUED;
+}
+
+uint64_t engine_ud(const struct engine *e, const struct ereq *q,
+		   const struct erepl *r, unsigned int op, unsigned int flags)
+{
+	return ud_make(UD_CLS_REPL, op, r->zone_id, flags,
+		       (e->num << EIDX_SHIFT) | q->idx);
+}
+
+unsigned int engine_ud_op(const struct ereq *q)
+{
+	static const unsigned char map[] = {
+		[EOP_READ] = UD_OP_READ,	[EOP_WRITE] = UD_OP_WRITE,
+		[EOP_FLUSH] = UD_OP_FLUSH,	[EOP_TRIM] = UD_OP_TRIM,
+		[EOP_ZERO] = UD_OP_ZERO,	[EOP_RREAD] = UD_OP_RESYNC,
+		[EOP_RWRITE] = UD_OP_RESYNC,
+	};
+
+	return map[q->op];
+}
+
+/* The byte range a write-type op covers, for dirty maps. */
+static uint64_t op_len(const struct ereq *q)
+{
+	if (q->op == EOP_TRIM || q->op == EOP_ZERO)
+		return q->end - q->off;
+	return q->len;
+}
+
+void engine_enter(struct engine *e)
+{
+	e->nest++;
+}
+
+static void req_free(struct engine *e, struct ereq *q)
+{
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		e->head = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+	else
+		e->tail = q->prev;
+	e->nr_inflight--;
+	if (q->own_buf && q->buf)
+		uloop_buf_put(e->loop, q->buf);
+	q->buf = NULL;
+	q->own_buf = 0;
+	q->gen++;
+	q->prev = q->next = NULL;
+	if (q->internal) {
+		q->link = e->free_internal;
+		e->free_internal = q;
+	} else {
+		q->link = e->free_user;
+		e->free_user = q;
+	}
+}
+
+void engine_leave(struct engine *e)
+{
+	struct ereq *q;
+
+	if (--e->nest)
+		return;
+	while ((q = e->reap)) {
+		e->reap = q->link;
+		req_free(e, q);
+	}
+}
+
+/* A request is finished when its caller has been answered and no replica,
+ * kernel or peer holds any part of it. */
+static void maybe_finish(struct ereq *q)
+{
+	unsigned int i;
+
+	if (q->finished || !q->acked || q->done_pending)
+		return;
+	for (i = 0; i < q->e->nr; i++)
+		if (sub_out(&q->sub[i]) || q->sub[i].kref)
+			return;
+	q->finished = 1;
+	q->link = q->e->reap;
+	q->e->reap = q;
+}
+
+static void call_done(struct ereq *q)
+{
+	q->done_pending = 0;
+	if (q->done)
+		q->done(q->arg, q->res);
+	maybe_finish(q);
+}
+
+/* Answer the caller once.  Inside an API call done() must not run yet: it
+ * is deferred to a timer that fires in this loop iteration. */
+static void complete(struct ereq *q, int res)
+{
+	struct engine *e = q->e;
+
+	if (q->acked)
+		return;
+	q->acked = 1;
+	q->res = res;
+	if (q->holds_user) {
+		q->holds_user = 0;
+		e->user_busy--;
+	}
+	if (res)
+		e->failed++;
+	if (!e->in_api) {
+		call_done(q);
+		return;
+	}
+	q->done_pending = 1;
+	q->dlink = NULL;
+	if (e->deferred_tail)
+		e->deferred_tail->dlink = q;
+	else
+		e->deferred = q;
+	e->deferred_tail = q;
+	if (!uloop_timer_armed(&e->defer_timer))
+		uloop_timer_arm(e->loop, &e->defer_timer, uloop_now(e->loop));
+}
+
+void engine_run_deferred(struct engine *e)
+{
+	struct ereq *q;
+
+	engine_enter(e);
+	while ((q = e->deferred)) {
+		e->deferred = q->dlink;
+		if (!e->deferred)
+			e->deferred_tail = NULL;
+		call_done(q);
+	}
+	engine_leave(e);
+}
+
+void engine_req_fail_now(struct ereq *q, int res)
+{
+	complete(q, res);
+	maybe_finish(q);
+}
+
+static void sub_issue(struct ereq *q, unsigned int ri)
+{
+	struct erepl *r = &q->e->repl[ri];
+	struct esub *s = &q->sub[ri];
+	int err;
+
+	s->state = SUB_ISSUED;
+	s->t_issue = uloop_now(q->e->loop);
+	s->t_sqe = 0;
+	err = r->local ? engine_local_submit(r, q) :
+			 engine_remote_submit(r, q);
+	if (err)
+		engine_sub_done(q, ri, err);
+}
+
+void engine_sub_start(struct ereq *q, unsigned int ri, bool counts)
+{
+	struct esub *s = &q->sub[ri];
+
+	s->counts = counts;
+	s->res = 0;
+	s->kref = 0;
+	s->run = 0;
+	if (engine_sub_conflicts(q, ri)) {
+		s->state = SUB_BLOCKED;
+		q->e->repl[ri].nblocked++;
+		return;
+	}
+	sub_issue(q, ri);
+}
+
+/* Issue the blocked subs of r that no longer wait for anything, in order.
+ * Re-entrant calls (a sub failing while issued) only ask for another
+ * pass. */
+static void unblock(struct erepl *r)
+{
+	struct engine *e = r->e;
+	struct ereq *q, *next;
+
+	if (r->unblocking) {
+		r->rescan = true;
+		return;
+	}
+	r->unblocking = true;
+	do {
+		r->rescan = false;
+		for (q = e->head; q && r->nblocked; q = next) {
+			next = q->next;
+			if (q->sub[r->idx].state != SUB_BLOCKED ||
+			    engine_sub_conflicts(q, r->idx))
+				continue;
+			r->nblocked--;
+			sub_issue(q, r->idx);
+		}
+	} while (r->rescan && r->nblocked);
+	r->unblocking = false;
+}
+
+void engine_record_latency(struct erepl *r, struct esub *s, bool write)
+{
+	uint64_t now = uloop_clock(r->e->loop);
+
+	if (s->t_sqe)
+		hist_record(&r->hist, now - s->t_sqe);
+	if (write)
+		r->ewma_ns = engine_ewma(r->ewma_ns, now - s->t_issue);
+	else
+		r->rewma_ns = engine_ewma(r->rewma_ns, now - s->t_issue);
+}
+
+static void write_progress(struct ereq *q)
+{
+	struct engine *e = q->e;
+	unsigned int i, ok = 0, pending = 0, out = 0;
+	int v;
+
+	for (i = 0; i < e->nr; i++) {
+		const struct esub *s = &q->sub[i];
+
+		out += sub_out(s);
+		if (!s->counts)
+			continue;
+		ok += s->state == SUB_OK;
+		pending += sub_out(s);
+	}
+	if (!q->acked && !q->chunk_failed) {
+		v = engine_verdict(e->ack, e->nr, e->min_in_sync, ok, pending);
+		if (v < 0)
+			q->chunk_failed = 1;
+		else if (v > 0 && q->off + q->len >= q->end)
+			complete(q, 0);
+	}
+	if (out)
+		return;
+	/* Every replica is done with this chunk: on to the next one (a trim
+	 * or zero longer than a chunk), or answer a failure. */
+	if (q->chunk_failed) {
+		complete(q, -EIO);
+		return;
+	}
+	if (q->off + q->len < q->end)
+		engine_next_chunk(q);
+}
+
+static void read_progress(struct ereq *q)
+{
+	const struct esub *s = &q->sub[q->read_from];
+
+	if (sub_out(s))
+		return;
+	if (s->state == SUB_OK) {
+		complete(q, 0);
+		return;
+	}
+	if (engine_read_retry(q))
+		complete(q, -EIO);
+}
+
+static void flush_progress(struct ereq *q)
+{
+	struct engine *e = q->e;
+	unsigned int i, ok = 0;
+
+	for (i = 0; i < e->nr; i++) {
+		if (sub_out(&q->sub[i]))
+			return;
+		ok += q->sub[i].state == SUB_OK;
+	}
+	if (ok < e->min_in_sync || !ok) {
+		complete(q, -EIO);
+		return;
+	}
+	/* Dirty maps last: a replica that missed a write must still be
+	 * known as such after a power loss. */
+	for (i = 0; i < e->nr; i++)
+		dirtymap_sync(e->repl[i].dirty);
+	complete(q, 0);
+}
+
+static void progress(struct ereq *q)
+{
+	if (q->starting)
+		return;
+	if (q->internal) {
+		unsigned int i;
+
+		for (i = 0; i < q->e->nr; i++)
+			if (sub_out(&q->sub[i]))
+				return;
+		if (!q->acked)
+			engine_resync_step(q);
+	} else if (q->op == EOP_READ) {
+		read_progress(q);
+	} else if (q->op == EOP_FLUSH) {
+		flush_progress(q);
+	} else {
+		write_progress(q);
+	}
+	maybe_finish(q);
+}
+
+void engine_req_progress(struct ereq *q)
+{
+	progress(q);
+}
+
+/* A write-type sub failed or was abandoned: r misses that range. */
+static void missed(struct erepl *r, const struct ereq *q)
+{
+	if (engine_op_writes(q->op) && q->op != EOP_RWRITE)
+		dirtymap_set_range(r->dirty, q->off, op_len(q));
+	else if (q->op == EOP_FLUSH)
+		/* What was written since its last flush may be lost on a
+		 * crash of its node: the activity log bounds it. */
+		dirtymap_merge(r->dirty, q->e->actlog);
+	else if (q->op == EOP_READ)
+		dirtymap_set_range(r->dirty, q->off, q->len);
+}
+
+void engine_sub_done(struct ereq *q, unsigned int ri, int res)
+{
+	struct erepl *r = &q->e->repl[ri];
+	struct esub *s = &q->sub[ri];
+
+	if (!sub_out(s))
+		return;		/* abandoned when r failed */
+	if (s->state == SUB_BLOCKED)
+		r->nblocked--;
+	s->state = res ? SUB_FAILED : SUB_OK;
+	s->res = res;
+	if (res) {
+		r->errors++;
+		missed(r, q);
+		engine_replica_fail(r, res, engine_op_name(q->op));
+	} else if (q->op == EOP_WRITE) {
+		r->writes++;
+	} else if (q->op == EOP_READ) {
+		r->reads++;
+	}
+	if (r->nblocked)
+		unblock(r);
+	progress(q);
+}
+
+void engine_sub_unref(struct ereq *q, unsigned int ri)
+{
+	if (q->sub[ri].kref)
+		q->sub[ri].kref--;
+	maybe_finish(q);
+}
+
+const char *engine_op_name(unsigned int op)
+{
+	static const char *const names[] = {
+		[EOP_READ] = "read",	[EOP_WRITE] = "write",
+		[EOP_FLUSH] = "flush",	[EOP_TRIM] = "trim",
+		[EOP_ZERO] = "zero",	[EOP_RREAD] = "resync read",
+		[EOP_RWRITE] = "resync write",
+	};
+
+	return op < sizeof(names) / sizeof(names[0]) ? names[op] : "op";
+}
+
+void engine_schedule_retry(struct erepl *r)
+{
+	struct engine *e = r->e;
+
+	if (e->shutting_down)
+		return;
+	if (!r->backoff_ns)
+		r->backoff_ns = 100000000ULL;
+	uloop_timer_arm(e->loop, &r->retry, uloop_now(e->loop) + r->backoff_ns);
+	r->backoff_ns *= 2;
+	if (r->backoff_ns > 1000000000ULL)
+		r->backoff_ns = 1000000000ULL;
+}
+
+/* Degrade r at once: from now on it takes no acks and no reads, and every
+ * region it misses goes into its dirty map.  Subs it still has out are
+ * abandoned: each one's range is marked dirty first, then its request
+ * moves on without it. */
+void engine_replica_fail(struct erepl *r, int err, const char *why)
+{
+	struct engine *e = r->e;
+	struct ereq *q;
+
+	if (r->state == ENGINE_REPLICA_DEGRADED && !r->up)
+		return;
+	if (!e->shutting_down)
+		log_warn("%s: replica %s degraded (%s: %s)", e->name,
+			 r->zone, why, strerror(-err));
+	if (r->state == ENGINE_REPLICA_RESYNCING)
+		engine_resync_abort(r);
+	r->state = ENGINE_REPLICA_DEGRADED;
+	r->up = false;
+	r->slow = false;
+	r->t_down = uloop_clock(e->loop);
+	if (!r->local)
+		engine_remote_shutdown(r);
+	for (q = e->head; q; q = q->next) {
+		struct esub *s = &q->sub[r->idx];
+
+		if (!sub_out(s))
+			continue;
+		missed(r, q);
+		if (s->state == SUB_BLOCKED)
+			r->nblocked--;
+		s->state = SUB_FAILED;
+		s->res = -EIO;
+		progress(q);
+	}
+	r->nblocked = 0;
+	dirtymap_sync(r->dirty);
+	engine_schedule_retry(r);
+}
+
+void engine_abandon_blocked(struct engine *e)
+{
+	struct ereq *q;
+	unsigned int i;
+
+	for (q = e->head; q; q = q->next) {
+		for (i = 0; i < e->nr; i++) {
+			struct esub *s = &q->sub[i];
+
+			if (s->state != SUB_BLOCKED)
+				continue;
+			missed(&e->repl[i], q);
+			e->repl[i].nblocked--;
+			s->state = SUB_FAILED;
+			s->res = -ESHUTDOWN;
+		}
+		progress(q);
+	}
+}
+
+void engine_replica_retry(struct uloop_timer *t)
+{
+	struct erepl *r = (struct erepl *)((char *)t -
+					   offsetof(struct erepl, retry));
+	struct engine *e = r->e;
+	int err;
+
+	if (r->up || e->shutting_down)
+		return;
+	engine_enter(e);
+	if (r->local) {
+		err = engine_local_reopen(r);
+		if (!err)
+			engine_replica_up(r);
+		else
+			engine_schedule_retry(r);
+	} else if (engine_remote_connect(r)) {
+		engine_schedule_retry(r);
+	}
+	engine_leave(e);
+}
+
+void engine_replica_up(struct erepl *r)
+{
+	r->up = true;
+	r->backoff_ns = 0;	/* lag_backoff_ns stays until it catches up */
+	if (r->e->in_create)
+		return;
+	log_info("%s: replica %s is back; resyncing %llu regions", r->e->name,
+		 r->zone, (unsigned long long)dirtymap_count(r->dirty));
+	r->state = ENGINE_REPLICA_RESYNCING;
+	engine_resync_start(r);
+}
