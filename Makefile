@@ -151,6 +151,31 @@ UNIT_TESTS += blkdev
 test_blkdev_SRCS := tests/unit/test_blkdev.c userspace/blkdev.c
 
 # --- placer -----------------------------------------------------------------
+# The placer core is pure logic; its tests link it alone.
+PLACER_CORE_SRCS := userspace/placer.c userspace/placer_fit.c \
+		    userspace/placer_repair.c userspace/placer_balance.c \
+		    userspace/placer_plan.c userspace/iheap.c
+TAPESTRY_SRCS += $(PLACER_CORE_SRCS)
+TAPESTRY_SRCS += userspace/placer_json.c
+TAPESTRY_SRCS += userspace/placer_json_write.c
+TAPESTRY_SRCS += userspace/placer_sim.c
+TAPESTRY_SRCS += tools/place_io.c
+TAPESTRY_SRCS += tools/cmd_place.c
+TAPESTRY_SRCS += tools/cmd_simulate.c
+UNIT_TESTS += iheap
+test_iheap_SRCS := tests/unit/test_iheap.c userspace/iheap.c
+UNIT_TESTS += placer
+test_placer_SRCS := tests/unit/test_placer.c tests/unit/placer_tc.c \
+		    $(PLACER_CORE_SRCS)
+UNIT_TESTS += placer_move
+test_placer_move_SRCS := tests/unit/test_placer_move.c tests/unit/placer_tc.c \
+			 $(PLACER_CORE_SRCS)
+UNIT_TESTS += placer_json
+test_placer_json_SRCS := tests/unit/test_placer_json.c \
+			 userspace/placer_json.c userspace/placer_json_write.c \
+			 $(PLACER_CORE_SRCS)
+FUZZ_TARGETS += placer_json
+fuzz_placer_json_SRCS := tests/fuzz/fuzz_placer_json.c userspace/placer_json.c
 
 # --- replication protocol and replica server --------------------------------
 COMMON_SRCS += userspace/proto.c
@@ -159,8 +184,15 @@ UNIT_TESTS += seqmap
 test_seqmap_SRCS := tests/unit/test_seqmap.c userspace/seqmap.c
 UNIT_TESTS += proto
 test_proto_SRCS := tests/unit/test_proto.c userspace/proto.c userspace/crc.c
+UNIT_TESTS += replica_rx
+test_replica_rx_SRCS := tests/unit/test_replica_rx.c userspace/replica_rx.c \
+			userspace/proto.c userspace/crc.c
+UNIT_TESTS += replica_rules
+test_replica_rules_SRCS := tests/unit/test_replica_rules.c \
+			   userspace/replica_rules.c userspace/crc.c
 TAPESTRYD_SRCS += userspace/replica.c
 TAPESTRYD_SRCS += userspace/replica_cli.c
+TAPESTRYD_SRCS += userspace/replica_conn.c
 TAPESTRYD_SRCS += userspace/replica_io.c
 TAPESTRYD_SRCS += userspace/replica_rules.c
 TAPESTRYD_SRCS += userspace/replica_rx.c
@@ -169,6 +201,9 @@ TEST_PROGS += tapestry-replctl
 tapestry-replctl_SRCS := tests/tools/replctl.c userspace/proto.c userspace/crc.c \
 			 userspace/replica_rules.c
 TEST_PROGS += tapestry-faultproxy
+FUZZ_TARGETS += repl
+fuzz_repl_SRCS := tests/fuzz/fuzz_repl.c userspace/replica_rx.c \
+		  userspace/replica_rules.c userspace/proto.c userspace/crc.c
 tapestry-faultproxy_SRCS := tests/tools/faultproxy.c
 
 # --- engine -----------------------------------------------------------------
@@ -241,6 +276,10 @@ test_nbd_SRCS := tests/unit/test_nbd.c tests/unit/fake_engine.c \
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 SKELS := $(patsubst %,$(BUILD)/skel/%.skel.h,$(BPF_PROGS))
 BPF_OBJS := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_PROGS))
+# Reached only through pattern rules, these would count as intermediate
+# and be deleted after each build, then remade (and everything including
+# a skeleton recompiled) by the next.
+.SECONDARY: $(SKELS) $(BPF_OBJS)
 
 BINS := $(BUILD)/bin/tapestry $(BUILD)/bin/tapestryd
 UNIT_BINS := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))

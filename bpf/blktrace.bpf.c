@@ -188,9 +188,10 @@ static __always_inline __u32 slot_hash(__u64 addr)
 _Static_assert(BLK_START_SLOTS == 1 << 16, "slot_hash yields 16 bits");
 
 /* The slot holding addr, or, with claim, a free (or stale) slot claimed
- * for it; NULL if there is none. */
+ * for it (*fresh is then set: its times are the last occupant's); NULL if
+ * there is none. */
 static __always_inline struct blk_start *slot_get(__u64 addr, bool claim,
-						  __u64 now)
+						  __u64 now, bool *fresh)
 {
 	struct blk_start *s, *free = NULL, *stale = NULL;
 	__u32 h = slot_hash(addr), i, idx;
@@ -228,6 +229,7 @@ static __always_inline struct blk_start *slot_get(__u64 addr, bool claim,
 	old = s->rq;
 	if (__sync_val_compare_and_swap(&s->rq, old, addr) != old)
 		return NULL;
+	*fresh = true;
 	return s;
 }
 
@@ -235,8 +237,9 @@ static __always_inline int on_insert(struct request *rq, bool btf)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct blk_start *s;
+	bool fresh = false;
 
-	s = slot_get(rq_addr(rq, btf), true, now);
+	s = slot_get(rq_addr(rq, btf), true, now, &fresh);
 	if (!s) {
 		count(1);
 		return 0;
@@ -251,13 +254,14 @@ static __always_inline int on_issue(struct request *rq, bool btf)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct blk_start *s;
+	bool fresh = false;
 
-	s = slot_get(rq_addr(rq, btf), true, now);
+	s = slot_get(rq_addr(rq, btf), true, now, &fresh);
 	if (!s) {
 		count(1);
 		return 0;
 	}
-	if (s->insert_ns && !s->issue_ns) {
+	if (!fresh && s->insert_ns && !s->issue_ns) {
 		s->issue_ns = now;
 		return 0;
 	}
@@ -282,15 +286,7 @@ static __always_inline void hist_add_at(struct hist *h, __u32 b, __u64 ns)
 
 static __always_inline void hist_add(struct hist *h, __u64 ns)
 {
-	__u32 b = hist_bucket(ns);
-
-	if (b >= HIST_NBUCKETS)	/* for the verifier; hist_bucket never is */
-		b = HIST_NBUCKETS - 1;
-	h->slots[b]++;
-	h->count++;
-	h->sum_ns += ns;
-	if (ns > h->max_ns)
-		h->max_ns = ns;
+	hist_add_at(h, hist_bucket(ns), ns);
 }
 
 static __always_inline void emit(struct request *rq, const struct blk_key *k,
@@ -318,8 +314,9 @@ static __always_inline void emit(struct request *rq, const struct blk_key *k,
 }
 
 static __always_inline void account(struct request *rq, struct blk_key *k,
-				    const struct blk_start *s, __u64 now,
-				    __u32 bytes, __s32 error, bool btf)
+				    bool final, const struct blk_start *s,
+				    __u64 now, __u32 bytes, __s32 error,
+				    bool btf)
 {
 	struct blk_config *cfg;
 	struct blk_stats *st;
@@ -337,10 +334,12 @@ static __always_inline void account(struct request *rq, struct blk_key *k,
 			return;
 		}
 	}
-	st->count++;
 	st->bytes += bytes;
 	if (error)
 		st->errors++;
+	if (!final)
+		return;
+	st->count++;
 	if (!s) {
 		st->untimed++;
 		return;
@@ -374,24 +373,30 @@ static __always_inline int on_complete(struct request *rq, __s32 error,
 	struct blk_start *p, s;
 	struct gendisk *disk;
 	struct blk_key k;
-	bool timed = false;
+	bool timed = false, final, fresh;
+	__u32 left;
 
+	/* A driver may complete a request in parts; the tracepoint fires for
+	 * each, before the request advances.  The last part ends it. */
+	left = btf ? rq->__data_len : BPF_CORE_READ(rq, __data_len);
+	final = bytes >= left;
+	if (final) {
+		p = slot_get(rq_addr(rq, btf), false, now, &fresh);
+		if (p) {
+			s = *p;
+			/* Free the slot only after copying it out: the request
+			 * cannot be reissued before this completion returns. */
+			*(volatile __u64 *)&p->rq = 0;
+			timed = s.issue_ns != 0;
+		}
+	}
 	disk = rq_disk(rq, btf);
 	if (!disk)	/* passthrough to a queue without a disk */
 		return 0;
 	k.major = btf ? disk->major : BPF_CORE_READ(disk, major);
 	k.minor = btf ? disk->first_minor : BPF_CORE_READ(disk, first_minor);
 	k.op = fold_op(btf ? rq->cmd_flags : BPF_CORE_READ(rq, cmd_flags));
-
-	p = slot_get(rq_addr(rq, btf), false, now);
-	if (p) {
-		s = *p;
-		/* Free the slot only after copying it out: the request cannot
-		 * be reissued before this completion returns. */
-		*(volatile __u64 *)&p->rq = 0;
-		timed = s.issue_ns != 0;
-	}
-	account(rq, &k, timed ? &s : NULL, now, bytes, error, btf);
+	account(rq, &k, final, timed ? &s : NULL, now, bytes, error, btf);
 	return 0;
 }
 

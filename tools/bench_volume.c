@@ -346,6 +346,7 @@ static struct json_object *replica_json(const struct engine *e,
 	json_object_object_add(z, "resync_bytes_per_s",
 			       json_object_new_int64((int64_t)r->resync_bytes_per_s));
 	json_object_object_add(z, "resyncs", json_object_new_int64((int64_t)r->resyncs));
+	json_object_object_add(z, "lagged", json_object_new_int64((int64_t)r->lagged));
 	return z;
 }
 
@@ -570,7 +571,10 @@ static double cpu_since(const struct rusage *r0)
 static int open_loop(struct bv *b)
 {
 	struct uloop_opts lo;
-	unsigned int need = 5 * b->qd + 8, entries = 256;
+	/* Write buffers: the queue depth, those lingering on a slow
+	 * replica (engine.h), and read buffers of every job. */
+	unsigned int need = 2 * b->qd + ENGINE_LAG_MAX(b->qd) + 8;
+	unsigned int entries = 256;
 
 	memset(&lo, 0, sizeof(lo));
 	while (entries < 8 * b->qd && entries < 4096)

@@ -21,6 +21,9 @@ int cmd_trace(int argc, char **argv);
 int cmd_zone(int argc, char **argv);
 
 /* --- placer --- */
+int cmd_place(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
 
 /* --- engine --- */
 int cmd_bench_volume(int argc, char **argv);

@@ -17,6 +17,9 @@ static const struct command commands[] = {
 	{ "zone", cmd_zone, "the node's zone registry: ids, names, peers" },
 
 	/* --- placer --- */
+	{ "place", cmd_place, "place volumes' replicas across zones and nodes" },
+	{ "plan", cmd_plan, "plan the moves from a placement to a balanced one" },
+	{ "simulate", cmd_simulate, "simulate a cluster event, measure the placer" },
 
 	/* --- engine --- */
 	{ "bench-volume", cmd_bench_volume,

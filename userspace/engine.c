@@ -154,11 +154,88 @@ static void req_init(struct engine *e, struct ereq *q, enum eop op,
 	e->nr_inflight++;
 }
 
+/* Whether replica ri is slow against the replicas the acks wait for, not
+ * just a little behind them for a moment (a burst, a page fault): its
+ * recent latency is past the soft deadline that the latency of the
+ * slowest replica an ack needs would set (under quorum the k-th fastest
+ * of the others, k the acks needed; a local replica far faster than the
+ * rest does not make the remote ones "slow").  Otherwise callers wait
+ * (-EAGAIN), as they must. */
+static bool much_slower(const struct engine *e, unsigned int ri)
+{
+	uint64_t lat[ENGINE_MAX_REPLICAS], t;
+	unsigned int i, j, n = 0, k;
+
+	for (i = 0; i < e->nr; i++) {
+		if (i == ri || e->repl[i].state != ENGINE_REPLICA_IN_SYNC ||
+		    !e->repl[i].ewma_ns)
+			continue;
+		t = e->repl[i].ewma_ns;
+		for (j = n++; j > 0 && lat[j - 1] > t; j--)
+			lat[j] = lat[j - 1];
+		lat[j] = t;
+	}
+	if (!n)
+		return false;
+	k = e->ack == ENGINE_ACK_ALL ? n :
+	    engine_floor(e->ack, e->nr, e->min_in_sync);
+	if (k < engine_majority(e->nr) && e->ack == ENGINE_ACK_QUORUM)
+		k = engine_majority(e->nr);
+	if (k > n)
+		k = n;
+	return e->repl[ri].ewma_ns > engine_soft_deadline(lat[k - 1],
+							 e->soft_floor_ns,
+							 e->soft_mult);
+}
+
+/* Every slot is taken while the caller has room: acked requests are
+ * lingering on a replica that cannot keep up.  Waiting for it would make
+ * every caller wait for the slowest zone after all, so the replica that
+ * holds the most of them is cut off instead (its writes go to its dirty
+ * map; it resyncs when it is back), unless the volume cannot take writes
+ * without it. */
+static void cut_laggard(struct engine *e)
+{
+	unsigned int i, lag[ENGINE_MAX_REPLICAS] = { 0 }, worst = 0;
+	const struct ereq *q;
+	struct erepl *r;
+
+	for (q = e->head; q; q = q->next) {
+		if (!q->acked || q->internal)
+			continue;
+		for (i = 0; i < e->nr; i++)
+			lag[i] += q->sub[i].state == SUB_ISSUED ||
+				  q->sub[i].state == SUB_BLOCKED;
+	}
+	for (i = 1; i < e->nr; i++)
+		if (lag[i] > lag[worst])
+			worst = i;
+	if (!lag[worst] || !much_slower(e, worst) ||
+	    (e->repl[worst].state == ENGINE_REPLICA_IN_SYNC &&
+	     !engine_can_write(e->ack, e->nr, e->min_in_sync,
+			       engine_in_sync(e) - 1)))
+		return;
+	r = &e->repl[worst];
+	log_warn("%s: replica %s is %u acked writes behind: cutting it off",
+		 e->name, r->zone, lag[worst]);
+	r->lagged++;
+	/* It is alive, only slow: retry it later and later while it keeps
+	 * falling behind (1 s, doubling to 8 s), so it does not flap. */
+	r->lag_backoff_ns = r->lag_backoff_ns ?
+			    r->lag_backoff_ns * 2 : 1000000000ULL;
+	if (r->lag_backoff_ns > 8000000000ULL)
+		r->lag_backoff_ns = 8000000000ULL;
+	r->backoff_ns = r->lag_backoff_ns;
+	engine_replica_fail(r, -ETIMEDOUT, "falling behind");
+}
+
 static struct ereq *req_user(struct engine *e, enum eop op, uint64_t off,
 			     uint32_t len, engine_done_fn done, void *arg)
 {
 	struct ereq *q = e->free_user;
 
+	if (!q && e->user_busy < e->nr_user)
+		cut_laggard(e);
 	if (!q || e->user_busy >= e->nr_user)
 		return NULL;
 	e->free_user = q->link;
@@ -195,9 +272,10 @@ int engine_alloc_slots(struct engine *e, unsigned int qd)
 
 	e->nr_user = qd;
 	e->nr_internal = RS_SLOTS;
-	/* Acked writes may linger on a slow replica: room for 3x the queue
-	 * depth of those before callers see -EAGAIN. */
-	e->nr_reqs = 4 * qd + e->nr_internal;
+	/* Acked writes may linger on a slow replica: room for
+	 * ENGINE_LAG_MAX(qd) of those; when they fill it, the replica is cut
+	 * off (cut_laggard) rather than make callers wait for it. */
+	e->nr_reqs = qd + ENGINE_LAG_MAX(qd) + e->nr_internal;
 	e->reqs = calloc(e->nr_reqs, sizeof(*e->reqs));
 	per = (size_t)(e->nr + 1) * ERS_BUF_BYTES;
 	e->rs_arena_len = per * e->nr_internal;
@@ -609,6 +687,7 @@ void engine_get_stats(const struct engine *e, struct engine_stats *out)
 		s->resync_bytes = r->rs.bytes;
 		s->resync_bytes_per_s = engine_resync_rate(r);
 		s->resyncs = r->rs.completed;
+		s->lagged = r->lagged;
 	}
 }
 

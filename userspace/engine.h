@@ -37,8 +37,8 @@
  *   call engine_destroy() from inside a done() callback.
  *
  * Changes since the first version of this header (all additions):
- * engine_opts.soft_mult, engine_replica_stats.resyncs,
- * engine_get_zone_hist().
+ * engine_opts.soft_mult, engine_replica_stats.resyncs and .lagged,
+ * engine_get_zone_hist(), ENGINE_LAG_MAX().
  */
 #ifndef TAPESTRY_ENGINE_H
 #define TAPESTRY_ENGINE_H
@@ -84,6 +84,14 @@ struct engine_opts {
 	 * soft_floor_us of 0 means 2000. */
 	unsigned int soft_mult;
 };
+
+/* Added by the engine: under quorum, acked writes may still be out on a
+ * slow replica, each holding its buffer; up to ENGINE_LAG_MAX(queue_depth)
+ * of them, then that replica is cut off (degraded, resynced later) rather
+ * than make callers wait for it.  A caller that takes write buffers from
+ * the loop's pool should size it for queue_depth + ENGINE_LAG_MAX of them
+ * or it runs short of buffers first. */
+#define ENGINE_LAG_MAX(qd) ((qd) * 2 > 64 ? (qd) * 2 : 64)
 
 /* Ack-time flags for engine_write / engine_zero / engine_trim. */
 #define ENGINE_FUA 0x1	/* durable on the acking replicas before done() */
@@ -140,6 +148,8 @@ struct engine_replica_stats {
 	uint64_t resync_bytes;		/* bytes copied, this resync */
 	uint64_t resync_bytes_per_s;
 	uint64_t resyncs;		/* added: resyncs completed */
+	uint64_t lagged;		/* added: times cut off for falling
+					 * behind (acked writes piling up) */
 };
 
 struct engine_stats {

@@ -152,6 +152,8 @@ struct erepl {
 	uint64_t ewma_ns;	/* writes */
 	uint64_t rewma_ns;	/* reads */
 	uint64_t writes, reads, errors;
+	uint64_t lagged;	/* times cut off for falling behind */
+	uint64_t lag_backoff_ns;
 	bool slow;		/* an op is past its soft deadline */
 	unsigned int nblocked;
 	bool unblocking, rescan;

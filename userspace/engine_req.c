@@ -416,7 +416,7 @@ void engine_replica_fail(struct erepl *r, int err, const char *why)
 	if (r->state == ENGINE_REPLICA_DEGRADED && !r->up)
 		return;
 	if (!e->shutting_down)
-		log_warn("%s: replica %s degraded: %s failed: %s", e->name,
+		log_warn("%s: replica %s degraded (%s: %s)", e->name,
 			 r->zone, why, strerror(-err));
 	if (r->state == ENGINE_REPLICA_RESYNCING)
 		engine_resync_abort(r);
@@ -488,7 +488,7 @@ void engine_replica_retry(struct uloop_timer *t)
 void engine_replica_up(struct erepl *r)
 {
 	r->up = true;
-	r->backoff_ns = 0;
+	r->backoff_ns = 0;	/* lag_backoff_ns stays until it catches up */
 	if (r->e->in_create)
 		return;
 	log_info("%s: replica %s is back; resyncing %llu regions", r->e->name,

@@ -106,6 +106,7 @@ static void caught_up(struct erepl *r)
 
 	r->state = ENGINE_REPLICA_IN_SYNC;
 	r->rs.completed++;
+	r->lag_backoff_ns = 0;
 	dirtymap_sync(r->dirty);
 	log_info("%s: replica %s in sync: resynced %llu regions, %llu bytes "
 		 "in %.2f s", e->name, r->zone, (unsigned long long)r->rs.done,

@@ -14,7 +14,11 @@
  * The server runs on a caller's uloop (one thread) and does every network
  * and image operation through io_uring: accept, recv, send, image reads
  * and writes from registered buffers, fallocate for TRIM/ZERO, fdatasync
- * for FLUSH and FUA.  Opening or creating a volume's files (at HELLO) uses
+ * for FLUSH and FUA.  Images are opened O_DIRECT where the filesystem
+ * allows the volume's block size (io mode auto): buffered writes to some
+ * filesystems (tmpfs among them) cannot be issued without blocking, so
+ * io_uring hands each one to a worker thread, which costs a context
+ * switch per write.  Opening or creating a volume's files (at HELLO) uses
  * plain syscalls: it is rare and off the data path.
  */
 #ifndef TAPESTRY_REPLICA_H
@@ -28,17 +32,26 @@
 
 struct replica;
 
+enum replica_io_mode {
+	REPLICA_IO_AUTO,	/* O_DIRECT where the filesystem allows it */
+	REPLICA_IO_DIRECT,	/* O_DIRECT or refuse the volume (EIO) */
+	REPLICA_IO_BUFFERED,	/* through the page cache */
+};
+
 struct replica_opts {
 	const char *zone;	/* this server's zone label, < 32 bytes */
 	const char *listen;	/* "IP:PORT" or "[IPv6]:PORT"; port 0 = any */
 	const char *data_dir;	/* must exist */
 	unsigned int max_conns;	/* 0 = 256 */
 	unsigned int slots;	/* request slots per connection; 0 = 64 */
+	enum replica_io_mode io;
 };
 
-/* The loop's registered buffers must hold a whole resync frame:
- * uloop_buf_max(loop) >= REPLICA_BUF_MIN, else -EINVAL. */
-#define REPLICA_BUF_MIN	(REPL_MAX_PAYLOAD + REPL_MAX_RESYNC_EXTRA)
+/* The loop's registered buffers must hold a whole resync frame, with room
+ * to align its data for O_DIRECT: uloop_buf_max(loop) >= REPLICA_BUF_MIN,
+ * else -EINVAL. */
+#define REPLICA_ALIGN	4096U
+#define REPLICA_BUF_MIN	(REPL_MAX_PAYLOAD + REPL_MAX_RESYNC_EXTRA + REPLICA_ALIGN)
 
 /* Lock the data directory (-EBUSY if another server has it), bind and
  * listen, and start accepting on loop.  Returns 0 or -errno, logging the

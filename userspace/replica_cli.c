@@ -40,6 +40,8 @@ static void usage(FILE *f)
 "  --max-conns N      connections at once (default 256)\n"
 "  --slots N          requests in flight per connection (default 64)\n"
 "  --buffers N        large (1 MiB) registered buffers (default 32)\n"
+"  --io MODE          image I/O: auto (O_DIRECT where the filesystem allows\n"
+"                     the volume's block size; default), direct, buffered\n"
 "  --port-file PATH   write the bound port to PATH once listening\n"
 "  --drain-ms MS      on SIGTERM, how long to wait for clients to take their\n"
 "                     last replies (default 10000)\n"
@@ -97,6 +99,7 @@ static int parse(int argc, char **argv, struct cli *cli)
 		{ "buffers", required_argument, NULL, 'b' },
 		{ "port-file", required_argument, NULL, 'p' },
 		{ "drain-ms", required_argument, NULL, 'D' },
+		{ "io", required_argument, NULL, 'i' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -109,6 +112,16 @@ static int parse(int argc, char **argv, struct cli *cli)
 		case 'l': cli->o.listen = optarg; break;
 		case 'd': cli->o.data_dir = optarg; break;
 		case 'p': cli->port_file = optarg; break;
+		case 'i':
+			if (!strcmp(optarg, "auto"))
+				cli->o.io = REPLICA_IO_AUTO;
+			else if (!strcmp(optarg, "direct"))
+				cli->o.io = REPLICA_IO_DIRECT;
+			else if (!strcmp(optarg, "buffered"))
+				cli->o.io = REPLICA_IO_BUFFERED;
+			else
+				goto bad;
+			break;
 		case 'v': log_set_level(LOG_DEBUG); break;
 		case 'h': usage(stdout); exit(0);
 		case 'm':

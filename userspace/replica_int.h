@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * replica_int: the replica server's internal types, shared by its three
- * files: replica.c (listening, connections, frames in and replies out),
- * replica_vol.c (volume files and metadata) and replica_io.c (running a
- * request against a volume).  Nothing outside the server includes this.
+ * replica_int: the replica server's internal types, shared by its files:
+ * replica.c (the server's life: listening, accepting, completions,
+ * draining), replica_conn.c (connections: frames in, requests dispatched,
+ * replies out), replica_vol.c (volume files and metadata) and
+ * replica_io.c (running a request against a volume).  Nothing outside
+ * the server includes this.
  */
 #ifndef TAPESTRY_REPLICA_INT_H
 #define TAPESTRY_REPLICA_INT_H
@@ -48,7 +50,7 @@ static inline uint64_t replica_ud(enum replica_kind k, unsigned int op,
 }
 
 #define REPLICA_MAX_HANDLES	16	/* volumes open per connection */
-#define REPLICA_RXBUF		(256U * 1024)
+#define REPLICA_RXBUF		(64U * 1024)
 #define REPLICA_TX_BATCH	32	/* replies per sendmsg */
 /* Payload still missing at least this much goes straight into its buffer
  * instead of through the receive buffer. */
@@ -59,6 +61,7 @@ struct rvol {
 	unsigned int id;		/* index in r->vols */
 	char name[REPL_NAME_MAX];
 	int fd_img, fd_seq, fd_meta;
+	bool direct;			/* image opened O_DIRECT */
 	struct seqmap *seq;
 	struct replica_volinfo info;	/* size, block size, generation */
 	uint64_t applied_seq, bytes_written;
@@ -96,6 +99,8 @@ struct rslot {
 	struct repl_hdr req;
 	struct uloop_buf *buf;
 	uint32_t reply_len;
+	uint32_t split;			/* reply payload bytes at buf->base ... */
+	uint32_t data_off;		/* ... the rest from buf->base + data_off */
 	uint32_t xfer;			/* bytes done by a single-op request */
 	int res;			/* 0 or a positive errno */
 	uint16_t idx;
@@ -144,7 +149,7 @@ struct rconn {
 	struct rslot *txq, *txq_tail;
 	unsigned int nsending;	/* slots at the head of txq being sent */
 	uint32_t tx_off;	/* bytes of the head slot already sent */
-	struct iovec iov[REPLICA_TX_BATCH * 2];
+	struct iovec iov[REPLICA_TX_BATCH * 3];
 	struct msghdr msg;
 };
 
@@ -160,6 +165,7 @@ struct replica {
 	struct uloop_timer accept_timer;
 
 	unsigned int max_conns, nslots;
+	enum replica_io_mode io;
 	struct rconn **conns;
 	unsigned int nconns;
 	struct rconn *kick;
@@ -174,6 +180,18 @@ struct replica {
 
 /* replica.c */
 struct io_uring_sqe *replica_sqe(struct replica *r);
+void replica_accept_arm(struct replica *r);
+
+/* replica_conn.c */
+void replica_conn_new(struct replica *r, int fd);
+/* Read, assemble and dispatch what has arrived, as far as slots and
+ * buffers allow; on a closing connection, finish it when it may. */
+void replica_conn_process(struct rconn *c);
+void replica_conn_recv_done(struct rconn *c, int res);
+void replica_conn_send_done(struct rconn *c, int res);
+void replica_conn_maybe_finish(struct rconn *c);
+void replica_conn_close(struct rconn *c);
+void replica_conn_cut(struct rconn *c);
 /* Finish a request: queue its reply (status res, reply_len payload bytes
  * from its buffer or inline area) or drop it if the peer is gone. */
 void replica_reply(struct rslot *s, int res);
@@ -196,6 +214,8 @@ void replica_vol_status(const struct rvol *v, const char *zone, void *out);
 void replica_vol_close_all(struct replica *r);
 
 /* replica_io.c */
+/* Registered-buffer bytes a checked request needs for its reply. */
+uint32_t replica_io_reply_buf(const struct rslot *s);
 /* A checked request on its volume: queue it in order, start it when it
  * may, reply when done. */
 void replica_io_submit(struct rslot *s);

@@ -15,6 +15,8 @@
 #include "log.h"
 #include "proto.h"
 
+#define ALIGN_UP(x, a)	(((x) + (a) - 1) / (a) * (a))
+
 static struct rslot *slot_of(struct replica_oq_item *it)
 {
 	return (struct rslot *)it;	/* oq is the first member */
@@ -59,7 +61,7 @@ static void rw_submit(struct rslot *s)
 	struct io_uring_sqe *sqe;
 
 	if (s->req.op == REPL_OP_RESYNC_READ)
-		head = s->oq.span.nblocks * 8;
+		head = s->data_off;
 	if (!prep(s, &sqe))
 		return;
 	if (write)
@@ -94,6 +96,16 @@ static void resync_submit(struct rslot *s)
 	};
 	uint8_t *data = (uint8_t *)s->buf->base + (size_t)n * 8;
 	struct io_uring_sqe *sqe;
+
+	if (v->direct && n * 8 % REPLICA_ALIGN) {
+		/* O_DIRECT wants aligned memory: move the blocks up past
+		 * the seqs (the payload buffer has room for it). */
+		uint8_t *to = (uint8_t *)s->buf->base +
+			      ALIGN_UP(n * 8, REPLICA_ALIGN);
+
+		memmove(to, data, (size_t)n * bs);
+		data = to;
+	}
 
 	while (replica_resync_next(&rs, &start, &cnt)) {
 		if (!prep(s, &sqe))
@@ -205,11 +217,24 @@ static void io_start(struct rslot *s)
 	}
 }
 
+uint32_t replica_io_reply_buf(const struct rslot *s)
+{
+	uint32_t seqs = s->oq.span.nblocks * 8;
+
+	if (s->req.op == REPL_OP_RESYNC_READ)
+		return ALIGN_UP(seqs, REPLICA_ALIGN) + s->req.len;
+	return replica_reply_len(&s->req, &s->oq.span);
+}
+
 void replica_io_submit(struct rslot *s)
 {
 	s->res = 0;
 	s->xfer = 0;
 	s->pending = 0;
+	if (s->req.op == REPL_OP_RESYNC_READ) {
+		s->split = s->oq.span.nblocks * 8;
+		s->data_off = ALIGN_UP(s->split, REPLICA_ALIGN);
+	}
 	s->fallback = false;
 	s->oq.started = false;
 	s->state = RS_WAIT;

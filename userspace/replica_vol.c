@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -87,6 +89,49 @@ static int open_at(struct replica *r, const char *name, const char *ext,
 	return openat(r->dir_fd, path, flags | O_CLOEXEC, 0600);
 }
 
+/* Whether the image (open in v->fd_img) may be used with O_DIRECT for
+ * this volume's block size and our page-aligned buffers.  The kernel says
+ * so through STATX_DIOALIGN; tmpfs does not report it, but takes O_DIRECT
+ * at any alignment.  Anything else unknown stays buffered. */
+static bool direct_ok(const struct rvol *v)
+{
+	struct statx stx;
+	struct statfs sfs;
+
+	if (!statx(v->fd_img, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) &&
+	    (stx.stx_mask & STATX_DIOALIGN))
+		return stx.stx_dio_offset_align &&
+		       v->info.block_size % stx.stx_dio_offset_align == 0 &&
+		       stx.stx_dio_mem_align <= REPLICA_ALIGN;
+	return !fstatfs(v->fd_img, &sfs) && sfs.f_type == TMPFS_MAGIC;
+}
+
+/* Swap the buffered descriptor of the image for an O_DIRECT one when the
+ * io mode and the filesystem allow it. */
+static int img_direct(struct replica *r, struct rvol *v)
+{
+	int fd;
+
+	if (r->io == REPLICA_IO_BUFFERED)
+		return 0;
+	if (!direct_ok(v)) {
+		if (r->io == REPLICA_IO_DIRECT) {
+			log_err("volume %s: --io direct, but the filesystem "
+				"cannot do O_DIRECT at block size %u", v->name,
+				v->info.block_size);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	fd = open_at(r, v->name, "img", O_RDWR | O_DIRECT);
+	if (fd < 0)
+		return r->io == REPLICA_IO_DIRECT ? -errno : 0;
+	close(v->fd_img);
+	v->fd_img = fd;
+	v->direct = true;
+	return 0;
+}
+
 /* The seqmap wants a path; it lives beside the image. */
 static int seq_open(struct replica *r, struct rvol *v, bool create)
 {
@@ -113,6 +158,8 @@ static int vol_create(struct replica *r, struct rvol *v)
 	v->fd_img = open_at(r, v->name, "img", O_RDWR | O_CREAT | O_TRUNC);
 	if (v->fd_img < 0 || ftruncate(v->fd_img, (off_t)v->info.size))
 		return -errno;
+	if (img_direct(r, v))
+		return -EIO;
 	snprintf(path, sizeof(path), "%s.seq", v->name);
 	if (unlinkat(r->dir_fd, path, 0) && errno != ENOENT)
 		return -errno;
@@ -145,6 +192,8 @@ static int vol_load(struct replica *r, struct rvol *v,
 			(unsigned long long)m->size);
 		return -EIO;
 	}
+	if (img_direct(r, v))
+		return -EIO;
 	err = seq_open(r, v, false);
 	if (err) {
 		log_err("volume %s: seqmap: %s", v->name, strerror(-err));
@@ -215,9 +264,9 @@ int replica_vol_open(struct replica *r, const struct replica_hello *hl,
 		v->info.block_size = hl->block_size;
 		err = vol_create(r, v);
 		if (!err)
-			log_info("volume %s: created, %llu bytes, block %u",
+			log_info("volume %s: created, %llu bytes, block %u%s",
 				 v->name, (unsigned long long)hl->size,
-				 hl->block_size);
+				 hl->block_size, v->direct ? ", O_DIRECT" : "");
 	} else if (!err) {
 		v->info.size = m.size;
 		v->info.block_size = m.block_size;
@@ -230,6 +279,13 @@ int replica_vol_open(struct replica *r, const struct replica_hello *hl,
 			return EINVAL;
 		}
 		err = vol_load(r, v, &m);
+		if (!err)
+			log_info("volume %s: opened, generation %llu, %s%s",
+				 v->name,
+				 (unsigned long long)v->info.generation,
+				 v->state == REPL_STATE_CLEAN ? "clean" :
+								"dirty",
+				 v->direct ? ", O_DIRECT" : "");
 	}
 	if (err) {
 		if (err != -ENOENT)

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "log.h"
-/* --- tracer --- */
 #include "node.h"
 /* --- replica server --- */
 #include "replica.h"

@@ -39,7 +39,7 @@ struct zonetrace {
 	int fd[NR_MAPS];		/* owned only when skel is NULL */
 	const char *mode;
 	char pin_root[PATH_MAX];
-	bool pinned, made_dir;
+	bool pinned, made_dir, loader;	/* loader: by zonetrace_load */
 	unsigned int ncpu;
 	void *vals;			/* ncpu * largest value */
 };
@@ -96,6 +96,10 @@ static int registry_ensure(const char *root, bool *created, bool *made_dir)
 			break;
 	}
 	*created = !err && before == 0;
+	if (err && *made_dir) {
+		rmdir(root);
+		*made_dir = false;
+	}
 	return err;
 }
 
@@ -573,6 +577,7 @@ int zonetrace_load(const struct zonetrace_opts *o, const char *pin_root,
 	if (err)
 		return err;
 	err = registry_ensure(t->pin_root, &created, &t->made_dir);
+	t->loader = !err;
 	if (err) {
 		log_err("zonetrace: cannot open or create the zone registry "
 			"under %s: %s", t->pin_root, strerror(-err));
@@ -666,7 +671,7 @@ void zonetrace_destroy(struct zonetrace *t)
 				close(t->fd[i]);
 	/* An empty registry holds no ids worth keeping, whoever made it (a
 	 * killed daemon leaves one behind). */
-	if (t->skel && !zonetrace_registry_remove_if_empty(t->pin_root) &&
+	if (t->loader && !zonetrace_registry_remove_if_empty(t->pin_root) &&
 	    t->made_dir)
 		rmdir(t->pin_root);	/* fails, rightly, if others use it */
 	free(t->vals);

@@ -36,10 +36,12 @@ struct blk_key {
 
 _Static_assert(sizeof(struct blk_key) == 12, "blk_key size is ABI");
 
-/* One per (device, op) and CPU.  count, bytes and errors cover every
- * completion seen; the histograms cover only those whose issue was seen
- * too (timed), so hist counts may trail count by `untimed`: requests in
- * flight when the tracer attached, or whose blk_start insert failed. */
+/* One per (device, op) and CPU.  count is requests completed (a request
+ * a driver completes in parts counts once, at its last part), bytes the
+ * bytes completed, errors the completions (parts included) that reported
+ * an error.  The histograms cover only requests whose issue was seen too,
+ * so their counts trail count by `untimed`: requests in flight when the
+ * tracer attached, or that found no free blk_start slot. */
 struct blk_stats {
 	__u64 count;
 	__u64 bytes;

@@ -18,8 +18,11 @@
  * Replica-request latency as zonetrace measures it:
  *   - a UD_CLS_REPL SQE without UD_F_REMOTE is a local replica I/O; its
  *     submit starts the request and its completion ends it;
- *   - a UD_CLS_REPL SQE with UD_F_REMOTE sends a request frame to a remote
- *     replica; its submit starts the request;
+ *   - a UD_CLS_REPL SQE with UD_F_REMOTE starts a request to a remote
+ *     replica: its submit starts the request.  The engine makes it an
+ *     IORING_OP_NOP submitted in the same io_uring_enter as, and just
+ *     before, the sendmsg that carries the frame (one sendmsg carries a
+ *     batch of frames, each with its own marker);
  *   - a UD_CLS_REPL_DONE SQE (an IORING_OP_NOP with the same zone and
  *     index) is submitted by the engine when the remote reply has been
  *     parsed; its submit ends the request.  UD_F_ERROR on it marks a failed

@@ -5,7 +5,8 @@
 # its pin root, `bpftool map dump pinned` reads them and shows the loop
 # device's key with the counts the device saw, `tapestry report io` reads
 # the pins instead of loading its own tracer, and after tapestryd stops,
-# nothing stays pinned.  Also: one daemon per pin root, and the pins a
+# nothing stays pinned.  report io --prometheus of the pins passes
+# promtool.  Also: one daemon per pin root, and the pins a
 # SIGKILLed daemon leaves behind are recognised as stale by the reader and
 # cleared by the next daemon.
 . "$(dirname "$0")/lib_tracer.sh"
@@ -52,6 +53,20 @@ grep -q "tracing block I/O" "$TMP/rep.err" &&
 [ "$(jq -r .source "$TMP/rep.json")" = pinned ] || fail "source is not pinned"
 got=$(jq --arg d "$DEV" '[.devices[] | select(.device == $d and .op == "write") | .count] | add' "$TMP/rep.json")
 [ "$got" -eq $((w1 - w0)) ] || fail "report via pins: $got writes, stat says $((w1 - w0))"
+
+# Prometheus exposition of the same maps: promtool accepts it, and the
+# device's write counter covers this test's writes.
+"$TAPESTRY" report io --prometheus --interval 0.1 --pin-root "$PIN_ROOT" \
+	>"$TMP/io.prom" || fail "report io --prometheus failed"
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$TMP/io.prom" || fail "promtool rejects report io"
+else
+	echo "note: promtool not installed; exposition not linted"
+fi
+grep -q "^tapestry_block_io_latency_seconds_bucket{device=\"$DEV\",op=\"write\",stage=\"total\",le=\"+Inf\"} " \
+	"$TMP/io.prom" || fail "no total histogram for $DEV writes"
+pw=$(sed -n "s/^tapestry_block_io_requests_total{device=\"$DEV\",op=\"write\"} //p" "$TMP/io.prom")
+[ "${pw:-0}" -ge $((w1 - w0)) ] || fail "prometheus counts $pw writes, fewer than stat's $((w1 - w0))"
 
 # bpftool reads the pinned maps (-j puts the BTF view under "formatted");
 # the device's write key carries the

@@ -62,7 +62,25 @@ expect 1 "missing capability CAP_PERFMON" \
 	setpriv --bounding-set=-perfmon,-sys_admin --inh-caps=-perfmon,-sys_admin \
 	"$TAPESTRY" trace slow "${P[@]}"
 
-# No BTF: a BTF file that is not there, and one that is not BTF.
+# No BTF: the kernel's hidden (an empty directory over /sys/kernel/btf in
+# a private mount namespace), unless libbpf would find a vmlinux image
+# elsewhere; a BTF file that is not there; one that is not BTF.
+r=$(uname -r)
+if ! ls /boot/vmlinux-"$r" /lib/modules/"$r"/vmlinux-"$r" \
+	/lib/modules/"$r"/build/vmlinux /usr/lib/modules/"$r"/kernel/vmlinux \
+	/usr/lib/debug/boot/vmlinux-"$r" /usr/lib/debug/boot/vmlinux-"$r".debug \
+	/usr/lib/debug/lib/modules/"$r"/vmlinux >/dev/null 2>&1 &&
+   command -v unshare >/dev/null; then
+	mkdir -p "$TMP/nobtf"
+	for cmd in "$TAPESTRY report io" "$TAPESTRY report zones" \
+		   "$TAPESTRYD run"; do
+		expect 1 "no BTF for the running kernel: /sys/kernel/btf/vmlinux is missing" \
+			unshare -m --propagation private sh -c \
+			"mount --bind $TMP/nobtf /sys/kernel/btf && exec $cmd --pin-root $PIN_ROOT"
+	done
+else
+	echo "note: a vmlinux image outside /sys/kernel/btf exists; not hiding BTF"
+fi
 expect 1 "no BTF: /nonexistent/vmlinux does not exist" \
 	"$TAPESTRY" report io --btf /nonexistent/vmlinux "${P[@]}"
 echo "not btf" > "$TMP/bogus.btf"

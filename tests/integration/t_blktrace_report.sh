@@ -3,7 +3,7 @@
 #
 # Issue 2, acceptance 2: `tapestry report io --device loopX --json` over a
 # fixed fio workload on a tmpfs-backed loop device (N O_DIRECT 4 KiB
-# random writes, then N random reads, at queue depth 32) reports:
+# random writes, then N random reads, queue depth 32) reports:
 #   - read and write counts equal to the delta of /sys/block/loopX/stat
 #     over the same window, exactly, and every completion timed;
 #   - bytes = N * 4096;
@@ -11,24 +11,29 @@
 #     completion-latency p50 for the same job.
 # Once with each attach mode: tp_btf, and the raw_tp fallback.
 #
-# fio's latency includes fio's own time to get a CPU and reap the
-# completion; on a shared 2-core machine that alone can double it for one
-# run.  So a p50 outside 2x is retried with a fresh workload, up to three
-# times; the counts and bytes must be exact on every attempt.
+# fio's completion latency is the block layer's part (what the tracer
+# measures) plus fio's own: submitting, and getting a CPU to reap.  At
+# queue depth 32 the requests wait in the loop device's queue, inside the
+# block layer, so that part dominates (one at a time, fio's system call
+# and wake-up are as long as a 4 KiB I/O on tmpfs, and the ratio sits at
+# 2).  On a shared machine fio can still be starved of CPU for a run, so
+# fio runs at a real-time priority (it sleeps waiting for completions, so
+# it cannot hog a CPU) and a p50 outside 2x is retried with a fresh
+# workload, up to five times; counts and bytes must be exact every time.
 . "$(dirname "$0")/lib_tracer.sh"
 tr_init
 command -v fio >/dev/null || skip "fio not installed"
 command -v jq >/dev/null || skip "jq not installed"
+command -v chrt >/dev/null || skip "chrt (util-linux) not installed"
 tr_loop 64
 
 # Random order over N distinct blocks, so fio does exactly N I/Os of each
 # kind; no merging, so each is one request.
 N=2048
 echo 2 > "/sys/block/$DEV/queue/nomerges"
-
 fio_job() {	# rw, output file
-	fio --name="$1" --filename="$LOOP" --rw="rand$1" --bs=4k --direct=1 \
-	    --ioengine=io_uring --iodepth=32 --size=$((N * 4096)) \
+	chrt -f 10 fio --name="$1" --filename="$LOOP" --rw="rand$1" --bs=4k \
+	    --direct=1 --ioengine=io_uring --iodepth=32 --size=$((N * 4096)) \
 	    --output-format=json --output="$2" >/dev/null ||
 		fail "fio $1 failed"
 	[ "$(jq ".jobs[0].$1.total_ios" "$2")" -eq "$N" ] ||
@@ -90,9 +95,9 @@ attempt() {
 }
 
 for mode in tp_btf raw_tp; do
-	for try in 1 2 3; do
+	for try in 1 2 3 4 5; do
 		attempt "$mode" && break
-		[ $try -lt 3 ] || fail "$mode: p50 outside 2x of fio's in 3 runs"
+		[ $try -lt 5 ] || fail "$mode: p50 outside 2x of fio's in 5 runs"
 	done
 done
 [ ! -e "$PIN_ROOT" ] || fail "report io pinned something under $PIN_ROOT"

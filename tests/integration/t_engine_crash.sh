@@ -5,7 +5,7 @@
 # write acked before the kill reads back with the acked data, through the
 # engine and from every replica image (one local, two remote), and the
 # replicas are identical again (recovery reconciled the writes that were
-# in flight).  bench-volume logs each ack to a file before counting it,
+# in flight, resync caught up any replica that was degraded).  bench-volume logs each ack to a file before counting it,
 # so the log is the ground truth of what was acked.
 set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/cluster.sh"
@@ -34,7 +34,11 @@ for round in 1 2; do
 
 	# Restart: recovery runs in engine_create, then the whole volume
 	# is read back through the engine and checked against the log.
-	bv "${vol[@]}" --check-log "$d/log" -v > "$d/check$round.out" \
+	# A replica that was degraded (or cut off for falling behind) when
+	# the engine died is resynced first: the images are checked once
+	# every replica is in sync again.
+	bv "${vol[@]}" --check-log "$d/log" --wait-in-sync 30 -v \
+		> "$d/check$round.out" \
 		2> "$d/check$round.err" || {
 		cat "$d/check$round.out" "$d/check$round.err" >&2
 		fail "round $round: read back through the engine failed"

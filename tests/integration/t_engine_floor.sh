@@ -22,11 +22,11 @@ size=64M
 vol=($(engine_vol_args vol $size 1 2 3) --ack all --min-in-sync 3)
 
 bv_bg "${vol[@]}" --create --rw randwrite --bs 16k --iodepth 8 \
-	--runtime 3 --verify --log "$d/log" --status "$d/status" \
+	--runtime 4 --verify --log "$d/log" --status "$d/status" \
 	--json > "$d/out.json" 2> "$d/bench.err" &
 bench=$!
 engine_wait_state "$d/status" z3 in-sync || fail "volume did not start"
-sleep 1
+sleep 0.5
 cluster_kill 3
 wait $bench
 rc=$?

@@ -60,6 +60,17 @@ echo "resync copy: older block kept, newer blocks applied"
 # 3. overlapping writes on one connection land in arrival order (own volume)
 run 'overlap: OK 300 rounds' --volume ov --create --size 16M "$A" overlap 300
 
+# 3b. several volumes on one connection, each with its own volume id
+run 'hello: OK volume_id 2' --volume m1 --create --size 1M "$A" \
+	write 0 4K fill=0x61 hello create volume=m2 size=2M write 0 4K fill=0x62 \
+	hello volume=m1 size=1M write 4K 4K fill=0x63
+fill "$T/m1" 141 4096; fill "$T/m1b" 143 4096; fill "$T/m2" 142 4096
+cmp <(head -c 4096 "$(cluster_img 1 m1)") "$T/m1" || fail "m1 block 0"
+cmp <(dd if="$(cluster_img 1 m1)" bs=4K skip=1 count=1 status=none) "$T/m1b" ||
+	fail "m1 block 1"
+cmp <(head -c 4096 "$(cluster_img 1 m2)") "$T/m2" || fail "m2 block 0"
+echo "two volumes on one connection, ids 1 and 2"
+
 # 4. refused requests: nothing changes
 run '' "$A" write 100 4K expect=EINVAL write 64M 4K expect=EINVAL \
 	read 66584576 1M expect=EINVAL trim 4K 100 expect=EINVAL
@@ -91,4 +102,10 @@ grep -q '"state":"clean"' <<<"$meta" || fail "not clean after SIGTERM"
 grep -q '"generation":6' <<<"$meta" || fail "generation not persisted"
 grep -q '"applied_seq":1002' <<<"$meta" || fail "applied seq not persisted"
 cmp "$IMG" "$EXP" || fail "image changed on shutdown"
+# on tmpfs the image was driven O_DIRECT (auto): the aligned resync paths
+# above ran; t_replica_restart covers buffered I/O on a disk filesystem
+if [ "$(stat -f -c %T "$T")" = tmpfs ]; then
+	grep -q "vol0: created.*O_DIRECT" "$(cluster_log 1)" ||
+		fail "auto I/O mode did not use O_DIRECT on tmpfs"
+fi
 echo "PASS"

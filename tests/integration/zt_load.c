@@ -328,7 +328,7 @@ int main(int argc, char **argv)
 	const char *pin_root = NULL, *file = NULL, *rtt_zone = NULL;
 	struct io_uring ring;
 	unsigned int pings = 0;
-	char *zspec[MAX_ZONES], *reg[MAX_ZONES];
+	char *zspec[MAX_ZONES], *reg[ZONE_ID_MAX];
 	unsigned int nspec = 0, nreg = 0, i, id;
 	int c, err;
 
@@ -346,7 +346,7 @@ int main(int argc, char **argv)
 		case 'f': file = optarg; break;
 		case 'r': rtt_zone = optarg; break;
 		case 'R':
-			if (nreg == MAX_ZONES)
+			if (nreg == ZONE_ID_MAX)
 				usage();
 			reg[nreg++] = optarg;
 			break;

@@ -78,7 +78,9 @@ static void usage(FILE *f)
 "  --no-hello      do not send a HELLO first      -q  quiet\n"
 "\n"
 "commands (args are positional, or key=value / flags):\n"
-"  hello [create]                 HELLO (again); prints the status\n"
+"  hello [create] [volume=V size=N bs=N]  HELLO again, or for another\n"
+"                                 volume on this connection (later commands\n"
+"                                 use it); prints the status\n"
 "  write OFF LEN [file=F [foff=N]] [fill=BYTE] [fua] [seq=N]\n"
 "  read OFF LEN [out=F]           prints the data's crc32c\n"
 "  trim OFF LEN [fua] / zero OFF LEN [fua] / flush\n"
@@ -268,7 +270,8 @@ static int send_all(int fd, const void *p, size_t len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			/* the peer is gone, either way */
+			return errno == ECONNRESET ? -EPIPE : -errno;
 		}
 		b += n;
 		len -= (size_t)n;
@@ -486,8 +489,17 @@ static bool cmd_hello(struct cl *cl, const struct cmd *c)
 {
 	struct repl_hdr rh = { 0 };
 	uint8_t *rp = NULL;
-	int st = hello_rpc(cl, cl->create || kv(c, "create"), &rh, &rp);
 	char d[64];
+	int st;
+
+	/* another volume on the same connection: later commands use it */
+	if (kv(c, "volume"))
+		cl->volume = kv(c, "volume");
+	if (kv(c, "size"))
+		cl->size = num(kv(c, "size"), "size");
+	if (kv(c, "bs"))
+		cl->bs = (uint32_t)num(kv(c, "bs"), "bs");
+	st = hello_rpc(cl, cl->create || kv(c, "create"), &rh, &rp);
 
 	snprintf(d, sizeof(d), "volume_id %llu generation %llu",
 		 (unsigned long long)rh.volume_id,
@@ -626,10 +638,12 @@ static bool cmd_copy_in(struct cl *cl, const struct cmd *c)
 	uint64_t off = kv(c, "off") ? num(kv(c, "off"), "off") : 0;
 	uint64_t chunk = kv(c, "chunk") ? num(kv(c, "chunk"), "chunk") : 65536;
 	uint64_t qd = kv(c, "qd") ? num(kv(c, "qd"), "qd") : 16, done = 0;
+	uint64_t nchunks = (size + chunk - 1) / chunk, first = cl->tag + 1;
 	uint8_t *data = read_file(path, 0, size), *rp;
-	uint64_t sent = 0, inflight = 0, writes = 0;
+	bool *acked = xmalloc(nchunks + 1);
+	uint64_t sent = 0, inflight = 0, writes = 0, prefix = 0;
 	struct repl_hdr h, rh;
-	char d[64];
+	char d[96];
 	int st = 0, err;
 
 	while ((sent < size || inflight) && !st) {
@@ -660,10 +674,19 @@ static bool cmd_copy_in(struct cl *cl, const struct cmd *c)
 		done++;
 		if (rh.status)
 			st = (int)rh.status;
+		else if (rh.tag >= first && rh.tag - first < nchunks)
+			acked[rh.tag - first] = true;
 	}
+	while (prefix < nchunks && acked[prefix])
+		prefix++;
 	free(data);
-	snprintf(d, sizeof(d), "%llu writes, %llu acked",
-		 (unsigned long long)writes, (unsigned long long)done);
+	free(acked);
+	/* acked_prefix: every byte before it was acked (for tests that cut
+	 * the server off mid-way) */
+	snprintf(d, sizeof(d), "%llu writes, %llu acked, acked_prefix %llu",
+		 (unsigned long long)writes, (unsigned long long)done,
+		 (unsigned long long)(prefix * chunk < size ? prefix * chunk :
+							      size));
 	return judge(c, st, d);
 }
 
@@ -908,130 +931,128 @@ static void reencode_crc(uint8_t *w)
 	memcpy(w + 60, &crc, 4);
 }
 
-/* A frame broken in one way; the server's expected answer is built in:
- * a status and whether it then hangs up. */
-static bool cmd_bad(struct cl *cl, const struct cmd *c)
+/* A frame broken in one way, and the server's documented answer to it. */
+struct bad {
+	uint8_t frame[REPL_HDR_SIZE + REPLICA_MAX_BLOCK];
+	size_t send_len;	/* bytes of frame to send */
+	uint64_t tag;
+	int want;		/* status of the reply, or ST_CLOSED */
+	bool closes;		/* the server hangs up after replying */
+	bool eof;		/* we hang up after sending */
+};
+
+/* Corrupt a wire header and make its CRC right again, so that the field
+ * itself is what the server objects to. */
+static void corrupt_field(uint8_t *w, size_t at, uint8_t v)
 {
-	const char *kind = c->npos ? c->pos[0] : "";
+	w[at] = v;
+	reencode_crc(w);
+}
+
+/* The base: a WRITE of one block of 0xEE at offset 0. */
+static void bad_build(struct cl *cl, const char *kind, uint64_t at,
+		      struct bad *b)
+{
 	uint32_t len = cl->bs;
-	uint8_t wire[REPL_HDR_SIZE], *data = xmalloc(len);
-	int want = 0, st, after;
-	bool closes = true, payload = true, eof = false;
-	size_t send_len = sizeof(wire) + len;
+	uint8_t *w = b->frame, *data = b->frame + REPL_HDR_SIZE;
 	struct repl_hdr h;
-	uint8_t *frame;
 
 	memset(data, 0xee, len);
 	req_init(cl, &h, REPL_OP_WRITE, 0, len);
 	h.seq = cl->seq++;
 	h.payload_crc = proto_payload_crc(data, len);
+	b->tag = h.tag;
+	b->send_len = REPL_HDR_SIZE + len;
+	b->want = EPROTO;
+	b->closes = true;
+	b->eof = false;
 	if (!strcmp(kind, "flags"))
-		h.flags = REPL_F_CREATE;
-	if (!strcmp(kind, "reply-flag")) {
-		h.flags = REPL_F_REPLY;	/* a write "reply": no payload */
-		h.len = 0;
-		payload = false;
+		h.flags = REPL_F_CREATE;	/* not a WRITE flag */
+	if (!strcmp(kind, "reply-flag") || !strcmp(kind, "oversize")) {
+		/* a write "reply" (no payload), or a length past the limit */
+		h.flags = kind[0] == 'r' ? REPL_F_REPLY : 0;
+		h.len = kind[0] == 'r' ? 0 : REPL_MAX_PAYLOAD + len;
+		b->want = kind[0] == 'r' ? EPROTO : EMSGSIZE;
+		b->send_len = REPL_HDR_SIZE;
 	}
-	if (!strcmp(kind, "oversize")) {
-		h.len = REPL_MAX_PAYLOAD + cl->bs;
-		payload = false;
-	}
-	proto_encode(&h, wire);
-	if (!strcmp(kind, "magic")) {
-		wire[0] ^= 0xff;
-		want = ST_CLOSED;
-	} else if (!strcmp(kind, "hdr-crc")) {
-		wire[20] ^= 0x01;	/* a bit of the offset */
-		want = ST_CLOSED;
+	proto_encode(&h, w);
+	if (!strcmp(kind, "magic") || !strcmp(kind, "hdr-crc")) {
+		w[kind[0] == 'm' ? 0 : 20] ^= 0x01;	/* magic, or offset */
+		b->want = ST_CLOSED;
 	} else if (!strcmp(kind, "payload-crc")) {
 		data[len / 2] ^= 0x40;
-		want = EBADMSG;
-		closes = false;
+		b->want = EBADMSG;
+		b->closes = false;
 	} else if (!strcmp(kind, "version")) {
-		wire[4] = REPL_VERSION + 1;
-		reencode_crc(wire);
-		want = EPROTO;
+		corrupt_field(w, 4, REPL_VERSION + 1);
 	} else if (!strcmp(kind, "op")) {
-		wire[6] = 0x7f;
-		reencode_crc(wire);
-		want = EPROTO;
-	} else if (!strcmp(kind, "flags")) {
-		want = EPROTO;
-	} else if (!strcmp(kind, "reply-flag")) {
-		want = EPROTO;
-		send_len = sizeof(wire);
-	} else if (!strcmp(kind, "oversize")) {
-		want = EMSGSIZE;
-		send_len = sizeof(wire);
+		corrupt_field(w, 6, 0x7f);
 	} else if (!strcmp(kind, "flip")) {
-		/* One bit flipped at byte at=N of the frame: in the header the
-		 * CRC fails (close); in the payload the payload CRC does
-		 * (EBADMSG, and the connection stays). */
-		uint64_t at = kv(c, "at") ? num(kv(c, "at"), "at") : 0;
-
-		at %= sizeof(wire) + len;
-		if (at < sizeof(wire)) {
-			wire[at] ^= 0x10;
-			want = ST_CLOSED;
-		} else {
-			data[at - sizeof(wire)] ^= 0x10;
-			want = EBADMSG;
-			closes = false;
-		}
-	} else if (!strcmp(kind, "trunc-hdr")) {
-		send_len = 30;
-		want = ST_CLOSED;
-		eof = true;
-	} else if (!strcmp(kind, "trunc-payload")) {
-		send_len = sizeof(wire) + len / 2;
-		want = ST_CLOSED;
-		eof = true;
-	} else {
+		/* one bit of byte at: in the header the CRC fails (close);
+		 * in the payload the payload CRC does (EBADMSG, stays open) */
+		at %= REPL_HDR_SIZE + len;
+		w[at] ^= 0x10;
+		b->want = at < REPL_HDR_SIZE ? ST_CLOSED : EBADMSG;
+		b->closes = at < REPL_HDR_SIZE;
+	} else if (!strcmp(kind, "trunc-hdr") ||
+		   !strcmp(kind, "trunc-payload")) {
+		b->send_len = kind[6] == 'h' ? 30 : REPL_HDR_SIZE + len / 2;
+		b->want = ST_CLOSED;
+		b->eof = true;
+	} else if (strcmp(kind, "flags") && strcmp(kind, "reply-flag") &&
+		   strcmp(kind, "oversize")) {
 		fprintf(stderr, "replctl: unknown bad-frame kind '%s'\n", kind);
 		exit(2);
 	}
-	frame = xmalloc(sizeof(wire) + len);
-	memcpy(frame, wire, sizeof(wire));
-	if (payload)
-		memcpy(frame + sizeof(wire), data, len);
-	st = send_all(cl->fd, frame, send_len);
-	free(frame);
-	free(data);
-	if (eof)
+}
+
+/* What the server did: a reply's status (then, if it must close, checked
+ * that it did), or ST_CLOSED. */
+static int bad_outcome(struct cl *cl, const struct bad *b)
+{
+	struct repl_hdr rh;
+	int st;
+
+	if (b->want == ST_CLOSED)
+		return drain_replies(cl, TIMEOUT_MS, 0);
+	st = recv_loose(cl, &rh);
+	if (st)
+		return st == -EPIPE ? ST_CLOSED : EIO;
+	if (rh.tag != b->tag)
+		return EIO;
+	st = (int)rh.status;
+	/* ... and then the server must hang up */
+	if (st == b->want && b->closes &&
+	    drain_replies(cl, TIMEOUT_MS, 0) != ST_CLOSED)
+		return EIO;
+	return st;
+}
+
+/* Send a broken frame; the expected answer is built in (expect=
+ * overrides it). */
+static bool cmd_bad(struct cl *cl, const struct cmd *c)
+{
+	const char *kind = c->npos ? c->pos[0] : "";
+	struct bad *b = xmalloc(sizeof(*b));
+	bool ok;
+	int st;
+
+	bad_build(cl, kind, kv(c, "at") ? num(kv(c, "at"), "at") : 0, b);
+	st = send_all(cl->fd, b->frame, b->send_len);
+	if (b->eof)
 		shutdown(cl->fd, SHUT_WR);
-	if (st) {
-		st = ST_CLOSED;
-	} else {
-		struct repl_hdr rh;
-
-		st = want == ST_CLOSED ? drain_replies(cl, TIMEOUT_MS, 0) :
-					 recv_loose(cl, &rh);
-		if (want != ST_CLOSED) {
-			if (st == 0 && rh.tag != h.tag)
-				st = EIO;
-			else if (st == 0)
-				st = (int)rh.status;
-			else
-				st = st == -EPIPE ? ST_CLOSED : EIO;
-			if (st == want && closes) {
-				/* ... and then the server must hang up. */
-				after = drain_replies(cl, TIMEOUT_MS, 0);
-				if (after != ST_CLOSED)
-					st = EIO;
-			}
-		}
+	st = st ? ST_CLOSED : bad_outcome(cl, b);
+	if (kv(c, "expect")) {
+		free(b);
+		return judge(c, st, kind);
 	}
-	if (!kv(c, "expect")) {
-		bool ok = st == want;
-
-		printf("bad %s: %s%s\n", kind, st == ST_CLOSED ? "closed" :
-		       errname(st), ok ? (closes && want != ST_CLOSED ?
-					  ", then closed" : "") :
-		       " (unexpected)");
-		fflush(stdout);
-		return ok;
-	}
-	return judge(c, st, kind);
+	ok = st == b->want;
+	printf("bad %s: %s%s\n", kind, st == ST_CLOSED ? "closed" :
+	       errname(st), !ok ? " (unexpected)" :
+	       b->closes && b->want != ST_CLOSED ? ", then closed" : "");
+	fflush(stdout);
+	free(b);
+	return ok;
 }
 
 /* ---- seed corpus for tests/fuzz/fuzz_repl.c ---- */
@@ -1131,6 +1152,29 @@ static int gen_corpus(const char *dir)
 	o.buf[o.len - 1] ^= 1;		/* payload CRC now wrong */
 	put_op(&o, REPL_OP_WRITE, 0, 1, 4096, 4096, 9, blk);
 	save(dir, "bad_payload", &o);
+
+	/* fuzz_repl's program form (12-byte records, last byte 3): op,
+	 * flags, volume id, epoch, offset/512, len/512, seq, spare */
+	{
+		static const uint8_t prog[][12] = {
+			{ REPL_OP_HELLO, REPL_F_CREATE, 1, 1 },
+			{ REPL_OP_WRITE, 0, 1, 1, 10, 0, 4, 0, 5 },
+			{ REPL_OP_WRITE, REPL_F_RESYNC, 1, 1, 0, 0, 65, 0, 0 },
+			{ REPL_OP_READ, 0, 1, 1, 120, 0, 8, 0 },
+			{ REPL_OP_TRIM, 0, 1, 1, 100, 0, 4, 0, 9 },
+			{ REPL_OP_FLUSH, 0, 1, 1 },
+			{ REPL_OP_RESYNC_READ, 0, 1, 1, 0, 0, 16, 0 },
+			{ REPL_OP_ZERO, REPL_F_FUA, 1, 1, 2, 0, 2, 0, 11 },
+			{ REPL_OP_HELLO, REPL_F_CREATE, 2, 2 },
+			{ REPL_OP_WRITE, REPL_F_FUA, 2, 2, 8, 0, 8, 0, 12 },
+			{ REPL_OP_STATUS, 0, 1, 1 },
+		};
+
+		memcpy(o.buf, prog, sizeof(prog));
+		o.buf[sizeof(prog)] = 3;
+		o.len = sizeof(prog) + 1;
+		save(dir, "program", &o);
+	}
 	return 0;
 }
 

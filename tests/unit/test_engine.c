@@ -134,7 +134,7 @@ static void make(enum engine_ack ack, unsigned int min_in_sync,
 
 static int setup(void **state)
 {
-	struct uloop_opts lo = { .nr_small = 16, .nr_large = 2 };
+	struct uloop_opts lo = { .nr_small = 128, .nr_large = 2 };
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/engine-test-XXXXXX");
@@ -421,6 +421,66 @@ static void test_engine_trim_and_zero_are_ordered_writes(void **state)
 	assert_true(subs[3].q->seq > subs[0].q->seq);
 }
 
+/* Quorum writes acked by replicas 0 and 1 pile up on replica 2, which has
+ * answered only the first; returns how many were accepted.  The fake
+ * targets record no latency: the tests set the EWMAs. */
+static unsigned int pile_up(void)
+{
+	unsigned int i, n;
+
+	for (n = 0; n < 256; n++) {
+		unsigned int first = nsubs;
+
+		if (write4k((uint64_t)n * 65536))
+			break;
+		for (i = first; i < nsubs; i++) {
+			if (subs[i].ri != 2 || n == 0)
+				complete(i, 0);
+		}
+	}
+	return n;
+}
+
+static void test_engine_laggard_is_cut_off_under_quorum(void **state)
+{
+	struct engine_stats st;
+	unsigned int n;
+
+	(void)state;
+	make(ENGINE_ACK_QUORUM, 0, 2);
+	/* 50 ms against 100 us: much slower */
+	eng->repl[0].ewma_ns = eng->repl[1].ewma_ns = 100000;
+	eng->repl[2].ewma_ns = 50000000;
+	n = pile_up();
+	assert_int_equal(ndone, n);
+	/* every slot, plus the first write, which replica 2 finished too */
+	assert_int_equal(n, eng->nr_reqs - eng->nr_internal + 1);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.replica[2].state, ENGINE_REPLICA_DEGRADED);
+	assert_int_equal(st.replica[2].lagged, 1);
+	assert_int_equal(st.replica[2].dirty_regions, n - 1);
+	/* the slots came back: writes go on without it */
+	assert_int_equal(write4k(0), 0);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.in_sync, 2);
+}
+
+static void test_engine_a_little_behind_is_waited_for(void **state)
+{
+	struct engine_stats st;
+
+	(void)state;
+	make(ENGINE_ACK_QUORUM, 0, 2);
+	/* as fast as the others so far: a burst, not a slow zone */
+	eng->repl[0].ewma_ns = eng->repl[1].ewma_ns = 1000000;
+	eng->repl[2].ewma_ns = 1500000;
+	pile_up();
+	assert_int_equal(write4k(0), -EAGAIN);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.replica[2].state, ENGINE_REPLICA_IN_SYNC);
+	assert_int_equal(st.replica[2].lagged, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +497,8 @@ int main(void)
 		T(test_engine_hard_timeout_degrades),
 		T(test_engine_submit_failure_is_a_replica_failure),
 		T(test_engine_trim_and_zero_are_ordered_writes),
+		T(test_engine_laggard_is_cut_off_under_quorum),
+		T(test_engine_a_little_behind_is_waited_for),
 #undef T
 	};
 

@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The placer's files: every kind of bad input is refused with an exact
+ * message naming the file and the line and column or the field, and
+ * nothing of a refused file is handed out; good files round-trip.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "placer.h"
+#include "placer_json.h"
+
+typedef int (*parse_fn)(const char *label, const char *buf, size_t len,
+			struct placer_input *in, struct placer_doc **doc,
+			char *err, size_t errlen);
+
+static void refused_len(parse_fn fn, const char *label, const char *text,
+			size_t len, const char *msg)
+{
+	struct placer_input in = { .nnodes = 99 };
+	struct placer_doc *doc = (struct placer_doc *)1;
+	char err[512];
+
+	assert_int_equal(fn(label, text, len, &in, &doc, err, sizeof(err)),
+			 -EINVAL);
+	assert_null(doc);
+	assert_int_equal(in.nnodes, 99);	/* untouched */
+	assert_null(in.nodes);
+	assert_string_equal(err, msg);
+}
+
+static void refused(parse_fn fn, const char *label, const char *text,
+		    const char *msg)
+{
+	refused_len(fn, label, text, strlen(text), msg);
+}
+
+static void test_placer_json_syntax_errors(void **state)
+{
+	(void)state;
+	refused(placer_json_topology, "t.json",
+		"{\n  \"nodes\": [\n    {\"name\": \"n1\",, }\n  ]\n}\n",
+		"t.json:3:19: quoted object property name expected");
+	refused(placer_json_topology, "t.json", "{\"nodes\":[",
+		"t.json:1:11: unexpected end of input");
+	refused(placer_json_topology, "t.json", "",
+		"t.json:1:1: unexpected end of input");
+	refused(placer_json_volumes, "v.json", "{\"volumes\":[]}\n}",
+		"v.json:2:1: unexpected character");
+	refused_len(placer_json_volumes, "v.json", "{\"volumes\":[]}\n\0x",
+		    17, "v.json:2:1: unexpected data after the document");
+	refused(placer_json_volumes, "v.json", "{\"volumes\":[],}",
+		"v.json:1:15: unexpected character");
+	refused(placer_json_stats, "s.json", "{\n\"nodes\":[{\"name\":\"a\","
+		"\"p99_write_us\":tru}]}", "s.json:2:40: boolean expected");
+	refused(placer_json_placement, "p.json", "[]",
+		"p.json: top level must be an object");
+}
+
+static void test_placer_json_unknown_and_missing(void **state)
+{
+	(void)state;
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n1\",\"capcity_bytes\":5}]}",
+		"t.json: nodes[0]: unknown field \"capcity_bytes\"");
+	refused(placer_json_topology, "t.json", "{\"nodes\":[],\"extra\":1}",
+		"t.json: unknown field \"extra\"");
+	refused(placer_json_topology, "t.json", "{}",
+		"t.json: missing field \"nodes\"");
+	refused(placer_json_topology, "t.json", "{\"nodes\":[{\"name\":\"n\"}]}",
+		"t.json: nodes[0]: missing field \"capacity_bytes\"");
+	refused(placer_json_volumes, "v.json",
+		"{\"volumes\":[{\"name\":\"v\",\"size_bytes\":1}]}",
+		"v.json: volumes[0]: missing field \"replicas\"");
+	refused(placer_json_stats, "s.json", "{\"zones\":[{\"zone\":\"a\"}]}",
+		"s.json: zones[0]: missing field \"p99_write_us\"");
+	refused(placer_json_placement, "p.json",
+		"{\"volumes\":[{\"name\":\"v\",\"replicas\":[],\"x\":1}]}",
+		"p.json: volumes[0]: unknown field \"x\"");
+}
+
+static void test_placer_json_bad_values(void **state)
+{
+	(void)state;
+	refused(placer_json_volumes, "v.json",
+		"{\"volumes\":[{\"name\":\"a\",\"size_bytes\":1,\"replicas\":3},"
+		"{\"name\":\"b\",\"size_bytes\":-5,\"replicas\":3}]}",
+		"v.json: volumes[1].size_bytes: must not be negative (got -5)");
+	refused(placer_json_volumes, "v.json",
+		"{\"volumes\":[{\"name\":\"a\",\"size_bytes\":0,\"replicas\":3}]}",
+		"v.json: volumes[0].size_bytes: must be positive");
+	refused(placer_json_volumes, "v.json",
+		"{\"volumes\":[{\"name\":\"a\",\"size_bytes\":\"10\","
+		"\"replicas\":3}]}",
+		"v.json: volumes[0].size_bytes: must be an integer");
+	refused(placer_json_volumes, "v.json",
+		"{\"volumes\":[{\"name\":\"a\",\"size_bytes\":1.5,"
+		"\"replicas\":3}]}",
+		"v.json: volumes[0].size_bytes: must be an integer");
+	refused(placer_json_volumes, "v.json",
+		"{\"volumes\":[{\"name\":\"a\",\"size_bytes\":1,\"replicas\":0}]}",
+		"v.json: volumes[0].replicas: must be 1 to 16 (got 0)");
+	refused(placer_json_volumes, "v.json",
+		"{\"volumes\":[{\"name\":\"a\",\"size_bytes\":1,\"replicas\":3,"
+		"\"spread\":\"medium\"}]}",
+		"v.json: volumes[0].spread: must be \"hard\" or \"soft\" "
+		"(got \"medium\")");
+	refused(placer_json_volumes, "v.json",
+		"{\"volumes\":[{\"name\":\"\",\"size_bytes\":1,\"replicas\":3}]}",
+		"v.json: volumes[0].name: must not be empty");
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n\",\"capacity_bytes\":-1}]}",
+		"t.json: nodes[0].capacity_bytes: must not be negative "
+		"(got -1)");
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n\",\"capacity_bytes\":"
+		"99999999999999999999}]}",
+		"t.json: nodes[0].capacity_bytes: must be at most "
+		"4611686018427387904");
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n\",\"capacity_bytes\":1,"
+		"\"labels\":{\"zone\":7}}]}",
+		"t.json: nodes[0].labels.zone: must be a string");
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n\",\"capacity_bytes\":1,"
+		"\"schedulable\":\"yes\"}]}",
+		"t.json: nodes[0].schedulable: must be true or false");
+	refused(placer_json_stats, "s.json",
+		"{\"nodes\":[{\"name\":\"n\",\"p99_write_us\":-3}]}",
+		"s.json: nodes[0].p99_write_us: must not be negative");
+	refused(placer_json_stats, "s.json",
+		"{\"nodes\":[{\"name\":\"n\",\"p99_write_us\":NaN}]}",
+		"s.json: nodes[0].p99_write_us: must be a finite number");
+	refused(placer_json_placement, "p.json",
+		"{\"volumes\":[{\"name\":\"v\",\"replicas\":[\"a\",3]}]}",
+		"p.json: volumes[0].replicas[1]: must be a string");
+}
+
+static void test_placer_json_duplicates(void **state)
+{
+	(void)state;
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n1\",\"capacity_bytes\":1},"
+		"{\"name\":\"n2\",\"capacity_bytes\":1},"
+		"{\"name\":\"n1\",\"capacity_bytes\":1}]}",
+		"t.json: nodes[2].name: duplicate node name \"n1\" (also "
+		"nodes[0])");
+	refused(placer_json_volumes, "v.json",
+		"{\"volumes\":[{\"name\":\"v\",\"size_bytes\":1,\"replicas\":1},"
+		"{\"name\":\"v\",\"size_bytes\":1,\"replicas\":1}]}",
+		"v.json: volumes[1].name: duplicate volume name \"v\" (also "
+		"volumes[0])");
+	refused(placer_json_stats, "s.json",
+		"{\"zones\":[{\"zone\":\"a\",\"p99_write_us\":1},"
+		"{\"zone\":\"a\",\"p99_write_us\":2}]}",
+		"s.json: zones[1].zone: duplicate zone \"a\" (also zones[0])");
+	refused(placer_json_placement, "p.json",
+		"{\"volumes\":[{\"name\":\"v\",\"replicas\":[\"a\",\"b\",\"a\"]}]}",
+		"p.json: volumes[0].replicas[2]: node \"a\" listed twice");
+	refused(placer_json_placement, "p.json",
+		"{\"volumes\":[{\"name\":\"v\",\"replicas\":[]},"
+		"{\"name\":\"v\",\"replicas\":[]}]}",
+		"p.json: volumes[1].name: duplicate volume \"v\" (also "
+		"volumes[0])");
+}
+
+static const char topo[] =
+	"{\"nodes\":[\n"
+	"{\"name\":\"n1\",\"labels\":{\"topology.kubernetes.io/zone\":\"a\"},"
+	"\"capacity_bytes\":1000,\"used_bytes\":10},\n"
+	"{\"name\":\"n2\",\"labels\":{\"topology.kubernetes.io/zone\":\"b\"},"
+	"\"capacity_bytes\":1000,\"schedulable\":false},\n"
+	"{\"name\":\"n3\",\"labels\":{\"topology.kubernetes.io/zone\":\"c\"},"
+	"\"capacity_bytes\":1000},\n"
+	"{\"name\":\"n4\",\"labels\":{\"topology.kubernetes.io/zone\":\"b\"},"
+	"\"capacity_bytes\":1000}\n]}\n";
+
+static const char vols[] =
+	"{\"volumes\":[\n"
+	"{\"name\":\"v1\",\"size_bytes\":100,\"replicas\":3,"
+	"\"preferred_zone\":\"c\"},\n"
+	"{\"name\":\"v\\\"2\",\"size_bytes\":50,\"replicas\":2,"
+	"\"spread\":\"soft\",\"spread_key\":\"topology.kubernetes.io/zone\"},\n"
+	"{\"name\":\"big\",\"size_bytes\":5000,\"replicas\":2}\n]}\n";
+
+static char *capture(int (*w)(FILE *, const struct placer_input *,
+			      const struct placer_result *),
+		     const struct placer_input *in,
+		     const struct placer_result *r)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	assert_int_equal(w(f, in, r), 0);
+	fclose(f);
+	return buf;
+}
+
+/* Parse, place, write, parse the placement back, replan: no moves, and
+ * the same bytes out. */
+static void test_placer_json_round_trip(void **state)
+{
+	struct placer_doc *dt, *dv, *dp;
+	struct placer_result *r, *r2;
+	struct placer_input in = { 0 };
+	char err[256], *out, *out2, *plan;
+
+	(void)state;
+	assert_int_equal(placer_json_topology("t", topo, strlen(topo), &in,
+					      &dt, err, sizeof(err)), 0);
+	assert_int_equal(placer_json_volumes("v", vols, strlen(vols), &in,
+					     &dv, err, sizeof(err)), 0);
+	assert_int_equal(in.nnodes, 4);
+	assert_int_equal(in.nodes[0].used_bytes, 10);
+	assert_false(in.nodes[1].schedulable);
+	assert_string_equal(in.volumes[1].name, "v\"2");
+	assert_int_equal(in.volumes[1].spread, PLACER_SPREAD_SOFT);
+	assert_int_equal(placer_run(&in, NULL, &r, err, sizeof(err)), 0);
+	out = capture(placer_json_write_placement, &in, r);
+	assert_string_equal(out,
+		"{\"volumes\":[\n"
+		"{\"name\":\"v1\",\"replicas\":[\"n3\",\"n4\",\"n1\"]},\n"
+		"{\"name\":\"v\\\"2\",\"replicas\":[\"n4\",\"n3\"]}\n"
+		"],\"errors\":[\n"
+		"{\"volume\":\"big\",\"error\":\"no room for replica 1 of 2 "
+		"(5000 bytes) under hard spread on "
+		"\\\"topology.kubernetes.io/zone\\\"\"}\n"
+		"]}\n");
+	assert_int_equal(placer_json_placement("p", out, strlen(out), &in,
+					       &dp, err, sizeof(err)), 0);
+	assert_int_equal(in.ncurrent, 2);
+	assert_int_equal(placer_run(&in, NULL, &r2, err, sizeof(err)), 0);
+	out2 = capture(placer_json_write_placement, &in, r2);
+	assert_string_equal(out, out2);
+	plan = capture(placer_json_write_plan, &in, r2);
+	assert_string_equal(plan, "{\"moves\":[],\"moved_bytes\":0,"
+		"\"steps\":[],\"errors\":[\n"
+		"{\"volume\":\"big\",\"error\":\"no room for replica 1 of 2 "
+		"(5000 bytes) under hard spread on "
+		"\\\"topology.kubernetes.io/zone\\\"\"}\n]}\n");
+	free(out);
+	free(out2);
+	free(plan);
+	placer_result_free(r);
+	placer_result_free(r2);
+	placer_doc_free(dt);
+	placer_doc_free(dv);
+	placer_doc_free(dp);
+}
+
+/* The input writers produce what the parsers read back. */
+static void test_placer_json_writers_parse_back(void **state)
+{
+	struct placer_input in = { 0 }, back = { 0 };
+	struct placer_node_stat ns = { "n1", 1234.5, 100 };
+	struct placer_zone_stat zs = { "a", 99 };
+	struct placer_doc *d1, *d2, *d3, *d4, *d5;
+	char err[256], *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(placer_json_topology("t", topo, strlen(topo), &in,
+					      &d1, err, sizeof(err)), 0);
+	assert_int_equal(placer_json_volumes("v", vols, strlen(vols), &in,
+					     &d2, err, sizeof(err)), 0);
+	in.node_stats = &ns;
+	in.nnode_stats = 1;
+	in.zone_stats = &zs;
+	in.nzone_stats = 1;
+	f = open_memstream(&buf, &len);
+	assert_int_equal(placer_json_write_topology(f, &in), 0);
+	fclose(f);
+	assert_int_equal(placer_json_topology("t2", buf, len, &back, &d3, err,
+					      sizeof(err)), 0);
+	assert_int_equal(back.nnodes, 4);
+	assert_string_equal(back.nodes[3].labels[0].value, "b");
+	free(buf);
+	f = open_memstream(&buf, &len);
+	assert_int_equal(placer_json_write_volumes(f, &in), 0);
+	fclose(f);
+	assert_int_equal(placer_json_volumes("v2", buf, len, &back, &d4, err,
+					     sizeof(err)), 0);
+	assert_string_equal(back.volumes[0].preferred_zone, "c");
+	free(buf);
+	f = open_memstream(&buf, &len);
+	assert_int_equal(placer_json_write_stats(f, &in), 0);
+	fclose(f);
+	assert_int_equal(placer_json_stats("s2", buf, len, &back, &d5, err,
+					   sizeof(err)), 0);
+	assert_true(back.node_stats[0].p99_write_us == 1234.5);
+	assert_true(back.zone_stats[0].p99_write_us == 99);
+	free(buf);
+	placer_doc_free(d1);
+	placer_doc_free(d2);
+	placer_doc_free(d3);
+	placer_doc_free(d4);
+	placer_doc_free(d5);
+	placer_doc_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_placer_json_syntax_errors),
+		cmocka_unit_test(test_placer_json_unknown_and_missing),
+		cmocka_unit_test(test_placer_json_bad_values),
+		cmocka_unit_test(test_placer_json_duplicates),
+		cmocka_unit_test(test_placer_json_round_trip),
+		cmocka_unit_test(test_placer_json_writers_parse_back),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

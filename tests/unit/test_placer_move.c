@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Movement and latency: how much the placer moves when the cluster
+ * changes, against a theoretical minimum this file computes on its own,
+ * and how it treats slow zones and nodes.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "placer.h"
+#include "placer_tc.h"
+
+#define GiB (1ULL << 30)
+#define N_PER_ZONE 6
+#define VOLUMES 2000
+
+/* Z zones of N equal nodes; V volumes of 4..16 GiB; half full. */
+static struct tc *cluster(unsigned int Z, unsigned int R, uint64_t seed)
+{
+	struct tc *c = tc_new();
+	uint64_t s = seed, total = 0, cap;
+	unsigned int z, k, v;
+
+	for (v = 0; v < VOLUMES; v++) {
+		tc_add_volume(c, GiB * (4 + tc_rand(&s) % 13), R,
+			      PLACER_SPREAD_HARD, -1);
+		total += c->vols[v].size_bytes * R;
+	}
+	cap = total / (Z * N_PER_ZONE) * 2;
+	for (z = 0; z < Z; z++) {
+		tc_add_zone(c);
+		for (k = 0; k < N_PER_ZONE; k++)
+			tc_add_node(c, z, cap);
+	}
+	return c;
+}
+
+static struct placer_result *place_and_adopt(struct tc *c)
+{
+	struct placer_result *r;
+
+	tc_input(c);
+	r = tc_run(c);
+	assert_int_equal(r->nerrors, 0);
+	tc_adopt(c, r);
+	return r;
+}
+
+static struct placer_result *replan(struct tc *c)
+{
+	struct placer_result *p;
+
+	tc_input(c);
+	p = tc_run(c);
+	tc_check_layout(c, p);
+	tc_check_steps(c, p);
+	assert_int_equal(p->nerrors, 0);
+	return p;
+}
+
+static int node_by_name(const struct tc *c, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->nn; i++)
+		if (!strcmp(c->nname[i], name))
+			return (int)i;
+	return -1;
+}
+
+/* The least bytes any placer must move from the current placement to an
+ * even spread that obeys the rules.  Two lower bounds, take the larger:
+ *   - an even spread puts total/S bytes on each of the S schedulable
+ *     nodes, so every node below that must receive the difference;
+ *   - replicas on gone or drained nodes must move, and so must those over
+ *     ceil(R/D) in one zone of the D zones left. */
+static uint64_t theoretical_min(const struct tc *c)
+{
+	static uint64_t before[TC_MAXN];
+	uint64_t total = 0, even, need = 0, forced = 0;
+	unsigned int n, S = 0, D = 0, v, j, z, top, cnt[TC_MAXZ];
+	bool zone_ok[TC_MAXZ] = { false };
+	int nd;
+
+	tc_bytes_current(c, before);
+	for (n = 0; n < c->nn; n++) {
+		total += before[n];
+		if (c->gone[n] || !c->sched[n])
+			continue;
+		S++;
+		if (!zone_ok[c->zone[n]])
+			D++;
+		zone_ok[c->zone[n]] = true;
+	}
+	even = total / S;
+	for (n = 0; n < c->nn; n++)
+		if (!c->gone[n] && c->sched[n] && before[n] < even)
+			need += even - before[n];
+	for (v = 0; v < c->nv; v++) {
+		top = (c->vols[v].replicas + D - 1) / D;
+		memset(cnt, 0, sizeof(cnt));
+		for (j = 0; j < c->cur_n[v]; j++) {
+			nd = node_by_name(c, c->cur[v][j]);
+			if (c->gone[nd] || !c->sched[nd])
+				forced += c->vols[v].size_bytes;
+			else
+				cnt[c->zone[nd]]++;
+		}
+		for (z = 0; z < c->nz; z++)
+			if (cnt[z] > top)
+				forced += (cnt[z] - top) * c->vols[v].size_bytes;
+	}
+	return need > forced ? need : forced;
+}
+
+/* Used bytes max/mean and min/mean over schedulable nodes. */
+static void balance(const struct tc *c, const struct placer_result *r,
+		    double *max_mean, double *min_mean)
+{
+	static uint64_t bytes[TC_MAXN];
+	uint64_t sum = 0, max = 0, min = UINT64_MAX;
+	unsigned int n, S = 0;
+
+	tc_bytes_result(c, r, bytes);
+	for (n = 0; n < c->nn; n++) {
+		if (c->gone[n] || !c->sched[n])
+			continue;
+		S++;
+		sum += bytes[n];
+		max = bytes[n] > max ? bytes[n] : max;
+		min = bytes[n] < min ? bytes[n] : min;
+	}
+	*max_mean = (double)max * S / (double)sum;
+	*min_mean = (double)min * S / (double)sum;
+}
+
+static void check_moved(const struct tc *c, const struct placer_result *p,
+			uint64_t min, bool balanced)
+{
+	double hi, lo;
+
+	if (p->moved_bytes > min + min / 20)
+		fail_msg("moved %llu > 1.05 x minimum %llu",
+			 (unsigned long long)p->moved_bytes,
+			 (unsigned long long)min);
+	if (!balanced)
+		return;
+	balance(c, p, &hi, &lo);
+	if (hi > 1.05 || lo < 0.95)
+		fail_msg("after: max/mean %.4f, min/mean %.4f", hi, lo);
+}
+
+/* Adding a zone moves at most 1.05 x the minimum, and ends balanced: from
+ * one zone (every replica must spread out) to many (only the new zone's
+ * share moves), fewer zones than replicas and more. */
+static void test_placer_move_add_zone(void **state)
+{
+	static const unsigned int cfg[][2] = {
+		{ 1, 2 }, { 1, 3 }, { 2, 3 }, { 3, 3 }, { 4, 3 },
+		{ 5, 3 }, { 3, 2 }, { 5, 5 }, { 6, 4 },
+	};
+	struct placer_result *r, *p;
+	unsigned int i, k, z;
+	uint64_t min;
+
+	(void)state;
+	for (i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++) {
+		struct tc *c = cluster(cfg[i][0], cfg[i][1], 100 + i);
+
+		r = place_and_adopt(c);
+		z = tc_add_zone(c);
+		for (k = 0; k < N_PER_ZONE; k++)
+			tc_add_node(c, z, c->cap[0]);
+		min = theoretical_min(c);
+		p = replan(c);
+		assert_true(min > 0);
+		check_moved(c, p, min, true);
+		placer_result_free(p);
+		placer_result_free(r);
+		tc_free(c);
+	}
+}
+
+/* One node more: it fills to its share, from the most loaded nodes. */
+static void test_placer_move_add_node(void **state)
+{
+	static const unsigned int cfg[][2] = {
+		{ 4, 3 }, { 5, 3 }, { 3, 2 }, { 6, 4 },
+	};
+	struct placer_result *r, *p;
+	uint64_t min;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++) {
+		struct tc *c = cluster(cfg[i][0], cfg[i][1], 200 + i);
+
+		r = place_and_adopt(c);
+		tc_add_node(c, 0, c->cap[0]);
+		min = theoretical_min(c);
+		p = replan(c);
+		assert_true(p->moved_bytes > 0);
+		check_moved(c, p, min, true);
+		placer_result_free(p);
+		placer_result_free(r);
+		tc_free(c);
+	}
+}
+
+/* Zones of a volume's replicas in r, except on node skip. */
+static unsigned int zones_of(const struct tc *c, const struct placer_result *r,
+			     unsigned int v, int skip, bool *used)
+{
+	unsigned int j, n, k = 0;
+
+	memset(used, 0, TC_MAXZ * sizeof(*used));
+	for (j = 0; j < r->vols[v].nreplicas; j++) {
+		n = tc_node(c, r->vols[v].replicas[j]);
+		if ((int)n == skip)
+			continue;
+		k += !used[c->zone[n]];
+		used[c->zone[n]] = true;
+	}
+	return k;
+}
+
+/* Only replicas on the lost (or drained) nodes move; each goes to a zone
+ * the volume does not use, when there are zones enough. */
+static void check_only_affected(const struct tc *c, const struct placer_result
+				*before_in, const struct placer_result *p,
+				unsigned int D)
+{
+	unsigned int v, j, on_lost, moved;
+	bool used[TC_MAXZ];
+	size_t i;
+	int from, to;
+
+	for (i = 0; i < p->nmoves; i++) {
+		from = node_by_name(c, p->moves[i].from);
+		to = node_by_name(c, p->moves[i].to);
+		assert_true(from >= 0 && to >= 0);
+		assert_true(c->gone[from] || !c->sched[from]);
+		if (D < c->vols[p->moves[i].volume].replicas)
+			continue;
+		zones_of(c, p, p->moves[i].volume, to, used);
+		assert_false(used[c->zone[to]]);
+	}
+	for (v = 0; v < c->nv; v++) {
+		on_lost = moved = 0;
+		for (j = 0; j < c->cur_n[v]; j++) {
+			from = node_by_name(c, c->cur[v][j]);
+			on_lost += c->gone[from] || !c->sched[from];
+		}
+		for (i = 0; i < p->nmoves; i++)
+			moved += p->moves[i].volume == v;
+		assert_int_equal(moved, on_lost);
+	}
+	(void)before_in;
+}
+
+static void test_placer_move_lose_zone(void **state)
+{
+	static const unsigned int cfg[][2] = {
+		{ 4, 3 }, { 5, 3 }, { 3, 3 }, { 6, 5 }, { 3, 2 },
+	};
+	struct placer_result *r, *p;
+	unsigned int i, n, Z;
+
+	(void)state;
+	for (i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++) {
+		struct tc *c = cluster(cfg[i][0], cfg[i][1], 300 + i);
+
+		Z = cfg[i][0];
+		r = place_and_adopt(c);
+		for (n = 0; n < c->nn; n++)
+			c->gone[n] = c->zone[n] == (int)Z - 1;
+		p = replan(c);
+		assert_true(p->nmoves > 0);
+		assert_int_equal(p->moved_bytes, theoretical_min(c));
+		check_only_affected(c, r, p, Z - 1);
+		placer_result_free(p);
+		placer_result_free(r);
+		tc_free(c);
+	}
+}
+
+static void test_placer_move_lose_or_drain_node(void **state)
+{
+	struct placer_result *r, *p;
+	int drain;
+
+	(void)state;
+	for (drain = 0; drain < 2; drain++) {
+		struct tc *c = cluster(5, 3, 400 + drain);
+
+		r = place_and_adopt(c);
+		if (drain)
+			c->sched[7] = false;
+		else
+			c->gone[7] = true;
+		p = replan(c);
+		assert_true(p->nmoves > 0);
+		assert_int_equal(p->moved_bytes, theoretical_min(c));
+		check_only_affected(c, r, p, 5);
+		placer_result_free(p);
+		placer_result_free(r);
+		tc_free(c);
+	}
+}
+
+/* --- latency --------------------------------------------------------- */
+
+static struct tc *small(unsigned int Z, unsigned int nvol, int pref)
+{
+	struct tc *c = tc_new();
+	unsigned int z, k, v;
+
+	for (z = 0; z < Z; z++) {
+		tc_add_zone(c);
+		for (k = 0; k < 3; k++)
+			tc_add_node(c, z, 4000 * GiB);
+	}
+	for (v = 0; v < nvol; v++)
+		tc_add_volume(c, GiB * (1 + v % 9), 3, PLACER_SPREAD_HARD,
+			      v % 3 ? -1 : pref);
+	for (z = 0; z < Z; z++)
+		c->zp99[z] = 1000;
+	for (k = 0; k < c->nn; k++)
+		c->p99[k] = 900 + 10 * k;
+	return c;
+}
+
+/* Replicas and primaries of r in zone z. */
+static void in_zone(const struct tc *c, const struct placer_result *r, int z,
+		    unsigned int *reps, unsigned int *prims)
+{
+	unsigned int v, j;
+
+	*reps = *prims = 0;
+	for (v = 0; v < c->nv; v++)
+		for (j = 0; j < r->vols[v].nreplicas; j++)
+			if (c->zone[tc_node(c, r->vols[v].replicas[j])] == z) {
+				(*reps)++;
+				*prims += j == 0;
+			}
+}
+
+/* A 10x zone gets nothing new while three others can take it all. */
+static void test_placer_latency_slow_zone_avoided(void **state)
+{
+	struct tc *c = small(4, 300, -1);
+	struct placer_result *r;
+	unsigned int reps, prims;
+
+	(void)state;
+	c->zp99[0] = 10000;
+	c->p99[3] = 20000;	/* and one slow node in zone-b */
+	tc_input(c);
+	r = tc_run(c);
+	assert_int_equal(r->nerrors, 0);
+	in_zone(c, r, 0, &reps, &prims);
+	assert_int_equal(reps, 0);
+	assert_int_equal(r->node_latency[0], PLACER_LAT_SLOW);
+	assert_int_equal(r->node_latency[3], PLACER_LAT_SLOW);
+	assert_int_equal(r->node_latency[4], PLACER_LAT_FAST);
+	tc_bytes_result(c, r, c->used);	/* borrow: bytes per node */
+	assert_int_equal(c->used[3], 0);
+	placer_result_free(r);
+	tc_free(c);
+}
+
+/* With as many zones as replicas the slow zone must hold one of each,
+ * but it leads none of them. */
+static void test_placer_latency_slow_zone_not_primary(void **state)
+{
+	struct tc *c = small(3, 300, 0);
+	struct placer_result *r;
+	unsigned int reps, prims;
+
+	(void)state;
+	c->zp99[0] = 10000;
+	tc_input(c);
+	r = tc_run(c);
+	in_zone(c, r, 0, &reps, &prims);
+	assert_int_equal(reps, 300);
+	assert_int_equal(prims, 0);
+	placer_result_free(r);
+	tc_free(c);
+}
+
+static unsigned int count_actions(const struct placer_result *r,
+				  enum placer_action a)
+{
+	unsigned int k = 0;
+	size_t i;
+
+	for (i = 0; i < r->nsteps; i++)
+		k += r->steps[i].action == a;
+	return k;
+}
+
+/* Latency alone moves primaries, never data; after recovery the
+ * preferred zone leads again and then all is stable. */
+static void test_placer_latency_change_and_recovery(void **state)
+{
+	struct tc *c = small(3, 300, 0);
+	struct placer_result *r, *p;
+	unsigned int reps, prims, prims0;
+
+	(void)state;
+	r = place_and_adopt(c);
+	in_zone(c, r, 0, &reps, &prims0);
+	assert_true(prims0 >= 100);	/* all that prefer zone-a */
+	c->zp99[0] = 10000;
+	p = replan(c);
+	assert_int_equal(p->moved_bytes, 0);
+	assert_int_equal(p->nmoves, 0);
+	assert_int_equal(count_actions(p, PLACER_PROMOTE), p->nsteps);
+	assert_int_equal(p->nsteps, prims0);
+	in_zone(c, p, 0, &reps, &prims);
+	assert_int_equal(prims, 0);
+	tc_adopt(c, p);
+	placer_result_free(p);
+
+	c->zp99[0] = 1000;	/* recovered */
+	p = replan(c);
+	assert_int_equal(p->nmoves, 0);
+	in_zone(c, p, 0, &reps, &prims);
+	assert_int_equal(prims, 100);	/* those preferring zone-a */
+	tc_adopt(c, p);
+	placer_result_free(p);
+	p = replan(c);
+	assert_int_equal(p->nsteps, 0);
+	placer_result_free(p);
+	placer_result_free(r);
+	tc_free(c);
+}
+
+/* Noise around the threshold moves primaries once, not back and forth:
+ * between k(1-band) and k nothing is demoted or promoted. */
+static void test_placer_latency_hysteresis(void **state)
+{
+	static const double seq[] = { 2900, 3100, 2900, 3100, 2700, 2900 };
+	struct tc *c = small(3, 300, 0);
+	struct placer_result *r, *p;
+	unsigned int i, promotes = 0, reps, prims;
+
+	(void)state;
+	r = place_and_adopt(c);
+	for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		c->zp99[0] = seq[i];
+		p = replan(c);
+		assert_int_equal(p->nmoves, 0);
+		promotes += count_actions(p, PLACER_PROMOTE);
+		if (i == 1)
+			assert_true(count_actions(p, PLACER_PROMOTE) > 0);
+		else
+			assert_int_equal(count_actions(p, PLACER_PROMOTE), 0);
+		tc_adopt(c, p);
+		placer_result_free(p);
+	}
+	in_zone(c, r, 0, &reps, &prims);
+	assert_int_equal(promotes, prims);
+	c->zp99[0] = 2000;	/* below 3 x 0.8: fully recovered */
+	p = replan(c);
+	in_zone(c, p, 0, &reps, &prims);
+	assert_int_equal(prims, 100);
+	placer_result_free(p);
+	placer_result_free(r);
+	tc_free(c);
+}
+
+/* k is a knob: a 4x zone is slow at k = 3, not at k = 5. */
+static void test_placer_latency_factor(void **state)
+{
+	struct tc *c = small(4, 100, -1);
+	struct placer_result *r;
+	unsigned int reps, prims;
+
+	(void)state;
+	c->zp99[0] = 4000;
+	tc_input(c);
+	r = tc_run(c);
+	in_zone(c, r, 0, &reps, &prims);
+	assert_int_equal(reps, 0);
+	placer_result_free(r);
+	c->opts.slow_factor = 5;
+	r = tc_run(c);
+	in_zone(c, r, 0, &reps, &prims);
+	assert_true(reps > 0 && prims > 0);
+	assert_int_equal(r->node_latency[0], PLACER_LAT_FAST);
+	placer_result_free(r);
+	tc_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_placer_move_add_zone),
+		cmocka_unit_test(test_placer_move_add_node),
+		cmocka_unit_test(test_placer_move_lose_zone),
+		cmocka_unit_test(test_placer_move_lose_or_drain_node),
+		cmocka_unit_test(test_placer_latency_slow_zone_avoided),
+		cmocka_unit_test(test_placer_latency_slow_zone_not_primary),
+		cmocka_unit_test(test_placer_latency_change_and_recovery),
+		cmocka_unit_test(test_placer_latency_hysteresis),
+		cmocka_unit_test(test_placer_latency_factor),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
