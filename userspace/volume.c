@@ -19,10 +19,13 @@
 #define DEFAULT_STATE_DIR	"/var/lib/tapestry"
 #define DRAIN_NS		(10 * 1000000000ULL)
 
-/* The loop's registered buffers: small ones for the common 4 KiB..64 KiB
- * requests, large ones for requests up to the 1 MiB maximum.  96 MiB of
- * locked memory per volume. */
-#define NR_SMALL	512
+/* The loop's registered buffers: small (64 KiB) ones for the common
+ * 4 KiB..64 KiB requests, large (1 MiB) ones for requests up to the
+ * maximum.  Small ones: one per engine slot, plus the acked writes a slow
+ * replica may still hold under quorum (ENGINE_LAG_MAX), plus reads whose
+ * data is on its way to a client; with the default 256 slots that is 52
+ * MiB, and 64 MiB of large ones, locked per volume. */
+#define NR_SMALL(qd)	((qd) + ENGINE_LAG_MAX(qd) + 64)
 #define NR_LARGE	64
 
 struct volume_args {
@@ -350,7 +353,9 @@ static void unregister_peers(struct volume_args *a)
 static int serve(struct volume_args *a)
 {
 	struct uloop_opts lo = {
-		.entries = 512, .nr_small = NR_SMALL, .nr_large = NR_LARGE,
+		.entries = 512,
+		.nr_small = NR_SMALL(a->eo.queue_depth ? a->eo.queue_depth : 128),
+		.nr_large = NR_LARGE,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct nbd_server *s = NULL;
