@@ -122,7 +122,7 @@ URI="nbd+unix:///demo?socket=$SOCK"
 show_log "serving"
 nbdinfo "$URI" | grep -E "export-size:|can_multi_conn|block_size" | sed 's/^\t*/    nbdinfo: /'
 
-bold "fio through NBD: 4 KiB random read/write, QD32, 4000 IOPS, every block checked (crc32c)"
+bold "fio through NBD: 4 KiB random reads (3000/s) and writes (500/s), QD32, every block checked (crc32c)"
 "$TAPESTRY" report zones --interval $((RUN_S - 2)) --pin-root "$PIN_ROOT" \
 	--percentiles 50,99 --no-hist >"$WORK/zones.txt" 2>&1 &
 ZREP=$!
@@ -133,7 +133,8 @@ PIDS+=($ZREP)
 IOREP=$!
 PIDS+=($IOREP)
 fio --name=demo --ioengine=nbd --uri="$URI" --rw=randrw --bs=4k \
-	--iodepth=32 --size=512M --time_based --runtime=$RUN_S --rate_iops=2000 \
+	--iodepth=32 --size=512M --time_based --runtime=$RUN_S \
+	--rwmixread=85 --rate_iops=3000,500 \
 	--verify=crc32c --verify_backlog=256 --verify_fatal=1 --verify_state_save=0 \
 	--status-interval=1 --output-format=terse --terse-version=3 \
 	--output="$WORK/fio.terse" >/dev/null 2>&1 &
@@ -152,7 +153,8 @@ say "while us-east-1c is down: $(( $(fio_written) - before )) MiB more written;"
     "us-east-1a and us-east-1b are a quorum"
 say "the regions us-east-1c misses go into a persistent dirty map"
 
-bold "Zone us-east-1c comes back: only what it missed is copied"
+bold "Zone us-east-1c comes back: only the regions it missed are copied"
+say "(the volume is 8192 regions of 64 KiB)"
 start_zone us-east-1c "${PORT[us-east-1c]}"
 wait_for "$WORK/volume.log" "us-east-1c in sync" 20 || say "(resync still running)"
 show_log "us-east-1c (is back|in sync)|resync"
