@@ -22,6 +22,12 @@ struct uloop {
 	uint64_t dropped;
 	bool stopping;
 
+	/* stalls (uloop.h): completed stall time, their count, and when the
+	 * last wait returned */
+	uint64_t stalled;
+	uint64_t nstalls;
+	uint64_t t_out;
+
 	/* buffer pool: one mapping, carved into registered buffers */
 	void *arena;
 	size_t arena_len;
@@ -146,6 +152,7 @@ int uloop_create(const struct uloop_opts *o, struct uloop **out)
 	if (err)
 		goto err_exit_ring;
 	l->now = clock_ns();
+	l->t_out = l->now;
 	*out = l;
 	return 0;
 
@@ -255,6 +262,45 @@ uint64_t uloop_clock(struct uloop *l)
 	return l->now;
 }
 
+/* What of a span of `span` ns, which should have taken `expect`, is a
+ * stall. */
+static uint64_t stall_part(uint64_t span, uint64_t expect)
+{
+	if (span <= expect + ULOOP_STALL_MIN_NS)
+		return 0;
+	return span - expect - ULOOP_STALL_MIN_NS;
+}
+
+static uint64_t live_at(const struct uloop *l, uint64_t t)
+{
+	uint64_t gap = t > l->t_out ? t - l->t_out : 0;
+
+	return t - l->stalled - stall_part(gap, 0);
+}
+
+uint64_t uloop_live_ns(struct uloop *l)
+{
+	return live_at(l, l->now);
+}
+
+uint64_t uloop_live_clock(struct uloop *l)
+{
+	return live_at(l, uloop_clock(l));
+}
+
+uint64_t uloop_stalls(const struct uloop *l)
+{
+	return l->nstalls;
+}
+
+static void add_stall(struct uloop *l, uint64_t ns)
+{
+	if (!ns)
+		return;
+	l->stalled += ns;
+	l->nstalls++;
+}
+
 /* Heap positions are 0-based here; timer->slot stores position + 1. */
 static void heap_set(struct uloop *l, unsigned int pos, struct uloop_timer *t)
 {
@@ -359,24 +405,31 @@ int uloop_run_once(struct uloop *l, uint64_t max_wait_ns)
 {
 	struct __kernel_timespec ts;
 	struct io_uring_cqe *cqe;
-	uint64_t wait = max_wait_ns;
+	uint64_t wait = max_wait_ns, t_in = clock_ns();
 	unsigned int n, i;
 	int ret;
 
+	/* Since the last wait returned the loop has been at work (handlers,
+	 * timers, hooks, the caller): past the threshold that is a stall. */
+	add_stall(l, stall_part(t_in - l->t_out, 0));
 	if (l->nr_timers) {
 		uint64_t due = l->heap[0]->deadline;
 
-		wait = due > l->now ? due - l->now : 0;
+		wait = due > t_in ? due - t_in : 0;
 		if (wait > max_wait_ns)
 			wait = max_wait_ns;
 	}
 	ts.tv_sec = (long long)(wait / 1000000000ULL);
 	ts.tv_nsec = (long long)(wait % 1000000000ULL);
 	ret = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+	l->now = clock_ns();
+	/* A wait that returns late: the thread was not running when the
+	 * kernel woke it (an early return is never a stall). */
+	add_stall(l, stall_part(l->now - t_in, wait));
+	l->t_out = l->now;
 	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN &&
 	    ret != -EBUSY)
 		return ret;
-	l->now = clock_ns();
 	n = dispatch(l);
 	run_timers(l);
 	for (i = 0; i < l->nr_hooks; i++)

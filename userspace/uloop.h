@@ -82,6 +82,30 @@ uint64_t uloop_now(struct uloop *l);
 /* The clock read afresh (and the cached value refreshed). */
 uint64_t uloop_clock(struct uloop *l);
 
+/*
+ * Stalls: spans in which the loop could not reap completions although it
+ * should have, because its thread was not running (SIGSTOP, CPU
+ * starvation, a page-fault storm) or was busy elsewhere (a long handler,
+ * a blocking call).  Two kinds are measured: a wait for completions that
+ * returns later than the timeout it asked for, and the time between one
+ * wait's return and the next wait (handlers, timers, hooks and whatever
+ * the caller does between iterations).  Of each span, only what exceeds
+ * ULOOP_STALL_MIN_NS counts, so ordinary scheduling jitter and ordinary
+ * work are not stalls.
+ *
+ * "Live" time is CLOCK_MONOTONIC minus the stalled time: it stands still
+ * while the loop is stalled and never goes backwards.  Deadlines on work
+ * that others do for the loop (a replica's reply) should be judged in
+ * live time, so that the loop's own stall is never blamed on them.
+ */
+#define ULOOP_STALL_MIN_NS 5000000ULL
+/* Live time as of uloop_now() (no clock read). */
+uint64_t uloop_live_ns(struct uloop *l);
+/* Live time read afresh; the span in progress counts if it is a stall. */
+uint64_t uloop_live_clock(struct uloop *l);
+/* Stalls measured so far (a count, to notice that one just happened). */
+uint64_t uloop_stalls(const struct uloop *l);
+
 /* Arm t to fire fn(t) at deadline (re-arming moves it).  -ENOSPC if
  * max_timers are already armed. */
 int uloop_timer_arm(struct uloop *l, struct uloop_timer *t, uint64_t deadline);

@@ -6,8 +6,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "uloop.h"
@@ -242,6 +245,89 @@ static void test_uloop_hooks(void **state)
 	uloop_destroy(l);
 }
 
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts))
+		;
+}
+
+static void slow_timer(struct uloop_timer *t)
+{
+	(void)t;
+	sleep_ms(100);	/* a handler that blocks the loop */
+}
+
+/* Work that keeps the loop from reaping (here a blocking timer) is a
+ * stall: live time stands still for it, and only for it. */
+static void test_uloop_stall_in_a_handler(void **state)
+{
+	struct uloop_timer t = { .fn = slow_timer };
+	uint64_t live0, real0, live, real;
+	struct uloop *l;
+	int i;
+
+	(void)state;
+	l = new_loop(1, 1);
+	uloop_run_once(l, 0);
+	live0 = uloop_live_clock(l);
+	real0 = uloop_now(l);
+	assert_int_equal(uloop_stalls(l), 0);
+	assert_int_equal(uloop_timer_arm(l, &t, real0), 0);
+	uloop_run_once(l, 0);		/* the timer blocks for 100 ms */
+	/* the span in progress already counts, before the next wait */
+	live = uloop_live_clock(l);
+	real = uloop_now(l);
+	assert_true(real - real0 >= 100000000);
+	assert_true(live - live0 < real - real0 - 90000000);
+	uloop_run_once(l, 0);
+	assert_true(uloop_stalls(l) >= 1);
+	/* plain waiting is not a stall: 10 waits of 10 ms */
+	live0 = uloop_live_clock(l);
+	real0 = uloop_now(l);
+	for (i = 0; i < 10; i++)
+		uloop_run_once(l, 10000000);
+	live = uloop_live_clock(l);
+	real = uloop_now(l);
+	assert_true(real - real0 >= 100000000);
+	assert_true(live - live0 >= (real - real0) / 2);
+	assert_true(live >= live0);
+	uloop_destroy(l);
+}
+
+/* A thread that is not running (SIGSTOP) while the loop should be waking
+ * up: the wait returns late, and the lateness is a stall. */
+static void test_uloop_stall_while_stopped(void **state)
+{
+	uint64_t live0, real0, live, real;
+	struct uloop *l;
+	pid_t parent = getpid(), child;
+	int status;
+
+	(void)state;
+	l = new_loop(1, 1);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		sleep_ms(30);
+		kill(parent, SIGSTOP);
+		sleep_ms(300);
+		kill(parent, SIGCONT);
+		_exit(0);
+	}
+	live0 = uloop_live_clock(l);
+	real0 = uloop_now(l);
+	while (uloop_now(l) - real0 < 500000000ULL)
+		uloop_run_once(l, 10000000);
+	live = uloop_live_clock(l);
+	real = uloop_now(l);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(uloop_stalls(l) >= 1);
+	assert_true(real - live > 200000000ULL + (real0 - live0));
+	uloop_destroy(l);
+}
+
 static void test_uloop_bad_opts(void **state)
 {
 	struct uloop_opts o = { .small_size = 1000 };
@@ -261,6 +347,8 @@ int main(void)
 		cmocka_unit_test(test_uloop_buffers),
 		cmocka_unit_test(test_uloop_timers_order),
 		cmocka_unit_test(test_uloop_hooks),
+		cmocka_unit_test(test_uloop_stall_in_a_handler),
+		cmocka_unit_test(test_uloop_stall_while_stopped),
 		cmocka_unit_test(test_uloop_bad_opts),
 	};
 
