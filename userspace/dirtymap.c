@@ -18,6 +18,8 @@ struct dm_hdr {
 	uint32_t version;
 	uint32_t region_size;
 	uint64_t nr_regions;
+	uint32_t flags;		/* the caller's; 0 in files of old engines */
+	uint32_t __pad;
 };
 
 struct dirtymap {
@@ -29,7 +31,9 @@ struct dirtymap {
 	uint64_t count;
 	uint32_t region_size;
 	unsigned int shift;
-	bool changed;
+	int fd;
+	uint64_t version;	/* changes so far */
+	uint64_t synced;	/* version at the last dirtymap_sync() */
 };
 
 static size_t map_len(uint64_t nr_regions)
@@ -105,7 +109,7 @@ int dirtymap_open(const char *path, uint64_t nr_regions, uint32_t region_size,
 		free(m);
 		goto err_close;
 	}
-	close(fd);
+	m->fd = fd;
 	m->words = (uint64_t *)(m->map + DM_HDR);
 	m->len = len;
 	m->nr_regions = nr_regions;
@@ -126,6 +130,7 @@ void dirtymap_close(struct dirtymap *m)
 	if (!m)
 		return;
 	munmap(m->map, m->len);
+	close(m->fd);
 	free(m);
 }
 
@@ -159,7 +164,7 @@ void dirtymap_set(struct dirtymap *m, uint64_t region)
 		return;
 	m->words[region / 64] |= bit;
 	m->count++;
-	m->changed = true;
+	m->version++;
 }
 
 void dirtymap_clear(struct dirtymap *m, uint64_t region)
@@ -170,7 +175,7 @@ void dirtymap_clear(struct dirtymap *m, uint64_t region)
 		return;
 	m->words[region / 64] &= ~bit;
 	m->count--;
-	m->changed = true;
+	m->version++;
 }
 
 void dirtymap_clear_all(struct dirtymap *m)
@@ -179,7 +184,7 @@ void dirtymap_clear_all(struct dirtymap *m)
 		return;
 	memset(m->words, 0, m->nr_words * 8);
 	m->count = 0;
-	m->changed = true;
+	m->version++;
 }
 
 /* Regions [*first, *last] touched by [off, off + len), clipped; false if
@@ -233,7 +238,7 @@ uint64_t dirtymap_merge(struct dirtymap *dst, const struct dirtymap *src)
 		if (add) {
 			dst->words[i] |= add;
 			dst->count += (uint64_t)__builtin_popcountll(add);
-			dst->changed = true;
+			dst->version++;
 		}
 	}
 	return dst->count - before;
@@ -261,10 +266,49 @@ uint64_t dirtymap_next(const struct dirtymap *m, uint64_t from)
 
 int dirtymap_sync(struct dirtymap *m)
 {
-	if (!m->changed)
+	uint64_t v = m->version;
+
+	if (v == m->synced)
 		return 0;
 	if (msync(m->map, m->len, MS_SYNC))
 		return -errno;
-	m->changed = false;
+	m->synced = v;
 	return 0;
+}
+
+int dirtymap_fd(const struct dirtymap *m)
+{
+	return m->fd;
+}
+
+uint64_t dirtymap_version(const struct dirtymap *m)
+{
+	return m->version;
+}
+
+uint32_t dirtymap_flags(const struct dirtymap *m)
+{
+	const struct dm_hdr *h = (const struct dm_hdr *)m->map;
+
+	return __atomic_load_n(&h->flags, __ATOMIC_RELAXED);
+}
+
+void dirtymap_set_flags(struct dirtymap *m, uint32_t flags)
+{
+	struct dm_hdr *h = (struct dm_hdr *)m->map;
+
+	if (h->flags == flags)
+		return;
+	__atomic_store_n(&h->flags, flags, __ATOMIC_RELAXED);
+	m->version++;
+}
+
+uint64_t dirtymap_nr_words(const struct dirtymap *m)
+{
+	return m->nr_words;
+}
+
+uint64_t dirtymap_word(const struct dirtymap *m, uint64_t w)
+{
+	return w < m->nr_words ? m->words[w] : 0;
 }

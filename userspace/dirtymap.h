@@ -8,10 +8,15 @@
  * activity log, of the regions that may have writes in flight (what crash
  * recovery must reconcile).  A bit set with dirtymap_set() is in the page
  * cache as soon as the call returns, so it survives a SIGKILL of the
- * process; dirtymap_sync() makes it durable against a machine crash.
+ * process.  To make it durable against a machine crash, fsync the file
+ * (dirtymap_fd(): an fsync, e.g. IORING_OP_FSYNC, writes back the stores
+ * made through the shared mapping just as msync does) or call
+ * dirtymap_sync(), which blocks.  dirtymap_version() tells a caller that
+ * syncs asynchronously whether anything changed since its last sync.
  *
  * File layout: a 4096-byte header (magic, version, region size, region
- * count), then one bit per region, little-endian 64-bit words.
+ * count, the caller's flags), then one bit per region, little-endian
+ * 64-bit words.
  */
 #ifndef TAPESTRY_DIRTYMAP_H
 #define TAPESTRY_DIRTYMAP_H
@@ -52,8 +57,22 @@ uint64_t dirtymap_merge(struct dirtymap *dst, const struct dirtymap *src);
 /* The first set region >= from, or DIRTYMAP_NONE. */
 uint64_t dirtymap_next(const struct dirtymap *m, uint64_t from);
 
-/* msync the mapping if anything changed since the last sync.  Returns 0
- * or -errno. */
+/* msync the mapping if anything changed since the last sync (blocking:
+ * for startup and shutdown).  Returns 0 or -errno. */
 int dirtymap_sync(struct dirtymap *m);
+
+/* The file, open for as long as the map is (for an asynchronous fsync). */
+int dirtymap_fd(const struct dirtymap *m);
+/* A number that grows with every change to the bits or the flags. */
+uint64_t dirtymap_version(const struct dirtymap *m);
+
+/* 32 bits kept in the header for the caller (0 in a new file). */
+uint32_t dirtymap_flags(const struct dirtymap *m);
+void dirtymap_set_flags(struct dirtymap *m, uint32_t flags);
+
+/* Raw access to the bits, 64 regions per word (bit r % 64 of word r / 64),
+ * for set algebra across maps of the same geometry. */
+uint64_t dirtymap_nr_words(const struct dirtymap *m);
+uint64_t dirtymap_word(const struct dirtymap *m, uint64_t w);
 
 #endif /* TAPESTRY_DIRTYMAP_H */

@@ -12,6 +12,7 @@ struct seqmap {
 	uint64_t *seq;
 	uint64_t nr_blocks;
 	size_t len;
+	int fd;
 };
 
 int seqmap_open(const char *path, uint64_t nr_blocks, bool create,
@@ -53,7 +54,7 @@ int seqmap_open(const char *path, uint64_t nr_blocks, bool create,
 		free(m);
 		goto err_close;
 	}
-	close(fd);
+	m->fd = fd;
 	m->nr_blocks = nr_blocks;
 	m->len = len;
 	*out = m;
@@ -69,6 +70,7 @@ void seqmap_close(struct seqmap *m)
 	if (!m)
 		return;
 	munmap(m->seq, m->len);
+	close(m->fd);
 	free(m);
 }
 
@@ -105,4 +107,9 @@ uint64_t seqmap_max(const struct seqmap *m, uint64_t first, uint64_t n)
 int seqmap_sync(struct seqmap *m)
 {
 	return msync(m->seq, m->len, MS_SYNC) ? -errno : 0;
+}
+
+int seqmap_fd(const struct seqmap *m)
+{
+	return m->fd;
 }

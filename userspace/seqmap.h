@@ -10,7 +10,8 @@
  * ("a copied region never overwrites a newer write").
  *
  * A store into the mapping is in the page cache at once, so it survives a
- * SIGKILL of the process; seqmap_sync() makes it durable (called on flush).
+ * SIGKILL of the process; an fsync of seqmap_fd() makes it durable (on
+ * flush).
  * Record a block's seq only after its data write has completed: a crash in
  * between then leaves an older seq on newer data, which errs toward copying
  * more, never toward trusting data that is not there.
@@ -42,7 +43,13 @@ void seqmap_set(struct seqmap *m, uint64_t first, uint64_t n, uint64_t seq);
 /* Largest seq over blocks [first, first + n). */
 uint64_t seqmap_max(const struct seqmap *m, uint64_t first, uint64_t n);
 
-/* msync the mapping.  Returns 0 or -errno. */
+/* msync the mapping (blocking: for startup and shutdown).  Returns 0 or
+ * -errno. */
 int seqmap_sync(struct seqmap *m);
+
+/* The file, open for as long as the map is: an fsync of it (e.g.
+ * IORING_OP_FSYNC, which does not block the caller) makes the stores
+ * durable just as msync does. */
+int seqmap_fd(const struct seqmap *m);
 
 #endif /* TAPESTRY_SEQMAP_H */
