@@ -308,7 +308,7 @@ uint64_t dirtymap_nr_words(const struct dirtymap *m)
 	return m->nr_words;
 }
 
-uint64_t dirtymap_word(const struct dirtymap *m, uint64_t w)
+const uint64_t *dirtymap_words(const struct dirtymap *m)
 {
-	return w < m->nr_words ? m->words[w] : 0;
+	return m->words;
 }

@@ -73,6 +73,6 @@ void dirtymap_set_flags(struct dirtymap *m, uint32_t flags);
 /* Raw access to the bits, 64 regions per word (bit r % 64 of word r / 64),
  * for set algebra across maps of the same geometry. */
 uint64_t dirtymap_nr_words(const struct dirtymap *m);
-uint64_t dirtymap_word(const struct dirtymap *m, uint64_t w);
+const uint64_t *dirtymap_words(const struct dirtymap *m);
 
 #endif /* TAPESTRY_DIRTYMAP_H */

@@ -36,21 +36,20 @@ static struct engine *lookup(uint64_t ud, struct ereq **q)
 	if (!e)
 		return NULL;
 	if (q) {
-		if ((idx & EIDX_MASK) >= e->nr_reqs)
+		if ((idx & ESLOT_MASK) >= e->nr_reqs)
 			return NULL;
-		*q = &e->reqs[idx & EIDX_MASK];
+		*q = &e->reqs[idx & ESLOT_MASK];
 	}
 	return e;
 }
 
-static struct erepl *zone_repl(struct engine *e, unsigned int zone_id)
+/* The replica is named by the index, not the zone id: ids are the zone
+ * registry's (or UD_ZONE_NONE for all), not the engine's to choose. */
+static struct erepl *ud_repl(struct engine *e, uint64_t ud)
 {
-	unsigned int i;
+	unsigned int ri = (ud_index(ud) & EIDX_MASK) >> EREPL_SHIFT;
 
-	for (i = 0; i < e->nr; i++)
-		if (e->repl[i].zone_id == zone_id)
-			return &e->repl[i];
-	return NULL;
+	return ri < e->nr ? &e->repl[ri] : NULL;
 }
 
 static void repl_cqe(void *ctx, const struct io_uring_cqe *cqe)
@@ -60,7 +59,7 @@ static void repl_cqe(void *ctx, const struct io_uring_cqe *cqe)
 	struct erepl *r;
 
 	(void)ctx;
-	if (!e || !(r = zone_repl(e, ud_zone(cqe->user_data))))
+	if (!e || !(r = ud_repl(e, cqe->user_data)))
 		return;
 	engine_enter(e);
 	if (ud_flags(cqe->user_data) & UD_F_REMOTE)
@@ -79,6 +78,22 @@ static void rx_cqe(void *ctx, const struct io_uring_cqe *cqe)
 		return;
 	engine_enter(e);
 	engine_remote_conn_cqe(e, cqe);
+	engine_leave(e);
+}
+
+/* The engine's own metadata I/O: the state record, map syncs. */
+static void meta_cqe(void *ctx, const struct io_uring_cqe *cqe)
+{
+	struct engine *e = lookup(cqe->user_data, NULL);
+
+	(void)ctx;
+	if (!e)
+		return;
+	engine_enter(e);
+	if ((ud_index(cqe->user_data) & EIDX_MASK) == EIDX_MASK)
+		engine_state_cqe(e, cqe);
+	else
+		engine_sync_cqe(e, cqe);
 	engine_leave(e);
 }
 
@@ -109,6 +124,7 @@ int engine_register(struct engine *e)
 	uloop_set_handler(e->loop, UD_CLS_REPL, repl_cqe, NULL);
 	uloop_set_handler(e->loop, UD_CLS_REPL_RX, rx_cqe, NULL);
 	uloop_set_handler(e->loop, UD_CLS_REPL_DONE, done_cqe, NULL);
+	uloop_set_handler(e->loop, UD_CLS_ENGINE, meta_cqe, NULL);
 	return 0;
 }
 
@@ -161,7 +177,8 @@ static void req_init(struct engine *e, struct ereq *q, enum eop op,
  * of the others, k the acks needed; a local replica far faster than the
  * rest does not make the remote ones "slow").  Otherwise callers wait
  * (-EAGAIN), as they must. */
-static bool much_slower(const struct engine *e, unsigned int ri)
+static bool much_slower(const struct engine *e, unsigned int ri,
+			uint64_t lat_ri)
 {
 	uint64_t lat[ENGINE_MAX_REPLICAS], t;
 	unsigned int i, j, n = 0, k;
@@ -183,9 +200,8 @@ static bool much_slower(const struct engine *e, unsigned int ri)
 		k = engine_majority(e->nr);
 	if (k > n)
 		k = n;
-	return e->repl[ri].ewma_ns > engine_soft_deadline(lat[k - 1],
-							 e->soft_floor_ns,
-							 e->soft_mult);
+	return lat_ri > engine_soft_deadline(lat[k - 1], e->soft_floor_ns,
+					     e->soft_mult);
 }
 
 /* Every slot is taken while the caller has room: acked requests are
@@ -197,6 +213,7 @@ static bool much_slower(const struct engine *e, unsigned int ri)
 static void cut_laggard(struct engine *e)
 {
 	unsigned int i, lag[ENGINE_MAX_REPLICAS] = { 0 }, worst = 0;
+	uint64_t now = uloop_live_clock(e->loop), oldest = now, lat;
 	const struct ereq *q;
 	struct erepl *r;
 
@@ -210,7 +227,16 @@ static void cut_laggard(struct engine *e)
 	for (i = 1; i < e->nr; i++)
 		if (lag[i] > lag[worst])
 			worst = i;
-	if (!lag[worst] || !much_slower(e, worst) ||
+	/* Its recent latency, or what it has kept waiting the longest: a
+	 * replica that answers nothing at all keeps its old EWMA. */
+	for (q = e->head; q; q = q->next)
+		if (q->sub[worst].state == SUB_ISSUED &&
+		    q->sub[worst].t_issue < oldest)
+			oldest = q->sub[worst].t_issue;
+	lat = e->repl[worst].ewma_ns;
+	if (now - oldest > lat)
+		lat = now - oldest;
+	if (!lag[worst] || !much_slower(e, worst, lat) ||
 	    (e->repl[worst].state == ENGINE_REPLICA_IN_SYNC &&
 	     !engine_can_write(e->ack, e->nr, e->min_in_sync,
 			       engine_in_sync(e) - 1)))
@@ -324,21 +350,15 @@ unsigned int engine_in_sync(const struct engine *e)
 	return n;
 }
 
-/* Start a write-type op (write, trim, zero chunk) on every replica that
- * takes writes.  Refused by the policy: nothing goes anywhere, not even to
- * the activity log, and the caller gets -EIO. */
-static void start_write(struct ereq *q)
+/* Send a write-type op that has its seq to every replica that takes
+ * writes; a degraded one gets the range in its dirty and missed maps
+ * instead, before the op can be acked. */
+static void issue_write(struct ereq *q)
 {
 	struct engine *e = q->e;
 	uint64_t len = q->op == EOP_WRITE ? q->len : q->end - q->off;
 	unsigned int i;
 
-	q->chunk_failed = 0;
-	if (!engine_can_write(e->ack, e->nr, e->min_in_sync, engine_in_sync(e)) ||
-	    !(q->seq = engine_state_next_seq(e))) {
-		engine_req_fail_now(q, -EIO);
-		return;
-	}
 	dirtymap_set_range(e->actlog, q->off, len);
 	q->starting = 1;
 	for (i = 0; i < e->nr; i++) {
@@ -349,10 +369,62 @@ static void start_write(struct ereq *q)
 		else if (r->state == ENGINE_REPLICA_RESYNCING)
 			engine_sub_start(q, i, false);
 		else
-			dirtymap_set_range(r->dirty, q->off, len);
+			engine_mark_missed(r, q->off, len);
 	}
 	q->starting = 0;
 	engine_req_progress(q);
+}
+
+/* Start a write-type op (write, trim, zero chunk).  Refused by the policy:
+ * nothing goes anywhere, not even to the activity log, and the caller
+ * gets -EIO.  Without a durably reserved seq it waits, in order behind any
+ * other write already waiting, for engine_state_durable(). */
+static void start_write(struct ereq *q)
+{
+	struct engine *e = q->e;
+
+	q->chunk_failed = 0;
+	if (!engine_can_write(e->ack, e->nr, e->min_in_sync,
+			      engine_in_sync(e))) {
+		engine_req_fail_now(q, -EIO);
+		return;
+	}
+	if (!e->seqq && (q->seq = engine_state_next_seq(e))) {
+		issue_write(q);
+		return;
+	}
+	q->waiting = 1;
+	q->wlink = NULL;
+	if (e->seqq_tail)
+		e->seqq_tail->wlink = q;
+	else
+		e->seqq = q;
+	e->seqq_tail = q;
+}
+
+void engine_state_durable(struct engine *e, int err)
+{
+	struct ereq *q;
+	unsigned int i;
+
+	while ((q = e->seqq)) {
+		if (!err && !engine_can_write(e->ack, e->nr, e->min_in_sync,
+					      engine_in_sync(e)))
+			err = -EIO;
+		if (!err && !(q->seq = engine_state_next_seq(e)))
+			break;	/* not enough yet: wait for the next */
+		e->seqq = q->wlink;
+		if (!e->seqq)
+			e->seqq_tail = NULL;
+		q->waiting = 0;
+		if (err)
+			engine_req_fail_now(q, -EIO);
+		else
+			issue_write(q);
+	}
+	for (i = 0; i < e->nr; i++)
+		if (!e->repl[i].local)
+			engine_remote_state_durable(&e->repl[i], err);
 }
 
 void engine_next_chunk(struct ereq *q)
@@ -553,26 +625,43 @@ uint32_t engine_max_io(const struct engine *e)
 
 /* ---- the tick: deadlines, activity log, progress ---- */
 
+/* Whether the sub must be done by a deadline, and when (live time). */
+static uint64_t hard_deadline(const struct engine *e, const struct esub *s,
+			      const struct erepl *r)
+{
+	return engine_hard_deadline(s->flushing, s->t_issue, r->nflush,
+				    r->t_flush_clear, e->hard_ns, e->flush_ns);
+}
+
+/* Deadlines are judged in live time (uloop.h), so the time the loop
+ * itself was stalled never counts against a replica; and not at all in
+ * the first tick after a stall, so that the replies that arrived
+ * meanwhile are reaped first. */
 static void check_deadlines(struct engine *e)
 {
-	uint64_t now = uloop_clock(e->loop);
+	uint64_t now = uloop_live_clock(e->loop), dl;
 	unsigned int i, fail = 0, slow = 0;
+	uint64_t stalls = uloop_stalls(e->loop);
 	struct ereq *q;
 
+	if (stalls != e->stalls_seen) {
+		e->stalls_seen = stalls;
+		return;
+	}
 	for (q = e->head; q; q = q->next) {
 		for (i = 0; i < e->nr; i++) {
 			const struct esub *s = &q->sub[i];
 			const struct erepl *r = &e->repl[i];
-			uint64_t age;
 
 			if (s->state != SUB_ISSUED)
 				continue;
-			age = now - s->t_issue;
-			if (age > e->hard_ns)
+			dl = hard_deadline(e, s, r);
+			if (dl && now > dl)
 				fail |= 1U << i;
-			else if (age > engine_soft_deadline(r->ewma_ns,
-							    e->soft_floor_ns,
-							    e->soft_mult))
+			else if (now - s->t_issue >
+				 engine_soft_deadline(r->ewma_ns,
+						      e->soft_floor_ns,
+						      e->soft_mult))
 				slow |= 1U << i;
 		}
 	}
@@ -593,6 +682,10 @@ static void sweep_actlog(struct engine *e)
 {
 	uint64_t r;
 
+	/* While the replicas are being reconciled (or wait to be, after a
+	 * crash) the log is the list of regions to reconcile. */
+	if (e->recon.active || e->recon.crash)
+		return;
 	for (r = dirtymap_next(e->actlog, 0); r != DIRTYMAP_NONE;
 	     r = dirtymap_next(e->actlog, r + 1))
 		if (!engine_range_busy(e, r << EREGION_SHIFT, EREGION))
@@ -628,6 +721,9 @@ void engine_tick(struct uloop_timer *t)
 		e->t_sweep = now;
 		sweep_actlog(e);
 	}
+	engine_state_tick(e);
+	engine_mark_in_sync_tick(e);
+	engine_recon_pump(e);
 	engine_resync_pump(e);
 	if (now - e->t_log >= LOG_NS) {
 		e->t_log = now;
@@ -669,6 +765,8 @@ void engine_get_stats(const struct engine *e, struct engine_stats *out)
 	out->reads = e->reads;
 	out->flushes = e->flushes;
 	out->failed = e->failed;
+	out->reconciles = e->recon.runs;
+	out->reconciling = e->recon.active;
 	for (i = 0; i < e->nr; i++) {
 		const struct erepl *r = &e->repl[i];
 		struct engine_replica_stats *s = &out->replica[i];

@@ -38,7 +38,11 @@
  *
  * Changes since the first version of this header (all additions):
  * engine_opts.soft_mult, engine_replica_stats.resyncs and .lagged,
- * engine_get_zone_hist(), ENGINE_LAG_MAX().
+ * engine_get_zone_hist(), ENGINE_LAG_MAX(); engine_opts.flush_timeout_ms,
+ * engine_stats.reconciles and .reconciling, ENGINE_ZONE_ID_MAX.  One
+ * change of meaning: a zone_id of 0 now means "no zone tag"
+ * (UD_ZONE_NONE), where the engine used to number zones by position,
+ * which collided with the node's zone registry.
  */
 #ifndef TAPESTRY_ENGINE_H
 #define TAPESTRY_ENGINE_H
@@ -57,11 +61,16 @@ enum engine_ack {
 
 #define ENGINE_MAX_REPLICAS 8
 
+#define ENGINE_ZONE_ID_MAX 254
+
 struct engine_replica_opts {
 	const char *zone;	/* required, unique within the volume */
-	/* Zone id for io_uring user_data (1..254), as the zone registry of
-	 * zonetrace hands out, so BPF reports can name the zone.  0: the
-	 * engine numbers zones itself, by replica position from 1. */
+	/* Zone id for io_uring user_data (1..ENGINE_ZONE_ID_MAX), as the
+	 * node's zone registry hands out (zonetrace_zone_register()), so
+	 * that the zone tracer attributes the requests to this zone.  0: no
+	 * zone id; the requests are tagged UD_ZONE_NONE and the zone tracer
+	 * does not see them.  The engine never makes ids up: an id that is
+	 * not the registry's would count as some other zone's traffic. */
 	unsigned int zone_id;
 	const char *path;	/* local target: file or block device ... */
 	const char *addr;	/* ... or remote: "IP:PORT" of a replica server */
@@ -83,6 +92,12 @@ struct engine_opts {
 	/* Added by the engine: k of the soft deadline; 0 = 4.  A
 	 * soft_floor_us of 0 means 2000. */
 	unsigned int soft_mult;
+	/* Added: the timeout of a flush, or of a FUA write, on a replica
+	 * (0 = 10000, never below hard_timeout_ms).  A disk may take
+	 * seconds to flush; other requests issued to that replica while a
+	 * flush or FUA write is out on it are not judged by the hard timeout
+	 * before it ends (they may be queued behind it). */
+	uint32_t flush_timeout_ms;
 };
 
 /* Added by the engine: under quorum, acked writes may still be out on a
@@ -156,6 +171,11 @@ struct engine_stats {
 	unsigned int nr_replicas, in_sync;
 	uint64_t writes, reads, flushes, failed;
 	struct engine_replica_stats replica[ENGINE_MAX_REPLICAS];
+	/* Added: times every replica had been degraded and the reachable
+	 * ones were reconciled and brought back in sync (or, at create,
+	 * recovered after an unclean stop); whether that is going on. */
+	uint64_t reconciles;
+	bool reconciling;
 };
 
 void engine_get_stats(const struct engine *e, struct engine_stats *out);

@@ -22,6 +22,8 @@ const struct option engine_args_options[] = {
 	{ "hard-timeout-ms", required_argument, NULL, ENGINE_ARG_HARD_TIMEOUT },
 	{ "soft-floor-us", required_argument, NULL, ENGINE_ARG_SOFT_FLOOR },
 	{ "soft-mult", required_argument, NULL, ENGINE_ARG_SOFT_MULT },
+	{ "flush-timeout-ms", required_argument, NULL,
+	  ENGINE_ARG_FLUSH_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -161,6 +163,11 @@ int engine_args_apply(struct engine_opts *o, int opt, char *arg)
 			return bad("hard-timeout-ms", arg);
 		o->hard_timeout_ms = u;
 		return 0;
+	case ENGINE_ARG_FLUSH_TIMEOUT:
+		if (uint_arg(arg, 3600000, &u) || !u)
+			return bad("flush-timeout-ms", arg);
+		o->flush_timeout_ms = u;
+		return 0;
 	case ENGINE_ARG_SOFT_FLOOR:
 		if (uint_arg(arg, 60000000, &u) || !u)
 			return bad("soft-floor-us", arg);
@@ -214,6 +221,8 @@ void engine_args_usage(FILE *f)
 "  --min-in-sync N         below this, writes fail with EIO\n"
 "  --queue-depth N         request slots (default 128)\n"
 "  --hard-timeout-ms N     degrade a replica after N ms (default 500)\n"
+"  --flush-timeout-ms N    ... but give a flush or FUA write N ms, and do not\n"
+"                          time out what waits behind one (default 10000)\n"
 "  --soft-floor-us N       soft deadline floor (default 2000)\n"
 "  --soft-mult K           soft deadline = max(floor, K x EWMA) (default 4)\n");
 }

@@ -7,8 +7,8 @@
  *   --name NAME --size SIZE [--block-size N] --state-dir DIR [--create]
  *   --local ZONE=PATH | --replica ZONE=IP:PORT     (repeatable, in order)
  *   [--zone-id ZONE=ID] [--ack all|quorum] [--min-in-sync N]
- *   [--queue-depth N] [--hard-timeout-ms N] [--soft-floor-us N]
- *   [--soft-mult K]
+ *   [--queue-depth N] [--hard-timeout-ms N] [--flush-timeout-ms N]
+ *   [--soft-floor-us N] [--soft-mult K]
  *
  * Strings stored in the opts point into the arguments (borrowed).
  */
@@ -38,6 +38,7 @@ enum {
 	ENGINE_ARG_HARD_TIMEOUT,
 	ENGINE_ARG_SOFT_FLOOR,
 	ENGINE_ARG_SOFT_MULT,
+	ENGINE_ARG_FLUSH_TIMEOUT,
 	ENGINE_ARG_LAST,
 };
 

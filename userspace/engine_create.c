@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "dirtymap.h"
 #include "engine_int.h"
@@ -44,7 +45,7 @@ static int check_replicas(const struct engine_opts *o)
 		const struct engine_replica_opts *a = &o->replicas[i];
 
 		if (!name_ok(a->zone, REPL_ZONE_MAX) || !!a->path == !!a->addr ||
-		    a->zone_id > 254) {
+		    a->zone_id > ENGINE_ZONE_ID_MAX) {
 			log_err("%s: replica %u: need a zone ([A-Za-z0-9._-]) "
 				"and exactly one of a path or an address, zone "
 				"id <= 254", o->name, i + 1);
@@ -52,10 +53,9 @@ static int check_replicas(const struct engine_opts *o)
 		}
 		for (j = 0; j < i; j++) {
 			const struct engine_replica_opts *b = &o->replicas[j];
-			unsigned int ia = a->zone_id ? a->zone_id : i + 1;
-			unsigned int ib = b->zone_id ? b->zone_id : j + 1;
 
-			if (!strcmp(a->zone, b->zone) || ia == ib) {
+			if (!strcmp(a->zone, b->zone) ||
+			    (a->zone_id && a->zone_id == b->zone_id)) {
 				log_err("%s: zones %s and %s: zones and zone "
 					"ids must be unique", o->name, a->zone,
 					b->zone);
@@ -106,10 +106,37 @@ static void copy_opts(struct engine *e, const struct engine_opts *o)
 	e->soft_mult = o->soft_mult ? o->soft_mult : 4;
 	e->hard_ns = (o->hard_timeout_ms ? o->hard_timeout_ms : 500) *
 		     1000000ULL;
+	e->flush_ns = (o->flush_timeout_ms ? o->flush_timeout_ms : 10000) *
+		      1000000ULL;
+	if (e->flush_ns < e->hard_ns)
+		e->flush_ns = e->hard_ns;
 	e->tick_ns = e->hard_ns / 10;
 	if (e->tick_ns > 20000000ULL)
 		e->tick_ns = 20000000ULL;
 	e->st.fd = -1;
+}
+
+/* The missed map beside the dirty one.  A state dir from an engine that
+ * kept none: every dirty region may miss an acked write, and a replica
+ * with none was in sync. */
+static int open_missed(struct engine *e, struct erepl *r, uint64_t nreg)
+{
+	char path[4096], suffix[REPL_ZONE_MAX + 8];
+	bool fresh;
+	int err;
+
+	snprintf(suffix, sizeof(suffix), "%s.missed", r->zone);
+	if ((err = engine_state_path(e, suffix, path, sizeof(path))))
+		return err;
+	fresh = access(path, F_OK) != 0;
+	if ((err = dirtymap_open(path, nreg, EREGION, true, &r->missed)))
+		return err;
+	if (fresh) {
+		dirtymap_merge(r->missed, r->dirty);
+		dirtymap_set_flags(r->missed, dirtymap_count(r->dirty) ? 0 :
+					      EMISSED_IN_SYNC);
+	}
+	return 0;
 }
 
 static int open_replica(struct engine *e, unsigned int i,
@@ -123,14 +150,17 @@ static int open_replica(struct engine *e, unsigned int i,
 	r->e = e;
 	r->idx = i;
 	snprintf(r->zone, sizeof(r->zone), "%s", ro->zone);
-	r->zone_id = ro->zone_id ? ro->zone_id : i + 1;
+	/* No id: no zone tag (the engine never invents ids, which would
+	 * collide with the node's zone registry). */
+	r->zone_id = ro->zone_id ? ro->zone_id : UD_ZONE_NONE;
 	r->local = ro->path != NULL;
 	r->state = ENGINE_REPLICA_DEGRADED;
 	r->retry.fn = engine_replica_retry;
 	hist_reset(&r->hist);
 	snprintf(suffix, sizeof(suffix), "%s.dirty", r->zone);
 	if ((err = engine_state_path(e, suffix, path, sizeof(path))) ||
-	    (err = dirtymap_open(path, nreg, EREGION, true, &r->dirty))) {
+	    (err = dirtymap_open(path, nreg, EREGION, true, &r->dirty)) ||
+	    (err = open_missed(e, r, nreg))) {
 		log_err("%s: dirty map of %s: %s", e->name, r->zone,
 			strerror(-err));
 		return err;
@@ -167,8 +197,10 @@ static void wait_connects(struct engine *e)
 			engine_remote_shutdown(&e->repl[i]);
 }
 
-/* After recovery: reachable replicas with nothing dirty are in sync, the
- * others resync; unreachable ones are degraded and retried. */
+/* Reachable replicas with nothing dirty are in sync, the others resync;
+ * unreachable ones are degraded and retried.  After an unclean stop (the
+ * activity log is not empty) no replica is in sync before the reachable
+ * ones have been reconciled (engine_recover). */
 static int initial_states(struct engine *e)
 {
 	unsigned int i, up = 0;
@@ -179,12 +211,14 @@ static int initial_states(struct engine *e)
 		if (!r->up) {
 			r->state = ENGINE_REPLICA_DEGRADED;
 			r->t_down = uloop_clock(e->loop);
+			dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
+						      ~EMISSED_IN_SYNC);
 			log_warn("%s: replica %s unreachable: degraded",
 				 e->name, r->zone);
 			continue;
 		}
 		up++;
-		r->state = dirtymap_count(r->dirty) ?
+		r->state = dirtymap_count(r->dirty) || e->recon.crash ?
 			   ENGINE_REPLICA_RESYNCING : ENGINE_REPLICA_IN_SYNC;
 	}
 	if (up < e->min_in_sync) {
@@ -193,10 +227,14 @@ static int initial_states(struct engine *e)
 		return -EIO;
 	}
 	for (i = 0; i < e->nr; i++) {
-		if (!e->repl[i].up)
-			engine_schedule_retry(&e->repl[i]);
-		else if (e->repl[i].state == ENGINE_REPLICA_RESYNCING)
-			engine_resync_start(&e->repl[i]);
+		struct erepl *r = &e->repl[i];
+
+		if (!r->up)
+			engine_schedule_retry(r);
+		else if (r->state == ENGINE_REPLICA_IN_SYNC)
+			engine_mark_in_sync(r);
+		else if (engine_in_sync(e))
+			engine_resync_start(r);
 	}
 	return 0;
 }
@@ -249,12 +287,13 @@ int engine_create(struct uloop *loop, const struct engine_opts *o,
 		err = open_all(e, o);
 	if (!err) {
 		wait_connects(e);
-		if (dirtymap_count(e->actlog))
-			err = engine_recover(e);
+		e->recon.crash = dirtymap_count(e->actlog) != 0;
 	}
 	e->in_create = false;
 	if (!err)
 		err = initial_states(e);
+	if (!err && !engine_in_sync(e))
+		err = engine_recover(e);
 	if (err) {
 		e->in_create = true;	/* keep the activity log as it is */
 		engine_destroy(e);
@@ -266,12 +305,32 @@ int engine_create(struct uloop *loop, const struct engine_opts *o,
 	return 0;
 }
 
+/* Requests, map syncs and the state record's write all done (the last
+ * writes from memory this engine owns). */
+static bool idle(const struct engine *e)
+{
+	return !e->nr_inflight && engine_sync_idle(e) && !engine_state_busy(e);
+}
+
 static void run_until_idle(struct engine *e, uint64_t ns)
 {
 	uint64_t deadline = uloop_clock(e->loop) + ns;
 
-	while (e->nr_inflight && uloop_clock(e->loop) < deadline)
+	while (!idle(e) && uloop_clock(e->loop) < deadline)
 		uloop_run_once(e->loop, 10000000ULL);
+}
+
+/* Writes waiting for a seq never got one: refused. */
+static void drop_seq_waiters(struct engine *e)
+{
+	struct ereq *q;
+
+	while ((q = e->seqq)) {
+		e->seqq = q->wlink;
+		q->waiting = 0;
+		engine_req_fail_now(q, -ESHUTDOWN);
+	}
+	e->seqq_tail = NULL;
 }
 
 /* Answer every caller still waiting with -ESHUTDOWN; let what is out
@@ -286,8 +345,9 @@ static void drain(struct engine *e)
 
 	engine_run_deferred(e);
 	engine_enter(e);
+	drop_seq_waiters(e);
 	for (q = e->head; q; q = q->next)
-		if (!q->acked && !q->internal)
+		if (!q->acked && !q->internal && !q->waiting)
 			engine_req_fail_now(q, -ESHUTDOWN);
 	engine_leave(e);
 	run_until_idle(e, e->hard_ns);
@@ -322,9 +382,13 @@ void engine_destroy(struct engine *e)
 		uloop_timer_cancel(e->loop, &e->repl[i].retry);
 	if (e->reqs)
 		drain(e);
-	/* A clean stop: nothing in flight, nothing for recovery to do. */
-	if (e->actlog && !e->nr_inflight && !e->in_create)
+	/* A clean stop: nothing in flight, nothing for recovery to do --
+	 * unless the log lists regions still to be reconciled. */
+	if (e->actlog && idle(e) && !e->in_create && !e->recon.active &&
+	    !e->recon.crash) {
+		engine_mark_in_sync_tick(e);
 		dirtymap_clear_all(e->actlog);
+	}
 	for (i = 0; i < e->nr; i++) {
 		struct erepl *r = &e->repl[i];
 
@@ -335,6 +399,9 @@ void engine_destroy(struct engine *e)
 		if (r->dirty)
 			dirtymap_sync(r->dirty);
 		dirtymap_close(r->dirty);
+		if (r->missed)
+			dirtymap_sync(r->missed);
+		dirtymap_close(r->missed);
 	}
 	if (e->actlog)
 		dirtymap_sync(e->actlog);

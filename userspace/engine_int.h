@@ -3,8 +3,10 @@
  * engine internals, shared by engine.c (volume, requests, ack policy),
  * engine_policy.c (pure decisions), engine_order.c (overlap ordering),
  * engine_local.c and engine_remote.c (the two kinds of target),
- * engine_state.c (persistent state) and engine_resync.c (resync and crash
- * recovery).  Nothing outside the engine includes this.
+ * engine_state.c (persistent state), engine_sync.c (durability of the
+ * maps), engine_resync.c (resync) and engine_recover.c (crash recovery and
+ * reconciling replicas after every one was degraded).  Nothing outside the
+ * engine includes this.
  *
  * A request (struct ereq) is one slot of a preallocated array.  It has one
  * sub-request (struct esub) per replica.  A sub moves
@@ -15,9 +17,11 @@
  * the buffer stays until kref drops to 0).
  *
  * io_uring user_data of replica SQEs: UD_CLS_REPL, the op, the replica's
- * zone id, UD_F_REMOTE on the send of a remote frame, and index =
- * (engine number << 24) | slot.  (zone, index) names one replica request
- * while it is in flight, as include/abi/udata.h requires.
+ * zone id (UD_ZONE_NONE when the caller gave none), UD_F_REMOTE on the
+ * send of a remote frame, and index = (engine number << 24) | (replica <<
+ * 21) | slot.  The index alone names one replica request while it is in
+ * flight, as include/abi/udata.h requires of (zone, index).  The engine's
+ * own metadata I/O is UD_CLS_ENGINE, zone UD_ZONE_NONE.
  */
 #ifndef TAPESTRY_ENGINE_INT_H
 #define TAPESTRY_ENGINE_INT_H
@@ -39,6 +43,9 @@ struct seqmap;
 #define EREGION		(1U << EREGION_SHIFT)	/* 64 KiB */
 #define EIDX_SHIFT	24
 #define EIDX_MASK	((1U << EIDX_SHIFT) - 1)
+#define EREPL_SHIFT	21		/* replica index within the index */
+#define ESLOT_MASK	((1U << EREPL_SHIFT) - 1)
+#define ESLOTS_MAX	ESLOT_MASK	/* request slots per engine */
 #define EMAX_ENGINES	255
 /* Resync/recovery buffers: seqs in the first 4 KiB, data after, so the
  * data is page-aligned for O_DIRECT. */
@@ -68,14 +75,23 @@ struct esub {
 	uint8_t counts;		/* the replica was in sync at issue */
 	uint8_t kref;		/* SQEs/frames outstanding */
 	uint8_t run;		/* local resync write: next block to look at */
+	uint8_t flushing;	/* a flush or FUA op, counted in nflush */
 	int32_t res;
-	uint64_t t_issue;	/* sub became ISSUED (deadlines, EWMA) */
+	uint64_t t_issue;	/* live time it became ISSUED (deadlines,
+				 * EWMA): see uloop_live_ns() */
 	uint64_t t_sqe;		/* first SQE prepared (zone timing) */
 	/* remote: the frame header and the sendmsg that carries it */
 	uint8_t hdr[REPL_HDR_SIZE];
 	struct iovec iov[3];
 	struct msghdr msg;
 	uint32_t tx_next;	/* remote: next sub in the connection's queue */
+};
+
+/* Someone waiting for a round of map syncs (engine_sync.c). */
+struct ewait {
+	struct ewait *next;
+	uint64_t ticket;		/* the round that covers it */
+	void (*fn)(struct ewait *w, int err);
 };
 
 /* A resync/recovery buffer: one per (internal slot, replica). */
@@ -114,7 +130,12 @@ struct ereq {
 	uint32_t rs_bytes;	/* resync: bytes a target applied */
 	uint32_t crc;		/* remote write: payload crc, once */
 	uint8_t crc_ok;
+	uint8_t waiting;	/* on the seq queue or a sync round */
+	uint8_t nmissed;	/* FUA: replicas known to miss it */
 	int res;
+	int sync_res;		/* the answer once the maps are durable */
+	struct ewait sw;	/* waiting for a sync round */
+	struct ereq *wlink;	/* seq queue */
 	engine_done_fn done;
 	void *arg;
 	struct ereq *prev, *next;	/* in-flight list, in order */
@@ -146,7 +167,17 @@ struct erepl {
 	bool local;
 	bool up;		/* open / connected and usable */
 	enum engine_replica_state state;
+	/* dirty: regions where it may differ from the in-sync replicas
+	 * (what resync copies).  missed, a subset: regions where it may
+	 * lack a write that was acked (what reconciling must not trust it
+	 * for); its header flag EMISSED_IN_SYNC says it was in sync, with
+	 * every earlier write done on it, when last recorded. */
 	struct dirtymap *dirty;
+	struct dirtymap *missed;
+	uint64_t insync_mark;	/* order before which its subs must end
+				 * for EMISSED_IN_SYNC; 0: none pending */
+	unsigned int nflush;	/* flush/FUA subs out on it */
+	uint64_t t_flush_clear;	/* live time nflush last fell to 0 */
 	struct elocal *loc;
 	struct econn *conn;
 	uint64_t ewma_ns;	/* writes */
@@ -164,11 +195,58 @@ struct erepl {
 	uint64_t t_down;	/* when it became degraded */
 };
 
+#define EMISSED_IN_SYNC	0x1	/* missed map flag, see struct erepl */
+
+/* <name>.state on disk (little-endian x86/arm64 layout, as written). */
+struct estate_disk {
+	uint64_t magic;
+	uint64_t epoch;		/* no epoch above this was ever used */
+	uint64_t seq_limit;	/* no seq at or above this was ever used */
+	uint64_t size;
+	uint32_t block_size;
+	uint32_t __pad;
+};
+
 struct estate {
 	int fd;
-	uint64_t epoch;
+	uint64_t epoch;		/* in use */
+	uint64_t epoch_limit;	/* durable: epochs up to it may be used */
 	uint64_t next_seq;
-	uint64_t seq_limit;	/* persisted: no seq >= this was ever used */
+	uint64_t seq_limit;	/* durable: seqs below it may be used */
+	struct estate_disk rec;	/* the record being written */
+	uint8_t busy;		/* write + fdatasync in flight */
+	uint8_t again;		/* another reservation is wanted */
+	uint8_t ncqe;
+	int res;
+	uint64_t failures;
+	uint64_t retry_at;
+};
+
+/* Rounds of map syncs (engine_sync.c). */
+struct esync {
+	uint64_t started, done;
+	unsigned int pending;	/* fsyncs of the round in flight */
+	int err;
+	uint64_t synced[2 * ENGINE_MAX_REPLICAS];	/* versions durable */
+	uint64_t inflight[2 * ENGINE_MAX_REPLICAS];	/* being synced */
+	struct ewait *head, *tail;
+};
+
+/* Reconciling the replicas when none is in sync (engine_recover.c). */
+struct erecon {
+	uint8_t active;
+	uint8_t draining;	/* older requests still out */
+	uint8_t syncing;	/* waiting for the maps to be durable */
+	uint8_t failed;		/* a member failed: start over */
+	uint8_t crash;		/* the activity log is from a dead engine */
+	unsigned int members;	/* bitmask of the replicas it reads */
+	unsigned int refused;	/* the set last found unsafe (logged) */
+	uint64_t watermark;
+	uint64_t cursor;
+	unsigned int inflight;
+	uint64_t regions, rewritten, runs;
+	uint64_t t_start;
+	struct ewait sw;
 };
 
 struct engine {
@@ -184,8 +262,9 @@ struct engine {
 	char *state_dir;
 	bool create;
 
-	uint64_t soft_floor_ns, hard_ns, tick_ns;
+	uint64_t soft_floor_ns, hard_ns, flush_ns, tick_ns;
 	unsigned int soft_mult;
+	uint64_t stalls_seen;		/* uloop_stalls() at the last tick */
 
 	struct ereq *reqs;
 	unsigned int nr_reqs;		/* all slots */
@@ -202,19 +281,20 @@ struct engine {
 	size_t rs_arena_len;
 
 	struct estate st;
+	struct esync sync;
+	struct erecon recon;
+	struct ereq *seqq, *seqq_tail;	/* writes waiting for a seq */
 	struct dirtymap *actlog;
 	uint64_t t_sweep;
 
 	struct uloop_timer tick, defer_timer;
 	bool shutting_down;
-	bool recovering;
 	bool in_api;			/* inside a caller's request call */
 	bool in_create;
 	unsigned int nest;		/* entry depth, reap at 0 */
 
 	uint64_t writes, reads, flushes, failed;
 	uint64_t t_log;
-	unsigned int recover_inflight;
 	uint64_t recovered, recovered_bytes;
 };
 
@@ -252,6 +332,12 @@ void engine_replica_retry(struct uloop_timer *t);
  * ranges go to the dirty maps. */
 void engine_abandon_blocked(struct engine *e);
 const char *engine_op_name(unsigned int op);
+/* r may lack an acked write in [off, off + len): dirty and missed. */
+void engine_mark_missed(struct erepl *r, uint64_t off, uint64_t len);
+/* r is in sync: its missed map gets EMISSED_IN_SYNC once every request
+ * issued before now has left it (see engine_mark_in_sync_tick). */
+void engine_mark_in_sync(struct erepl *r);
+void engine_mark_in_sync_tick(struct engine *e);
 
 /* ---- engine.c ---- */
 
@@ -265,6 +351,10 @@ void engine_schedule_retry(struct erepl *r);
 
 /* Start the next chunk of a long trim/zero. */
 void engine_next_chunk(struct ereq *q);
+/* A state write ended (err 0: the reservations it carried are durable):
+ * writes waiting for a seq go on (or fail), connections waiting for an
+ * epoch go on. */
+void engine_state_durable(struct engine *e, int err);
 /* A read failed on q->read_from: try another replica.  Returns 0 if a
  * retry went out, -EIO if none is left. */
 int engine_read_retry(struct ereq *q);
@@ -286,6 +376,25 @@ int engine_verdict(enum engine_ack ack, unsigned int nr, unsigned int floor,
 uint64_t engine_ewma(uint64_t ewma, uint64_t sample);
 uint64_t engine_soft_deadline(uint64_t ewma, uint64_t floor_ns,
 			      unsigned int mult);
+/* When a sub on a replica must be done by (live time), or 0 when it is
+ * not judged now.  flushing: the sub is a flush or a FUA write, which may
+ * legitimately take seconds: flush_ns from its issue.  Any other sub is
+ * judged by hard_ns, but not while the replica has a flush or FUA op out
+ * (nflush), since it may be queued behind it, and counted from the later
+ * of its issue and the end of the last such op (t_flush_clear). */
+uint64_t engine_hard_deadline(bool flushing, uint64_t t_issue,
+			      unsigned int nflush, uint64_t t_flush_clear,
+			      uint64_t hard_ns, uint64_t flush_ns);
+/* Whether reconciling from the replicas in `members` (bitmask) keeps
+ * every acked write: see engine_recover.c.  missed[i], in_sync[i]: replica
+ * i's missed map words and EMISSED_IN_SYNC flag; crash: the activity log's
+ * words when it is from a dead engine, else NULL.  Returns the first
+ * region no member can vouch for, or UINT64_MAX when it is safe. */
+uint64_t engine_recon_unsafe(enum engine_ack ack, unsigned int nr,
+			     unsigned int members,
+			     const uint64_t *const *missed,
+			     const bool *in_sync, const uint64_t *crash,
+			     uint64_t nr_words);
 
 /* ---- engine_order.c: overlap ordering per replica ---- */
 
@@ -323,20 +432,40 @@ void engine_remote_conn_cqe(struct engine *e, const struct io_uring_cqe *cqe);
 uint64_t engine_remote_applied_seq(const struct erepl *r);
 /* From the tick: give up on a connection stuck before it is up. */
 void engine_remote_tick(struct erepl *r, uint64_t now);
+/* The state record was written (err 0: a new epoch may be available):
+ * a connection waiting to say HELLO goes on. */
+void engine_remote_state_durable(struct erepl *r, int err);
 
 /* ---- engine_state.c ---- */
 
 int engine_state_open(struct engine *e);
 void engine_state_close(struct engine *e);
-/* The next write seq; persists a new reservation when needed.  0 on a
- * failure to persist (the write then fails). */
+/* The next write seq, or 0 when none is durably reserved yet: a new
+ * reservation is then on its way, and engine_state_durable() says when
+ * it is there.  New reservations start in the background well before
+ * they are needed. */
 uint64_t engine_state_next_seq(struct engine *e);
 /* Make every seq up to `seen` unusable (a replica reported it applied). */
-int engine_state_seen_seq(struct engine *e, uint64_t seen);
-/* A new epoch for every frame from now on (persisted first). */
+void engine_state_seen_seq(struct engine *e, uint64_t seen);
+/* A new epoch for every frame from now on.  -EAGAIN when none is durably
+ * reserved yet (engine_state_durable() follows). */
 int engine_state_bump_epoch(struct engine *e);
+/* Completions of the state record's SQEs (UD_CLS_ENGINE). */
+void engine_state_cqe(struct engine *e, const struct io_uring_cqe *cqe);
+/* From the tick: retry a reservation that could not be written. */
+void engine_state_tick(struct engine *e);
+bool engine_state_busy(const struct engine *e);
 int engine_state_path(const struct engine *e, const char *suffix, char *buf,
 		      size_t len);
+
+/* ---- engine_sync.c ---- */
+
+/* Wait for a round that makes every map change made so far durable.
+ * Returns 1 when that is already so (w is not used), 0 when w->fn(w, err)
+ * will be called (err 0 or -EIO), -EIO when it cannot be done. */
+int engine_sync_wait(struct engine *e, struct ewait *w);
+void engine_sync_cqe(struct engine *e, const struct io_uring_cqe *cqe);
+bool engine_sync_idle(const struct engine *e);
 
 /* ---- engine_resync.c ---- */
 
@@ -346,7 +475,18 @@ void engine_resync_abort(struct erepl *r);
 void engine_resync_pump(struct engine *e);
 void engine_resync_step(struct ereq *q);
 uint64_t engine_resync_rate(const struct erepl *r);
-/* Crash recovery over the activity log; runs the loop until done. */
+uint32_t engine_region_len(const struct engine *e, uint64_t region);
+
+/* ---- engine_recover.c ---- */
+
+/* When no replica is in sync: reconcile the reachable ones, if they are
+ * enough and safe, and bring them in sync.  Called from the tick, when a
+ * replica comes back, and after completions. */
+void engine_recon_pump(struct engine *e);
+void engine_recon_step(struct ereq *q);
+/* At create, after an unclean stop (the activity log is not empty) or with
+ * no replica in sync: reconcile now if possible, running the loop until
+ * done.  Returns 0 or a -errno of the loop. */
 int engine_recover(struct engine *e);
 
 #endif /* TAPESTRY_ENGINE_INT_H */

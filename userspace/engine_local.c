@@ -173,7 +173,7 @@ static void prep(struct erepl *r, struct ereq *q, struct io_uring_sqe *sqe,
 		if (q->fua)
 			sqe->rw_flags = RWF_DSYNC;
 		break;
-	case EOP_FLUSH:
+	case EOP_FLUSH:	/* the data; issue() adds the seqmap's */
 		io_uring_prep_fsync(sqe, l->fd, IORING_FSYNC_DATASYNC);
 		break;
 	case EOP_TRIM:
@@ -226,6 +226,20 @@ static int issue(struct erepl *r, struct ereq *q)
 	io_uring_sqe_set_data64(sqe, engine_ud(e, q, r, engine_ud_op(q), 0));
 	if (!s->t_sqe)
 		s->t_sqe = uloop_clock(e->loop);
+	s->kref++;
+	r->loc->inflight++;
+	if (q->op != EOP_FLUSH)
+		return 0;
+	/* A flush also makes the seqs durable, at the same time: an fsync
+	 * of the mapped file writes back what msync would, without blocking
+	 * the loop.  The sub is done when both are. */
+	sqe = uloop_get_sqe(e->loop);
+	if (!sqe) {
+		s->res = -EBUSY;	/* answered with the data fsync */
+		return 0;
+	}
+	io_uring_prep_fsync(sqe, seqmap_fd(r->loc->seq), IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data64(sqe, engine_ud(e, q, r, engine_ud_op(q), 0));
 	s->kref++;
 	r->loc->inflight++;
 	return 0;
@@ -302,8 +316,6 @@ static int finish(struct erepl *r, struct ereq *q, int res)
 			return issue(r, q) ? -EBUSY : 1;
 		}
 		break;
-	case EOP_FLUSH:
-		return seqmap_sync(r->loc->seq);
 	case EOP_RREAD:
 		fill_seqs(r, q);
 		break;
@@ -333,7 +345,15 @@ void engine_local_cqe(struct engine *e, struct ereq *q, struct erepl *r,
 	}
 	if (s->kref)
 		s->kref--;
-	ret = finish(r, q, cqe->res);
+	if (q->op == EOP_FLUSH) {
+		if (cqe->res < 0 && !s->res)
+			s->res = cqe->res;
+		if (s->kref)
+			return;	/* its other fsync is still out */
+		ret = s->res;
+	} else {
+		ret = finish(r, q, cqe->res);
+	}
 	if (ret == 1)
 		return;		/* another SQE of this sub is out */
 	if (!ret)

@@ -69,3 +69,56 @@ uint64_t engine_soft_deadline(uint64_t ewma, uint64_t floor_ns,
 
 	return d > floor_ns ? d : floor_ns;
 }
+
+uint64_t engine_hard_deadline(bool flushing, uint64_t t_issue,
+			      unsigned int nflush, uint64_t t_flush_clear,
+			      uint64_t hard_ns, uint64_t flush_ns)
+{
+	if (flushing)
+		return t_issue + flush_ns;
+	if (nflush)
+		return 0;	/* maybe queued behind the flush */
+	return (t_issue > t_flush_clear ? t_issue : t_flush_clear) + hard_ns;
+}
+
+/*
+ * Reconciling replicas takes, block by block, the newest copy among the
+ * members.  That keeps every acked write if, for every region, some member
+ * holds every acked write to it:
+ *   - under quorum, any majority of the replica count does: each acked
+ *     write is on a majority, and two majorities meet;
+ *   - otherwise a member vouches for a region its missed map does not
+ *     have (a write acked without it, or that it lost after the ack, is
+ *     always recorded there before the ack) -- except, after a crash of
+ *     the engine, for regions of the activity log: a write acked while
+ *     this replica's copy was still on its way is recorded nowhere, so
+ *     only a replica that was in sync and had every earlier write done
+ *     (EMISSED_IN_SYNC: under `all` each ack waited for it) vouches there.
+ */
+uint64_t engine_recon_unsafe(enum engine_ack ack, unsigned int nr,
+			     unsigned int members,
+			     const uint64_t *const *missed,
+			     const bool *in_sync, const uint64_t *crash,
+			     uint64_t nr_words)
+{
+	uint64_t w, acc;
+	unsigned int i;
+
+	if (!members)
+		return 0;
+	if (ack == ENGINE_ACK_QUORUM &&
+	    (unsigned int)__builtin_popcount(members) >= engine_majority(nr))
+		return UINT64_MAX;
+	for (w = 0; w < nr_words; w++) {
+		acc = ~0ULL;
+		for (i = 0; i < nr && acc; i++) {
+			if (!(members & (1U << i)))
+				continue;
+			acc &= missed[i][w] |
+			       (crash && !in_sync[i] ? crash[w] : 0);
+		}
+		if (acc)
+			return w * 64 + (uint64_t)__builtin_ctzll(acc);
+	}
+	return UINT64_MAX;
+}

@@ -33,7 +33,8 @@
 #define RX_CAP		(REPL_HDR_SIZE + REPL_MAX_PAYLOAD + \
 			 REPL_MAX_RESYNC_EXTRA + 65536)
 
-enum { CONN_DOWN, CONN_CONNECTING, CONN_HELLO, CONN_UP };
+/* CONN_EPOCH: connected, waiting for a durable epoch to say HELLO with. */
+enum { CONN_DOWN, CONN_CONNECTING, CONN_EPOCH, CONN_HELLO, CONN_UP };
 
 /* Ops of the connection's own SQEs (class UD_CLS_REPL_RX). */
 #define COP_CONNECT	UD_OP_OTHER
@@ -232,7 +233,7 @@ int engine_remote_connect(struct erepl *r)
 	io_uring_sqe_set_data64(tsqe, conn_ud(r, COP_TIMEOUT));
 	c->nsqe += 2;
 	c->state = CONN_CONNECTING;
-	c->t_connect = uloop_clock(r->e->loop);
+	c->t_connect = uloop_live_clock(r->e->loop);
 	c->rx_head = c->rx_tail = 0;
 	return 0;
 }
@@ -245,14 +246,6 @@ static int send_hello(struct econn *c)
 
 	if (!sqe)
 		return -EBUSY;
-	/* Reconnecting: frames of the dead connection may still be queued
-	 * somewhere on the way (a stalled network).  A new epoch makes the
-	 * server refuse them once this HELLO has raised its generation, so
-	 * an old write can never land after the resync copies.  Each
-	 * connection keeps the epoch of its own HELLO (the server wants
-	 * every frame on it to carry that one). */
-	if (!e->in_create && engine_state_bump_epoch(e))
-		return -EIO;
 	c->epoch = e->st.epoch;
 	memset(&c->hello, 0, sizeof(c->hello));
 	c->hello.size = htole64(e->size);
@@ -278,6 +271,42 @@ static int send_hello(struct econn *c)
 	c->nsqe++;
 	c->state = CONN_HELLO;
 	return post_recv(c);
+}
+
+/* Connected: say HELLO with a new epoch.  Reconnecting, frames of the
+ * dead connection may still be queued somewhere on the way (a stalled
+ * network).  A new epoch makes the server refuse them once this HELLO has
+ * raised its generation, so an old write can never land after the resync
+ * copies.  Each connection keeps the epoch of its own HELLO (the server
+ * wants every frame on it to carry that one).  Epochs are reserved ahead
+ * (engine_state.c); without one durable yet the connection waits for
+ * engine_remote_state_durable(). */
+static int connected(struct econn *c)
+{
+	struct engine *e = c->r->e;
+	int err;
+
+	if (!e->in_create) {
+		err = engine_state_bump_epoch(e);
+		if (err == -EAGAIN) {
+			c->state = CONN_EPOCH;
+			return 0;
+		}
+		if (err)
+			return err;
+	}
+	return send_hello(c);
+}
+
+void engine_remote_state_durable(struct erepl *r, int err)
+{
+	struct econn *c = r->conn;
+
+	if (!c || c->state != CONN_EPOCH)
+		return;
+	err = err ? err : connected(c);
+	if (err)
+		conn_fail(c, err, "hello");
 }
 
 static void kick(struct econn *c);
@@ -448,7 +477,8 @@ static void on_send(struct econn *c, int res)
 
 /* A server that takes the connection but never answers the HELLO (a
  * partitioned zone behind a proxy, a wedged server) must not hold the
- * replica in limbo: the same bound as the connect's own timeout. */
+ * replica in limbo: the same bound as the connect's own timeout, in live
+ * time (now) like every other deadline. */
 void engine_remote_tick(struct erepl *r, uint64_t now)
 {
 	struct econn *c = r->conn;
@@ -456,8 +486,8 @@ void engine_remote_tick(struct erepl *r, uint64_t now)
 
 	if (limit < 1000000000ULL)
 		limit = 1000000000ULL;
-	if (c && (c->state == CONN_CONNECTING || c->state == CONN_HELLO) &&
-	    now - c->t_connect > limit)
+	if (c && (c->state == CONN_CONNECTING || c->state == CONN_EPOCH ||
+		  c->state == CONN_HELLO) && now - c->t_connect > limit)
 		conn_fail(c, -ETIMEDOUT, "hello");
 }
 
@@ -483,7 +513,7 @@ static void done_marker(struct erepl *r, struct ereq *q, bool err)
 	io_uring_prep_nop(sqe);
 	io_uring_sqe_set_data64(sqe, ud_make(UD_CLS_REPL_DONE, engine_ud_op(q),
 					     r->zone_id, err ? UD_F_ERROR : 0,
-					     (r->e->num << EIDX_SHIFT) | q->idx));
+					     ud_index(engine_ud(r->e, q, r, 0, 0))));
 }
 
 static int hello_reply(struct econn *c, const struct repl_hdr *h,
@@ -513,8 +543,7 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	}
 	c->volume_id = h->volume_id;
 	c->applied_seq = le64toh(st.applied_seq);
-	if (engine_state_seen_seq(e, c->applied_seq))
-		return -EIO;
+	engine_state_seen_seq(e, c->applied_seq);
 	c->state = CONN_UP;
 	engine_replica_up(r);
 	return 0;
@@ -651,7 +680,7 @@ void engine_remote_conn_cqe(struct engine *e, const struct io_uring_cqe *cqe)
 			break;
 		if (cqe->res < 0)
 			conn_fail(c, cqe->res, "connect");
-		else if ((err = send_hello(c)))
+		else if ((err = connected(c)))
 			conn_fail(c, err, "hello");
 		break;
 	case COP_HELLO:

@@ -26,7 +26,8 @@ uint64_t engine_ud(const struct engine *e, const struct ereq *q,
 		   const struct erepl *r, unsigned int op, unsigned int flags)
 {
 	return ud_make(UD_CLS_REPL, op, r->zone_id, flags,
-		       (e->num << EIDX_SHIFT) | q->idx);
+		       (e->num << EIDX_SHIFT) | (r->idx << EREPL_SHIFT) |
+		       q->idx);
 }
 
 unsigned int engine_ud_op(const struct ereq *q)
@@ -98,7 +99,7 @@ static void maybe_finish(struct ereq *q)
 {
 	unsigned int i;
 
-	if (q->finished || !q->acked || q->done_pending)
+	if (q->finished || !q->acked || q->done_pending || q->waiting)
 		return;
 	for (i = 0; i < q->e->nr; i++)
 		if (sub_out(&q->sub[i]) || q->sub[i].kref)
@@ -167,6 +168,13 @@ void engine_req_fail_now(struct ereq *q, int res)
 	maybe_finish(q);
 }
 
+/* Flushes and FUA ops may take seconds on a busy disk: they have their
+ * own timeout, and other ops on the replica may be queued behind them. */
+static bool flushing(const struct ereq *q)
+{
+	return q->op == EOP_FLUSH || (q->fua && engine_op_writes(q->op));
+}
+
 static void sub_issue(struct ereq *q, unsigned int ri)
 {
 	struct erepl *r = &q->e->repl[ri];
@@ -174,12 +182,29 @@ static void sub_issue(struct ereq *q, unsigned int ri)
 	int err;
 
 	s->state = SUB_ISSUED;
-	s->t_issue = uloop_now(q->e->loop);
+	s->t_issue = uloop_live_ns(q->e->loop);
 	s->t_sqe = 0;
+	s->flushing = flushing(q);
+	r->nflush += s->flushing;
 	err = r->local ? engine_local_submit(r, q) :
 			 engine_remote_submit(r, q);
 	if (err)
 		engine_sub_done(q, ri, err);
+}
+
+/* The sub is no longer out on its replica (done, failed or abandoned). */
+static void sub_end(struct ereq *q, unsigned int ri, int res)
+{
+	struct erepl *r = &q->e->repl[ri];
+	struct esub *s = &q->sub[ri];
+
+	if (s->state == SUB_BLOCKED)
+		r->nblocked--;
+	if (s->state == SUB_ISSUED && s->flushing && !--r->nflush)
+		r->t_flush_clear = uloop_live_ns(q->e->loop);
+	s->flushing = 0;
+	s->state = res ? SUB_FAILED : SUB_OK;
+	s->res = res;
 }
 
 void engine_sub_start(struct ereq *q, unsigned int ri, bool counts)
@@ -190,6 +215,7 @@ void engine_sub_start(struct ereq *q, unsigned int ri, bool counts)
 	s->res = 0;
 	s->kref = 0;
 	s->run = 0;
+	s->flushing = 0;
 	if (engine_sub_conflicts(q, ri)) {
 		s->state = SUB_BLOCKED;
 		q->e->repl[ri].nblocked++;
@@ -225,16 +251,83 @@ static void unblock(struct erepl *r)
 	r->unblocking = false;
 }
 
+/* The zone histogram takes the wall-clock span (what zonetrace sees); the
+ * EWMA the live one, so that a stall of the loop does not make a replica
+ * look slow. */
 void engine_record_latency(struct erepl *r, struct esub *s, bool write)
 {
 	uint64_t now = uloop_clock(r->e->loop);
+	uint64_t lat = uloop_live_ns(r->e->loop) - s->t_issue;
 
 	if (s->t_sqe)
 		hist_record(&r->hist, now - s->t_sqe);
 	if (write)
-		r->ewma_ns = engine_ewma(r->ewma_ns, now - s->t_issue);
+		r->ewma_ns = engine_ewma(r->ewma_ns, lat);
 	else
-		r->rewma_ns = engine_ewma(r->rewma_ns, now - s->t_issue);
+		r->rewma_ns = engine_ewma(r->rewma_ns, lat);
+}
+
+static void complete_synced(struct ereq *q, int res);
+
+/* Replicas that missed q (failed, or degraded at issue): each is marked
+ * in its missed map if q is a write the caller is to be told succeeded. */
+static unsigned int mark_missed(struct ereq *q)
+{
+	struct engine *e = q->e;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < e->nr; i++) {
+		if (q->sub[i].state == SUB_FAILED && engine_op_writes(q->op))
+			engine_mark_missed(&e->repl[i], q->off, op_len(q));
+		n += q->sub[i].state == SUB_FAILED ||
+		     q->sub[i].state == SUB_NONE;
+	}
+	return n;
+}
+
+/* The maps are durable (or could not be made so): answer q, unless a
+ * write lost another replica meanwhile, whose record must be durable too
+ * before the ack. */
+static void req_synced(struct ewait *w, int err)
+{
+	struct ereq *q = (struct ereq *)((char *)w - offsetof(struct ereq, sw));
+	unsigned int n;
+
+	q->waiting = 0;
+	if (!err && !q->sync_res && q->op != EOP_FLUSH &&
+	    (n = mark_missed(q)) > q->nmissed) {
+		q->nmissed = (uint8_t)n;
+		complete_synced(q, 0);
+		return;
+	}
+	complete(q, err ? err : q->sync_res);
+	maybe_finish(q);
+}
+
+/* Answer q with res once every map change made so far is durable. */
+static void complete_synced(struct ereq *q, int res)
+{
+	int ret;
+
+	q->sync_res = res;
+	q->sw.fn = req_synced;
+	ret = engine_sync_wait(q->e, &q->sw);
+	if (ret)
+		complete(q, ret < 0 ? ret : res);
+	else
+		q->waiting = 2;
+}
+
+/* q is about to be acked: every replica whose sub failed (or that was
+ * degraded at issue, marked then) now misses an acked write.  A FUA write
+ * is durable when acked, and so must be the record of who missed it. */
+static void ack_write(struct ereq *q)
+{
+	q->nmissed = (uint8_t)mark_missed(q);
+	if (q->fua && q->nmissed)
+		complete_synced(q, 0);
+	else
+		complete(q, 0);
 }
 
 static void write_progress(struct ereq *q)
@@ -252,12 +345,12 @@ static void write_progress(struct ereq *q)
 		ok += s->state == SUB_OK;
 		pending += sub_out(s);
 	}
-	if (!q->acked && !q->chunk_failed) {
+	if (!q->acked && !q->chunk_failed && !q->waiting) {
 		v = engine_verdict(e->ack, e->nr, e->min_in_sync, ok, pending);
 		if (v < 0)
 			q->chunk_failed = 1;
 		else if (v > 0 && q->off + q->len >= q->end)
-			complete(q, 0);
+			ack_write(q);
 	}
 	if (out)
 		return;
@@ -285,11 +378,18 @@ static void read_progress(struct ereq *q)
 		complete(q, -EIO);
 }
 
+/* A flush is answered when every in-sync replica has synced its data and
+ * then the dirty and missed maps are durable: a replica that missed a
+ * write acked before the flush (its bits were set before that ack), or
+ * that failed this very flush, must still be known as such after a power
+ * loss. */
 static void flush_progress(struct ereq *q)
 {
 	struct engine *e = q->e;
 	unsigned int i, ok = 0;
 
+	if (q->waiting)
+		return;
 	for (i = 0; i < e->nr; i++) {
 		if (sub_out(&q->sub[i]))
 			return;
@@ -299,11 +399,7 @@ static void flush_progress(struct ereq *q)
 		complete(q, -EIO);
 		return;
 	}
-	/* Dirty maps last: a replica that missed a write must still be
-	 * known as such after a power loss. */
-	for (i = 0; i < e->nr; i++)
-		dirtymap_sync(e->repl[i].dirty);
-	complete(q, 0);
+	complete_synced(q, 0);
 }
 
 static void progress(struct ereq *q)
@@ -316,8 +412,10 @@ static void progress(struct ereq *q)
 		for (i = 0; i < q->e->nr; i++)
 			if (sub_out(&q->sub[i]))
 				return;
-		if (!q->acked)
+		if (!q->acked && q->rs_target >= 0)
 			engine_resync_step(q);
+		else if (!q->acked)
+			engine_recon_step(q);
 	} else if (q->op == EOP_READ) {
 		read_progress(q);
 	} else if (q->op == EOP_FLUSH) {
@@ -333,17 +431,25 @@ void engine_req_progress(struct ereq *q)
 	progress(q);
 }
 
-/* A write-type sub failed or was abandoned: r misses that range. */
+/* A write-type sub failed or was abandoned: r misses that range (and, if
+ * the write was already acked, an acked write).  A trim or zero chunk is
+ * recorded as missed at once: its ack, after the last chunk, no longer
+ * knows the earlier chunks' ranges. */
 static void missed(struct erepl *r, const struct ereq *q)
 {
-	if (engine_op_writes(q->op) && q->op != EOP_RWRITE)
-		dirtymap_set_range(r->dirty, q->off, op_len(q));
-	else if (q->op == EOP_FLUSH)
+	if (engine_op_writes(q->op) && q->op != EOP_RWRITE) {
+		if (q->op != EOP_WRITE || (q->acked && !q->res))
+			engine_mark_missed(r, q->off, op_len(q));
+		else
+			dirtymap_set_range(r->dirty, q->off, op_len(q));
+	} else if (q->op == EOP_FLUSH) {
 		/* What was written since its last flush may be lost on a
 		 * crash of its node: the activity log bounds it. */
 		dirtymap_merge(r->dirty, q->e->actlog);
-	else if (q->op == EOP_READ)
+		dirtymap_merge(r->missed, q->e->actlog);
+	} else if (q->op == EOP_READ) {
 		dirtymap_set_range(r->dirty, q->off, q->len);
+	}
 }
 
 void engine_sub_done(struct ereq *q, unsigned int ri, int res)
@@ -353,10 +459,7 @@ void engine_sub_done(struct ereq *q, unsigned int ri, int res)
 
 	if (!sub_out(s))
 		return;		/* abandoned when r failed */
-	if (s->state == SUB_BLOCKED)
-		r->nblocked--;
-	s->state = res ? SUB_FAILED : SUB_OK;
-	s->res = res;
+	sub_end(q, ri, res);
 	if (res) {
 		r->errors++;
 		missed(r, q);
@@ -420,6 +523,12 @@ void engine_replica_fail(struct erepl *r, int err, const char *why)
 			 r->zone, why, strerror(-err));
 	if (r->state == ENGINE_REPLICA_RESYNCING)
 		engine_resync_abort(r);
+	if (e->recon.active && (e->recon.members & (1U << r->idx)))
+		e->recon.failed = 1;
+	/* No longer vouched for as in sync, before any ack it misses. */
+	dirtymap_set_flags(r->missed,
+			   dirtymap_flags(r->missed) & ~EMISSED_IN_SYNC);
+	r->insync_mark = 0;
 	r->state = ENGINE_REPLICA_DEGRADED;
 	r->up = false;
 	r->slow = false;
@@ -432,14 +541,10 @@ void engine_replica_fail(struct erepl *r, int err, const char *why)
 		if (!sub_out(s))
 			continue;
 		missed(r, q);
-		if (s->state == SUB_BLOCKED)
-			r->nblocked--;
-		s->state = SUB_FAILED;
-		s->res = -EIO;
+		sub_end(q, r->idx, -EIO);
 		progress(q);
 	}
 	r->nblocked = 0;
-	dirtymap_sync(r->dirty);
 	engine_schedule_retry(r);
 }
 
@@ -455,9 +560,7 @@ void engine_abandon_blocked(struct engine *e)
 			if (s->state != SUB_BLOCKED)
 				continue;
 			missed(&e->repl[i], q);
-			e->repl[i].nblocked--;
-			s->state = SUB_FAILED;
-			s->res = -ESHUTDOWN;
+			sub_end(q, i, -ESHUTDOWN);
 		}
 		progress(q);
 	}
@@ -485,14 +588,61 @@ void engine_replica_retry(struct uloop_timer *t)
 	engine_leave(e);
 }
 
+/* Back, with no replica in sync to copy from: it waits (resyncing, with
+ * no source) to be reconciled with the others (engine_recover.c). */
 void engine_replica_up(struct erepl *r)
 {
+	struct engine *e = r->e;
+
 	r->up = true;
 	r->backoff_ns = 0;	/* lag_backoff_ns stays until it catches up */
-	if (r->e->in_create)
+	if (e->in_create)
 		return;
-	log_info("%s: replica %s is back; resyncing %llu regions", r->e->name,
-		 r->zone, (unsigned long long)dirtymap_count(r->dirty));
 	r->state = ENGINE_REPLICA_RESYNCING;
+	if (!engine_in_sync(e)) {
+		log_info("%s: replica %s is back; no replica is in sync: "
+			 "reconciling", e->name, r->zone);
+		engine_recon_pump(e);
+		return;
+	}
+	log_info("%s: replica %s is back; resyncing %llu regions", e->name,
+		 r->zone, (unsigned long long)dirtymap_count(r->dirty));
 	engine_resync_start(r);
+}
+
+void engine_mark_missed(struct erepl *r, uint64_t off, uint64_t len)
+{
+	dirtymap_set_range(r->dirty, off, len);
+	dirtymap_set_range(r->missed, off, len);
+}
+
+void engine_mark_in_sync(struct erepl *r)
+{
+	r->insync_mark = r->e->next_order + 1;
+	engine_mark_in_sync_tick(r->e);
+}
+
+/* A replica that went in sync vouches for every acked write (the flag)
+ * once the requests issued before, which did not wait for it, have all
+ * left it. */
+void engine_mark_in_sync_tick(struct engine *e)
+{
+	const struct ereq *q;
+	unsigned int i;
+
+	for (i = 0; i < e->nr; i++) {
+		struct erepl *r = &e->repl[i];
+
+		if (!r->insync_mark || r->state != ENGINE_REPLICA_IN_SYNC)
+			continue;
+		for (q = e->head; q && q->order < r->insync_mark - 1;
+		     q = q->next)
+			if (sub_out(&q->sub[i]) || q->sub[i].kref)
+				break;
+		if (q && q->order < r->insync_mark - 1)
+			continue;
+		r->insync_mark = 0;
+		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) |
+					      EMISSED_IN_SYNC);
+	}
 }

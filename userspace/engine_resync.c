@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * engine_resync: bringing a returning replica up to date, and crash
- * recovery of the regions in the activity log.
+ * engine_resync: bringing a returning replica up to date from an in-sync
+ * one.
  *
  * Resync copies only the target's dirty regions, one 64 KiB region per
  * internal request: a RESYNC_READ (seqs + data) from an in-sync source,
@@ -12,16 +12,11 @@
  * skipped the target (it went into the dirty map instead) and not yet
  * reached the source either.
  *
- * Recovery, after an unclean stop: each region of the activity log is
- * read (seqs + data) from every reachable replica; if they disagree, or a
- * replica is unreachable, the newest block of each is written back to all
- * of them under one fresh seq, newer than any seq the dead engine used, so
- * that a replica that comes back later with a never-acked newer block is
- * overwritten by resync instead of keeping it.
+ * Crash recovery, and reconciling replicas when none is in sync, are in
+ * engine_recover.c.
  */
 #include "engine_int.h"
 
-#include <endian.h>
 #include <string.h>
 
 #include "dirtymap.h"
@@ -92,7 +87,7 @@ static int pick_source(const struct engine *e)
 	return best;
 }
 
-static uint32_t region_len(const struct engine *e, uint64_t region)
+uint32_t engine_region_len(const struct engine *e, uint64_t region)
 {
 	uint64_t off = region << EREGION_SHIFT;
 
@@ -107,7 +102,8 @@ static void caught_up(struct erepl *r)
 	r->state = ENGINE_REPLICA_IN_SYNC;
 	r->rs.completed++;
 	r->lag_backoff_ns = 0;
-	dirtymap_sync(r->dirty);
+	dirtymap_clear_all(r->missed);
+	engine_mark_in_sync(r);
 	log_info("%s: replica %s in sync: resynced %llu regions, %llu bytes "
 		 "in %.2f s", e->name, r->zone, (unsigned long long)r->rs.done,
 		 (unsigned long long)r->rs.bytes, secs);
@@ -121,6 +117,10 @@ static void pump_one(struct erepl *r)
 	struct ereq *q;
 	int src;
 
+	/* No replica in sync: nothing can vouch for an empty dirty map
+	 * either; the replicas are reconciled instead (engine_recover.c). */
+	if (!engine_in_sync(e))
+		return;
 	if (rs->draining) {
 		if (older_busy(e, rs->watermark))
 			return;
@@ -141,7 +141,7 @@ static void pump_one(struct erepl *r)
 		if (src < 0)
 			break;
 		q = engine_req_internal(e, EOP_RREAD, region << EREGION_SHIFT,
-					region_len(e, region));
+					engine_region_len(e, region));
 		if (!q)
 			break;
 		q->rs_target = (int8_t)r->idx;
@@ -161,14 +161,14 @@ void engine_resync_pump(struct engine *e)
 {
 	unsigned int i;
 
-	if (e->shutting_down || e->recovering)
+	if (e->shutting_down || e->recon.active)
 		return;
 	for (i = 0; i < e->nr; i++)
 		if (e->repl[i].state == ENGINE_REPLICA_RESYNCING)
 			pump_one(&e->repl[i]);
 }
 
-static void copy_step(struct ereq *q)
+void engine_resync_step(struct ereq *q)
 {
 	struct engine *e = q->e;
 	struct erepl *r = &e->repl[q->rs_target];
@@ -183,6 +183,7 @@ static void copy_step(struct ereq *q)
 	}
 	if (q->phase == 1 && valid && q->sub[r->idx].state == SUB_OK) {
 		dirtymap_clear(r->dirty, q->region);
+		dirtymap_clear(r->missed, q->region);
 		r->rs.done++;
 		r->rs.bytes += q->len;
 	}
@@ -193,155 +194,3 @@ static void copy_step(struct ereq *q)
 		engine_resync_pump(e);
 }
 
-/* ---- crash recovery ---- */
-
-/* Merge the replicas' copies of q's region, newest block wins, into the
- * spare buffer under one fresh seq.  Returns false if there is nothing to
- * write back: every replica is reachable and all agree. */
-static bool merge(struct ereq *q)
-{
-	struct engine *e = q->e;
-	uint32_t b, n = q->len / e->bs;
-	uint8_t *out = q->rsb[e->nr].base;
-	unsigned int i, have = 0;
-	bool differ = false;
-	uint64_t fresh;
-
-	for (i = 0; i < e->nr; i++)
-		have += q->sub[i].state == SUB_OK;
-	if (!have)
-		return false;
-	for (b = 0; b < n; b++) {
-		uint64_t best = 0, s;
-		int from = -1;
-
-		for (i = 0; i < e->nr; i++) {
-			if (q->sub[i].state != SUB_OK)
-				continue;
-			s = le64toh(((uint64_t *)q->rsb[i].base)[b]);
-			if (from >= 0 && s != best)
-				differ = true;
-			if (from < 0 || s > best) {
-				best = s;
-				from = (int)i;
-			}
-		}
-		memcpy(out + ERS_SEQ_BYTES + (size_t)b * e->bs,
-		       q->rsb[from].base + ERS_SEQ_BYTES + (size_t)b * e->bs,
-		       e->bs);
-		/* Equal seqs do not prove equal data: a write the dead
-		 * engine never saw complete may have landed on one replica
-		 * without its seq being recorded. */
-		for (i = 0; i < e->nr && !differ; i++)
-			if (q->sub[i].state == SUB_OK &&
-			    memcmp(out + ERS_SEQ_BYTES + (size_t)b * e->bs,
-				   q->rsb[i].base + ERS_SEQ_BYTES +
-				   (size_t)b * e->bs, e->bs))
-				differ = true;
-	}
-	if (!differ && have == e->nr)
-		return false;
-	fresh = engine_state_next_seq(e);
-	if (!fresh)
-		return false;
-	for (b = 0; b < n; b++)
-		((uint64_t *)out)[b] = htole64(fresh);
-	q->seq = fresh;
-	return true;
-}
-
-static void recover_step(struct ereq *q)
-{
-	struct engine *e = q->e;
-	unsigned int i;
-
-	if (q->phase == 0 && merge(q)) {
-		q->phase = 1;
-		q->op = EOP_RWRITE;
-		q->rs_src = (uint8_t)e->nr;
-		q->starting = 1;
-		for (i = 0; i < e->nr; i++)
-			if (e->repl[i].up)
-				engine_sub_start(q, i, false);
-		q->starting = 0;
-		engine_req_progress(q);
-		return;
-	}
-	if (q->phase == 1) {
-		e->recovered++;
-		for (i = 0; i < e->nr; i++)
-			if (q->sub[i].state == SUB_OK)
-				e->recovered_bytes += q->len;
-	}
-	e->recover_inflight--;
-	engine_req_finish_internal(q);
-}
-
-void engine_resync_step(struct ereq *q)
-{
-	if (q->rs_target >= 0)
-		copy_step(q);
-	else
-		recover_step(q);
-}
-
-static void recover_pump(struct engine *e, uint64_t *cursor)
-{
-	uint64_t region;
-	struct ereq *q;
-	unsigned int i;
-
-	while ((region = dirtymap_next(e->actlog, *cursor)) != DIRTYMAP_NONE) {
-		q = engine_req_internal(e, EOP_RREAD, region << EREGION_SHIFT,
-					region_len(e, region));
-		if (!q)
-			return;
-		q->region = region;
-		*cursor = region + 1;
-		e->recover_inflight++;
-		q->starting = 1;
-		for (i = 0; i < e->nr; i++)
-			if (e->repl[i].up)
-				engine_sub_start(q, i, false);
-		q->starting = 0;
-		engine_req_progress(q);
-	}
-}
-
-int engine_recover(struct engine *e)
-{
-	uint64_t cursor = 0, n = dirtymap_count(e->actlog);
-	unsigned int i, up = 0;
-
-	for (i = 0; i < e->nr; i++)
-		up += e->repl[i].up;
-	if (!up)
-		return 0;	/* nothing to read; the log stays for later */
-	log_info("%s: unclean stop: reconciling %llu regions on %u replicas",
-		 e->name, (unsigned long long)n, up);
-	e->recovering = true;
-	engine_enter(e);
-	recover_pump(e, &cursor);
-	engine_leave(e);
-	while (e->recover_inflight || dirtymap_next(e->actlog, cursor) !=
-	       DIRTYMAP_NONE) {
-		int ret = uloop_run_once(e->loop, 10000000ULL);
-
-		if (ret < 0)
-			return ret;
-		engine_enter(e);
-		recover_pump(e, &cursor);
-		engine_leave(e);
-	}
-	e->recovering = false;
-	for (i = 0; i < e->nr; i++)
-		if (!e->repl[i].up)
-			dirtymap_merge(e->repl[i].dirty, e->actlog);
-	for (i = 0; i < e->nr; i++)
-		dirtymap_sync(e->repl[i].dirty);
-	dirtymap_clear_all(e->actlog);
-	dirtymap_sync(e->actlog);
-	log_info("%s: recovery done: %llu regions rewritten", e->name,
-		 (unsigned long long)e->recovered);
-	return 0;
-}

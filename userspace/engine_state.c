@@ -3,10 +3,17 @@
  * engine_state: the volume's small persistent state in the state dir,
  * <name>.state: the engine generation (epoch) and the seq reservation.
  *
- * Seqs are reserved in chunks: the file records seq_limit, and no seq at or
- * above it has ever been handed out.  A restarted engine starts at the old
- * limit, so it never reuses a seq even after a SIGKILL, and pays one
- * fdatasync per ESEQ_CHUNK writes.
+ * Both are reserved ahead: the record holds seq_limit, and no seq at or
+ * above it has ever been handed out, and an epoch limit, above which no
+ * epoch has been used.  A restarted engine starts at the old limits, so it
+ * never reuses a seq or an epoch, even after a SIGKILL or a power loss.
+ *
+ * While the engine runs, the record is rewritten through io_uring (a write
+ * linked to an fdatasync), never on the loop's thread: a new reservation
+ * is started when half of the current one is used, so a write waits for
+ * one only if a whole half-chunk (2^19 seqs) goes by within one fdatasync.
+ * A seq or an epoch is used only once the reservation that covers it is
+ * durable.  engine_state_open() writes synchronously (startup).
  */
 #include "engine_int.h"
 
@@ -21,15 +28,8 @@
 
 #define ESTATE_MAGIC	0x4554415453595254ULL	/* "TRYSTATE" */
 #define ESEQ_CHUNK	(1ULL << 20)
-
-struct estate_disk {
-	uint64_t magic;
-	uint64_t epoch;
-	uint64_t seq_limit;
-	uint64_t size;
-	uint32_t block_size;
-	uint32_t __pad;
-};
+#define EEPOCH_CHUNK	1024ULL
+#define UD_STATE	EIDX_MASK	/* index of the record's SQEs */
 
 int engine_state_path(const struct engine *e, const char *suffix, char *buf,
 		      size_t len)
@@ -39,19 +39,19 @@ int engine_state_path(const struct engine *e, const char *suffix, char *buf,
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static int persist(struct engine *e)
+/* The record for reservations that reach ESEQ_CHUNK seqs and EEPOCH_CHUNK
+ * epochs past what is in use; never below what is already durable. */
+static void fill(struct engine *e, struct estate_disk *d)
 {
-	struct estate_disk d;
+	uint64_t seq = e->st.next_seq + ESEQ_CHUNK;
+	uint64_t epoch = e->st.epoch + EEPOCH_CHUNK;
 
-	memset(&d, 0, sizeof(d));
-	d.magic = ESTATE_MAGIC;
-	d.epoch = e->st.epoch;
-	d.seq_limit = e->st.seq_limit;
-	d.size = e->size;
-	d.block_size = e->bs;
-	if (pwrite(e->st.fd, &d, sizeof(d), 0) != (ssize_t)sizeof(d))
-		return -EIO;
-	return fdatasync(e->st.fd) ? -errno : 0;
+	memset(d, 0, sizeof(*d));
+	d->magic = ESTATE_MAGIC;
+	d->epoch = epoch > e->st.epoch_limit ? epoch : e->st.epoch_limit;
+	d->seq_limit = seq > e->st.seq_limit ? seq : e->st.seq_limit;
+	d->size = e->size;
+	d->block_size = e->bs;
 }
 
 int engine_state_open(struct engine *e)
@@ -84,46 +84,146 @@ int engine_state_open(struct engine *e)
 	/* Replica servers refuse epochs older than the newest they have
 	 * seen, which may come from an engine with another (or a lost)
 	 * state dir: the wall clock in ms keeps a new engine ahead of every
-	 * older one; the persisted epoch keeps it monotonic here. */
+	 * older one; the persisted limit keeps it monotonic here. */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	e->st.epoch = d.epoch + 1 > now_ms ? d.epoch + 1 : now_ms;
 	e->st.next_seq = d.seq_limit ? d.seq_limit : 1;
-	e->st.seq_limit = e->st.next_seq + ESEQ_CHUNK;
-	return persist(e);
+	e->st.epoch_limit = e->st.seq_limit = 0;
+	fill(e, &d);
+	if (pwrite(e->st.fd, &d, sizeof(d), 0) != (ssize_t)sizeof(d))
+		return -EIO;
+	if (fdatasync(e->st.fd))
+		return -errno;
+	e->st.seq_limit = d.seq_limit;
+	e->st.epoch_limit = d.epoch;
+	return 0;
 }
 
 void engine_state_close(struct engine *e)
 {
-	if (e->st.fd > 0)
+	if (e->st.fd >= 0)
 		close(e->st.fd);
 	e->st.fd = -1;
 }
 
-uint64_t engine_state_next_seq(struct engine *e)
+/* Whether reservations up to these limits leave less than half a chunk
+ * ahead of what is in use. */
+static bool short_of(const struct estate *st, uint64_t seq_limit,
+		     uint64_t epoch_limit)
 {
-	if (e->st.next_seq >= e->st.seq_limit) {
-		e->st.seq_limit = e->st.next_seq + ESEQ_CHUNK;
-		if (persist(e)) {
-			log_err("%s: cannot persist the seq reservation",
-				e->name);
-			return 0;
-		}
-	}
-	return e->st.next_seq++;
+	return st->next_seq + ESEQ_CHUNK / 2 >= seq_limit ||
+	       st->epoch + EEPOCH_CHUNK / 2 >= epoch_limit;
 }
 
-int engine_state_seen_seq(struct engine *e, uint64_t seen)
+/* Write the record (a new reservation) unless one is on its way, in
+ * which case it is written again after that one if that one will not
+ * do.  Without SQEs right now, or after a failure, the wish is kept for
+ * engine_state_tick(). */
+static void persist(struct engine *e)
+{
+	struct estate *st = &e->st;
+	uint64_t ud = ud_make(UD_CLS_ENGINE, UD_OP_WRITE, UD_ZONE_NONE, 0,
+			      (e->num << EIDX_SHIFT) | UD_STATE);
+	struct io_uring *ring = uloop_ring(e->loop);
+	struct io_uring_sqe *w, *f;
+
+	if (st->busy) {
+		st->again = short_of(st, st->rec.seq_limit, st->rec.epoch);
+		return;
+	}
+	st->again = 1;
+	if (uloop_now(e->loop) < st->retry_at)
+		return;
+	if (io_uring_sq_space_left(ring) < 2)
+		io_uring_submit(ring);
+	if (io_uring_sq_space_left(ring) < 2)
+		return;
+	w = io_uring_get_sqe(ring);
+	f = io_uring_get_sqe(ring);
+	fill(e, &st->rec);
+	io_uring_prep_write(w, st->fd, &st->rec, sizeof(st->rec), 0);
+	w->flags |= IOSQE_IO_LINK;
+	io_uring_sqe_set_data64(w, ud);
+	io_uring_prep_fsync(f, st->fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data64(f, ud_make(UD_CLS_ENGINE, UD_OP_FLUSH,
+					   UD_ZONE_NONE, 0, ud_index(ud)));
+	st->busy = 1;
+	st->again = 0;
+	st->ncqe = 2;
+	st->res = 0;
+}
+
+void engine_state_tick(struct engine *e)
+{
+	if (e->st.again && !e->st.busy && short_of(&e->st, e->st.seq_limit,
+						  e->st.epoch_limit))
+		persist(e);
+}
+
+void engine_state_cqe(struct engine *e, const struct io_uring_cqe *cqe)
+{
+	struct estate *st = &e->st;
+	int res = cqe->res;
+
+	if (!st->busy)
+		return;
+	if (res >= 0 && ud_op(cqe->user_data) == UD_OP_WRITE &&
+	    res != (int)sizeof(st->rec))
+		res = -EIO;	/* short write: the fsync is cancelled */
+	if (res < 0 && !st->res)
+		st->res = res;
+	if (--st->ncqe)
+		return;
+	st->busy = 0;
+	if (st->res) {
+		/* Retried from the tick, once a second. */
+		st->failures++;
+		st->retry_at = uloop_now(e->loop) + 1000000000ULL;
+		log_err("%s: cannot persist the volume state: %s", e->name,
+			strerror(-st->res));
+	} else {
+		st->seq_limit = st->rec.seq_limit;
+		st->epoch_limit = st->rec.epoch;
+	}
+	if (st->again && !st->res)
+		persist(e);
+	engine_state_durable(e, st->res);
+}
+
+bool engine_state_busy(const struct engine *e)
+{
+	return e->st.busy;
+}
+
+uint64_t engine_state_next_seq(struct engine *e)
+{
+	struct estate *st = &e->st;
+
+	if (short_of(st, st->seq_limit, st->epoch_limit))
+		persist(e);
+	if (st->next_seq >= st->seq_limit)
+		return 0;
+	return st->next_seq++;
+}
+
+void engine_state_seen_seq(struct engine *e, uint64_t seen)
 {
 	if (seen < e->st.next_seq)
-		return 0;
+		return;
 	e->st.next_seq = seen + 1;
-	e->st.seq_limit = e->st.next_seq + ESEQ_CHUNK;
-	return persist(e);
+	if (short_of(&e->st, e->st.seq_limit, e->st.epoch_limit))
+		persist(e);
 }
 
 int engine_state_bump_epoch(struct engine *e)
 {
-	e->st.epoch++;
-	return persist(e);
+	struct estate *st = &e->st;
+
+	if (short_of(st, st->seq_limit, st->epoch_limit))
+		persist(e);
+	if (st->epoch + 1 > st->epoch_limit)
+		return -EAGAIN;
+	st->epoch++;
+	return 0;
 }

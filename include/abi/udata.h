@@ -46,6 +46,7 @@
 #define UD_CLS_NBD	0x4	/* NBD frontend client I/O */
 #define UD_CLS_SERVER	0x5	/* replica server I/O */
 #define UD_CLS_OTHER	0x6	/* anything else: tests, tools */
+#define UD_CLS_ENGINE	0x7	/* the engine's own metadata I/O (no zone) */
 #define UD_NR_CLASSES	16
 
 #define UD_OP_NONE	0x0

@@ -176,9 +176,9 @@ static void test_dirtymap_version_flags_words(void **state)
 	dirtymap_set_flags(m, 0x5);
 	assert_true(dirtymap_version(m) > v);
 	assert_int_equal(dirtymap_nr_words(m), 3);
-	assert_int_equal(dirtymap_word(m, 0), 1ULL << 3);
-	assert_int_equal(dirtymap_word(m, 2), 1ULL << 1);
-	assert_int_equal(dirtymap_word(m, 3), 0);
+	assert_int_equal(dirtymap_words(m)[0], 1ULL << 3);
+	assert_int_equal(dirtymap_words(m)[1], 0);
+	assert_int_equal(dirtymap_words(m)[2], 1ULL << 1);
 	assert_int_equal(fsync(dirtymap_fd(m)), 0);
 	dirtymap_close(m);
 	assert_int_equal(dirtymap_open(path, 130, RS, false, &m), 0);

@@ -31,6 +31,7 @@ static struct {
 } subs[MAX_SUBS];
 static unsigned int nsubs;
 static int submit_err[ENGINE_MAX_REPLICAS];
+static int reopen_err = -EIO;
 
 int __wrap_engine_local_open(struct erepl *r, const char *path)
 {
@@ -47,7 +48,7 @@ void __wrap_engine_local_close(struct erepl *r)
 int __wrap_engine_local_reopen(struct erepl *r)
 {
 	(void)r;
-	return -EIO;
+	return reopen_err;
 }
 
 int __wrap_engine_local_submit(struct erepl *r, struct ereq *q)
@@ -143,6 +144,7 @@ static int setup(void **state)
 	nsubs = 0;
 	ndone = 0;
 	last_res = 1;
+	reopen_err = -EIO;
 	memset(submit_err, 0, sizeof(submit_err));
 	return 0;
 }
@@ -376,7 +378,7 @@ static void test_engine_hard_timeout_degrades(void **state)
 	complete(0, 0);
 	complete(1, 0);
 	/* replica 2 has sat on it past the hard timeout */
-	subs[2].q->sub[2].t_issue = uloop_clock(loop) - 2 * eng->hard_ns;
+	subs[2].q->sub[2].t_issue = uloop_live_clock(loop) - 2 * eng->hard_ns;
 	engine_tick(&eng->tick);
 	assert_int_equal(ndone, 1);
 	assert_int_equal(last_res, 0);
@@ -481,6 +483,270 @@ static void test_engine_a_little_behind_is_waited_for(void **state)
 	assert_int_equal(st.replica[2].lagged, 0);
 }
 
+/* Run the loop until done() has been called n times (map syncs and
+ * state writes are real io_uring I/O on the state dir). */
+static void spin_until(int n)
+{
+	int i;
+
+	for (i = 0; i < 200 && ndone < n; i++)
+		uloop_run_once(loop, 5000000);
+	assert_int_equal(ndone, n);
+}
+
+static int flush(void)
+{
+	return engine_flush(eng, done, NULL);
+}
+
+/* A flush is answered only once the data is synced on the replicas AND
+ * the dirty maps it depends on (a replica missed an acked write) are
+ * durable -- by an fsync through the ring, not on the caller's thread. */
+static void test_engine_flush_waits_for_the_dirty_maps(void **state)
+{
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(write4k(0), 0);
+	complete(0, 0);
+	complete(1, -EIO);		/* replica 1 misses it: dirty */
+	complete(2, 0);
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, 0);
+	assert_int_equal(flush(), 0);
+	assert_int_equal(nsubs, 5);	/* replicas 0 and 2 */
+	assert_int_equal(subs[3].op, EOP_FLUSH);
+	complete(3, 0);
+	complete(4, 0);
+	/* the data is synced; the dirty map's fsync is still out */
+	assert_int_equal(ndone, 1);
+	assert_false(engine_sync_idle(eng));
+	spin_until(2);
+	assert_int_equal(last_res, 0);
+	assert_true(engine_sync_idle(eng));
+	/* nothing changed since: the next flush needs no map sync */
+	assert_int_equal(flush(), 0);
+	complete(5, 0);
+	complete(6, 0);
+	spin();
+	assert_int_equal(ndone, 3);
+	assert_int_equal(last_res, 0);
+}
+
+/* A FUA write that a replica missed is acked only once the record of
+ * that is durable too. */
+static void test_engine_fua_with_a_missing_replica_syncs(void **state)
+{
+	struct uloop_buf *b;
+
+	(void)state;
+	make(ENGINE_ACK_QUORUM, 0, 8);
+	assert_int_equal(uloop_buf_get(loop, 4096, &b), 0);
+	assert_int_equal(engine_write(eng, 0, 4096, b, ENGINE_FUA, done,
+				      NULL), 0);
+	complete(0, -EIO);
+	complete(1, 0);
+	complete(2, 0);
+	assert_int_equal(ndone, 0);	/* replica 0's record not durable */
+	assert_true(dirtymap_test(eng->repl[0].missed, 0));
+	spin_until(1);
+	assert_int_equal(last_res, 0);
+	/* replica 0, degraded, misses the next one at issue: the same */
+	nsubs = 0;
+	assert_int_equal(uloop_buf_get(loop, 4096, &b), 0);
+	assert_int_equal(engine_write(eng, 65536, 4096, b, ENGINE_FUA, done,
+				      NULL), 0);
+	assert_int_equal(nsubs, 2);
+	complete(0, 0);
+	complete(1, 0);
+	assert_int_equal(ndone, 1);
+	spin_until(2);
+	assert_true(dirtymap_test(eng->repl[0].missed, 1));
+	/* a plain write is acked at once all the same */
+	nsubs = 0;
+	assert_int_equal(write4k(2 * 65536), 0);
+	complete(0, 0);
+	complete(1, 0);
+	assert_int_equal(ndone, 3);
+}
+
+/* With no seq durably reserved a write waits (the reservation is written
+ * in the background) and then goes out, in order with later writes. */
+static void test_engine_write_waits_for_a_seq(void **state)
+{
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	eng->st.next_seq = eng->st.seq_limit;
+	assert_int_equal(write4k(0), 0);
+	assert_int_equal(write4k(65536), 0);
+	assert_int_equal(nsubs, 0);
+	assert_true(engine_state_busy(eng));
+	spin();
+	spin();
+	assert_int_equal(nsubs, 6);
+	assert_true(subs[0].q->seq < subs[3].q->seq);
+	assert_int_equal(subs[0].q->off, 0);
+}
+
+/* A flush may take seconds: neither it nor what is queued behind it on
+ * that replica is judged by the hard timeout; the flush timeout applies. */
+static void test_engine_flush_has_its_own_timeout(void **state)
+{
+	struct engine_stats st;
+	uint64_t now;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(flush(), 0);
+	assert_int_equal(write4k(0), 0);
+	assert_int_equal(nsubs, 6);
+	complete(0, 0);			/* the flush on 0 and 1 is done */
+	complete(1, 0);
+	complete(3, 0);			/* the write on 0 and 1 too */
+	complete(4, 0);
+	now = uloop_live_clock(loop);
+	subs[2].q->sub[2].t_issue = now - 2 * eng->hard_ns;
+	subs[5].q->sub[2].t_issue = now - 2 * eng->hard_ns;
+	engine_tick(&eng->tick);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.replica[2].state, ENGINE_REPLICA_IN_SYNC);
+	/* the flush ends: the write is judged from then on, not before */
+	complete(2, 0);
+	spin_until(1);
+	engine_tick(&eng->tick);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.replica[2].state, ENGINE_REPLICA_IN_SYNC);
+	eng->repl[2].t_flush_clear = uloop_live_clock(loop) - 2 * eng->hard_ns;
+	engine_tick(&eng->tick);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.replica[2].state, ENGINE_REPLICA_DEGRADED);
+	assert_int_equal(ndone, 2);
+	assert_int_equal(last_res, 0);
+	/* a flush past the flush timeout degrades its replica */
+	nsubs = 0;
+	assert_int_equal(flush(), 0);
+	assert_int_equal(nsubs, 2);
+	subs[1].q->sub[subs[1].ri].t_issue = uloop_live_clock(loop) -
+					      eng->flush_ns - 1;
+	engine_tick(&eng->tick);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.replica[subs[1].ri].state,
+			 ENGINE_REPLICA_DEGRADED);
+}
+
+/* A stall of the loop itself: the first tick after it judges nothing. */
+static void test_engine_no_verdict_right_after_a_stall(void **state)
+{
+	struct engine_stats st;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(write4k(0), 0);
+	complete(0, 0);
+	complete(1, 0);
+	subs[2].q->sub[2].t_issue = uloop_live_clock(loop) - 2 * eng->hard_ns;
+	eng->stalls_seen = uloop_stalls(loop) - 1;	/* as after one */
+	engine_tick(&eng->tick);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.replica[2].state, ENGINE_REPLICA_IN_SYNC);
+	engine_tick(&eng->tick);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.replica[2].state, ENGINE_REPLICA_DEGRADED);
+}
+
+/* Complete every sub the fakes hold from index `from` on with 0. */
+static void complete_all(unsigned int from)
+{
+	unsigned int i;
+
+	for (i = from; i < nsubs; i++)
+		complete(i, 0);
+}
+
+/* Every replica degraded at once (say, all zones stalled): writes fail
+ * with EIO and nothing can be resynced, since no replica is in sync.
+ * When they come back the engine reconciles them on its own (reads every
+ * region that may differ from all of them), then they are in sync and
+ * writes go on. */
+static void test_engine_all_degraded_then_reconciled(void **state)
+{
+	struct engine_stats st;
+	unsigned int i, first;
+
+	(void)state;
+	make(ENGINE_ACK_QUORUM, 0, 8);
+	assert_int_equal(write4k(5 * 65536), 0);
+	for (i = 0; i < 3; i++)
+		engine_replica_fail(&eng->repl[i], -ETIMEDOUT, "test");
+	spin_until(1);
+	assert_int_equal(last_res, -EIO);
+	assert_int_equal(write4k(0), 0);
+	spin_until(2);
+	assert_int_equal(last_res, -EIO);
+	/* two come back: enough for quorum, and a majority vouches */
+	engine_replica_up(&eng->repl[0]);
+	engine_replica_up(&eng->repl[1]);
+	engine_get_stats(eng, &st);
+	assert_true(st.reconciling);
+	assert_int_equal(st.in_sync, 0);
+	first = 3;
+	assert_int_equal(nsubs, first + 2);	/* region 5, on 0 and 1 */
+	assert_int_equal(subs[first].op, EOP_RREAD);
+	assert_int_equal(subs[first].q->off, 5 * 65536);
+	complete_all(first);
+	/* not every replica is there: written back under a fresh seq */
+	assert_int_equal(nsubs, first + 4);
+	assert_int_equal(subs[first + 2].op, EOP_RWRITE);
+	complete_all(first + 2);
+	for (i = 0; i < 100 && !engine_in_sync(eng); i++)
+		uloop_run_once(loop, 5000000);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.in_sync, 2);
+	assert_int_equal(st.reconciles, 1);
+	assert_false(st.reconciling);
+	/* the third one lacks what the others now hold */
+	assert_true(dirtymap_test(eng->repl[2].dirty, 5));
+	assert_false(dirtymap_test(eng->repl[0].dirty, 5));
+	nsubs = 0;
+	assert_int_equal(write4k(0), 0);
+	complete_all(0);
+	spin_until(3);
+	assert_int_equal(last_res, 0);
+}
+
+/* Under `all` an acked write may be on one replica only.  If that one is
+ * not back, the others must not be reconciled among themselves (the
+ * newest copy they hold is not the acked one): the engine waits. */
+static void test_engine_reconcile_waits_for_a_holder(void **state)
+{
+	struct engine_stats st;
+	unsigned int i;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 1, 8);
+	engine_replica_fail(&eng->repl[2], -ETIMEDOUT, "test");
+	assert_int_equal(write4k(7 * 65536), 0);	/* acked by 0, 1 */
+	complete_all(0);
+	spin_until(1);
+	assert_int_equal(last_res, 0);
+	assert_true(dirtymap_test(eng->repl[2].missed, 7));
+	engine_replica_fail(&eng->repl[0], -ETIMEDOUT, "test");
+	engine_replica_fail(&eng->repl[1], -ETIMEDOUT, "test");
+	nsubs = 0;
+	engine_replica_up(&eng->repl[2]);	/* the one that missed it */
+	engine_get_stats(eng, &st);
+	assert_false(st.reconciling);
+	assert_int_equal(nsubs, 0);
+	engine_replica_up(&eng->repl[1]);	/* one that has it */
+	engine_get_stats(eng, &st);
+	assert_true(st.reconciling);
+	assert_int_equal(nsubs, 2);
+	complete_all(0);
+	complete_all(2);
+	for (i = 0; i < 100 && !engine_in_sync(eng); i++)
+		uloop_run_once(loop, 5000000);
+	assert_int_equal(engine_in_sync(eng), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -499,6 +765,13 @@ int main(void)
 		T(test_engine_trim_and_zero_are_ordered_writes),
 		T(test_engine_laggard_is_cut_off_under_quorum),
 		T(test_engine_a_little_behind_is_waited_for),
+		T(test_engine_flush_waits_for_the_dirty_maps),
+		T(test_engine_fua_with_a_missing_replica_syncs),
+		T(test_engine_write_waits_for_a_seq),
+		T(test_engine_flush_has_its_own_timeout),
+		T(test_engine_no_verdict_right_after_a_stall),
+		T(test_engine_all_degraded_then_reconciled),
+		T(test_engine_reconcile_waits_for_a_holder),
 #undef T
 	};
 

@@ -82,6 +82,64 @@ static void test_engine_policy_ewma_and_deadline(void **state)
 	assert_int_equal(engine_soft_deadline(1000000, 2000000, 4), 4000000);
 }
 
+#define MS 1000000ULL
+
+static void test_engine_policy_hard_deadline(void **state)
+{
+	(void)state;
+	/* a plain write: the hard timeout from its issue */
+	assert_int_equal(engine_hard_deadline(false, 1000 * MS, 0, 0,
+					      500 * MS, 10000 * MS), 1500 * MS);
+	/* a flush or FUA write: the flush timeout, flushes out or not */
+	assert_int_equal(engine_hard_deadline(true, 1000 * MS, 3, 0,
+					      500 * MS, 10000 * MS),
+			 11000 * MS);
+	/* queued behind a flush on its replica: not judged now ... */
+	assert_int_equal(engine_hard_deadline(false, 1000 * MS, 1, 0,
+					      500 * MS, 10000 * MS), 0);
+	/* ... then counted from the flush's end, not its own issue */
+	assert_int_equal(engine_hard_deadline(false, 1000 * MS, 0, 2500 * MS,
+					      500 * MS, 10000 * MS),
+			 3000 * MS);
+	assert_int_equal(engine_hard_deadline(false, 3000 * MS, 0, 2500 * MS,
+					      500 * MS, 10000 * MS),
+			 3500 * MS);
+}
+
+/* Who may reconcile: a majority under quorum; otherwise, per region, a
+ * member whose missed map lacks it -- and after a crash, in the activity
+ * log's regions, only a member that was in sync. */
+static void test_engine_policy_recon_unsafe(void **state)
+{
+	uint64_t m0[2] = { 0, 0 }, m1[2] = { 1ULL << 5, 0 }, m2[2] = { 0, 2 };
+	uint64_t crash[2] = { 1ULL << 9, 0 };
+	const uint64_t *missed[3] = { m0, m1, m2 };
+	bool in_sync[3] = { false, false, false };
+
+	(void)state;
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_QUORUM, 3, 0x3, missed,
+					     in_sync, crash, 2), UINT64_MAX);
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_QUORUM, 3, 0x4, missed,
+					     in_sync, NULL, 2), 65);
+	/* replica 1 misses region 5, replica 2 region 65 */
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_ALL, 3, 0x2, missed,
+					     in_sync, NULL, 2), 5);
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_ALL, 3, 0x6, missed,
+					     in_sync, NULL, 2), UINT64_MAX);
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_ALL, 3, 0x1, missed,
+					     in_sync, NULL, 2), UINT64_MAX);
+	/* after a crash, region 9 needs a member that was in sync */
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_ALL, 3, 0x7, missed,
+					     in_sync, crash, 2), 9);
+	in_sync[1] = true;
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_ALL, 3, 0x3, missed,
+					     in_sync, crash, 2), UINT64_MAX);
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_ALL, 3, 0x2, missed,
+					     in_sync, crash, 2), 5);
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_ALL, 3, 0, missed,
+					     in_sync, NULL, 2), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -90,6 +148,8 @@ int main(void)
 		cmocka_unit_test(test_engine_policy_verdict_all),
 		cmocka_unit_test(test_engine_policy_verdict_quorum),
 		cmocka_unit_test(test_engine_policy_ewma_and_deadline),
+		cmocka_unit_test(test_engine_policy_hard_deadline),
+		cmocka_unit_test(test_engine_policy_recon_unsafe),
 	};
 
 	return cmocka_run_group_tests_name("engine_policy", tests, NULL, NULL);
