@@ -40,9 +40,10 @@ hz=$(getconf CLK_TCK)
 # Every target is written in full once before it is measured, so that
 # runs overwrite allocated tmpfs pages instead of timing page allocation.
 fill_engine() {
-	"$ENGINE_BV" bench-volume --name "$1" --size $SIZE \
-		--state-dir "$d/state" --create "${@:2}" --rw write --bs 1m \
-		--iodepth 8 --bytes $SIZE > /dev/null 2> "$d/fill.err" || {
+	"$ENGINE_BV" bench-volume --zone-registry none --name "$1" \
+		--size $SIZE --state-dir "$d/state" --create "${@:2}" \
+		--rw write --bs 1m --iodepth 8 --bytes $SIZE \
+		> /dev/null 2> "$d/fill.err" || {
 		cat "$d/fill.err" >&2
 		return 1
 	}
@@ -76,7 +77,8 @@ engine_run() {
 	shift 6
 	s0=$(( $(ticks "$(cluster_pid 1)") + $(ticks "$(cluster_pid 2)") ))
 	/usr/bin/time -f "%U %S" -o "$d/time" "$ENGINE_BV" bench-volume \
-		--name "$vol" --size $SIZE --state-dir "$d/state" "$@" \
+		--zone-registry none --name "$vol" --size $SIZE \
+		--state-dir "$d/state" "$@" \
 		--rw "$rw" --bs "$bs" --iodepth "$qd" --runtime "$RUNTIME" \
 		--no-flush --json > "$d/bv.json" 2> "$d/bv.err" || {
 		cat "$d/bv.err" >&2

@@ -55,8 +55,11 @@ static void usage(FILE *f)
 "  --rate IOPS             start at most IOPS requests per second\n"
 "  --zone-registry DIR     take zone ids from the node's zone registry under\n"
 "                          bpffs DIR (registering new zones and replica\n"
-"                          addresses), for zonetrace; /sys/fs/bpf/tapestry\n"
-"                          is the default pin root\n"
+"                          addresses), so zonetrace can tell the zones\n"
+"                          apart (default /sys/fs/bpf/tapestry; if that\n"
+"                          cannot be used, e.g. without CAP_BPF, the zones\n"
+"                          go untagged and per-zone BPF latency is off);\n"
+"                          'none': untagged, the registry is not touched\n"
 "  --runtime SECS          stop after SECS (fractions allowed)\n"
 "  --bytes SIZE            stop after SIZE bytes (default: the volume size)\n"
 "  --fua                   every write is FUA\n"
@@ -302,27 +305,57 @@ static int check_images(const struct bv_opts *o)
 	return rc;
 }
 
-/* Zone ids from the zone registry, so that zonetrace can name the
- * zones; remote replicas' addresses are registered for their RTT. */
-static int registry_ids(struct bv_opts *o)
+/* Zone ids from the zone registry, so that zonetrace can name the zones;
+ * remote replicas' addresses are registered for their RTT (and
+ * unregistered at exit).  The engine never makes ids up: without the
+ * registry the zones go untagged.  A registry asked for by name must
+ * work; the default one may not (no bpffs, no CAP_BPF), which is said
+ * once. */
+static unsigned int registered;	/* replicas given ids (and peers) here */
+
+static void registry_forget(struct bv_opts *o, const char *root)
+{
+	unsigned int i;
+
+	for (i = 0; i < o->eo.nr_replicas; i++) {
+		if (!(registered & (1U << i)))
+			continue;
+		if (o->eo.replicas[i].addr)
+			zonetrace_peer_unregister(root, o->eo.replicas[i].addr);
+		o->eo.replicas[i].zone_id = 0;
+	}
+	registered = 0;
+}
+
+static int registry_ids(struct bv_opts *o, const char *root, bool named)
 {
 	unsigned int i, id;
-	int err;
+	int err = 0;
 
 	for (i = 0; i < o->eo.nr_replicas; i++) {
 		struct engine_replica_opts *r = &o->eo.replicas[i];
 
-		err = zonetrace_zone_register(o->registry, r->zone, &id);
-		if (!err && r->addr)
-			err = zonetrace_peer_register(o->registry, r->addr, id);
-		if (err) {
-			fprintf(stderr, "bench-volume: zone registry %s, zone "
-				"%s: %s\n", o->registry, r->zone,
-				strerror(-err));
-			return err;
-		}
+		if (r->zone_id)
+			continue;	/* --zone-id */
+		err = zonetrace_zone_register(root, r->zone, &id);
+		if (err)
+			break;
 		r->zone_id = id;
+		registered |= 1U << i;
+		if (r->addr && (err = zonetrace_peer_register(root, r->addr,
+							      id)))
+			break;
 	}
+	if (!err)
+		return 0;
+	registry_forget(o, root);
+	if (named) {
+		fprintf(stderr, "bench-volume: zone registry %s, zone %s: %s\n",
+			root, o->eo.replicas[i].zone, strerror(-err));
+		return err;
+	}
+	log_warn("bench-volume: zone registry %s: %s: zones untagged, "
+		 "per-zone BPF latency is off", root, strerror(-err));
 	return 0;
 }
 
@@ -353,7 +386,9 @@ static int log_window(const struct bv_opts *o)
 
 int cmd_bench_volume(int argc, char **argv)
 {
+	bool use_registry;
 	struct bv_opts o;
+	const char *root;
 	int err;
 
 	memset(&o, 0, sizeof(o));
@@ -375,11 +410,16 @@ int cmd_bench_volume(int argc, char **argv)
 		return check_images(&o);
 	if (o.log_window)
 		return log_window(&o);
-	if (o.registry && (err = registry_ids(&o)))
+	use_registry = !o.registry || strcmp(o.registry, "none");
+	root = o.registry ? o.registry : BPFSYS_PIN_ROOT;
+	if (use_registry && (err = registry_ids(&o, root, o.registry != NULL)))
 		return 1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	o.stop = &stop_flag;
-	return bv_run(&o);
+	err = bv_run(&o);
+	if (use_registry)
+		registry_forget(&o, root);
+	return err;
 }

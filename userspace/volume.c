@@ -294,8 +294,9 @@ static int stop_cleanly(struct uloop *loop, struct engine *e,
 
 /* Give each replica its node-wide zone id from the zone registry, so the
  * zone tracer's reports name its zones.  Without the registry (no bpffs,
- * no CAP_BPF) the volume still runs; its zones are numbered by position
- * and reports show numbers, which is said once. */
+ * no CAP_BPF) the volume still runs, its requests untagged (UD_ZONE_NONE)
+ * so the tracer does not count them as some other zone's; that is said
+ * once.  The engine never makes ids up. */
 static void register_zones(struct volume_args *a)
 {
 	struct engine_opts *eo = &a->eo;
@@ -314,7 +315,8 @@ static void register_zones(struct volume_args *a)
 	}
 	if (!err)
 		return;
-	log_warn("zone registry under %s: %s: zones numbered by position",
+	log_warn("zone registry under %s: %s: zones untagged, per-zone BPF "
+		 "latency is off for this volume",
 		 a->pin_root ? a->pin_root : BPFSYS_PIN_ROOT, strerror(-err));
 	for (i = 0; i < eo->nr_replicas; i++)
 		if (!given[i])

@@ -5,6 +5,10 @@
 #   bv ARGS...            tapestry bench-volume ARGS...
 #   bv_bg ARGS...         the same in the background, $! its own pid (so
 #                         that kill -9 $! kills bench-volume itself)
+#                         Both leave the node's zone registry alone
+#                         (--zone-registry none: zones untagged) unless
+#                         ENGINE_REGISTRY names a pin root, or ARGS give
+#                         their own --zone-registry.
 #   engine_vol_args NAME SIZE ZONES...   volume options for zones 1..N
 #   now_ns                CLOCK_REALTIME in ns (what bench-volume logs)
 #   jget FILE FILTER      jq -r FILTER FILE
@@ -12,8 +16,13 @@
 
 ENGINE_BV=$TAPESTRY_ROOT/$BUILD/bin/tapestry
 
-bv() { "$ENGINE_BV" bench-volume "$@"; }
-bv_bg() { exec "$ENGINE_BV" bench-volume "$@"; }
+bv() {
+	"$ENGINE_BV" bench-volume --zone-registry "${ENGINE_REGISTRY:-none}" "$@"
+}
+bv_bg() {
+	exec "$ENGINE_BV" bench-volume --zone-registry \
+		"${ENGINE_REGISTRY:-none}" "$@"
+}
 now_ns() { date +%s%N; }
 jget() { jq -r "$2" "$1"; }
 
