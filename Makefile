@@ -249,6 +249,11 @@ TAPESTRY_SRCS += tools/bench_volume.c
 TAPESTRY_SRCS += tools/volcheck.c
 UNIT_TESTS += dirtymap
 test_dirtymap_SRCS := tests/unit/test_dirtymap.c userspace/dirtymap.c
+# A FUSE passthrough with slow fsync: a busy disk for the engine's tests.
+TEST_PROGS += tapestry-slowfs
+tapestry-slowfs_SRCS := tests/tools/slowfs.c
+$(BUILD)/obj/tests/tools/slowfs.o: CFLAGS += $(shell pkg-config --cflags fuse3 2>/dev/null)
+$(BUILD)/bin/tapestry-slowfs: LDLIBS += $(shell pkg-config --libs fuse3 2>/dev/null)
 
 # --- nbd frontend -----------------------------------------------------------
 COMMON_SRCS += userspace/nbdproto.c

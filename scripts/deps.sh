@@ -10,7 +10,7 @@ set -eu
 # Build: compilers, BPF toolchain, libraries found through pkg-config.
 BUILD_PKGS="gcc make pkg-config clang llvm bpftool libbpf-dev libelf-dev
 zlib1g-dev liburing-dev libjson-c-dev libisal-dev libcmocka-dev
-libclang-rt-14-dev"
+libclang-rt-14-dev libfuse3-dev"
 
 # Tests, demo and benchmarks: real peers and tools we measure against.
 TEST_PKGS="fio libnbd-bin nbdkit qemu-utils bpftrace ceph-base prometheus

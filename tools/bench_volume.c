@@ -53,6 +53,10 @@ struct bv {
 	bool flushed;
 	int flush_res;
 	double flush_ms, cpu_s;
+	/* --flush-interval: flushes during the run, one at a time */
+	bool pflush_out;
+	uint64_t t_next_flush, t_pflush, pflushes, pflush_errors;
+	struct hist flat;
 	struct rusage ru0;
 };
 
@@ -442,6 +446,10 @@ static void report(struct bv *b)
 			       json_object_new_double(gbw > 0 ? b->cpu_s / gbw : 0));
 	json_object_object_add(o, "flush_res", json_object_new_int(b->flush_res));
 	json_object_object_add(o, "flush_ms", json_object_new_double(b->flush_ms));
+	json_object_object_add(o, "flushes", json_object_new_int64((int64_t)b->pflushes));
+	json_object_object_add(o, "flush_errors",
+			       json_object_new_int64((int64_t)b->pflush_errors));
+	json_object_object_add(o, "flush_lat", lat_json(&b->flat));
 	json_object_object_add(o, "events", json_object_get(b->events));
 	zone_hists(b, o);
 	if (b->o->json) {
@@ -488,17 +496,52 @@ static void watch(struct bv *b)
 	}
 }
 
+static void pflush_done(void *arg, int res)
+{
+	struct bv *b = arg;
+
+	b->pflush_out = false;
+	b->inflight--;
+	if (res) {
+		if (b->pflush_errors++ < 3)
+			log_warn("bench-volume: flush: %s", strerror(-res));
+		return;
+	}
+	b->pflushes++;
+	hist_record(&b->flat, mono_ns() - b->t_pflush);
+}
+
+/* --flush-interval: a flush every so often, while writes go on. */
+static void maybe_flush(struct bv *b)
+{
+	uint64_t now = mono_ns();
+
+	if (b->o->flush_interval_ms <= 0 || b->pflush_out ||
+	    now < b->t_next_flush)
+		return;
+	if (engine_flush(b->e, pflush_done, b))
+		return;		/* -EAGAIN: next time round */
+	b->pflush_out = true;
+	b->inflight++;
+	b->t_pflush = now;
+	b->t_next_flush = now + (uint64_t)(b->o->flush_interval_ms * 1e6);
+}
+
 static int run_loop(struct bv *b)
 {
+	uint64_t wait = b->o->rate > 0 ? 500000ULL : 100000000ULL;
 	int err;
 
+	if (b->o->flush_interval_ms > 0 && wait > 10000000ULL)
+		wait = 10000000ULL;
 	while (more_work(b) || b->inflight) {
 		if (more_work(b) && (err = fill(b)))
 			return err;
+		if (more_work(b))
+			maybe_flush(b);
 		if (!b->inflight && !more_work(b))
 			break;
-		err = uloop_run_once(b->loop, b->o->rate > 0 ? 500000ULL :
-						      100000000ULL);
+		err = uloop_run_once(b->loop, wait);
 		if (err < 0)
 			return err;
 		watch(b);
@@ -681,6 +724,7 @@ static int workload(struct bv *b)
 
 	hist_reset(&b->wlat);
 	hist_reset(&b->rlat);
+	hist_reset(&b->flat);
 	getrusage(RUSAGE_SELF, &b->ru0);
 	b->t_start = mono_ns();
 	if (b->o->runtime_s > 0 && b->mode == MODE_WORK)
@@ -726,7 +770,7 @@ int bv_run(const struct bv_opts *o)
 		printf("check: %llu bad blocks, %llu blocks acked in the log\n",
 		       (unsigned long long)b.bad,
 		       (unsigned long long)vc_check_acked_blocks(b.chk));
-	if (err || b.werr || b.rerr || b.bad || b.flush_res)
+	if (err || b.werr || b.rerr || b.bad || b.flush_res || b.pflush_errors)
 		rc = 1;
 	if (err && !b.e)
 		log_err("bench-volume: %s", strerror(-err));

@@ -22,6 +22,7 @@ struct bv_opts {
 	uint32_t bs;
 	unsigned int iodepth;
 	double rate;			/* IOPS cap; 0 = none */
+	double flush_interval_ms;	/* a flush this often; 0 = none */
 	double runtime_s;
 	uint64_t bytes;
 	bool fua, no_flush, verify, json, verbose;

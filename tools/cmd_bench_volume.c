@@ -64,6 +64,8 @@ static void usage(FILE *f)
 "  --bytes SIZE            stop after SIZE bytes (default: the volume size)\n"
 "  --fua                   every write is FUA\n"
 "  --no-flush              no flush at the end of a write workload\n"
+"  --flush-interval MS     also flush every MS while the workload runs (one\n"
+"                          at a time; reported as flushes and flush_lat)\n"
 "  --verify                self-checking data; reads are checked\n"
 "  --seed N                write ids and offsets (default: time)\n"
 "  --log FILE              append issued/acked writes to FILE (verify)\n"
@@ -89,7 +91,8 @@ enum {
 	OPT_RW = 0x2000, OPT_RWMIX, OPT_BS, OPT_IODEPTH, OPT_RUNTIME,
 	OPT_BYTES, OPT_FUA, OPT_NO_FLUSH, OPT_VERIFY, OPT_SEED, OPT_LOG,
 	OPT_REF, OPT_CHECK_LOG, OPT_IMAGE, OPT_DUMP, OPT_WAIT, OPT_STATUS,
-	OPT_JSON, OPT_STRICT, OPT_WINDOW, OPT_FROM, OPT_RATE, OPT_REGISTRY, OPT_TO,
+	OPT_JSON, OPT_STRICT, OPT_WINDOW, OPT_FROM, OPT_RATE, OPT_REGISTRY,
+	OPT_FLUSH_INTERVAL, OPT_TO,
 };
 
 static const struct option own_options[] = {
@@ -117,6 +120,7 @@ static const struct option own_options[] = {
 	{ "to", required_argument, NULL, OPT_TO },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "zone-registry", required_argument, NULL, OPT_REGISTRY },
+	{ "flush-interval", required_argument, NULL, OPT_FLUSH_INTERVAL },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -190,6 +194,9 @@ static int parse_own(struct bv_opts *o, int opt, char *arg)
 	case OPT_RATE:
 		o->rate = strtod(arg, &end);
 		return *end || o->rate < 0 ? -EINVAL : 0;
+	case OPT_FLUSH_INTERVAL:
+		o->flush_interval_ms = strtod(arg, &end);
+		return *end || o->flush_interval_ms <= 0 ? -EINVAL : 0;
 	case OPT_FROM:
 		o->from_ns = strtoull(arg, &end, 10);
 		return *end ? -EINVAL : 0;

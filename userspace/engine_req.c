@@ -600,8 +600,9 @@ void engine_replica_up(struct erepl *r)
 		return;
 	r->state = ENGINE_REPLICA_RESYNCING;
 	if (!engine_in_sync(e)) {
-		log_info("%s: replica %s is back; no replica is in sync: "
-			 "reconciling", e->name, r->zone);
+		log_info("%s: replica %s is back; no replica is in sync: it "
+			 "waits to be reconciled with the others", e->name,
+			 r->zone);
 		engine_recon_pump(e);
 		return;
 	}

@@ -18,6 +18,12 @@
  * bounded (--max-queue); past that the proxy stops reading and TCP pushes
  * back.
  *
+ * hold-flush MS knows the replication protocol (docs/replication-protocol.md)
+ * on the way back: it cuts the replies into frames and holds each FLUSH
+ * reply for MS while the replies behind it go on (replies may come in any
+ * order): a replica whose fdatasync takes MS while its other requests do
+ * not wait for it.
+ *
  * One thread, epoll, non-blocking sockets.  A test tool: simple over fast.
  */
 #include <arpa/inet.h>
@@ -42,6 +48,9 @@
 
 #define CHUNK		(64 * 1024)
 #define MAX_CONNS	256
+#define FRAME_HDR	64		/* replication protocol header */
+#define FRAME_MAX	(4U << 20)	/* a payload beyond this: not framed */
+#define OP_FLUSH	4
 
 enum { UP, DOWN };	/* UP: client -> upstream, DOWN: upstream -> client */
 
@@ -59,6 +68,11 @@ struct dir {
 	uint64_t last_due;
 	uint64_t bytes;		/* forwarded so far */
 	bool src_eof, dst_shut, blocked;
+	/* hold-flush: the frame being put together, and held FLUSH replies
+	 * (in due order) */
+	struct chunk *frame;
+	uint32_t frame_need;
+	struct chunk *held, *held_tail;
 };
 
 struct conn {
@@ -70,6 +84,7 @@ struct conn {
 
 struct knobs {
 	uint64_t delay_ns[2], jitter_ns[2];
+	uint64_t hold_flush_ns;
 	bool stall, blackhole, refuse;
 };
 
@@ -79,7 +94,7 @@ static int epfd, lfd, cfd_ctl = -1;
 static struct sockaddr_storage upstream;
 static socklen_t upstream_len;
 static uint64_t max_queue = 32 << 20, rng = 0x2545f4914f6cdd1dULL;
-static uint64_t accepted, dropped;
+static uint64_t accepted, dropped, flushes_held;
 static volatile sig_atomic_t stopping;
 
 static uint64_t now_ns(void)
@@ -130,16 +145,25 @@ static void set_nonblock(int fd)
 
 /* ---- connections ---- */
 
-static void free_queue(struct dir *d)
+static void free_list(struct chunk *c)
 {
-	struct chunk *c;
+	struct chunk *next;
 
-	while ((c = d->head)) {
-		d->head = c->next;
+	for (; c; c = next) {
+		next = c->next;
 		free(c);
 	}
-	d->tail = NULL;
+}
+
+static void free_queue(struct dir *d)
+{
+	free_list(d->head);
+	d->head = d->tail = NULL;
 	d->queued = 0;
+	free_list(d->held);
+	d->held = d->held_tail = NULL;
+	free(d->frame);
+	d->frame = NULL;
 }
 
 static void conn_close(struct conn *c, bool reset)
@@ -206,6 +230,93 @@ static void conn_new(int fd)
 	c->mask[1] = EPOLLOUT;
 }
 
+static void enqueue(struct dir *d, struct chunk *ch)
+{
+	ch->next = NULL;
+	if (d->tail)
+		d->tail->next = ch;
+	else
+		d->head = ch;
+	d->tail = ch;
+	d->queued += ch->len;
+}
+
+/* hold-flush: cut the replies into whole frames; a FLUSH reply is held,
+ * every other frame queued as usual.  Returns -1 (the connection is then
+ * dropped) on a frame too big to be the protocol's. */
+static int frame_in(struct dir *d, const uint8_t *p, uint32_t n,
+		    uint64_t due, uint64_t now)
+{
+	struct chunk *f;
+	uint32_t take, len;
+
+	while (n) {
+		if (!d->frame) {
+			d->frame = malloc(sizeof(*f) + FRAME_HDR);
+			if (!d->frame)
+				return -1;
+			d->frame->len = 0;
+			d->frame_need = FRAME_HDR;
+		}
+		f = d->frame;
+		take = d->frame_need - f->len < n ? d->frame_need - f->len : n;
+		memcpy(f->data + f->len, p, take);
+		f->len += take;
+		p += take;
+		n -= take;
+		if (f->len < d->frame_need)
+			break;
+		if (d->frame_need == FRAME_HDR) {
+			memcpy(&len, f->data + 12, 4);	/* little-endian */
+			if (len > FRAME_MAX)
+				return -1;
+			if (len) {
+				f = realloc(f, sizeof(*f) + FRAME_HDR + len);
+				if (!f)
+					return -1;
+				d->frame = f;
+				d->frame_need = FRAME_HDR + len;
+				continue;
+			}
+		}
+		d->frame = NULL;
+		f->off = 0;
+		f->due = due;
+		if (f->data[6] == OP_FLUSH) {
+			f->due = now + k.hold_flush_ns;
+			f->next = NULL;
+			if (d->held_tail)
+				d->held_tail->next = f;
+			else
+				d->held = f;
+			d->held_tail = f;
+			flushes_held++;
+		} else {
+			enqueue(d, f);
+		}
+	}
+	return 0;
+}
+
+/* Held FLUSH replies that are due go out next, at a frame boundary (the
+ * queue holds whole frames while framing). */
+static void release_held(struct dir *d, uint64_t now)
+{
+	struct chunk *f, **at;
+
+	while ((f = d->held) && f->due <= now) {
+		d->held = f->next;
+		if (!d->held)
+			d->held_tail = NULL;
+		at = d->head && d->head->off ? &d->head->next : &d->head;
+		f->next = *at;
+		*at = f;
+		if (!f->next)
+			d->tail = f;
+		d->queued += f->len;
+	}
+}
+
 /* Read what src has (up to the queue bound) and stamp each chunk. */
 static int pump_in(int dirn, struct dir *d, uint64_t now)
 {
@@ -238,16 +349,18 @@ static int pump_in(int dirn, struct dir *d, uint64_t now)
 		if (due < d->last_due)
 			due = d->last_due;	/* never reorder */
 		d->last_due = due;
+		if (dirn == DOWN && (k.hold_flush_ns || d->frame)) {
+			int err = frame_in(d, ch->data, (uint32_t)n, due, now);
+
+			free(ch);
+			if (err)
+				return -1;
+			continue;
+		}
 		ch->due = due;
 		ch->len = (uint32_t)n;
 		ch->off = 0;
-		ch->next = NULL;
-		if (d->tail)
-			d->tail->next = ch;
-		else
-			d->head = ch;
-		d->tail = ch;
-		d->queued += (uint64_t)n;
+		enqueue(d, ch);
 	}
 	return 0;
 }
@@ -259,6 +372,8 @@ static int pump_out(struct dir *d, uint64_t now)
 	ssize_t n;
 
 	d->blocked = false;
+	if (!k.stall)
+		release_held(d, now);
 	while ((ch = d->head) && !k.stall && ch->due <= now) {
 		n = send(d->dst, ch->data + ch->off, ch->len - ch->off,
 			 MSG_NOSIGNAL);
@@ -279,7 +394,7 @@ static int pump_out(struct dir *d, uint64_t now)
 			d->tail = NULL;
 		free(ch);
 	}
-	if (d->src_eof && !d->head && !d->dst_shut) {
+	if (d->src_eof && !d->head && !d->held && !d->dst_shut) {
 		shutdown(d->dst, SHUT_WR);
 		d->dst_shut = true;
 	}
@@ -325,7 +440,7 @@ static bool conn_pump(struct conn *c, uint64_t now)
 			m[d->dst == c->cfd ? 0 : 1] |= EPOLLOUT;
 	}
 	if (c->d[UP].src_eof && c->d[DOWN].src_eof && !c->d[UP].head &&
-	    !c->d[DOWN].head)
+	    !c->d[DOWN].head && !c->d[DOWN].held)
 		return false;
 	set_mask(c, 0, m[0]);
 	set_mask(c, 1, m[1]);
@@ -360,6 +475,14 @@ static int ctl_exec(char *line, char *out, size_t outlen)
 			k.delay_ns[i] = (uint64_t)(ms * 1e6);
 			k.jitter_ns[i] = (uint64_t)(jit * 1e6);
 		}
+		return snprintf(out, outlen, "ok\n");
+	}
+	if (!strcmp(argv[0], "hold-flush")) {
+		double ms;
+
+		if (argc != 2 || sscanf(argv[1], "%lf", &ms) != 1 || ms < 0)
+			return snprintf(out, outlen, "err usage: hold-flush MS\n");
+		k.hold_flush_ns = (uint64_t)(ms * 1e6);
 		return snprintf(out, outlen, "ok\n");
 	}
 	if ((!strcmp(argv[0], "stall") || !strcmp(argv[0], "blackhole") ||
@@ -403,7 +526,8 @@ static int ctl_exec(char *line, char *out, size_t outlen)
 				"up_bytes %llu down_bytes %llu queued %llu "
 				"delay_up_ms %.3f delay_down_ms %.3f "
 				"jitter_up_ms %.3f jitter_down_ms %.3f "
-				"stall %s blackhole %s refuse %s\n", n,
+				"stall %s blackhole %s refuse %s "
+				"hold_flush_ms %.3f flushes_held %llu\n", n,
 				(unsigned long long)accepted,
 				(unsigned long long)dropped,
 				(unsigned long long)total[UP],
@@ -413,7 +537,8 @@ static int ctl_exec(char *line, char *out, size_t outlen)
 				k.jitter_ns[DOWN] / 1e6,
 				k.stall ? "on" : "off",
 				k.blackhole ? "on" : "off",
-				k.refuse ? "on" : "off");
+				k.refuse ? "on" : "off", k.hold_flush_ns / 1e6,
+				(unsigned long long)flushes_held);
 	}
 	return snprintf(out, outlen, "err unknown command '%s'\n", argv[0]);
 }
@@ -490,6 +615,8 @@ static void usage(FILE *f)
 "  blackhole on|off           swallow all traffic; connections stay up\n"
 "  drop                       reset every connection\n"
 "  refuse on|off              close new connections at once\n"
+"  hold-flush MS              hold each FLUSH reply (replication protocol)\n"
+"                             MS; replies behind it go on (0: off)\n"
 "  stats                      counters and current settings\n"
 "Prints \"listening on IP:PORT\" on stdout once ready.\n");
 }
@@ -562,7 +689,13 @@ static int64_t next_due(uint64_t now)
 			continue;
 		for (j = 0; j < 2; j++) {
 			struct chunk *ch = conns[i]->d[j].head;
+			struct chunk *h = conns[i]->d[j].held;
 
+			if (h) {
+				w = h->due > now ? (int64_t)(h->due - now) : 0;
+				if (best < 0 || w < best)
+					best = w;
+			}
 			if (!ch || conns[i]->d[j].blocked)
 				continue;
 			w = ch->due > now ? (int64_t)(ch->due - now) : 0;
