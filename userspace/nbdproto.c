@@ -4,38 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
+#include "bytes.h"
 
 static bool pow2(uint32_t v)
 {
@@ -63,9 +32,9 @@ void nbdproto_hs_init(struct nbdproto_hs *h, const struct nbdproto_export *e)
 	memset(h, 0, sizeof(*h));
 	h->exp = e;
 	h->state = NBDPROTO_HS_CFLAGS;
-	put64(h->out, NBD_MAGIC_INIT);
-	put64(h->out + 8, NBD_MAGIC_OPTS);
-	put16(h->out + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
+	put_be64(h->out, NBD_MAGIC_INIT);
+	put_be64(h->out + 8, NBD_MAGIC_OPTS);
+	put_be16(h->out + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
 	h->out_len = NBDPROTO_GREETING_SIZE;
 }
 
@@ -101,10 +70,10 @@ static void rep(struct nbdproto_hs *h, uint32_t opt, uint32_t type,
 
 	if (h->out_len + 20 + alen + blen > sizeof(h->out))
 		__builtin_trap();
-	put64(p, NBD_MAGIC_REP);
-	put32(p + 8, opt);
-	put32(p + 12, type);
-	put32(p + 16, (uint32_t)(alen + blen));
+	put_be64(p, NBD_MAGIC_REP);
+	put_be32(p + 8, opt);
+	put_be32(p + 12, type);
+	put_be32(p + 16, (uint32_t)(alen + blen));
 	if (alen)
 		memcpy(p + 20, a, alen);
 	if (blen)
@@ -130,9 +99,9 @@ static void info_export(struct nbdproto_hs *h, uint32_t opt)
 {
 	uint8_t b[12];
 
-	put16(b, NBD_INFO_EXPORT);
-	put64(b + 2, h->exp->size);
-	put16(b + 10, nbdproto_hs_tflags(h));
+	put_be16(b, NBD_INFO_EXPORT);
+	put_be64(b + 2, h->exp->size);
+	put_be16(b + 10, nbdproto_hs_tflags(h));
 	rep(h, opt, NBD_REP_INFO, b, sizeof(b), NULL, 0);
 }
 
@@ -141,7 +110,7 @@ static void info_string(struct nbdproto_hs *h, uint32_t opt, uint16_t type,
 {
 	uint8_t b[2];
 
-	put16(b, type);
+	put_be16(b, type);
 	rep(h, opt, NBD_REP_INFO, b, 2, s, strlen(s));
 }
 
@@ -150,10 +119,10 @@ static void info_block_size(struct nbdproto_hs *h, uint32_t opt)
 	const struct nbdproto_export *e = h->exp;
 	uint8_t b[14];
 
-	put16(b, NBD_INFO_BLOCK_SIZE);
-	put32(b + 2, e->min_block);
-	put32(b + 6, e->pref_block);
-	put32(b + 10, e->max_block);
+	put_be16(b, NBD_INFO_BLOCK_SIZE);
+	put_be32(b + 2, e->min_block);
+	put_be32(b + 6, e->pref_block);
+	put_be32(b + 10, e->max_block);
 	rep(h, opt, NBD_REP_INFO, b, sizeof(b), NULL, 0);
 }
 
@@ -164,11 +133,11 @@ static enum nbdproto_hs_status opt_info(struct nbdproto_hs *h, uint32_t opt,
 	bool want_name = false, want_desc = false;
 	uint32_t namelen, nreq, i;
 
-	if (len < 6 || (namelen = get32(d)) > len - 6) {
+	if (len < 6 || (namelen = get_be32(d)) > len - 6) {
 		rep_err(h, opt, NBD_REP_ERR_INVALID, "malformed request");
 		return NBDPROTO_HS_MORE;
 	}
-	nreq = get16(d + 4 + namelen);
+	nreq = get_be16(d + 4 + namelen);
 	if (len != 4 + namelen + 2 + 2 * nreq) {
 		rep_err(h, opt, NBD_REP_ERR_INVALID, "malformed request");
 		return NBDPROTO_HS_MORE;
@@ -182,7 +151,7 @@ static enum nbdproto_hs_status opt_info(struct nbdproto_hs *h, uint32_t opt,
 		return NBDPROTO_HS_MORE;
 	}
 	for (i = 0; i < nreq; i++) {
-		uint16_t t = get16(d + 4 + namelen + 2 + 2 * i);
+		uint16_t t = get_be16(d + 4 + namelen + 2 + 2 * i);
 
 		want_name |= t == NBD_INFO_NAME;
 		want_desc |= t == NBD_INFO_DESCRIPTION;
@@ -213,8 +182,8 @@ static enum nbdproto_hs_status opt_export_name(struct nbdproto_hs *h,
 		h->state = NBDPROTO_HS_DEAD;
 		return NBDPROTO_HS_HANGUP;
 	}
-	put64(p, h->exp->size);
-	put16(p + 8, nbdproto_hs_tflags(h));
+	put_be64(p, h->exp->size);
+	put_be16(p + 8, nbdproto_hs_tflags(h));
 	h->out_len += 10;
 	if (!h->no_zeroes) {
 		memset(p + 10, 0, 124);
@@ -240,7 +209,7 @@ static void opt_list(struct nbdproto_hs *h, uint32_t len)
 			"server shutting down");
 		return;
 	}
-	put32(b, n);
+	put_be32(b, n);
 	memcpy(b + 4, h->exp->name, n);
 	rep(h, NBD_OPT_LIST, NBD_REP_SERVER, b, 4 + n, desc, strlen(desc));
 	rep(h, NBD_OPT_LIST, NBD_REP_ACK, NULL, 0, NULL, 0);
@@ -334,12 +303,12 @@ static enum nbdproto_hs_status feed_option(struct nbdproto_hs *h,
 
 	if (len < NBDPROTO_OPT_HDR_SIZE)
 		return NBDPROTO_HS_MORE;
-	if (get64(in) != NBD_MAGIC_OPTS) {
+	if (get_be64(in) != NBD_MAGIC_OPTS) {
 		h->state = NBDPROTO_HS_DEAD;
 		return NBDPROTO_HS_HANGUP;
 	}
-	opt = get32(in + 8);
-	olen = get32(in + 12);
+	opt = get_be32(in + 8);
+	olen = get_be32(in + 12);
 	if (!opt_known(opt) || olen > NBDPROTO_OPT_MAX) {
 		if (opt == NBD_OPT_EXPORT_NAME) {
 			/* cannot be refused politely */
@@ -381,7 +350,7 @@ enum nbdproto_hs_status nbdproto_hs_feed(struct nbdproto_hs *h,
 	case NBDPROTO_HS_CFLAGS:
 		if (len < 4)
 			return NBDPROTO_HS_MORE;
-		cflags = get32(in);
+		cflags = get_be32(in);
 		*used = 4;
 		/* The spec: drop clients that set flags we did not offer.
 		 * Fixed newstyle is honoured even if the client did not set
@@ -410,13 +379,13 @@ int nbdproto_req_decode(const void *wire, struct nbdproto_req *out)
 {
 	const uint8_t *p = wire;
 
-	if (get32(p) != NBD_MAGIC_REQUEST)
+	if (get_be32(p) != NBD_MAGIC_REQUEST)
 		return -EBADMSG;
-	out->flags = get16(p + 4);
-	out->type = get16(p + 6);
-	out->handle = get64(p + 8);
-	out->offset = get64(p + 16);
-	out->len = get32(p + 24);
+	out->flags = get_be16(p + 4);
+	out->type = get_be16(p + 6);
+	out->handle = get_be64(p + 8);
+	out->offset = get_be64(p + 16);
+	out->len = get_be32(p + 24);
 	return 0;
 }
 
@@ -546,20 +515,20 @@ size_t nbdproto_simple_reply(void *buf, uint64_t handle, uint32_t err)
 {
 	uint8_t *p = buf;
 
-	put32(p, NBD_MAGIC_SIMPLE);
-	put32(p + 4, err);
-	put64(p + 8, handle);
+	put_be32(p, NBD_MAGIC_SIMPLE);
+	put_be32(p + 4, err);
+	put_be64(p + 8, handle);
 	return NBDPROTO_SIMPLE_SIZE;
 }
 
 static void chunk_hdr(uint8_t *p, uint16_t flags, uint16_t type,
 		      uint64_t handle, uint32_t len)
 {
-	put32(p, NBD_MAGIC_STRUCTURED);
-	put16(p + 4, flags);
-	put16(p + 6, type);
-	put64(p + 8, handle);
-	put32(p + 16, len);
+	put_be32(p, NBD_MAGIC_STRUCTURED);
+	put_be16(p + 4, flags);
+	put_be16(p + 6, type);
+	put_be64(p + 8, handle);
+	put_be32(p + 16, len);
 }
 
 size_t nbdproto_read_chunk(void *buf, uint64_t handle, uint64_t offset,
@@ -569,7 +538,7 @@ size_t nbdproto_read_chunk(void *buf, uint64_t handle, uint64_t offset,
 
 	chunk_hdr(p, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, handle,
 		  8 + len);
-	put64(p + NBDPROTO_CHUNK_SIZE, offset);
+	put_be64(p + NBDPROTO_CHUNK_SIZE, offset);
 	return NBDPROTO_READ_HDR_SIZE;
 }
 
@@ -583,8 +552,8 @@ size_t nbdproto_error_chunk(void *buf, uint64_t handle, uint32_t err,
 		n = NBDPROTO_ERR_MSG_MAX;
 	chunk_hdr(p, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, handle,
 		  (uint32_t)(6 + n));
-	put32(p + NBDPROTO_CHUNK_SIZE, err);
-	put16(p + NBDPROTO_CHUNK_SIZE + 4, (uint16_t)n);
+	put_be32(p + NBDPROTO_CHUNK_SIZE, err);
+	put_be16(p + NBDPROTO_CHUNK_SIZE + 4, (uint16_t)n);
 	if (n)
 		memcpy(p + NBDPROTO_CHUNK_SIZE + 6, msg, n);
 	return NBDPROTO_CHUNK_SIZE + 6 + n;

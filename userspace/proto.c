@@ -1,76 +1,34 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "proto.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "crc.h"
 
 _Static_assert(offsetof(struct repl_hdr, hdr_crc) == REPL_HDR_SIZE - 4,
 	       "hdr_crc is the last field");
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, 2);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, 2);
-	return le16toh(v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return le32toh(v);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
-
 void proto_encode(const struct repl_hdr *h, void *wire)
 {
 	uint8_t *w = wire;
 
-	put32(w + offsetof(struct repl_hdr, magic), REPL_MAGIC);
-	put16(w + offsetof(struct repl_hdr, version), REPL_VERSION);
+	put_le32(w + offsetof(struct repl_hdr, magic), REPL_MAGIC);
+	put_le16(w + offsetof(struct repl_hdr, version), REPL_VERSION);
 	w[offsetof(struct repl_hdr, op)] = h->op;
 	w[offsetof(struct repl_hdr, flags)] = h->flags;
-	put32(w + offsetof(struct repl_hdr, status), h->status);
-	put32(w + offsetof(struct repl_hdr, len), h->len);
-	put64(w + offsetof(struct repl_hdr, volume_id), h->volume_id);
-	put64(w + offsetof(struct repl_hdr, offset), h->offset);
-	put64(w + offsetof(struct repl_hdr, seq), h->seq);
-	put64(w + offsetof(struct repl_hdr, epoch), h->epoch);
-	put64(w + offsetof(struct repl_hdr, tag), h->tag);
-	put32(w + offsetof(struct repl_hdr, payload_crc), h->payload_crc);
-	put32(w + offsetof(struct repl_hdr, hdr_crc), 0);
-	put32(w + offsetof(struct repl_hdr, hdr_crc),
+	put_le32(w + offsetof(struct repl_hdr, status), h->status);
+	put_le32(w + offsetof(struct repl_hdr, len), h->len);
+	put_le64(w + offsetof(struct repl_hdr, volume_id), h->volume_id);
+	put_le64(w + offsetof(struct repl_hdr, offset), h->offset);
+	put_le64(w + offsetof(struct repl_hdr, seq), h->seq);
+	put_le64(w + offsetof(struct repl_hdr, epoch), h->epoch);
+	put_le64(w + offsetof(struct repl_hdr, tag), h->tag);
+	put_le32(w + offsetof(struct repl_hdr, payload_crc), h->payload_crc);
+	put_le32(w + offsetof(struct repl_hdr, hdr_crc), 0);
+	put_le32(w + offsetof(struct repl_hdr, hdr_crc),
 	      crc32c(0, w, REPL_HDR_SIZE));
 }
 
@@ -128,26 +86,26 @@ int proto_decode(const void *wire, uint32_t max_payload, struct repl_hdr *out)
 	uint8_t copy[REPL_HDR_SIZE];
 	uint32_t crc;
 
-	if (get32(w + offsetof(struct repl_hdr, magic)) != REPL_MAGIC)
+	if (get_le32(w + offsetof(struct repl_hdr, magic)) != REPL_MAGIC)
 		return -EBADMSG;
 	memcpy(copy, w, sizeof(copy));
 	memset(copy + offsetof(struct repl_hdr, hdr_crc), 0, 4);
-	crc = get32(w + offsetof(struct repl_hdr, hdr_crc));
+	crc = get_le32(w + offsetof(struct repl_hdr, hdr_crc));
 	if (crc32c(0, copy, sizeof(copy)) != crc)
 		return -EBADMSG;
 
 	out->magic = REPL_MAGIC;
-	out->version = get16(w + offsetof(struct repl_hdr, version));
+	out->version = get_le16(w + offsetof(struct repl_hdr, version));
 	out->op = w[offsetof(struct repl_hdr, op)];
 	out->flags = w[offsetof(struct repl_hdr, flags)];
-	out->status = get32(w + offsetof(struct repl_hdr, status));
-	out->len = get32(w + offsetof(struct repl_hdr, len));
-	out->volume_id = get64(w + offsetof(struct repl_hdr, volume_id));
-	out->offset = get64(w + offsetof(struct repl_hdr, offset));
-	out->seq = get64(w + offsetof(struct repl_hdr, seq));
-	out->epoch = get64(w + offsetof(struct repl_hdr, epoch));
-	out->tag = get64(w + offsetof(struct repl_hdr, tag));
-	out->payload_crc = get32(w + offsetof(struct repl_hdr, payload_crc));
+	out->status = get_le32(w + offsetof(struct repl_hdr, status));
+	out->len = get_le32(w + offsetof(struct repl_hdr, len));
+	out->volume_id = get_le64(w + offsetof(struct repl_hdr, volume_id));
+	out->offset = get_le64(w + offsetof(struct repl_hdr, offset));
+	out->seq = get_le64(w + offsetof(struct repl_hdr, seq));
+	out->epoch = get_le64(w + offsetof(struct repl_hdr, epoch));
+	out->tag = get_le64(w + offsetof(struct repl_hdr, tag));
+	out->payload_crc = get_le32(w + offsetof(struct repl_hdr, payload_crc));
 	out->hdr_crc = crc;
 
 	if (out->version != REPL_VERSION)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "crc.h"
 
 /* ---- HELLO ---- */
@@ -246,67 +247,39 @@ enum {
 	M_CRC = REPLICA_META_SLOT - 4,
 };
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return le32toh(v);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
-
 void replica_meta_encode(const struct replica_meta *m, void *slot)
 {
 	uint8_t *p = slot;
 
 	memset(p, 0, REPLICA_META_SLOT);
-	put32(p + M_MAGIC, REPLICA_META_MAGIC);
-	put32(p + M_VERSION, REPLICA_META_VERSION);
-	put64(p + M_COUNTER, m->counter);
-	put64(p + M_SIZE, m->size);
-	put64(p + M_GEN, m->generation);
-	put64(p + M_APPLIED, m->applied_seq);
-	put64(p + M_WRITTEN, m->bytes_written);
-	put32(p + M_BS, m->block_size);
-	put32(p + M_STATE, m->state);
-	put32(p + M_CRC, crc32c(0, p, M_CRC));
+	put_le32(p + M_MAGIC, REPLICA_META_MAGIC);
+	put_le32(p + M_VERSION, REPLICA_META_VERSION);
+	put_le64(p + M_COUNTER, m->counter);
+	put_le64(p + M_SIZE, m->size);
+	put_le64(p + M_GEN, m->generation);
+	put_le64(p + M_APPLIED, m->applied_seq);
+	put_le64(p + M_WRITTEN, m->bytes_written);
+	put_le32(p + M_BS, m->block_size);
+	put_le32(p + M_STATE, m->state);
+	put_le32(p + M_CRC, crc32c(0, p, M_CRC));
 }
 
 int replica_meta_decode(const void *slot, struct replica_meta *out)
 {
 	const uint8_t *p = slot;
 
-	if (get32(p + M_MAGIC) != REPLICA_META_MAGIC ||
-	    get32(p + M_CRC) != crc32c(0, p, M_CRC))
+	if (get_le32(p + M_MAGIC) != REPLICA_META_MAGIC ||
+	    get_le32(p + M_CRC) != crc32c(0, p, M_CRC))
 		return -EBADMSG;
-	if (get32(p + M_VERSION) != REPLICA_META_VERSION)
+	if (get_le32(p + M_VERSION) != REPLICA_META_VERSION)
 		return -EPROTO;
-	out->counter = get64(p + M_COUNTER);
-	out->size = get64(p + M_SIZE);
-	out->generation = get64(p + M_GEN);
-	out->applied_seq = get64(p + M_APPLIED);
-	out->bytes_written = get64(p + M_WRITTEN);
-	out->block_size = get32(p + M_BS);
-	out->state = get32(p + M_STATE);
+	out->counter = get_le64(p + M_COUNTER);
+	out->size = get_le64(p + M_SIZE);
+	out->generation = get_le64(p + M_GEN);
+	out->applied_seq = get_le64(p + M_APPLIED);
+	out->bytes_written = get_le64(p + M_WRITTEN);
+	out->block_size = get_le32(p + M_BS);
+	out->state = get_le32(p + M_STATE);
 	if (out->state > REPL_STATE_DIRTY || !block_size_ok(out->block_size) ||
 	    !out->size || out->size % out->block_size ||
 	    out->size / out->block_size > (1ULL << 32))

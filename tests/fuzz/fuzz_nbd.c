@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "nbdproto.h"
+#include "bytes.h"
 
 static const struct nbdproto_export exp_fuzz = {
 	.name = "fuzzvol",
@@ -31,12 +32,6 @@ static const struct nbdproto_export exp_fuzz = {
 
 #define IN_CAP (NBDPROTO_HS_IN_MIN + 4096)
 
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Option replies in out[] must be whole frames with the reply magic. */
 static void check_output(const struct nbdproto_hs *h)
 {
@@ -50,9 +45,9 @@ static void check_output(const struct nbdproto_hs *h)
 	while (off < h->out_len) {
 		uint32_t len;
 
-		if (h->out_len - off < 20 || get32(h->out + off) != 0x0003e889)
+		if (h->out_len - off < 20 || get_be32(h->out + off) != 0x0003e889)
 			abort();
-		len = get32(h->out + off + 16);
+		len = get_be32(h->out + off + 16);
 		off += 20 + (size_t)len;
 	}
 	if (off != h->out_len)

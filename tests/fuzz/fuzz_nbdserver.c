@@ -24,6 +24,7 @@
 #include "log.h"
 #include "nbd.h"
 #include "nbdproto.h"
+#include "bytes.h"
 
 static struct uloop *loop;
 static struct engine *eng;
@@ -57,21 +58,13 @@ static void setup(void)
 	large0 = uloop_buf_free(loop, true);
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 static size_t opt(uint8_t *p, uint32_t o, const void *d, uint32_t len)
 {
 	static const uint8_t magic[8] = "IHAVEOPT";
 
 	memcpy(p, magic, 8);
-	put32(p + 8, o);
-	put32(p + 12, len);
+	put_be32(p + 8, o);
+	put_be32(p + 12, len);
 	memcpy(p + 16, d, len);
 	return 16 + len;
 }
@@ -84,7 +77,7 @@ static size_t prefix(uint8_t *p, unsigned int mode)
 
 	if (mode == 0)
 		return 0;
-	put32(p, NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
+	put_be32(p, NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
 	n = 4;
 	if (mode == 2)
 		n += opt(p + n, NBD_OPT_STRUCTURED_REPLY, "", 0);

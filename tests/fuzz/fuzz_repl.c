@@ -40,6 +40,7 @@
 #include "proto.h"
 #include "replica_rules.h"
 #include "replica_rx.h"
+#include "bytes.h"
 
 #define NVOLS		3
 #define NHANDLES	4
@@ -304,20 +305,6 @@ static void meta_roundtrip(const uint8_t *data, size_t size)
 		abort();
 }
 
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
 /* Make every frame's CRCs right, guessing its payload the way a server
  * would: HELLO and non-reply WRITE carry len bytes. */
 static void fix_crcs(uint8_t *d, size_t size)
@@ -333,12 +320,12 @@ static void fix_crcs(uint8_t *d, size_t size)
 		plen = 0;
 		if (op == REPL_OP_HELLO ||
 		    (op == REPL_OP_WRITE && !(flags & REPL_F_REPLY)))
-			plen = get32(h + 12);
+			plen = get_le32(h + 12);
 		if (plen > size - pos - REPL_HDR_SIZE)
 			plen = size - pos - REPL_HDR_SIZE;
-		put32(h + 56, plen ? crc32c(0, h + REPL_HDR_SIZE, plen) : 0);
-		put32(h + 60, 0);
-		put32(h + 60, crc32c(0, h, REPL_HDR_SIZE));
+		put_le32(h + 56, plen ? crc32c(0, h + REPL_HDR_SIZE, plen) : 0);
+		put_le32(h + 60, 0);
+		put_le32(h + 60, crc32c(0, h, REPL_HDR_SIZE));
 		pos += REPL_HDR_SIZE + plen;
 	}
 }

@@ -23,39 +23,11 @@
 #include <unistd.h>
 
 #include "nbdproto.h"
+#include "bytes.h"
 
 static const char *sock_path, *export_name;
 static uint64_t export_size;
 static int failures;
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
 
 static void check(bool ok, const char *what)
 {
@@ -104,9 +76,9 @@ static void opt(int fd, uint32_t o, const void *d, uint32_t len)
 {
 	uint8_t h[16];
 
-	put64(h, NBD_MAGIC_OPTS);
-	put32(h + 8, o);
-	put32(h + 12, len);
+	put_be64(h, NBD_MAGIC_OPTS);
+	put_be32(h + 8, o);
+	put_be32(h + 12, len);
 	tx(fd, h, 16);
 	if (len)
 		tx(fd, d, len);
@@ -118,12 +90,12 @@ static uint32_t rep(int fd)
 	uint8_t h[20], junk[4096];
 	uint32_t len;
 
-	if (!rx(fd, h, 20) || get64(h) != NBD_MAGIC_REP)
+	if (!rx(fd, h, 20) || get_be64(h) != NBD_MAGIC_REP)
 		return 0;
-	len = get32(h + 16);
+	len = get_be32(h + 16);
 	if (len > sizeof(junk) || (len && !rx(fd, junk, len)))
 		return 0;
-	return get32(h + 12);
+	return get_be32(h + 12);
 }
 
 static int greet(void)
@@ -131,11 +103,11 @@ static int greet(void)
 	uint8_t b[18];
 	int fd = dial();
 
-	if (!rx(fd, b, 18) || get64(b) != NBD_MAGIC_INIT) {
+	if (!rx(fd, b, 18) || get_be64(b) != NBD_MAGIC_INIT) {
 		fprintf(stderr, "no greeting\n");
 		exit(1);
 	}
-	put32(b, NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
+	put_be32(b, NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
 	tx(fd, b, 4);
 	return fd;
 }
@@ -146,9 +118,9 @@ static bool go(int fd)
 	size_t n = strlen(export_name);
 	uint32_t t;
 
-	put32(d, (uint32_t)n);
+	put_be32(d, (uint32_t)n);
 	memcpy(d + 4, export_name, n);
-	put16(d + 4 + n, 0);
+	put_be16(d + 4 + n, 0);
 	opt(fd, NBD_OPT_GO, d, (uint32_t)(n + 6));
 	while ((t = rep(fd)) == NBD_REP_INFO)
 		;
@@ -171,12 +143,12 @@ static void req(int fd, uint16_t flags, uint16_t type, uint64_t h,
 {
 	uint8_t r[28];
 
-	put32(r, NBD_MAGIC_REQUEST);
-	put16(r + 4, flags);
-	put16(r + 6, type);
-	put64(r + 8, h);
-	put64(r + 16, off);
-	put32(r + 24, len);
+	put_be32(r, NBD_MAGIC_REQUEST);
+	put_be16(r + 4, flags);
+	put_be16(r + 6, type);
+	put_be64(r + 8, h);
+	put_be64(r + 16, off);
+	put_be32(r + 24, len);
 	tx(fd, r, 28);
 }
 
@@ -185,10 +157,10 @@ static int64_t reply(int fd, uint64_t want_handle)
 {
 	uint8_t b[16];
 
-	if (!rx(fd, b, 16) || get32(b) != NBD_MAGIC_SIMPLE ||
-	    get64(b + 8) != want_handle)
+	if (!rx(fd, b, 16) || get_be32(b) != NBD_MAGIC_SIMPLE ||
+	    get_be64(b + 8) != want_handle)
 		return -1;
-	return get32(b + 4);
+	return get_be32(b + 4);
 }
 
 static int witness;
@@ -214,7 +186,7 @@ static void case_handshake(void)
 
 	fd = dial();
 	rx(fd, junk, 18);
-	put32(junk, 0x80000000U);	/* a client flag nobody offered */
+	put_be32(junk, 0x80000000U);	/* a client flag nobody offered */
 	tx(fd, junk, 4);
 	check(closed(fd), "unknown client flags: connection closed");
 	close(fd);

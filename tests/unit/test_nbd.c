@@ -22,6 +22,7 @@
 #include "nbd.h"
 #include "nbdproto.h"
 #include "nbdsock.h"
+#include "bytes.h"
 
 #define SIZE (16 << 20)
 
@@ -31,35 +32,6 @@ struct t {
 	struct nbd_server *s;
 	char dir[64], sock[96], addr[112];
 };
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
 
 static struct t *setup(const struct uloop_opts *lo,
 		       const struct fake_engine_opts *eo,
@@ -196,9 +168,9 @@ static void c_opt(struct t *t, int fd, uint32_t opt, const void *d,
 {
 	uint8_t h[16];
 
-	put64(h, NBD_MAGIC_OPTS);
-	put32(h + 8, opt);
-	put32(h + 12, len);
+	put_be64(h, NBD_MAGIC_OPTS);
+	put_be32(h + 8, opt);
+	put_be32(h + 12, len);
 	c_send(t, fd, h, 16);
 	if (len)
 		c_send(t, fd, d, len);
@@ -211,11 +183,11 @@ static uint32_t c_rep(struct t *t, int fd, void *d, uint32_t max)
 	uint32_t len;
 
 	assert_true(c_recv(t, fd, h, 20));
-	assert_true(get64(h) == NBD_MAGIC_REP);
-	len = get32(h + 16);
+	assert_true(get_be64(h) == NBD_MAGIC_REP);
+	len = get_be32(h + 16);
 	assert_true(len <= max || len <= sizeof(junk));
 	assert_true(c_recv(t, fd, len <= max ? d : junk, len));
-	return get32(h + 12);
+	return get_be32(h + 12);
 }
 
 /* Connect and GO; returns the fd.  *size gets the export size. */
@@ -226,21 +198,21 @@ static int c_open(struct t *t, bool structured, uint64_t *size)
 	uint32_t type;
 
 	assert_true(c_recv(t, fd, b, 18));
-	assert_true(get64(b) == NBD_MAGIC_INIT);
-	put32(b, NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
+	assert_true(get_be64(b) == NBD_MAGIC_INIT);
+	put_be32(b, NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
 	c_send(t, fd, b, 4);
 	if (structured) {
 		c_opt(t, fd, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
 		assert_int_equal(c_rep(t, fd, b, sizeof(b)), NBD_REP_ACK);
 	}
-	put32(d, 3);
+	put_be32(d, 3);
 	memcpy(d + 4, "vol", 3);
-	put16(d + 7, 1);
-	put16(d + 9, NBD_INFO_BLOCK_SIZE);
+	put_be16(d + 7, 1);
+	put_be16(d + 9, NBD_INFO_BLOCK_SIZE);
 	c_opt(t, fd, NBD_OPT_GO, d, 11);
 	while ((type = c_rep(t, fd, b, sizeof(b))) == NBD_REP_INFO)
 		if (b[1] == NBD_INFO_EXPORT && size)
-			*size = get64(b + 2);
+			*size = get_be64(b + 2);
 	assert_int_equal(type, NBD_REP_ACK);
 	return fd;
 }
@@ -250,12 +222,12 @@ static void c_req(struct t *t, int fd, uint16_t flags, uint16_t type,
 {
 	uint8_t r[28];
 
-	put32(r, NBD_MAGIC_REQUEST);
-	put16(r + 4, flags);
-	put16(r + 6, type);
-	put64(r + 8, handle);
-	put64(r + 16, off);
-	put32(r + 24, len);
+	put_be32(r, NBD_MAGIC_REQUEST);
+	put_be16(r + 4, flags);
+	put_be16(r + 6, type);
+	put_be64(r + 8, handle);
+	put_be64(r + 16, off);
+	put_be32(r + 24, len);
 	c_send(t, fd, r, 28);
 }
 
@@ -265,10 +237,10 @@ static uint32_t c_simple(struct t *t, int fd, uint64_t *h)
 	uint8_t b[16];
 
 	assert_true(c_recv(t, fd, b, 16));
-	assert_int_equal(get32(b), NBD_MAGIC_SIMPLE);
+	assert_int_equal(get_be32(b), NBD_MAGIC_SIMPLE);
 	if (h)
-		*h = get64(b + 8);
-	return get32(b + 4);
+		*h = get_be64(b + 8);
+	return get_be32(b + 4);
 }
 
 static void pattern(uint8_t *b, size_t n, unsigned int seed)
@@ -337,22 +309,22 @@ static void test_nbd_structured(void **state)
 	fd = c_open(t, true, NULL);
 	c_req(t, fd, NBD_CMD_FLAG_DF, NBD_CMD_READ, 1, 8192, 4096);
 	assert_true(c_recv(t, fd, b, 28));
-	assert_int_equal(get32(b), NBD_MAGIC_STRUCTURED);
+	assert_int_equal(get_be32(b), NBD_MAGIC_STRUCTURED);
 	assert_int_equal(b[5], NBD_REPLY_FLAG_DONE);
 	assert_int_equal(b[7], NBD_REPLY_TYPE_OFFSET_DATA);
-	assert_int_equal(get32(b + 16), 4096 + 8);
-	assert_true(get64(b + 20) == 8192);
+	assert_int_equal(get_be32(b + 16), 4096 + 8);
+	assert_true(get_be64(b + 20) == 8192);
 	assert_true(c_recv(t, fd, data, 4096));
 	assert_int_equal(data[0], 0x5a);
 	assert_int_equal(data[4095], 0x5a);
 	/* a read past the end: an error chunk, and no data */
 	c_req(t, fd, 0, NBD_CMD_READ, 2, SIZE, 4096);
 	assert_true(c_recv(t, fd, b, 26));
-	assert_int_equal(get32(b), NBD_MAGIC_STRUCTURED);
+	assert_int_equal(get_be32(b), NBD_MAGIC_STRUCTURED);
 	assert_int_equal(b[6], 0x80);
 	assert_int_equal(b[7], 1);
-	assert_int_equal(get32(b + 20), NBD_EINVAL);
-	assert_true(c_recv(t, fd, b, get32(b + 16) - 6));
+	assert_int_equal(get_be32(b + 20), NBD_EINVAL);
+	assert_true(c_recv(t, fd, b, get_be32(b + 16) - 6));
 	/* still in step */
 	c_req(t, fd, 0, NBD_CMD_FLUSH, 3, 0, 0);
 	assert_int_equal(c_simple(t, fd, NULL), 0);
@@ -641,7 +613,7 @@ static void test_nbd_quiesce(void **state)
 	fd = c_open(t, false, NULL);
 	hs = c_connect(t);
 	assert_true(c_recv(t, hs, b, 18));
-	put32(b, NBD_FLAG_C_FIXED_NEWSTYLE);
+	put_be32(b, NBD_FLAG_C_FIXED_NEWSTYLE);
 	c_send(t, hs, b, 4);
 	pump(t);
 	nbd_server_quiesce(t->s);
@@ -650,8 +622,8 @@ static void test_nbd_quiesce(void **state)
 	c_req(t, fd, 0, NBD_CMD_WRITE, 2, 0, 4096);
 	c_send(t, fd, zero4k, 4096);
 	assert_int_equal(c_simple(t, fd, NULL), NBD_ESHUTDOWN);
-	put32(d, 0);
-	put16(d + 4, 0);
+	put_be32(d, 0);
+	put_be16(d + 4, 0);
 	c_opt(t, hs, NBD_OPT_GO, d, 6);
 	assert_int_equal(c_rep(t, hs, b, sizeof(b)), NBD_REP_ERR_SHUTDOWN);
 	assert_true(nbd_server_idle(t->s));

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nbdproto.h"
+#include "bytes.h"
 
 static const struct nbdproto_export exp_default = {
 	.name = "vol0",
@@ -21,46 +22,12 @@ static const struct nbdproto_export exp_default = {
 	.max_block = 65536,
 };
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
 /* One option frame: header and payload. */
 static size_t opt(uint8_t *p, uint32_t o, const void *data, uint32_t len)
 {
-	put64(p, NBD_MAGIC_OPTS);
-	put32(p + 8, o);
-	put32(p + 12, len);
+	put_be64(p, NBD_MAGIC_OPTS);
+	put_be32(p + 8, o);
+	put_be32(p + 12, len);
 	if (len)
 		memcpy(p + 16, data, len);
 	return 16 + len;
@@ -73,11 +40,11 @@ static size_t go_data(uint8_t *p, const char *name, const uint16_t *req,
 	size_t nl = strlen(name);
 	unsigned int i;
 
-	put32(p, (uint32_t)nl);
+	put_be32(p, (uint32_t)nl);
 	memcpy(p + 4, name, nl);
-	put16(p + 4 + nl, (uint16_t)n);
+	put_be16(p + 4 + nl, (uint16_t)n);
 	for (i = 0; i < n; i++)
-		put16(p + 6 + nl + 2 * i, req[i]);
+		put_be16(p + 6 + nl + 2 * i, req[i]);
 	return 6 + nl + 2 * n;
 }
 
@@ -96,10 +63,10 @@ static unsigned int replies(const struct nbdproto_hs *h, struct reply *r,
 	while (off < h->out_len) {
 		assert_true(n < max);
 		assert_true(h->out_len - off >= 20);
-		assert_true(get64(h->out + off) == NBD_MAGIC_REP);
-		r[n].opt = get32(h->out + off + 8);
-		r[n].type = get32(h->out + off + 12);
-		r[n].len = get32(h->out + off + 16);
+		assert_true(get_be64(h->out + off) == NBD_MAGIC_REP);
+		r[n].opt = get_be32(h->out + off + 8);
+		r[n].type = get_be32(h->out + off + 12);
+		r[n].len = get_be32(h->out + off + 16);
 		r[n].data = h->out + off + 20;
 		off += 20 + r[n].len;
 		assert_true(off <= h->out_len);
@@ -116,7 +83,7 @@ static void start(struct nbdproto_hs *h, const struct nbdproto_export *e,
 	size_t used;
 
 	nbdproto_hs_init(h, e);
-	put32(b, cflags);
+	put_be32(b, cflags);
 	nbdproto_hs_sent(h);
 	assert_int_equal(nbdproto_hs_feed(h, b, 4, &used), NBDPROTO_HS_MORE);
 	assert_int_equal(used, 4);
@@ -133,9 +100,9 @@ static void test_nbdproto_greeting(void **state)
 	assert_int_equal(nbdproto_export_check(&exp_default), 0);
 	nbdproto_hs_init(&h, &exp_default);
 	assert_int_equal(h.out_len, 18);
-	assert_true(get64(h.out) == NBD_MAGIC_INIT);
-	assert_true(get64(h.out + 8) == NBD_MAGIC_OPTS);
-	assert_int_equal(get16(h.out + 16),
+	assert_true(get_be64(h.out) == NBD_MAGIC_INIT);
+	assert_true(get_be64(h.out + 8) == NBD_MAGIC_OPTS);
+	assert_int_equal(get_be16(h.out + 16),
 			 NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
 	/* nothing is consumed until the greeting has been sent */
 	assert_int_equal(nbdproto_hs_feed(&h, b, 4, &used), NBDPROTO_HS_MORE);
@@ -145,7 +112,7 @@ static void test_nbdproto_greeting(void **state)
 	assert_int_equal(nbdproto_hs_feed(&h, b, 3, &used), NBDPROTO_HS_MORE);
 	assert_int_equal(used, 0);
 	/* a flag we never offered ends the session */
-	put32(b, 1U << 5);
+	put_be32(b, 1U << 5);
 	assert_int_equal(nbdproto_hs_feed(&h, b, 4, &used),
 			 NBDPROTO_HS_HANGUP);
 }
@@ -174,18 +141,18 @@ static void test_nbdproto_go(void **state)
 	assert_int_equal(r[0].type, NBD_REP_INFO);
 	assert_int_equal(r[0].opt, NBD_OPT_GO);
 	assert_int_equal(r[0].len, 12);
-	assert_int_equal(get16(r[0].data), NBD_INFO_EXPORT);
-	assert_true(get64(r[0].data + 2) == 1 << 20);
-	assert_int_equal(get16(r[0].data + 10),
+	assert_int_equal(get_be16(r[0].data), NBD_INFO_EXPORT);
+	assert_true(get_be64(r[0].data + 2) == 1 << 20);
+	assert_int_equal(get_be16(r[0].data + 10),
 			 exp_default.tflags | NBD_FLAG_HAS_FLAGS);
-	assert_int_equal(get16(r[1].data), NBD_INFO_NAME);
+	assert_int_equal(get_be16(r[1].data), NBD_INFO_NAME);
 	assert_memory_equal(r[1].data + 2, "vol0", 4);
-	assert_int_equal(get16(r[2].data), NBD_INFO_DESCRIPTION);
+	assert_int_equal(get_be16(r[2].data), NBD_INFO_DESCRIPTION);
 	assert_int_equal(r[3].len, 14);
-	assert_int_equal(get16(r[3].data), NBD_INFO_BLOCK_SIZE);
-	assert_int_equal(get32(r[3].data + 2), 4096);
-	assert_int_equal(get32(r[3].data + 6), 4096);
-	assert_int_equal(get32(r[3].data + 10), 65536);
+	assert_int_equal(get_be16(r[3].data), NBD_INFO_BLOCK_SIZE);
+	assert_int_equal(get_be32(r[3].data + 2), 4096);
+	assert_int_equal(get_be32(r[3].data + 6), 4096);
+	assert_int_equal(get_be32(r[3].data + 10), 65536);
 	assert_int_equal(r[4].type, NBD_REP_ACK);
 	assert_int_equal(h.state, NBDPROTO_HS_DONE);
 }
@@ -229,7 +196,7 @@ static void test_nbdproto_go_errors(void **state)
 	assert_int_equal(r[0].type, NBD_REP_ERR_UNKNOWN);
 	nbdproto_hs_sent(&h);
 	/* name length past the option's end */
-	put32(d, 200);
+	put_be32(d, 200);
 	len = opt(in, NBD_OPT_GO, d, 8);
 	assert_int_equal(nbdproto_hs_feed(&h, in, len, &used),
 			 NBDPROTO_HS_MORE);
@@ -244,7 +211,7 @@ static void test_nbdproto_go_errors(void **state)
 	nbdproto_hs_sent(&h);
 	/* info count that disagrees with the length */
 	go_data(d, "vol0", NULL, 0);
-	put16(d + 8, 3);
+	put_be16(d + 8, 3);
 	len = opt(in, NBD_OPT_GO, d, 10);
 	nbdproto_hs_feed(&h, in, len, &used);
 	assert_int_equal(replies(&h, r, 8), 1);
@@ -268,7 +235,7 @@ static void test_nbdproto_unknown_option_keeps_stream(void **state)
 	(void)state;
 	start(&h, &exp_default, NBD_FLAG_C_FIXED_NEWSTYLE);
 	len = opt(in, 42, NULL, 0);
-	put32(in + 12, 65000);		/* 65000 bytes of junk follow */
+	put_be32(in + 12, 65000);		/* 65000 bytes of junk follow */
 	memset(in + 16, 0xab, 65000);
 	len += 65000;
 	len += opt(in + len, NBD_OPT_SET_META_CONTEXT, "xx", 2);
@@ -315,7 +282,7 @@ static void test_nbdproto_oversize_option(void **state)
 	(void)state;
 	start(&h, &exp_default, 0);
 	opt(in, NBD_OPT_GO, NULL, 0);
-	put32(in + 12, olen);
+	put_be32(in + 12, olen);
 	while (!h.out_len) {
 		size_t avail = 16 + olen - off;
 
@@ -328,7 +295,7 @@ static void test_nbdproto_oversize_option(void **state)
 	assert_int_equal(r[0].type, NBD_REP_ERR_TOO_BIG);
 	nbdproto_hs_sent(&h);
 	opt(in, NBD_OPT_EXPORT_NAME, NULL, 0);
-	put32(in + 12, olen);
+	put_be32(in + 12, olen);
 	assert_int_equal(nbdproto_hs_feed(&h, in, 16, &used),
 			 NBDPROTO_HS_HANGUP);
 }
@@ -347,7 +314,7 @@ static void test_nbdproto_list_abort(void **state)
 			 NBDPROTO_HS_MORE);
 	assert_int_equal(replies(&h, r, 4), 2);
 	assert_int_equal(r[0].type, NBD_REP_SERVER);
-	assert_int_equal(get32(r[0].data), 4);
+	assert_int_equal(get_be32(r[0].data), 4);
 	assert_memory_equal(r[0].data + 4, "vol0", 4);
 	assert_memory_equal(r[0].data + 8, "a test volume", 13);
 	assert_int_equal(r[1].type, NBD_REP_ACK);
@@ -379,8 +346,8 @@ static void test_nbdproto_export_name(void **state)
 	len = opt(in, NBD_OPT_EXPORT_NAME, "vol0", 4);
 	assert_int_equal(nbdproto_hs_feed(&h, in, len, &used), NBDPROTO_HS_GO);
 	assert_int_equal(h.out_len, 134);
-	assert_true(get64(h.out) == 1 << 20);
-	assert_int_equal(get16(h.out + 8),
+	assert_true(get_be64(h.out) == 1 << 20);
+	assert_int_equal(get_be16(h.out + 8),
 			 exp_default.tflags | NBD_FLAG_HAS_FLAGS);
 	start(&h, &exp_default, NBD_FLAG_C_FIXED_NEWSTYLE |
 				  NBD_FLAG_C_NO_ZEROES);
@@ -471,12 +438,12 @@ static void test_nbdproto_structured_and_shutdown(void **state)
 static void req(uint8_t *p, uint16_t flags, uint16_t type, uint64_t handle,
 		uint64_t off, uint32_t len)
 {
-	put32(p, NBD_MAGIC_REQUEST);
-	put16(p + 4, flags);
-	put16(p + 6, type);
-	put64(p + 8, handle);
-	put64(p + 16, off);
-	put32(p + 24, len);
+	put_be32(p, NBD_MAGIC_REQUEST);
+	put_be16(p + 4, flags);
+	put_be16(p + 6, type);
+	put_be64(p + 8, handle);
+	put_be64(p + 16, off);
+	put_be32(p + 24, len);
 }
 
 static void test_nbdproto_req_decode(void **state)
@@ -618,21 +585,21 @@ static void test_nbdproto_errors_and_replies(void **state)
 	assert_int_equal(nbdproto_error(-EOVERFLOW), NBD_EOVERFLOW);
 	assert_int_equal(nbdproto_error(-ETIMEDOUT), NBD_EIO);
 	assert_int_equal(nbdproto_simple_reply(b, 7, NBD_EINVAL), 16);
-	assert_int_equal(get32(b), NBD_MAGIC_SIMPLE);
-	assert_int_equal(get32(b + 4), NBD_EINVAL);
-	assert_true(get64(b + 8) == 7);
+	assert_int_equal(get_be32(b), NBD_MAGIC_SIMPLE);
+	assert_int_equal(get_be32(b + 4), NBD_EINVAL);
+	assert_true(get_be64(b + 8) == 7);
 	assert_int_equal(nbdproto_read_chunk(b, 9, 8192, 4096), 28);
-	assert_int_equal(get32(b), NBD_MAGIC_STRUCTURED);
-	assert_int_equal(get16(b + 4), NBD_REPLY_FLAG_DONE);
-	assert_int_equal(get16(b + 6), NBD_REPLY_TYPE_OFFSET_DATA);
-	assert_int_equal(get32(b + 16), 4096 + 8);
-	assert_true(get64(b + 20) == 8192);
+	assert_int_equal(get_be32(b), NBD_MAGIC_STRUCTURED);
+	assert_int_equal(get_be16(b + 4), NBD_REPLY_FLAG_DONE);
+	assert_int_equal(get_be16(b + 6), NBD_REPLY_TYPE_OFFSET_DATA);
+	assert_int_equal(get_be32(b + 16), 4096 + 8);
+	assert_true(get_be64(b + 20) == 8192);
 	n = nbdproto_error_chunk(b, 9, NBD_ENOSPC, "past the end");
 	assert_int_equal(n, 20 + 6 + 12);
-	assert_int_equal(get16(b + 6), NBD_REPLY_TYPE_ERROR);
-	assert_int_equal(get32(b + 16), 6 + 12);
-	assert_int_equal(get32(b + 20), NBD_ENOSPC);
-	assert_int_equal(get16(b + 24), 12);
+	assert_int_equal(get_be16(b + 6), NBD_REPLY_TYPE_ERROR);
+	assert_int_equal(get_be32(b + 16), 6 + 12);
+	assert_int_equal(get_be32(b + 20), NBD_ENOSPC);
+	assert_int_equal(get_be16(b + 24), 12);
 	memset(msg, 'x', sizeof(msg) - 1);
 	msg[sizeof(msg) - 1] = 0;
 	n = nbdproto_error_chunk(b, 9, NBD_EIO, msg);
