@@ -250,6 +250,21 @@ static int lock_dir(struct replica *r, const char *dir)
 	return 0;
 }
 
+/* Room in the io_uring worker pool for file I/O beside the flushes'
+ * fdatasyncs (see REPLICA_SYNC_MAX).  The pool belongs to the thread, so
+ * this also covers anything else on this thread's rings. */
+static void grow_workers(struct replica *r)
+{
+	unsigned int vals[2] = { REPLICA_IOWQ_BOUNDED, 0 };
+	int err = io_uring_register_iowq_max_workers(uloop_ring(r->loop), vals);
+
+	if (err)
+		log_warn("io_uring worker pool: %s: slow flushes may hold up "
+			 "writes", strerror(-err));
+	else if (vals[0] > REPLICA_IOWQ_BOUNDED)
+		log_debug("io_uring worker pool already allows %u", vals[0]);
+}
+
 int replica_create(struct uloop *loop, const struct replica_opts *o,
 		   struct replica **out)
 {
@@ -290,6 +305,7 @@ int replica_create(struct uloop *loop, const struct replica_opts *o,
 		replica_destroy(r);
 		return err;
 	}
+	grow_workers(r);
 	replica_accept_arm(r);
 	*out = r;
 	return 0;

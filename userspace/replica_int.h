@@ -55,6 +55,16 @@ static inline uint64_t replica_ud(enum replica_kind k, unsigned int op,
 /* Payload still missing at least this much goes straight into its buffer
  * instead of through the receive buffer. */
 #define REPLICA_DIRECT_MIN	(16U * 1024)
+/* A FLUSH's fdatasyncs block an io_uring worker thread each for as long
+ * as the disk takes, and file writes that cannot be done inline wait for a
+ * worker from the same pool (by default 4 per CPU).  So the server keeps
+ * at most REPLICA_SYNC_MAX flush fdatasyncs in flight (more FLUSHes wait
+ * their turn, as they would for a worker) and lets the pool grow to
+ * REPLICA_IOWQ_BOUNDED: at least that difference is always left for the
+ * requests behind the flushes, which a FLUSH does not cover and which
+ * must not wait for its fdatasync. */
+#define REPLICA_SYNC_MAX	64
+#define REPLICA_IOWQ_BOUNDED	192
 
 struct rvol {
 	struct replica *r;
@@ -107,6 +117,7 @@ struct rslot {
 	uint16_t pending;		/* SQEs in flight */
 	enum rslot_state state;
 	bool fallback;			/* ZERO retried without punch-hole */
+	uint8_t syncs;			/* FLUSH: its fdatasyncs in flight */
 	uint64_t meta_need;		/* HELLO: change that must be on disk */
 	uint64_t hello_epoch;
 	struct rslot *next;		/* free list, reply queue, waiters */
@@ -176,6 +187,10 @@ struct replica {
 
 	bool draining, drain_expired, unclean;
 	struct uloop_timer drain_timer;
+
+	unsigned int nsync;		/* flush fdatasyncs in flight */
+	struct rslot *sync_head, *sync_tail;	/* FLUSHes waiting for room */
+	uint64_t sync_waits;		/* FLUSHes that had to wait */
 };
 
 /* replica.c */

@@ -157,17 +157,54 @@ static void punch_submit(struct rslot *s)
 	sqe->user_data = ud_io(s, UD_OP_FLUSH);
 }
 
-static void flush_submit(struct rslot *s)
+static void nop_submit(struct rslot *s);
+
+/* A FLUSH syncs the image and the seqs, two fdatasyncs at once, unless
+ * REPLICA_SYNC_MAX are in flight already: then it waits for room (in
+ * arrival order), which leaves io_uring workers to the other requests.
+ * Returns false when it waits. */
+static bool flush_submit(struct rslot *s)
 {
+	struct replica *r = s->c->r;
 	struct io_uring_sqe *sqe;
 	int i;
 
+	if (r->nsync + 2 > REPLICA_SYNC_MAX) {
+		s->next = NULL;
+		if (r->sync_tail)
+			r->sync_tail->next = s;
+		else
+			r->sync_head = s;
+		r->sync_tail = s;
+		r->sync_waits++;
+		return false;
+	}
 	for (i = 0; i < 2; i++) {
 		if (!prep(s, &sqe))
-			return;
+			break;
 		io_uring_prep_fsync(sqe, i ? s->vol->fd_seq : s->vol->fd_img,
 				    IORING_FSYNC_DATASYNC);
 		sqe->user_data = ud_io(s, UD_OP_FLUSH);
+		r->nsync++;
+		s->syncs++;
+	}
+	return true;
+}
+
+/* A flush fdatasync is done: a waiting FLUSH may go. */
+static void flush_room(struct replica *r)
+{
+	struct rslot *s;
+
+	r->nsync--;
+	while ((s = r->sync_head) && r->nsync + 2 <= REPLICA_SYNC_MAX) {
+		r->sync_head = s->next;
+		if (!r->sync_head)
+			r->sync_tail = NULL;
+		s->next = NULL;
+		flush_submit(s);
+		if (!s->pending)
+			nop_submit(s);
 	}
 }
 
@@ -206,7 +243,8 @@ static void io_start(struct rslot *s)
 		punch_submit(s);
 		break;
 	case REPL_OP_FLUSH:
-		flush_submit(s);
+		if (!flush_submit(s))
+			return;		/* waits for room */
 		break;
 	}
 	if (!s->pending)
@@ -236,6 +274,7 @@ void replica_io_submit(struct rslot *s)
 		s->data_off = ALIGN_UP(s->split, REPLICA_ALIGN);
 	}
 	s->fallback = false;
+	s->syncs = 0;
 	s->oq.started = false;
 	s->state = RS_WAIT;
 	replica_oq_add(&s->vol->oq, &s->oq);
@@ -310,6 +349,7 @@ static void io_done(struct rslot *s)
 /* A completion for one of s's SQEs. */
 void replica_io_cqe(struct rslot *s, int res)
 {
+	struct replica *r = s->c->r;
 	bool single = s->req.op == REPL_OP_READ ||
 		      s->req.op == REPL_OP_RESYNC_READ ||
 		      (s->req.op == REPL_OP_WRITE &&
@@ -317,6 +357,10 @@ void replica_io_cqe(struct rslot *s, int res)
 	bool punch = s->req.op == REPL_OP_TRIM || s->req.op == REPL_OP_ZERO;
 
 	s->pending--;
+	if (s->req.op == REPL_OP_FLUSH && s->syncs) {
+		s->syncs--;
+		flush_room(r);
+	}
 	if (res == -EOPNOTSUPP && punch && !s->fallback) {
 		/* No punch-hole here.  TRIM is a hint: done.  ZERO must
 		 * read back zeroes: try zero-range. */
