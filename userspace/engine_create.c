@@ -239,6 +239,24 @@ static int initial_states(struct engine *e)
 	return 0;
 }
 
+/* The map syncs, state writes and local flushes each hold an io_uring
+ * worker for as long as their disk takes; file writes that cannot be done
+ * inline (an O_DIRECT write that allocates, say) wait for a worker of the
+ * same pool, 4 per CPU by default.  Room for both: the pool (the
+ * thread's) may grow to ENGINE_IOWQ_MIN if it is smaller. */
+#define ENGINE_IOWQ_MIN	128
+
+static void grow_workers(struct engine *e)
+{
+	struct io_uring *ring = uloop_ring(e->loop);
+	unsigned int cur[2] = { 0, 0 }, want[2] = { ENGINE_IOWQ_MIN, 0 };
+
+	if (io_uring_register_iowq_max_workers(ring, cur))
+		return;	/* an old kernel: nothing to do about it */
+	if (cur[0] < ENGINE_IOWQ_MIN)
+		io_uring_register_iowq_max_workers(ring, want);
+}
+
 static int open_all(struct engine *e, const struct engine_opts *o)
 {
 	uint64_t nreg = (e->size + EREGION - 1) >> EREGION_SHIFT;
@@ -248,6 +266,7 @@ static int open_all(struct engine *e, const struct engine_opts *o)
 
 	if (mkdir(o->state_dir, 0700) && errno != EEXIST)
 		return -errno;
+	grow_workers(e);
 	if ((err = engine_register(e)) ||
 	    (err = engine_alloc_slots(e, o->queue_depth ? o->queue_depth : 128)) ||
 	    (err = engine_state_open(e)))
