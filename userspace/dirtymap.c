@@ -281,6 +281,12 @@ int dirtymap_fd(const struct dirtymap *m)
 	return m->fd;
 }
 
+void dirtymap_synced(struct dirtymap *m, uint64_t v)
+{
+	if (v > m->synced)
+		m->synced = v;
+}
+
 uint64_t dirtymap_version(const struct dirtymap *m)
 {
 	return m->version;

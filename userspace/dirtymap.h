@@ -63,6 +63,9 @@ int dirtymap_sync(struct dirtymap *m);
 
 /* The file, open for as long as the map is (for an asynchronous fsync). */
 int dirtymap_fd(const struct dirtymap *m);
+/* An fsync of dirtymap_fd() begun at version v has completed: a later
+ * dirtymap_sync() has nothing to do unless the map changed since. */
+void dirtymap_synced(struct dirtymap *m, uint64_t v);
 /* A number that grows with every change to the bits or the flags. */
 uint64_t dirtymap_version(const struct dirtymap *m);
 

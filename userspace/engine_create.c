@@ -408,6 +408,8 @@ void engine_destroy(struct engine *e)
 		engine_mark_in_sync_tick(e);
 		dirtymap_clear_all(e->actlog);
 	}
+	if (e->actlog && e->reqs && e->num < EMAX_ENGINES)
+		engine_sync_all(e, DESTROY_WAIT_NS);
 	for (i = 0; i < e->nr; i++) {
 		struct erepl *r = &e->repl[i];
 

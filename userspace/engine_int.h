@@ -230,6 +230,8 @@ struct esync {
 	uint64_t synced[2 * ENGINE_MAX_REPLICAS];	/* versions durable */
 	uint64_t inflight[2 * ENGINE_MAX_REPLICAS];	/* being synced */
 	struct ewait *head, *tail;
+	uint8_t actlog_out;	/* shutdown: the activity log's fsync */
+	uint64_t actlog_ver;
 };
 
 /* Reconciling the replicas when none is in sync (engine_recover.c). */
@@ -466,6 +468,8 @@ int engine_state_path(const struct engine *e, const char *suffix, char *buf,
 int engine_sync_wait(struct engine *e, struct ewait *w);
 void engine_sync_cqe(struct engine *e, const struct io_uring_cqe *cqe);
 bool engine_sync_idle(const struct engine *e);
+/* Shutdown: all maps and the activity log durable at once (bounded). */
+void engine_sync_all(struct engine *e, uint64_t timeout_ns);
 
 /* ---- engine_resync.c ---- */
 

@@ -113,17 +113,27 @@ static void round_done(struct engine *e)
 		round_start(e);
 }
 
+#define ACTLOG_IDX	(EIDX_MASK - 1)	/* the activity log's fsync */
+
 void engine_sync_cqe(struct engine *e, const struct io_uring_cqe *cqe)
 {
 	struct esync *y = &e->sync;
 	unsigned int i = ud_index(cqe->user_data) & EIDX_MASK;
 
+	if (i == ACTLOG_IDX) {
+		y->actlog_out = 0;
+		if (cqe->res >= 0)
+			dirtymap_synced(e->actlog, y->actlog_ver);
+		return;
+	}
 	if (i >= nr_maps(e) || !y->pending)
 		return;
 	if (cqe->res < 0 && !y->err)
 		y->err = cqe->res;
-	else if (cqe->res >= 0)
+	else if (cqe->res >= 0) {
 		y->synced[i] = y->inflight[i];
+		dirtymap_synced(map_at(e, i), y->inflight[i]);
+	}
 	if (!--y->pending)
 		round_done(e);
 }
@@ -155,4 +165,58 @@ int engine_sync_wait(struct engine *e, struct ewait *w)
 bool engine_sync_idle(const struct engine *e)
 {
 	return !e->sync.pending && !e->sync.head;
+}
+
+struct final_wait {
+	struct ewait w;
+	bool done;
+};
+
+static void final_done(struct ewait *w, int err)
+{
+	(void)err;
+	((struct final_wait *)w)->done = true;	/* w is the first member */
+}
+
+static void unlink_waiter(struct esync *y, struct ewait *w)
+{
+	struct ewait **p, *prev = NULL;
+
+	for (p = &y->head; *p; prev = *p, p = &(*p)->next) {
+		if (*p != w)
+			continue;
+		*p = w->next;
+		if (y->tail == w)
+			y->tail = prev;
+		return;
+	}
+}
+
+/* Shutdown: every map durable, the activity log too, all at once through
+ * the ring; the loop runs until then or for timeout_ns.  What is left
+ * (an fsync that failed, a timeout) the caller's msyncs do. */
+void engine_sync_all(struct engine *e, uint64_t timeout_ns)
+{
+	struct esync *y = &e->sync;
+	uint64_t deadline = uloop_clock(e->loop) + timeout_ns;
+	struct final_wait fw = { .w = { .fn = final_done } };
+	struct io_uring_sqe *sqe;
+
+	y->actlog_ver = dirtymap_version(e->actlog);
+	if (!y->actlog_out && (sqe = uloop_get_sqe(e->loop))) {
+		io_uring_prep_fsync(sqe, dirtymap_fd(e->actlog), 0);
+		io_uring_sqe_set_data64(sqe, ud_make(UD_CLS_ENGINE, UD_OP_FLUSH,
+						     UD_ZONE_NONE, 0,
+						     (e->num << EIDX_SHIFT) |
+						     ACTLOG_IDX));
+		y->actlog_out = 1;
+	}
+	engine_enter(e);
+	fw.done = engine_sync_wait(e, &fw.w) != 0;
+	engine_leave(e);
+	while ((!fw.done || y->actlog_out || y->pending) &&
+	       uloop_clock(e->loop) < deadline)
+		uloop_run_once(e->loop, 10000000ULL);
+	if (!fw.done)
+		unlink_waiter(y, &fw.w);	/* it must not outlive us */
 }
