@@ -636,7 +636,8 @@ static uint64_t hard_deadline(const struct engine *e, const struct esub *s,
 /* Deadlines are judged in live time (uloop.h), so the time the loop
  * itself was stalled never counts against a replica; and not at all in
  * the first tick after a stall, so that the replies that arrived
- * meanwhile are reaped first. */
+ * meanwhile are reaped first -- but never two ticks running, so that a
+ * loop that keeps stalling still judges. */
 static void check_deadlines(struct engine *e)
 {
 	uint64_t now = uloop_live_clock(e->loop), dl;
@@ -646,8 +647,12 @@ static void check_deadlines(struct engine *e)
 
 	if (stalls != e->stalls_seen) {
 		e->stalls_seen = stalls;
-		return;
+		if (!e->skipped_tick) {
+			e->skipped_tick = true;
+			return;
+		}
 	}
+	e->skipped_tick = false;
 	for (q = e->head; q; q = q->next) {
 		for (i = 0; i < e->nr; i++) {
 			const struct esub *s = &q->sub[i];
@@ -722,6 +727,7 @@ void engine_tick(struct uloop_timer *t)
 		sweep_actlog(e);
 	}
 	engine_state_tick(e);
+	engine_sync_tick(e);
 	engine_mark_in_sync_tick(e);
 	engine_recon_pump(e);
 	engine_resync_pump(e);

@@ -91,6 +91,7 @@ struct esub {
 struct ewait {
 	struct ewait *next;
 	uint64_t ticket;		/* the round that covers it */
+	uint64_t t_wait;		/* live time it began to wait */
 	void (*fn)(struct ewait *w, int err);
 };
 
@@ -217,9 +218,11 @@ struct estate {
 	uint8_t busy;		/* write + fdatasync in flight */
 	uint8_t again;		/* another reservation is wanted */
 	uint8_t ncqe;
+	uint8_t timed_out;	/* waiters told already */
 	int res;
 	uint64_t failures;
 	uint64_t retry_at;
+	uint64_t t_busy;	/* live time the write in flight began */
 };
 
 /* Rounds of map syncs (engine_sync.c). */
@@ -267,6 +270,7 @@ struct engine {
 	uint64_t soft_floor_ns, hard_ns, flush_ns, tick_ns;
 	unsigned int soft_mult;
 	uint64_t stalls_seen;		/* uloop_stalls() at the last tick */
+	bool skipped_tick;		/* the last tick judged nothing */
 
 	struct ereq *reqs;
 	unsigned int nr_reqs;		/* all slots */
@@ -470,6 +474,9 @@ void engine_sync_cqe(struct engine *e, const struct io_uring_cqe *cqe);
 bool engine_sync_idle(const struct engine *e);
 /* Shutdown: all maps and the activity log durable at once (bounded). */
 void engine_sync_all(struct engine *e, uint64_t timeout_ns);
+/* From the tick: waiters older than the flush timeout give up with -EIO
+ * (a state disk that does not answer must not hang flushes). */
+void engine_sync_tick(struct engine *e);
 
 /* ---- engine_resync.c ---- */
 

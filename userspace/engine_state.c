@@ -152,13 +152,26 @@ static void persist(struct engine *e)
 	st->again = 0;
 	st->ncqe = 2;
 	st->res = 0;
+	st->t_busy = uloop_live_ns(e->loop);
 }
 
+/* Retry a reservation that could not be written; and a write that the
+ * state disk does not finish within the flush timeout fails whatever
+ * waits for it (it stays busy until its completions come). */
 void engine_state_tick(struct engine *e)
 {
-	if (e->st.again && !e->st.busy && short_of(&e->st, e->st.seq_limit,
-						  e->st.epoch_limit))
+	struct estate *st = &e->st;
+
+	if (st->again && !st->busy && short_of(st, st->seq_limit,
+					       st->epoch_limit))
 		persist(e);
+	if (st->busy && !st->timed_out &&
+	    uloop_live_ns(e->loop) - st->t_busy > e->flush_ns) {
+		st->timed_out = 1;
+		log_err("%s: the volume state is not written after %llu ms",
+			e->name, (unsigned long long)(e->flush_ns / 1000000));
+		engine_state_durable(e, -ETIMEDOUT);
+	}
 }
 
 void engine_state_cqe(struct engine *e, const struct io_uring_cqe *cqe)
@@ -176,6 +189,7 @@ void engine_state_cqe(struct engine *e, const struct io_uring_cqe *cqe)
 	if (--st->ncqe)
 		return;
 	st->busy = 0;
+	st->timed_out = 0;
 	if (st->res) {
 		/* Retried from the tick, once a second. */
 		st->failures++;

@@ -154,12 +154,31 @@ int engine_sync_wait(struct engine *e, struct ewait *w)
 		w->ticket = changed(e, true) ? y->started + 1 : y->started;
 	}
 	w->next = NULL;
+	w->t_wait = uloop_live_ns(e->loop);
 	if (y->tail)
 		y->tail->next = w;
 	else
 		y->head = w;
 	y->tail = w;
 	return 0;
+}
+
+void engine_sync_tick(struct engine *e)
+{
+	struct esync *y = &e->sync;
+	uint64_t now = uloop_live_ns(e->loop);
+	struct ewait *w;
+
+	while ((w = y->head) && now - w->t_wait > e->flush_ns) {
+		log_err("%s: the dirty maps are not durable after %llu ms: "
+			"giving up on a flush", e->name,
+			(unsigned long long)(e->flush_ns / 1000000));
+		y->head = w->next;
+		if (!y->head)
+			y->tail = NULL;
+		w->next = NULL;
+		w->fn(w, -EIO);
+	}
 }
 
 bool engine_sync_idle(const struct engine *e)

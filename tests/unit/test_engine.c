@@ -633,7 +633,8 @@ static void test_engine_flush_has_its_own_timeout(void **state)
 			 ENGINE_REPLICA_DEGRADED);
 }
 
-/* A stall of the loop itself: the first tick after it judges nothing. */
+/* A stall of the loop itself: the first tick after it judges nothing
+ * (the replies that came meanwhile are reaped first). */
 static void test_engine_no_verdict_right_after_a_stall(void **state)
 {
 	struct engine_stats st;
@@ -648,6 +649,9 @@ static void test_engine_no_verdict_right_after_a_stall(void **state)
 	engine_tick(&eng->tick);
 	engine_get_stats(eng, &st);
 	assert_int_equal(st.replica[2].state, ENGINE_REPLICA_IN_SYNC);
+	/* another stall right away: a loop that keeps stalling still
+	 * judges, every other tick at least */
+	eng->stalls_seen = uloop_stalls(loop) - 1;
 	engine_tick(&eng->tick);
 	engine_get_stats(eng, &st);
 	assert_int_equal(st.replica[2].state, ENGINE_REPLICA_DEGRADED);
@@ -747,6 +751,28 @@ static void test_engine_reconcile_waits_for_a_holder(void **state)
 	assert_int_equal(engine_in_sync(eng), 2);
 }
 
+/* A state disk that does not answer must not hang flushes: past the flush
+ * timeout a flush waiting for the maps fails with EIO, never succeeds. */
+static void test_engine_flush_gives_up_on_a_dead_state_disk(void **state)
+{
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	engine_replica_fail(&eng->repl[2], -ETIMEDOUT, "test");
+	assert_int_equal(write4k(0), 0);	/* replica 2's maps change */
+	complete_all(0);
+	assert_int_equal(ndone, 1);
+	assert_int_equal(flush(), 0);
+	complete_all(2);
+	assert_int_equal(ndone, 1);		/* waiting for the round */
+	assert_non_null(eng->sync.head);
+	eng->sync.head->t_wait = uloop_live_clock(loop) - eng->flush_ns - 1;
+	engine_tick(&eng->tick);
+	assert_int_equal(ndone, 2);
+	assert_int_equal(last_res, -EIO);
+	spin();				/* the late fsync changes nothing */
+	assert_int_equal(ndone, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -772,6 +798,7 @@ int main(void)
 		T(test_engine_no_verdict_right_after_a_stall),
 		T(test_engine_all_degraded_then_reconciled),
 		T(test_engine_reconcile_waits_for_a_holder),
+		T(test_engine_flush_gives_up_on_a_dead_state_disk),
 #undef T
 	};
 
