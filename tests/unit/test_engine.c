@@ -489,7 +489,7 @@ static void spin_until(int n)
 {
 	int i;
 
-	for (i = 0; i < 200 && ndone < n; i++)
+	for (i = 0; i < 2000 && ndone < n; i++)
 		uloop_run_once(loop, 5000000);
 	assert_int_equal(ndone, n);
 }
@@ -573,6 +573,8 @@ static void test_engine_fua_with_a_missing_replica_syncs(void **state)
  * in the background) and then goes out, in order with later writes. */
 static void test_engine_write_waits_for_a_seq(void **state)
 {
+	int i;
+
 	(void)state;
 	make(ENGINE_ACK_ALL, 0, 8);
 	eng->st.next_seq = eng->st.seq_limit;
@@ -580,8 +582,8 @@ static void test_engine_write_waits_for_a_seq(void **state)
 	assert_int_equal(write4k(65536), 0);
 	assert_int_equal(nsubs, 0);
 	assert_true(engine_state_busy(eng));
-	spin();
-	spin();
+	for (i = 0; i < 2000 && nsubs < 6; i++)
+		uloop_run_once(loop, 5000000);
 	assert_int_equal(nsubs, 6);
 	assert_true(subs[0].q->seq < subs[3].q->seq);
 	assert_int_equal(subs[0].q->off, 0);
@@ -701,7 +703,7 @@ static void test_engine_all_degraded_then_reconciled(void **state)
 	assert_int_equal(nsubs, first + 4);
 	assert_int_equal(subs[first + 2].op, EOP_RWRITE);
 	complete_all(first + 2);
-	for (i = 0; i < 100 && !engine_in_sync(eng); i++)
+	for (i = 0; i < 2000 && !engine_in_sync(eng); i++)
 		uloop_run_once(loop, 5000000);
 	engine_get_stats(eng, &st);
 	assert_int_equal(st.in_sync, 2);
@@ -746,7 +748,7 @@ static void test_engine_reconcile_waits_for_a_holder(void **state)
 	assert_int_equal(nsubs, 2);
 	complete_all(0);
 	complete_all(2);
-	for (i = 0; i < 100 && !engine_in_sync(eng); i++)
+	for (i = 0; i < 2000 && !engine_in_sync(eng); i++)
 		uloop_run_once(loop, 5000000);
 	assert_int_equal(engine_in_sync(eng), 2);
 }

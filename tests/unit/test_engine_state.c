@@ -75,7 +75,7 @@ static void run_until_durable(unsigned int n)
 {
 	int i;
 
-	for (i = 0; i < 100 && ndurable < n; i++)
+	for (i = 0; i < 1000 && ndurable < n; i++)
 		uloop_run_once(loop, 10000000);
 	assert_int_equal(ndurable, n);
 }
