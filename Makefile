@@ -219,13 +219,15 @@ COMMON_SRCS += userspace/engine_state.c
 COMMON_SRCS += userspace/engine_resync.c
 COMMON_SRCS += userspace/engine_recover.c
 COMMON_SRCS += userspace/engine_sync.c
+COMMON_SRCS += userspace/engine_stats.c
 COMMON_SRCS += userspace/engine_args.c
 ENGINE_SRCS := userspace/engine.c userspace/engine_create.c \
 	       userspace/engine_req.c userspace/engine_policy.c \
 	       userspace/engine_order.c userspace/engine_local.c \
 	       userspace/engine_remote.c userspace/engine_state.c \
 	       userspace/engine_resync.c userspace/engine_recover.c \
-	       userspace/engine_sync.c userspace/dirtymap.c \
+	       userspace/engine_sync.c userspace/engine_stats.c \
+	       userspace/dirtymap.c \
 	       userspace/seqmap.c userspace/proto.c userspace/crc.c \
 	       userspace/uloop.c userspace/hist.c userspace/log.c
 UNIT_TESTS += engine_policy
