@@ -211,15 +211,20 @@ static int initial_states(struct engine *e)
 		if (!r->up) {
 			r->state = ENGINE_REPLICA_DEGRADED;
 			r->t_down = uloop_clock(e->loop);
-			dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
-						      ~EMISSED_IN_SYNC);
 			log_warn("%s: replica %s unreachable: degraded",
 				 e->name, r->zone);
-			continue;
+		} else {
+			up++;
+			r->state = dirtymap_count(r->dirty) || e->recon.crash ?
+				   ENGINE_REPLICA_RESYNCING :
+				   ENGINE_REPLICA_IN_SYNC;
 		}
-		up++;
-		r->state = dirtymap_count(r->dirty) || e->recon.crash ?
-			   ENGINE_REPLICA_RESYNCING : ENGINE_REPLICA_IN_SYNC;
+		/* After a crash the flag says who was in sync then, which
+		 * recovery needs; no write goes anywhere before it is done
+		 * (engine_recover.c sets the flags then). */
+		if (r->state != ENGINE_REPLICA_IN_SYNC && !e->recon.crash)
+			dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
+						      ~EMISSED_IN_SYNC);
 	}
 	if (up < e->min_in_sync) {
 		log_err("%s: %u of %u replicas reachable, min-in-sync is %u",

@@ -168,8 +168,13 @@ static void finish(struct engine *e)
 		struct erepl *r = &e->repl[i];
 
 		if (!member(e, i) || !r->up ||
-		    r->state != ENGINE_REPLICA_RESYNCING)
+		    r->state != ENGINE_REPLICA_RESYNCING) {
+			/* Not in sync from now on, whatever it was before
+			 * (it may have vouched for a crash until now). */
+			dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
+						      ~EMISSED_IN_SYNC);
 			continue;
+		}
 		r->state = ENGINE_REPLICA_IN_SYNC;
 		r->lag_backoff_ns = 0;
 		dirtymap_clear_all(r->dirty);	/* all of it was in the log */

@@ -525,9 +525,12 @@ void engine_replica_fail(struct erepl *r, int err, const char *why)
 		engine_resync_abort(r);
 	if (e->recon.active && (e->recon.members & (1U << r->idx)))
 		e->recon.failed = 1;
-	/* No longer vouched for as in sync, before any ack it misses. */
-	dirtymap_set_flags(r->missed,
-			   dirtymap_flags(r->missed) & ~EMISSED_IN_SYNC);
+	/* No longer vouched for as in sync, before any ack it misses --
+	 * unless a crash is still to be recovered: then nothing is acked,
+	 * and recovery needs to know who was in sync at the crash. */
+	if (!e->recon.crash)
+		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
+					      ~EMISSED_IN_SYNC);
 	r->insync_mark = 0;
 	r->state = ENGINE_REPLICA_DEGRADED;
 	r->up = false;

@@ -32,12 +32,12 @@ static struct {
 static unsigned int nsubs;
 static int submit_err[ENGINE_MAX_REPLICAS];
 static int reopen_err = -EIO;
+static int open_err[ENGINE_MAX_REPLICAS];
 
 int __wrap_engine_local_open(struct erepl *r, const char *path)
 {
-	(void)r;
 	(void)path;
-	return 0;
+	return open_err[r->idx];
 }
 
 void __wrap_engine_local_close(struct erepl *r)
@@ -146,6 +146,7 @@ static int setup(void **state)
 	last_res = 1;
 	reopen_err = -EIO;
 	memset(submit_err, 0, sizeof(submit_err));
+	memset(open_err, 0, sizeof(open_err));
 	return 0;
 }
 
@@ -775,6 +776,50 @@ static void test_engine_flush_gives_up_on_a_dead_state_disk(void **state)
 	assert_int_equal(ndone, 2);
 }
 
+/* The engine dies (its state dir is kept as it was, mid-flight) under
+ * `all`; it restarts with only the replica that had been degraded before
+ * reachable.  That one lacks an acked write, and a crash leaves no record
+ * of writes acked while in flight: recovery must not reconcile from it
+ * alone (it used to, making its stale copy the newest).  Once a replica
+ * that was in sync comes back, recovery runs. */
+static void test_engine_crash_recovery_needs_a_holder(void **state)
+{
+	struct engine_stats st;
+	char cmd[256];
+	unsigned int i;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 1, 8);
+	engine_replica_fail(&eng->repl[2], -ETIMEDOUT, "test");
+	assert_int_equal(write4k(7 * 65536), 0);
+	complete_all(0);
+	spin_until(1);			/* acked by 0 and 1 */
+	assert_int_equal(write4k(9 * 65536), 0);	/* in flight */
+	snprintf(cmd, sizeof(cmd), "cp -a %s %s.crash", dir, dir);
+	assert_int_equal(system(cmd), 0);
+	engine_destroy(eng);		/* the copy is what a SIGKILL left */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && mv %s.crash %s", dir, dir,
+		 dir);
+	assert_int_equal(system(cmd), 0);
+	nsubs = 0;
+	open_err[0] = open_err[1] = -ENOENT;
+	make(ENGINE_ACK_ALL, 1, 8);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.in_sync, 0);
+	assert_false(st.reconciling);
+	assert_int_equal(nsubs, 0);	/* nothing read, nothing rewritten */
+	eng->repl[1].up = true;		/* it is back */
+	engine_replica_up(&eng->repl[1]);
+	engine_get_stats(eng, &st);
+	assert_true(st.reconciling);
+	for (i = 0; i < 2000 && !engine_in_sync(eng); i++) {
+		complete_all(0);
+		nsubs = 0;
+		uloop_run_once(loop, 5000000);
+	}
+	assert_int_equal(engine_in_sync(eng), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -801,6 +846,7 @@ int main(void)
 		T(test_engine_all_degraded_then_reconciled),
 		T(test_engine_reconcile_waits_for_a_holder),
 		T(test_engine_flush_gives_up_on_a_dead_state_disk),
+		T(test_engine_crash_recovery_needs_a_holder),
 #undef T
 	};
 
