@@ -227,14 +227,16 @@ static void cut_laggard(struct engine *e)
 	for (i = 1; i < e->nr; i++)
 		if (lag[i] > lag[worst])
 			worst = i;
-	/* Its recent latency, or what it has kept waiting the longest: a
-	 * replica that answers nothing at all keeps its old EWMA. */
+	/* Its recent latency; but a replica that answers nothing at all
+	 * keeps its old EWMA, so an op it has sat on past the hard timeout
+	 * (not judged by it: queued behind a flush) counts instead.  A
+	 * shorter hiccup does not: that is a burst, and is waited for. */
 	for (q = e->head; q; q = q->next)
 		if (q->sub[worst].state == SUB_ISSUED &&
 		    q->sub[worst].t_issue < oldest)
 			oldest = q->sub[worst].t_issue;
 	lat = e->repl[worst].ewma_ns;
-	if (now - oldest > lat)
+	if (now - oldest > e->hard_ns && now - oldest > lat)
 		lat = now - oldest;
 	if (!lag[worst] || !much_slower(e, worst, lat) ||
 	    (e->repl[worst].state == ENGINE_REPLICA_IN_SYNC &&
