@@ -263,8 +263,8 @@ fuzz_nbdserver_SRCS := tests/fuzz/fuzz_nbdserver.c tests/unit/fake_engine.c \
 	userspace/nbd.c userspace/nbdconn.c userspace/nbdsock.c \
 	userspace/nbdproto.c userspace/uloop.c userspace/log.c userspace/hist.c
 UNIT_TESTS += nbd
-test_nbd_SRCS := tests/unit/test_nbd.c tests/unit/fake_engine.c \
-	userspace/nbdconn.c \
+test_nbd_SRCS := tests/unit/test_nbd.c tests/unit/nbd_client.c \
+	tests/unit/fake_engine.c userspace/nbdconn.c \
 	userspace/nbd.c userspace/nbdproto.c userspace/nbdsock.c \
 	userspace/uloop.c userspace/log.c userspace/hist.c
 
