@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nbdconn: one client connection of the NBD frontend: its handshake, its
- * requests through the engine and its replies.  Private to the nbd module
- * (userspace/nbd.c owns the listener, the watchdog and the server).
+ * requests through the engine (nbdconn.c) and its replies (nbdsend.c).
+ * Private to the nbd module (userspace/nbd.c owns the listener, the
+ * watchdog and the server).
  */
 #ifndef TAPESTRY_NBDCONN_H
 #define TAPESTRY_NBDCONN_H
@@ -119,6 +120,15 @@ static inline void nbd_set_ud(struct io_uring_sqe *sqe, unsigned int op,
 	sqe->user_data = ud_make(UD_CLS_NBD, op, UD_ZONE_NONE, 0, index);
 }
 
+static inline enum nbd_op_class nbdconn_opc(uint16_t type)
+{
+	if (type == NBD_CMD_READ)
+		return NBD_OPC_READ;
+	if (type == NBD_CMD_WRITE)
+		return NBD_OPC_WRITE;
+	return NBD_OPC_OTHER;
+}
+
 /* A connection for an accepted socket (fd is taken: closed on refusal). */
 void nbdconn_new(struct nbd_server *s, int fd);
 /* Route a CQE of a connection's SQE. */
@@ -132,5 +142,30 @@ void nbdconn_reap(struct nbd_conn *c);
  * parked for a buffer or engine slot, then send the replies of every
  * connection that has new ones, one sendmsg each. */
 void nbdconn_resume_parked(void *arg);
+
+/* Between nbdconn.c (input, requests, lifetime) and nbdsend.c (output). */
+
+/* Parse and start what the input buffer holds, as far as slots, buffers
+ * and the engine allow; then receive more. */
+void nbdconn_process(struct nbd_conn *c);
+/* Give back q's registered buffer, or q's slot (and its buffer). */
+void nbdconn_buf_release(struct nbd_conn *c, struct nbd_req *q);
+void nbdconn_slot_put(struct nbd_conn *c, struct nbd_req *q);
+/* The socket took sent bytes of the handshake's output. */
+void nbdconn_hs_sent(struct nbd_conn *c, uint32_t sent);
+/* After DISC (or the client's EOF): close once all is answered. */
+void nbdconn_drain_check(struct nbd_conn *c);
+
+/* q is finished (q->err set, 0 for success): queue its reply; it goes
+ * out at the end of this loop iteration. */
+void nbdconn_reply(struct nbd_req *q);
+/* Start a sendmsg of what is queued, unless one is running. */
+void nbdconn_kick_send(struct nbd_conn *c);
+/* uloop hook part: send the replies that became ready. */
+void nbdconn_send_due(struct nbd_server *s);
+/* The CQE of the connection's send. */
+void nbdconn_on_send(struct nbd_conn *c, int res);
+/* Free the slots of replies not yet handed to the kernel. */
+void nbdconn_drop_queue(struct nbd_conn *c);
 
 #endif /* TAPESTRY_NBDCONN_H */
