@@ -268,6 +268,11 @@ test_nbd_SRCS := tests/unit/test_nbd.c tests/unit/nbd_client.c \
 	tests/unit/fake_engine.c userspace/nbdconn.c userspace/nbdsend.c \
 	userspace/nbd.c userspace/nbdproto.c userspace/nbdsock.c \
 	userspace/uloop.c userspace/log.c userspace/hist.c
+UNIT_TESTS += nbdconn
+test_nbdconn_SRCS := tests/unit/test_nbdconn.c tests/unit/nbd_client.c \
+	tests/unit/fake_engine.c userspace/nbdconn.c userspace/nbdsend.c \
+	userspace/nbd.c userspace/nbdproto.c userspace/nbdsock.c \
+	userspace/uloop.c userspace/log.c userspace/hist.c
 
 # --- daemon -----------------------------------------------------------------
 

@@ -300,6 +300,26 @@ static void parse_one(struct nbd_conn *c)
 	c->cur = q;
 }
 
+/* The client has shut its sending side (EOF) and everything it sent has
+ * been parsed.  The requests it sent whole are carried out and answered,
+ * as after DISC, then the connection closes; one cut short (in its header
+ * or its payload) never reaches the engine and is not answered. */
+static void input_ended(struct nbd_conn *c)
+{
+	struct nbd_req *q = c->cur;
+
+	if (c->parked || (!q && in_avail(c) >= NBDPROTO_REQ_SIZE))
+		return;		/* whole requests wait for a slot or buffer */
+	if (q) {
+		c->cur = NULL;	/* waiting for payload that will not come */
+		c->discard = 0;
+		nbdconn_slot_put(c, q);
+	}
+	c->in_start = c->in_end = 0;
+	c->phase = PH_DRAIN;
+	nbdconn_drain_check(c);
+}
+
 void nbdconn_process(struct nbd_conn *c)
 {
 	if (c->phase == PH_HANDSHAKE) {
@@ -316,6 +336,8 @@ void nbdconn_process(struct nbd_conn *c)
 			break;
 		parse_one(c);
 	}
+	if (c->rd_eof && c->phase == PH_TRANSMIT)
+		input_ended(c);
 	arm_recv(c);
 }
 
@@ -328,8 +350,8 @@ static void arm_recv(struct nbd_conn *c)
 	void *dst;
 	uint32_t len;
 
-	if (c->recving || (c->phase != PH_HANDSHAKE &&
-			   c->phase != PH_TRANSMIT))
+	if (c->recving || c->rd_eof || (c->phase != PH_HANDSHAKE &&
+					 c->phase != PH_TRANSMIT))
 		return;
 	if (c->phase == PH_HANDSHAKE && c->hs.out_len)
 		return;		/* the handshake reads after it answers */
@@ -375,9 +397,17 @@ static void on_recv(struct nbd_conn *c, int res)
 		arm_recv(c);
 		return;
 	}
+	if (res == 0 && c->phase != PH_HANDSHAKE) {
+		/* EOF: the client has said all it will; it is still owed the
+		 * answers to what it sent (it may have half-closed) */
+		c->rd_eof = true;
+		nbdconn_process(c);
+		return;
+	}
 	if (res <= 0) {
-		/* EOF or an error: the client is gone.  Requests it left in
-		 * the engine still complete; nothing more goes out. */
+		/* An error (or EOF mid-handshake): the client is gone.
+		 * Requests it left in the engine still complete; nothing
+		 * more goes out. */
 		nbdconn_hangup(c, res ? "recv failed" : NULL);
 		return;
 	}

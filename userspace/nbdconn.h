@@ -41,7 +41,7 @@ enum req_state {
 enum phase {
 	PH_HANDSHAKE,
 	PH_TRANSMIT,
-	PH_DRAIN,	/* after DISC: finish requests, then close */
+	PH_DRAIN,	/* after DISC or EOF: finish requests, then close */
 	PH_DEAD,	/* closing: wait for SQEs and engine callbacks */
 };
 
@@ -68,6 +68,7 @@ struct nbd_conn {
 	uint32_t id;
 	enum phase phase;
 	bool recving, sending, direct, parked, structured, send_due;
+	bool rd_eof;			/* the client shut its sending side */
 	unsigned int sqes;		/* our SQEs not yet completed */
 	unsigned int inflight;		/* requests in the engine */
 	uint64_t discard;		/* payload bytes left to skip */

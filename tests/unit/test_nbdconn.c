@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The NBD server's connection handling against the protocol's rules on
+ * ending a session, and its robustness: clients that half-close, DISC with
+ * requests still waiting, replies that only partly fit in the socket,
+ * several connections to one export.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fake_engine.h"
+#include "nbd.h"
+#include "nbd_client.h"
+#include "nbdproto.h"
+#include "bytes.h"
+
+/* Read n simple replies in any order; each READ handle (1 << 32 | i)
+ * must carry the 4 KiB pattern i.  Returns a bitmap of handles seen. */
+static uint64_t c_replies(struct t *t, int fd, unsigned int n)
+{
+	uint8_t data[4096], want[4096];
+	uint64_t seen = 0, h;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		assert_int_equal(c_simple(t, fd, &h), 0);
+		if (h >> 32) {
+			assert_true(c_recv(t, fd, data, sizeof(data)));
+			pattern(want, sizeof(want), (unsigned int)h);
+			assert_memory_equal(data, want, sizeof(want));
+		}
+		assert_true((h & 0xffffffff) < 64);
+		seen |= 1ULL << (h & 63);
+	}
+	return seen;
+}
+
+/* A client that shuts down its sending side (no DISC) still gets the
+ * replies to every request it sent whole; then the server closes.  The
+ * spec has no half-close, but a client that has said all it will say is
+ * owed its answers, exactly as after DISC. */
+static void test_nbdconn_half_close_answers_inflight(void **state)
+{
+	struct fake_engine_opts eo = { .size = SIZE, .delay_ns = 30000000 };
+	struct t *t = setup(NULL, &eo, NULL);
+	struct fake_engine_counts n;
+	static uint8_t w[4096];
+	int fd;
+
+	(void)state;
+	pattern(fake_engine_data(t->e) + 8192, 4096, 1);
+	fd = c_open(t, false, NULL);
+	c_req(t, fd, 0, NBD_CMD_READ, 1ULL << 32 | 1, 8192, 4096);
+	c_req(t, fd, 0, NBD_CMD_WRITE, 2, 65536, sizeof(w));
+	c_send(t, fd, w, sizeof(w));
+	c_req(t, fd, 0, NBD_CMD_FLUSH, 3, 0, 0);
+	pump(t);
+	shutdown(fd, SHUT_WR);
+	assert_true(c_replies(t, fd, 3) == (1 << 1 | 1 << 2 | 1 << 3));
+	assert_true(c_closed(t, fd));
+	close(fd);
+	assert_true(pump_until(t, no_conns));
+	fake_engine_counts(t->e, &n);
+	assert_int_equal(n.reads, 1);
+	assert_int_equal(n.writes, 1);
+	assert_int_equal(n.flushes, 1);
+	teardown(t);
+}
+
+/* Half-closed in the middle of a request: the whole requests before it
+ * are answered, the cut one never reaches the engine, nothing leaks. */
+static void test_nbdconn_half_close_mid_request(void **state)
+{
+	struct fake_engine_opts eo = { .size = SIZE, .delay_ns = 20000000 };
+	struct t *t = setup(NULL, &eo, NULL);
+	unsigned int small = uloop_buf_free(t->loop, false);
+	unsigned int large = uloop_buf_free(t->loop, true);
+	struct fake_engine_counts n;
+	static uint8_t w[65536];
+	uint8_t r[28];
+	int fd;
+
+	(void)state;
+	/* cut in a write payload big enough to be received in place */
+	fd = c_open(t, false, NULL);
+	c_req(t, fd, 0, NBD_CMD_FLUSH, 1, 0, 0);
+	c_req(t, fd, 0, NBD_CMD_WRITE, 2, 0, sizeof(w));
+	c_send(t, fd, w, sizeof(w) / 2);
+	pump(t);
+	shutdown(fd, SHUT_WR);
+	assert_true(c_replies(t, fd, 1) == 1 << 1);
+	assert_true(c_closed(t, fd));
+	close(fd);
+	/* cut in a request header */
+	fd = c_open(t, false, NULL);
+	c_req(t, fd, 0, NBD_CMD_FLUSH, 3, 0, 0);
+	memset(r, 0, sizeof(r));
+	put_be32(r, NBD_MAGIC_REQUEST);
+	c_send(t, fd, r, 10);
+	shutdown(fd, SHUT_WR);
+	assert_true(c_replies(t, fd, 1) == 1 << 3);
+	assert_true(c_closed(t, fd));
+	close(fd);
+	assert_true(pump_until(t, no_conns));
+	fake_engine_counts(t->e, &n);
+	assert_int_equal(n.writes, 0);
+	assert_int_equal(n.flushes, 2);
+	assert_int_equal(uloop_buf_free(t->loop, false), small);
+	assert_int_equal(uloop_buf_free(t->loop, true), large);
+	teardown(t);
+}
+
+/* DISC behind a request that is still waiting for an engine slot, the
+ * client's side then shut: the spec says the server MUST handle every
+ * outstanding request before it closes, so the waiting one runs and is
+ * answered. */
+static void test_nbdconn_disc_then_eof_answers_waiting(void **state)
+{
+	struct t *t = setup(NULL, NULL, NULL);
+	struct fake_engine_counts n;
+	int fd;
+
+	(void)state;
+	pattern(fake_engine_data(t->e), 4096, 2);
+	fd = c_open(t, false, NULL);
+	fake_engine_refuse(t->e, 3);	/* the read waits for a slot */
+	c_req(t, fd, 0, NBD_CMD_READ, 1ULL << 32 | 2, 0, 4096);
+	c_req(t, fd, 0, NBD_CMD_DISC, 3, 0, 0);
+	shutdown(fd, SHUT_WR);
+	assert_true(c_replies(t, fd, 1) == 1 << 2);
+	assert_true(c_closed(t, fd));
+	close(fd);
+	assert_true(pump_until(t, no_conns));
+	fake_engine_counts(t->e, &n);
+	assert_int_equal(n.reads, 1);
+	assert_true(n.refused >= 3);
+	teardown(t);
+}
+
+/* Replies that fill the socket: sends go out short and are resumed; no
+ * reply ever starts before the one ahead of it has gone out whole, so a
+ * client reading the stream in order finds every header and every data
+ * block where it belongs.  Structured read chunks and simple write
+ * replies are mixed in the same batches. */
+static void test_nbdconn_short_sends_never_interleave(void **state)
+{
+	struct t *t = setup(NULL, NULL, NULL);
+	static uint8_t w[4096], data[65536], want[65536];
+	unsigned int i, reads = 0, writes = 0;
+	uint8_t b[28];
+	int fd;
+
+	(void)state;
+	for (i = 0; i < 48; i++)
+		pattern(fake_engine_data(t->e) + (size_t)i * 65536, 65536, i);
+	fd = c_open(t, true, NULL);
+	for (i = 0; i < 48; i++) {
+		c_req(t, fd, 0, NBD_CMD_READ, 1000 + i, (uint64_t)i * 65536,
+		      65536);
+		c_req(t, fd, 0, NBD_CMD_WRITE, 2000 + i, (8ULL << 20) + i * 4096,
+		      4096);
+		c_send(t, fd, w, sizeof(w));
+	}
+	/* let the server fill the socket before anything is read */
+	for (i = 0; i < 50; i++)
+		pump(t);
+	while (reads + writes < 96) {
+		uint64_t h;
+
+		assert_true(c_recv(t, fd, b, 4));
+		if (get_be32(b) == NBD_MAGIC_SIMPLE) {
+			assert_true(c_recv(t, fd, b + 4, 12));
+			assert_int_equal(get_be32(b + 4), 0);
+			h = get_be64(b + 8);
+			assert_true(h >= 2000 && h < 2048);
+			writes++;
+			continue;
+		}
+		assert_int_equal(get_be32(b), NBD_MAGIC_STRUCTURED);
+		assert_true(c_recv(t, fd, b + 4, 24));
+		h = get_be64(b + 8);
+		assert_true(h >= 1000 && h < 1048);
+		assert_int_equal(get_be16(b + 4), NBD_REPLY_FLAG_DONE);
+		assert_int_equal(get_be16(b + 6), NBD_REPLY_TYPE_OFFSET_DATA);
+		assert_int_equal(get_be32(b + 16), 8 + 65536);
+		assert_true(get_be64(b + 20) == (h - 1000) * 65536);
+		assert_true(c_recv(t, fd, data, sizeof(data)));
+		pattern(want, sizeof(want), (unsigned int)(h - 1000));
+		assert_memory_equal(data, want, sizeof(want));
+		reads++;
+	}
+	close(fd);
+	assert_true(pump_until(t, no_conns));
+	teardown(t);
+}
+
+/* CAN_MULTI_CONN: a write is answered only once the engine has finished
+ * it, so a FLUSH sent on another connection after that answer reaches the
+ * engine after the write (and the engine's flush covers every write done
+ * before it). */
+static void test_nbdconn_multi_conn_flush_after_reply(void **state)
+{
+	struct fake_engine_opts eo = { .size = SIZE, .delay_ns = 20000000 };
+	struct t *t = setup(NULL, &eo, NULL);
+	struct fake_engine_counts n;
+	static uint8_t w[4096];
+	uint8_t r[4096];
+	int a, b;
+
+	(void)state;
+	a = c_open(t, false, NULL);
+	b = c_open(t, true, NULL);
+	pattern(w, sizeof(w), 7);
+	c_req(t, b, NBD_CMD_FLAG_FUA, NBD_CMD_WRITE, 1, 4096, sizeof(w));
+	c_send(t, b, w, sizeof(w));
+	assert_int_equal(c_simple(t, b, NULL), 0);
+	fake_engine_counts(t->e, &n);
+	assert_int_equal(n.writes, 1);
+	assert_int_equal(n.inflight, 0);	/* done before its reply */
+	c_req(t, a, 0, NBD_CMD_FLUSH, 2, 0, 0);
+	assert_int_equal(c_simple(t, a, NULL), 0);
+	c_req(t, a, 0, NBD_CMD_READ, 3, 4096, 4096);
+	assert_int_equal(c_simple(t, a, NULL), 0);
+	assert_true(c_recv(t, a, r, sizeof(r)));
+	assert_memory_equal(r, w, sizeof(w));
+	close(a);
+	close(b);
+	teardown(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_nbdconn_half_close_answers_inflight),
+		cmocka_unit_test(test_nbdconn_half_close_mid_request),
+		cmocka_unit_test(test_nbdconn_disc_then_eof_answers_waiting),
+		cmocka_unit_test(test_nbdconn_short_sends_never_interleave),
+		cmocka_unit_test(test_nbdconn_multi_conn_flush_after_reply),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
