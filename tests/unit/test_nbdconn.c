@@ -3,7 +3,7 @@
  * The NBD server's connection handling against the protocol's rules on
  * ending a session, and its robustness: clients that half-close, DISC with
  * requests still waiting, replies that only partly fit in the socket,
- * several connections to one export.
+ * several connections to one export, the fd limit.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -236,6 +237,29 @@ static void test_nbdconn_multi_conn_flush_after_reply(void **state)
 	teardown(t);
 }
 
+/* max_conns connections need max_conns fds: a soft RLIMIT_NOFILE below
+ * that (systemd's default soft limit is 1024, our default max_conns too)
+ * is raised toward the hard limit when the server starts. */
+static void test_nbdconn_raises_fd_limit(void **state)
+{
+	struct nbd_opts no = { .max_conns = 300 };
+	struct rlimit old, low, now;
+	struct t *t;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	if (old.rlim_max != RLIM_INFINITY && old.rlim_max < 512)
+		skip();
+	low = old;
+	low.rlim_cur = 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	t = setup(NULL, NULL, &no);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &now), 0);
+	setrlimit(RLIMIT_NOFILE, &old);
+	assert_true(now.rlim_cur >= 300 + 64);
+	teardown(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_nbdconn_disc_then_eof_answers_waiting),
 		cmocka_unit_test(test_nbdconn_short_sends_never_interleave),
 		cmocka_unit_test(test_nbdconn_multi_conn_flush_after_reply),
+		cmocka_unit_test(test_nbdconn_raises_fd_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
