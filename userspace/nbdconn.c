@@ -164,6 +164,7 @@ static bool req_start(struct nbd_req *q)
 				  q);
 		break;
 	case NBDPROTO_ACT_WRITE:
+	case NBDPROTO_ACT_ZERO_WRITE:
 		err = engine_write(e, q->r.offset, q->r.len, q->buf, fua,
 				   req_done, q);
 		if (!err)
@@ -222,6 +223,8 @@ static bool advance_cur(struct nbd_conn *c)
 			park(c);
 			return false;
 		}
+		if (q->act == NBDPROTO_ACT_ZERO_WRITE)
+			memset(q->buf->base, 0, q->r.len);
 		q->state = q->act == NBDPROTO_ACT_WRITE ? RQ_PAYLOAD : RQ_START;
 		return true;
 	case RQ_PAYLOAD:
@@ -292,7 +295,8 @@ static void parse_one(struct nbd_conn *c)
 			return;
 		}
 		q->state = RQ_DISCARD;
-	} else if (act == NBDPROTO_ACT_READ || act == NBDPROTO_ACT_WRITE) {
+	} else if (act == NBDPROTO_ACT_READ || act == NBDPROTO_ACT_WRITE ||
+		   act == NBDPROTO_ACT_ZERO_WRITE) {
 		q->state = RQ_NEED_BUF;
 	} else {
 		q->state = RQ_START;
@@ -597,6 +601,9 @@ void nbdconn_new(struct nbd_server *s, int fd)
 	c->lim.size = s->exp.size;
 	c->lim.min_block = s->exp.min_block;
 	c->lim.max_block = s->exp.max_block;
+	/* Replicas zero files by punching holes (engine_local, replica_io),
+	 * so NO_HOLE zeroes are written as data. */
+	c->lim.zero_allocates = false;
 	for (i = 0; i < s->o.max_requests; i++) {
 		c->reqs[i].c = c;
 		nbdconn_slot_put(c, &c->reqs[i]);

@@ -53,7 +53,7 @@ static void test_nbd_basic_io(void **state)
 	assert_int_equal(c_simple(t, fd, NULL), 0);
 	c_req(t, fd, 0, NBD_CMD_TRIM, 14, 1 << 20, 4096);
 	assert_int_equal(c_simple(t, fd, NULL), 0);
-	c_req(t, fd, NBD_CMD_FLAG_NO_HOLE, NBD_CMD_WRITE_ZEROES, 15,
+	c_req(t, fd, 0, NBD_CMD_WRITE_ZEROES, 15,
 	      (1 << 20) + 4096, 8192);
 	assert_int_equal(c_simple(t, fd, NULL), 0);
 	fake_engine_counts(t->e, &n);

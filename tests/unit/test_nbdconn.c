@@ -237,6 +237,44 @@ static void test_nbdconn_multi_conn_flush_after_reply(void **state)
 	teardown(t);
 }
 
+/* WRITE_ZEROES with NO_HOLE MUST leave the range fully provisioned; the
+ * replicas' zeroing punches holes in files, so those zeroes are written
+ * as data.  With FAST_ZERO too that cannot be fast: ENOTSUP at once, and
+ * nothing changes. */
+static void test_nbdconn_zero_no_hole_writes_zeroes(void **state)
+{
+	static const uint8_t zero[8192];
+	struct t *t = setup(NULL, NULL, NULL);
+	uint8_t *data = fake_engine_data(t->e);
+	struct fake_engine_counts n;
+	int fd;
+
+	(void)state;
+	pattern(data, 3 * 8192, 5);
+	fd = c_open(t, false, NULL);
+	c_req(t, fd, NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FUA,
+	      NBD_CMD_WRITE_ZEROES, 1, 0, 8192);
+	assert_int_equal(c_simple(t, fd, NULL), 0);
+	fake_engine_counts(t->e, &n);
+	assert_int_equal(n.writes, 1);
+	assert_int_equal(n.fua, 1);
+	assert_int_equal(n.zeroes, 0);
+	assert_memory_equal(data, zero, 8192);
+	c_req(t, fd, NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FAST_ZERO,
+	      NBD_CMD_WRITE_ZEROES, 2, 8192, 8192);
+	assert_int_equal(c_simple(t, fd, NULL), NBD_ENOTSUP);
+	assert_memory_not_equal(data + 8192, zero, 8192);
+	c_req(t, fd, NBD_CMD_FLAG_FAST_ZERO, NBD_CMD_WRITE_ZEROES, 3, 16384,
+	      8192);
+	assert_int_equal(c_simple(t, fd, NULL), 0);
+	fake_engine_counts(t->e, &n);
+	assert_int_equal(n.writes, 1);
+	assert_int_equal(n.zeroes, 1);
+	close(fd);
+	assert_true(pump_until(t, no_conns));
+	teardown(t);
+}
+
 /* max_conns connections need max_conns fds: a soft RLIMIT_NOFILE below
  * that (systemd's default soft limit is 1024, our default max_conns too)
  * is raised toward the hard limit when the server starts. */
@@ -268,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_nbdconn_disc_then_eof_answers_waiting),
 		cmocka_unit_test(test_nbdconn_short_sends_never_interleave),
 		cmocka_unit_test(test_nbdconn_multi_conn_flush_after_reply),
+		cmocka_unit_test(test_nbdconn_zero_no_hole_writes_zeroes),
 		cmocka_unit_test(test_nbdconn_raises_fd_limit),
 	};
 

@@ -504,9 +504,9 @@ static void test_nbdproto_req_check(void **state)
 	/* TRIM and fast zeroes may exceed max_block; plain zeroes not */
 	assert_int_equal(check(&l, 0, NBD_CMD_TRIM, 0, 1 << 20, &e),
 			 NBDPROTO_ACT_TRIM);
-	assert_int_equal(check(&l, NBD_CMD_FLAG_FAST_ZERO |
-			       NBD_CMD_FLAG_NO_HOLE, NBD_CMD_WRITE_ZEROES,
-			       0, 1 << 20, &e), NBDPROTO_ACT_ZERO);
+	assert_int_equal(check(&l, NBD_CMD_FLAG_FAST_ZERO,
+			       NBD_CMD_WRITE_ZEROES, 0, 1 << 20, &e),
+			 NBDPROTO_ACT_ZERO);
 	assert_int_equal(check(&l, 0, NBD_CMD_WRITE_ZEROES, 0, 1 << 20, &e),
 			 NBDPROTO_ACT_ERROR);
 	assert_int_equal(e, NBD_EINVAL);
@@ -567,6 +567,46 @@ static void test_nbdproto_req_check(void **state)
 			 NBDPROTO_ACT_ERROR);
 	assert_int_equal(check(&l, NBD_CMD_FLAG_FUA, NBD_CMD_WRITE, 0, 4096,
 			       &e), NBDPROTO_ACT_ERROR);
+}
+
+/* NO_HOLE: the range MUST end up fully provisioned.  A backend whose
+ * zeroing may punch holes writes zeroes instead, and cannot do that
+ * faster than a write, so FAST_ZERO with NO_HOLE is ENOTSUP (after the
+ * usual validity checks); one whose zeroing allocates just zeroes. */
+static void test_nbdproto_zero_no_hole(void **state)
+{
+	struct nbdproto_limits l = {
+		.size = 1 << 20, .min_block = 4096, .max_block = 65536,
+		.tflags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_WRITE_ZEROES |
+			  NBD_FLAG_SEND_FAST_ZERO,
+	};
+	uint32_t e = 0;
+
+	(void)state;
+	assert_int_equal(check(&l, 0, NBD_CMD_WRITE_ZEROES, 0, 65536, &e),
+			 NBDPROTO_ACT_ZERO);
+	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE, NBD_CMD_WRITE_ZEROES,
+			       0, 65536, &e), NBDPROTO_ACT_ZERO_WRITE);
+	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE |
+			       NBD_CMD_FLAG_FAST_ZERO, NBD_CMD_WRITE_ZEROES,
+			       0, 4096, &e), NBDPROTO_ACT_ERROR);
+	assert_int_equal(e, NBD_ENOTSUP);
+	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE |
+			       NBD_CMD_FLAG_FAST_ZERO, NBD_CMD_WRITE_ZEROES,
+			       0, 1 << 20, &e), NBDPROTO_ACT_ERROR);
+	assert_int_equal(e, NBD_ENOTSUP);
+	/* invalid requests are still EINVAL/ENOSPC first */
+	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE, NBD_CMD_WRITE_ZEROES,
+			       0, 1 << 20, &e), NBDPROTO_ACT_ERROR);
+	assert_int_equal(e, NBD_EINVAL);
+	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE |
+			       NBD_CMD_FLAG_FAST_ZERO, NBD_CMD_WRITE_ZEROES,
+			       1 << 20, 4096, &e), NBDPROTO_ACT_ERROR);
+	assert_int_equal(e, NBD_ENOSPC);
+	l.zero_allocates = true;
+	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE |
+			       NBD_CMD_FLAG_FAST_ZERO, NBD_CMD_WRITE_ZEROES,
+			       0, 1 << 20, &e), NBDPROTO_ACT_ZERO);
 }
 
 static void test_nbdproto_errors_and_replies(void **state)
@@ -647,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_nbdproto_structured_and_shutdown),
 		cmocka_unit_test(test_nbdproto_req_decode),
 		cmocka_unit_test(test_nbdproto_req_check),
+		cmocka_unit_test(test_nbdproto_zero_no_hole),
 		cmocka_unit_test(test_nbdproto_errors_and_replies),
 		cmocka_unit_test(test_nbdproto_export_check),
 	};
