@@ -569,13 +569,28 @@ void nbdconn_on_cqe(struct nbd_server *s, const struct io_uring_cqe *cqe)
 	}
 }
 
+/* TCP clients: no Nagle delay on replies (the spec asks for it), and
+ * keepalive probes, so that an idle client whose node died (no FIN, no
+ * requests to fail) is noticed within NBDCONN_KEEPALIVE_S and its slot
+ * and fd come back.  Best effort: a refused option costs only that. */
+static void tcp_opts(int fd)
+{
+	int one = 1, idle = NBDCONN_KEEPALIVE_S / 2;
+	int intvl = NBDCONN_KEEPALIVE_S / 12, cnt = 6;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 void nbdconn_new(struct nbd_server *s, int fd)
 {
 	size_t sz = sizeof(struct nbd_conn) +
 		    s->o.max_requests * sizeof(struct nbd_req);
 	struct nbd_conn *c;
 	unsigned int i;
-	int one = 1;
 
 	if (!s->nr_free_ids || s->quiescing) {
 		s->st.refused++;
@@ -593,7 +608,7 @@ void nbdconn_new(struct nbd_server *s, int fd)
 		return;
 	}
 	if (s->sock.family != AF_UNIX)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		tcp_opts(fd);
 	c->s = s;
 	c->fd = fd;
 	c->id = s->free_ids[--s->nr_free_ids];

@@ -19,6 +19,7 @@
 
 #define NBDCONN_IN_CAP	(64 * 1024)	/* input buffer per connection */
 #define NBDCONN_NR_IOV	64		/* iovecs per sendmsg */
+#define NBDCONN_KEEPALIVE_S 120	/* a dead idle TCP peer is dropped */
 
 /* user_data ops of our SQEs; the index is the connection's id. */
 #define NBD_OP_ACCEPT	UD_OP_OTHER

@@ -10,7 +10,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -275,6 +280,79 @@ static void test_nbdconn_zero_no_hole_writes_zeroes(void **state)
 	teardown(t);
 }
 
+static uint16_t port_of(int fd, bool peer)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	if ((peer ? getpeername : getsockname)(fd, (struct sockaddr *)&sa,
+					       &len) || sa.sin_family != AF_INET)
+		return 0;
+	return ntohs(sa.sin_port);
+}
+
+/* The server's end of the TCP connection whose client end is cfd (the
+ * test process holds both). */
+static int server_end(int cfd)
+{
+	uint16_t cport = port_of(cfd, false), sport = port_of(cfd, true);
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int fd, found = -1;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		fd = atoi(de->d_name);
+		if (fd != cfd && port_of(fd, false) == sport &&
+		    port_of(fd, true) == cport)
+			found = fd;
+	}
+	closedir(d);
+	return found;
+}
+
+/* TCP clients get keepalive probes: an idle client whose node died sends
+ * no FIN and no requests, so nothing else would ever notice it. */
+static void test_nbdconn_tcp_keepalive(void **state)
+{
+	struct fake_engine_opts eo = { .size = SIZE };
+	struct nbd_opts o = { .name = "vol", .listen = "tcp:127.0.0.1:0" };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct nbd_server *s;
+	struct uloop *loop;
+	struct engine *e;
+	int cfd, sfd = -1, v = 0, i;
+	socklen_t len = sizeof(v);
+
+	(void)state;
+	assert_int_equal(uloop_create(NULL, &loop), 0);
+	e = fake_engine_new(loop, &eo);
+	assert_int_equal(nbd_server_create(loop, e, &o, &s), 0);
+	sa.sin_port = htons((uint16_t)atoi(strrchr(nbd_server_address(s),
+						   ':') + 1));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(cfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	for (i = 0; i < 1000 && nbd_server_conns(s) == 0; i++)
+		uloop_run_once(loop, 1000000);
+	assert_int_equal(nbd_server_conns(s), 1);
+	sfd = server_end(cfd);
+	assert_true(sfd >= 0);
+	assert_int_equal(getsockopt(sfd, SOL_SOCKET, SO_KEEPALIVE, &v, &len),
+			 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(getsockopt(sfd, IPPROTO_TCP, TCP_KEEPIDLE, &v, &len),
+			 0);
+	assert_true(v > 0 && v <= 120);
+	assert_int_equal(getsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &v, &len),
+			 0);
+	assert_int_equal(v, 1);
+	close(cfd);
+	nbd_server_destroy(s);
+	fake_engine_free(e);
+	uloop_destroy(loop);
+}
+
 /* max_conns connections need max_conns fds: a soft RLIMIT_NOFILE below
  * that (systemd's default soft limit is 1024, our default max_conns too)
  * is raised toward the hard limit when the server starts. */
@@ -307,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_nbdconn_short_sends_never_interleave),
 		cmocka_unit_test(test_nbdconn_multi_conn_flush_after_reply),
 		cmocka_unit_test(test_nbdconn_zero_no_hole_writes_zeroes),
+		cmocka_unit_test(test_nbdconn_tcp_keepalive),
 		cmocka_unit_test(test_nbdconn_raises_fd_limit),
 	};
 
