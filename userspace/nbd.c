@@ -265,7 +265,11 @@ void nbd_server_quiesce(struct nbd_server *s)
 		nbd_set_ud(sqe, NBD_OP_CANCEL, NBD_LISTENER);
 		s->listen_sqes++;
 	}
-	nbdsock_unlink(&s->sock);	/* new clients fail at once */
+	/* New clients fail at once: the unix socket file goes, and a shut
+	 * listening socket refuses connections (TCP ones included, which
+	 * would otherwise wait in the backlog until the process exits). */
+	nbdsock_unlink(&s->sock);
+	shutdown(s->sock.fd, SHUT_RDWR);
 	for (i = 0; i < s->o.max_conns; i++)
 		if (s->conns[i])
 			nbdproto_hs_shutdown(&s->conns[i]->hs);

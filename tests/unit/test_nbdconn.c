@@ -353,6 +353,37 @@ static void test_nbdconn_tcp_keepalive(void **state)
 	uloop_destroy(loop);
 }
 
+/* Once the server quiesces (SIGTERM), new TCP clients are refused at
+ * once rather than left waiting in the listen backlog. */
+static void test_nbdconn_quiesce_refuses_tcp(void **state)
+{
+	struct fake_engine_opts eo = { .size = SIZE };
+	struct nbd_opts o = { .name = "vol", .listen = "tcp:127.0.0.1:0" };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct nbd_server *s;
+	struct uloop *loop;
+	struct engine *e;
+	int fd, i;
+
+	(void)state;
+	assert_int_equal(uloop_create(NULL, &loop), 0);
+	e = fake_engine_new(loop, &eo);
+	assert_int_equal(nbd_server_create(loop, e, &o, &s), 0);
+	sa.sin_port = htons((uint16_t)atoi(strrchr(nbd_server_address(s),
+						   ':') + 1));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	nbd_server_quiesce(s);
+	for (i = 0; i < 10; i++)
+		uloop_run_once(loop, 1000000);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), -1);
+	assert_int_equal(errno, ECONNREFUSED);
+	close(fd);
+	nbd_server_destroy(s);
+	fake_engine_free(e);
+	uloop_destroy(loop);
+}
+
 /* max_conns connections need max_conns fds: a soft RLIMIT_NOFILE below
  * that (systemd's default soft limit is 1024, our default max_conns too)
  * is raised toward the hard limit when the server starts. */
@@ -386,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_nbdconn_multi_conn_flush_after_reply),
 		cmocka_unit_test(test_nbdconn_zero_no_hole_writes_zeroes),
 		cmocka_unit_test(test_nbdconn_tcp_keepalive),
+		cmocka_unit_test(test_nbdconn_quiesce_refuses_tcp),
 		cmocka_unit_test(test_nbdconn_raises_fd_limit),
 	};
 
