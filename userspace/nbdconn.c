@@ -110,15 +110,19 @@ void nbdconn_slot_put(struct nbd_conn *c, struct nbd_req *q)
 }
 
 /* A registered buffer for q, within the connection's share of the pool
- * (it may always hold one, so a big request cannot wedge it). */
+ * (it may always hold one, so a big request cannot wedge it).  The share
+ * counts whole buffers, as they are what the pool runs out of: a 4 KiB
+ * read holds a 64 KiB buffer until its reply has gone out. */
 static bool buf_take(struct nbd_conn *c, struct nbd_req *q)
 {
 	struct uloop_buf *b;
 
-	if (c->buf_bytes && c->buf_bytes + q->r.len > c->s->o.conn_buf_bytes)
-		return false;
 	if (uloop_buf_get(c->s->loop, q->r.len, &b))
 		return false;
+	if (c->buf_bytes && c->buf_bytes + b->size > c->s->o.conn_buf_bytes) {
+		uloop_buf_put(c->s->loop, b);
+		return false;
+	}
 	q->buf = b;
 	q->held = b->size;
 	c->buf_bytes += b->size;

@@ -242,6 +242,40 @@ static void test_nbdconn_multi_conn_flush_after_reply(void **state)
 	teardown(t);
 }
 
+/* A connection holds at most conn_buf_bytes of registered buffers,
+ * counted in whole buffers: 4 KiB reads each hold a 64 KiB one, so a
+ * 200 KiB share lets 3 of them be out at once (a fourth would hold
+ * 256 KiB), however many the client sends; the rest wait, and all
+ * complete. */
+static void test_nbdconn_buffer_share_counts_whole_buffers(void **state)
+{
+	struct uloop_opts lo = {
+		.nr_small = 32, .small_size = 65536, .nr_large = 2,
+		.large_size = 1 << 20,
+	};
+	struct fake_engine_opts eo = { .size = SIZE, .delay_ns = 2000000 };
+	struct nbd_opts no = { .conn_buf_bytes = 200 * 1024 };
+	struct t *t = setup(&lo, &eo, &no);
+	struct fake_engine_counts n;
+	unsigned int i;
+	int fd;
+
+	(void)state;
+	for (i = 0; i < 32; i++)
+		pattern(fake_engine_data(t->e) + i * 4096, 4096, i);
+	fd = c_open(t, false, NULL);
+	for (i = 0; i < 32; i++)
+		c_req(t, fd, 0, NBD_CMD_READ, 1ULL << 32 | i, i * 4096, 4096);
+	assert_true(c_replies(t, fd, 32) == 0xffffffffULL);
+	fake_engine_counts(t->e, &n);
+	assert_int_equal(n.reads, 32);
+	assert_int_equal(n.max_inflight, 3);
+	close(fd);
+	assert_true(pump_until(t, no_conns));
+	assert_int_equal(uloop_buf_free(t->loop, false), 32);
+	teardown(t);
+}
+
 /* WRITE_ZEROES with NO_HOLE MUST leave the range fully provisioned; the
  * replicas' zeroing punches holes in files, so those zeroes are written
  * as data.  With FAST_ZERO too that cannot be fast: ENOTSUP at once, and
@@ -415,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_nbdconn_disc_then_eof_answers_waiting),
 		cmocka_unit_test(test_nbdconn_short_sends_never_interleave),
 		cmocka_unit_test(test_nbdconn_multi_conn_flush_after_reply),
+		cmocka_unit_test(test_nbdconn_buffer_share_counts_whole_buffers),
 		cmocka_unit_test(test_nbdconn_zero_no_hole_writes_zeroes),
 		cmocka_unit_test(test_nbdconn_tcp_keepalive),
 		cmocka_unit_test(test_nbdconn_quiesce_refuses_tcp),
