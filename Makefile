@@ -261,6 +261,7 @@ $(BUILD)/bin/tapestry-slowfs: LDLIBS += $(shell pkg-config --libs fuse3 2>/dev/n
 COMMON_SRCS += userspace/nbdproto.c
 TAPESTRYD_SRCS += userspace/nbd.c
 TAPESTRYD_SRCS += userspace/nbdconn.c
+TAPESTRYD_SRCS += userspace/nbdsend.c
 TAPESTRYD_SRCS += userspace/nbdsock.c
 TAPESTRYD_SRCS += userspace/volume.c
 TEST_PROGS += nbd_abuse
@@ -271,11 +272,16 @@ FUZZ_TARGETS += nbd
 fuzz_nbd_SRCS := tests/fuzz/fuzz_nbd.c userspace/nbdproto.c
 FUZZ_TARGETS += nbdserver
 fuzz_nbdserver_SRCS := tests/fuzz/fuzz_nbdserver.c tests/unit/fake_engine.c \
-	userspace/nbd.c userspace/nbdconn.c userspace/nbdsock.c \
-	userspace/nbdproto.c userspace/uloop.c userspace/log.c userspace/hist.c
+	userspace/nbd.c userspace/nbdconn.c userspace/nbdsend.c \
+	userspace/nbdsock.c userspace/nbdproto.c userspace/uloop.c userspace/log.c userspace/hist.c
 UNIT_TESTS += nbd
-test_nbd_SRCS := tests/unit/test_nbd.c tests/unit/fake_engine.c \
-	userspace/nbdconn.c \
+test_nbd_SRCS := tests/unit/test_nbd.c tests/unit/nbd_client.c \
+	tests/unit/fake_engine.c userspace/nbdconn.c userspace/nbdsend.c \
+	userspace/nbd.c userspace/nbdproto.c userspace/nbdsock.c \
+	userspace/uloop.c userspace/log.c userspace/hist.c
+UNIT_TESTS += nbdconn
+test_nbdconn_SRCS := tests/unit/test_nbdconn.c tests/unit/nbd_client.c \
+	tests/unit/fake_engine.c userspace/nbdconn.c userspace/nbdsend.c \
 	userspace/nbd.c userspace/nbdproto.c userspace/nbdsock.c \
 	userspace/uloop.c userspace/log.c userspace/hist.c
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -152,6 +153,25 @@ static int export_init(struct nbd_server *s)
 	return nbdproto_export_check(x);
 }
 
+/* Every connection is an fd: make room for max_conns of them (and the
+ * engine's) under the soft RLIMIT_NOFILE, raising it toward the hard
+ * limit.  systemd's default soft limit, 1024, is also our default
+ * max_conns.  Not fatal: past the limit accept backs off and retries,
+ * which is said once here. */
+static void raise_fd_limit(unsigned int max_conns)
+{
+	rlim_t want = (rlim_t)max_conns + 256;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < want)
+		log_warn("nbd: the fd limit (%llu) is too low for %u clients; "
+			 "those past it wait to be accepted",
+			 (unsigned long long)rl.rlim_cur, max_conns);
+}
+
 static void opts_init(struct nbd_opts *o, const struct nbd_opts *in)
 {
 	*o = *in;
@@ -194,6 +214,7 @@ int nbd_server_create(struct uloop *loop, struct engine *e,
 	for (i = 0; i < s->o.max_conns; i++)
 		s->free_ids[i] = s->o.max_conns - 1 - i;
 	s->nr_free_ids = s->o.max_conns;
+	raise_fd_limit(s->o.max_conns);
 	err = export_init(s);
 	if (err)
 		goto err_free;
@@ -244,7 +265,11 @@ void nbd_server_quiesce(struct nbd_server *s)
 		nbd_set_ud(sqe, NBD_OP_CANCEL, NBD_LISTENER);
 		s->listen_sqes++;
 	}
-	nbdsock_unlink(&s->sock);	/* new clients fail at once */
+	/* New clients fail at once: the unix socket file goes, and a shut
+	 * listening socket refuses connections (TCP ones included, which
+	 * would otherwise wait in the backlog until the process exits). */
+	nbdsock_unlink(&s->sock);
+	shutdown(s->sock.fd, SHUT_RDWR);
 	for (i = 0; i < s->o.max_conns; i++)
 		if (s->conns[i])
 			nbdproto_hs_shutdown(&s->conns[i]->hs);

@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * nbdconn: a connection's input and life: the handshake, requests parsed
+ * out of the input buffer and started in the engine, and the connection's
+ * end.  Its output (replies) is nbdsend.c.
+ */
 #include "nbdconn.h"
 
 #include <errno.h>
@@ -9,16 +14,12 @@
 #include <unistd.h>
 
 #include "engine.h"
-#include "hist.h"
 #include "log.h"
 
 #define DIRECT_MIN	(16 * 1024)	/* payload left to recv into place */
 
-static void conn_process(struct nbd_conn *c);
 static void hs_step(struct nbd_conn *c);
-static void kick_send(struct nbd_conn *c);
 static void arm_recv(struct nbd_conn *c);
-static void drain_check(struct nbd_conn *c);
 
 static struct io_uring_sqe *get_sqe(struct nbd_server *s)
 {
@@ -62,44 +63,19 @@ static void unpark(struct nbd_conn *c)
 	s->nr_parked--;
 }
 
-/* Replies completed during a loop iteration go out together at its end:
- * the SQE would not be submitted before the next io_uring_enter anyway,
- * and one sendmsg then carries all of them. */
-static void send_later(struct nbd_conn *c)
-{
-	struct nbd_server *s = c->s;
-
-	if (c->sending || c->send_due)
-		return;
-	if (s->nr_due == 2 * s->o.max_conns) {
-		kick_send(c);	/* list full (ids reused this iteration) */
-		return;
-	}
-	c->send_due = true;
-	s->due[s->nr_due++] = c->id;
-}
-
 /* Parked connections retry in the order they parked, once each per
  * iteration; then every connection with new replies sends them. */
 void nbdconn_resume_parked(void *arg)
 {
 	struct nbd_server *s = arg;
-	unsigned int n = s->nr_parked, i;
+	unsigned int n = s->nr_parked;
 	struct nbd_conn *c;
 
 	while (n-- && (c = s->park_head)) {
 		unpark(c);
-		conn_process(c);
+		nbdconn_process(c);
 	}
-	n = s->nr_due;
-	s->nr_due = 0;
-	for (i = 0; i < n; i++) {
-		c = s->conns[s->due[i]];
-		if (!c || !c->send_due)
-			continue;	/* gone, or its id reused */
-		c->send_due = false;
-		kick_send(c);
-	}
+	nbdconn_send_due(s);
 }
 
 /* ---- request slots ---- */
@@ -116,7 +92,7 @@ static struct nbd_req *slot_get(struct nbd_conn *c)
 	return q;
 }
 
-static void buf_release(struct nbd_conn *c, struct nbd_req *q)
+void nbdconn_buf_release(struct nbd_conn *c, struct nbd_req *q)
 {
 	if (q->buf)
 		uloop_buf_put(c->s->loop, q->buf);
@@ -125,112 +101,32 @@ static void buf_release(struct nbd_conn *c, struct nbd_req *q)
 	q->held = 0;
 }
 
-static void slot_put(struct nbd_conn *c, struct nbd_req *q)
+void nbdconn_slot_put(struct nbd_conn *c, struct nbd_req *q)
 {
-	buf_release(c, q);
+	nbdconn_buf_release(c, q);
 	q->state = RQ_FREE;
 	q->next = c->free;
 	c->free = q;
 }
 
 /* A registered buffer for q, within the connection's share of the pool
- * (it may always hold one, so a big request cannot wedge it). */
+ * (it may always hold one, so a big request cannot wedge it).  The share
+ * counts whole buffers, as they are what the pool runs out of: a 4 KiB
+ * read holds a 64 KiB buffer until its reply has gone out. */
 static bool buf_take(struct nbd_conn *c, struct nbd_req *q)
 {
 	struct uloop_buf *b;
 
-	if (c->buf_bytes && c->buf_bytes + q->r.len > c->s->o.conn_buf_bytes)
-		return false;
 	if (uloop_buf_get(c->s->loop, q->r.len, &b))
 		return false;
+	if (c->buf_bytes && c->buf_bytes + b->size > c->s->o.conn_buf_bytes) {
+		uloop_buf_put(c->s->loop, b);
+		return false;
+	}
 	q->buf = b;
 	q->held = b->size;
 	c->buf_bytes += b->size;
 	return true;
-}
-
-/* ---- replies ---- */
-
-static const char *err_text(uint32_t err)
-{
-	switch (err) {
-	case NBD_EINVAL:
-		return "invalid request";
-	case NBD_ENOSPC:
-		return "no space, or past the end of the export";
-	case NBD_ESHUTDOWN:
-		return "server shutting down";
-	case NBD_ENOTSUP:
-		return "not supported";
-	case NBD_EPERM:
-		return "read-only export";
-	default:
-		return "I/O error";
-	}
-}
-
-static enum nbd_op_class opc(uint16_t type)
-{
-	if (type == NBD_CMD_READ)
-		return NBD_OPC_READ;
-	if (type == NBD_CMD_WRITE)
-		return NBD_OPC_WRITE;
-	return NBD_OPC_OTHER;
-}
-
-static void reply(struct nbd_req *q)
-{
-	struct nbd_conn *c = q->c;
-
-	if (q->err && q->r.type == NBD_CMD_READ)
-		buf_release(c, q);	/* no data goes out */
-	if (q->err && c->structured)
-		q->hdr_len = (uint32_t)nbdproto_error_chunk(q->hdr, q->r.handle,
-							    q->err,
-							    err_text(q->err));
-	else if (q->r.type == NBD_CMD_READ && c->structured)
-		q->hdr_len = (uint32_t)nbdproto_read_chunk(q->hdr, q->r.handle,
-							   q->r.offset,
-							   q->r.len);
-	else
-		q->hdr_len = (uint32_t)nbdproto_simple_reply(q->hdr,
-							     q->r.handle,
-							     q->err);
-	q->data_len = !q->err && q->r.type == NBD_CMD_READ ? q->r.len : 0;
-	if (q->err)
-		c->s->st.errors++;
-	q->state = RQ_QUEUED;
-	q->next = NULL;
-	if (c->q_tail)
-		c->q_tail->next = q;
-	else
-		c->q_head = q;
-	c->q_tail = q;
-	c->s->unsent++;
-	send_later(c);
-}
-
-static void reply_err(struct nbd_req *q, uint32_t err)
-{
-	q->err = err;
-	reply(q);
-}
-
-/* A reply is on the wire: account it and free the slot. */
-static void reply_done(struct nbd_conn *c, struct nbd_req *q)
-{
-	struct nbd_server *s = c->s;
-	enum nbd_op_class k = opc(q->r.type);
-
-	s->unsent--;
-	if (!q->err) {
-		if (k == NBD_OPC_READ)
-			s->st.bytes_read += q->r.len;
-		else if (k == NBD_OPC_WRITE)
-			s->st.bytes_written += q->r.len;
-	}
-	hist_record(&s->st.latency[k], uloop_now(s->loop) - q->start_ns);
-	slot_put(c, q);
 }
 
 /* ---- engine ---- */
@@ -248,14 +144,14 @@ static void req_done(void *arg, int res)
 		q->held = 0;
 	}
 	if (c->phase == PH_DEAD) {
-		slot_put(c, q);
+		nbdconn_slot_put(c, q);
 		nbdconn_reap(c);
 		return;
 	}
 	q->err = nbdproto_error(res);
-	reply(q);
+	nbdconn_reply(q);
 	if (!c->parked)
-		conn_process(c);	/* a request waiting for a slot */
+		nbdconn_process(c);	/* a request waiting for a slot */
 }
 
 /* Hand q to the engine.  Returns false if it must wait (no slot). */
@@ -272,6 +168,7 @@ static bool req_start(struct nbd_req *q)
 				  q);
 		break;
 	case NBDPROTO_ACT_WRITE:
+	case NBDPROTO_ACT_ZERO_WRITE:
 		err = engine_write(e, q->r.offset, q->r.len, q->buf, fua,
 				   req_done, q);
 		if (!err)
@@ -290,8 +187,9 @@ static bool req_start(struct nbd_req *q)
 	if (err == -EAGAIN)
 		return false;
 	if (err) {
-		buf_release(c, q);
-		reply_err(q, nbdproto_error(err));
+		nbdconn_buf_release(c, q);
+		q->err = nbdproto_error(err);
+		nbdconn_reply(q);
 		return true;
 	}
 	q->state = RQ_ENGINE;
@@ -322,13 +220,15 @@ static bool advance_cur(struct nbd_conn *c)
 		if (c->discard)
 			return false;
 		c->cur = NULL;
-		reply(q);
+		nbdconn_reply(q);
 		return true;
 	case RQ_NEED_BUF:
 		if (!buf_take(c, q)) {
 			park(c);
 			return false;
 		}
+		if (q->act == NBDPROTO_ACT_ZERO_WRITE)
+			memset(q->buf->base, 0, q->r.len);
 		q->state = q->act == NBDPROTO_ACT_WRITE ? RQ_PAYLOAD : RQ_START;
 		return true;
 	case RQ_PAYLOAD:
@@ -382,24 +282,25 @@ static void parse_one(struct nbd_conn *c)
 	c->in_start += NBDPROTO_REQ_SIZE;
 	if (act == NBDPROTO_ACT_DISC) {
 		c->phase = PH_DRAIN;	/* stop reading; close when done */
-		drain_check(c);
+		nbdconn_drain_check(c);
 		return;
 	}
 	q = slot_get(c);
 	q->r = r;
 	q->act = act;
 	q->start_ns = uloop_now(s->loop);
-	s->st.requests[opc(r.type)]++;
+	s->st.requests[nbdconn_opc(r.type)]++;
 	c->recv_ns = q->start_ns;
 	if (act == NBDPROTO_ACT_ERROR) {
 		q->err = err;
 		c->discard = nbdproto_req_payload(&r);
 		if (!c->discard) {
-			reply(q);
+			nbdconn_reply(q);
 			return;
 		}
 		q->state = RQ_DISCARD;
-	} else if (act == NBDPROTO_ACT_READ || act == NBDPROTO_ACT_WRITE) {
+	} else if (act == NBDPROTO_ACT_READ || act == NBDPROTO_ACT_WRITE ||
+		   act == NBDPROTO_ACT_ZERO_WRITE) {
 		q->state = RQ_NEED_BUF;
 	} else {
 		q->state = RQ_START;
@@ -407,7 +308,27 @@ static void parse_one(struct nbd_conn *c)
 	c->cur = q;
 }
 
-static void conn_process(struct nbd_conn *c)
+/* The client has shut its sending side (EOF) and everything it sent has
+ * been parsed.  The requests it sent whole are carried out and answered,
+ * as after DISC, then the connection closes; one cut short (in its header
+ * or its payload) never reaches the engine and is not answered. */
+static void input_ended(struct nbd_conn *c)
+{
+	struct nbd_req *q = c->cur;
+
+	if (c->parked || (!q && in_avail(c) >= NBDPROTO_REQ_SIZE))
+		return;		/* whole requests wait for a slot or buffer */
+	if (q) {
+		c->cur = NULL;	/* waiting for payload that will not come */
+		c->discard = 0;
+		nbdconn_slot_put(c, q);
+	}
+	c->in_start = c->in_end = 0;
+	c->phase = PH_DRAIN;
+	nbdconn_drain_check(c);
+}
+
+void nbdconn_process(struct nbd_conn *c)
 {
 	if (c->phase == PH_HANDSHAKE) {
 		hs_step(c);
@@ -423,6 +344,8 @@ static void conn_process(struct nbd_conn *c)
 			break;
 		parse_one(c);
 	}
+	if (c->rd_eof && c->phase == PH_TRANSMIT)
+		input_ended(c);
 	arm_recv(c);
 }
 
@@ -435,8 +358,8 @@ static void arm_recv(struct nbd_conn *c)
 	void *dst;
 	uint32_t len;
 
-	if (c->recving || (c->phase != PH_HANDSHAKE &&
-			   c->phase != PH_TRANSMIT))
+	if (c->recving || c->rd_eof || (c->phase != PH_HANDSHAKE &&
+					 c->phase != PH_TRANSMIT))
 		return;
 	if (c->phase == PH_HANDSHAKE && c->hs.out_len)
 		return;		/* the handshake reads after it answers */
@@ -482,9 +405,17 @@ static void on_recv(struct nbd_conn *c, int res)
 		arm_recv(c);
 		return;
 	}
+	if (res == 0 && c->phase != PH_HANDSHAKE) {
+		/* EOF: the client has said all it will; it is still owed the
+		 * answers to what it sent (it may have half-closed) */
+		c->rd_eof = true;
+		nbdconn_process(c);
+		return;
+	}
 	if (res <= 0) {
-		/* EOF or an error: the client is gone.  Requests it left in
-		 * the engine still complete; nothing more goes out. */
+		/* An error (or EOF mid-handshake): the client is gone.
+		 * Requests it left in the engine still complete; nothing
+		 * more goes out. */
 		nbdconn_hangup(c, res ? "recv failed" : NULL);
 		return;
 	}
@@ -493,99 +424,16 @@ static void on_recv(struct nbd_conn *c, int res)
 		c->cur->have += (uint32_t)res;
 	else
 		c->in_end += (uint32_t)res;
-	conn_process(c);
+	nbdconn_process(c);
 }
 
-/* Fill c->iov from the batch, skipping what is already sent. */
-static unsigned int build_iov(struct nbd_conn *c)
-{
-	uint64_t skip = c->batch_off;
-	unsigned int n = 0;
-	struct nbd_req *q;
+/* ---- handshake ---- */
 
-	for (q = c->batch; q && n < NBDCONN_NR_IOV; q = q->next) {
-		struct iovec part[2] = {
-			{ q->hdr, q->hdr_len },
-			{ q->buf ? q->buf->base : NULL, q->data_len },
-		};
-		int i;
-
-		for (i = 0; i < 2; i++) {
-			if (!part[i].iov_len)
-				continue;
-			if (skip >= part[i].iov_len) {
-				skip -= part[i].iov_len;
-				continue;
-			}
-			c->iov[n].iov_base = (uint8_t *)part[i].iov_base + skip;
-			c->iov[n].iov_len = part[i].iov_len - skip;
-			skip = 0;
-			n++;
-		}
-	}
-	return n;
-}
-
-static void submit_send(struct nbd_conn *c, unsigned int niov)
-{
-	struct io_uring_sqe *sqe = get_sqe(c->s);
-
-	if (!sqe) {
-		nbdconn_hangup(c, "no SQE");
-		return;
-	}
-	memset(&c->msg, 0, sizeof(c->msg));
-	c->msg.msg_iov = c->iov;
-	c->msg.msg_iovlen = niov;
-	io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
-	nbd_set_ud(sqe, NBD_OP_SEND, c->id);
-	c->sending = true;
-	c->sqes++;
-}
-
-/* Start a sendmsg of queued replies if none is running.  At most
- * NBDCONN_NR_IOV / 2 replies go in one batch, so that all of them fit in
- * the iovec array. */
-static void kick_send(struct nbd_conn *c)
-{
-	struct nbd_req *q, **tail = &c->batch;
-	unsigned int n = 0;
-
-	if (c->sending || c->phase == PH_DEAD)
-		return;
-	if (c->phase == PH_HANDSHAKE) {
-		if (c->hs_sent == c->hs.out_len)
-			return;
-		c->iov[0].iov_base = c->hs.out + c->hs_sent;
-		c->iov[0].iov_len = c->hs.out_len - c->hs_sent;
-		submit_send(c, 1);
-		return;
-	}
-	if (!c->batch) {
-		c->batch_off = 0;
-		c->send_ns = uloop_now(c->s->loop);
-		while (c->q_head && n < NBDCONN_NR_IOV / 2) {
-			q = c->q_head;
-			c->q_head = q->next;
-			q->next = NULL;
-			q->state = RQ_SENDING;
-			*tail = q;
-			tail = &q->next;
-			n++;
-		}
-		if (!c->q_head)
-			c->q_tail = NULL;
-		if (!c->batch)
-			return;
-	}
-	submit_send(c, build_iov(c));
-}
-
-static void on_send_hs(struct nbd_conn *c, uint32_t sent)
+void nbdconn_hs_sent(struct nbd_conn *c, uint32_t sent)
 {
 	c->hs_sent += sent;
 	if (c->hs_sent < c->hs.out_len) {
-		kick_send(c);
+		nbdconn_kick_send(c);
 		return;
 	}
 	c->hs_sent = 0;
@@ -603,51 +451,8 @@ static void on_send_hs(struct nbd_conn *c, uint32_t sent)
 	default:
 		break;
 	}
-	conn_process(c);
+	nbdconn_process(c);
 }
-
-static void on_send(struct nbd_conn *c, int res)
-{
-	struct nbd_req *q;
-
-	c->sending = false;
-	if (c->phase != PH_DEAD && (res == -EINTR || res == -EAGAIN)) {
-		kick_send(c);
-		return;
-	}
-	if (c->phase == PH_DEAD) {
-		nbdconn_reap(c);
-		return;
-	}
-	if (res <= 0) {
-		nbdconn_hangup(c, "send failed");
-		return;
-	}
-	c->send_ns = uloop_now(c->s->loop);
-	if (c->phase == PH_HANDSHAKE) {
-		on_send_hs(c, (uint32_t)res);
-		return;
-	}
-	c->batch_off += (uint64_t)res;
-	while ((q = c->batch) &&
-	       c->batch_off >= (uint64_t)q->hdr_len + q->data_len) {
-		c->batch_off -= (uint64_t)q->hdr_len + q->data_len;
-		c->batch = q->next;
-		reply_done(c, q);
-	}
-	if (c->batch)
-		kick_send(c);	/* the rest of a short send */
-	else if (c->q_head)
-		send_later(c);
-	if (c->phase == PH_DRAIN) {
-		drain_check(c);
-		return;
-	}
-	if (!c->parked)
-		conn_process(c);	/* slots are free again */
-}
-
-/* ---- handshake ---- */
 
 static void hs_step(struct nbd_conn *c)
 {
@@ -656,7 +461,7 @@ static void hs_step(struct nbd_conn *c)
 
 	for (;;) {
 		if (c->hs.out_len) {
-			kick_send(c);
+			nbdconn_kick_send(c);
 			return;
 		}
 		st = nbdproto_hs_feed(&c->hs, c->in + c->in_start, in_avail(c),
@@ -691,25 +496,6 @@ static void conn_free(struct nbd_conn *c)
 	free(c);
 }
 
-static void drop_queue(struct nbd_conn *c)
-{
-	struct nbd_req *q;
-
-	while ((q = c->q_head)) {
-		c->q_head = q->next;
-		c->s->unsent--;
-		slot_put(c, q);
-	}
-	c->q_tail = NULL;
-	if (c->sending)
-		return;		/* the batch is the kernel's until its CQE */
-	while ((q = c->batch)) {
-		c->batch = q->next;
-		c->s->unsent--;
-		slot_put(c, q);
-	}
-}
-
 /* A dead connection lets go of what nothing else uses any more, and is
  * freed when no SQE and no engine request refers to it.  Called from each
  * of their completions, at the top of a callback (the caller returns at
@@ -718,10 +504,10 @@ void nbdconn_reap(struct nbd_conn *c)
 {
 	if (c->cur && !c->recving) {
 		/* a direct recv may still be writing into its buffer */
-		slot_put(c, c->cur);
+		nbdconn_slot_put(c, c->cur);
 		c->cur = NULL;
 	}
-	drop_queue(c);
+	nbdconn_drop_queue(c);
 	if (!c->sqes && !c->inflight)
 		conn_free(c);
 }
@@ -751,14 +537,14 @@ void nbdconn_hangup(struct nbd_conn *c, const char *why)
 	}
 	/* without an SQE, the watchdog tick reaps it */
 	if (c->cur && !c->recving) {
-		slot_put(c, c->cur);
+		nbdconn_slot_put(c, c->cur);
 		c->cur = NULL;
 	}
-	drop_queue(c);
+	nbdconn_drop_queue(c);
 }
 
 /* After DISC: close once every request has been answered. */
-static void drain_check(struct nbd_conn *c)
+void nbdconn_drain_check(struct nbd_conn *c)
 {
 	if (c->phase == PH_DRAIN && !c->inflight && !c->q_head &&
 	    !c->batch && !c->cur)
@@ -778,7 +564,7 @@ void nbdconn_on_cqe(struct nbd_server *s, const struct io_uring_cqe *cqe)
 		on_recv(c, cqe->res);
 		break;
 	case NBD_OP_SEND:
-		on_send(c, cqe->res);
+		nbdconn_on_send(c, cqe->res);
 		break;
 	default:
 		if (c->phase == PH_DEAD)
@@ -787,13 +573,28 @@ void nbdconn_on_cqe(struct nbd_server *s, const struct io_uring_cqe *cqe)
 	}
 }
 
+/* TCP clients: no Nagle delay on replies (the spec asks for it), and
+ * keepalive probes, so that an idle client whose node died (no FIN, no
+ * requests to fail) is noticed within NBDCONN_KEEPALIVE_S and its slot
+ * and fd come back.  Best effort: a refused option costs only that. */
+static void tcp_opts(int fd)
+{
+	int one = 1, idle = NBDCONN_KEEPALIVE_S / 2;
+	int intvl = NBDCONN_KEEPALIVE_S / 12, cnt = 6;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 void nbdconn_new(struct nbd_server *s, int fd)
 {
 	size_t sz = sizeof(struct nbd_conn) +
 		    s->o.max_requests * sizeof(struct nbd_req);
 	struct nbd_conn *c;
 	unsigned int i;
-	int one = 1;
 
 	if (!s->nr_free_ids || s->quiescing) {
 		s->st.refused++;
@@ -811,7 +612,7 @@ void nbdconn_new(struct nbd_server *s, int fd)
 		return;
 	}
 	if (s->sock.family != AF_UNIX)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		tcp_opts(fd);
 	c->s = s;
 	c->fd = fd;
 	c->id = s->free_ids[--s->nr_free_ids];
@@ -819,9 +620,12 @@ void nbdconn_new(struct nbd_server *s, int fd)
 	c->lim.size = s->exp.size;
 	c->lim.min_block = s->exp.min_block;
 	c->lim.max_block = s->exp.max_block;
+	/* Replicas zero files by punching holes (engine_local, replica_io),
+	 * so NO_HOLE zeroes are written as data. */
+	c->lim.zero_allocates = false;
 	for (i = 0; i < s->o.max_requests; i++) {
 		c->reqs[i].c = c;
-		slot_put(c, &c->reqs[i]);
+		nbdconn_slot_put(c, &c->reqs[i]);
 	}
 	s->conns[c->id] = c;
 	s->nr_conns++;

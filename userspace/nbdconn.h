@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nbdconn: one client connection of the NBD frontend: its handshake, its
- * requests through the engine and its replies.  Private to the nbd module
- * (userspace/nbd.c owns the listener, the watchdog and the server).
+ * requests through the engine (nbdconn.c) and its replies (nbdsend.c).
+ * Private to the nbd module (userspace/nbd.c owns the listener, the
+ * watchdog and the server).
  */
 #ifndef TAPESTRY_NBDCONN_H
 #define TAPESTRY_NBDCONN_H
@@ -18,6 +19,7 @@
 
 #define NBDCONN_IN_CAP	(64 * 1024)	/* input buffer per connection */
 #define NBDCONN_NR_IOV	64		/* iovecs per sendmsg */
+#define NBDCONN_KEEPALIVE_S 120	/* a dead idle TCP peer is dropped */
 
 /* user_data ops of our SQEs; the index is the connection's id. */
 #define NBD_OP_ACCEPT	UD_OP_OTHER
@@ -40,7 +42,7 @@ enum req_state {
 enum phase {
 	PH_HANDSHAKE,
 	PH_TRANSMIT,
-	PH_DRAIN,	/* after DISC: finish requests, then close */
+	PH_DRAIN,	/* after DISC or EOF: finish requests, then close */
 	PH_DEAD,	/* closing: wait for SQEs and engine callbacks */
 };
 
@@ -67,6 +69,7 @@ struct nbd_conn {
 	uint32_t id;
 	enum phase phase;
 	bool recving, sending, direct, parked, structured, send_due;
+	bool rd_eof;			/* the client shut its sending side */
 	unsigned int sqes;		/* our SQEs not yet completed */
 	unsigned int inflight;		/* requests in the engine */
 	uint64_t discard;		/* payload bytes left to skip */
@@ -119,6 +122,15 @@ static inline void nbd_set_ud(struct io_uring_sqe *sqe, unsigned int op,
 	sqe->user_data = ud_make(UD_CLS_NBD, op, UD_ZONE_NONE, 0, index);
 }
 
+static inline enum nbd_op_class nbdconn_opc(uint16_t type)
+{
+	if (type == NBD_CMD_READ)
+		return NBD_OPC_READ;
+	if (type == NBD_CMD_WRITE)
+		return NBD_OPC_WRITE;
+	return NBD_OPC_OTHER;
+}
+
 /* A connection for an accepted socket (fd is taken: closed on refusal). */
 void nbdconn_new(struct nbd_server *s, int fd);
 /* Route a CQE of a connection's SQE. */
@@ -132,5 +144,30 @@ void nbdconn_reap(struct nbd_conn *c);
  * parked for a buffer or engine slot, then send the replies of every
  * connection that has new ones, one sendmsg each. */
 void nbdconn_resume_parked(void *arg);
+
+/* Between nbdconn.c (input, requests, lifetime) and nbdsend.c (output). */
+
+/* Parse and start what the input buffer holds, as far as slots, buffers
+ * and the engine allow; then receive more. */
+void nbdconn_process(struct nbd_conn *c);
+/* Give back q's registered buffer, or q's slot (and its buffer). */
+void nbdconn_buf_release(struct nbd_conn *c, struct nbd_req *q);
+void nbdconn_slot_put(struct nbd_conn *c, struct nbd_req *q);
+/* The socket took sent bytes of the handshake's output. */
+void nbdconn_hs_sent(struct nbd_conn *c, uint32_t sent);
+/* After DISC (or the client's EOF): close once all is answered. */
+void nbdconn_drain_check(struct nbd_conn *c);
+
+/* q is finished (q->err set, 0 for success): queue its reply; it goes
+ * out at the end of this loop iteration. */
+void nbdconn_reply(struct nbd_req *q);
+/* Start a sendmsg of what is queued, unless one is running. */
+void nbdconn_kick_send(struct nbd_conn *c);
+/* uloop hook part: send the replies that became ready. */
+void nbdconn_send_due(struct nbd_server *s);
+/* The CQE of the connection's send. */
+void nbdconn_on_send(struct nbd_conn *c, int res);
+/* Free the slots of replies not yet handed to the kernel. */
+void nbdconn_drop_queue(struct nbd_conn *c);
 
 #endif /* TAPESTRY_NBDCONN_H */

@@ -480,6 +480,13 @@ enum nbdproto_act nbdproto_req_check(const struct nbdproto_limits *l,
 		return refuse(r, NBD_EINVAL, err);
 	if (r->offset > l->size || r->len > l->size - r->offset)
 		return refuse(r, writes ? NBD_ENOSPC : NBD_EINVAL, err);
+	if (r->type == NBD_CMD_WRITE_ZEROES &&
+	    (r->flags & NBD_CMD_FLAG_NO_HOLE) && !l->zero_allocates) {
+		/* provisioning means writing zeroes: never "fast" */
+		if (r->flags & NBD_CMD_FLAG_FAST_ZERO)
+			return refuse(r, NBD_ENOTSUP, err);
+		return NBDPROTO_ACT_ZERO_WRITE;
+	}
 	return act_of(r->type);
 }
 

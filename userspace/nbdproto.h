@@ -231,6 +231,11 @@ struct nbdproto_limits {
 	uint64_t size;
 	uint32_t min_block, max_block;
 	uint16_t tflags;	/* as advertised (nbdproto_hs_tflags) */
+	/* The backend's zeroing keeps the range allocated.  If not (it may
+	 * punch holes), WRITE_ZEROES with NO_HOLE, which the spec says MUST
+	 * leave the range fully provisioned, is carried out as a write of
+	 * zeroes instead. */
+	bool zero_allocates;
 };
 
 enum nbdproto_act {
@@ -240,6 +245,7 @@ enum nbdproto_act {
 	NBDPROTO_ACT_FLUSH,
 	NBDPROTO_ACT_TRIM,
 	NBDPROTO_ACT_ZERO,
+	NBDPROTO_ACT_ZERO_WRITE,	/* write len zero bytes (NO_HOLE) */
 	NBDPROTO_ACT_ERROR,	/* reply *err (after skipping any payload) */
 	NBDPROTO_ACT_HANGUP,	/* payload too large to skip: drop the link */
 };
@@ -250,8 +256,12 @@ enum nbdproto_act {
  *            WRITE, WRITE_ZEROES without FAST_ZERO), offset or length
  *            not a multiple of min_block, READ/TRIM past the end, FLUSH
  *            with nonzero offset or length;
- *   ENOSPC   WRITE/WRITE_ZEROES past the end.
- * *err is set only for NBDPROTO_ACT_ERROR. */
+ *   ENOSPC   WRITE/WRITE_ZEROES past the end;
+ *   ENOTSUP  WRITE_ZEROES with FAST_ZERO and NO_HOLE when zeroing does
+ *            not keep the range allocated (a write of zeroes is not
+ *            faster than a write).
+ * WRITE_ZEROES with NO_HOLE is NBDPROTO_ACT_ZERO_WRITE unless
+ * l->zero_allocates.  *err is set only for NBDPROTO_ACT_ERROR. */
 enum nbdproto_act nbdproto_req_check(const struct nbdproto_limits *l,
 				     const struct nbdproto_req *r,
 				     uint32_t *err);

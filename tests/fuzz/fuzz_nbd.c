@@ -92,7 +92,12 @@ static void transmission(const struct nbdproto_hs *h, const uint8_t *p,
 			    r.offset % l.min_block || r.len % l.min_block)
 				abort();
 			if ((a == NBDPROTO_ACT_READ ||
-			     a == NBDPROTO_ACT_WRITE) && r.len > l.max_block)
+			     a == NBDPROTO_ACT_WRITE ||
+			     a == NBDPROTO_ACT_ZERO_WRITE) && r.len > l.max_block)
+				abort();
+			if (a == NBDPROTO_ACT_ZERO_WRITE &&
+			    (r.type != NBD_CMD_WRITE_ZEROES ||
+			     !(r.flags & NBD_CMD_FLAG_NO_HOLE)))
 				abort();
 			if (a == NBDPROTO_ACT_READ)
 				nbdproto_read_chunk(reply, r.handle, r.offset,

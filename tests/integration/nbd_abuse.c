@@ -202,6 +202,11 @@ static void case_handshake(void)
 	check(rep(fd) == NBD_REP_ERR_UNSUP, "unknown option: ERR_UNSUP");
 	opt(fd, NBD_OPT_STARTTLS, NULL, 0);
 	check(rep(fd) == NBD_REP_ERR_UNSUP, "STARTTLS: ERR_UNSUP");
+	opt(fd, 11, NULL, 0);
+	check(rep(fd) == NBD_REP_ERR_UNSUP, "EXTENDED_HEADERS: ERR_UNSUP");
+	opt(fd, NBD_OPT_STRUCTURED_REPLY, "x", 1);
+	check(rep(fd) == NBD_REP_ERR_INVALID,
+	      "STRUCTURED_REPLY with data: ERR_INVALID");
 	opt(fd, NBD_OPT_LIST, "x", 1);
 	check(rep(fd) == NBD_REP_ERR_INVALID, "LIST with data: ERR_INVALID");
 	opt(fd, NBD_OPT_GO, "\0\0\0\x09nope", 8);
@@ -245,6 +250,10 @@ static void case_requests(void)
 	check(reply(fd, 10) == NBD_EINVAL, "read above max block: EINVAL");
 	req(fd, 0, NBD_CMD_FLUSH, 11, 4096, 0);
 	check(reply(fd, 11) == NBD_EINVAL, "flush with offset: EINVAL");
+	req(fd, NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FAST_ZERO,
+	    NBD_CMD_WRITE_ZEROES, 14, 0, 4096);
+	check(reply(fd, 14) == NBD_ENOTSUP,
+	      "fast zeroes that must stay allocated: ENOTSUP");
 	req(fd, 0, NBD_CMD_FLUSH, 12, 0, 0);
 	check(reply(fd, 12) == 0, "the same connection still works");
 	/* a write payload far too big to skip: that connection ends */
@@ -288,6 +297,14 @@ static void case_disconnects(void)
 		req(fd, 0, NBD_CMD_READ, i, (uint64_t)i * 65536, 65536);
 	close(fd);
 	witness_ok("disconnect with 64 reads in flight");
+
+	/* half-closed with a read outstanding: answered, then closed */
+	fd = open_export();
+	req(fd, 0, NBD_CMD_READ, 5, 0, 65536);
+	shutdown(fd, SHUT_WR);
+	check(reply(fd, 5) == 0 && rx(fd, payload, 65536) && closed(fd),
+	      "half-close: the read is answered, then EOF");
+	close(fd);
 
 	/* DISC with nonzero fields still disconnects cleanly */
 	fd = open_export();

@@ -435,6 +435,83 @@ static void test_nbdproto_structured_and_shutdown(void **state)
 			 NBDPROTO_HS_CLOSE);
 }
 
+/* Options we do not do are refused without losing the stream or any
+ * state: STRUCTURED_REPLY with data (the spec: SHOULD be ERR_INVALID),
+ * EXTENDED_HEADERS (11), STARTTLS and the meta-context options (not
+ * supported: ERR_UNSUP).  Info requests listed twice, or that we do not
+ * know, get at most one reply each; the export always comes first.  A
+ * name of the spec's longest (4096 bytes) is simply unknown; a GO longer
+ * than we buffer is ERR_TOO_BIG. */
+static void test_nbdproto_option_refusals(void **state)
+{
+	static const uint16_t dup[] = { NBD_INFO_NAME, NBD_INFO_EXPORT, 999,
+					NBD_INFO_BLOCK_SIZE, NBD_INFO_NAME,
+					NBD_INFO_BLOCK_SIZE };
+	static const uint32_t unsup[] = { 11, NBD_OPT_STARTTLS,
+					  NBD_OPT_LIST_META_CONTEXT,
+					  NBD_OPT_SET_META_CONTEXT };
+	static uint8_t in[2 * NBDPROTO_HS_IN_MIN], d[16384];
+	static char name[4097];
+	struct nbdproto_hs h;
+	struct reply r[8];
+	size_t len, used;
+	unsigned int i;
+
+	(void)state;
+	start(&h, &exp_default, NBD_FLAG_C_FIXED_NEWSTYLE);
+	len = opt(in, NBD_OPT_STRUCTURED_REPLY, "x", 1);
+	assert_int_equal(nbdproto_hs_feed(&h, in, len, &used),
+			 NBDPROTO_HS_MORE);
+	assert_int_equal(used, len);
+	assert_int_equal(replies(&h, r, 8), 1);
+	assert_int_equal(r[0].type, NBD_REP_ERR_INVALID);
+	assert_false(h.structured);
+	nbdproto_hs_sent(&h);
+	for (i = 0; i < sizeof(unsup) / sizeof(unsup[0]); i++) {
+		len = opt(in, unsup[i], NULL, 0);
+		nbdproto_hs_feed(&h, in, len, &used);
+		assert_int_equal(used, len);
+		assert_int_equal(replies(&h, r, 8), 1);
+		assert_int_equal(r[0].opt, unsup[i]);
+		assert_int_equal(r[0].type, NBD_REP_ERR_UNSUP);
+		nbdproto_hs_sent(&h);
+	}
+	assert_false(h.structured);
+	assert_false(nbdproto_hs_tflags(&h) & NBD_FLAG_SEND_DF);
+	len = opt(in, NBD_OPT_INFO, d, (uint32_t)go_data(d, "vol0", dup, 6));
+	nbdproto_hs_feed(&h, in, len, &used);
+	assert_int_equal(replies(&h, r, 8), 4);	/* export, name, size, ack */
+	assert_int_equal(get_be16(r[0].data), NBD_INFO_EXPORT);
+	assert_int_equal(get_be16(r[1].data), NBD_INFO_NAME);
+	assert_int_equal(get_be16(r[2].data), NBD_INFO_BLOCK_SIZE);
+	assert_int_equal(r[3].type, NBD_REP_ACK);
+	nbdproto_hs_sent(&h);
+	memset(name, 'v', 4096);
+	len = opt(in, NBD_OPT_GO, d, (uint32_t)go_data(d, name, NULL, 0));
+	assert_int_equal(nbdproto_hs_feed(&h, in, len, &used),
+			 NBDPROTO_HS_MORE);
+	assert_int_equal(replies(&h, r, 8), 1);
+	assert_int_equal(r[0].type, NBD_REP_ERR_UNKNOWN);
+	nbdproto_hs_sent(&h);
+	/* a GO one byte longer than we buffer, then a good one */
+	memset(d, 0, NBDPROTO_OPT_MAX + 1);
+	len = opt(in, NBD_OPT_GO, d, NBDPROTO_OPT_MAX + 1);
+	len += opt(in + len, NBD_OPT_GO, d + 8192,
+		   (uint32_t)go_data(d + 8192, "vol0", NULL, 0));
+	while (!h.out_len) {
+		assert_int_equal(nbdproto_hs_feed(&h, in, len, &used),
+				 NBDPROTO_HS_MORE);
+		assert_true(used > 0);
+		memmove(in, in + used, len - used);
+		len -= used;
+	}
+	assert_int_equal(replies(&h, r, 8), 1);
+	assert_int_equal(r[0].type, NBD_REP_ERR_TOO_BIG);
+	nbdproto_hs_sent(&h);
+	assert_int_equal(nbdproto_hs_feed(&h, in, len, &used), NBDPROTO_HS_GO);
+	assert_int_equal(used, len);
+}
+
 static void req(uint8_t *p, uint16_t flags, uint16_t type, uint64_t handle,
 		uint64_t off, uint32_t len)
 {
@@ -504,9 +581,9 @@ static void test_nbdproto_req_check(void **state)
 	/* TRIM and fast zeroes may exceed max_block; plain zeroes not */
 	assert_int_equal(check(&l, 0, NBD_CMD_TRIM, 0, 1 << 20, &e),
 			 NBDPROTO_ACT_TRIM);
-	assert_int_equal(check(&l, NBD_CMD_FLAG_FAST_ZERO |
-			       NBD_CMD_FLAG_NO_HOLE, NBD_CMD_WRITE_ZEROES,
-			       0, 1 << 20, &e), NBDPROTO_ACT_ZERO);
+	assert_int_equal(check(&l, NBD_CMD_FLAG_FAST_ZERO,
+			       NBD_CMD_WRITE_ZEROES, 0, 1 << 20, &e),
+			 NBDPROTO_ACT_ZERO);
 	assert_int_equal(check(&l, 0, NBD_CMD_WRITE_ZEROES, 0, 1 << 20, &e),
 			 NBDPROTO_ACT_ERROR);
 	assert_int_equal(e, NBD_EINVAL);
@@ -567,6 +644,46 @@ static void test_nbdproto_req_check(void **state)
 			 NBDPROTO_ACT_ERROR);
 	assert_int_equal(check(&l, NBD_CMD_FLAG_FUA, NBD_CMD_WRITE, 0, 4096,
 			       &e), NBDPROTO_ACT_ERROR);
+}
+
+/* NO_HOLE: the range MUST end up fully provisioned.  A backend whose
+ * zeroing may punch holes writes zeroes instead, and cannot do that
+ * faster than a write, so FAST_ZERO with NO_HOLE is ENOTSUP (after the
+ * usual validity checks); one whose zeroing allocates just zeroes. */
+static void test_nbdproto_zero_no_hole(void **state)
+{
+	struct nbdproto_limits l = {
+		.size = 1 << 20, .min_block = 4096, .max_block = 65536,
+		.tflags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_WRITE_ZEROES |
+			  NBD_FLAG_SEND_FAST_ZERO,
+	};
+	uint32_t e = 0;
+
+	(void)state;
+	assert_int_equal(check(&l, 0, NBD_CMD_WRITE_ZEROES, 0, 65536, &e),
+			 NBDPROTO_ACT_ZERO);
+	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE, NBD_CMD_WRITE_ZEROES,
+			       0, 65536, &e), NBDPROTO_ACT_ZERO_WRITE);
+	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE |
+			       NBD_CMD_FLAG_FAST_ZERO, NBD_CMD_WRITE_ZEROES,
+			       0, 4096, &e), NBDPROTO_ACT_ERROR);
+	assert_int_equal(e, NBD_ENOTSUP);
+	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE |
+			       NBD_CMD_FLAG_FAST_ZERO, NBD_CMD_WRITE_ZEROES,
+			       0, 1 << 20, &e), NBDPROTO_ACT_ERROR);
+	assert_int_equal(e, NBD_ENOTSUP);
+	/* invalid requests are still EINVAL/ENOSPC first */
+	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE, NBD_CMD_WRITE_ZEROES,
+			       0, 1 << 20, &e), NBDPROTO_ACT_ERROR);
+	assert_int_equal(e, NBD_EINVAL);
+	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE |
+			       NBD_CMD_FLAG_FAST_ZERO, NBD_CMD_WRITE_ZEROES,
+			       1 << 20, 4096, &e), NBDPROTO_ACT_ERROR);
+	assert_int_equal(e, NBD_ENOSPC);
+	l.zero_allocates = true;
+	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE |
+			       NBD_CMD_FLAG_FAST_ZERO, NBD_CMD_WRITE_ZEROES,
+			       0, 1 << 20, &e), NBDPROTO_ACT_ZERO);
 }
 
 static void test_nbdproto_errors_and_replies(void **state)
@@ -645,8 +762,10 @@ int main(void)
 		cmocka_unit_test(test_nbdproto_bad_option_magic),
 		cmocka_unit_test(test_nbdproto_pipelined_options_bounded),
 		cmocka_unit_test(test_nbdproto_structured_and_shutdown),
+		cmocka_unit_test(test_nbdproto_option_refusals),
 		cmocka_unit_test(test_nbdproto_req_decode),
 		cmocka_unit_test(test_nbdproto_req_check),
+		cmocka_unit_test(test_nbdproto_zero_no_hole),
 		cmocka_unit_test(test_nbdproto_errors_and_replies),
 		cmocka_unit_test(test_nbdproto_export_check),
 	};
