@@ -246,6 +246,8 @@ test_engine_WRAP := engine_local_open engine_local_close engine_local_reopen \
 		    engine_local_submit engine_remote_init engine_remote_free \
 		    engine_remote_connect engine_remote_shutdown \
 		    engine_remote_idle engine_remote_submit
+UNIT_TESTS += engine_local
+test_engine_local_SRCS := tests/unit/test_engine_local.c $(ENGINE_SRCS)
 TAPESTRY_SRCS += tools/cmd_bench_volume.c
 TAPESTRY_SRCS += tools/bench_volume.c
 TAPESTRY_SRCS += tools/volcheck.c

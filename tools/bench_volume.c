@@ -351,6 +351,7 @@ static struct json_object *replica_json(const struct engine *e,
 			       json_object_new_int64((int64_t)r->resync_bytes_per_s));
 	json_object_object_add(z, "resyncs", json_object_new_int64((int64_t)r->resyncs));
 	json_object_object_add(z, "lagged", json_object_new_int64((int64_t)r->lagged));
+	json_object_object_add(z, "inline_ops", json_object_new_int64((int64_t)r->inline_ops));
 	return z;
 }
 

@@ -39,7 +39,8 @@
  * Changes since the first version of this header (all additions):
  * engine_opts.soft_mult, engine_replica_stats.resyncs and .lagged,
  * engine_get_zone_hist(), ENGINE_LAG_MAX(); engine_opts.flush_timeout_ms,
- * engine_stats.reconciles and .reconciling, ENGINE_ZONE_ID_MAX.  One
+ * engine_stats.reconciles and .reconciling, ENGINE_ZONE_ID_MAX,
+ * engine_replica_stats.inline_ops.  One
  * change of meaning: a zone_id of 0 now means "no zone tag"
  * (UD_ZONE_NONE), where the engine used to number zones by position,
  * which collided with the node's zone registry.
@@ -165,6 +166,10 @@ struct engine_replica_stats {
 	uint64_t resyncs;		/* added: resyncs completed */
 	uint64_t lagged;		/* added: times cut off for falling
 					 * behind (acked writes piling up) */
+	/* Added: a local replica's reads and writes done in the loop, not
+	 * through io_uring: a file on tmpfs, which cannot take them
+	 * without blocking, so io_uring would punt each to a worker. */
+	uint64_t inline_ops;
 };
 
 struct engine_stats {

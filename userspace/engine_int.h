@@ -76,6 +76,7 @@ struct esub {
 	uint8_t kref;		/* SQEs/frames outstanding */
 	uint8_t run;		/* local resync write: next block to look at */
 	uint8_t flushing;	/* a flush or FUA op, counted in nflush */
+	uint8_t inline_io;	/* local: done in the loop; res has its result */
 	int32_t res;
 	uint64_t t_issue;	/* live time it became ISSUED (deadlines,
 				 * EWMA): see uloop_live_ns() */
@@ -421,6 +422,8 @@ int engine_local_submit(struct erepl *r, struct ereq *q);
 void engine_local_cqe(struct engine *e, struct ereq *q, struct erepl *r,
 		      const struct io_uring_cqe *cqe);
 bool engine_local_idle(const struct erepl *r);
+/* Reads and writes done in the loop, not through io_uring (tmpfs). */
+uint64_t engine_local_inline_ops(const struct erepl *r);
 
 /* ---- engine_remote.c ---- */
 

@@ -216,6 +216,7 @@ void engine_sub_start(struct ereq *q, unsigned int ri, bool counts)
 	s->kref = 0;
 	s->run = 0;
 	s->flushing = 0;
+	s->inline_io = 0;
 	if (engine_sub_conflicts(q, ri)) {
 		s->state = SUB_BLOCKED;
 		q->e->repl[ri].nblocked++;

@@ -55,6 +55,7 @@ void engine_get_stats(const struct engine *e, struct engine_stats *out)
 		s->resync_bytes_per_s = engine_resync_rate(r);
 		s->resyncs = r->rs.completed;
 		s->lagged = r->lagged;
+		s->inline_ops = r->local ? engine_local_inline_ops(r) : 0;
 	}
 }
 
