@@ -31,7 +31,10 @@ fio --enghelp 2>/dev/null | grep -qw nbd || die "this fio has no ioengine=nbd"
 WORK=$(mktemp -d /tmp/tapestry-demo.XXXXXX)
 PIN_ROOT=/sys/fs/bpf/tapestry-demo-$$
 LOOP= PIDS=()
-declare -A SERVER PORT
+declare -A SERVER PORT ADDR
+# Each zone's server on its own loopback address, so that `ss -tn` shows
+# which zone a replica connection goes to.
+ADDR=([us-east-1a]=127.0.1.1 [us-east-1b]=127.0.2.1 [us-east-1c]=127.0.3.1)
 cleanup() {
 	local p
 	for p in "${PIDS[@]}" "${SERVER[@]}"; do kill -TERM "$p" 2>/dev/null; done
@@ -59,7 +62,7 @@ wait_for() {	# FILE PATTERN SECONDS
 start_zone() {	# ZONE [PORT]
 	local z=$1
 	rm -f "$WORK/$z.port"
-	"$TAPESTRYD" replica --zone "$z" --listen "127.0.0.1:${2:-0}" \
+	"$TAPESTRYD" replica --zone "$z" --listen "${ADDR[$z]}:${2:-0}" \
 		--data "$WORK/disk/$z" --port-file "$WORK/$z.port" \
 		>>"$WORK/$z.log" 2>&1 &
 	SERVER[$z]=$!
@@ -97,7 +100,7 @@ say "maps pinned under $PIN_ROOT"
 bold "Three zones: a replica server each, on loopback"
 for z in "${ZONES[@]}"; do
 	start_zone "$z"
-	say "$z: tapestryd replica on 127.0.0.1:${PORT[$z]}, data in disk/$z"
+	say "$z: tapestryd replica on ${ADDR[$z]}:${PORT[$z]}, data in disk/$z"
 done
 
 bold "One volume across the three zones, ack quorum, served over NBD"
@@ -109,9 +112,9 @@ SOCK=$WORK/demo.sock
 # holds writes up.
 "$TAPESTRYD" volume --name demo --size 512M --ack quorum \
 	--hard-timeout-ms 5000 \
-	--replica "us-east-1a=127.0.0.1:${PORT[us-east-1a]}" \
-	--replica "us-east-1b=127.0.0.1:${PORT[us-east-1b]}" \
-	--replica "us-east-1c=127.0.0.1:${PORT[us-east-1c]}" \
+	--replica "us-east-1a=${ADDR[us-east-1a]}:${PORT[us-east-1a]}" \
+	--replica "us-east-1b=${ADDR[us-east-1b]}:${PORT[us-east-1b]}" \
+	--replica "us-east-1c=${ADDR[us-east-1c]}:${PORT[us-east-1c]}" \
 	--nbd unix:"$SOCK" --state-dir "$WORK/ram/state" --pin-root "$PIN_ROOT" \
 	>"$WORK/volume.log" 2>&1 &
 VOLUME=$!
