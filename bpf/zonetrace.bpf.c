@@ -25,6 +25,7 @@
 
 #include "abi/udata.h"
 #include "abi/zonetrace.h"
+#include "tpargs.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -86,26 +87,6 @@ static const struct hist zero_hist;
 struct io_kiocb___old {
 	__u64 user_data;
 } __attribute__((preserve_access_index));
-
-/* See blktrace.bpf.c: one spelled-out load per possible index. */
-#define CTX_LOAD(ctx, off) ({						\
-	__u64 __v;							\
-	asm volatile("%0 = *(u64 *)(%1 + " #off ")"			\
-		     : "=r"(__v) : "r"(ctx));				\
-	__v;								\
-})
-
-static __always_inline __u64 ctx_arg(const __u64 *ctx, __u32 i)
-{
-	switch (i) {
-	case 0: return CTX_LOAD(ctx, 0);
-	case 1: return CTX_LOAD(ctx, 8);
-	case 2: return CTX_LOAD(ctx, 16);
-	case 3: return CTX_LOAD(ctx, 24);
-	case 4: return CTX_LOAD(ctx, 32);
-	default: return CTX_LOAD(ctx, 40);
-	}
-}
 
 enum { C_INFLIGHT, C_UNMATCHED, C_STATS, C_RTT };
 
@@ -229,8 +210,8 @@ static __always_inline __u64 submit_ud(const __u64 *ctx, bool btf)
 	struct io_kiocb___old *old;
 
 	if (submit_mode == ZT_FROM_ARG)
-		return ctx_arg(ctx, submit_arg);
-	req = (struct io_kiocb *)ctx_arg(ctx, submit_arg);
+		return tp_arg(ctx, submit_arg);
+	req = (struct io_kiocb *)tp_arg(ctx, submit_arg);
 	old = (void *)req;
 	if (bpf_core_field_exists(old->user_data))
 		return btf ? old->user_data : BPF_CORE_READ(old, user_data);
@@ -244,13 +225,13 @@ static __always_inline int complete(const __u64 *ctx, bool btf)
 	__s64 res;
 
 	if (complete_mode == ZT_FROM_ARG) {
-		ud = ctx_arg(ctx, ud_arg);
-		res = ctx_arg(ctx, res_arg);
+		ud = tp_arg(ctx, ud_arg);
+		res = tp_arg(ctx, res_arg);
 		if (res_size == 4)
 			res = (__s32)res;
 		return on_complete(ud, res);
 	}
-	cqe = (struct io_uring_cqe *)ctx_arg(ctx, cqe_arg);
+	cqe = (struct io_uring_cqe *)tp_arg(ctx, cqe_arg);
 	ud = btf ? cqe->user_data : BPF_CORE_READ(cqe, user_data);
 	/* Filter before the second load: most CQEs on a node are not ours. */
 	if (!ud_is_ours(ud))
@@ -334,7 +315,7 @@ int zt_complete_btf(__u64 *ctx)
 SEC("tp_btf/tcp_probe")
 int zt_tcp_btf(__u64 *ctx)
 {
-	return on_tcp((struct sock *)ctx_arg(ctx, sk_arg), true);
+	return on_tcp((struct sock *)tp_arg(ctx, sk_arg), true);
 }
 
 SEC("raw_tp")
@@ -352,5 +333,5 @@ int zt_complete_raw(__u64 *ctx)
 SEC("raw_tp")
 int zt_tcp_raw(__u64 *ctx)
 {
-	return on_tcp((struct sock *)ctx_arg(ctx, sk_arg), false);
+	return on_tcp((struct sock *)tp_arg(ctx, sk_arg), false);
 }
