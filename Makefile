@@ -149,8 +149,8 @@ test_report_SRCS := tests/unit/test_report.c userspace/report.c \
 		    userspace/hist.c userspace/log.c
 UNIT_TESTS += blkdev
 test_blkdev_SRCS := tests/unit/test_blkdev.c userspace/blkdev.c
-UNIT_TESTS += blkslot
-test_blkslot_SRCS := tests/unit/test_blkslot.c
+UNIT_TESTS += inflight
+test_inflight_SRCS := tests/unit/test_inflight.c
 
 # --- placer -----------------------------------------------------------------
 # The placer core is pure logic; its tests link it alone.

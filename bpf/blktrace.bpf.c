@@ -161,27 +161,21 @@ static __always_inline void slot_fill(struct blk_start *s, __u64 insert_ns,
 	s->insert_ns = insert_ns;
 	s->issue_ns = issue_ns;
 	s->tgid = tgid;
-	s->check = blk_slot_check(s->rq, insert_ns, issue_ns, tgid);
+	s->check = inflight_check(s->rq, insert_ns, issue_ns, tgid);
+}
+
+static __always_inline bool slot_whole(const struct blk_start *s)
+{
+	return s->check == inflight_check(s->rq, s->insert_ns, s->issue_ns,
+					  s->tgid);
 }
 
 /* The slot holding key k, or, with claim, a free (or stale) slot claimed
  * for it (*fresh is then set: its times are the last occupant's); NULL if
- * there is none.
- *
- * Probing starts at the key's cache-line number (blk_slot_home).  struct
- * requests are cache-line aligned and at least four lines long (struct
- * request alone is 248 bytes on 6.18), and blk-mq allocates those of a tag
- * set side by side, so a disk's requests get distinct home slots at least
- * four apart, no two share a probe window, and the ones in flight sit in a
- * few pages of the table.  A multiplicative hash scattered them over all
- * of its 2 MiB, a TLB miss per access: ~20 ns more per I/O.
- *
- * A claim is a plain store, not a compare-and-swap: two CPUs that find the
- * same slot free at the same instant both write it, the later key wins,
- * and the fields may end up a mix of both.  The check word catches that at
- * completion, so such a race costs the requests involved their timing
- * (counted as untimed) and nothing else.  Measured, the locked instruction
- * cost ~10 ns per issue for a race that needs two claims of one slot within
+ * there is none.  Probing starts at blk_slot_home(k).  A claim is a plain
+ * store; a slot torn by two racing claims fails its check at completion
+ * (include/abi/inflight.h).  Measured, a locked cmpxchg cost ~10 ns per
+ * issue, for a race that needs two claims of one slot within
  * nanoseconds. */
 static __always_inline struct blk_start *slot_get(__u64 k, bool claim,
 						  __u64 now, bool *fresh)
@@ -373,13 +367,9 @@ static __always_inline int on_complete(struct request *rq, __s32 error,
 			/* Free the slot only after copying it out: the request
 			 * cannot be reissued before this completion returns. */
 			*(volatile __u64 *)&p->rq = 0;
-			timed = s.issue_ns != 0;
-			if (timed && s.check != blk_slot_check(s.rq, s.insert_ns,
-							   s.issue_ns, s.tgid)) {
-				/* Torn by a racing claim (see slot_get). */
-				timed = false;
-				count(1);
-			}
+			timed = s.issue_ns && slot_whole(&s);
+			if (s.issue_ns && !timed)
+				count(1);	/* torn: see slot_get */
 		}
 	}
 	disk = rq_disk(rq, btf);

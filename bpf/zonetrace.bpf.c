@@ -8,7 +8,12 @@
  * SQE's user_data (include/abi/udata.h).  A UD_CLS_REPL submit starts a
  * replica request; it ends at its own completion when local, or at the
  * submit of the matching UD_CLS_REPL_DONE marker when remote.  Anything
- * without UD_MAGIC costs one load and a compare.
+ * without UD_MAGIC costs one load and a compare: measured on a 2-vCPU
+ * guest, ~3 ns above what an empty program on the same tracepoint costs.
+ * A replica request costs two or three program runs with a clock read
+ * and a zone_inflight slot each, and one zone_stats lookup; the slot
+ * table replaced a hash map whose update and delete (bucket lock, element
+ * free list) took about half of the ~2 us per request it cost then.
  *
  * Tracepoint prototypes differ between kernels: io_uring_submit_sqe (5.x,
  * user_data as an argument) became io_uring_submit_req (6.x, the request
@@ -46,7 +51,10 @@ const volatile __u32 res_size = 4;
 const volatile __u32 sk_arg = 0;
 
 #define ZONE_MAX_KEYS 4096
-#define ZONE_MAX_INFLIGHT 65536
+/* A slot whose request has not ended in this long is taken over when a
+ * new request finds no free slot: its end never came (the process died, or
+ * gave up on the replica without a UD_CLS_REPL_DONE). */
+#define ZONE_STALE_NS (600ULL * 1000000000ULL)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -72,9 +80,9 @@ struct {
 } zone_counters SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, ZONE_MAX_INFLIGHT);
-	__type(key, struct zone_req);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ZONE_INFLIGHT_SLOTS);
+	__type(key, __u32);
 	__type(value, struct zone_start);
 } zone_inflight SEC(".maps");
 
@@ -142,33 +150,77 @@ static __always_inline void record(__u32 zone, __u32 op, __u64 ns,
 	hist_add(&st->lat, ns);
 }
 
+static __always_inline bool slot_whole(const struct zone_start *s)
+{
+	return s->check == inflight_check(s->key, s->start_ns,
+					  (__u64)s->op << 16 | s->remote,
+					  s->tgid);
+}
+
+/* The slot of (key, tgid), or, with claim, a free (or stale) slot claimed
+ * for it; NULL if there is none.  A claim is a plain store; a slot torn by
+ * two racing claims fails its check at the end (include/abi/inflight.h). */
+static __always_inline struct zone_start *slot_get(__u64 key, __u32 tgid,
+						   bool claim, __u64 now)
+{
+	struct zone_start *s, *free = NULL, *stale = NULL;
+	__u32 h = zone_slot_home(key, tgid), i, idx;
+
+	for (i = 0; i < ZONE_INFLIGHT_PROBES; i++) {
+		idx = (h + i) & (ZONE_INFLIGHT_SLOTS - 1);
+		s = bpf_map_lookup_elem(&zone_inflight, &idx);
+		if (!s)
+			return NULL;
+		if (s->key == key && s->tgid == tgid)
+			return s;
+		if (!s->key) {
+			if (claim && !free)
+				free = s;
+			continue;
+		}
+		if (claim && !stale && s->start_ns &&
+		    (__s64)(now - s->start_ns) > (__s64)ZONE_STALE_NS)
+			stale = s;
+	}
+	if (!claim)
+		return NULL;
+	s = free ? free : stale;
+	if (s) {
+		s->key = key;
+		s->tgid = tgid;
+	}
+	return s;
+}
+
+/* Start the request ud names (again, if it was: the clock restarts). */
 static __always_inline void start(__u64 ud)
 {
-	struct zone_req k = {
-		.key = ud_req_key(ud),
-		.tgid = bpf_get_current_pid_tgid() >> 32,
-	};
-	struct zone_start s = {
-		.start_ns = bpf_ktime_get_ns(),
-		.op = ud_op(ud),
-		.remote = (ud_flags(ud) & UD_F_REMOTE) ? 1 : 0,
-	};
+	__u64 key = ud_req_key(ud) | ZONE_KEY_USED;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 now = bpf_ktime_get_ns();
+	struct zone_start *s;
 
-	if (bpf_map_update_elem(&zone_inflight, &k, &s, BPF_ANY))
+	s = slot_get(key, tgid, true, now);
+	if (!s) {
 		count(C_INFLIGHT);
+		return;
+	}
+	s->start_ns = now;
+	s->op = ud_op(ud);
+	s->remote = (ud_flags(ud) & UD_F_REMOTE) ? 1 : 0;
+	s->check = inflight_check(key, now, (__u64)s->op << 16 | s->remote,
+				  tgid);
 }
 
 /* End the request ud names, if it is in flight and ends this way. */
 static __always_inline void finish(__u64 ud, bool error, bool remote_end)
 {
-	struct zone_req k = {
-		.key = ud_req_key(ud),
-		.tgid = bpf_get_current_pid_tgid() >> 32,
-	};
+	__u64 key = ud_req_key(ud) | ZONE_KEY_USED;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 now = bpf_ktime_get_ns();
-	struct zone_start *p, s;
+	struct zone_start *p, s = {};	/* = {}: clang may spill it unset */
 
-	p = bpf_map_lookup_elem(&zone_inflight, &k);
+	p = slot_get(key, tgid, false, now);
 	if (!p) {
 		count(C_UNMATCHED);
 		return;
@@ -177,7 +229,12 @@ static __always_inline void finish(__u64 ud, bool error, bool remote_end)
 	if (p->remote != (remote_end ? 1 : 0))
 		return;
 	s = *p;
-	bpf_map_delete_elem(&zone_inflight, &k);
+	/* Free the slot only after copying it out. */
+	*(volatile __u64 *)&p->key = 0;
+	if (!slot_whole(&s)) {
+		count(C_INFLIGHT);	/* torn: see slot_get */
+		return;
+	}
 	record(ud_zone(ud), s.op, now - s.start_ns, error);
 }
 

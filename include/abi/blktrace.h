@@ -18,6 +18,7 @@
 #define TAPESTRY_ABI_BLKTRACE_H
 
 #include "abi/hist.h"
+#include "abi/inflight.h"
 
 /* blk_key.op: the request's operation, folded to five classes. */
 #define BLK_OP_READ	0
@@ -75,12 +76,10 @@ struct blk_config {
 
 _Static_assert(sizeof(struct blk_config) == 8, "blk_config size");
 
-/* In-flight request.  blk_start is an array used as an open-addressed
- * table keyed by the request: a request lives in one of BLK_START_PROBES
- * slots from the cache-line number of its key; rq 0 marks a free slot.
- * Slots are claimed with plain stores, so two claims racing for one slot
- * can leave it a mix of both: check, a hash of the other four fields,
- * tells a torn slot from a whole one. */
+/* In-flight request, in blk_start: an in-flight table as
+ * include/abi/inflight.h describes, keyed by the request, probed from
+ * blk_slot_home().  check is inflight_check(rq, insert_ns, issue_ns,
+ * tgid). */
 struct blk_start {
 	__u64 rq;		/* key: the struct request's address (raw_tp)
 				 * or its distance from a fixed address
@@ -96,28 +95,16 @@ _Static_assert(sizeof(struct blk_start) == 32, "blk_start size");
 #define BLK_START_SLOTS		65536	/* a power of two */
 #define BLK_START_PROBES	4
 
-/* The first slot to probe for key k (bpf/blktrace.bpf.c says why the
- * cache-line number).  Here, with blk_slot_check(), so that unit tests
- * (tests/unit/test_blkslot.c) hold both to what the BPF side relies on. */
+/* The first slot to probe for key k: its cache-line number.  struct
+ * requests are cache-line aligned and at least four lines long (struct
+ * request alone is 248 bytes on 6.18), and blk-mq allocates those of a tag
+ * set side by side, so a disk's requests get distinct home slots at least
+ * four apart, no two share a probe window, and the ones in flight sit in
+ * a few pages of the table.  A multiplicative hash scattered them over all
+ * of its 2 MiB, a TLB miss per access: ~20 ns more per I/O. */
 static __always_inline __u32 blk_slot_home(__u64 k)
 {
 	return (__u32)(k >> 6) & (BLK_START_SLOTS - 1);
-}
-
-/* struct blk_start's check for the other four fields.  Multiplied, not
- * only XORed: in a slot torn between two claims the differences between
- * the two (times nanoseconds apart, two small tgids) are small numbers
- * that could cancel out under XOR, but not once each is spread over the
- * whole word by a different odd constant. */
-static __always_inline __u32 blk_slot_check(__u64 rq, __u64 insert_ns,
-					    __u64 issue_ns, __u32 tgid)
-{
-	__u64 x = rq * 0x9e3779b97f4a7c15ULL +
-		  insert_ns * 0xc2b2ae3d27d4eb4fULL +
-		  issue_ns * 0x165667b19e3779f9ULL +
-		  (__u64)tgid * 0x27d4eb2f165667c5ULL;
-
-	return (__u32)(x >> 32);
 }
 
 /* A slow I/O, from blk_events.  Times are CLOCK_MONOTONIC ns.  The

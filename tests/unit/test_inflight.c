@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The two pieces of the block tracer's in-flight table that live in
- * include/abi/blktrace.h, held to what bpf/blktrace.bpf.c relies on:
- * blk_slot_home() keeps a disk's requests in distinct probe windows, and
- * blk_slot_check() tells a slot torn between two claims from a whole one.
+ * The pieces of the tracers' in-flight tables that live in include/abi,
+ * held to what the BPF programs rely on: blk_slot_home() and
+ * zone_slot_home() keep neighbouring requests in distinct probe windows
+ * and few pages, and inflight_check() tells a slot torn between two
+ * claims from a whole one.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,9 @@
 #include <string.h>
 
 #include "abi/blktrace.h"
+#include "abi/inflight.h"
+#include "abi/udata.h"
+#include "abi/zonetrace.h"
 
 /* A deterministic generator, so a failure reproduces. */
 static uint64_t rnd_state = 0x853c49e6748fea9bULL;
@@ -26,6 +30,8 @@ static uint64_t rnd(void)
 	rnd_state ^= rnd_state << 17;
 	return rnd_state;
 }
+
+_Static_assert(BLK_START_SLOTS == ZONE_INFLIGHT_SLOTS, "dist() serves both");
 
 static unsigned int dist(unsigned int a, unsigned int b)
 {
@@ -40,7 +46,7 @@ static unsigned int dist(unsigned int a, unsigned int b)
  * probes another's home, and all within a few pages of the table.  The
  * key may be offset by any constant (tp_btf keys are distances from a
  * fixed address), which shifts the homes but not their spacing. */
-static void test_blkslot_home_spreads_a_tag_set(void **state)
+static void test_inflight_blk_home_spreads_a_tag_set(void **state)
 {
 	static const unsigned int sizes[] = { 256, 320, 384, 512, 1024 };
 	static const uint64_t offsets[] = { 0, 8, 0x1234, 0xffffc90001a2b3c8ULL };
@@ -70,6 +76,44 @@ static void test_blkslot_home_spreads_a_tag_set(void **state)
 	}
 }
 
+/* An engine's requests: indices 0..255 of a few engines (the engine puts
+ * its number above bit 24) in a few zones, from one process and from
+ * several.  Any two with the same process and zone and indices in one run
+ * of 16 have disjoint probe windows inside one 64-slot block; keys that
+ * differ in process or zone land in different blocks nearly always. */
+static void test_inflight_zone_home_keeps_runs_together(void **state)
+{
+	unsigned int h[256], e, z, i, j, same = 0, pairs = 0;
+	uint32_t tgid;
+	uint64_t key;
+
+	(void)state;
+	for (tgid = 100; tgid < 4000000; tgid = tgid * 7 + 1)
+	for (e = 0; e < 4; e++)
+	for (z = 1; z < 5; z++) {
+		for (i = 0; i < 256; i++) {
+			key = ud_req_key(ud_make(UD_CLS_REPL, UD_OP_WRITE, z,
+						 0, e << 24 | i)) |
+			      ZONE_KEY_USED;
+			h[i] = zone_slot_home(key, tgid);
+			assert_true(h[i] < ZONE_INFLIGHT_SLOTS);
+			assert_int_equal(h[i] % 64, 4 * (i % 16));
+		}
+		for (i = 0; i < 256; i++)
+			for (j = i + 1; j < 256 && j / 16 == i / 16; j++) {
+				assert_int_equal(h[i] / 64, h[j] / 64);
+				assert_true(dist(h[i], h[j]) >=
+					    ZONE_INFLIGHT_PROBES);
+			}
+		/* Runs of one engine and zone spread over blocks. */
+		for (i = 0; i < 256; i += 16)
+			for (j = i + 16; j < 256; j += 16, pairs++)
+				same += h[i] / 64 == h[j] / 64;
+	}
+	/* 1024 blocks: a pair shares one by chance, 1/1024 of the time. */
+	assert_true(same * 100 < pairs);
+}
+
 struct entry {
 	uint64_t rq, insert_ns, issue_ns;
 	uint32_t tgid, check;
@@ -82,12 +126,12 @@ static void fill(struct entry *e, uint64_t rq, uint64_t ins, uint64_t iss,
 	e->insert_ns = ins;
 	e->issue_ns = iss;
 	e->tgid = tgid;
-	e->check = blk_slot_check(rq, ins, iss, tgid);
+	e->check = inflight_check(rq, ins, iss, tgid);
 }
 
 static int whole(const struct entry *e)
 {
-	return e->check == blk_slot_check(e->rq, e->insert_ns, e->issue_ns,
+	return e->check == inflight_check(e->rq, e->insert_ns, e->issue_ns,
 					  e->tgid);
 }
 
@@ -96,7 +140,7 @@ static int whole(const struct entry *e)
  * entries differ by little (issue times nanoseconds apart, tgids small,
  * keys a few requests apart), which is where a plain XOR would let
  * differences cancel. */
-static void test_blkslot_check_catches_torn_slots(void **state)
+static void test_inflight_check_catches_torn_slots(void **state)
 {
 	struct entry x, y, m;
 	unsigned int n, mask, torn = 0;
@@ -131,7 +175,7 @@ static void test_blkslot_check_catches_torn_slots(void **state)
 }
 
 /* A whole entry passes whatever its values, 0 times included. */
-static void test_blkslot_check_accepts_whole_slots(void **state)
+static void test_inflight_check_accepts_whole_slots(void **state)
 {
 	struct entry e;
 	unsigned int n;
@@ -150,9 +194,10 @@ static void test_blkslot_check_accepts_whole_slots(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_blkslot_home_spreads_a_tag_set),
-		cmocka_unit_test(test_blkslot_check_catches_torn_slots),
-		cmocka_unit_test(test_blkslot_check_accepts_whole_slots),
+		cmocka_unit_test(test_inflight_blk_home_spreads_a_tag_set),
+		cmocka_unit_test(test_inflight_zone_home_keeps_runs_together),
+		cmocka_unit_test(test_inflight_check_catches_torn_slots),
+		cmocka_unit_test(test_inflight_check_accepts_whole_slots),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
