@@ -253,22 +253,6 @@ static __always_inline int on_issue(struct request *rq, bool btf)
 	return 0;
 }
 
-static __always_inline void hist_add_at(struct hist *h, __u32 b, __u64 ns)
-{
-	if (b >= HIST_NBUCKETS)	/* for the verifier; hist_bucket never is */
-		b = HIST_NBUCKETS - 1;
-	h->slots[b]++;
-	h->count++;
-	h->sum_ns += ns;
-	if (ns > h->max_ns)
-		h->max_ns = ns;
-}
-
-static __always_inline void hist_add(struct hist *h, __u64 ns)
-{
-	hist_add_at(h, hist_bucket(ns), ns);
-}
-
 static __always_inline void emit(struct request *rq, const struct blk_key *k,
 				 const struct blk_start *s, __u64 now,
 				 __u32 bytes, __s32 error, bool btf)

@@ -116,19 +116,6 @@ static __always_inline void count(int which)
 		c->rtt_failed++;
 }
 
-static __always_inline void hist_add(struct hist *h, __u64 ns)
-{
-	__u32 b = hist_bucket(ns);
-
-	if (b >= HIST_NBUCKETS)
-		b = HIST_NBUCKETS - 1;
-	h->slots[b]++;
-	h->count++;
-	h->sum_ns += ns;
-	if (ns > h->max_ns)
-		h->max_ns = ns;
-}
-
 static __always_inline void record(__u32 zone, __u32 op, __u64 ns,
 				   bool error)
 {
