@@ -189,21 +189,21 @@ static int print_json(const struct blk_event *e, const char *dev,
 
 	if (!o)
 		return -ENOMEM;
-	err = report_json_add(o, "time_s", report_json_fixed(t, 6));
-	err = err ?: report_json_add(o, "device", json_object_new_string(dev));
-	err = err ?: report_json_add(o, "op",
+	err = hist_json_add(o, "time_s", report_json_fixed(t, 6));
+	err = err ?: hist_json_add(o, "device", json_object_new_string(dev));
+	err = err ?: hist_json_add(o, "op",
 			json_object_new_string(iosnap_op_name(e->op)));
 	err = err ?: report_json_u64(o, "sector", e->sector);
 	err = err ?: report_json_u64(o, "bytes", e->bytes);
-	err = err ?: report_json_add(o, "queue_us",
+	err = err ?: hist_json_add(o, "queue_us",
 			report_json_fixed(e->queue_ns / 1e3, 3));
-	err = err ?: report_json_add(o, "service_us",
+	err = err ?: hist_json_add(o, "service_us",
 			report_json_fixed(e->service_ns / 1e3, 3));
-	err = err ?: report_json_add(o, "total_us",
+	err = err ?: hist_json_add(o, "total_us",
 			report_json_fixed((e->queue_ns + e->service_ns) / 1e3, 3));
-	err = err ?: report_json_add(o, "pid", json_object_new_int64(e->tgid));
-	err = err ?: report_json_add(o, "comm", json_object_new_string(comm));
-	err = err ?: report_json_add(o, "error", json_object_new_int(e->error));
+	err = err ?: hist_json_add(o, "pid", json_object_new_int64(e->tgid));
+	err = err ?: hist_json_add(o, "comm", json_object_new_string(comm));
+	err = err ?: hist_json_add(o, "error", json_object_new_int(e->error));
 	err = err ?: report_json_print(stdout, o);
 	json_object_put(o);
 	return err;
@@ -361,17 +361,11 @@ static void usage(FILE *f)
 
 int cmd_trace(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		usage(stdout);
-		return 0;
-	}
-	if (!strcmp(argv[1], "slow"))
-		return trace_slow(argc - 1, argv + 1);
-	fprintf(stderr, "tapestry trace: unknown trace '%s'\n", argv[1]);
-	usage(stderr);
-	return EXIT_USAGE;
+	static const struct command traces[] = {
+		{ "slow", trace_slow, NULL },
+	};
+
+	return cli_dispatch("trace", "trace", traces,
+			    sizeof(traces) / sizeof(traces[0]), usage, argc,
+			    argv);
 }

@@ -239,21 +239,25 @@ void report_pct_row(FILE *f, const char *label, const struct hist *h,
 	fprintf(f, " %11.3f\n", (double)h->max_ns / 1000.0);
 }
 
-int report_json_add(struct json_object *o, const char *key,
-		    struct json_object *v)
+int report_grow(void **arr, size_t n, size_t *cap, size_t sz)
 {
-	if (!v)
+	size_t c;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? 2 * *cap : 8;
+	p = realloc(*arr, c * sz);
+	if (!p)
 		return -ENOMEM;
-	if (json_object_object_add(o, key, v)) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
+	*arr = p;
+	*cap = c;
 	return 0;
 }
 
 int report_json_u64(struct json_object *o, const char *key, uint64_t v)
 {
-	return report_json_add(o, key, json_object_new_uint64(v));
+	return hist_json_add(o, key, json_object_new_uint64(v));
 }
 
 struct json_object *report_json_fixed(double v, int decimals)
@@ -262,6 +266,55 @@ struct json_object *report_json_fixed(double v, int decimals)
 
 	snprintf(s, sizeof(s), "%.*f", decimals, v);
 	return json_object_new_double_s(v, s);
+}
+
+struct json_object *report_json_new(const struct report_fmt *fmt)
+{
+	struct json_object *o;
+	int err;
+
+	o = json_object_new_object();
+	if (!o)
+		return NULL;
+	err = hist_json_add(o, "interval_s",
+			    report_json_fixed(fmt->interval_s, 3));
+	err = err ?: hist_json_add(o, "source",
+			json_object_new_string(fmt->source ? fmt->source : ""));
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+int report_json_counts(struct json_object *o, const char *key,
+		       const struct report_count *c, unsigned int n)
+{
+	struct json_object *v = json_object_new_object();
+	unsigned int i;
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n && !err; i++)
+		err = report_json_u64(v, c[i].name, c[i].n);
+	if (err) {
+		json_object_put(v);
+		return err;
+	}
+	return hist_json_add(o, key, v);
+}
+
+int report_prom_counts(FILE *f, const char *family, const char *help,
+		       const struct report_count *c, unsigned int n)
+{
+	unsigned int i;
+
+	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", family, help, family);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s{reason=\"%s\"} %llu\n", family, c[i].name,
+			(unsigned long long)c[i].n);
+	return ferror(f) ? -EIO : 0;
 }
 
 int report_json_print(FILE *f, struct json_object *o)
