@@ -49,7 +49,9 @@ static unsigned int dist(unsigned int a, unsigned int b)
 static void test_inflight_blk_home_spreads_a_tag_set(void **state)
 {
 	static const unsigned int sizes[] = { 256, 320, 384, 512, 1024 };
-	static const uint64_t offsets[] = { 0, 8, 0x1234, 0xffffc90001a2b3c8ULL };
+	static const uint64_t offsets[] = {
+		0, 8, 0x1234, 0xffffc90001a2b3c8ULL,
+	};
 	unsigned int homes[128], s, o, b, i, j, span;
 	uint64_t base, k;
 
