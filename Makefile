@@ -106,7 +106,7 @@ test_uloop_SRCS := tests/unit/test_uloop.c userspace/uloop.c userspace/log.c
 
 # --- tracer: blktrace, zonetrace, report ------------------------------------
 BPF_PROGS += blktrace
-# Slot claims use BPF_CMPXCHG (v3 atomics, Linux 5.12+).
+# v3 (32-bit jumps, Linux 5.1+): ~10% fewer instructions on the hot path.
 $(BUILD)/bpf/blktrace.bpf.o: BPF_CFLAGS += -mcpu=v3
 BPF_PROGS += zonetrace
 BPF_PROGS += zoneregistry
@@ -115,7 +115,7 @@ TEST_PROGS += bench_floor
 bench_floor_SRCS := bench/bench_floor.c
 TRACER_SRCS := userspace/bpfsys.c userspace/blkdev.c userspace/blktrace.c \
 	       userspace/iosnap.c userspace/report.c userspace/zonetrace.c \
-	       userspace/zonesnap.c
+	       userspace/zonesnap.c userspace/cliopt.c
 TAPESTRY_SRCS += $(TRACER_SRCS)
 TAPESTRY_SRCS += tools/cli.c
 TAPESTRY_SRCS += tools/cmd_report.c
@@ -124,7 +124,8 @@ TAPESTRY_SRCS += tools/cmd_zone.c
 TAPESTRYD_SRCS += $(TRACER_SRCS)
 TAPESTRYD_SRCS += userspace/node.c
 UNIT_TESTS += node
-test_node_SRCS := tests/unit/test_node.c userspace/node.c userspace/log.c
+test_node_SRCS := tests/unit/test_node.c userspace/node.c userspace/log.c \
+		  userspace/cliopt.c
 test_node_WRAP := bpfsys_mount_bpffs bpfsys_mount_tracefs bpfsys_pin_dir \
 		  bpfsys_claim_dir bpfsys_pinned_count bpfsys_unpin \
 		  bpfsys_quiet_libbpf bpfsys_require_caps blktrace_load \
@@ -134,21 +135,25 @@ test_node_WRAP := bpfsys_mount_bpffs bpfsys_mount_tracefs bpfsys_pin_dir \
 TEST_PROGS += zt_load
 zt_load_SRCS := tests/integration/zt_load.c userspace/zonetrace.c \
 		userspace/zonesnap.c userspace/bpfsys.c userspace/report.c \
-		userspace/hist.c userspace/log.c
+		userspace/cliopt.c userspace/hist.c userspace/log.c
 UNIT_TESTS += iosnap
 test_iosnap_SRCS := tests/unit/test_iosnap.c userspace/iosnap.c \
 		    userspace/report.c userspace/hist.c userspace/blkdev.c \
-		    userspace/log.c
+		    userspace/cliopt.c userspace/log.c
 test_iosnap_WRAP := realloc
 UNIT_TESTS += zonesnap
 test_zonesnap_SRCS := tests/unit/test_zonesnap.c userspace/zonesnap.c \
-		      userspace/zonetrace.c userspace/bpfsys.c \
+		      userspace/zonetrace.c userspace/bpfsys.c userspace/cliopt.c \
 		      userspace/report.c userspace/hist.c userspace/log.c
 UNIT_TESTS += report
 test_report_SRCS := tests/unit/test_report.c userspace/report.c \
-		    userspace/hist.c userspace/log.c
+		    userspace/hist.c userspace/log.c userspace/cliopt.c
 UNIT_TESTS += blkdev
 test_blkdev_SRCS := tests/unit/test_blkdev.c userspace/blkdev.c
+UNIT_TESTS += inflight
+test_inflight_SRCS := tests/unit/test_inflight.c
+UNIT_TESTS += cliopt
+test_cliopt_SRCS := tests/unit/test_cliopt.c userspace/cliopt.c
 
 # --- placer -----------------------------------------------------------------
 # The placer core is pure logic; its tests link it alone.

@@ -12,11 +12,19 @@
  * so nothing here depends on a kernel version.
  *
  * Cost per request, which the tracer pays on every I/O of the node: two
- * clock reads, a slot of blk_start claimed at issue and freed at
- * completion (array slots, so no hash-map locking or allocation), one
- * blk_stats lookup and three histogram bumps.  blk_stats is per-CPU, so
- * the bumps need no atomics; a program never runs twice at once on one
- * CPU (the kernel counts the nested run as a recursion miss instead).
+ * clock reads (three with an I/O scheduler), a blk_start slot written at
+ * issue and read and freed at completion, one blk_stats lookup and three
+ * histogram bumps.  Measured on a 2-vCPU KVM guest (bench/b_tracer.sh,
+ * docs/bpftool.md), what is not the cost of running any program at all
+ * goes, roughly, to: the clock reads, ~30 ns each; the blk_start slot,
+ * whose cache line the completing CPU must fetch from the issuing one,
+ * ~40 ns per side; the blk_stats lookup ~15 ns; the histograms ~10 ns.
+ * Hence the choices below: no helper or map trip to turn the request
+ * into a key, slots indexed so that the in-flight requests of a disk sit
+ * in a few pages, and no atomic instruction (a torn claim is detected).
+ * blk_stats is per-CPU, so the bumps need no atomics either; a program
+ * never runs twice at once on one CPU (the kernel counts the nested run
+ * as a recursion miss instead).
  *
  * Why not use the kernel's own stamps (rq->start_time_ns,
  * rq->io_start_time_ns)?  They are set only when I/O accounting or
@@ -30,6 +38,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "abi/blktrace.h"
+#include "tpargs.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -61,14 +70,6 @@ struct {
 	__type(value, struct blk_start);
 } blk_start SEC(".maps");
 
-/* One word per CPU to turn a typed request pointer into a plain number. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} blk_scratch SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -95,28 +96,6 @@ static const struct blk_stats zero_stats;
 struct request___old {
 	struct gendisk *rq_disk;
 } __attribute__((preserve_access_index));
-
-/* ctx[i] for i fixed at load time: the verifier sees a constant index and
- * checks only the branch taken.  Each load is spelled out in assembly,
- * because clang would otherwise merge the arms into one load from ctx plus
- * a variable offset, which the verifier refuses. */
-#define CTX_LOAD(ctx, off) ({						\
-	__u64 __v;							\
-	asm volatile("%0 = *(u64 *)(%1 + " #off ")"			\
-		     : "=r"(__v) : "r"(ctx));				\
-	__v;								\
-})
-
-static __always_inline __u64 ctx_arg(const __u64 *ctx, __u32 i)
-{
-	switch (i) {
-	case 0: return CTX_LOAD(ctx, 0);
-	case 1: return CTX_LOAD(ctx, 8);
-	case 2: return CTX_LOAD(ctx, 16);
-	case 3: return CTX_LOAD(ctx, 24);
-	default: return CTX_LOAD(ctx, 32);
-	}
-}
 
 static __always_inline void count(__u32 field)
 {
@@ -159,50 +138,58 @@ static __always_inline struct gendisk *rq_disk(struct request *rq, bool btf)
 	return btf ? rq->q->disk : BPF_CORE_READ(rq, q, disk);
 }
 
-/* The request's address as a number.  A tp_btf argument is a typed
- * pointer the verifier will not do arithmetic on; stored to a map and
- * read back it is a plain value (tracing programs may do that: they run
- * with CAP_PERFMON).  A raw_tp argument is a number already. */
-static __always_inline __u64 rq_addr(struct request *rq, bool btf)
+/* The request as a blk_start key: a number that stays the same while the
+ * request lives and differs between requests.  A raw_tp argument is a
+ * number already.  A tp_btf argument is a typed pointer the verifier will
+ * not do arithmetic on, but it lets a tracing program (which runs with
+ * CAP_PERFMON) subtract two pointers into a plain number: the request's
+ * distance from a fixed address in this object's .rodata.  That costs one
+ * instruction, where storing the pointer to a per-CPU map and loading it
+ * back as a number cost a map lookup and a round trip through memory. */
+static __always_inline __u64 rq_key(struct request *rq, bool btf)
 {
-	__u32 zero = 0;
-	__u64 *w, v;
+	__u64 k = (__u64)rq;
 
-	if (!btf)
-		return (__u64)rq;
-	w = bpf_map_lookup_elem(&blk_scratch, &zero);
-	if (!w)
-		return 0;
-	*(struct request **)w = rq;
-	asm volatile("%0 = *(u64 *)(%1 + 0)" : "=r"(v) : "r"(w) : "memory");
-	return v;
+	if (btf)
+		asm volatile("%0 -= %1" : "+r"(k) : "r"(&rq_arg_insert));
+	return k;
 }
 
-static __always_inline __u32 slot_hash(__u64 addr)
+static __always_inline void slot_fill(struct blk_start *s, __u64 insert_ns,
+				      __u64 issue_ns, __u32 tgid)
 {
-	/* Fibonacci hashing: requests are cache-line aligned, so the low
-	 * bits alone would cluster. */
-	return (__u32)((addr * 0x9E3779B97F4A7C15ULL) >> 48);
+	s->insert_ns = insert_ns;
+	s->issue_ns = issue_ns;
+	s->tgid = tgid;
+	s->check = inflight_check(s->rq, insert_ns, issue_ns, tgid);
 }
 
-_Static_assert(BLK_START_SLOTS == 1 << 16, "slot_hash yields 16 bits");
+static __always_inline bool slot_whole(const struct blk_start *s)
+{
+	return s->check == inflight_check(s->rq, s->insert_ns, s->issue_ns,
+					  s->tgid);
+}
 
-/* The slot holding addr, or, with claim, a free (or stale) slot claimed
+/* The slot holding key k, or, with claim, a free (or stale) slot claimed
  * for it (*fresh is then set: its times are the last occupant's); NULL if
- * there is none. */
-static __always_inline struct blk_start *slot_get(__u64 addr, bool claim,
+ * there is none.  Probing starts at blk_slot_home(k).  A claim is a plain
+ * store; a slot torn by two racing claims fails its check at completion
+ * (include/abi/inflight.h).  Measured, a locked cmpxchg cost ~10 ns per
+ * issue, for a race that needs two claims of one slot within
+ * nanoseconds. */
+static __always_inline struct blk_start *slot_get(__u64 k, bool claim,
 						  __u64 now, bool *fresh)
 {
 	struct blk_start *s, *free = NULL, *stale = NULL;
-	__u32 h = slot_hash(addr), i, idx;
-	__u64 t, old;
+	__u32 h = blk_slot_home(k), i, idx;
+	__u64 t;
 
 	for (i = 0; i < BLK_START_PROBES; i++) {
 		idx = (h + i) & (BLK_START_SLOTS - 1);
 		s = bpf_map_lookup_elem(&blk_start, &idx);
 		if (!s)
 			return NULL;
-		if (s->rq == addr)
+		if (s->rq == k)
 			return s;
 		if (!s->rq) {
 			/* A claim takes the first free slot: the request's
@@ -225,10 +212,7 @@ static __always_inline struct blk_start *slot_get(__u64 addr, bool claim,
 	s = free ? free : stale;
 	if (!s)
 		return NULL;
-	/* Another CPU may be claiming the same slot for another request. */
-	old = s->rq;
-	if (__sync_val_compare_and_swap(&s->rq, old, addr) != old)
-		return NULL;
+	s->rq = k;
 	*fresh = true;
 	return s;
 }
@@ -239,14 +223,12 @@ static __always_inline int on_insert(struct request *rq, bool btf)
 	struct blk_start *s;
 	bool fresh = false;
 
-	s = slot_get(rq_addr(rq, btf), true, now, &fresh);
+	s = slot_get(rq_key(rq, btf), true, now, &fresh);
 	if (!s) {
 		count(1);
 		return 0;
 	}
-	s->insert_ns = now;
-	s->issue_ns = 0;
-	s->tgid = bpf_get_current_pid_tgid() >> 32;
+	slot_fill(s, now, 0, bpf_get_current_pid_tgid() >> 32);
 	return 0;
 }
 
@@ -256,37 +238,19 @@ static __always_inline int on_issue(struct request *rq, bool btf)
 	struct blk_start *s;
 	bool fresh = false;
 
-	s = slot_get(rq_addr(rq, btf), true, now, &fresh);
+	s = slot_get(rq_key(rq, btf), true, now, &fresh);
 	if (!s) {
 		count(1);
 		return 0;
 	}
 	if (!fresh && s->insert_ns && !s->issue_ns) {
-		s->issue_ns = now;
+		slot_fill(s, s->insert_ns, now, s->tgid);
 		return 0;
 	}
 	/* Issued directly, or issued again after a requeue: the clock of
 	 * this attempt starts now. */
-	s->insert_ns = 0;
-	s->issue_ns = now;
-	s->tgid = bpf_get_current_pid_tgid() >> 32;
+	slot_fill(s, 0, now, bpf_get_current_pid_tgid() >> 32);
 	return 0;
-}
-
-static __always_inline void hist_add_at(struct hist *h, __u32 b, __u64 ns)
-{
-	if (b >= HIST_NBUCKETS)	/* for the verifier; hist_bucket never is */
-		b = HIST_NBUCKETS - 1;
-	h->slots[b]++;
-	h->count++;
-	h->sum_ns += ns;
-	if (ns > h->max_ns)
-		h->max_ns = ns;
-}
-
-static __always_inline void hist_add(struct hist *h, __u64 ns)
-{
-	hist_add_at(h, hist_bucket(ns), ns);
 }
 
 static __always_inline void emit(struct request *rq, const struct blk_key *k,
@@ -370,7 +334,7 @@ static __always_inline int on_complete(struct request *rq, __s32 error,
 				       __u32 bytes, bool btf)
 {
 	__u64 now = bpf_ktime_get_ns();
-	struct blk_start *p, s;
+	struct blk_start *p, s = {};	/* = {}: clang may spill it unset */
 	struct gendisk *disk;
 	struct blk_key k;
 	bool timed = false, final, fresh;
@@ -381,13 +345,15 @@ static __always_inline int on_complete(struct request *rq, __s32 error,
 	left = btf ? rq->__data_len : BPF_CORE_READ(rq, __data_len);
 	final = bytes >= left;
 	if (final) {
-		p = slot_get(rq_addr(rq, btf), false, now, &fresh);
+		p = slot_get(rq_key(rq, btf), false, now, &fresh);
 		if (p) {
 			s = *p;
 			/* Free the slot only after copying it out: the request
 			 * cannot be reissued before this completion returns. */
 			*(volatile __u64 *)&p->rq = 0;
-			timed = s.issue_ns != 0;
+			timed = s.issue_ns && slot_whole(&s);
+			if (s.issue_ns && !timed)
+				count(1);	/* torn: see slot_get */
 		}
 	}
 	disk = rq_disk(rq, btf);
@@ -400,7 +366,7 @@ static __always_inline int on_complete(struct request *rq, __s32 error,
 	return 0;
 }
 
-#define RQ(arg) ((struct request *)ctx_arg(ctx, arg))
+#define RQ(arg) ((struct request *)tp_arg(ctx, arg))
 
 SEC("tp_btf/block_rq_insert")
 int blk_insert_btf(__u64 *ctx)
@@ -418,8 +384,8 @@ SEC("tp_btf/block_rq_complete")
 int blk_complete_btf(__u64 *ctx)
 {
 	return on_complete(RQ(rq_arg_complete),
-			   (__s32)ctx_arg(ctx, rq_arg_complete + 1),
-			   (__u32)ctx_arg(ctx, rq_arg_complete + 2), true);
+			   (__s32)tp_arg(ctx, rq_arg_complete + 1),
+			   (__u32)tp_arg(ctx, rq_arg_complete + 2), true);
 }
 
 SEC("raw_tp/block_rq_insert")
@@ -438,6 +404,6 @@ SEC("raw_tp/block_rq_complete")
 int blk_complete_raw(__u64 *ctx)
 {
 	return on_complete(RQ(rq_arg_complete),
-			   (__s32)ctx_arg(ctx, rq_arg_complete + 1),
-			   (__u32)ctx_arg(ctx, rq_arg_complete + 2), false);
+			   (__s32)tp_arg(ctx, rq_arg_complete + 1),
+			   (__u32)tp_arg(ctx, rq_arg_complete + 2), false);
 }

@@ -6,6 +6,29 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "commands.h"
+
+int cli_dispatch(const char *cmd, const char *what,
+		 const struct command *subs, unsigned int n,
+		 void (*usage)(FILE *f), int argc, char **argv)
+{
+	unsigned int i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		if (!strcmp(argv[1], subs[i].name))
+			return subs[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "tapestry %s: unknown %s '%s'\n", cmd, what, argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
 
 volatile sig_atomic_t cli_stop;
 

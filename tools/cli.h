@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cli: small things the tracer's subcommands share: stopping cleanly on
- * SIGINT/SIGTERM and sleeping in step with a clock.
+ * cli: small things the tracer's subcommands share: picking a
+ * sub-subcommand, stopping cleanly on SIGINT/SIGTERM and sleeping in step
+ * with a clock.
  */
 #ifndef TAPESTRY_CLI_H
 #define TAPESTRY_CLI_H
@@ -9,6 +10,17 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+
+struct command;
+
+/* `tapestry <cmd> <name> ...`: run the one of subs[0..n) called argv[1]
+ * with argv + 1, and return its status.  Without a name: usage(stderr) and
+ * EXIT_USAGE; -h or --help: usage(stdout) and 0; any other name: "tapestry
+ * <cmd>: unknown <what> '<name>'", usage(stderr) and EXIT_USAGE. */
+int cli_dispatch(const char *cmd, const char *what,
+		 const struct command *subs, unsigned int n,
+		 void (*usage)(FILE *f), int argc, char **argv);
 
 /* Set by SIGINT and SIGTERM once cli_catch_stop() has run. */
 extern volatile sig_atomic_t cli_stop;

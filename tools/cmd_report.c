@@ -30,7 +30,14 @@ static void usage(FILE *f)
 		   "       tapestry report <io|zones> --help\n");
 }
 
-/* Parse or print usage; returns -1 to go on, else the exit status. */
+/* "report io": who asks, in messages. */
+static const char *report_name(enum report_kind kind)
+{
+	return kind == REPORT_IO ? "report io" : "report zones";
+}
+
+/* Parse (or print usage) and check that we may read the tracer's maps.
+ * Returns -1 to go on, else the exit status. */
 static int parse(enum report_kind kind, int argc, char **argv,
 		 struct report_args *a)
 {
@@ -50,6 +57,8 @@ static int parse(enum report_kind kind, int argc, char **argv,
 	if (a->verbose)
 		log_set_level(LOG_DEBUG);
 	bpfsys_quiet_libbpf();
+	if (bpfsys_require_caps(report_name(kind), BPFSYS_READ_MAPS))
+		return 1;
 	return -1;
 }
 
@@ -91,143 +100,169 @@ static int resolve_devices(const struct report_args *a,
 	return 0;
 }
 
-static int io_open(const struct report_args *a, struct blktrace **out)
+/* Where a report's figures come from: its tracer (from the pins of a live
+ * daemon, or else loaded here) and the two snapshots the report diffs.
+ * One of each union, as kind says.  The functions below are the only
+ * places that tell the tracers apart; the report loop is run_report(). */
+struct source {
+	enum report_kind kind;
+	union {
+		struct blktrace *blk;
+		struct zonetrace *zt;
+	} t;
+	union {
+		struct iosnap io;
+		struct zonesnap zones;
+	} snap[2];
+	unsigned int (*devs)[2];	/* report io: a->devices resolved */
+};
+
+static void source_init(struct source *s, enum report_kind kind,
+			unsigned int (*devs)[2])
 {
-	struct blktrace_opts o = { .btf_path = a->btf_path };
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	s->devs = devs;
+	if (kind == REPORT_IO) {
+		iosnap_init(&s->snap[0].io);
+		iosnap_init(&s->snap[1].io);
+	} else {
+		zonesnap_init(&s->snap[0].zones);
+		zonesnap_init(&s->snap[1].zones);
+	}
+}
+
+static void source_close(struct source *s)
+{
+	if (s->kind == REPORT_IO) {
+		iosnap_release(&s->snap[0].io);
+		iosnap_release(&s->snap[1].io);
+		blktrace_destroy(s->t.blk);
+	} else {
+		zonesnap_release(&s->snap[0].zones);
+		zonesnap_release(&s->snap[1].zones);
+		zonetrace_destroy(s->t.zt);
+	}
+}
+
+static const char *source_mode(const struct source *s)
+{
+	return s->kind == REPORT_IO ? blktrace_mode(s->t.blk) :
+		zonetrace_mode(s->t.zt);
+}
+
+static int open_pinned(struct source *s, const char *root)
+{
+	if (s->kind == REPORT_IO)
+		return blktrace_open_pinned(root, &s->t.blk);
+	return zonetrace_open_pinned(root, &s->t.zt);
+}
+
+static int load(struct source *s, const struct report_args *a)
+{
+	struct blktrace_opts bo = { .btf_path = a->btf_path };
+	struct zonetrace_opts zo = { .btf_path = a->btf_path };
+
+	if (s->kind == REPORT_IO) {
+		bpfsys_attach_parse(a->attach, &bo.attach);
+		return blktrace_load(&bo, &s->t.blk);
+	}
+	bpfsys_attach_parse(a->attach, &zo.attach);
+	return zonetrace_load(&zo, a->pin_root, &s->t.zt);
+}
+
+/* Open the daemon's pins if a live daemon left them, else load a tracer
+ * (a failure to open the pins is warned about, then loading is tried).
+ * 0 or -errno, logged here only for missing capabilities. */
+static int open_source(const struct report_args *a, struct source *s)
+{
+	const char *marker = s->kind == REPORT_IO ? BLKTRACE_MAP_STATS :
+		ZONETRACE_MAP_STATS;
 	int err;
 
-	if (daemon_pins(a->pin_root, BLKTRACE_MAP_STATS)) {
-		err = blktrace_open_pinned(a->pin_root, out);
+	if (daemon_pins(a->pin_root, marker)) {
+		err = open_pinned(s, a->pin_root);
 		if (!err)
 			return 0;
 		log_warn("cannot open the maps pinned under %s (%s); loading "
 			 "a tracer for this report instead", a->pin_root,
 			 strerror(-err));
 	}
-	if (bpfsys_require_caps("report io", BPFSYS_LOAD_TRACING))
+	if (bpfsys_require_caps(report_name(s->kind), BPFSYS_LOAD_TRACING))
 		return -EPERM;
-	bpfsys_attach_parse(a->attach, &o.attach);
-	err = blktrace_load(&o, out);
+	err = load(s, a);
 	if (!err)
-		fprintf(stderr, "tapestry: tracing block I/O (%s); ^C ends "
-			"the interval early\n", blktrace_mode(*out));
+		fprintf(stderr, "tapestry: tracing %s (%s); ^C ends the "
+			"interval early\n", s->kind == REPORT_IO ?
+			"block I/O" : "replica requests", source_mode(s));
 	return err;
 }
 
-static int io_print(const struct report_args *a, struct blktrace *t,
-		    const struct iosnap *now, const struct iosnap *before,
-		    unsigned int (*devs)[2])
+/* Replace snapshot i with a new one.  0 or -errno. */
+static int take_snapshot(struct source *s, int i)
 {
-	struct iosnap_fmt fmt = {
-		.pcts = a->pcts,
-		.npcts = a->npcts,
-		.source = blktrace_mode(t),
-		.hist_width = a->no_hist ? 0 : 40,
-	};
-	struct iosnap d;
-	struct json_object *j;
+	if (s->kind == REPORT_IO) {
+		iosnap_release(&s->snap[i].io);
+		return blktrace_snapshot(s->t.blk, &s->snap[i].io);
+	}
+	zonesnap_release(&s->snap[i].zones);
+	return zonetrace_snapshot(s->t.zt, &s->snap[i].zones);
+}
+
+static uint64_t snapshot_ns(const struct source *s, int i)
+{
+	return s->kind == REPORT_IO ? s->snap[i].io.ts_ns :
+		s->snap[i].zones.ts_ns;
+}
+
+/* Wait for the end of interval i (counted from 0) of a report that began
+ * at start.  false once the report has printed its count of intervals or
+ * an interrupt cut the last one short (*more then false: that interval
+ * still gets printed). */
+static bool next_interval(const struct report_args *a, uint64_t start,
+			  unsigned long i, bool *more)
+{
+	if (!*more || (a->count && i >= a->count))
+		return false;
+	*more = cli_sleep_until(start + (uint64_t)((double)(i + 1) *
+					a->interval_s * 1e9));
+	return true;
+}
+
+/* Print j as the interval's JSON line, taking it; NULL is -ENOMEM. */
+static int print_json(struct json_object *j)
+{
+	int err = j ? report_json_print(stdout, j) : -ENOMEM;
+
+	json_object_put(j);
+	return err;
+}
+
+/* The first line of an interval's text: "12:00:01  block I/O over 1.000 s
+ * (tp_btf)". */
+static void print_text_header(const char *what, const struct report_fmt *f)
+{
 	char when[32];
-	time_t wall;
-	int err;
+	time_t wall = time(NULL);
 
-	iosnap_init(&d);
+	strftime(when, sizeof(when), "%H:%M:%S", localtime(&wall));
+	printf("%s  %s over %.3f s (%s)\n", when, what, f->interval_s,
+	       f->source);
+}
+
+/* d is the interval's diff, or for Prometheus the cumulative snapshot
+ * (counters never go down). */
+static int io_print(const struct report_args *a, const struct source *s,
+		    struct iosnap *d, const struct report_fmt *fmt)
+{
+	iosnap_filter(d, (const unsigned int (*)[2])s->devs, a->ndevices);
+	iosnap_name_devices(d, "/sys");
 	if (a->format == REPORT_PROM)
-		err = iosnap_copy(&d, now);	/* counters are cumulative */
-	else
-		err = iosnap_diff(&d, now, before);
-	if (err)
-		goto out;
-	fmt.interval_s = (double)(now->ts_ns - before->ts_ns) / 1e9;
-	iosnap_filter(&d, (const unsigned int (*)[2])devs, a->ndevices);
-	iosnap_name_devices(&d, "/sys");
-	switch (a->format) {
-	case REPORT_PROM:
-		err = iosnap_print_prom(stdout, &d);
-		break;
-	case REPORT_JSON:
-		j = iosnap_to_json(&d, &fmt);
-		err = j ? report_json_print(stdout, j) : -ENOMEM;
-		json_object_put(j);
-		break;
-	default:
-		wall = time(NULL);
-		strftime(when, sizeof(when), "%H:%M:%S", localtime(&wall));
-		printf("%s  block I/O over %.3f s (%s)\n", when,
-		       fmt.interval_s, fmt.source);
-		err = iosnap_print_text(stdout, &d, &fmt);
-		break;
-	}
-	fflush(stdout);
-out:
-	iosnap_release(&d);
-	return err;
-}
-
-static int report_io(int argc, char **argv)
-{
-	unsigned int devs[REPORT_MAX_DEVICES][2];
-	struct iosnap snap[2];
-	struct report_args a;
-	struct blktrace *t = NULL;
-	uint64_t start;
-	unsigned long i;
-	int rc, err, cur = 1;
-	bool more = true;
-
-	rc = parse(REPORT_IO, argc, argv, &a);
-	if (rc >= 0)
-		return rc;
-	if (bpfsys_require_caps("report io", BPFSYS_READ_MAPS))
-		return 1;
-	if (resolve_devices(&a, devs))
-		return 1;
-	cli_catch_stop();
-	iosnap_init(&snap[0]);
-	iosnap_init(&snap[1]);
-	err = io_open(&a, &t);
-	if (err)
-		goto out;
-	err = blktrace_snapshot(t, &snap[0]);
-	start = snap[0].ts_ns;
-	for (i = 0; !err && more && (!a.count || i < a.count); i++) {
-		more = cli_sleep_until(start + (uint64_t)((double)(i + 1) *
-					a.interval_s * 1e9));
-		iosnap_release(&snap[cur]);
-		err = blktrace_snapshot(t, &snap[cur]);
-		if (!err)
-			err = io_print(&a, t, &snap[cur], &snap[!cur], devs);
-		cur = !cur;
-	}
-	if (err)
-		log_err("report io: %s", strerror(-err));
-out:
-	iosnap_release(&snap[0]);
-	iosnap_release(&snap[1]);
-	blktrace_destroy(t);
-	return err ? 1 : 0;
-}
-
-static int zones_open(const struct report_args *a, struct zonetrace **out)
-{
-	struct zonetrace_opts o = { .btf_path = a->btf_path };
-	int err;
-
-	if (daemon_pins(a->pin_root, ZONETRACE_MAP_STATS)) {
-		err = zonetrace_open_pinned(a->pin_root, out);
-		if (!err)
-			return 0;
-		log_warn("cannot open the maps pinned under %s (%s); loading "
-			 "a tracer for this report instead", a->pin_root,
-			 strerror(-err));
-	}
-	if (bpfsys_require_caps("report zones", BPFSYS_LOAD_TRACING))
-		return -EPERM;
-	bpfsys_attach_parse(a->attach, &o.attach);
-	err = zonetrace_load(&o, a->pin_root, out);
-	if (!err)
-		fprintf(stderr, "tapestry: tracing replica requests (%s); ^C "
-			"ends the interval early\n", zonetrace_mode(*out));
-	return err;
+		return iosnap_print_prom(stdout, d);
+	if (a->format == REPORT_JSON)
+		return print_json(iosnap_to_json(d, fmt));
+	print_text_header("block I/O", fmt);
+	return iosnap_print_text(stdout, d, fmt);
 }
 
 static int namer(unsigned int id, char *buf, size_t len, void *arg)
@@ -235,108 +270,113 @@ static int namer(unsigned int id, char *buf, size_t len, void *arg)
 	return zonetrace_zone_name(arg, id, buf, len);
 }
 
-static int zones_print(const struct report_args *a, struct zonetrace *t,
-		       const struct zonesnap *now,
-		       const struct zonesnap *before)
+static int zones_print(const struct report_args *a, struct zonesnap *d,
+		       const struct report_fmt *fmt)
 {
-	struct zonesnap_fmt fmt = {
+	zonesnap_name_zones(d, namer, (void *)a->pin_root);
+	if (a->format == REPORT_PROM)
+		return zonesnap_print_prom(stdout, d);
+	if (a->format == REPORT_JSON)
+		return print_json(zonesnap_to_json(d, fmt));
+	print_text_header("replica requests", fmt);
+	return zonesnap_print_text(stdout, d, fmt);
+}
+
+/* Print the interval that snapshot cur ends, in a's format.  0 or -errno. */
+static int print_interval(const struct report_args *a, struct source *s,
+			  int cur)
+{
+	const bool prom = a->format == REPORT_PROM;
+	struct report_fmt fmt = {
 		.pcts = a->pcts,
 		.npcts = a->npcts,
-		.source = zonetrace_mode(t),
+		.interval_s = (double)(snapshot_ns(s, cur) -
+				       snapshot_ns(s, !cur)) / 1e9,
+		.source = source_mode(s),
 		.hist_width = a->no_hist ? 0 : 40,
-		.interval_s = (double)(now->ts_ns - before->ts_ns) / 1e9,
 	};
-	struct json_object *j;
-	struct zonesnap d;
-	char when[32];
-	time_t wall;
+	struct iosnap io;
+	struct zonesnap zones;
 	int err;
 
-	zonesnap_init(&d);
-	err = a->format == REPORT_PROM ? zonesnap_copy(&d, now) :
-		zonesnap_diff(&d, now, before);
-	if (err)
-		goto out;
-	zonesnap_name_zones(&d, namer, (void *)a->pin_root);
-	switch (a->format) {
-	case REPORT_PROM:
-		err = zonesnap_print_prom(stdout, &d);
-		break;
-	case REPORT_JSON:
-		j = zonesnap_to_json(&d, &fmt);
-		err = j ? report_json_print(stdout, j) : -ENOMEM;
-		json_object_put(j);
-		break;
-	default:
-		wall = time(NULL);
-		strftime(when, sizeof(when), "%H:%M:%S", localtime(&wall));
-		printf("%s  replica requests over %.3f s (%s)\n", when,
-		       fmt.interval_s, fmt.source);
-		err = zonesnap_print_text(stdout, &d, &fmt);
-		break;
+	if (s->kind == REPORT_IO) {
+		iosnap_init(&io);
+		err = prom ? iosnap_copy(&io, &s->snap[cur].io) :
+			iosnap_diff(&io, &s->snap[cur].io, &s->snap[!cur].io);
+		err = err ?: io_print(a, s, &io, &fmt);
+		iosnap_release(&io);
+	} else {
+		zonesnap_init(&zones);
+		err = prom ? zonesnap_copy(&zones, &s->snap[cur].zones) :
+			zonesnap_diff(&zones, &s->snap[cur].zones,
+				      &s->snap[!cur].zones);
+		err = err ?: zones_print(a, &zones, &fmt);
+		zonesnap_release(&zones);
 	}
 	fflush(stdout);
-out:
-	zonesnap_release(&d);
 	return err;
+}
+
+/* The report: a snapshot at the start, then one per interval, each
+ * printed against the one before.  The exit status. */
+static int run_report(const struct report_args *a, unsigned int (*devs)[2])
+{
+	struct source s;
+	uint64_t start;
+	unsigned long i;
+	bool more = true;
+	int err, cur = 1;
+
+	cli_catch_stop();
+	source_init(&s, a->kind, devs);
+	err = open_source(a, &s);
+	if (err)
+		goto out;
+	err = take_snapshot(&s, 0);
+	start = snapshot_ns(&s, 0);
+	for (i = 0; !err && next_interval(a, start, i, &more); i++) {
+		err = take_snapshot(&s, cur);
+		err = err ?: print_interval(a, &s, cur);
+		cur = !cur;
+	}
+	if (err)
+		log_err("%s: %s", report_name(s.kind), strerror(-err));
+out:
+	source_close(&s);
+	return err ? 1 : 0;
+}
+
+static int report_io(int argc, char **argv)
+{
+	unsigned int devs[REPORT_MAX_DEVICES][2];
+	struct report_args a;
+	int rc;
+
+	rc = parse(REPORT_IO, argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+	if (resolve_devices(&a, devs))
+		return 1;
+	return run_report(&a, devs);
 }
 
 static int report_zones(int argc, char **argv)
 {
-	struct zonesnap snap[2];
-	struct zonetrace *t = NULL;
 	struct report_args a;
-	uint64_t start;
-	unsigned long i;
-	int rc, err, cur = 1;
-	bool more = true;
+	int rc;
 
 	rc = parse(REPORT_ZONES, argc, argv, &a);
-	if (rc >= 0)
-		return rc;
-	if (bpfsys_require_caps("report zones", BPFSYS_READ_MAPS))
-		return 1;
-	cli_catch_stop();
-	zonesnap_init(&snap[0]);
-	zonesnap_init(&snap[1]);
-	err = zones_open(&a, &t);
-	if (err)
-		goto out;
-	err = zonetrace_snapshot(t, &snap[0]);
-	start = snap[0].ts_ns;
-	for (i = 0; !err && more && (!a.count || i < a.count); i++) {
-		more = cli_sleep_until(start + (uint64_t)((double)(i + 1) *
-					a.interval_s * 1e9));
-		zonesnap_release(&snap[cur]);
-		err = zonetrace_snapshot(t, &snap[cur]);
-		if (!err)
-			err = zones_print(&a, t, &snap[cur], &snap[!cur]);
-		cur = !cur;
-	}
-	if (err)
-		log_err("report zones: %s", strerror(-err));
-out:
-	zonesnap_release(&snap[0]);
-	zonesnap_release(&snap[1]);
-	zonetrace_destroy(t);
-	return err ? 1 : 0;
+	return rc >= 0 ? rc : run_report(&a, NULL);
 }
 
 int cmd_report(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		usage(stdout);
-		return 0;
-	}
-	if (!strcmp(argv[1], "io"))
-		return report_io(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "zones"))
-		return report_zones(argc - 1, argv + 1);
-	fprintf(stderr, "tapestry report: unknown report '%s'\n", argv[1]);
-	usage(stderr);
-	return EXIT_USAGE;
+	static const struct command reports[] = {
+		{ "io", report_io, NULL },
+		{ "zones", report_zones, NULL },
+	};
+
+	return cli_dispatch("report", "report", reports,
+			    sizeof(reports) / sizeof(reports[0]), usage, argc,
+			    argv);
 }

@@ -19,6 +19,7 @@
 #include "blktrace.h"
 #include "bpfsys.h"
 #include "cli.h"
+#include "cliopt.h"
 #include "iosnap.h"
 #include "log.h"
 #include "report.h"
@@ -80,17 +81,10 @@ static const struct option slow_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int bad(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "tapestry trace slow: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n\n");
-	slow_usage(stderr);
-	return EXIT_USAGE;
-}
-
-/* -1 to go on, else the exit status. */
-static int slow_parse(int argc, char **argv, struct slow_args *a)
+/* Parse argv[1..argc) into a.  0, 1 for --help, or -EINVAL with the
+ * reason in err. */
+static int slow_parse(int argc, char **argv, struct slow_args *a, char *err,
+		      size_t len)
 {
 	enum bpfsys_attach at;
 	char *end;
@@ -111,54 +105,51 @@ static int slow_parse(int argc, char **argv, struct slow_args *a)
 			if (end == optarg || *end || errno ||
 			    !isfinite(a->threshold_ms) ||
 			    a->threshold_ms <= 0 || a->threshold_ms > 3.6e6)
-				return bad("bad --threshold-ms '%s': "
-					   "milliseconds, > 0", optarg);
+				return cliopt_fail(err, len, "bad "
+						   "--threshold-ms '%s': "
+						   "milliseconds, > 0", optarg);
 			break;
 		case 'j':
 			a->json = true;
 			break;
 		case 'd':
 			if (a->ndevices == REPORT_MAX_DEVICES)
-				return bad("too many --device%s", "");
+				return cliopt_fail(err, len, "at most %d "
+						   "--device",
+						   REPORT_MAX_DEVICES);
 			a->devices[a->ndevices++] = optarg;
 			break;
 		case 'c':
 			errno = 0;
 			a->count = strtoul(optarg, &end, 10);
 			if (*optarg < '0' || *optarg > '9' || *end || errno)
-				return bad("bad --count '%s'", optarg);
+				return cliopt_fail(err, len, "bad --count "
+						   "'%s'", optarg);
 			break;
 		case 'P':
-			if (optarg[0] != '/')
-				return bad("--pin-root must be an absolute "
-					   "path, not '%s'", optarg);
-			a->pin_root = optarg;
+			if (cliopt_pin_root(optarg, &a->pin_root, err, len))
+				return -EINVAL;
 			break;
 		case 'B':
 			a->btf_path = optarg;
 			break;
 		case 'A':
 			if (bpfsys_attach_parse(optarg, &at))
-				return bad("bad --attach '%s': auto, tp_btf "
-					   "or raw_tp", optarg);
+				return cliopt_fail(err, len, "bad --attach "
+						   "'%s': auto, tp_btf or "
+						   "raw_tp", optarg);
 			a->attach = optarg;
 			break;
 		case 'v':
 			a->verbose = true;
 			break;
 		case 'h':
-			slow_usage(stdout);
-			return 0;
-		case ':':
-			return bad("option '%s' needs a value",
-				   argv[optind - 1]);
+			return 1;
 		default:
-			return bad("unknown option '%s'", argv[optind - 1]);
+			return cliopt_bad_option(c, argv, err, len);
 		}
 	}
-	if (optind < argc)
-		return bad("unexpected argument '%s'", argv[optind]);
-	return -1;
+	return cliopt_no_operands(argc, argv, err, len);
 }
 
 static bool wanted(const struct slow_args *a, const struct blk_event *e)
@@ -198,21 +189,21 @@ static int print_json(const struct blk_event *e, const char *dev,
 
 	if (!o)
 		return -ENOMEM;
-	err = report_json_add(o, "time_s", report_json_fixed(t, 6));
-	err = err ?: report_json_add(o, "device", json_object_new_string(dev));
-	err = err ?: report_json_add(o, "op",
+	err = hist_json_add(o, "time_s", report_json_fixed(t, 6));
+	err = err ?: hist_json_add(o, "device", json_object_new_string(dev));
+	err = err ?: hist_json_add(o, "op",
 			json_object_new_string(iosnap_op_name(e->op)));
 	err = err ?: report_json_u64(o, "sector", e->sector);
 	err = err ?: report_json_u64(o, "bytes", e->bytes);
-	err = err ?: report_json_add(o, "queue_us",
+	err = err ?: hist_json_add(o, "queue_us",
 			report_json_fixed(e->queue_ns / 1e3, 3));
-	err = err ?: report_json_add(o, "service_us",
+	err = err ?: hist_json_add(o, "service_us",
 			report_json_fixed(e->service_ns / 1e3, 3));
-	err = err ?: report_json_add(o, "total_us",
+	err = err ?: hist_json_add(o, "total_us",
 			report_json_fixed((e->queue_ns + e->service_ns) / 1e3, 3));
-	err = err ?: report_json_add(o, "pid", json_object_new_int64(e->tgid));
-	err = err ?: report_json_add(o, "comm", json_object_new_string(comm));
-	err = err ?: report_json_add(o, "error", json_object_new_int(e->error));
+	err = err ?: hist_json_add(o, "pid", json_object_new_int64(e->tgid));
+	err = err ?: hist_json_add(o, "comm", json_object_new_string(comm));
+	err = err ?: hist_json_add(o, "error", json_object_new_int(e->error));
 	err = err ?: report_json_print(stdout, o);
 	json_object_put(o);
 	return err;
@@ -304,11 +295,19 @@ static int trace_slow(int argc, char **argv)
 	uint64_t old_ns = 0, cur_ns;
 	bool pinned = false;
 	unsigned int i;
+	char msg[256];
 	int rc, err;
 
-	rc = slow_parse(argc, argv, &a);
-	if (rc >= 0)
-		return rc;
+	rc = slow_parse(argc, argv, &a, msg, sizeof(msg));
+	if (rc == 1) {
+		slow_usage(stdout);
+		return 0;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "tapestry trace slow: %s\n\n", msg);
+		slow_usage(stderr);
+		return EXIT_USAGE;
+	}
 	if (a.verbose)
 		log_set_level(LOG_DEBUG);
 	bpfsys_quiet_libbpf();
@@ -362,17 +361,11 @@ static void usage(FILE *f)
 
 int cmd_trace(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		usage(stdout);
-		return 0;
-	}
-	if (!strcmp(argv[1], "slow"))
-		return trace_slow(argc - 1, argv + 1);
-	fprintf(stderr, "tapestry trace: unknown trace '%s'\n", argv[1]);
-	usage(stderr);
-	return EXIT_USAGE;
+	static const struct command traces[] = {
+		{ "slow", trace_slow, NULL },
+	};
+
+	return cli_dispatch("trace", "trace", traces,
+			    sizeof(traces) / sizeof(traces[0]), usage, argc,
+			    argv);
 }

@@ -56,8 +56,8 @@ static int list(const char *root, bool json)
 		}
 		o = json_object_new_object();
 		err = o ? 0 : -ENOMEM;
-		err = err ?: report_json_add(o, "zone", json_object_new_string(name));
-		err = err ?: report_json_add(o, "zone_id", json_object_new_int((int)id));
+		err = err ?: hist_json_add(o, "zone", json_object_new_string(name));
+		err = err ?: hist_json_add(o, "zone_id", json_object_new_int((int)id));
 		if (!err && json_object_array_add(arr, o))
 			err = -ENOMEM;
 		if (err)

@@ -22,11 +22,7 @@ void hist_reset(struct hist *h)
 
 void hist_record(struct hist *h, uint64_t ns)
 {
-	h->slots[hist_bucket(ns)]++;
-	h->count++;
-	h->sum_ns += ns;
-	if (ns > h->max_ns)
-		h->max_ns = ns;
+	hist_add(h, ns);
 }
 
 uint64_t hist_bucket_lo(unsigned int i)
@@ -174,8 +170,8 @@ static struct json_object *json_us(double ns)
 	return json_object_new_double_s(ns / 1000.0, s);
 }
 
-static int json_add(struct json_object *o, const char *key,
-		    struct json_object *v)
+int hist_json_add(struct json_object *o, const char *key,
+		  struct json_object *v)
 {
 	if (!v)
 		return -ENOMEM;
@@ -186,36 +182,35 @@ static int json_add(struct json_object *o, const char *key,
 	return 0;
 }
 
+int hist_json_append(struct json_object *arr, struct json_object *v)
+{
+	if (!v)
+		return -ENOMEM;
+	if (json_object_array_add(arr, v)) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Children are added to their parent first and filled in after, so that
+ * on failure freeing o frees everything. */
 static int json_add_buckets(struct json_object *o, const struct hist *h)
 {
-	struct json_object *arr, *b;
+	struct json_object *arr = json_object_new_array(), *b;
+	int err = hist_json_add(o, "buckets", arr);
 	unsigned int i;
-	int err = 0;
 
-	arr = json_object_new_array();
-	if (!arr)
-		return -ENOMEM;
 	for (i = 0; i < HIST_NBUCKETS && !err; i++) {
 		if (!h->slots[i])
 			continue;
 		b = json_object_new_object();
-		if (!b) {
-			err = -ENOMEM;
-			break;
-		}
-		err = json_add(b, "le_us", json_us((double)hist_bucket_hi(i)));
-		if (!err)
-			err = json_add(b, "count",
-				       json_object_new_uint64(h->slots[i]));
-		if (!err && json_object_array_add(arr, b))
-			err = -ENOMEM;
-		if (err)
-			json_object_put(b);
+		err = hist_json_append(arr, b);
+		err = err ?: hist_json_add(b, "le_us",
+					   json_us((double)hist_bucket_hi(i)));
+		err = err ?: hist_json_add(b, "count",
+					   json_object_new_uint64(h->slots[i]));
 	}
-	if (!err)
-		err = json_add(o, "buckets", arr);
-	else
-		json_object_put(arr);
 	return err;
 }
 
@@ -235,16 +230,14 @@ struct json_object *hist_to_json(const struct hist *h, const double *pcts,
 		if (err)
 			break;
 		snprintf(key, sizeof(key), "%s_us", name);
-		err = json_add(o, key, json_us(hist_percentile(h, pcts[i])));
+		err = hist_json_add(o, key,
+				    json_us(hist_percentile(h, pcts[i])));
 	}
-	if (!err)
-		err = json_add(o, "max_us", json_us((double)h->max_ns));
-	if (!err)
-		err = json_add(o, "count", json_object_new_uint64(h->count));
-	if (!err)
-		err = json_add(o, "sum_us", json_us((double)h->sum_ns));
-	if (!err)
-		err = json_add_buckets(o, h);
+	err = err ?: hist_json_add(o, "max_us", json_us((double)h->max_ns));
+	err = err ?: hist_json_add(o, "count",
+				   json_object_new_uint64(h->count));
+	err = err ?: hist_json_add(o, "sum_us", json_us((double)h->sum_ns));
+	err = err ?: json_add_buckets(o, h);
 	if (err) {
 		json_object_put(o);
 		return NULL;

@@ -58,6 +58,15 @@ int hist_parse_percentiles(const char *s, double *out, unsigned int max);
  * 99.99 -> "p9999", 12.5 -> "p125".  Returns -ENOSPC if buf is too small. */
 int hist_pct_name(double pct, char *buf, size_t len);
 
+/* Add v to object o under key (hist_json_add) or at the end of array arr
+ * (hist_json_append), taking v either way: on failure v is freed.  A NULL
+ * v, as a failed json_object_new_*() returns, is -ENOMEM.  For
+ * hist_to_json() and for callers that build their output around it.
+ * Return 0 or -ENOMEM. */
+int hist_json_add(struct json_object *o, const char *key,
+		  struct json_object *v);
+int hist_json_append(struct json_object *arr, struct json_object *v);
+
 /* {"p50_us":..., <one per pct>, "max_us":..., "count":..., "sum_us":...,
  *  "buckets":[{"le_us":<upper bound>,"count":<samples in this bucket>}]}
  * Only non-empty buckets are listed; counts are per bucket, not cumulative.

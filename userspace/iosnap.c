@@ -46,17 +46,8 @@ static struct iosnap_row *find_row(const struct iosnap *s, unsigned int major,
 
 static struct iosnap_row *new_row(struct iosnap *s)
 {
-	struct iosnap_row *rows;
-	size_t cap;
-
-	if (s->n == s->cap) {
-		cap = s->cap ? 2 * s->cap : 8;
-		rows = realloc(s->rows, cap * sizeof(*rows));
-		if (!rows)
-			return NULL;
-		s->rows = rows;
-		s->cap = cap;
-	}
+	if (report_grow((void **)&s->rows, s->n, &s->cap, sizeof(s->rows[0])))
+		return NULL;
 	memset(&s->rows[s->n], 0, sizeof(s->rows[0]));
 	return &s->rows[s->n++];
 }
@@ -103,11 +94,6 @@ static int row_cmp(const void *a, const void *b)
 	return 0;
 }
 
-static uint64_t sub0(uint64_t a, uint64_t b)
-{
-	return a > b ? a - b : 0;
-}
-
 int iosnap_diff(struct iosnap *out, const struct iosnap *now,
 		const struct iosnap *before)
 {
@@ -132,19 +118,22 @@ int iosnap_diff(struct iosnap *out, const struct iosnap *now,
 			return -ENOMEM;
 		}
 		*r = *a;
-		r->count = sub0(a->count, b->count);
-		r->bytes = sub0(a->bytes, b->bytes);
-		r->errors = sub0(a->errors, b->errors);
-		r->untimed = sub0(a->untimed, b->untimed);
+		r->count = report_sub0(a->count, b->count);
+		r->bytes = report_sub0(a->bytes, b->bytes);
+		r->errors = report_sub0(a->errors, b->errors);
+		r->untimed = report_sub0(a->untimed, b->untimed);
 		hist_diff(&r->queue, &a->queue, &b->queue);
 		hist_diff(&r->service, &a->service, &b->service);
 		hist_diff(&r->total, &a->total, &b->total);
 	}
-	out->ts_ns = sub0(now->ts_ns, before->ts_ns);
-	out->events_dropped = sub0(now->events_dropped, before->events_dropped);
-	out->start_failed = sub0(now->start_failed, before->start_failed);
-	out->stats_failed = sub0(now->stats_failed, before->stats_failed);
-	out->prog_misses = sub0(now->prog_misses, before->prog_misses);
+	out->ts_ns = report_sub0(now->ts_ns, before->ts_ns);
+	out->events_dropped = report_sub0(now->events_dropped,
+					  before->events_dropped);
+	out->start_failed = report_sub0(now->start_failed,
+					before->start_failed);
+	out->stats_failed = report_sub0(now->stats_failed,
+					before->stats_failed);
+	out->prog_misses = report_sub0(now->prog_misses, before->prog_misses);
 	if (out->n)
 		qsort(out->rows, out->n, sizeof(out->rows[0]), row_cmp);
 	return 0;
@@ -207,7 +196,7 @@ static const struct hist *stage(const struct iosnap_row *r, unsigned int i)
 }
 
 int iosnap_print_text(FILE *f, const struct iosnap *d,
-		      const struct iosnap_fmt *fmt)
+		      const struct report_fmt *fmt)
 {
 	const struct iosnap_row *r;
 	double secs = fmt->interval_s > 0 ? fmt->interval_s : 1;
@@ -250,7 +239,7 @@ int iosnap_print_text(FILE *f, const struct iosnap *d,
 }
 
 static int row_json(struct json_object *arr, const struct iosnap_row *r,
-		    const struct iosnap_fmt *fmt)
+		    const struct report_fmt *fmt)
 {
 	double secs = fmt->interval_s > 0 ? fmt->interval_s : 1;
 	struct json_object *o;
@@ -258,56 +247,56 @@ static int row_json(struct json_object *arr, const struct iosnap_row *r,
 	int err;
 
 	o = json_object_new_object();
-	if (!o)
-		return -ENOMEM;
-	err = report_json_add(o, "device", json_object_new_string(r->dev));
-	err = err ?: report_json_add(o, "major", json_object_new_int(r->major));
-	err = err ?: report_json_add(o, "minor", json_object_new_int(r->minor));
-	err = err ?: report_json_add(o, "op",
+	err = hist_json_append(arr, o);	/* arr owns o from here */
+	err = err ?: hist_json_add(o, "device",
+				   json_object_new_string(r->dev));
+	err = err ?: hist_json_add(o, "major", json_object_new_int(r->major));
+	err = err ?: hist_json_add(o, "minor", json_object_new_int(r->minor));
+	err = err ?: hist_json_add(o, "op",
 			json_object_new_string(iosnap_op_name(r->op)));
 	err = err ?: report_json_u64(o, "count", r->count);
-	err = err ?: report_json_add(o, "iops",
+	err = err ?: hist_json_add(o, "iops",
 			report_json_fixed((double)r->count / secs, 1));
 	err = err ?: report_json_u64(o, "bytes", r->bytes);
-	err = err ?: report_json_add(o, "mb_per_s",
+	err = err ?: hist_json_add(o, "mb_per_s",
 			report_json_fixed((double)r->bytes / secs / 1e6, 3));
 	err = err ?: report_json_u64(o, "errors", r->errors);
 	err = err ?: report_json_u64(o, "untimed", r->untimed);
 	for (s = 3; s-- > 0 && !err;)	/* total first, as documented */
-		err = report_json_add(o, stage_names[s],
-				      hist_to_json(stage(r, s), fmt->pcts,
-						   fmt->npcts));
-	if (!err && json_object_array_add(arr, o))
-		err = -ENOMEM;
-	if (err)
-		json_object_put(o);
+		err = hist_json_add(o, stage_names[s],
+				    hist_to_json(stage(r, s), fmt->pcts,
+						 fmt->npcts));
 	return err;
 }
 
-struct json_object *iosnap_to_json(const struct iosnap *d,
-				   const struct iosnap_fmt *fmt)
+/* The loss counters by name, as JSON and Prometheus show them. */
+#define NR_LOST 4
+
+static void lost_counts(const struct iosnap *s, struct report_count *c)
 {
-	struct json_object *o, *arr, *lost;
+	c[0] = (struct report_count){ "events_dropped", s->events_dropped };
+	c[1] = (struct report_count){ "start_failed", s->start_failed };
+	c[2] = (struct report_count){ "stats_failed", s->stats_failed };
+	c[3] = (struct report_count){ "prog_misses", s->prog_misses };
+}
+
+struct json_object *iosnap_to_json(const struct iosnap *d,
+				   const struct report_fmt *fmt)
+{
+	struct report_count lost[NR_LOST];
+	struct json_object *o, *arr;
 	size_t i;
 	int err;
 
-	o = json_object_new_object();
+	o = report_json_new(fmt);
 	if (!o)
 		return NULL;
-	err = report_json_add(o, "interval_s",
-			      report_json_fixed(fmt->interval_s, 3));
-	err = err ?: report_json_add(o, "source",
-			json_object_new_string(fmt->source ? fmt->source : ""));
-	arr = err ? NULL : json_object_new_array();
-	err = err ?: report_json_add(o, "devices", arr);
+	arr = json_object_new_array();
+	err = hist_json_add(o, "devices", arr);
 	for (i = 0; i < d->n && !err; i++)
 		err = row_json(arr, &d->rows[i], fmt);
-	lost = err ? NULL : json_object_new_object();
-	err = err ?: report_json_add(o, "lost", lost);
-	err = err ?: report_json_u64(lost, "events_dropped", d->events_dropped);
-	err = err ?: report_json_u64(lost, "start_failed", d->start_failed);
-	err = err ?: report_json_u64(lost, "stats_failed", d->stats_failed);
-	err = err ?: report_json_u64(lost, "prog_misses", d->prog_misses);
+	lost_counts(d, lost);
+	err = err ?: report_json_counts(o, "lost", lost, NR_LOST);
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -349,6 +338,7 @@ static int prom_counter(FILE *f, const struct iosnap *s, const char *name,
 
 int iosnap_print_prom(FILE *f, const struct iosnap *s)
 {
+	struct report_count lost[NR_LOST];
 	char labels[160], base[128];
 	unsigned int st;
 	size_t i;
@@ -380,16 +370,8 @@ int iosnap_print_prom(FILE *f, const struct iosnap *s)
 			offsetof(struct iosnap_row, untimed));
 	if (err)
 		return err;
-	fprintf(f, "# HELP tapestry_block_trace_lost_total Things the block "
-		"tracer could not record.\n"
-		"# TYPE tapestry_block_trace_lost_total counter\n"
-		"tapestry_block_trace_lost_total{reason=\"events_dropped\"} %llu\n"
-		"tapestry_block_trace_lost_total{reason=\"start_failed\"} %llu\n"
-		"tapestry_block_trace_lost_total{reason=\"stats_failed\"} %llu\n"
-		"tapestry_block_trace_lost_total{reason=\"prog_misses\"} %llu\n",
-		(unsigned long long)s->events_dropped,
-		(unsigned long long)s->start_failed,
-		(unsigned long long)s->stats_failed,
-		(unsigned long long)s->prog_misses);
-	return ferror(f) ? -EIO : 0;
+	lost_counts(s, lost);
+	return report_prom_counts(f, "tapestry_block_trace_lost_total",
+				  "Things the block tracer could not record.",
+				  lost, NR_LOST);
 }

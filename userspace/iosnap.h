@@ -17,6 +17,7 @@
 #include "abi/blktrace.h"
 #include "blkdev.h"
 #include "hist.h"
+#include "report.h"
 
 struct json_object;
 
@@ -67,21 +68,12 @@ void iosnap_filter(struct iosnap *s, const unsigned int (*devs)[2],
  * disk that is gone). */
 void iosnap_name_devices(struct iosnap *s, const char *sysfs);
 
-/* What the renderers print. */
-struct iosnap_fmt {
-	const double *pcts;		/* percentiles, e.g. 50, 90, 99, 99.9 */
-	unsigned int npcts;
-	double interval_s;		/* length of the diffed interval */
-	const char *source;		/* "pinned", "tp_btf", "raw_tp" */
-	unsigned int hist_width;	/* text histogram bar width; 0 = none */
-};
-
 /* Text: per (device, op) count, IOPS, bytes, MB/s, errors, then a table of
  * the percentiles and max for queue, service and total, then the text
  * histogram of total; then the tracer's loss counters.  Returns 0 or
  * -EIO. */
 int iosnap_print_text(FILE *f, const struct iosnap *d,
-		      const struct iosnap_fmt *fmt);
+		      const struct report_fmt *fmt);
 
 /* {"interval_s":..., "source":..., "devices":[{"device","major","minor",
  * "op","count","iops","bytes","mb_per_s","errors","untimed",
@@ -90,7 +82,7 @@ int iosnap_print_text(FILE *f, const struct iosnap *d,
  * with {hist} as hist_to_json() makes it.  A new object, or NULL when out
  * of memory. */
 struct json_object *iosnap_to_json(const struct iosnap *d,
-				   const struct iosnap_fmt *fmt);
+				   const struct report_fmt *fmt);
 
 /* Prometheus exposition of cumulative values (counters never go down):
  * tapestry_block_io_latency_seconds{device,op,stage} histograms,

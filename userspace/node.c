@@ -6,13 +6,13 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "bpfsys.h"
+#include "cliopt.h"
 #include "log.h"
 #include "zonetrace.h"
 
@@ -121,19 +121,6 @@ void node_usage(FILE *f)
 "tracefs where they are missing).\n", BPFSYS_PIN_ROOT);
 }
 
-static int fail(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static const struct option long_opts[] = {
 	{ "pin-root", required_argument, NULL, 'P' },
 	{ "slow-ms", required_argument, NULL, 's' },
@@ -159,18 +146,16 @@ int node_parse(int argc, char **argv, struct node_opts *o, char *err,
 	while ((c = getopt_long(argc, argv, "+:vh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'P':
-			if (optarg[0] != '/')
-				return fail(err, errlen, "--pin-root must be "
-					    "an absolute path");
-			o->pin_root = optarg;
+			if (cliopt_pin_root(optarg, &o->pin_root, err, errlen))
+				return -EINVAL;
 			break;
 		case 's':
 			errno = 0;
 			ms = strtod(optarg, &end);
 			if (end == optarg || *end || errno || !isfinite(ms) ||
 			    ms < 0 || ms > 3.6e6)
-				return fail(err, errlen, "bad --slow-ms '%s'",
-					    optarg);
+				return cliopt_fail(err, errlen, "bad --slow-ms "
+						   "'%s'", optarg);
 			o->slow_ns = (uint64_t)(ms * 1e6);
 			break;
 		case 'Z':
@@ -181,26 +166,20 @@ int node_parse(int argc, char **argv, struct node_opts *o, char *err,
 			break;
 		case 'A':
 			if (bpfsys_attach_parse(optarg, &o->attach))
-				return fail(err, errlen, "bad --attach '%s': "
-					    "auto, tp_btf or raw_tp", optarg);
+				return cliopt_fail(err, errlen, "bad --attach "
+						   "'%s': auto, tp_btf or "
+						   "raw_tp", optarg);
 			break;
 		case 'v':
 			o->verbose = true;
 			break;
 		case 'h':
 			return 1;
-		case ':':
-			return fail(err, errlen, "option '%s' needs a value",
-				    argv[optind - 1]);
 		default:
-			return fail(err, errlen, "unknown option '%s'",
-				    argv[optind - 1]);
+			return cliopt_bad_option(c, argv, err, errlen);
 		}
 	}
-	if (optind < argc)
-		return fail(err, errlen, "unexpected argument '%s'",
-			    argv[optind]);
-	return 0;
+	return cliopt_no_operands(argc, argv, err, errlen);
 }
 
 int node_watch(struct node *n, int fd, void (*fn)(void *arg), void *arg)

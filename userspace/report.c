@@ -5,11 +5,11 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bpfsys.h"
+#include "cliopt.h"
 
 static const double default_pcts[] = { 50, 90, 99, 99.9 };
 
@@ -81,19 +81,6 @@ void report_usage(enum report_kind kind, FILE *f)
 "Needs CAP_BPF and CAP_PERFMON (or root).\n", BPFSYS_PIN_ROOT);
 }
 
-static int fail(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static int parse_interval(const char *s, double *out)
 {
 	char *end;
@@ -140,8 +127,8 @@ static int set_format(struct report_args *a, enum report_format fmt,
 		      char *err, size_t len)
 {
 	if (a->format != REPORT_TEXT && a->format != fmt)
-		return fail(err, len, "--json and --prometheus exclude "
-			    "each other");
+		return cliopt_fail(err, len, "--json and --prometheus "
+				   "exclude each other");
 	a->format = fmt;
 	return 0;
 }
@@ -159,32 +146,34 @@ int report_parse(enum report_kind kind, int argc, char **argv,
 		switch (c) {
 		case 'd':
 			if (kind != REPORT_IO)
-				return fail(err, errlen, "--device is for "
-					    "report io");
+				return cliopt_fail(err, errlen, "--device is "
+						   "for report io");
 			if (a->ndevices == REPORT_MAX_DEVICES)
-				return fail(err, errlen, "at most %d --device",
-					    REPORT_MAX_DEVICES);
+				return cliopt_fail(err, errlen, "at most %d "
+						   "--device",
+						   REPORT_MAX_DEVICES);
 			a->devices[a->ndevices++] = optarg;
 			break;
 		case 'i':
 			if (parse_interval(optarg, &a->interval_s))
-				return fail(err, errlen, "bad --interval '%s': "
-					    "seconds, > 0 and <= 86400",
-					    optarg);
+				return cliopt_fail(err, errlen, "bad "
+						   "--interval '%s': seconds, "
+						   "> 0 and <= 86400", optarg);
 			break;
 		case 'c':
 			if (parse_count(optarg, &a->count))
-				return fail(err, errlen, "bad --count '%s'",
-					    optarg);
+				return cliopt_fail(err, errlen, "bad --count "
+						   "'%s'", optarg);
 			break;
 		case 'p':
 			n = hist_parse_percentiles(optarg, a->pcts,
 						   HIST_MAX_PCTS);
 			if (n < 0)
-				return fail(err, errlen, "bad --percentiles "
-					    "'%s': up to %d values in (0, 100], "
-					    "comma-separated", optarg,
-					    HIST_MAX_PCTS);
+				return cliopt_fail(err, errlen, "bad "
+						   "--percentiles '%s': up to "
+						   "%d values in (0, 100], "
+						   "comma-separated", optarg,
+						   HIST_MAX_PCTS);
 			a->npcts = (unsigned int)n;
 			break;
 		case OPT_JSON:
@@ -197,10 +186,8 @@ int report_parse(enum report_kind kind, int argc, char **argv,
 			a->no_hist = true;
 			break;
 		case OPT_PIN_ROOT:
-			if (optarg[0] != '/')
-				return fail(err, errlen, "--pin-root must be "
-					    "an absolute path");
-			a->pin_root = optarg;
+			if (cliopt_pin_root(optarg, &a->pin_root, err, errlen))
+				return -EINVAL;
 			break;
 		case OPT_BTF:
 			a->btf_path = optarg;
@@ -209,8 +196,9 @@ int report_parse(enum report_kind kind, int argc, char **argv,
 			if (strcmp(optarg, "auto") &&
 			    strcmp(optarg, "tp_btf") &&
 			    strcmp(optarg, "raw_tp"))
-				return fail(err, errlen, "bad --attach '%s': "
-					    "auto, tp_btf or raw_tp", optarg);
+				return cliopt_fail(err, errlen, "bad --attach "
+						   "'%s': auto, tp_btf or "
+						   "raw_tp", optarg);
 			a->attach = optarg;
 			break;
 		case 'v':
@@ -218,18 +206,11 @@ int report_parse(enum report_kind kind, int argc, char **argv,
 			break;
 		case 'h':
 			return 1;
-		case ':':
-			return fail(err, errlen, "option '%s' needs a value",
-				    argv[optind - 1]);
 		default:
-			return fail(err, errlen, "unknown option '%s'",
-				    argv[optind - 1]);
+			return cliopt_bad_option(c, argv, err, errlen);
 		}
 	}
-	if (optind < argc)
-		return fail(err, errlen, "unexpected argument '%s'",
-			    argv[optind]);
-	return 0;
+	return cliopt_no_operands(argc, argv, err, errlen);
 }
 
 void report_pct_header(FILE *f, const char *what, const double *pcts,
@@ -258,21 +239,25 @@ void report_pct_row(FILE *f, const char *label, const struct hist *h,
 	fprintf(f, " %11.3f\n", (double)h->max_ns / 1000.0);
 }
 
-int report_json_add(struct json_object *o, const char *key,
-		    struct json_object *v)
+int report_grow(void **arr, size_t n, size_t *cap, size_t sz)
 {
-	if (!v)
+	size_t c;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? 2 * *cap : 8;
+	p = realloc(*arr, c * sz);
+	if (!p)
 		return -ENOMEM;
-	if (json_object_object_add(o, key, v)) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
+	*arr = p;
+	*cap = c;
 	return 0;
 }
 
 int report_json_u64(struct json_object *o, const char *key, uint64_t v)
 {
-	return report_json_add(o, key, json_object_new_uint64(v));
+	return hist_json_add(o, key, json_object_new_uint64(v));
 }
 
 struct json_object *report_json_fixed(double v, int decimals)
@@ -281,6 +266,55 @@ struct json_object *report_json_fixed(double v, int decimals)
 
 	snprintf(s, sizeof(s), "%.*f", decimals, v);
 	return json_object_new_double_s(v, s);
+}
+
+struct json_object *report_json_new(const struct report_fmt *fmt)
+{
+	struct json_object *o;
+	int err;
+
+	o = json_object_new_object();
+	if (!o)
+		return NULL;
+	err = hist_json_add(o, "interval_s",
+			    report_json_fixed(fmt->interval_s, 3));
+	err = err ?: hist_json_add(o, "source",
+			json_object_new_string(fmt->source ? fmt->source : ""));
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+int report_json_counts(struct json_object *o, const char *key,
+		       const struct report_count *c, unsigned int n)
+{
+	struct json_object *v = json_object_new_object();
+	unsigned int i;
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n && !err; i++)
+		err = report_json_u64(v, c[i].name, c[i].n);
+	if (err) {
+		json_object_put(v);
+		return err;
+	}
+	return hist_json_add(o, key, v);
+}
+
+int report_prom_counts(FILE *f, const char *family, const char *help,
+		       const struct report_count *c, unsigned int n)
+{
+	unsigned int i;
+
+	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", family, help, family);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s{reason=\"%s\"} %llu\n", family, c[i].name,
+			(unsigned long long)c[i].n);
+	return ferror(f) ? -EIO : 0;
 }
 
 int report_json_print(FILE *f, struct json_object *o)

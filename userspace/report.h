@@ -55,6 +55,33 @@ int report_parse(enum report_kind kind, int argc, char **argv,
 
 void report_usage(enum report_kind kind, FILE *f);
 
+/* What the renderers of both reports print (iosnap_print_text(),
+ * zonesnap_to_json(), ...). */
+struct report_fmt {
+	const double *pcts;		/* percentiles, e.g. 50, 90, 99, 99.9 */
+	unsigned int npcts;
+	double interval_s;		/* length of the diffed interval */
+	const char *source;		/* "pinned", "tp_btf", "raw_tp" */
+	unsigned int hist_width;	/* text histogram bar width; 0 = none */
+};
+
+/* A named count, such as one reason a tracer lost something. */
+struct report_count {
+	const char *name;
+	uint64_t n;
+};
+
+/* a - b, or 0 if a counter went backwards (its map was re-created). */
+static inline uint64_t report_sub0(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+/* Room for one more element of size sz in *arr, which holds n of *cap:
+ * doubles the array (from 8) when full.  0, or -ENOMEM with *arr and *cap
+ * unchanged. */
+int report_grow(void **arr, size_t n, size_t *cap, size_t sz);
+
 /* "  <what>   p50   p90 ... max" with each percentile's name. */
 void report_pct_header(FILE *f, const char *what, const double *pcts,
 		       unsigned int npcts);
@@ -62,13 +89,24 @@ void report_pct_header(FILE *f, const char *what, const double *pcts,
 void report_pct_row(FILE *f, const char *label, const struct hist *h,
 		    const double *pcts, unsigned int npcts);
 
-/* Add v under key, taking v (NULL v is -ENOMEM).  0 or -ENOMEM; v is freed
- * on failure. */
-int report_json_add(struct json_object *o, const char *key,
-		    struct json_object *v);
+/* Add a u64 member (with hist_json_add(), which the renderers use for the
+ * rest).  0 or -ENOMEM. */
 int report_json_u64(struct json_object *o, const char *key, uint64_t v);
 /* A double that prints with the given number of decimals. */
 struct json_object *report_json_fixed(double v, int decimals);
+
+/* A new report object: {"interval_s":..., "source":...}, which the caller
+ * fills in and owns.  NULL when out of memory. */
+struct json_object *report_json_new(const struct report_fmt *fmt);
+
+/* Add {"<name>":n, ...} under key.  0 or -ENOMEM. */
+int report_json_counts(struct json_object *o, const char *key,
+		       const struct report_count *c, unsigned int n);
+
+/* A Prometheus counter family with one series per count, labelled
+ * reason="<name>".  0 or -EIO. */
+int report_prom_counts(FILE *f, const char *family, const char *help,
+		       const struct report_count *c, unsigned int n);
 
 /* Print one JSON object as a single line (NDJSON: one per interval).
  * Returns 0 or -EIO. */

@@ -35,23 +35,6 @@ void zonesnap_release(struct zonesnap *s)
 	zonesnap_init(s);
 }
 
-/* Room for one more element of size sz in *arr (n used, *cap allocated). */
-static int grow(void **arr, size_t n, size_t *cap, size_t sz)
-{
-	size_t c;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	c = *cap ? 2 * *cap : 8;
-	p = realloc(*arr, c * sz);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = c;
-	return 0;
-}
-
 static struct zonesnap_row *find_row(const struct zonesnap *s,
 				     unsigned int zone, unsigned int op)
 {
@@ -79,7 +62,7 @@ static struct zonesnap_row *add_row(struct zonesnap *s, unsigned int zone,
 {
 	struct zonesnap_row *r;
 
-	if (grow((void **)&s->rows, s->n, &s->cap, sizeof(*r)))
+	if (report_grow((void **)&s->rows, s->n, &s->cap, sizeof(*r)))
 		return NULL;
 	r = &s->rows[s->n++];
 	memset(r, 0, sizeof(*r));
@@ -92,7 +75,7 @@ static struct zonesnap_rtt *add_rtt(struct zonesnap *s, unsigned int zone)
 {
 	struct zonesnap_rtt *r;
 
-	if (grow((void **)&s->rtts, s->nrtt, &s->caprtt, sizeof(*r)))
+	if (report_grow((void **)&s->rtts, s->nrtt, &s->caprtt, sizeof(*r)))
 		return NULL;
 	r = &s->rtts[s->nrtt++];
 	memset(r, 0, sizeof(*r));
@@ -154,11 +137,6 @@ static int rtt_cmp(const void *a, const void *b)
 	return x->zone < y->zone ? -1 : x->zone > y->zone;
 }
 
-static uint64_t sub0(uint64_t a, uint64_t b)
-{
-	return a > b ? a - b : 0;
-}
-
 static void sort(struct zonesnap *s)
 {
 	if (s->n)
@@ -186,8 +164,8 @@ static int diff_rows(struct zonesnap *out, const struct zonesnap *now,
 		if (!r)
 			return -ENOMEM;
 		memcpy(r->name, a->name, sizeof(r->name));
-		r->count = sub0(a->count, b->count);
-		r->errors = sub0(a->errors, b->errors);
+		r->count = report_sub0(a->count, b->count);
+		r->errors = report_sub0(a->errors, b->errors);
 		hist_diff(&r->lat, &a->lat, &b->lat);
 	}
 	return 0;
@@ -225,12 +203,14 @@ int zonesnap_diff(struct zonesnap *out, const struct zonesnap *now,
 		zonesnap_release(out);
 		return -ENOMEM;
 	}
-	out->ts_ns = sub0(now->ts_ns, before->ts_ns);
-	out->inflight_failed = sub0(now->inflight_failed,
-				    before->inflight_failed);
-	out->unmatched_ends = sub0(now->unmatched_ends, before->unmatched_ends);
-	out->stats_failed = sub0(now->stats_failed, before->stats_failed);
-	out->rtt_failed = sub0(now->rtt_failed, before->rtt_failed);
+	out->ts_ns = report_sub0(now->ts_ns, before->ts_ns);
+	out->inflight_failed = report_sub0(now->inflight_failed,
+					   before->inflight_failed);
+	out->unmatched_ends = report_sub0(now->unmatched_ends,
+					  before->unmatched_ends);
+	out->stats_failed = report_sub0(now->stats_failed,
+					before->stats_failed);
+	out->rtt_failed = report_sub0(now->rtt_failed, before->rtt_failed);
 	sort(out);
 	return 0;
 }
@@ -284,7 +264,7 @@ void zonesnap_name_zones(struct zonesnap *s,
 }
 
 int zonesnap_print_text(FILE *f, const struct zonesnap *d,
-			const struct zonesnap_fmt *fmt)
+			const struct report_fmt *fmt)
 {
 	double secs = fmt->interval_s > 0 ? fmt->interval_s : 1;
 	const struct zonesnap_row *r;
@@ -322,82 +302,71 @@ int zonesnap_print_text(FILE *f, const struct zonesnap *d,
 }
 
 static int row_json(struct json_object *arr, const struct zonesnap_row *r,
-		    const struct zonesnap_fmt *fmt)
+		    const struct report_fmt *fmt)
 {
 	double secs = fmt->interval_s > 0 ? fmt->interval_s : 1;
 	struct json_object *o = json_object_new_object();
-	int err;
+	int err = hist_json_append(arr, o);	/* arr owns o from here */
 
-	if (!o)
-		return -ENOMEM;
-	err = report_json_add(o, "zone", json_object_new_string(r->name));
-	err = err ?: report_json_add(o, "zone_id", json_object_new_int(r->zone));
-	err = err ?: report_json_add(o, "op",
+	err = err ?: hist_json_add(o, "zone", json_object_new_string(r->name));
+	err = err ?: hist_json_add(o, "zone_id", json_object_new_int(r->zone));
+	err = err ?: hist_json_add(o, "op",
 			json_object_new_string(zonesnap_op_name(r->op)));
 	err = err ?: report_json_u64(o, "count", r->count);
-	err = err ?: report_json_add(o, "per_s",
+	err = err ?: hist_json_add(o, "per_s",
 			report_json_fixed((double)r->count / secs, 1));
 	err = err ?: report_json_u64(o, "errors", r->errors);
-	err = err ?: report_json_add(o, "latency",
+	err = err ?: hist_json_add(o, "latency",
 			hist_to_json(&r->lat, fmt->pcts, fmt->npcts));
-	if (!err && json_object_array_add(arr, o))
-		err = -ENOMEM;
-	if (err)
-		json_object_put(o);
 	return err;
 }
 
 static int rtt_json(struct json_object *arr, const struct zonesnap_rtt *r,
-		    const struct zonesnap_fmt *fmt)
+		    const struct report_fmt *fmt)
 {
 	struct json_object *o = json_object_new_object();
-	int err;
+	int err = hist_json_append(arr, o);	/* arr owns o from here */
 
-	if (!o)
-		return -ENOMEM;
-	err = report_json_add(o, "zone", json_object_new_string(r->name));
-	err = err ?: report_json_add(o, "zone_id", json_object_new_int(r->zone));
-	err = err ?: report_json_add(o, "rtt",
+	err = err ?: hist_json_add(o, "zone", json_object_new_string(r->name));
+	err = err ?: hist_json_add(o, "zone_id", json_object_new_int(r->zone));
+	err = err ?: hist_json_add(o, "rtt",
 			hist_to_json(&r->rtt, fmt->pcts, fmt->npcts));
-	if (!err && json_object_array_add(arr, o))
-		err = -ENOMEM;
-	if (err)
-		json_object_put(o);
 	return err;
 }
 
-struct json_object *zonesnap_to_json(const struct zonesnap *d,
-				     const struct zonesnap_fmt *fmt)
+/* The loss counters by name, as JSON and Prometheus show them. */
+#define NR_LOST 4
+
+static void lost_counts(const struct zonesnap *s, struct report_count *c)
 {
-	struct json_object *o, *zones = NULL, *rtt = NULL, *lost = NULL;
+	c[0] = (struct report_count){ "inflight_failed", s->inflight_failed };
+	c[1] = (struct report_count){ "unmatched_ends", s->unmatched_ends };
+	c[2] = (struct report_count){ "stats_failed", s->stats_failed };
+	c[3] = (struct report_count){ "rtt_failed", s->rtt_failed };
+}
+
+struct json_object *zonesnap_to_json(const struct zonesnap *d,
+				     const struct report_fmt *fmt)
+{
+	struct json_object *o, *zones, *rtt = NULL;
+	struct report_count lost[NR_LOST];
 	size_t i;
 	int err;
 
-	o = json_object_new_object();
+	o = report_json_new(fmt);
 	if (!o)
 		return NULL;
-	err = report_json_add(o, "interval_s",
-			      report_json_fixed(fmt->interval_s, 3));
-	err = err ?: report_json_add(o, "source",
-			json_object_new_string(fmt->source ? fmt->source : ""));
-	if (!err)
-		zones = json_object_new_array();
-	err = err ?: report_json_add(o, "zones", zones);
+	zones = json_object_new_array();
+	err = hist_json_add(o, "zones", zones);
 	for (i = 0; i < d->n && !err; i++)
 		err = row_json(zones, &d->rows[i], fmt);
 	if (!err)
 		rtt = json_object_new_array();
-	err = err ?: report_json_add(o, "rtt", rtt);
+	err = err ?: hist_json_add(o, "rtt", rtt);
 	for (i = 0; i < d->nrtt && !err; i++)
 		err = rtt_json(rtt, &d->rtts[i], fmt);
-	if (!err)
-		lost = json_object_new_object();
-	err = err ?: report_json_add(o, "lost", lost);
-	err = err ?: report_json_u64(lost, "inflight_failed",
-				     d->inflight_failed);
-	err = err ?: report_json_u64(lost, "unmatched_ends", d->unmatched_ends);
-	err = err ?: report_json_u64(lost, "stats_failed", d->stats_failed);
-	err = err ?: report_json_u64(lost, "rtt_failed", d->rtt_failed);
+	lost_counts(d, lost);
+	err = err ?: report_json_counts(o, "lost", lost, NR_LOST);
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -459,6 +428,7 @@ static int prom_rows(FILE *f, const struct zonesnap *s)
 
 int zonesnap_print_prom(FILE *f, const struct zonesnap *s)
 {
+	struct report_count lost[NR_LOST];
 	char zl[160];
 	size_t i;
 	int err;
@@ -473,16 +443,8 @@ int zonesnap_print_prom(FILE *f, const struct zonesnap *s)
 	}
 	if (err)
 		return err;
-	fprintf(f, "# HELP tapestry_zone_trace_lost_total Things the zone "
-		"tracer could not record.\n"
-		"# TYPE tapestry_zone_trace_lost_total counter\n"
-		"tapestry_zone_trace_lost_total{reason=\"inflight_failed\"} %llu\n"
-		"tapestry_zone_trace_lost_total{reason=\"unmatched_ends\"} %llu\n"
-		"tapestry_zone_trace_lost_total{reason=\"stats_failed\"} %llu\n"
-		"tapestry_zone_trace_lost_total{reason=\"rtt_failed\"} %llu\n",
-		(unsigned long long)s->inflight_failed,
-		(unsigned long long)s->unmatched_ends,
-		(unsigned long long)s->stats_failed,
-		(unsigned long long)s->rtt_failed);
-	return ferror(f) ? -EIO : 0;
+	lost_counts(s, lost);
+	return report_prom_counts(f, "tapestry_zone_trace_lost_total",
+				  "Things the zone tracer could not record.",
+				  lost, NR_LOST);
 }

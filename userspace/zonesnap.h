@@ -15,6 +15,7 @@
 
 #include "abi/zonetrace.h"
 #include "hist.h"
+#include "report.h"
 
 struct json_object;
 
@@ -67,23 +68,15 @@ void zonesnap_name_zones(struct zonesnap *s,
 			 int (*namer)(unsigned int id, char *buf, size_t len,
 				      void *arg), void *arg);
 
-struct zonesnap_fmt {
-	const double *pcts;
-	unsigned int npcts;
-	double interval_s;
-	const char *source;
-	unsigned int hist_width;	/* text histograms; 0 = none */
-};
-
 int zonesnap_print_text(FILE *f, const struct zonesnap *d,
-			const struct zonesnap_fmt *fmt);
+			const struct report_fmt *fmt);
 
 /* {"interval_s","source","zones":[{"zone","zone_id","op","count",
  * "per_s","errors","latency":{hist}}],"rtt":[{"zone","zone_id",
  * "rtt":{hist}}],"lost":{"inflight_failed","unmatched_ends",
  * "stats_failed","rtt_failed"}}; NULL when out of memory. */
 struct json_object *zonesnap_to_json(const struct zonesnap *d,
-				     const struct zonesnap_fmt *fmt);
+				     const struct report_fmt *fmt);
 
 /* tapestry_zone_latency_seconds{zone,op} and tapestry_zone_rtt_seconds
  * {zone} histograms, tapestry_zone_requests_total and

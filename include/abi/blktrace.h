@@ -8,8 +8,8 @@
  *   blk_counters  per-CPU array 0 -> struct blk_counters
  *   blk_config    array         0 -> struct blk_config
  *   blk_events    ring buffer   struct blk_event records
- *   blk_start     array         hash(request address) -> struct blk_start
- *                               (in flight only; never pinned)
+ *   blk_start     array         slot -> struct blk_start, a table of the
+ *                               requests in flight (never pinned)
  *
  * Everything in blk_stats and blk_counters is cumulative for the life of
  * the map; readers take two snapshots and subtract.
@@ -18,6 +18,7 @@
 #define TAPESTRY_ABI_BLKTRACE_H
 
 #include "abi/hist.h"
+#include "abi/inflight.h"
 
 /* blk_key.op: the request's operation, folded to five classes. */
 #define BLK_OP_READ	0
@@ -41,7 +42,8 @@ _Static_assert(sizeof(struct blk_key) == 12, "blk_key size is ABI");
  * bytes completed, errors the completions (parts included) that reported
  * an error.  The histograms cover only requests whose issue was seen too,
  * so their counts trail count by `untimed`: requests in flight when the
- * tracer attached, or that found no free blk_start slot. */
+ * tracer attached, or that found no free blk_start slot or lost theirs to
+ * a racing claim. */
 struct blk_stats {
 	__u64 count;
 	__u64 bytes;
@@ -58,7 +60,8 @@ _Static_assert(sizeof(struct blk_stats) == 32 + 3 * sizeof(struct hist),
 /* Things the tracer could not do, so that nothing is lost silently. */
 struct blk_counters {
 	__u64 events_dropped;	/* blk_events full: slow-I/O event lost */
-	__u64 start_failed;	/* blk_start full: request left untimed */
+	__u64 start_failed;	/* no blk_start slot, or one torn by a racing
+				 * claim: request left untimed */
 	__u64 stats_failed;	/* blk_stats full: completion not counted */
 	__u64 __pad;
 };
@@ -73,21 +76,36 @@ struct blk_config {
 
 _Static_assert(sizeof(struct blk_config) == 8, "blk_config size");
 
-/* In-flight request.  blk_start is an array used as an open-addressed
- * hash table keyed by the request's address: a request lives in one of
- * BLK_START_PROBES slots from hash(rq); rq 0 marks a free slot. */
+/* In-flight request, in blk_start: an in-flight table as
+ * include/abi/inflight.h describes, keyed by the request, probed from
+ * blk_slot_home().  check is inflight_check(rq, insert_ns, issue_ns,
+ * tgid). */
 struct blk_start {
-	__u64 rq;		/* the struct request's address; 0 = free */
+	__u64 rq;		/* key: the struct request's address (raw_tp)
+				 * or its distance from a fixed address
+				 * (tp_btf); 0 = free */
 	__u64 insert_ns;	/* 0: not inserted (issued directly) */
 	__u64 issue_ns;		/* 0: not issued yet */
 	__u32 tgid;		/* task that inserted or issued it */
-	__u32 __pad;
+	__u32 check;
 };
 
 _Static_assert(sizeof(struct blk_start) == 32, "blk_start size");
 
 #define BLK_START_SLOTS		65536	/* a power of two */
 #define BLK_START_PROBES	4
+
+/* The first slot to probe for key k: its cache-line number.  struct
+ * requests are cache-line aligned and at least four lines long (struct
+ * request alone is 248 bytes on 6.18), and blk-mq allocates those of a tag
+ * set side by side, so a disk's requests get distinct home slots at least
+ * four apart, no two share a probe window, and the ones in flight sit in
+ * a few pages of the table.  A multiplicative hash scattered them over all
+ * of its 2 MiB, a TLB miss per access: ~20 ns more per I/O. */
+static __always_inline __u32 blk_slot_home(__u64 k)
+{
+	return (__u32)(k >> 6) & (BLK_START_SLOTS - 1);
+}
 
 /* A slow I/O, from blk_events.  Times are CLOCK_MONOTONIC ns.  The
  * kernel knows no task at completion, so tgid is the task that inserted or

@@ -72,4 +72,25 @@ static __always_inline __u32 hist_bucket(__u64 ns)
 	return idx;
 }
 
+/* Add one sample of ns nanoseconds that falls in bucket b.  The clamp is
+ * for the BPF verifier, which cannot see that hist_bucket() stays in
+ * range. */
+static __always_inline void hist_add_at(struct hist *h, __u32 b, __u64 ns)
+{
+	if (b >= HIST_NBUCKETS)
+		b = HIST_NBUCKETS - 1;
+	h->slots[b]++;
+	h->count++;
+	h->sum_ns += ns;
+	if (ns > h->max_ns)
+		h->max_ns = ns;
+}
+
+/* Add one sample: what the BPF programs do per event (the per-CPU copy
+ * needs no atomics) and what hist_record() does in user space. */
+static __always_inline void hist_add(struct hist *h, __u64 ns)
+{
+	hist_add_at(h, hist_bucket(ns), ns);
+}
+
 #endif /* TAPESTRY_ABI_HIST_H */

@@ -8,8 +8,8 @@
  *   zone_stats     per-CPU hash   struct zone_key -> struct zone_stats
  *   zone_rtt       per-CPU hash   zone id (__u32) -> struct hist (RTT)
  *   zone_counters  per-CPU array  0 -> struct zone_counters
- *   zone_inflight  hash           struct zone_req -> struct zone_start
- *                                 (in flight only; never pinned)
+ *   zone_inflight  array          slot -> struct zone_start, a table of
+ *                                 the requests in flight (never pinned)
  *
  * Registry, pinned for as long as any zone is registered on the node, so
  * that a zone keeps its id across daemon and engine restarts:
@@ -25,6 +25,7 @@
 #define TAPESTRY_ABI_ZONETRACE_H
 
 #include "abi/hist.h"
+#include "abi/inflight.h"
 
 #define ZONE_ID_MIN	1
 #define ZONE_ID_MAX	254
@@ -48,7 +49,8 @@ _Static_assert(sizeof(struct zone_stats) == 16 + sizeof(struct hist),
 	       "zone_stats has no padding");
 
 struct zone_counters {
-	__u64 inflight_failed;	/* zone_inflight full: request not timed */
+	__u64 inflight_failed;	/* no zone_inflight slot, or one torn by a
+				 * racing claim: request not timed */
 	__u64 unmatched_ends;	/* an end with no start (tracer attached
 				 * mid-request, or start not recorded) */
 	__u64 stats_failed;	/* zone_stats full: request not counted */
@@ -57,23 +59,42 @@ struct zone_counters {
 
 _Static_assert(sizeof(struct zone_counters) == 32, "zone_counters size");
 
-/* One replica request in flight: the submitting process and the zone and
- * index bits of its user_data (ud_req_key()). */
-struct zone_req {
-	__u64 key;
+/* One replica request in flight, in zone_inflight: an in-flight table as
+ * include/abi/inflight.h describes, keyed by the submitting process and
+ * the zone and index bits of its user_data (ud_req_key()), probed from
+ * zone_slot_home().  check is inflight_check(key, start_ns,
+ * op << 16 | remote, tgid). */
+struct zone_start {
+	__u64 key;		/* ud_req_key() | ZONE_KEY_USED; 0 = free */
+	__u64 start_ns;
 	__u32 tgid;
+	__u16 op;		/* UD_OP_* */
+	__u16 remote;		/* ends at a UD_CLS_REPL_DONE submit */
+	__u32 check;
 	__u32 __pad;
 };
 
-_Static_assert(sizeof(struct zone_req) == 16, "zone_req size");
+_Static_assert(sizeof(struct zone_start) == 32, "zone_start size");
 
-struct zone_start {
-	__u64 start_ns;
-	__u32 op;		/* UD_OP_* */
-	__u32 remote;		/* ends at a UD_CLS_REPL_DONE submit */
-};
+#define ZONE_INFLIGHT_SLOTS	65536	/* a power of two */
+#define ZONE_INFLIGHT_PROBES	4
+#define ZONE_KEY_USED		(1ULL << 63)	/* never in ud_req_key() */
 
-_Static_assert(sizeof(struct zone_start) == 16, "zone_start size");
+/* The first slot to probe for (key, tgid).  An engine numbers its requests
+ * with small indices that it reuses, or a test with a counter: each run of
+ * 16 consecutive indices of one process and zone shares a 64-slot block
+ * (2 KiB) picked by a hash, index i at slot 4 * (i % 16) of it, so probe
+ * windows within a block never overlap and the requests of one engine sit
+ * in few cache lines and pages.  Hashing every key to its own place cost
+ * ~100 ns per request more (a cache and TLB miss each time) in the
+ * zonetrace benchmark. */
+static __always_inline __u32 zone_slot_home(__u64 key, __u32 tgid)
+{
+	__u64 h = ((key >> 4) ^ ((__u64)tgid << 44)) * 0x9e3779b97f4a7c15ULL;
+
+	return ((__u32)(h >> 54) << 6 | ((__u32)key & 15) << 2) &
+	       (ZONE_INFLIGHT_SLOTS - 1);
+}
 
 /* A zone's name, NUL-padded to the full length (it is a hash key). */
 struct zone_name {

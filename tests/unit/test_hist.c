@@ -292,6 +292,52 @@ static void test_hist_json_renders(void **state)
 	json_object_put(o);
 }
 
+/* The JSON helpers take the value: added, or freed (ASan would see a leak
+ * otherwise); a NULL value is the allocation failure it stands for. */
+static void test_hist_json_helpers_take_the_value(void **state)
+{
+	struct json_object *o, *arr, *v;
+
+	(void)state;
+	o = json_object_new_object();
+	arr = json_object_new_array();
+	assert_non_null(o);
+	assert_non_null(arr);
+	assert_int_equal(hist_json_add(o, "n", json_object_new_int(7)), 0);
+	assert_true(json_object_object_get_ex(o, "n", &v));
+	assert_int_equal(json_object_get_int(v), 7);
+	assert_int_equal(hist_json_add(o, "x", NULL), -ENOMEM);
+	assert_false(json_object_object_get_ex(o, "x", &v));
+	assert_int_equal(hist_json_append(arr, json_object_new_int(1)), 0);
+	assert_int_equal(hist_json_append(arr, NULL), -ENOMEM);
+	assert_int_equal(json_object_array_length(arr), 1);
+	assert_int_equal(hist_json_add(o, "arr", arr), 0);
+	json_object_put(o);
+}
+
+/* hist_add() (what the BPF programs run) and hist_record() agree, and a
+ * bucket index past the end lands in the last bucket. */
+static void test_hist_add_matches_record(void **state)
+{
+	static const uint64_t v[] = { 0, 15, 16, 1000, 123456789, 1ULL << 40 };
+	struct hist a, b;
+	unsigned int i;
+
+	(void)state;
+	hist_reset(&a);
+	hist_reset(&b);
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		hist_add(&a, v[i]);
+		hist_record(&b, v[i]);
+	}
+	assert_memory_equal(&a, &b, sizeof(a));
+	assert_int_equal(a.count, 6);
+	assert_int_equal(a.max_ns, 1ULL << 40);
+	assert_int_equal(a.slots[HIST_NBUCKETS - 1], 1);
+	hist_add_at(&a, HIST_NBUCKETS + 5, 1);
+	assert_int_equal(a.slots[HIST_NBUCKETS - 1], 2);
+}
+
 static char *render_prom(const struct hist *h, const char *labels)
 {
 	char *buf = NULL;
@@ -413,6 +459,8 @@ int main(void)
 		cmocka_unit_test(test_hist_prom_escape),
 		cmocka_unit_test(test_hist_text_renders),
 		cmocka_unit_test(test_hist_text_folds_empty_runs),
+		cmocka_unit_test(test_hist_json_helpers_take_the_value),
+		cmocka_unit_test(test_hist_add_matches_record),
 	};
 
 	return cmocka_run_group_tests_name("hist", tests, NULL, NULL);

@@ -195,7 +195,7 @@ static const double pcts[] = { 50, 99.9 };
 
 static void test_iosnap_json_has_the_documented_fields(void **state)
 {
-	struct iosnap_fmt fmt = { .pcts = pcts, .npcts = 2, .interval_s = 2,
+	struct report_fmt fmt = { .pcts = pcts, .npcts = 2, .interval_s = 2,
 				  .source = "tp_btf" };
 	struct json_object *o, *dev, *v, *h, *lost;
 	struct iosnap s = one_row();
@@ -238,8 +238,8 @@ static void test_iosnap_json_has_the_documented_fields(void **state)
 }
 
 static char *render(int (*fn)(FILE *, const struct iosnap *,
-			      const struct iosnap_fmt *),
-		    const struct iosnap *s, const struct iosnap_fmt *fmt)
+			      const struct report_fmt *),
+		    const struct iosnap *s, const struct report_fmt *fmt)
 {
 	static char buf[1 << 16];
 	FILE *f;
@@ -287,7 +287,7 @@ static void test_iosnap_prom_families_and_labels(void **state)
 
 static void test_iosnap_text_shows_rows_and_losses(void **state)
 {
-	struct iosnap_fmt fmt = { .pcts = pcts, .npcts = 2, .interval_s = 2,
+	struct report_fmt fmt = { .pcts = pcts, .npcts = 2, .interval_s = 2,
 				  .hist_width = 20 };
 	struct iosnap s = one_row(), empty;
 	char *out;

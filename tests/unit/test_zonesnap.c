@@ -110,7 +110,7 @@ static const double pcts[] = { 50, 99 };
 
 static void test_zonesnap_names_and_json(void **state)
 {
-	struct zonesnap_fmt fmt = { .pcts = pcts, .npcts = 2, .interval_s = 4,
+	struct report_fmt fmt = { .pcts = pcts, .npcts = 2, .interval_s = 4,
 				    .source = "pinned" };
 	struct zonesnap s = one();
 	struct json_object *o, *z, *v, *l;
@@ -147,7 +147,7 @@ static void test_zonesnap_names_and_json(void **state)
 
 static char *render(struct zonesnap *s, bool prom)
 {
-	struct zonesnap_fmt fmt = { .pcts = pcts, .npcts = 2, .interval_s = 1,
+	struct report_fmt fmt = { .pcts = pcts, .npcts = 2, .interval_s = 1,
 				    .hist_width = 10 };
 	static char buf[1 << 16];
 	FILE *f;
