@@ -2,8 +2,9 @@
 /*
  * test_engine_local: a real engine on two local replicas, one a file on
  * tmpfs (/dev/shm), whose plain reads and writes engine_local does in the
- * loop, and one on the disk's file system (/var/tmp), which takes them
- * through io_uring.  Both must end up with the same bytes and seqs.
+ * loop unless many ops are out on it, and one on the disk's file system
+ * (/var/tmp), which takes them through io_uring.  Both must end up with
+ * the same bytes and seqs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,8 @@
 #define SIZE	(8u << 20)
 #define BS	4096u
 #define NW	64u
+#define NBURST	24u	/* rewritten at once: blocks 0..NBURST-1 */
+#define MAX_OUT	16u	/* engine_local.c's INLINE_MAX_OUT */
 
 static char shm_dir[64], disk_dir[64], shm_img[96], disk_img[96];
 static struct uloop *loop;
@@ -78,7 +81,8 @@ static uint64_t blk(unsigned int i)
 	return (uint64_t)(i * 37u % (SIZE / BS)) * BS;
 }
 
-static void check_file(const char *path, uint8_t gen)
+/* Blocks below NBURST hold generation 2, the rest generation 1. */
+static void check_file(const char *path)
 {
 	uint8_t want[BS], got[BS];
 	unsigned int i;
@@ -86,7 +90,7 @@ static void check_file(const char *path, uint8_t gen)
 
 	assert_true(fd >= 0);
 	for (i = 0; i < NW; i++) {
-		fill(want, blk(i), gen);
+		fill(want, blk(i), i < NBURST ? 2 : 1);
 		assert_int_equal(pread(fd, got, BS, (off_t)blk(i)), BS);
 		assert_memory_equal(got, want, BS);
 	}
@@ -117,24 +121,37 @@ static void test_engine_local_tmpfs_inline(void **state)
 	assert_int_equal(st.replica[0].inline_ops, NW - 1);
 	assert_int_equal(st.replica[1].inline_ops, 0);
 
+	/* A burst: the first MAX_OUT writes are done inline, each leaving
+	 * a NOP out; the rest find that many out and go to io-wq workers. */
+	for (i = 0; i < NBURST; i++) {
+		assert_int_equal(uloop_buf_get(loop, BS, &b), 0);
+		fill(b->base, blk(i), 2);
+		assert_int_equal(engine_write(e, blk(i), BS, b, 0, done, NULL),
+				 0);
+	}
+	run_until((int)(NW + NBURST));
+	assert_int_equal(nfail, 0);
+	engine_get_stats(e, &st);
+	assert_int_equal(st.replica[0].inline_ops, NW - 1 + MAX_OUT);
+
 	/* Reads come back right, whichever replica serves them. */
 	assert_int_equal(uloop_buf_get(loop, BS, &b), 0);
 	for (i = 0; i < NW; i++) {
 		uint8_t want[BS];
 
 		assert_int_equal(engine_read(e, blk(i), BS, b, done, NULL), 0);
-		run_until((int)(NW + i + 1));
-		fill(want, blk(i), 1);
+		run_until((int)(NW + NBURST + i + 1));
+		fill(want, blk(i), i < NBURST ? 2 : 1);
 		assert_memory_equal(b->base, want, BS);
 	}
 	uloop_buf_put(loop, b);
 	assert_int_equal(engine_flush(e, done, NULL), 0);
-	run_until((int)(2 * NW + 1));
+	run_until((int)(2 * NW + NBURST + 1));
 	assert_int_equal(nfail, 0);
 	engine_destroy(e);
 
-	check_file(shm_img, 1);
-	check_file(disk_img, 1);
+	check_file(shm_img);
+	check_file(disk_img);
 
 	/* Reopened, both replicas' seqs agree: in sync, nothing to copy. */
 	e = make(false);
