@@ -7,10 +7,10 @@
  * recovery and resync treat it exactly like a remote replica.
  *
  * A file on tmpfs cannot take a non-blocking read or write, so io_uring
- * hands every one to an io-wq worker.  For an op that would be the only
- * one out on the replica that costs a thread wake-up, a completion
- * hand-off and one more sleep of the loop, for a copy of a few
- * microseconds that never waits on a device: such an op is done in the
+ * hands every one to an io-wq worker.  While few ops are out on the
+ * replica that costs, per op, a thread wake-up, a completion hand-off and
+ * one more sleep of the loop, for a copy of a few microseconds that never
+ * waits on a device: such an op (up to INLINE_MAX_LEN) is done in the
  * loop instead, and a NOP carries the completion, so the rest of the
  * engine sees the same CQE-driven sub.  While many ops are out on the
  * replica (INLINE_MAX_OUT), the loop has their completions to wake it,
