@@ -16,7 +16,8 @@
 #       e.g. BS=1M QD=8 RW=write is make bench's sequential write);
 #   copyin, copyout: nbdcopy --flush of a 1 GiB random file into the
 #       export, or out of it to null: (multi-conn, as nbdcopy chooses);
-#       the rate is MB/s and an "I/O" is 1 MiB.
+#       the rate is MB/s and an "I/O" is 1 MiB; NBDCOPY_ARGS adds
+#       options (e.g. "-C 1" for one connection).
 # On a shared machine single figures swing by 2x; the medians of the
 # per-round ratios (B/A, A/K, B/K) are what to quote, since each pairs
 # runs made seconds apart.
@@ -74,7 +75,7 @@ run_copy() {
 	[ "$RW" = copyout ] && src=${URI[$1]} dst=null:
 	c0=$(cpu_ticks "${SPID[$1]}")
 	t0=$(date +%s%N)
-	nbdcopy --flush "$src" "$dst" >/dev/null 2>&1 || { echo "0 0"; return; }
+	nbdcopy --flush ${NBDCOPY_ARGS:-} "$src" "$dst" >/dev/null 2>&1 || { echo "0 0"; return; }
 	t1=$(date +%s%N)
 	c1=$(cpu_ticks "${SPID[$1]}")
 	awk -v mb=$SIZE_MB -v ns=$((t1 - t0)) \

@@ -589,6 +589,31 @@ static void tcp_opts(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
+/* Unix clients: a send buffer with room for two of the largest replies
+ * (the kernel doubles what it is asked for), so that one is queued while
+ * the client reads the other.  The default (net.core.wmem_default, about
+ * 208 KiB) holds less than one 256 KiB read: such a reply then goes out
+ * in pieces, each a wait for the client to drain the socket and a loop
+ * wake-up, and client and server take turns rather than work at the same
+ * time (bench/nbd-notes.md).  TCP sizes its own send buffer
+ * (net.ipv4.tcp_wmem), which setting SO_SNDBUF would turn off.  The
+ * kernel caps the size at net.core.wmem_max; the server says so once.
+ * Best effort: a refusal costs only speed. */
+static void unix_opts(struct nbd_server *s, int fd)
+{
+	int want = (int)s->exp.max_block, got = 0;
+	socklen_t len = sizeof(got);
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want)) ||
+	    getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &len) ||
+	    got >= 2 * want || s->sndbuf_capped)
+		return;
+	s->sndbuf_capped = true;
+	log_info("nbd: unix socket send buffers are %d bytes, less than two "
+		 "%d-byte reads (net.core.wmem_max); large reads go out in "
+		 "pieces", got, want);
+}
+
 void nbdconn_new(struct nbd_server *s, int fd)
 {
 	size_t sz = sizeof(struct nbd_conn) +
@@ -611,7 +636,9 @@ void nbdconn_new(struct nbd_server *s, int fd)
 		close(fd);
 		return;
 	}
-	if (s->sock.family != AF_UNIX)
+	if (s->sock.family == AF_UNIX)
+		unix_opts(s, fd);
+	else
 		tcp_opts(fd);
 	c->s = s;
 	c->fd = fd;

@@ -100,6 +100,7 @@ struct nbd_server {
 	struct nbdproto_export exp;
 	struct nbd_sock sock;
 	bool accepting, quiescing;
+	bool sndbuf_capped;		/* said once: wmem_max caps SO_SNDBUF */
 	unsigned int listen_sqes;
 	struct uloop_timer accept_timer, tick;
 	struct nbd_conn **conns;

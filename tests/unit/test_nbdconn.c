@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "fake_engine.h"
@@ -387,6 +388,74 @@ static void test_nbdconn_tcp_keepalive(void **state)
 	uloop_destroy(loop);
 }
 
+/* The server's end of a unix connection to path (the test process holds
+ * both ends): bound to path, and not the listener. */
+static int unix_server_end(const char *path)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int fd, found = -1;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		struct sockaddr_un sa;
+		socklen_t len = sizeof(sa);
+		int listening = 1;
+		socklen_t llen = sizeof(listening);
+
+		fd = atoi(de->d_name);
+		memset(&sa, 0, sizeof(sa));
+		if (getsockname(fd, (struct sockaddr *)&sa, &len) ||
+		    sa.sun_family != AF_UNIX || strcmp(sa.sun_path, path) ||
+		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+			       &llen) || listening)
+			continue;
+		found = fd;
+	}
+	closedir(d);
+	return found;
+}
+
+static long read_sysctl(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Unix clients get a send buffer with room for two replies of the
+ * maximum block size (as far as net.core.wmem_max allows): with the
+ * default one a 256 KiB read reply goes out in pieces, the client and
+ * the server taking turns. */
+static void test_nbdconn_unix_send_buffer(void **state)
+{
+	struct nbd_opts no = { .max_block = 512 << 10 };
+	long wmem_max = read_sysctl("/proc/sys/net/core/wmem_max");
+	struct t *t;
+	int cfd, sfd, v = 0;
+	socklen_t len = sizeof(v);
+
+	(void)state;
+	if (wmem_max <= 0)
+		skip();
+	t = setup(NULL, NULL, &no);
+	cfd = c_open(t, false, NULL);
+	sfd = unix_server_end(t->sock);
+	assert_true(sfd >= 0);
+	assert_int_equal(getsockopt(sfd, SOL_SOCKET, SO_SNDBUF, &v, &len), 0);
+	assert_int_equal(v, 2 * (wmem_max < (512 << 10) ? wmem_max :
+				 (512 << 10)));
+	close(cfd);
+	assert_true(pump_until(t, no_conns));
+	teardown(t);
+}
+
 /* Once the server quiesces (SIGTERM), new TCP clients are refused at
  * once rather than left waiting in the listen backlog. */
 static void test_nbdconn_quiesce_refuses_tcp(void **state)
@@ -452,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_nbdconn_buffer_share_counts_whole_buffers),
 		cmocka_unit_test(test_nbdconn_zero_no_hole_writes_zeroes),
 		cmocka_unit_test(test_nbdconn_tcp_keepalive),
+		cmocka_unit_test(test_nbdconn_unix_send_buffer),
 		cmocka_unit_test(test_nbdconn_quiesce_refuses_tcp),
 		cmocka_unit_test(test_nbdconn_raises_fd_limit),
 	};
