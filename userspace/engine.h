@@ -117,11 +117,11 @@ struct engine_opts {
 
 /* Added by the engine: under quorum, acked writes may still be out on a
  * slow replica, each holding its buffer; up to ENGINE_LAG_MAX(queue_depth)
- * of them.  Then either callers wait for it (-EAGAIN until it catches up)
- * or, if engine_opts.lag_cut allows, that replica is cut off (degraded,
- * resynced later) rather than make callers wait for it.  A caller that takes write buffers from
- * the loop's pool should size it for queue_depth + ENGINE_LAG_MAX of them
- * or it runs short of buffers first. */
+ * of them.  Then callers wait for it (-EAGAIN until it catches up) or, if
+ * engine_opts.lag_cut allows, that replica is cut off (degraded, resynced
+ * later).  A caller that takes write buffers from the loop's pool should
+ * size it for queue_depth + ENGINE_LAG_MAX of them or it runs short of
+ * buffers first. */
 #define ENGINE_LAG_MAX(qd) ((qd) * 2 > 64 ? (qd) * 2 : 64)
 
 /* Ack-time flags for engine_write / engine_zero / engine_trim. */
