@@ -256,6 +256,8 @@ test_engine_local_SRCS := tests/unit/test_engine_local.c $(ENGINE_SRCS)
 TAPESTRY_SRCS += tools/cmd_bench_volume.c
 TAPESTRY_SRCS += tools/bench_volume.c
 TAPESTRY_SRCS += tools/volcheck.c
+UNIT_TESTS += volcheck
+test_volcheck_SRCS := tests/unit/test_volcheck.c tools/volcheck.c
 UNIT_TESTS += dirtymap
 test_dirtymap_SRCS := tests/unit/test_dirtymap.c userspace/dirtymap.c
 # A FUSE passthrough with slow fsync: a busy disk for the engine's tests.

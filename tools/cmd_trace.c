@@ -86,7 +86,6 @@ static const struct option slow_opts[] = {
 static int slow_parse(int argc, char **argv, struct slow_args *a, char *err,
 		      size_t len)
 {
-	enum bpfsys_attach at;
 	char *end;
 	int c;
 
@@ -134,11 +133,8 @@ static int slow_parse(int argc, char **argv, struct slow_args *a, char *err,
 			a->btf_path = optarg;
 			break;
 		case 'A':
-			if (bpfsys_attach_parse(optarg, &at))
-				return cliopt_fail(err, len, "bad --attach "
-						   "'%s': auto, tp_btf or "
-						   "raw_tp", optarg);
-			a->attach = optarg;
+			if (cliopt_attach(optarg, &a->attach, err, len))
+				return -EINVAL;
 			break;
 		case 'v':
 			a->verbose = true;

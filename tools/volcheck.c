@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #define VC_MAGIC 0x4b434c4259525054ULL	/* "TPRYBLCK" */
-#define VC_ALTS 3
 
 static uint64_t mix(uint64_t x)
 {
@@ -69,25 +68,40 @@ struct vc_check {
 	uint64_t nblocks;
 	uint64_t strict_after;
 	uint64_t *acked;		/* last acked id per block */
-	uint64_t (*alt)[VC_ALTS];	/* later unacked ids per block */
+	/* Later unacked ids per block, all of them: a list per block
+	 * through alts[], from head[b] (index + 1; 0 = none).  While no
+	 * replica can be written, every write is refused at once, and a
+	 * block can collect any number of those after one that did reach a
+	 * replica before failing; keeping a few would drop that one. */
+	uint32_t *head;
+	struct vc_alt {
+		uint64_t id;
+		uint32_t next;
+	} *alts;
+	size_t nalts, capalts;
 	uint64_t bad, acked_blocks;
 	struct vc_rec *open;		/* issued, not yet answered */
 	size_t nopen, capopen;
 };
 
-static void add_alt(struct vc_check *c, uint64_t b, uint64_t id)
+static int add_alt(struct vc_check *c, uint64_t b, uint64_t id)
 {
-	unsigned int i, min = 0;
+	if (c->nalts == c->capalts) {
+		size_t cap = c->capalts ? 2 * c->capalts : 4096;
+		void *p;
 
-	for (i = 0; i < VC_ALTS; i++) {
-		if (!c->alt[b][i]) {
-			c->alt[b][i] = id;
-			return;
-		}
-		if (c->alt[b][i] < c->alt[b][min])
-			min = i;
+		if (cap >= UINT32_MAX)
+			return -E2BIG;
+		p = realloc(c->alts, cap * sizeof(*c->alts));
+		if (!p)
+			return -ENOMEM;
+		c->alts = p;
+		c->capalts = cap;
 	}
-	c->alt[b][min] = id;
+	c->alts[c->nalts].id = id;
+	c->alts[c->nalts].next = c->head[b];
+	c->head[b] = (uint32_t)++c->nalts;
+	return 0;
 }
 
 static int take_open(struct vc_check *c, const struct vc_rec *r,
@@ -124,6 +138,7 @@ static int apply(struct vc_check *c, const struct vc_rec *r)
 {
 	struct vc_rec w;
 	uint64_t b;
+	int err;
 
 	if (r->type == VC_ISSUE)
 		return push_open(c, r);
@@ -134,9 +149,10 @@ static int apply(struct vc_check *c, const struct vc_rec *r)
 	for (b = w.off / VC_BLOCK; b < (w.off + w.len) / VC_BLOCK; b++) {
 		if (r->type == VC_ACK) {
 			c->acked[b] = w.id;
-			memset(c->alt[b], 0, sizeof(c->alt[b]));
+			c->head[b] = 0;
 		} else if (!c->strict_after || w.t_ns < c->strict_after) {
-			add_alt(c, b, w.id);
+			if ((err = add_alt(c, b, w.id)))
+				return err;
 		}
 	}
 	return 0;
@@ -163,8 +179,8 @@ int vc_check_load(const char *log_path, uint64_t size,
 	c->nblocks = size / VC_BLOCK;
 	c->strict_after = strict_after_ns;
 	c->acked = calloc(c->nblocks, sizeof(*c->acked));
-	c->alt = calloc(c->nblocks, sizeof(*c->alt));
-	if (!c->acked || !c->alt)
+	c->head = calloc(c->nblocks, sizeof(*c->head));
+	if (!c->acked || !c->head)
 		err = -ENOMEM;
 	while (!err && fread(&r, sizeof(r), 1, f) == 1)
 		err = apply(c, &r);
@@ -175,11 +191,15 @@ int vc_check_load(const char *log_path, uint64_t size,
 		return err;
 	}
 	/* Still open at the end: in flight when the writer died. */
-	for (i = 0; i < c->nopen; i++)
-		for (b = c->open[i].off / VC_BLOCK;
+	for (i = 0; !err && i < c->nopen; i++)
+		for (b = c->open[i].off / VC_BLOCK; !err &&
 		     b < (c->open[i].off + c->open[i].len) / VC_BLOCK &&
 		     b < c->nblocks; b++)
-			add_alt(c, b, c->open[i].id);
+			err = add_alt(c, b, c->open[i].id);
+	if (err) {
+		vc_check_free(c);
+		return err;
+	}
 	for (b = 0; b < c->nblocks; b++)
 		c->acked_blocks += c->acked[b] != 0;
 	*out = c;
@@ -191,7 +211,8 @@ void vc_check_free(struct vc_check *c)
 	if (!c)
 		return;
 	free(c->acked);
-	free(c->alt);
+	free(c->head);
+	free(c->alts);
 	free(c->open);
 	free(c);
 }
@@ -199,14 +220,14 @@ void vc_check_free(struct vc_check *c)
 bool vc_check_block(struct vc_check *c, const void *block, uint64_t off)
 {
 	uint64_t b = off / VC_BLOCK, got = vc_block_id(block, off);
-	unsigned int i;
+	uint32_t a;
 
 	if (b >= c->nblocks)
 		return false;
 	if (got == c->acked[b])
 		return true;
-	for (i = 0; i < VC_ALTS && got != UINT64_MAX; i++)
-		if (c->alt[b][i] && got == c->alt[b][i])
+	for (a = c->head[b]; a && got != UINT64_MAX; a = c->alts[a - 1].next)
+		if (got == c->alts[a - 1].id)
 			return true;
 	if (c->bad++ < 10)
 		fprintf(stderr, "block %llu: holds write %llx, last acked %llx\n",

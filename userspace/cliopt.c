@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 int cliopt_fail(char *err, size_t len, const char *fmt, ...)
 {
@@ -38,6 +39,16 @@ int cliopt_pin_root(const char *arg, const char **out, char *err,
 	if (arg[0] != '/')
 		return cliopt_fail(err, len, "--pin-root must be an absolute "
 				   "path, not '%s'", arg);
+	*out = arg;
+	return 0;
+}
+
+int cliopt_attach(const char *arg, const char **out, char *err, size_t len)
+{
+	if (strcmp(arg, "auto") && strcmp(arg, "tp_btf") &&
+	    strcmp(arg, "raw_tp"))
+		return cliopt_fail(err, len, "bad --attach '%s': auto, tp_btf "
+				   "or raw_tp", arg);
 	*out = arg;
 	return 0;
 }

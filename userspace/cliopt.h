@@ -30,4 +30,9 @@ int cliopt_no_operands(int argc, char **argv, char *err, size_t len);
 int cliopt_pin_root(const char *arg, const char **out, char *err,
 		    size_t len);
 
+/* --attach MODE: *out = arg if it is auto, tp_btf or raw_tp (what
+ * bpfsys_attach_parse() takes); else -EINVAL, *out unchanged, and the
+ * reason. */
+int cliopt_attach(const char *arg, const char **out, char *err, size_t len);
+
 #endif /* TAPESTRY_CLIOPT_H */

@@ -205,11 +205,14 @@ static bool much_slower(const struct engine *e, unsigned int ri,
 }
 
 /* Every slot is taken while the caller has room: acked requests are
- * lingering on a replica that cannot keep up.  Waiting for it would make
- * every caller wait for the slowest zone after all, so the replica that
- * holds the most of them is cut off instead (its writes go to its dirty
- * map; it resyncs when it is back), unless the volume cannot take writes
- * without it. */
+ * lingering on a replica that cannot keep up.  Waiting for it makes every
+ * caller wait for the slowest zone after all, so the replica that holds
+ * the most of them is cut off instead (its writes go to its dirty map; it
+ * resyncs when it is back), if e->lag_cut allows it: by default only
+ * while a spare stays in sync.  Cutting the spare for speed would leave a
+ * 3-replica quorum volume one failure away from refusing writes, and a
+ * replica that is merely slow for a moment on a busy node would be enough
+ * to do it; then callers wait (-EAGAIN) for it instead. */
 static void cut_laggard(struct engine *e)
 {
 	unsigned int i, lag[ENGINE_MAX_REPLICAS] = { 0 }, worst = 0;
@@ -240,8 +243,8 @@ static void cut_laggard(struct engine *e)
 		lat = now - oldest;
 	if (!lag[worst] || !much_slower(e, worst, lat) ||
 	    (e->repl[worst].state == ENGINE_REPLICA_IN_SYNC &&
-	     !engine_can_write(e->ack, e->nr, e->min_in_sync,
-			       engine_in_sync(e) - 1)))
+	     !engine_may_cut(e->ack, e->nr, e->min_in_sync, engine_in_sync(e),
+			     e->lag_cut)))
 		return;
 	r = &e->repl[worst];
 	log_warn("%s: replica %s is %u acked writes behind: cutting it off",

@@ -40,7 +40,7 @@
  * engine_opts.soft_mult, engine_replica_stats.resyncs and .lagged,
  * engine_get_zone_hist(), ENGINE_LAG_MAX(); engine_opts.flush_timeout_ms,
  * engine_stats.reconciles and .reconciling, ENGINE_ZONE_ID_MAX,
- * engine_replica_stats.inline_ops.  One
+ * engine_replica_stats.inline_ops, engine_opts.lag_cut.  One
  * change of meaning: a zone_id of 0 now means "no zone tag"
  * (UD_ZONE_NONE), where the engine used to number zones by position,
  * which collided with the node's zone registry.
@@ -58,6 +58,18 @@ struct engine;
 enum engine_ack {
 	ENGINE_ACK_ALL,		/* every in-sync replica */
 	ENGINE_ACK_QUORUM,	/* a majority of the replica count */
+};
+
+/* When a replica that is alive but cannot keep up (acked writes pile up
+ * on it, see ENGINE_LAG_MAX) may be cut off rather than waited for. */
+enum engine_lag_cut {
+	/* Only while the replicas left in sync outnumber the acks a write
+	 * needs: cutting never leaves the volume one failure away from
+	 * refusing writes.  3 replicas under quorum: never; callers wait. */
+	ENGINE_LAG_CUT_SPARE,
+	/* Down to the acks needed: the fast zones' throughput, at the price
+	 * of no spare until the slow one has resynced. */
+	ENGINE_LAG_CUT_FLOOR,
 };
 
 #define ENGINE_MAX_REPLICAS 8
@@ -99,14 +111,17 @@ struct engine_opts {
 	 * flush or FUA write is out on it are not judged by the hard timeout
 	 * before it ends (they may be queued behind it). */
 	uint32_t flush_timeout_ms;
+	/* Added: see enum engine_lag_cut; 0 = spare. */
+	enum engine_lag_cut lag_cut;
 };
 
 /* Added by the engine: under quorum, acked writes may still be out on a
  * slow replica, each holding its buffer; up to ENGINE_LAG_MAX(queue_depth)
- * of them, then that replica is cut off (degraded, resynced later) rather
- * than make callers wait for it.  A caller that takes write buffers from
- * the loop's pool should size it for queue_depth + ENGINE_LAG_MAX of them
- * or it runs short of buffers first. */
+ * of them.  Then callers wait for it (-EAGAIN until it catches up) or, if
+ * engine_opts.lag_cut allows, that replica is cut off (degraded, resynced
+ * later).  A caller that takes write buffers from the loop's pool should
+ * size it for queue_depth + ENGINE_LAG_MAX of them or it runs short of
+ * buffers first. */
 #define ENGINE_LAG_MAX(qd) ((qd) * 2 > 64 ? (qd) * 2 : 64)
 
 /* Ack-time flags for engine_write / engine_zero / engine_trim. */

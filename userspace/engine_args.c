@@ -24,6 +24,7 @@ const struct option engine_args_options[] = {
 	{ "soft-mult", required_argument, NULL, ENGINE_ARG_SOFT_MULT },
 	{ "flush-timeout-ms", required_argument, NULL,
 	  ENGINE_ARG_FLUSH_TIMEOUT },
+	{ "lag-cut", required_argument, NULL, ENGINE_ARG_LAG_CUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -150,6 +151,14 @@ int engine_args_apply(struct engine_opts *o, int opt, char *arg)
 		else
 			return bad("ack", arg);
 		return 0;
+	case ENGINE_ARG_LAG_CUT:
+		if (!strcmp(arg, "spare"))
+			o->lag_cut = ENGINE_LAG_CUT_SPARE;
+		else if (!strcmp(arg, "floor"))
+			o->lag_cut = ENGINE_LAG_CUT_FLOOR;
+		else
+			return bad("lag-cut", arg);
+		return 0;
 	case ENGINE_ARG_MIN_IN_SYNC:
 		if (uint_arg(arg, ENGINE_MAX_REPLICAS, &o->min_in_sync))
 			return bad("min-in-sync", arg);
@@ -224,5 +233,8 @@ void engine_args_usage(FILE *f)
 "  --flush-timeout-ms N    ... but give a flush or FUA write N ms, and do not\n"
 "                          time out what waits behind one (default 10000)\n"
 "  --soft-floor-us N       soft deadline floor (default 2000)\n"
-"  --soft-mult K           soft deadline = max(floor, K x EWMA) (default 4)\n");
+"  --soft-mult K           soft deadline = max(floor, K x EWMA) (default 4)\n"
+"  --lag-cut spare|floor   cut off a replica that cannot keep up only while\n"
+"                          a spare stays in sync (spare, the default; else\n"
+"                          callers wait for it), or down to the acks needed\n");
 }

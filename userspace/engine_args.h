@@ -8,7 +8,7 @@
  *   --local ZONE=PATH | --replica ZONE=IP:PORT     (repeatable, in order)
  *   [--zone-id ZONE=ID] [--ack all|quorum] [--min-in-sync N]
  *   [--queue-depth N] [--hard-timeout-ms N] [--flush-timeout-ms N]
- *   [--soft-floor-us N] [--soft-mult K]
+ *   [--soft-floor-us N] [--soft-mult K] [--lag-cut spare|floor]
  *
  * Strings stored in the opts point into the arguments (borrowed).
  */
@@ -39,6 +39,7 @@ enum {
 	ENGINE_ARG_SOFT_FLOOR,
 	ENGINE_ARG_SOFT_MULT,
 	ENGINE_ARG_FLUSH_TIMEOUT,
+	ENGINE_ARG_LAG_CUT,
 	ENGINE_ARG_LAST,
 };
 

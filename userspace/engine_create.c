@@ -104,6 +104,7 @@ static void copy_opts(struct engine *e, const struct engine_opts *o)
 	e->soft_floor_ns = (o->soft_floor_us ? o->soft_floor_us : 2000) *
 			   1000ULL;
 	e->soft_mult = o->soft_mult ? o->soft_mult : 4;
+	e->lag_cut = o->lag_cut;
 	e->hard_ns = (o->hard_timeout_ms ? o->hard_timeout_ms : 500) *
 		     1000000ULL;
 	e->flush_ns = (o->flush_timeout_ms ? o->flush_timeout_ms : 10000) *

@@ -270,6 +270,7 @@ struct engine {
 
 	uint64_t soft_floor_ns, hard_ns, flush_ns, tick_ns;
 	unsigned int soft_mult;
+	enum engine_lag_cut lag_cut;
 	uint64_t stalls_seen;		/* uloop_stalls() at the last tick */
 	bool skipped_tick;		/* the last tick judged nothing */
 
@@ -375,6 +376,12 @@ unsigned int engine_floor(enum engine_ack ack, unsigned int nr,
 /* Whether a write may start with in_sync replicas in sync. */
 bool engine_can_write(enum engine_ack ack, unsigned int nr,
 		      unsigned int floor, unsigned int in_sync);
+/* Whether an in-sync replica that lags may be cut off, in_sync counting
+ * it: under ENGINE_LAG_CUT_SPARE only while the others still number more
+ * than the acks a write needs, so that one more failure leaves the volume
+ * writable; under ENGINE_LAG_CUT_FLOOR down to the acks needed. */
+bool engine_may_cut(enum engine_ack ack, unsigned int nr, unsigned int floor,
+		    unsigned int in_sync, enum engine_lag_cut mode);
 /* Ack verdict: 1 = ack now, 0 = wait, -1 = fail with EIO.  ok: counting
  * subs that succeeded; pending: counting subs still out on replicas that
  * are still in sync. */

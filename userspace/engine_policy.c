@@ -34,6 +34,16 @@ bool engine_can_write(enum engine_ack ack, unsigned int nr,
 	return in_sync >= need(ack, nr, floor);
 }
 
+bool engine_may_cut(enum engine_ack ack, unsigned int nr, unsigned int floor,
+		    unsigned int in_sync, enum engine_lag_cut mode)
+{
+	unsigned int left = in_sync ? in_sync - 1 : 0;
+
+	if (mode == ENGINE_LAG_CUT_FLOOR)
+		return left >= need(ack, nr, floor);
+	return left > need(ack, nr, floor);
+}
+
 /* Under `all` the ack waits for every replica that is still in sync (one
  * that fails or times out stops being in sync, and stops being waited
  * for); under `quorum` it goes as soon as a majority has the write, so it

@@ -135,6 +135,7 @@ static const struct option long_opts[] = {
 int node_parse(int argc, char **argv, struct node_opts *o, char *err,
 	       size_t errlen)
 {
+	const char *mode;
 	double ms;
 	char *end;
 	int c;
@@ -165,10 +166,9 @@ int node_parse(int argc, char **argv, struct node_opts *o, char *err,
 			o->btf_path = optarg;
 			break;
 		case 'A':
-			if (bpfsys_attach_parse(optarg, &o->attach))
-				return cliopt_fail(err, errlen, "bad --attach "
-						   "'%s': auto, tp_btf or "
-						   "raw_tp", optarg);
+			if (cliopt_attach(optarg, &mode, err, errlen))
+				return -EINVAL;
+			bpfsys_attach_parse(mode, &o->attach);
 			break;
 		case 'v':
 			o->verbose = true;

@@ -193,13 +193,8 @@ int report_parse(enum report_kind kind, int argc, char **argv,
 			a->btf_path = optarg;
 			break;
 		case OPT_ATTACH:
-			if (strcmp(optarg, "auto") &&
-			    strcmp(optarg, "tp_btf") &&
-			    strcmp(optarg, "raw_tp"))
-				return cliopt_fail(err, errlen, "bad --attach "
-						   "'%s': auto, tp_btf or "
-						   "raw_tp", optarg);
-			a->attach = optarg;
+			if (cliopt_attach(optarg, &a->attach, err, errlen))
+				return -EINVAL;
 			break;
 		case 'v':
 			a->verbose = true;

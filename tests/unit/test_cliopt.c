@@ -83,6 +83,24 @@ static void test_cliopt_pin_root_wants_absolute(void **state)
 	assert_string_equal(out, "/sys/fs/bpf/t");
 }
 
+static void test_cliopt_attach_modes(void **state)
+{
+	const char *out = "unset";
+	char err[128];
+
+	(void)state;
+	assert_int_equal(cliopt_attach("kprobe", &out, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(out, "unset");
+	assert_string_equal(err, "bad --attach 'kprobe': auto, tp_btf or "
+			    "raw_tp");
+	assert_int_equal(cliopt_attach("raw_tp", &out, err, sizeof(err)), 0);
+	assert_string_equal(out, "raw_tp");
+	assert_int_equal(cliopt_attach("tp_btf", &out, err, sizeof(err)), 0);
+	assert_int_equal(cliopt_attach("auto", &out, err, sizeof(err)), 0);
+	assert_string_equal(out, "auto");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -90,6 +108,7 @@ int main(void)
 		cmocka_unit_test(test_cliopt_bad_option_names_the_option),
 		cmocka_unit_test(test_cliopt_no_operands),
 		cmocka_unit_test(test_cliopt_pin_root_wants_absolute),
+		cmocka_unit_test(test_cliopt_attach_modes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

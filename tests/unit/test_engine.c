@@ -111,6 +111,9 @@ static void done(void *arg, int res)
 	last_res = res;
 }
 
+/* engine_opts.lag_cut of the next make(); setup() resets it. */
+static enum engine_lag_cut lag_cut;
+
 static void make(enum engine_ack ack, unsigned int min_in_sync,
 		 unsigned int qd)
 {
@@ -126,6 +129,7 @@ static void make(enum engine_ack ack, unsigned int min_in_sync,
 	o.nr_replicas = 3;
 	o.state_dir = dir;
 	o.queue_depth = qd;
+	o.lag_cut = lag_cut;
 	for (i = 0; i < 3; i++) {
 		o.replicas[i].zone = zones[i];
 		o.replicas[i].path = "/fake";
@@ -144,6 +148,7 @@ static int setup(void **state)
 	nsubs = 0;
 	ndone = 0;
 	last_res = 1;
+	lag_cut = ENGINE_LAG_CUT_SPARE;
 	reopen_err = -EIO;
 	memset(submit_err, 0, sizeof(submit_err));
 	memset(open_err, 0, sizeof(open_err));
@@ -444,12 +449,14 @@ static unsigned int pile_up(void)
 	return n;
 }
 
-static void test_engine_laggard_is_cut_off_under_quorum(void **state)
+/* With lag_cut floor, the laggard goes as soon as the slots are full. */
+static void test_engine_laggard_is_cut_off_with_lag_cut_floor(void **state)
 {
 	struct engine_stats st;
 	unsigned int n;
 
 	(void)state;
+	lag_cut = ENGINE_LAG_CUT_FLOOR;
 	make(ENGINE_ACK_QUORUM, 0, 2);
 	/* 50 ms against 100 us: much slower */
 	eng->repl[0].ewma_ns = eng->repl[1].ewma_ns = 100000;
@@ -466,6 +473,30 @@ static void test_engine_laggard_is_cut_off_under_quorum(void **state)
 	assert_int_equal(write4k(0), 0);
 	engine_get_stats(eng, &st);
 	assert_int_equal(st.in_sync, 2);
+}
+
+/* By default a replica that is much slower is still waited for while it
+ * is the volume's spare (3 replicas, quorum 2): cutting it would leave
+ * the volume one failure away from refusing writes. */
+static void test_engine_slow_spare_is_waited_for(void **state)
+{
+	struct engine_stats st;
+	unsigned int n;
+
+	(void)state;
+	make(ENGINE_ACK_QUORUM, 0, 2);
+	eng->repl[0].ewma_ns = eng->repl[1].ewma_ns = 100000;
+	eng->repl[2].ewma_ns = 50000000;
+	n = pile_up();
+	/* every slot taken by a write acked by 0 and 1 (plus the first,
+	 * which replica 2 finished too); the next write waits */
+	assert_int_equal(n, eng->nr_reqs - eng->nr_internal + 1);
+	assert_int_equal(ndone, n);
+	assert_int_equal(write4k(0), -EAGAIN);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.replica[2].state, ENGINE_REPLICA_IN_SYNC);
+	assert_int_equal(st.replica[2].lagged, 0);
+	assert_int_equal(st.in_sync, 3);
 }
 
 static void test_engine_a_little_behind_is_waited_for(void **state)
@@ -836,7 +867,8 @@ int main(void)
 		T(test_engine_hard_timeout_degrades),
 		T(test_engine_submit_failure_is_a_replica_failure),
 		T(test_engine_trim_and_zero_are_ordered_writes),
-		T(test_engine_laggard_is_cut_off_under_quorum),
+		T(test_engine_laggard_is_cut_off_with_lag_cut_floor),
+		T(test_engine_slow_spare_is_waited_for),
 		T(test_engine_a_little_behind_is_waited_for),
 		T(test_engine_flush_waits_for_the_dirty_maps),
 		T(test_engine_fua_with_a_missing_replica_syncs),

@@ -34,6 +34,34 @@ static void test_engine_policy_can_write(void **state)
 	assert_true(engine_can_write(ENGINE_ACK_QUORUM, 5, 3, 3));
 }
 
+static void test_engine_policy_may_cut(void **state)
+{
+	(void)state;
+	/* 3 replicas, quorum (floor 0 = majority 2): cutting one of 3 in
+	 * sync leaves exactly the 2 acks needed, no spare. */
+	assert_false(engine_may_cut(ENGINE_ACK_QUORUM, 3, 0, 3,
+				    ENGINE_LAG_CUT_SPARE));
+	assert_true(engine_may_cut(ENGINE_ACK_QUORUM, 3, 0, 3,
+				   ENGINE_LAG_CUT_FLOOR));
+	assert_false(engine_may_cut(ENGINE_ACK_QUORUM, 3, 0, 2,
+				    ENGINE_LAG_CUT_FLOOR));
+	/* 5 replicas, quorum 3: one may go and leave a spare, not two */
+	assert_true(engine_may_cut(ENGINE_ACK_QUORUM, 5, 0, 5,
+				   ENGINE_LAG_CUT_SPARE));
+	assert_false(engine_may_cut(ENGINE_ACK_QUORUM, 5, 0, 4,
+				    ENGINE_LAG_CUT_SPARE));
+	assert_true(engine_may_cut(ENGINE_ACK_QUORUM, 5, 0, 4,
+				   ENGINE_LAG_CUT_FLOOR));
+	/* a floor above the majority counts */
+	assert_false(engine_may_cut(ENGINE_ACK_QUORUM, 5, 4, 5,
+				    ENGINE_LAG_CUT_SPARE));
+	assert_true(engine_may_cut(ENGINE_ACK_QUORUM, 5, 4, 5,
+				   ENGINE_LAG_CUT_FLOOR));
+	/* nothing in sync: never */
+	assert_false(engine_may_cut(ENGINE_ACK_ALL, 1, 0, 0,
+				    ENGINE_LAG_CUT_FLOOR));
+}
+
 static void test_engine_policy_verdict_all(void **state)
 {
 	(void)state;
@@ -145,6 +173,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_engine_policy_floor_defaults),
 		cmocka_unit_test(test_engine_policy_can_write),
+		cmocka_unit_test(test_engine_policy_may_cut),
 		cmocka_unit_test(test_engine_policy_verdict_all),
 		cmocka_unit_test(test_engine_policy_verdict_quorum),
 		cmocka_unit_test(test_engine_policy_ewma_and_deadline),
