@@ -91,7 +91,9 @@ full() {	# lag-cut mode
 }
 full spare
 [ "$lagged" = 0 ] || fail "lag-cut spare: the slow zone (the spare) was cut off"
-[ "$iops" -le 4800 ] || fail "lag-cut spare: $iops IOPS, above the slot bound"
+# Bound by the slots, not by the fast zones (a writer's slot is free a
+# little before the slow zone's reply is counted: up to 1.25x the bound).
+[ "$iops" -le 6000 ] || fail "lag-cut spare: $iops IOPS, above the slot bound"
 full floor
 [ "$lagged" -ge 1 ] || fail "lag-cut floor: the slow zone was never cut off"
 echo "PASS: quorum p99 within 1.25x of the fast zones; all follows the slow zone;" \
