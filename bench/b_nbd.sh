@@ -15,14 +15,23 @@
 # the best of the rounds.  On a shared, noisy machine that keeps a burst
 # of someone else's load from landing on one server only.
 #
+# A 1 GiB copy takes about half a second, so one copy's MB/s swings
+# with whatever else the machine does in that half second; the copies
+# are repeated (NBD_BENCH_COPIES rounds, each visiting every server, the
+# order rotating) and the ratio quoted for them is the median of the
+# per-round ratios (a) / best of (b),(c), with each server's CPU time per
+# GiB copied, which does not depend on the machine's other load.
+#
 #   NBD_BENCH_RUNTIME=8    seconds per fio run
 #   NBD_BENCH_ROUNDS=2     rounds
+#   NBD_BENCH_COPIES=7     rounds of copies
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 TAPESTRYD=$PWD/$BUILD/bin/tapestryd
 RUNTIME=${NBD_BENCH_RUNTIME:-8}
 ROUNDS=${NBD_BENCH_ROUNDS:-2}
+COPIES=${NBD_BENCH_COPIES:-7}
 SIZE_MB=1024
 SERVERS="a b c d"
 OUT_JSON=bench/results/nbd.json
@@ -134,15 +143,49 @@ run_fio() {
 		"$D/fio.json"
 }
 
-# run_copy SRC DST -> MB/s
+# run_copy SERVER SRC DST -> "MB/s cpu_s_per_GiB" (the server's CPU)
 run_copy() {
-	local t0 t1
+	local t0 t1 c0 c1
+	c0=$(server_cpu $1)
 	t0=$(date +%s%N)
-	nbdcopy --flush "$1" "$2" || { echo 0; return; }
+	nbdcopy --flush "$2" "$3" || { echo "0 0"; return; }
 	t1=$(date +%s%N)
-	awk -v mb=$SIZE_MB -v t0="$t0" -v t1="$t1" \
-		'BEGIN { printf "%.1f", mb * 1.048576 / ((t1 - t0) / 1e9) }'
+	c1=$(server_cpu $1)
+	awk -v mb=$SIZE_MB -v t0="$t0" -v t1="$t1" -v cpu=$((c1 - c0)) \
+		'BEGIN { printf "%.1f %.3f", mb * 1.048576 / ((t1 - t0) / 1e9),
+			 cpu / 1000 / (mb / 1024) }'
 }
+
+# One round of copies in direction DIR (in|out), every server once, the
+# order rotated by round number N: keeps the best of each server, and
+# appends this round's (a) / best of (b),(c) to RATIOS[DIR] and each
+# server's CPU per GiB to CPUS[s,DIR].
+declare -A RATIOS CPUS
+copy_round() {
+	local dir=$1 n=$2 s got i list=($UP)
+	declare -A mb
+	for ((i = 0; i < ${#list[@]}; i++)); do
+		s=${list[$(( (i + n) % ${#list[@]} ))]}
+		if [ "$dir" = in ]; then
+			got=$(run_copy $s "$D/src" "${URI[$s]}")
+		else
+			got=$(run_copy $s "${URI[$s]}" null:)
+		fi
+		keep "$s,copy_$dir" "${got%% *}"
+		mb[$s]=${got%% *}
+		CPUS[$s,$dir]="${CPUS[$s,$dir]:-} ${got##* }"
+	done
+	RATIOS[$dir]="${RATIOS[$dir]:-} $(ratio "${mb[a]:-0}" "${mb[b]:-0}" "${mb[c]:-0}")"
+}
+median() { tr ' ' '\n' | grep -v '^$' | grep -v null | sort -g |
+	awk '{ v[NR] = $1 } END { if (!NR) print "null";
+		else if (NR % 2) print v[(NR + 1) / 2];
+		else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+field() { echo "${R[$1,$2]:-0 0 0 0}" | awk -v f="$3" '{ print $f }'; }
+ratio() { awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN {
+	m = b > c ? b : c; if (m > 0) printf "%.2f", a / m; else print "null" }'; }
+int() { printf '%.0f' "$1"; }
 
 # keep KEY VALUE: R[KEY] becomes VALUE if its first field is larger.
 declare -A R
@@ -161,9 +204,12 @@ for s in $SERVERS; do
 	if start_server $s; then UP="$UP $s"; else echo "b_nbd: ($s) skipped"; fi
 done
 echo "b_nbd: servers up:$UP; $ROUNDS rounds of ${RUNTIME} s runs"
+for n in $(seq "$COPIES"); do
+	copy_round in "$n"
+	copy_round out "$n"
+	echo "  copies, round $n: (a) / best peer, in:${RATIOS[in]}; out:${RATIOS[out]}"
+done
 for round in $(seq "$ROUNDS"); do
-	for s in $UP; do keep "$s,copy_in" "$(run_copy "$D/src" "${URI[$s]}")"; done
-	for s in $UP; do keep "$s,copy_out" "$(run_copy "${URI[$s]}" null:)"; done
 	for s in $UP; do keep "$s,randread" "$(run_fio $s randread 4k 32)"; done
 	for s in $UP; do keep "$s,randwrite" "$(run_fio $s randwrite 4k 32)"; done
 	for s in $UP; do keep "$s,seqwrite" "$(run_fio $s write 1M 8)"; done
@@ -175,10 +221,6 @@ for round in $(seq "$ROUNDS"); do
 	done
 done
 
-field() { echo "${R[$1,$2]:-0 0 0 0}" | awk -v f="$3" '{ print $f }'; }
-ratio() { awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN {
-	m = b > c ? b : c; if (m > 0) printf "%.2f", a / m; else print "null" }'; }
-int() { printf '%.0f' "$1"; }
 
 {
 	echo "{"
@@ -209,7 +251,21 @@ int() { printf '%.0f' "$1"; }
 	printf '    "randwrite_iops": %s,\n' "$(ratio "$(field a randwrite 1)" "$(field b randwrite 1)" "$(field c randwrite 1)")"
 	printf '    "seqwrite_mbps": %s,\n' "$(ratio "$(field a seqwrite 2)" "$(field b seqwrite 2)" "$(field c seqwrite 2)")"
 	printf '    "copy_in_mbps": %s,\n' "$(ratio "${R[a,copy_in]:-0}" "${R[b,copy_in]:-0}" "${R[c,copy_in]:-0}")"
-	printf '    "copy_out_mbps": %s\n' "$(ratio "${R[a,copy_out]:-0}" "${R[b,copy_out]:-0}" "${R[c,copy_out]:-0}")"
+	printf '    "copy_out_mbps": %s,\n' "$(ratio "${R[a,copy_out]:-0}" "${R[b,copy_out]:-0}" "${R[c,copy_out]:-0}")"
+	printf '    "copy_in_mbps_median_of_rounds": %s,\n' "$(echo "${RATIOS[in]:-}" | median)"
+	printf '    "copy_out_mbps_median_of_rounds": %s\n' "$(echo "${RATIOS[out]:-}" | median)"
+	echo "  },"
+	echo "  \"copy_rounds\": $COPIES,"
+	echo "  \"copy_ratio_rounds\": {\"in\": [$(echo ${RATIOS[in]:-} | tr ' ' ',')], \"out\": [$(echo ${RATIOS[out]:-} | tr ' ' ',')]},"
+	echo "  \"copy_server_cpu_s_per_gib_median\": {"
+	first=1
+	for s in $SERVERS; do
+		[ $first = 1 ] || echo ","
+		first=0
+		printf '    "%s": {"in": %s, "out": %s}' "$s" \
+			"$(echo "${CPUS[$s,in]:-}" | median)" "$(echo "${CPUS[$s,out]:-}" | median)"
+	done
+	echo
 	echo "  }"
 	echo "}"
 } > "$D/out.json" && jq . "$D/out.json" > "$OUT_JSON" ||
@@ -220,9 +276,10 @@ row() {	# LABEL WORKLOAD FIELD
 	     "$(int "$(field c $2 $3)") | $(int "$(field d $2 $3)") |" \
 	     "$(ratio "$(field a $2 $3)" "$(field b $2 $3)" "$(field c $2 $3)") |"
 }
-copyrow() {	# LABEL KEY
+copyrow() {	# LABEL KEY DIR
 	echo "| $1 | ${R[a,$2]:-0} | ${R[b,$2]:-0} | ${R[c,$2]:-0} | ${R[d,$2]:-0} |" \
-	     "$(ratio "${R[a,$2]:-0}" "${R[b,$2]:-0}" "${R[c,$2]:-0}") |"
+	     "$(ratio "${R[a,$2]:-0}" "${R[b,$2]:-0}" "${R[c,$2]:-0}");" \
+	     "median of rounds **$(echo "${RATIOS[$3]:-}" | median)** |"
 }
 {
 	echo "# NBD frontend benchmark"
@@ -232,16 +289,19 @@ copyrow() {	# LABEL KEY
 	echo "ioengine=nbd, one connection; nbdcopy of a ${SIZE_MB} MiB"
 	echo "random file with --flush (4 connections where the server allows"
 	echo "multi-conn).  Every backing file is on one tmpfs.  The servers run side"
-	echo "by side and each workload visits them in turn; each figure is the best"
-	echo "of $ROUNDS rounds (its p99 from the same run)."
+	echo "by side and each workload visits them in turn; each fio figure is the"
+	echo "best of $ROUNDS rounds (its p99 from the same run), each copy figure the"
+	echo "best of $COPIES rounds, and for the copies the ratio is also given as the"
+	echo "median of the $COPIES per-round ratios (each pairs copies made seconds"
+	echo "apart; a single half-second copy swings with the machine's other load)."
 	echo
 	echo "| workload | (a) Tapestry 1 local | (b) nbdkit file | (c) qemu-nbd | (d) Tapestry 3 quorum | (a) / best of (b),(c) |"
 	echo "|---|---|---|---|---|---|"
 	row "4 KiB randread QD32, IOPS" randread 1
 	row "4 KiB randwrite QD32, IOPS" randwrite 1
 	row "1 MiB seq write QD8, MB/s" seqwrite 2
-	copyrow "nbdcopy in, MB/s" copy_in
-	copyrow "nbdcopy out, MB/s" copy_out
+	copyrow "nbdcopy in, MB/s" copy_in in
+	copyrow "nbdcopy out, MB/s" copy_out out
 	echo
 	echo "p99 completion latency (fio clat), microseconds:"
 	echo
@@ -260,6 +320,17 @@ copyrow() {	# LABEL KEY
 	echo "|---|---|---|---|---|"
 	for w in randread randwrite seqwrite; do
 		echo "| $w | $(field a $w 4) | $(field b $w 4) | $(field c $w 4) | $(field d $w 4) |"
+	done
+	echo
+	echo "Server CPU time per GiB copied (median of the rounds), seconds:"
+	echo
+	echo "| copy | (a) | (b) | (c) | (d) |"
+	echo "|---|---|---|---|---|"
+	for dir in in out; do
+		echo "| nbdcopy $dir | $(echo "${CPUS[a,$dir]:-}" | median) |" \
+		     "$(echo "${CPUS[b,$dir]:-}" | median) |" \
+		     "$(echo "${CPUS[c,$dir]:-}" | median) |" \
+		     "$(echo "${CPUS[d,$dir]:-}" | median) |"
 	done
 	echo
 	echo "A 0 means that server or run did not complete (see the script's output)."
