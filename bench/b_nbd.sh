@@ -22,6 +22,10 @@
 # per-round ratios (a) / best of (b),(c), with each server's CPU time per
 # GiB copied, which does not depend on the machine's other load.
 #
+# The copies run twice: first with client and servers free to share all
+# cores, then with the cores split (every server thread on CPU 0, nbdcopy
+# on the rest), which measures each server on a core of its own.
+#
 #   NBD_BENCH_RUNTIME=8    seconds per fio run
 #   NBD_BENCH_ROUNDS=2     rounds
 #   NBD_BENCH_COPIES=7     rounds of copies
@@ -122,6 +126,21 @@ server_cpu() {
 	echo $((t * 1000 / tick))
 }
 
+# settle SERVER: wait until the server's processes have used no CPU for
+# 200 ms (10 s at most).  Work a run leaves behind (a quorum volume's
+# third replica still writing when the client has its acks) then counts
+# as that server's CPU and does not slow the next server's run.
+settle() {
+	local a b i
+	b=$(server_cpu $1)
+	for ((i = 0; i < 50; i++)); do
+		sleep 0.2
+		a=$b
+		b=$(server_cpu $1)
+		[ "$a" = "$b" ] && return
+	done
+}
+
 # run_fio SERVER RW BS QD -> "iops mbps p99_us cpu_us_per_io"; the last
 # is the server's CPU time (all its processes) per I/O.  No ramp: the
 # servers are warm from the copies.
@@ -133,6 +152,7 @@ run_fio() {
 		--runtime="$RUNTIME" --randrepeat=1 \
 		--output-format=json --output="$D/fio.json" >/dev/null 2>&1 ||
 		{ echo "0 0 0 0"; return; }
+	settle $1
 	c1=$(server_cpu $1)
 	case $rw in *read*) dir=read ;; *) dir=write ;; esac
 	jq -r --argjson cpu $((c1 - c0)) ".jobs[0].$dir | \"\(.iops) \
@@ -143,13 +163,15 @@ run_fio() {
 		"$D/fio.json"
 }
 
-# run_copy SERVER SRC DST -> "MB/s cpu_s_per_GiB" (the server's CPU)
+# run_copy SERVER SRC DST -> "MB/s cpu_s_per_GiB" (the server's CPU);
+# CLIENT_PIN prefixes nbdcopy (the split rounds below).
 run_copy() {
 	local t0 t1 c0 c1
 	c0=$(server_cpu $1)
 	t0=$(date +%s%N)
-	nbdcopy --flush "$2" "$3" || { echo "0 0"; return; }
+	${CLIENT_PIN:-} nbdcopy --flush "$2" "$3" || { echo "0 0"; return; }
 	t1=$(date +%s%N)
+	settle $1
 	c1=$(server_cpu $1)
 	awk -v mb=$SIZE_MB -v t0="$t0" -v t1="$t1" -v cpu=$((c1 - c0)) \
 		'BEGIN { printf "%.1f %.3f", mb * 1.048576 / ((t1 - t0) / 1e9),
@@ -158,11 +180,12 @@ run_copy() {
 
 # One round of copies in direction DIR (in|out), every server once, the
 # order rotated by round number N: keeps the best of each server, and
-# appends this round's (a) / best of (b),(c) to RATIOS[DIR] and each
-# server's CPU per GiB to CPUS[s,DIR].
+# appends this round's (a) / best of (b),(c) to RATIOS[KEY] and each
+# server's CPU per GiB to CPUS[s,KEY]; KEY is DIR, or DIR_split for the
+# split rounds.
 declare -A RATIOS CPUS
 copy_round() {
-	local dir=$1 n=$2 s got i list=($UP)
+	local dir=$1 n=$2 key=$1${3:-} s got i list=($UP)
 	declare -A mb
 	for ((i = 0; i < ${#list[@]}; i++)); do
 		s=${list[$(( (i + n) % ${#list[@]} ))]}
@@ -171,11 +194,38 @@ copy_round() {
 		else
 			got=$(run_copy $s "${URI[$s]}" null:)
 		fi
-		keep "$s,copy_$dir" "${got%% *}"
+		keep "$s,copy_$key" "${got%% *}"
 		mb[$s]=${got%% *}
-		CPUS[$s,$dir]="${CPUS[$s,$dir]:-} ${got##* }"
+		CPUS[$s,$key]="${CPUS[$s,$key]:-} ${got##* }"
 	done
-	RATIOS[$dir]="${RATIOS[$dir]:-} $(ratio "${mb[a]:-0}" "${mb[b]:-0}" "${mb[c]:-0}")"
+	RATIOS[$key]="${RATIOS[$key]:-} $(ratio "${mb[a]:-0}" "${mb[b]:-0}" "${mb[c]:-0}")"
+}
+
+# pin_servers CPULIST: every thread of every server process onto CPULIST
+# (io_uring workers included).  Fails if a thread would not move.
+pin_servers() {
+	local s p t
+	for s in $UP; do
+		for p in ${SPIDS[$s]}; do
+			for t in /proc/$p/task/*; do
+				taskset -c -p "$1" "${t##*/}" >/dev/null || return 1
+			done
+		done
+	done
+}
+
+# pinned_ok CPULIST: every server thread is still allowed only CPULIST
+# (one started after pin_servers might not be).
+pinned_ok() {
+	local s p t
+	for s in $UP; do
+		for p in ${SPIDS[$s]}; do
+			for t in /proc/$p/task/*; do
+				[ "$(awk '/^Cpus_allowed_list/ { print $2 }' \
+					"$t/status")" = "$1" ] || return 1
+			done
+		done
+	done
 }
 median() { tr ' ' '\n' | grep -v '^$' | grep -v null | sort -g |
 	awk '{ v[NR] = $1 } END { if (!NR) print "null";
@@ -204,11 +254,36 @@ for s in $SERVERS; do
 	if start_server $s; then UP="$UP $s"; else echo "b_nbd: ($s) skipped"; fi
 done
 echo "b_nbd: servers up:$UP; $ROUNDS rounds of ${RUNTIME} s runs"
+# One unmeasured copy into each server first: the images start sparse,
+# and tmpfs allocating their pages would weigh on round 1 only.
+for s in $UP; do run_copy $s "$D/src" "${URI[$s]}" >/dev/null; done
 for n in $(seq "$COPIES"); do
 	copy_round in "$n"
 	copy_round out "$n"
 	echo "  copies, round $n: (a) / best peer, in:${RATIOS[in]}; out:${RATIOS[out]}"
 done
+# The same copies with the cores split: every server on CPU 0, nbdcopy
+# on the others.  Above, client and server threads share both cores as
+# the scheduler places them; here each server has one core of its own,
+# as a storage daemon given a reserved core would, and the client
+# cannot take it.
+SPLIT=""
+if [ "$(nproc)" -ge 2 ] && pin_servers 0; then
+	CLIENT_PIN="taskset -c 1-$(( $(nproc) - 1 ))"
+	for n in $(seq "$COPIES"); do
+		copy_round in "$n" _split
+		copy_round out "$n" _split
+		echo "  split copies, round $n: (a) / best peer," \
+		     "in:${RATIOS[in_split]}; out:${RATIOS[out_split]}"
+	done
+	CLIENT_PIN=""
+	if pinned_ok 0; then SPLIT=1; else
+		echo "b_nbd: a server thread left CPU 0; split rows dropped"
+	fi
+	pin_servers "0-$(( $(nproc) - 1 ))"
+else
+	echo "b_nbd: split copies skipped (one core, or taskset failed)"
+fi
 for round in $(seq "$ROUNDS"); do
 	for s in $UP; do keep "$s,randread" "$(run_fio $s randread 4k 32)"; done
 	for s in $UP; do keep "$s,randwrite" "$(run_fio $s randwrite 4k 32)"; done
@@ -239,7 +314,7 @@ done
 				"$(field $s $w 3)" "$(field $s $w 4)"
 		done
 	done
-	for w in copy_in copy_out; do
+	for w in copy_in copy_out ${SPLIT:+copy_in_split copy_out_split}; do
 		for s in $SERVERS; do
 			printf ',\n    "%s_%s": {"mbps": %s}' "$w" "$s" "${R[$s,$w]:-0}"
 		done
@@ -253,17 +328,28 @@ done
 	printf '    "copy_in_mbps": %s,\n' "$(ratio "${R[a,copy_in]:-0}" "${R[b,copy_in]:-0}" "${R[c,copy_in]:-0}")"
 	printf '    "copy_out_mbps": %s,\n' "$(ratio "${R[a,copy_out]:-0}" "${R[b,copy_out]:-0}" "${R[c,copy_out]:-0}")"
 	printf '    "copy_in_mbps_median_of_rounds": %s,\n' "$(echo "${RATIOS[in]:-}" | median)"
-	printf '    "copy_out_mbps_median_of_rounds": %s\n' "$(echo "${RATIOS[out]:-}" | median)"
+	printf '    "copy_out_mbps_median_of_rounds": %s,\n' "$(echo "${RATIOS[out]:-}" | median)"
+	printf '    "copy_in_split_mbps_median_of_rounds": %s,\n' "$(echo "${RATIOS[in_split]:-}" | median)"
+	printf '    "copy_out_split_mbps_median_of_rounds": %s\n' "$(echo "${RATIOS[out_split]:-}" | median)"
 	echo "  },"
 	echo "  \"copy_rounds\": $COPIES,"
-	echo "  \"copy_ratio_rounds\": {\"in\": [$(echo ${RATIOS[in]:-} | tr ' ' ',')], \"out\": [$(echo ${RATIOS[out]:-} | tr ' ' ',')]},"
+	echo "  \"copy_ratio_rounds\": {"
+	first=1
+	for k in in out ${SPLIT:+in_split out_split}; do
+		[ $first = 1 ] || echo ","
+		first=0
+		printf '    "%s": [%s]' $k "$(echo ${RATIOS[$k]:-} | tr ' ' ',')"
+	done
+	echo
+	echo "  },"
 	echo "  \"copy_server_cpu_s_per_gib_median\": {"
 	first=1
 	for s in $SERVERS; do
 		[ $first = 1 ] || echo ","
 		first=0
-		printf '    "%s": {"in": %s, "out": %s}' "$s" \
-			"$(echo "${CPUS[$s,in]:-}" | median)" "$(echo "${CPUS[$s,out]:-}" | median)"
+		printf '    "%s": {"in": %s, "out": %s, "in_split": %s, "out_split": %s}' "$s" \
+			"$(echo "${CPUS[$s,in]:-}" | median)" "$(echo "${CPUS[$s,out]:-}" | median)" \
+			"$(echo "${CPUS[$s,in_split]:-}" | median)" "$(echo "${CPUS[$s,out_split]:-}" | median)"
 	done
 	echo
 	echo "  }"
@@ -295,6 +381,12 @@ copyrow() {	# LABEL KEY DIR
 	echo "best of $COPIES rounds, and for the copies the ratio is also given as the"
 	echo "median of the $COPIES per-round ratios (each pairs copies made seconds"
 	echo "apart; a single half-second copy swings with the machine's other load)."
+	if [ -n "$SPLIT" ]; then
+		echo "The \"cores split\" rows repeat the copies with every server's"
+		echo "threads on CPU 0 and nbdcopy on the other cores (\`taskset\`), so"
+		echo "that each server has a core of its own and competes only with itself;"
+		echo "in the other rows client and server threads share all cores."
+	fi
 	echo
 	echo "| workload | (a) Tapestry 1 local | (b) nbdkit file | (c) qemu-nbd | (d) Tapestry 3 quorum | (a) / best of (b),(c) |"
 	echo "|---|---|---|---|---|---|"
@@ -303,6 +395,10 @@ copyrow() {	# LABEL KEY DIR
 	row "1 MiB seq write QD8, MB/s" seqwrite 2
 	copyrow "nbdcopy in, MB/s" copy_in in
 	copyrow "nbdcopy out, MB/s" copy_out out
+	if [ -n "$SPLIT" ]; then
+		copyrow "nbdcopy in, cores split, MB/s" copy_in_split in_split
+		copyrow "nbdcopy out, cores split, MB/s" copy_out_split out_split
+	fi
 	echo
 	echo "p99 completion latency (fio clat), microseconds:"
 	echo
@@ -327,8 +423,8 @@ copyrow() {	# LABEL KEY DIR
 	echo
 	echo "| copy | (a) | (b) | (c) | (d) |"
 	echo "|---|---|---|---|---|"
-	for dir in in out; do
-		echo "| nbdcopy $dir | $(echo "${CPUS[a,$dir]:-}" | median) |" \
+	for dir in in out ${SPLIT:+in_split out_split}; do
+		echo "| nbdcopy ${dir/_split/, cores split} | $(echo "${CPUS[a,$dir]:-}" | median) |" \
 		     "$(echo "${CPUS[b,$dir]:-}" | median) |" \
 		     "$(echo "${CPUS[c,$dir]:-}" | median) |" \
 		     "$(echo "${CPUS[d,$dir]:-}" | median) |"
