@@ -46,16 +46,8 @@ for t in fio nbdcopy nbdinfo nbdkit qemu-nbd jq; do
 done
 [ -x "$TAPESTRYD" ] || { echo "b_nbd: build first (make)"; exit 1; }
 
-D=$(mktemp -d /dev/shm/b_nbd.XXXXXX)
-PIN=/sys/fs/bpf/tapestry-bench-nbd-$$	# a private zone registry
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$D" "$PIN"
-}
-trap cleanup EXIT
+. bench/lib.sh
+bench_scratch b_nbd
 
 wait_uri() {
 	local i

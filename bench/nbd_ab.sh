@@ -28,16 +28,8 @@ SIZE_MB=1024
 for t in fio nbdcopy nbdinfo nbdkit jq; do
 	command -v $t >/dev/null || { echo "nbd_ab: $t missing"; exit 1; }
 done
-D=$(mktemp -d /dev/shm/nbd_ab.XXXXXX)
-PIN=/sys/fs/bpf/tapestry-nbd-ab-$$	# a private zone registry
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$D" "$PIN"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+bench_scratch nbd_ab
 
 declare -A URI SPID IO CPU
 start() {	# NAME old|new|kit
