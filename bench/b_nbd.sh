@@ -272,10 +272,11 @@ if [ "$(nproc)" -ge 2 ] && pin_servers 0; then
 	if pinned_ok 0; then SPLIT=1; else
 		echo "b_nbd: a server thread left CPU 0; split rows dropped"
 	fi
-	pin_servers "0-$(( $(nproc) - 1 ))"
 else
 	echo "b_nbd: split copies skipped (one core, or taskset failed)"
 fi
+pin_servers "0-$(( $(nproc) - 1 ))" ||
+	echo "b_nbd: could not give the servers all cores back"
 for round in $(seq "$ROUNDS"); do
 	for s in $UP; do keep "$s,randread" "$(run_fio $s randread 4k 32)"; done
 	for s in $UP; do keep "$s,randwrite" "$(run_fio $s randwrite 4k 32)"; done
