@@ -666,6 +666,31 @@ static void test_placer_inconsistent_input(void **state)
 	tc_free(c);
 }
 
+/* Sizes times replicas that pass 2^64 are refused, not wrapped: 2^61 x 8
+ * would be 0 in 64 bits and slip past the total. */
+static void test_placer_volume_bytes_wrap(void **state)
+{
+	struct tc *c = even_cluster(8, 1, 1ULL << 58);
+	struct placer_input in;
+
+	(void)state;
+	tc_add_volume(c, 1ULL << 61, 8, PLACER_SPREAD_HARD, -1);
+	tc_add_volume(c, GiB, 3, PLACER_SPREAD_HARD, -1);
+	in = *tc_input(c);
+	expect_einval(&in, "total volume bytes too large");
+	c->vols[0].size_bytes = 1ULL << 60;
+	c->vols[0].replicas = 16;
+	expect_einval(&in, "total volume bytes too large");
+	c->vols[0].replicas = 4;	/* 2^62, the limit: one byte more */
+	c->vols[1].size_bytes = 1;
+	c->vols[1].replicas = 1;
+	expect_einval(&in, "total volume bytes too large");
+	c->vols[0].replicas = 3;
+	tc_input(c);
+	placer_result_free(tc_run(c));
+	tc_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -680,6 +705,7 @@ int main(void)
 		cmocka_unit_test(test_placer_all_replicas_lost),
 		cmocka_unit_test(test_placer_max_replicas_replan),
 		cmocka_unit_test(test_placer_inconsistent_input),
+		cmocka_unit_test(test_placer_volume_bytes_wrap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
