@@ -123,6 +123,21 @@ jq -e -n --slurpfile p plan.json --slurpfile v $VOLS --slurpfile t $TOPO2 '
 expect_rc 0 "$T" plan --current p2.json --topology $TOPO2 --volumes $VOLS
 jq -e '.steps == []' out.txt > /dev/null || fail "the new layout is not stable"
 
+step "plan: a failed plan leaves --write-placement untouched"
+# The placement names where replicas will be once the plan has run; it
+# must not appear without its plan.
+echo "OLD" > wp.json
+expect_rc 1 "$T" plan --current p1.json --topology $TOPO2 --volumes $VOLS \
+	--write-placement wp.json --output nodir/plan.json
+grep -q "nodir/plan.json" err.txt || fail "no error for the plan: $(cat err.txt)"
+[ "$(cat wp.json)" = "OLD" ] || fail "placement written without its plan"
+rc=0
+"$T" plan --current p1.json --topology $TOPO2 --volumes $VOLS \
+	--write-placement wp.json >&- 2> err.txt || rc=$?
+[ "$rc" -eq 1 ] || fail "plan to a closed stdout exited $rc"
+[ "$(cat wp.json)" = "OLD" ] || fail "placement written without its plan"
+[ -z "$(ls wp.json.tmp.* 2>/dev/null)" ] || fail "a temporary file was left"
+
 step "a slow zone: primaries move, data does not"
 jq '{nodes: [.nodes[] | {name, p99_write_us: 1000}],
      zones: [{zone: "zone-a", p99_write_us: 10000},
