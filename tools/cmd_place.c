@@ -129,7 +129,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_TOPOLOGY: a->topology = optarg; break;
 		case OPT_VOLUMES: a->volumes = optarg; break;
@@ -159,6 +159,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'h':
 			usage(stdout, a->plan);
 			return 0;
+		case ':':
+			return bad_usage(a, "option '%s' needs a value",
+					 argv[optind - 1]);
 		default:
 			return bad_usage(a, "bad option '%s'",
 					 argv[optind - 1]);

@@ -192,6 +192,12 @@ grep -q "bad option '--bogus'" err.txt && grep -q "^usage: tapestry place" \
 	err.txt || fail "bad flag: $(cat err.txt)"
 expect_rc 2 "$T" plan --topology $TOPO --volumes $VOLS
 grep -q -- "--current is required" err.txt || fail "plan without --current"
+expect_rc 2 "$T" place --volumes $VOLS --topology
+grep -q "option '--topology' needs a value" err.txt ||
+	fail "missing value: $(head -1 err.txt)"
+expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes
+grep -q "option '--volumes' needs a value" err.txt ||
+	fail "missing value: $(head -1 err.txt)"
 expect_rc 2 "$T" simulate --zones 3
 expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes 5 \
 	--event flood
