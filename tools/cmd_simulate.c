@@ -341,6 +341,10 @@ int cmd_simulate(int argc, char **argv)
 		return bad_usage("%s", "options out of range (zones 1..1000, "
 				 "replicas 1..16, fill in (0, 1], "
 				 "remove-zone needs 2 zones)");
+	if (rc == -ERANGE)
+		return bad_usage("%s", "node capacities would pass 2^62 bytes "
+				 "in all: raise --fill or use fewer or smaller "
+				 "volumes");
 	if (rc)
 		goto fail;
 	t0 = now();

@@ -201,6 +201,12 @@ grep -q "option '--volumes' needs a value" err.txt ||
 expect_rc 2 "$T" simulate --zones 3
 expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes 5 \
 	--event flood
+# A fill so low that node capacities pass 2^62 bytes in all: refused,
+# not wrapped into a cluster where nothing fits.
+expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes 10 \
+	--fill 1e-12
+grep -q "node capacities would pass 2^62 bytes" err.txt ||
+	fail "tiny --fill: $(head -2 out.txt err.txt)"
 for c in place plan simulate; do
 	expect_rc 0 "$T" $c --help
 	grep -q "^usage: tapestry $c" out.txt || fail "$c --help"
