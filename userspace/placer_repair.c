@@ -232,7 +232,7 @@ static bool spread_ok(const struct pl_state *st, const struct pl_vol *v,
 		      uint32_t *crowded, unsigned int *crowd)
 {
 	const struct pl_key *k = &st->key[v->key];
-	uint8_t why[PL_MAXR] = { 0 }, cnt[PL_MAXR];
+	uint8_t why[PL_SLOTS] = { 0 }, cnt[PL_MAXR];
 	uint32_t dom[PL_MAXR];
 	unsigned int nd, j, used = 0, minc = UINT32_MAX, maxc = 0;
 	bool ok = true;
@@ -442,7 +442,7 @@ static int repair_vol(struct pl_state *st, uint32_t vid, size_t *changes)
 {
 	struct pl_vol *v = &st->vol[vid];
 	const struct pl_key *k = &st->key[v->key];
-	uint8_t why[PL_MAXR] = { 0 };
+	uint8_t why[PL_SLOTS] = { 0 };
 	struct outcome err = { .len = 0 };
 	unsigned int start = v->nrep;
 	char fb[256] = "";
