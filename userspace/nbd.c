@@ -86,8 +86,7 @@ static void on_cqe(void *ctx, const struct io_uring_cqe *cqe)
 
 /* ---- stall watchdog ---- */
 
-static bool conn_stalled(const struct nbd_conn *c, uint64_t now,
-			 uint64_t limit)
+static bool conn_stalled(struct nbd_conn *c, uint64_t now, uint64_t limit)
 {
 	if (c->phase == PH_HANDSHAKE)
 		return now - c->born_ns > limit;
@@ -95,9 +94,11 @@ static bool conn_stalled(const struct nbd_conn *c, uint64_t now,
 		return false;
 	if ((c->batch || c->sending) && now - c->send_ns > limit)
 		return true;	/* not reading its replies */
+	/* stopped mid-request, unless a payload received in place turns
+	 * out to have moved on (nbdconn_probe_recv) */
 	return c->cur && (c->cur->state == RQ_PAYLOAD ||
 			  c->cur->state == RQ_DISCARD) &&
-	       now - c->recv_ns > limit;	/* stopped mid-request */
+	       now - c->recv_ns > limit && !nbdconn_probe_recv(c);
 }
 
 static void on_tick(struct uloop_timer *t)
