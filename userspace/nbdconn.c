@@ -117,8 +117,12 @@ static bool buf_take(struct nbd_conn *c, struct nbd_req *q)
 {
 	struct uloop_buf *b;
 
-	if (uloop_buf_get(c->s->loop, q->r.len, &b))
+	if (uloop_buf_get(c->s->loop, q->r.len, &b)) {
+		if (!c->pool_wait_ns)
+			c->pool_wait_ns = uloop_now(c->s->loop);
 		return false;
+	}
+	c->pool_wait_ns = 0;
 	if (c->buf_bytes && c->buf_bytes + b->size > c->s->o.conn_buf_bytes) {
 		uloop_buf_put(c->s->loop, b);
 		return false;

@@ -77,6 +77,8 @@ struct nbd_conn {
 	uint64_t discard;		/* payload bytes left to skip */
 	uint64_t buf_bytes;		/* pool bytes held */
 	uint64_t born_ns, recv_ns, send_ns;	/* for the stall watchdog */
+	uint64_t pool_wait_ns;		/* since when a request waits for the
+					 * pool (not its share); 0: none */
 	struct nbdproto_hs hs;
 	enum nbdproto_hs_status hs_next;	/* once hs.out is sent */
 	size_t hs_sent;

@@ -399,6 +399,56 @@ static void test_nbd_slow_payload_not_stalled(void **state)
 	teardown(t);
 }
 
+/* Clients that pipeline large reads and never read the replies hold the
+ * whole buffer pool.  Another client that needs a large buffer must not
+ * wait the full client timeout for them: while it waits for the pool,
+ * those holding buffers and not reading are dropped after the shorter
+ * pressure limit, and its read goes through. */
+static void test_nbd_pool_hogs_dropped(void **state)
+{
+	struct uloop_opts lo = {
+		.nr_small = 8, .small_size = 65536, .nr_large = 4,
+		.large_size = 1 << 20,
+	};
+	struct nbd_opts no = { .client_timeout_ms = 60000,
+			       .conn_buf_bytes = 4 << 20 };
+	struct t *t = setup(&lo, NULL, &no);
+	static uint8_t got[1 << 20];
+	struct timespec t0, t1;
+	struct nbd_stats st;
+	unsigned int i;
+	int hog, good;
+
+	(void)state;
+	hog = c_open(t, false, NULL);
+	/* the socket takes a couple of replies; the rest hold buffers */
+	for (i = 0; i < 12; i++)
+		c_req(t, hog, 0, NBD_CMD_READ, i, (uint64_t)i << 20, 1 << 20);
+	pump_ms(t, 200);
+	assert_int_equal(uloop_buf_free(t->loop, true), 0);
+	good = c_open(t, false, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	c_req(t, good, 0, NBD_CMD_READ, 100, 0, 1 << 20);
+	pump_ms(t, 3500);
+	assert_int_equal(c_simple(t, good, NULL), 0);
+	assert_true(c_recv(t, good, got, sizeof(got)));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* well inside the 60 s client timeout */
+	assert_true(t1.tv_sec - t0.tv_sec < 15);
+	assert_true(c_closed(t, hog));
+	nbd_server_get_stats(t->s, &st);
+	assert_int_equal(st.hangups, 1);
+	/* the good client, which read everything, stays */
+	c_req(t, good, 0, NBD_CMD_READ, 101, 1 << 20, 1 << 20);
+	assert_int_equal(c_simple(t, good, NULL), 0);
+	assert_true(c_recv(t, good, got, sizeof(got)));
+	close(hog);
+	close(good);
+	assert_true(pump_until(t, no_conns));
+	assert_int_equal(uloop_buf_free(t->loop, true), 4);
+	teardown(t);
+}
+
 /* A client that vanishes with requests in the engine: nothing leaks and
  * the engine's callbacks land safely. */
 static void test_nbd_client_vanishes(void **state)
@@ -573,6 +623,7 @@ int main(void)
 		cmocka_unit_test(test_nbd_disc_drains),
 		cmocka_unit_test(test_nbd_stalled_clients_dropped),
 		cmocka_unit_test(test_nbd_slow_payload_not_stalled),
+		cmocka_unit_test(test_nbd_pool_hogs_dropped),
 		cmocka_unit_test(test_nbd_client_vanishes),
 		cmocka_unit_test(test_nbd_quiesce),
 		cmocka_unit_test(test_nbd_max_conns),
