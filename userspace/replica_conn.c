@@ -258,6 +258,44 @@ void replica_conn_send_done(struct rconn *c, int res)
 
 /* ---- requests ---- */
 
+/* Whether a HELLO for volume `name` can get a handle on c once it is
+ * answered: c already has one for it (or a HELLO for it is in progress),
+ * or fewer than REPLICA_MAX_HANDLES volumes are open or being opened.
+ * Checked before the volume is touched, so that a HELLO refused with
+ * EMFILE creates nothing and raises no generation. */
+static bool handle_room(const struct rconn *c, const char *name)
+{
+	const struct rvol *pend[REPLICA_MAX_HANDLES];
+	unsigned int i, j, used = 0, npend = 0;
+	const struct rslot *s;
+
+	for (i = 0; i < REPLICA_MAX_HANDLES; i++) {
+		if (!c->handles[i].vol)
+			continue;
+		if (!strcmp(c->handles[i].vol->name, name))
+			return true;
+		used++;
+	}
+	for (i = 0; i < c->nslots; i++) {
+		s = &c->slots[i];
+		if (s->state != RS_RUN || s->req.op != REPL_OP_HELLO ||
+		    !s->vol)
+			continue;
+		if (!strcmp(s->vol->name, name))
+			return true;
+		for (j = 0; j < REPLICA_MAX_HANDLES; j++)
+			if (c->handles[j].vol == s->vol)
+				break;
+		if (j < REPLICA_MAX_HANDLES)
+			continue;	/* counted with the handles */
+		for (j = 0; j < npend && pend[j] != s->vol; j++)
+			;
+		if (j == npend && npend < REPLICA_MAX_HANDLES)
+			pend[npend++] = s->vol;
+	}
+	return used + npend < REPLICA_MAX_HANDLES;
+}
+
 static void do_hello(struct rconn *c, struct rslot *s)
 {
 	struct replica *r = c->r;
@@ -269,6 +307,12 @@ static void do_hello(struct rconn *c, struct rslot *s)
 	if (err) {
 		log_warn("%s: HELLO refused: %s", c->peer, strerror(err));
 		replica_reply(s, err);
+		return;
+	}
+	if (!handle_room(c, hl.volume)) {
+		log_warn("%s: HELLO %s refused: %u volumes open on the "
+			 "connection", c->peer, hl.volume, REPLICA_MAX_HANDLES);
+		replica_reply(s, EMFILE);
 		return;
 	}
 	v = replica_vol_find(r, hl.volume);
