@@ -132,20 +132,31 @@ static int img_direct(struct replica *r, struct rvol *v)
 	return 0;
 }
 
-/* The seqmap wants a path; it lives beside the image. */
+/* The seqmap wants a path; it lives beside the image.  Recording a seq
+ * is a store into the shared mapping of NAME.seq: were the page under it
+ * not allocated yet and the filesystem full, the store would raise
+ * SIGBUS and kill the server.  So every page of the file is allocated
+ * here, where running out of space fails this HELLO alone.  A filesystem
+ * without fallocate gets no such guarantee (there is nothing better to
+ * do than to go on). */
 static int seq_open(struct replica *r, struct rvol *v, bool create)
 {
+	uint64_t nblocks = v->info.size / v->info.block_size;
 	char path[PATH_MAX];
 	int err;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s.seq", r->dir_fd,
 		 v->name);
-	err = seqmap_open(path, v->info.size / v->info.block_size, create,
-			  &v->seq);
+	err = seqmap_open(path, nblocks, create, &v->seq);
 	if (err)
 		return err;
 	v->fd_seq = open_at(r, v->name, "seq", O_RDWR);
-	return v->fd_seq < 0 ? -errno : 0;
+	if (v->fd_seq < 0)
+		return -errno;
+	if (fallocate(v->fd_seq, 0, 0, (off_t)(nblocks * 8)) &&
+	    errno != EOPNOTSUPP)
+		return -errno;
+	return 0;
 }
 
 /* A new replica: image, seqmap, then an empty .meta; the first metadata
@@ -154,6 +165,7 @@ static int seq_open(struct replica *r, struct rvol *v, bool create)
 static int vol_create(struct replica *r, struct rvol *v)
 {
 	char path[REPL_NAME_MAX + 8];
+	int err;
 
 	v->fd_img = open_at(r, v->name, "img", O_RDWR | O_CREAT | O_TRUNC);
 	if (v->fd_img < 0 || ftruncate(v->fd_img, (off_t)v->info.size))
@@ -163,8 +175,9 @@ static int vol_create(struct replica *r, struct rvol *v)
 	snprintf(path, sizeof(path), "%s.seq", v->name);
 	if (unlinkat(r->dir_fd, path, 0) && errno != ENOENT)
 		return -errno;
-	if (seq_open(r, v, true))
-		return -EIO;
+	err = seq_open(r, v, true);
+	if (err)
+		return err;
 	v->fd_meta = open_at(r, v->name, "meta", O_RDWR | O_CREAT | O_TRUNC);
 	if (v->fd_meta < 0)
 		return -errno;
