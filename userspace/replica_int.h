@@ -112,6 +112,8 @@ struct rslot {
 	uint32_t split;			/* reply payload bytes at buf->base ... */
 	uint32_t data_off;		/* ... the rest from buf->base + data_off */
 	uint32_t xfer;			/* bytes done by a single-op request */
+	uint32_t owed;			/* resync WRITE: bytes submitted, not
+					 * yet reported written */
 	int res;			/* 0 or a positive errno */
 	uint16_t idx;
 	uint16_t pending;		/* SQEs in flight */

@@ -17,9 +17,10 @@ if ! mount -t tmpfs -o size=2M tapestry-fullfs "$M"; then
 	echo "SKIP: cannot mount a tmpfs"
 	exit 77
 fi
+S=$(mktemp -d "${TMPDIR:-/tmp}/tapestry-fullfs-scratch.XXXXXX") || exit 1
 . "$TAPESTRY_ROOT/tests/integration/lib/cluster.sh"
 CLUSTER_TMP=$M cluster_init
-trap 'cluster_cleanup; umount "$M" 2>/dev/null || umount -l "$M"; rmdir "$M"' EXIT
+trap 'cluster_cleanup; umount "$M" 2>/dev/null || umount -l "$M"; rmdir "$M"; rm -rf "$S"' EXIT
 cluster_start 1 || exit 1
 A=$(cluster_addr 1)
 R=$CLUSTER_REPLCTL
@@ -33,6 +34,7 @@ $R -q --create --volume v --size 64M "$A" write 0 4096 fill=0x41 seq=1 \
 	> /dev/null || fail "creating the volume"
 # fill the filesystem, then give back exactly one page
 head -c 4096 /dev/zero > "$M/spare"
+head -c 4096 /dev/zero > "$M/spare2"
 dd if=/dev/zero of="$M/filler" bs=4096 status=none 2>/dev/null
 rm "$M/spare"
 echo "filesystem full but one page"
@@ -49,6 +51,27 @@ echo "last page taken by a write, the next one refused with ENOSPC"
 out=$($B resync-read 4M 4096 resync-read 8M 4096 2>&1) || fail "resync-read: $out"
 grep -q 'seqs: 2$' <<<"$out" || fail "seq of the write at 4M not recorded: $out"
 grep -q 'seqs: 0$' <<<"$out" || fail "refused write at 8M recorded: $out"
+
+# A resync copy of two blocks with room for one: whatever the reply says,
+# a block whose seq the replica records must hold the copy's data.
+rm "$M/spare2"
+head -c 8192 /dev/urandom > "$S/copy"
+out=$($B resync-write 12M file="$S/copy" seqs=5,6 2>&1)
+alive "resync copy on a full filesystem"
+echo "resync copy with one page left: $(head -c 200 <<<"$out" | tr '\n' ' ')"
+out=$($B resync-read 12M 8192 out="$S/back" 2>&1) ||
+	fail "resync-read after the copy: $out"
+seqs=$(sed -n 's/^seqs: //p' <<<"$out")
+i=0
+for s in ${seqs//,/ }; do
+	if [ "$s" != 0 ]; then
+		cmp -s <(dd if="$S/copy" bs=4096 skip=$i count=1 status=none) \
+		       <(dd if="$S/back" bs=4096 skip=$i count=1 status=none) ||
+			fail "block $i of the copy recorded with seq $s but not written"
+	fi
+	i=$((i + 1))
+done
+echo "resync copy: seqs $seqs, each recorded block holds its data"
 
 out=$($R -q --create --volume other --size 64M "$A" 2>&1)
 alive "creating a volume on a full filesystem"
