@@ -85,6 +85,8 @@ struct rvol {
 	uint64_t meta_counter;
 	unsigned int meta_pending;
 	int meta_err;
+	bool meta_failed;		/* the last write failed: change is
+					 * not on disk */
 	uint8_t *meta_buf;
 	struct rslot *waiters;		/* HELLOs waiting for persistence */
 

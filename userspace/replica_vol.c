@@ -362,8 +362,11 @@ static void vol_maybe_free(struct rvol *v)
 {
 	struct replica *r = v->r;
 
+	/* A record that failed to write is given up on: what the disk has
+	 * is older (a dirty state, or no volume), which is what the next
+	 * open should find, and no HELLO was told otherwise. */
 	if (v->refs || v->meta_pending || v->sync_pending || v->waiters ||
-	    v->oq.nr || v->persisted < v->change ||
+	    v->oq.nr || (v->persisted < v->change && !v->meta_failed) ||
 	    v->state != REPL_STATE_CLEAN)
 		return;
 	r->vols[v->id] = NULL;
@@ -412,12 +415,21 @@ static void meta_done(struct rvol *v)
 	struct rslot **pp = &v->waiters, *s;
 	int err = v->meta_err;
 
-	if (err)
+	/* A failed write persisted nothing: the HELLOs it was for fail, and
+	 * later ones must wait for a write of their own (one each, so that
+	 * a disk that keeps failing is not retried in a loop).  The retry
+	 * goes to the same slot: the other one holds the last good record,
+	 * which only a completed write may replace. */
+	if (err) {
 		log_err("volume %s: metadata write failed: %s", v->name,
 			strerror(err));
-	v->persisted = v->in_flight_change;
+		v->meta_counter--;
+	} else {
+		v->persisted = v->in_flight_change;
+	}
+	v->meta_failed = err != 0;
 	while ((s = *pp)) {
-		if (s->meta_need <= v->persisted) {
+		if (s->meta_need <= v->in_flight_change) {
 			*pp = s->next;
 			s->next = NULL;
 			hello_done(v, s, err ? EIO : 0);
@@ -425,7 +437,8 @@ static void meta_done(struct rvol *v)
 			pp = &s->next;
 		}
 	}
-	meta_kick(v);
+	if (!err || v->waiters)
+		meta_kick(v);
 	vol_maybe_free(v);
 }
 
