@@ -155,6 +155,7 @@ static void tx_kick(struct rconn *c)
 	c->msg.msg_iovlen = n;
 	io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
 	sqe->user_data = replica_ud(RK_SEND, UD_OP_OTHER, c->id, 0);
+	c->send_ns = uloop_now(c->r->loop);
 	c->nsending = k;
 	c->ops++;
 }
@@ -491,6 +492,7 @@ static void post_recv(struct rconn *c)
 		io_uring_prep_recv(sqe, c->fd, c->rxbuf, REPLICA_RXBUF, 0);
 	}
 	sqe->user_data = replica_ud(RK_RECV, UD_OP_OTHER, c->id, 0);
+	c->recv_ns = uloop_now(c->r->loop);
 	c->recv_posted = true;
 	c->ops++;
 }
@@ -545,6 +547,7 @@ void replica_conn_recv_done(struct rconn *c, int res)
 		return;
 	}
 	if (res > 0) {
+		c->recv_ns = uloop_now(c->r->loop);
 		if (c->recv_direct)
 			on_event(c, replica_rx_direct_done(&c->rx,
 							   (uint32_t)res));
@@ -701,11 +704,25 @@ void replica_conn_close(struct rconn *c)
 	kick(c);
 }
 
-/* Give up on a client that will not take its replies: drop them and shut
- * the socket, so that sends in flight fail and the connection can go. */
-void replica_conn_cut(struct rconn *c)
+bool replica_conn_stalled(const struct rconn *c, uint64_t now,
+			  uint64_t limit_ns)
 {
-	log_warn("%s: not taking its replies; cut off", c->peer);
+	if (c->shut_sent)
+		return false;	/* on its way out already */
+	if (c->nsending && now - c->send_ns > limit_ns)
+		return true;
+	/* Waiting for bytes of a frame it began (not for a buffer or slot
+	 * of ours: then no recv is posted). */
+	return c->recv_posted && replica_rx_mid_frame(&c->rx) &&
+	       now - c->recv_ns > limit_ns;
+}
+
+/* Give up on a client that keeps the server waiting: drop its replies and
+ * shut the socket, so that I/O in flight fails and the connection (and
+ * the buffers it holds) can go. */
+void replica_conn_cut(struct rconn *c, const char *why)
+{
+	log_warn("%s: %s; cut off", c->peer, why);
 	c->closing = c->tx_dead = true;
 	txq_drop(c, c->nsending);
 	if (!c->shut_sent) {

@@ -148,6 +148,8 @@ struct rconn {
 	bool shut_sent, rd_shut;
 	bool kicked, want_slot;
 	unsigned int ops;	/* network SQEs in flight */
+	uint64_t recv_ns;	/* recv posted or data received */
+	uint64_t send_ns;	/* sendmsg posted or data sent */
 
 	struct rslot *slots;
 	unsigned int nslots, nbusy;
@@ -191,6 +193,8 @@ struct replica {
 
 	bool draining, drain_expired, unclean;
 	struct uloop_timer drain_timer;
+	uint64_t client_timeout_ns;
+	struct uloop_timer tick;	/* the stalled-client watchdog */
 
 	unsigned int nsync;		/* flush fdatasyncs in flight */
 	struct rslot *sync_head, *sync_tail;	/* FLUSHes waiting for room */
@@ -210,7 +214,11 @@ void replica_conn_recv_done(struct rconn *c, int res);
 void replica_conn_send_done(struct rconn *c, int res);
 void replica_conn_maybe_finish(struct rconn *c);
 void replica_conn_close(struct rconn *c);
-void replica_conn_cut(struct rconn *c);
+void replica_conn_cut(struct rconn *c, const char *why);
+/* Whether c has kept the server waiting on it longer than limit_ns:
+ * a reply it does not take, or the rest of a frame it began. */
+bool replica_conn_stalled(const struct rconn *c, uint64_t now,
+			  uint64_t limit_ns);
 /* Finish a request: queue its reply (status res, reply_len payload bytes
  * from its buffer or inline area) or drop it if the peer is gone. */
 void replica_reply(struct rslot *s, int res);
