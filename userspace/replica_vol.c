@@ -194,9 +194,15 @@ static int vol_load(struct replica *r, struct rvol *v,
 	uint64_t max;
 	int err;
 
+	/* The record says the volume exists: a missing image is damage
+	 * (EIO), never "no such volume" (ENOENT). */
 	v->fd_img = open_at(r, v->name, "img", O_RDWR);
-	if (v->fd_img < 0)
-		return -errno;
+	if (v->fd_img < 0) {
+		err = errno;
+		log_err("volume %s: %s.img: %s", v->name, v->name,
+			strerror(err));
+		return -EIO;
+	}
 	if (fstat(v->fd_img, &st))
 		return -errno;
 	if ((uint64_t)st.st_size != m->size) {
