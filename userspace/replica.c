@@ -129,7 +129,8 @@ static void on_cqe(void *ctx, const struct io_uring_cqe *cqe)
 		break;
 	case RK_IO:
 		if (sub < c->nslots)
-			replica_io_cqe(&c->slots[sub], cqe->res);
+			replica_io_cqe(&c->slots[sub], ud_op(cqe->user_data),
+				       cqe->res);
 		break;
 	default:
 		log_err("completion of unknown kind %u", k);

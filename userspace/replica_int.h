@@ -90,6 +90,12 @@ struct rvol {
 	uint8_t *meta_buf;
 	struct rslot *waiters;		/* HELLOs waiting for persistence */
 
+	/* A sync of its files failed (errno): Linux reports a writeback
+	 * error to one fdatasync only, and may have dropped the writes it
+	 * covered, so no later FLUSH may succeed and the volume is never
+	 * recorded clean while the server runs. */
+	int sync_failed;
+
 	/* being made clean after its last handle went away */
 	unsigned int sync_pending;
 	int sync_err;
@@ -246,6 +252,9 @@ uint32_t replica_io_reply_buf(const struct rslot *s);
 /* A checked request on its volume: queue it in order, start it when it
  * may, reply when done. */
 void replica_io_submit(struct rslot *s);
-void replica_io_cqe(struct rslot *s, int res);
+/* A completion of one of s's SQEs; ud_op is the op of its user_data. */
+void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res);
+/* A sync of v's files failed with err (positive): see rvol.sync_failed. */
+void replica_vol_sync_failed(struct rvol *v, int err);
 
 #endif /* TAPESTRY_REPLICA_INT_H */

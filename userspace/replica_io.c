@@ -244,6 +244,10 @@ static void io_start(struct rslot *s)
 		punch_submit(s);
 		break;
 	case REPL_OP_FLUSH:
+		if (s->vol->sync_failed) {
+			s->res = EIO;	/* what it would cover may be lost */
+			break;
+		}
 		if (!flush_submit(s))
 			return;		/* waits for room */
 		break;
@@ -349,7 +353,7 @@ static void io_done(struct rslot *s)
 }
 
 /* A completion for one of s's SQEs. */
-void replica_io_cqe(struct rslot *s, int res)
+void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res)
 {
 	struct replica *r = s->c->r;
 	bool single = s->req.op == REPL_OP_READ ||
@@ -361,6 +365,12 @@ void replica_io_cqe(struct rslot *s, int res)
 		      (s->req.flags & REPL_F_RESYNC);
 
 	s->pending--;
+	/* A failed fdatasync (a FLUSH's, or a FUA TRIM/ZERO's), or a FUA
+	 * write's sync failing (EIO): writeback errors are reported once. */
+	if (res < 0 && res != -ECANCELED &&
+	    (ud_op == UD_OP_FLUSH ||
+	     (res == -EIO && (s->req.flags & REPL_F_FUA))))
+		replica_vol_sync_failed(s->vol, -res);
 	if (s->req.op == REPL_OP_FLUSH && s->syncs) {
 		s->syncs--;
 		flush_room(r);

@@ -497,11 +497,23 @@ static void vol_start_sync(struct rvol *v)
 		log_err("volume %s: no SQE to sync it; it stays dirty", v->name);
 }
 
+void replica_vol_sync_failed(struct rvol *v, int err)
+{
+	if (v->sync_failed)
+		return;
+	v->sync_failed = err;
+	v->r->unclean = true;
+	log_err("volume %s: sync failed: %s; writes acked before it may be "
+		"lost, so every later FLUSH fails and the volume stays dirty "
+		"until the server restarts", v->name, strerror(err));
+}
+
 static void vsync_done(struct rvol *v)
 {
-	if (v->sync_err) {
+	if (v->sync_err || v->sync_failed) {
 		log_err("volume %s: sync before close failed: %s; it stays "
-			"dirty", v->name, strerror(v->sync_err));
+			"dirty", v->name, strerror(v->sync_err ? v->sync_err :
+						   v->sync_failed));
 		v->r->unclean = true;
 		return;
 	}
@@ -560,6 +572,8 @@ void replica_vol_cqe(struct replica *r, enum replica_kind k, unsigned int id,
 	}
 	if (res < 0 && !v->sync_err)
 		v->sync_err = -res;
+	if (res < 0)
+		replica_vol_sync_failed(v, -res);
 	if (--v->sync_pending == 0) {
 		vsync_done(v);
 		vol_maybe_free(v);
