@@ -206,6 +206,8 @@ TEST_PROGS += tapestry-replctl
 tapestry-replctl_SRCS := tests/tools/replctl.c userspace/proto.c userspace/crc.c \
 			 userspace/replica_rules.c
 TEST_PROGS += tapestry-faultproxy
+TEST_PROGS += repl_stuck
+repl_stuck_SRCS := tests/integration/repl_stuck.c userspace/proto.c userspace/crc.c
 FUZZ_TARGETS += repl
 fuzz_repl_SRCS := tests/fuzz/fuzz_repl.c userspace/replica_rx.c \
 		  userspace/replica_rules.c userspace/proto.c userspace/crc.c
