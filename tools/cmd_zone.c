@@ -77,6 +77,29 @@ static int bad(const char *why, const char *arg)
 	return EXIT_USAGE;
 }
 
+/* The usage error for verb with the wrong number of arguments, or for a
+ * verb that does not exist. */
+static int bad_args(const char *verb)
+{
+	static const char *const verbs[][2] = {
+		{ "register", "one argument, NAME" },
+		{ "peer", "two arguments, ADDR NAME" },
+		{ "unpeer", "one argument, ADDR" },
+		{ "list", "no arguments" },
+	};
+	char why[96];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(verb, verbs[i][0]))
+			continue;
+		snprintf(why, sizeof(why), "%s takes %s", verb, verbs[i][1]);
+		return bad(why, NULL);
+	}
+	snprintf(why, sizeof(why), "unknown action '%s'", verb);
+	return bad(why, NULL);
+}
+
 static int run(const char *verb, char **args, int nargs, const char *root,
 	       bool json)
 {
@@ -97,7 +120,7 @@ static int run(const char *verb, char **args, int nargs, const char *root,
 	} else if (!strcmp(verb, "list") && nargs == 0) {
 		err = list(root, json);
 	} else {
-		return bad("bad arguments for", verb);
+		return bad_args(verb);
 	}
 	if (err == -EINVAL)
 		log_err("zone %s: invalid zone name (1..63 of A-Z a-z 0-9 . _ -) "

@@ -29,5 +29,10 @@ grep -q "invalid zone name" "$TMP/err" || fail "no clear message for a bad name"
 Z peer 127.0.3.1 eu-west-1a 2>"$TMP/err" && fail "address without port accepted"
 Z unpeer 127.0.3.1:7001 || fail "unpeer failed"
 Z unpeer 127.0.3.1:7001 2>/dev/null && fail "unpeer of an unknown address succeeded"
-Z nonsense 2>/dev/null; [ $? -eq 2 ] || fail "bad action is not a usage error"
+Z nonsense 2>"$TMP/err"; [ $? -eq 2 ] || fail "bad action is not a usage error"
+grep -q "unknown action 'nonsense'" "$TMP/err" ||
+	{ cat "$TMP/err"; fail "no clear message for an unknown action"; }
+Z register 2>"$TMP/err"; [ $? -eq 2 ] || fail "register without a name"
+grep -q "register takes one argument" "$TMP/err" ||
+	{ cat "$TMP/err"; fail "no clear message for a missing name"; }
 echo "PASS"
