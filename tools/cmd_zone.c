@@ -127,6 +127,9 @@ static int run(const char *verb, char **args, int nargs, const char *root,
 			"or address (IPv4:PORT, [IPv6]:PORT)", verb);
 	else if (err == -ENOENT)
 		log_err("zone %s: '%s' is not registered", verb, what);
+	else if (err == -EXDEV)
+		log_err("zone %s: %s is not on a BPF filesystem (bpffs); "
+			"--pin-root must be a directory under one", verb, root);
 	else if (err)
 		log_err("zone %s: %s", verb, strerror(-err));
 	return err ? 1 : 0;
