@@ -154,6 +154,8 @@ UNIT_TESTS += inflight
 test_inflight_SRCS := tests/unit/test_inflight.c
 UNIT_TESTS += cliopt
 test_cliopt_SRCS := tests/unit/test_cliopt.c userspace/cliopt.c
+UNIT_TESTS += bpfsys
+test_bpfsys_SRCS := tests/unit/test_bpfsys.c userspace/bpfsys.c userspace/log.c
 
 # --- placer -----------------------------------------------------------------
 # The placer core is pure logic; its tests link it alone.

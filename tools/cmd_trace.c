@@ -106,7 +106,9 @@ static int slow_parse(int argc, char **argv, struct slow_args *a, char *err,
 			    a->threshold_ms <= 0 || a->threshold_ms > 3.6e6)
 				return cliopt_fail(err, len, "bad "
 						   "--threshold-ms '%s': "
-						   "milliseconds, > 0", optarg);
+						   "milliseconds, > 0 and at "
+						   "most 3600000 (an hour)",
+						   optarg);
 			break;
 		case 'j':
 			a->json = true;

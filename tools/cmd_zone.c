@@ -77,6 +77,29 @@ static int bad(const char *why, const char *arg)
 	return EXIT_USAGE;
 }
 
+/* The usage error for verb with the wrong number of arguments, or for a
+ * verb that does not exist. */
+static int bad_args(const char *verb)
+{
+	static const char *const verbs[][2] = {
+		{ "register", "one argument, NAME" },
+		{ "peer", "two arguments, ADDR NAME" },
+		{ "unpeer", "one argument, ADDR" },
+		{ "list", "no arguments" },
+	};
+	char why[96];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(verb, verbs[i][0]))
+			continue;
+		snprintf(why, sizeof(why), "%s takes %s", verb, verbs[i][1]);
+		return bad(why, NULL);
+	}
+	snprintf(why, sizeof(why), "unknown action '%s'", verb);
+	return bad(why, NULL);
+}
+
 static int run(const char *verb, char **args, int nargs, const char *root,
 	       bool json)
 {
@@ -97,13 +120,16 @@ static int run(const char *verb, char **args, int nargs, const char *root,
 	} else if (!strcmp(verb, "list") && nargs == 0) {
 		err = list(root, json);
 	} else {
-		return bad("bad arguments for", verb);
+		return bad_args(verb);
 	}
 	if (err == -EINVAL)
 		log_err("zone %s: invalid zone name (1..63 of A-Z a-z 0-9 . _ -) "
 			"or address (IPv4:PORT, [IPv6]:PORT)", verb);
 	else if (err == -ENOENT)
 		log_err("zone %s: '%s' is not registered", verb, what);
+	else if (err == -EXDEV)
+		log_err("zone %s: %s is not on a BPF filesystem (bpffs); "
+			"--pin-root must be a directory under one", verb, root);
 	else if (err)
 		log_err("zone %s: %s", verb, strerror(-err));
 	return err ? 1 : 0;

@@ -110,6 +110,35 @@ static int parse_count(const char *s, unsigned long *out)
 	return 0;
 }
 
+/* Each percentile becomes a column and a JSON key named by
+ * hist_pct_name(): refuse a list in which two get the same name (JSON
+ * would keep only the last) or a name that is not the value itself
+ * (hist_pct_name() keeps 6 significant digits: 99.99999 reads p100). */
+static int check_pct_names(const char *arg, const double *p, unsigned int n,
+			   char *err, size_t len)
+{
+	char name[32], other[32], num[32];
+	unsigned int i, j;
+
+	for (i = 0; i < n; i++) {
+		snprintf(num, sizeof(num), "%.6g", p[i]);
+		if (strtod(num, NULL) != p[i] ||
+		    hist_pct_name(p[i], name, sizeof(name)))
+			return cliopt_fail(err, len, "bad --percentiles '%s': "
+					   "%.10g has more than 6 significant "
+					   "digits", arg, p[i]);
+		for (j = 0; j < i; j++) {
+			if (hist_pct_name(p[j], other, sizeof(other)) ||
+			    strcmp(name, other))
+				continue;
+			return cliopt_fail(err, len, "bad --percentiles '%s': "
+					   "%g and %g would both be %s", arg,
+					   p[j], p[i], name);
+		}
+	}
+	return 0;
+}
+
 static void defaults(enum report_kind kind, struct report_args *a)
 {
 	memset(a, 0, sizeof(*a));
@@ -174,6 +203,9 @@ int report_parse(enum report_kind kind, int argc, char **argv,
 						   "%d values in (0, 100], "
 						   "comma-separated", optarg,
 						   HIST_MAX_PCTS);
+			if (check_pct_names(optarg, a->pcts, (unsigned int)n,
+					    err, errlen))
+				return -EINVAL;
 			a->npcts = (unsigned int)n;
 			break;
 		case OPT_JSON:

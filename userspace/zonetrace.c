@@ -580,7 +580,9 @@ int zonetrace_load(const struct zonetrace_opts *o, const char *pin_root,
 	t->loader = !err;
 	if (err) {
 		log_err("zonetrace: cannot open or create the zone registry "
-			"under %s: %s", t->pin_root, strerror(-err));
+			"under %s: %s", t->pin_root, err == -EXDEV ?
+			"it is not on a BPF filesystem (bpffs)" :
+			strerror(-err));
 		goto err_destroy;
 	}
 	err = load_skel(o, t);

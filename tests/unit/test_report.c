@@ -109,6 +109,12 @@ static void test_report_refuses_bad_flags(void **state)
 		{ REPORT_IO, { "--count", "2x" }, "--count" },
 		{ REPORT_IO, { "--percentiles", "50,,99" }, "--percentiles" },
 		{ REPORT_IO, { "--percentiles", "101" }, "--percentiles" },
+		/* Names that collide (JSON keeps one "p99_us", "p999_us") or
+		 * that round (99.99999 would print as p100). */
+		{ REPORT_IO, { "--percentiles", "99,99" }, "p99" },
+		{ REPORT_IO, { "--percentiles", "9.99,99.9" }, "p999" },
+		{ REPORT_IO, { "--percentiles", "1.25,12.5" }, "p125" },
+		{ REPORT_IO, { "--percentiles", "99.99999" }, "99.99999" },
 		{ REPORT_IO, { "--json", "--prometheus" }, "exclude" },
 		{ REPORT_IO, { "--pin-root", "relative" }, "absolute" },
 		{ REPORT_IO, { "--attach", "kprobe" }, "--attach" },
