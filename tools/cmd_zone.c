@@ -14,8 +14,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "bpfsys.h"
@@ -42,9 +45,17 @@ static int list(const char *root, bool json)
 {
 	struct json_object *arr = NULL, *o;
 	char name[ZONE_NAME_LEN];
+	struct statfs fs;
+	struct stat st;
 	unsigned int id;
 	int err = 0;
 
+	/* No pin root yet means no zones; one off bpffs is a mistake, not
+	 * an empty registry. */
+	if (!stat(root, &st) &&
+	    (!S_ISDIR(st.st_mode) || statfs(root, &fs) ||
+	     fs.f_type != BPF_FS_MAGIC))
+		return -EXDEV;
 	if (json && !(arr = json_object_new_array()))
 		return -ENOMEM;
 	for (id = ZONE_ID_MIN; id <= ZONE_ID_MAX && !err; id++) {

@@ -45,5 +45,10 @@ timeout 10 "$TAPESTRY" report zones --pin-root "$TMP/notbpf" -i 0.1 \
 	>/dev/null 2>"$TMP/err" && fail "report zones under a pin root off bpffs"
 grep -q "$TMP/notbpf: it is not on a BPF filesystem" "$TMP/err" ||
 	{ cat "$TMP/err"; fail "report zones: no clear message off bpffs"; }
+"$TAPESTRY" zone list --pin-root "$TMP/notbpf" >"$TMP/out" 2>"$TMP/err" &&
+	fail "zone list under a pin root off bpffs succeeded"
+grep -q "$TMP/notbpf is not on a BPF filesystem" "$TMP/err" ||
+	{ cat "$TMP/err"; fail "zone list: no clear message off bpffs"; }
+[ -s "$TMP/out" ] && fail "zone list off bpffs printed a list"
 [ -z "$(ls -A "$TMP/notbpf")" ] || fail "something was left in $TMP/notbpf"
 echo "PASS"
