@@ -62,7 +62,7 @@ void report_usage(enum report_kind kind, FILE *f)
 		fprintf(f,
 "  -d, --device NAME      only this disk (loop0, /dev/nvme0n1); repeatable\n");
 	fprintf(f,
-"  -i, --interval SEC     length of each report (default 1; fractions ok)\n"
+"  -i, --interval SEC     length of each report (default 1; 0.001 to 86400)\n"
 "  -c, --count N          reports to print, 0 = until interrupted (default 1)\n"
 "  -p, --percentiles LIST percentiles to show (default 50,90,99,99.9)\n"
 "      --json             one JSON object per report, one per line\n"
@@ -88,7 +88,7 @@ static int parse_interval(const char *s, double *out)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || *end || errno || !isfinite(v) || v <= 0 ||
+	if (end == s || *end || errno || !isfinite(v) || v < 0.001 ||
 	    v > 86400)
 		return -EINVAL;
 	*out = v;
@@ -187,7 +187,7 @@ int report_parse(enum report_kind kind, int argc, char **argv,
 			if (parse_interval(optarg, &a->interval_s))
 				return cliopt_fail(err, errlen, "bad "
 						   "--interval '%s': seconds, "
-						   "> 0 and <= 86400", optarg);
+						   "0.001 to 86400", optarg);
 			break;
 		case 'c':
 			if (parse_count(optarg, &a->count))

@@ -105,6 +105,7 @@ static void test_report_refuses_bad_flags(void **state)
 		{ REPORT_IO, { "--interval", "soon" }, "--interval" },
 		{ REPORT_IO, { "--interval", "1e9" }, "--interval" },
 		{ REPORT_IO, { "--interval", "nan" }, "--interval" },
+		{ REPORT_IO, { "--interval", "1e-300" }, "0.001 to 86400" },
 		{ REPORT_IO, { "--count", "-1" }, "--count" },
 		{ REPORT_IO, { "--count", "2x" }, "--count" },
 		{ REPORT_IO, { "--percentiles", "50,,99" }, "--percentiles" },
