@@ -109,6 +109,20 @@ static void maybe_finish(struct ereq *q)
 	q->e->reap = q;
 }
 
+static void unblock(struct erepl *r);
+
+/* A trim/zero answered early (it failed between chunks) has no chunks to
+ * come any more: what waited for them may go now. */
+static void release_chunk_waiters(struct engine *e)
+{
+	unsigned int i;
+
+	for (i = 0; i < e->nr; i++)
+		if (e->repl[i].nblocked &&
+		    e->repl[i].state != ENGINE_REPLICA_DEGRADED)
+			unblock(&e->repl[i]);
+}
+
 static void call_done(struct ereq *q)
 {
 	q->done_pending = 0;
@@ -133,6 +147,8 @@ static void complete(struct ereq *q, int res)
 	}
 	if (res)
 		e->failed++;
+	if (q->op == EOP_TRIM || q->op == EOP_ZERO)
+		release_chunk_waiters(e);
 	if (!e->in_api) {
 		call_done(q);
 		return;
