@@ -220,6 +220,7 @@ struct estate {
 	uint8_t again;		/* another reservation is wanted */
 	uint8_t ncqe;
 	uint8_t timed_out;	/* waiters told already */
+	uint8_t fresh;		/* no record before: a new volume */
 	int res;
 	uint64_t failures;
 	uint64_t retry_at;
@@ -342,6 +343,9 @@ void engine_abandon_blocked(struct engine *e);
 const char *engine_op_name(unsigned int op);
 /* r may lack an acked write in [off, off + len): dirty and missed. */
 void engine_mark_missed(struct erepl *r, uint64_t off, uint64_t len);
+/* r holds none of the volume's data (new to it, or its image was made
+ * anew): all of it is dirty and missed, and it vouches for nothing. */
+void engine_mark_empty(struct erepl *r, const char *why);
 /* r is in sync: its missed map gets EMISSED_IN_SYNC once every request
  * issued before now has left it (see engine_mark_in_sync_tick). */
 void engine_mark_in_sync(struct erepl *r);

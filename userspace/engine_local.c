@@ -96,10 +96,15 @@ static int do_open(struct erepl *r)
 	struct elocal *l = r->loc;
 	char path[4096], suffix[REPL_ZONE_MAX + 8];
 	struct stat st;
+	bool made = false;
 	int fd, err;
 
-	fd = open(l->path, O_RDWR | O_DIRECT | O_CLOEXEC |
-		  (e->create ? O_CREAT : 0), 0600);
+	fd = open(l->path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && e->create) {
+		fd = open(l->path, O_RDWR | O_DIRECT | O_CLOEXEC | O_CREAT |
+			  O_EXCL, 0600);
+		made = fd >= 0;
+	}
 	if (fd < 0) {
 		err = -errno;
 		log_warn("%s: %s: %s", e->name, l->path, strerror(-err));
@@ -120,6 +125,15 @@ static int do_open(struct erepl *r)
 		goto err_close;
 	}
 	l->fd = fd;
+	if (!made)
+		return 0;
+	/* A new image holds no write, whatever the seqmap of the one it
+	 * replaces says (a resync would skip every block); and if the
+	 * volume has been written before (a lost or replaced disk), none of
+	 * its data. */
+	seqmap_set(l->seq, 0, seqmap_blocks(l->seq), 0);
+	if (!e->in_create || !e->st.fresh)
+		engine_mark_empty(r, "has a new image");
 	return 0;
 
 err_close:

@@ -637,6 +637,15 @@ void engine_mark_missed(struct erepl *r, uint64_t off, uint64_t len)
 	dirtymap_set_range(r->missed, off, len);
 }
 
+void engine_mark_empty(struct erepl *r, const char *why)
+{
+	log_warn("%s: replica %s %s: all of it is to be copied", r->e->name,
+		 r->zone, why);
+	engine_mark_missed(r, 0, r->e->size);
+	dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
+				      ~EMISSED_IN_SYNC);
+}
+
 void engine_mark_in_sync(struct erepl *r)
 {
 	r->insync_mark = r->e->next_order + 1;
