@@ -365,6 +365,7 @@ static void issue_write(struct ereq *q)
 	unsigned int i;
 
 	dirtymap_set_range(e->actlog, q->off, len);
+	e->written = true;
 	q->starting = 1;
 	for (i = 0; i < e->nr; i++) {
 		struct erepl *r = &e->repl[i];

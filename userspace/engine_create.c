@@ -319,6 +319,7 @@ int engine_create(struct uloop *loop, const struct engine_opts *o,
 		err = open_all(e, o);
 	if (!err) {
 		wait_connects(e);
+		engine_remote_check_empty(e);
 		e->recon.crash = dirtymap_count(e->actlog) != 0;
 	}
 	e->in_create = false;

@@ -303,6 +303,9 @@ struct engine {
 	unsigned int nest;		/* entry depth, reap at 0 */
 
 	uint64_t writes, reads, flushes, failed;
+	/* Some replica holds a write of this volume: a seq was handed out,
+	 * or a replica reported or recorded one. */
+	bool written;
 	uint64_t t_log;
 	uint64_t recovered, recovered_bytes;
 };
@@ -435,6 +438,8 @@ void engine_local_cqe(struct engine *e, struct ereq *q, struct erepl *r,
 bool engine_local_idle(const struct erepl *r);
 /* Reads and writes done in the loop, not through io_uring (tmpfs). */
 uint64_t engine_local_inline_ops(const struct erepl *r);
+/* Whether its seqmap records any write (a scan: for create only). */
+bool engine_local_written(const struct erepl *r);
 
 /* ---- engine_remote.c ---- */
 
@@ -450,6 +455,9 @@ void engine_remote_send_cqe(struct engine *e, struct ereq *q, struct erepl *r,
 			    const struct io_uring_cqe *cqe);
 void engine_remote_conn_cqe(struct engine *e, const struct io_uring_cqe *cqe);
 uint64_t engine_remote_applied_seq(const struct erepl *r);
+/* At create, once every reachable replica has said HELLO: replicas that
+ * hold no write of a volume that has some are marked empty. */
+void engine_remote_check_empty(struct engine *e);
 /* From the tick: give up on a connection stuck before it is up. */
 void engine_remote_tick(struct erepl *r, uint64_t now);
 /* The state record was written (err 0: a new epoch may be available):

@@ -163,6 +163,12 @@ uint64_t engine_local_inline_ops(const struct erepl *r)
 	return r->loc ? r->loc->inline_ops : 0;
 }
 
+bool engine_local_written(const struct erepl *r)
+{
+	return r->loc && r->loc->seq &&
+	       seqmap_max(r->loc->seq, 0, seqmap_blocks(r->loc->seq)) != 0;
+}
+
 int engine_local_reopen(struct erepl *r)
 {
 	if (r->loc->inflight)
