@@ -74,7 +74,8 @@ struct esub {
 	uint8_t state;
 	uint8_t counts;		/* the replica was in sync at issue */
 	uint8_t kref;		/* SQEs/frames outstanding */
-	uint8_t run;		/* local resync write: next block to look at */
+	uint8_t run;		/* local: resync write: next block to look at;
+				 * trim/zero: its step (engine_local.c) */
 	uint8_t flushing;	/* a flush or FUA op, counted in nflush */
 	uint8_t inline_io;	/* local: done in the loop; res has its result */
 	int32_t res;

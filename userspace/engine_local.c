@@ -47,6 +47,12 @@
  * MB/s when the loop copied them itself). */
 #define INLINE_MAX_LEN (64U << 10)
 
+/* A trim/zero sub's steps, in esub.run: the fallocate, a ZERO_RANGE
+ * instead where holes cannot be punched, then (FUA) the fdatasync. */
+#define RUN_TZ_FALLOCATE	0
+#define RUN_TZ_SYNC		1
+#define RUN_TZ_ZERO_RANGE	2
+
 struct elocal {
 	int fd;
 	bool bdev;
@@ -232,14 +238,16 @@ static void prep(struct erepl *r, struct ereq *q, struct io_uring_sqe *sqe,
 		break;
 	case EOP_TRIM:
 	case EOP_ZERO:
-		if (q->sub[r->idx].run) {	/* FUA: sync the fallocate */
+		if (q->sub[r->idx].run == RUN_TZ_SYNC) {
 			io_uring_prep_fsync(sqe, l->fd, IORING_FSYNC_DATASYNC);
 			break;
 		}
 		/* Files: a punched hole reads back as zeroes.  Block devices
-		 * take ZERO_RANGE for zeroes and PUNCH_HOLE to discard. */
+		 * take ZERO_RANGE for zeroes and PUNCH_HOLE to discard.  A
+		 * zero where holes cannot be punched: ZERO_RANGE. */
 		mode = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE;
-		if (l->bdev && q->op == EOP_ZERO)
+		if ((l->bdev && q->op == EOP_ZERO) ||
+		    q->sub[r->idx].run == RUN_TZ_ZERO_RANGE)
 			mode = FALLOC_FL_KEEP_SIZE | FALLOC_FL_ZERO_RANGE;
 		io_uring_prep_fallocate(sqe, l->fd, mode, q->off, q->len);
 		break;
@@ -382,6 +390,17 @@ static int finish(struct erepl *r, struct ereq *q, int res)
 	struct esub *s = &q->sub[r->idx];
 	uint32_t bs = r->e->bs;
 
+	if (res == -EOPNOTSUPP && (q->op == EOP_TRIM || q->op == EOP_ZERO) &&
+	    s->run == RUN_TZ_FALLOCATE) {
+		/* No hole punching here (a file system without it, a block
+		 * device without write-zeroes), as a replica server may find
+		 * too: a trim is a hint, done; a zero takes ZERO_RANGE. */
+		if (q->op == EOP_ZERO) {
+			s->run = RUN_TZ_ZERO_RANGE;
+			return issue(r, q) ? -EBUSY : 1;
+		}
+		res = 0;
+	}
 	if (res < 0)
 		return res;
 	if (q->op != EOP_RWRITE && (uint32_t)res != expect(q, s))
@@ -392,10 +411,11 @@ static int finish(struct erepl *r, struct ereq *q, int res)
 		break;
 	case EOP_TRIM:
 	case EOP_ZERO:
-		if (!s->run)
-			seqmap_set(r->loc->seq, q->off / bs, q->len / bs, q->seq);
-		if (q->fua && !s->run) {
-			s->run = 1;
+		if (s->run == RUN_TZ_SYNC)
+			break;
+		seqmap_set(r->loc->seq, q->off / bs, q->len / bs, q->seq);
+		if (q->fua) {
+			s->run = RUN_TZ_SYNC;
 			return issue(r, q) ? -EBUSY : 1;
 		}
 		break;
