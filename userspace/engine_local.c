@@ -82,8 +82,13 @@ static int check_size(struct erepl *r, int fd, struct stat *st)
 				return -errno;
 			sz = e->size;
 		}
-		if (sz != e->size)
-			sz = 0;
+		if (sz != e->size) {
+			log_err("%s: %s: %llu bytes, the volume has %llu (an "
+				"image file must have the volume's size)",
+				e->name, r->loc->path, (unsigned long long)sz,
+				(unsigned long long)e->size);
+			return -EINVAL;
+		}
 	} else {
 		return -EINVAL;
 	}
