@@ -381,18 +381,36 @@ static void write_progress(struct ereq *q)
 		engine_next_chunk(q);
 }
 
+/* Whether the kernel may still write into q's borrowed read buffer: a
+ * READ_FIXED on a local replica, abandoned when the replica failed, whose
+ * completion has not come yet. */
+static bool read_buf_held(const struct ereq *q)
+{
+	unsigned int i;
+
+	for (i = 0; i < q->e->nr; i++)
+		if (q->e->repl[i].local && q->sub[i].kref)
+			return true;
+	return false;
+}
+
+/* A failed read is retried on another replica at once, but answered only
+ * once no abandoned read can land in the caller's buffer any more: after
+ * done() the caller reuses it (engine_sub_unref() comes back here). */
 static void read_progress(struct ereq *q)
 {
 	const struct esub *s = &q->sub[q->read_from];
+	int res = 0;
 
 	if (sub_out(s))
 		return;
-	if (s->state == SUB_OK) {
-		complete(q, 0);
-		return;
+	if (s->state != SUB_OK) {
+		if (!engine_read_retry(q))
+			return;
+		res = -EIO;
 	}
-	if (engine_read_retry(q))
-		complete(q, -EIO);
+	if (!read_buf_held(q))
+		complete(q, res);
 }
 
 /* A flush is answered when every in-sync replica has synced its data and
@@ -495,6 +513,8 @@ void engine_sub_unref(struct ereq *q, unsigned int ri)
 {
 	if (q->sub[ri].kref)
 		q->sub[ri].kref--;
+	if (q->op == EOP_READ && !q->internal && !q->acked)
+		progress(q);	/* an answer may have waited for this */
 	maybe_finish(q);
 }
 

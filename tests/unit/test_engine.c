@@ -377,6 +377,40 @@ static void test_engine_read_retries_another_replica(void **state)
 	uloop_buf_put(loop, b);
 }
 
+/* A local read that the hard timeout abandons still has its READ_FIXED
+ * in the kernel, into the caller's buffer: the retry on another replica
+ * may finish first, but done() (after which the caller reuses the
+ * buffer) must wait until the kernel has given the buffer back. */
+static void test_engine_read_answer_waits_for_the_buffer(void **state)
+{
+	struct uloop_buf *b;
+	struct ereq *q;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(uloop_buf_get(loop, 4096, &b), 0);
+	assert_int_equal(engine_read(eng, 0, 4096, b, done, NULL), 0);
+	assert_int_equal(nsubs, 1);
+	q = subs[0].q;
+	q->sub[subs[0].ri].kref = 1;	/* its SQE is in the kernel */
+	q->sub[subs[0].ri].t_issue = uloop_live_clock(loop) - 2 * eng->hard_ns;
+	engine_tick(&eng->tick);
+	assert_int_equal(eng->repl[subs[0].ri].state,
+			 ENGINE_REPLICA_DEGRADED);
+	assert_int_equal(nsubs, 2);		/* retried elsewhere */
+	complete(1, 0);
+	spin();
+	assert_int_equal(ndone, 0);		/* the kernel still holds b */
+	engine_enter(eng);
+	engine_sub_unref(q, subs[0].ri);	/* its CQE came */
+	engine_leave(eng);
+	spin();
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, 0);
+	assert_int_equal(eng->nr_inflight, 0);
+	uloop_buf_put(loop, b);
+}
+
 static void test_engine_hard_timeout_degrades(void **state)
 {
 	struct engine_stats st;
@@ -931,6 +965,7 @@ int main(void)
 		T(test_engine_bad_requests_refused),
 		T(test_engine_read_retries_another_replica),
 		T(test_engine_hard_timeout_degrades),
+		T(test_engine_read_answer_waits_for_the_buffer),
 		T(test_engine_submit_failure_is_a_replica_failure),
 		T(test_engine_trim_and_zero_are_ordered_writes),
 		T(test_engine_long_zero_is_not_overtaken),
