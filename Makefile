@@ -154,6 +154,8 @@ UNIT_TESTS += inflight
 test_inflight_SRCS := tests/unit/test_inflight.c
 UNIT_TESTS += cliopt
 test_cliopt_SRCS := tests/unit/test_cliopt.c userspace/cliopt.c
+UNIT_TESTS += bpfsys
+test_bpfsys_SRCS := tests/unit/test_bpfsys.c userspace/bpfsys.c userspace/log.c
 
 # --- placer -----------------------------------------------------------------
 # The placer core is pure logic; its tests link it alone.
@@ -206,6 +208,8 @@ TEST_PROGS += tapestry-replctl
 tapestry-replctl_SRCS := tests/tools/replctl.c userspace/proto.c userspace/crc.c \
 			 userspace/replica_rules.c
 TEST_PROGS += tapestry-faultproxy
+TEST_PROGS += repl_stuck
+repl_stuck_SRCS := tests/integration/repl_stuck.c userspace/proto.c userspace/crc.c
 FUZZ_TARGETS += repl
 fuzz_repl_SRCS := tests/fuzz/fuzz_repl.c userspace/replica_rx.c \
 		  userspace/replica_rules.c userspace/proto.c userspace/crc.c

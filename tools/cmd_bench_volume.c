@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,34 +145,69 @@ static int parse_rw(const char *s, struct bv_opts *o)
 	return -EINVAL;
 }
 
+/* All of arg as a finite number in [lo, hi] (a time in seconds or ms
+ * becomes integer ns later: hi keeps that in range).  -EINVAL for an
+ * empty value, trailing junk, nan or inf. */
+static int num(const char *arg, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (end == arg || *end || errno || !isfinite(v) || v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* All of arg as an unsigned integer (base 10, or 0 for 0x too); no sign,
+ * no empty value. */
+static int unum(const char *arg, int base, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*arg < '0' || *arg > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(arg, &end, base);
+	if (*end || errno || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 static int parse_own(struct bv_opts *o, int opt, char *arg)
 {
 	uint64_t v;
-	char *end;
+	int err;
 
 	switch (opt) {
 	case OPT_RW: return parse_rw(arg, o);
 	case OPT_RWMIX:
-		o->rwmix_read = (unsigned int)strtoul(arg, &end, 10);
-		return *end || o->rwmix_read > 100 ? -EINVAL : 0;
+		if ((err = unum(arg, 10, 100, &v)))
+			return err;
+		o->rwmix_read = (unsigned int)v;
+		return 0;
 	case OPT_BS:
 		if (engine_args_size(arg, &v) || !v || v > (1U << 20))
 			return -EINVAL;
 		o->bs = (uint32_t)v;
 		return 0;
 	case OPT_IODEPTH:
-		o->iodepth = (unsigned int)strtoul(arg, &end, 10);
-		return *end || !o->iodepth || o->iodepth > 1024 ? -EINVAL : 0;
+		if (unum(arg, 10, 1024, &v) || !v)
+			return -EINVAL;
+		o->iodepth = (unsigned int)v;
+		return 0;
 	case OPT_RUNTIME:
-		o->runtime_s = strtod(arg, &end);
-		return *end || o->runtime_s <= 0 ? -EINVAL : 0;
+		return num(arg, 0, 1e9, &o->runtime_s) ||
+		       o->runtime_s <= 0 ? -EINVAL : 0;
 	case OPT_BYTES: return engine_args_size(arg, &o->bytes);
 	case OPT_FUA: o->fua = true; return 0;
 	case OPT_NO_FLUSH: o->no_flush = true; return 0;
 	case OPT_VERIFY: o->verify = true; return 0;
-	case OPT_SEED:
-		o->seed = strtoull(arg, &end, 0);
-		return *end ? -EINVAL : 0;
+	case OPT_SEED: return unum(arg, 0, UINT64_MAX, &o->seed);
 	case OPT_LOG: o->log = arg; return 0;
 	case OPT_REF: o->ref = arg; return 0;
 	case OPT_CHECK_LOG: o->check_log = arg; return 0;
@@ -181,28 +217,18 @@ static int parse_own(struct bv_opts *o, int opt, char *arg)
 		o->images[o->nr_images++] = arg;
 		return 0;
 	case OPT_DUMP: o->dump = arg; return 0;
-	case OPT_WAIT:
-		o->wait_in_sync_s = strtod(arg, &end);
-		return *end || o->wait_in_sync_s < 0 ? -EINVAL : 0;
+	case OPT_WAIT: return num(arg, 0, 1e9, &o->wait_in_sync_s);
 	case OPT_STATUS: o->status = arg; return 0;
 	case OPT_JSON: o->json = true; return 0;
-	case OPT_STRICT:
-		o->strict_after = strtoull(arg, &end, 10);
-		return *end ? -EINVAL : 0;
+	case OPT_STRICT: return unum(arg, 10, UINT64_MAX, &o->strict_after);
 	case OPT_WINDOW: o->log_window = arg; return 0;
 	case OPT_REGISTRY: o->registry = arg; return 0;
-	case OPT_RATE:
-		o->rate = strtod(arg, &end);
-		return *end || o->rate < 0 ? -EINVAL : 0;
+	case OPT_RATE: return num(arg, 0, 1e12, &o->rate);
 	case OPT_FLUSH_INTERVAL:
-		o->flush_interval_ms = strtod(arg, &end);
-		return *end || o->flush_interval_ms <= 0 ? -EINVAL : 0;
-	case OPT_FROM:
-		o->from_ns = strtoull(arg, &end, 10);
-		return *end ? -EINVAL : 0;
-	case OPT_TO:
-		o->to_ns = strtoull(arg, &end, 10);
-		return *end ? -EINVAL : 0;
+		return num(arg, 0, 1e12, &o->flush_interval_ms) ||
+		       o->flush_interval_ms <= 0 ? -EINVAL : 0;
+	case OPT_FROM: return unum(arg, 10, UINT64_MAX, &o->from_ns);
+	case OPT_TO: return unum(arg, 10, UINT64_MAX, &o->to_ns);
 	}
 	return -EINVAL;
 }
@@ -245,12 +271,12 @@ static int check_opts(struct bv_opts *o)
 static int parse_args(int argc, char **argv, struct bv_opts *o)
 {
 	struct option *opts = all_options();
-	int c, err = 0;
+	int c, idx, err = 0;
 
 	if (!opts)
 		return -ENOMEM;
 	optind = 1;
-	while (!err && (c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while (!err && (c = getopt_long(argc, argv, "vh", opts, &idx)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			free(opts);
@@ -261,9 +287,9 @@ static int parse_args(int argc, char **argv, struct bv_opts *o)
 			err = engine_args_apply(&o->eo, c, optarg);
 		} else if (c >= OPT_RW && c <= OPT_TO) {
 			err = parse_own(o, c, optarg);
-			if (err)
-				fprintf(stderr, "bench-volume: bad value '%s'\n",
-					optarg);
+			if (err)	/* own options are all long-only */
+				fprintf(stderr, "bench-volume: bad --%s '%s'\n",
+					opts[idx].name, optarg);
 		} else {
 			err = -EINVAL;
 		}

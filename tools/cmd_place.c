@@ -129,7 +129,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_TOPOLOGY: a->topology = optarg; break;
 		case OPT_VOLUMES: a->volumes = optarg; break;
@@ -159,6 +159,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'h':
 			usage(stdout, a->plan);
 			return 0;
+		case ':':
+			return bad_usage(a, "option '%s' needs a value",
+					 argv[optind - 1]);
 		default:
 			return bad_usage(a, "bad option '%s'",
 					 argv[optind - 1]);
@@ -243,20 +246,23 @@ static void report(const struct placer_input *in, const struct placer_result *r)
 typedef int (*write_fn)(FILE *f, const struct placer_input *in,
 			const struct placer_result *r);
 
+/* Build the output in o; with stage, only stage it in a file beside path
+ * (the caller publishes it), else commit it there (stdout when NULL). */
 static int emit(const struct placer_input *in, const struct placer_result *r,
-		write_fn fn, const char *path)
+		write_fn fn, const char *path, struct place_io_out *o,
+		bool stage)
 {
-	struct place_io_out o;
 	int rc;
 
-	rc = place_io_open(&o);
+	rc = place_io_open(o);
 	if (!rc)
-		rc = fn(o.f, in, r);
-	if (rc) {
-		place_io_discard(&o);
-	} else {
-		rc = place_io_commit(&o, path);
-	}
+		rc = fn(o->f, in, r);
+	if (rc)
+		place_io_discard(o);
+	else if (stage)
+		rc = place_io_stage(o, path);
+	else
+		rc = place_io_commit(o, path);
 	if (rc)
 		log_err("%s: %s", path ? path : "stdout", strerror(-rc));
 	return rc;
@@ -267,6 +273,7 @@ static int run(int argc, char **argv, bool plan)
 	struct args a = { .cmd = argv[0], .plan = plan };
 	struct placer_result *r = NULL;
 	struct loaded l = { .ndocs = 0 };
+	struct place_io_out o, wp = { .f = NULL };
 	char err[512];
 	int rc;
 
@@ -288,18 +295,30 @@ static int run(int argc, char **argv, bool plan)
 		goto out;
 	}
 	report(&l.in, r);
+	/* The placement a plan leads to lands only once its plan has: staged
+	 * first, so that a placement that cannot be written stops the plan,
+	 * and published last. */
 	if (plan && a.write_placement &&
-	    emit(&l.in, r, placer_json_write_placement, a.write_placement)) {
+	    emit(&l.in, r, placer_json_write_placement, a.write_placement,
+		 &wp, true)) {
 		rc = 1;
 		goto out;
 	}
 	if (emit(&l.in, r, plan ? placer_json_write_plan :
-				  placer_json_write_placement, a.output)) {
+				  placer_json_write_placement, a.output, &o,
+		 false)) {
+		rc = 1;
+		goto out;
+	}
+	rc = wp.tmp ? place_io_publish(&wp) : 0;
+	if (rc) {
+		log_err("%s: %s", a.write_placement, strerror(-rc));
 		rc = 1;
 		goto out;
 	}
 	rc = r->nerrors ? 1 : 0;
 out:
+	place_io_discard(&wp);
 	placer_result_free(r);
 	loaded_free(&l);
 	return rc;

@@ -164,11 +164,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 	int c, rc;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(usage_text, stdout);
 			return 0;
 		}
+		if (c == ':')
+			return bad_usage("option '%s' needs a value",
+					 argv[optind - 1]);
 		rc = parse_one(c, a);
 		if (rc == -2)
 			return bad_usage("bad option '%s'", argv[optind - 1]);
@@ -338,6 +341,10 @@ int cmd_simulate(int argc, char **argv)
 		return bad_usage("%s", "options out of range (zones 1..1000, "
 				 "replicas 1..16, fill in (0, 1], "
 				 "remove-zone needs 2 zones)");
+	if (rc == -ERANGE)
+		return bad_usage("%s", "node capacities would pass 2^62 bytes "
+				 "in all: raise --fill or use fewer or smaller "
+				 "volumes");
 	if (rc)
 		goto fail;
 	t0 = now();

@@ -106,7 +106,9 @@ static int slow_parse(int argc, char **argv, struct slow_args *a, char *err,
 			    a->threshold_ms <= 0 || a->threshold_ms > 3.6e6)
 				return cliopt_fail(err, len, "bad "
 						   "--threshold-ms '%s': "
-						   "milliseconds, > 0", optarg);
+						   "milliseconds, > 0 and at "
+						   "most 3600000 (an hour)",
+						   optarg);
 			break;
 		case 'j':
 			a->json = true;
@@ -198,7 +200,7 @@ static int print_json(const struct blk_event *e, const char *dev,
 	err = err ?: hist_json_add(o, "total_us",
 			report_json_fixed((e->queue_ns + e->service_ns) / 1e3, 3));
 	err = err ?: hist_json_add(o, "pid", json_object_new_int64(e->tgid));
-	err = err ?: hist_json_add(o, "comm", json_object_new_string(comm));
+	err = err ?: hist_json_add(o, "comm", report_json_string(comm));
 	err = err ?: hist_json_add(o, "error", json_object_new_int(e->error));
 	err = err ?: report_json_print(stdout, o);
 	json_object_put(o);

@@ -14,8 +14,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "bpfsys.h"
@@ -42,9 +45,17 @@ static int list(const char *root, bool json)
 {
 	struct json_object *arr = NULL, *o;
 	char name[ZONE_NAME_LEN];
+	struct statfs fs;
+	struct stat st;
 	unsigned int id;
 	int err = 0;
 
+	/* No pin root yet means no zones; one off bpffs is a mistake, not
+	 * an empty registry. */
+	if (!stat(root, &st) &&
+	    (!S_ISDIR(st.st_mode) || statfs(root, &fs) ||
+	     fs.f_type != BPF_FS_MAGIC))
+		return -EXDEV;
 	if (json && !(arr = json_object_new_array()))
 		return -ENOMEM;
 	for (id = ZONE_ID_MIN; id <= ZONE_ID_MAX && !err; id++) {
@@ -77,6 +88,29 @@ static int bad(const char *why, const char *arg)
 	return EXIT_USAGE;
 }
 
+/* The usage error for verb with the wrong number of arguments, or for a
+ * verb that does not exist. */
+static int bad_args(const char *verb)
+{
+	static const char *const verbs[][2] = {
+		{ "register", "one argument, NAME" },
+		{ "peer", "two arguments, ADDR NAME" },
+		{ "unpeer", "one argument, ADDR" },
+		{ "list", "no arguments" },
+	};
+	char why[96];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(verb, verbs[i][0]))
+			continue;
+		snprintf(why, sizeof(why), "%s takes %s", verb, verbs[i][1]);
+		return bad(why, NULL);
+	}
+	snprintf(why, sizeof(why), "unknown action '%s'", verb);
+	return bad(why, NULL);
+}
+
 static int run(const char *verb, char **args, int nargs, const char *root,
 	       bool json)
 {
@@ -97,13 +131,16 @@ static int run(const char *verb, char **args, int nargs, const char *root,
 	} else if (!strcmp(verb, "list") && nargs == 0) {
 		err = list(root, json);
 	} else {
-		return bad("bad arguments for", verb);
+		return bad_args(verb);
 	}
 	if (err == -EINVAL)
 		log_err("zone %s: invalid zone name (1..63 of A-Z a-z 0-9 . _ -) "
 			"or address (IPv4:PORT, [IPv6]:PORT)", verb);
 	else if (err == -ENOENT)
 		log_err("zone %s: '%s' is not registered", verb, what);
+	else if (err == -EXDEV)
+		log_err("zone %s: %s is not on a BPF filesystem (bpffs); "
+			"--pin-root must be a directory under one", verb, root);
 	else if (err)
 		log_err("zone %s: %s", verb, strerror(-err));
 	return err ? 1 : 0;

@@ -54,6 +54,8 @@ int place_io_open(struct place_io_out *o)
 {
 	o->buf = NULL;
 	o->len = 0;
+	o->tmp = NULL;
+	o->path = NULL;
 	o->f = open_memstream(&o->buf, &o->len);
 	return o->f ? 0 : -errno;
 }
@@ -63,8 +65,13 @@ void place_io_discard(struct place_io_out *o)
 	if (o->f)
 		fclose(o->f);
 	free(o->buf);
+	if (o->tmp) {
+		unlink(o->tmp);
+		free(o->tmp);
+	}
 	o->f = NULL;
 	o->buf = NULL;
+	o->tmp = NULL;
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -83,21 +90,23 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-static int commit_file(const char *path, const char *buf, size_t len)
+/* Write buf to a fresh temporary sibling of path; *tmp names it. */
+static int stage_file(const char *path, const char *buf, size_t len,
+		      char **tmp)
 {
 	size_t plen = strlen(path);
-	char *tmp = malloc(plen + sizeof(".tmp.XXXXXX"));
+	char *t = malloc(plen + sizeof(".tmp.XXXXXX"));
 	mode_t um;
 	int fd, rc;
 
-	if (!tmp)
+	if (!t)
 		return -ENOMEM;
-	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, ".tmp.XXXXXX", sizeof(".tmp.XXXXXX"));
-	fd = mkstemp(tmp);
+	memcpy(t, path, plen);
+	memcpy(t + plen, ".tmp.XXXXXX", sizeof(".tmp.XXXXXX"));
+	fd = mkstemp(t);
 	if (fd < 0) {
 		rc = -errno;
-		free(tmp);
+		free(t);
 		return rc;
 	}
 	/* mkstemp makes 0600; give the file the mode open(2) would. */
@@ -110,11 +119,47 @@ static int commit_file(const char *path, const char *buf, size_t len)
 		rc = -errno;
 	if (close(fd) && !rc)
 		rc = -errno;
-	if (!rc && rename(tmp, path))
-		rc = -errno;
+	if (rc) {
+		unlink(t);
+		free(t);
+		return rc;
+	}
+	*tmp = t;
+	return 0;
+}
+
+/* Close the memory stream; -EIO (and the output dropped) if it failed. */
+static int close_stream(struct place_io_out *o)
+{
+	int rc = fclose(o->f) ? -EIO : 0;
+
+	o->f = NULL;
 	if (rc)
-		unlink(tmp);
-	free(tmp);
+		place_io_discard(o);
+	return rc;
+}
+
+int place_io_stage(struct place_io_out *o, const char *path)
+{
+	int rc = close_stream(o);
+
+	if (rc)
+		return rc;
+	rc = stage_file(path, o->buf, o->len, &o->tmp);
+	free(o->buf);
+	o->buf = NULL;
+	o->path = path;
+	return rc;
+}
+
+int place_io_publish(struct place_io_out *o)
+{
+	int rc = rename(o->tmp, o->path) ? -errno : 0;
+
+	if (rc)
+		unlink(o->tmp);
+	free(o->tmp);
+	o->tmp = NULL;
 	return rc;
 }
 
@@ -122,17 +167,14 @@ int place_io_commit(struct place_io_out *o, const char *path)
 {
 	int rc;
 
-	if (fclose(o->f)) {
-		o->f = NULL;
-		place_io_discard(o);
-		return -EIO;
-	}
-	o->f = NULL;
 	if (path) {
-		rc = commit_file(path, o->buf, o->len);
-	} else {
-		rc = write_all(STDOUT_FILENO, o->buf, o->len);
+		rc = place_io_stage(o, path);
+		return rc ? rc : place_io_publish(o);
 	}
+	rc = close_stream(o);
+	if (rc)
+		return rc;
+	rc = write_all(STDOUT_FILENO, o->buf, o->len);
 	place_io_discard(o);
 	return rc;
 }

@@ -19,13 +19,23 @@ struct place_io_out {
 	FILE *f;
 	char *buf;
 	size_t len;
+	char *tmp;		/* staged file, until published or discarded */
+	const char *path;	/* where the staged file goes */
 };
 
 int place_io_open(struct place_io_out *o);
 /* Close the stream and write what it holds to path (stdout when NULL),
  * atomically for files.  Returns 0 or -errno; frees the buffer. */
 int place_io_commit(struct place_io_out *o, const char *path);
-/* Drop the output unwritten; accepts a closed or never opened one. */
+/* The first half of committing to a file: close the stream and write its
+ * bytes, fsynced, to a temporary sibling of path; path is not touched.
+ * Returns 0 or -errno (then nothing is left behind). */
+int place_io_stage(struct place_io_out *o, const char *path);
+/* The second half: rename the staged file over its path.  Returns 0 or
+ * -errno; the staged file is gone either way. */
+int place_io_publish(struct place_io_out *o);
+/* Drop the output unwritten, staged file included; accepts a closed,
+ * published or never opened (zeroed) one. */
 void place_io_discard(struct place_io_out *o);
 
 #endif /* TAPESTRY_PLACE_IO_H */

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -424,17 +425,30 @@ int bpfsys_pinned_fd(const char *dir, const char *name)
 	return fd;
 }
 
+/* How long a claim waits for the lock.  bpfsys_dir_claimed() holds a
+ * shared lock for an open and a close, so a daemon that starts just then
+ * finds the lock taken by a reader, not by another daemon: wait that out.
+ * A live daemon holds it for good, and is refused after this. */
+#define CLAIM_TRIES 100
+#define CLAIM_STEP_NS (2 * 1000 * 1000)
+
 int bpfsys_claim_dir(const char *dir, int *fd)
 {
-	int d, err;
+	const struct timespec step = { .tv_nsec = CLAIM_STEP_NS };
+	int d, err, i;
 
 	d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (d < 0)
 		return -errno;
-	if (flock(d, LOCK_EX | LOCK_NB)) {
+	for (i = 0;; i++) {
+		if (!flock(d, LOCK_EX | LOCK_NB))
+			break;
 		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		close(d);
-		return err;
+		if (err != -EBUSY || i + 1 == CLAIM_TRIES) {
+			close(d);
+			return err;
+		}
+		nanosleep(&step, NULL);
 	}
 	*fd = d;
 	return 0;

@@ -128,8 +128,9 @@ int bpfsys_pinned_fd(const char *dir, const char *name);
 
 /* A daemon's claim on its pin directory: an exclusive flock on the
  * directory, held as long as *fd stays open.  Readers use it to tell pins
- * of a live daemon from those a killed one left behind.  -EBUSY when a
- * live process holds it. */
+ * of a live daemon from those a killed one left behind.  A reader's
+ * momentary lock (bpfsys_dir_claimed()) is waited out; -EBUSY when a live
+ * process still holds it after 200 ms. */
 int bpfsys_claim_dir(const char *dir, int *fd);
 
 /* Whether a live process holds the claim on dir. */

@@ -16,9 +16,10 @@ int cliopt_fail(char *err, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* What getopt_long() (run with opterr = 0 and a leading ':' in its
- * optstring) meant by returning c, ':' or '?', for the option at
- * argv[optind - 1]: "option '-x' needs a value" or "unknown option '-x'".
- * Returns -EINVAL. */
+ * optstring) meant by returning c, ':' or '?': "option '-x' needs a value"
+ * or "unknown option '-x'".  A short option is named by its letter, also
+ * inside a cluster ("-vx"); a long one as argv[optind - 1] has it.  argv
+ * must end in NULL, as main()'s does.  Returns -EINVAL. */
 int cliopt_bad_option(int c, char **argv, char *err, size_t len);
 
 /* After getopt_long(): -EINVAL with "unexpected argument 'x'" if any

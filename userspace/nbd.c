@@ -14,6 +14,10 @@
 #include "nbdconn.h"
 
 #define TICK_NS		1000000000ULL	/* stall watchdog period */
+/* While others wait for the buffer pool, a client holding buffers that
+ * has stalled this long (or a quarter of the client timeout, if less) is
+ * dropped: its buffers are what the others wait for. */
+#define PRESS_NS	2000000000ULL
 #define ACCEPT_RETRY_NS	100000000ULL	/* after EMFILE and friends */
 
 static struct io_uring_sqe *get_sqe(struct nbd_server *s)
@@ -86,8 +90,7 @@ static void on_cqe(void *ctx, const struct io_uring_cqe *cqe)
 
 /* ---- stall watchdog ---- */
 
-static bool conn_stalled(const struct nbd_conn *c, uint64_t now,
-			 uint64_t limit)
+static bool conn_stalled(struct nbd_conn *c, uint64_t now, uint64_t limit)
 {
 	if (c->phase == PH_HANDSHAKE)
 		return now - c->born_ns > limit;
@@ -95,9 +98,28 @@ static bool conn_stalled(const struct nbd_conn *c, uint64_t now,
 		return false;
 	if ((c->batch || c->sending) && now - c->send_ns > limit)
 		return true;	/* not reading its replies */
+	/* stopped mid-request, unless a payload received in place turns
+	 * out to have moved on (nbdconn_probe_recv) */
 	return c->cur && (c->cur->state == RQ_PAYLOAD ||
 			  c->cur->state == RQ_DISCARD) &&
-	       now - c->recv_ns > limit;	/* stopped mid-request */
+	       now - c->recv_ns > limit && !nbdconn_probe_recv(c);
+}
+
+/* Has some connection waited for the buffer pool itself (not its own
+ * share) for longer than press? */
+static bool pool_pressed(const struct nbd_server *s, uint64_t now,
+			 uint64_t press)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->o.max_conns; i++) {
+		const struct nbd_conn *c = s->conns[i];
+
+		if (c && c->phase != PH_DEAD && c->parked && c->pool_wait_ns &&
+		    now - c->pool_wait_ns > press)
+			return true;
+	}
+	return false;
 }
 
 static void on_tick(struct uloop_timer *t)
@@ -106,6 +128,8 @@ static void on_tick(struct uloop_timer *t)
 		offsetof(struct nbd_server, tick));
 	uint64_t now = uloop_now(s->loop);
 	uint64_t limit = (uint64_t)s->o.client_timeout_ms * 1000000ULL;
+	uint64_t press = limit / 4 < PRESS_NS ? limit / 4 : PRESS_NS;
+	bool pressed = pool_pressed(s, now, press);
 	unsigned int i;
 
 	for (i = 0; i < s->o.max_conns; i++) {
@@ -116,6 +140,10 @@ static void on_tick(struct uloop_timer *t)
 		else if (c && conn_stalled(c, now, limit))
 			nbdconn_hangup(c, c->phase == PH_HANDSHAKE ?
 				    "handshake timed out" : "stalled");
+		else if (c && pressed && c->buf_bytes &&
+			 conn_stalled(c, now, press))
+			nbdconn_hangup(c, "stalled while others wait for "
+				       "buffers");
 	}
 	uloop_timer_arm(s->loop, &s->tick, now + TICK_NS);
 }

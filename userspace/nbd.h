@@ -13,7 +13,9 @@
  *   connection hits a limit it stops reading; the others carry on.
  * - A client that stops reading its replies, or stops half-way through a
  *   request, for longer than client_timeout_ms is disconnected, which
- *   hands its buffers back.
+ *   hands its buffers back.  While another connection waits for the
+ *   buffer pool, a stalled one holding buffers goes sooner: after a
+ *   quarter of that, at most 2 s.
  * - Write payloads land in registered buffers that the engine takes;
  *   large payloads are received straight into them.
  *

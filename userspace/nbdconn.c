@@ -117,8 +117,12 @@ static bool buf_take(struct nbd_conn *c, struct nbd_req *q)
 {
 	struct uloop_buf *b;
 
-	if (uloop_buf_get(c->s->loop, q->r.len, &b))
+	if (uloop_buf_get(c->s->loop, q->r.len, &b)) {
+		if (!c->pool_wait_ns)
+			c->pool_wait_ns = uloop_now(c->s->loop);
 		return false;
+	}
+	c->pool_wait_ns = 0;
 	if (c->buf_bytes && c->buf_bytes + b->size > c->s->o.conn_buf_bytes) {
 		uloop_buf_put(c->s->loop, b);
 		return false;
@@ -394,11 +398,36 @@ static void arm_recv(struct nbd_conn *c)
 	c->sqes++;
 }
 
+bool nbdconn_probe_recv(struct nbd_conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!c->recving || !c->direct || c->probing)
+		return false;
+	sqe = get_sqe(c->s);
+	if (!sqe)
+		return true;	/* ask at the next tick */
+	io_uring_prep_cancel64(sqe, ud_make(UD_CLS_NBD, NBD_OP_RECV,
+					    UD_ZONE_NONE, 0, c->id), 0);
+	nbd_set_ud(sqe, NBD_OP_CANCEL, c->id);
+	c->probing = true;
+	c->sqes++;
+	return true;
+}
+
 static void on_recv(struct nbd_conn *c, int res)
 {
+	bool probed = c->probing;
+
 	c->recving = false;
+	c->probing = false;
 	if (c->phase == PH_DEAD) {
 		nbdconn_reap(c);
+		return;
+	}
+	if (probed && res < 0 && res != -EAGAIN && res != -ENOBUFS) {
+		/* cancelled with nothing received since it began */
+		nbdconn_hangup(c, "stalled");
 		return;
 	}
 	if (res == -EINTR || res == -EAGAIN || res == -ENOBUFS) {

@@ -70,11 +70,15 @@ struct nbd_conn {
 	enum phase phase;
 	bool recving, sending, direct, parked, structured, send_due;
 	bool rd_eof;			/* the client shut its sending side */
+	bool probing;			/* a cancel asks the direct recv how
+					 * far it got (nbdconn_probe_recv) */
 	unsigned int sqes;		/* our SQEs not yet completed */
 	unsigned int inflight;		/* requests in the engine */
 	uint64_t discard;		/* payload bytes left to skip */
 	uint64_t buf_bytes;		/* pool bytes held */
 	uint64_t born_ns, recv_ns, send_ns;	/* for the stall watchdog */
+	uint64_t pool_wait_ns;		/* since when a request waits for the
+					 * pool (not its share); 0: none */
 	struct nbdproto_hs hs;
 	enum nbdproto_hs_status hs_next;	/* once hs.out is sent */
 	size_t hs_sent;
@@ -139,6 +143,14 @@ void nbdconn_on_cqe(struct nbd_server *s, const struct io_uring_cqe *cqe);
 /* Drop the connection; why is logged (NULL: a normal end).  It is freed
  * later, from a completion, never inside this call. */
 void nbdconn_hangup(struct nbd_conn *c, const char *why);
+/* The watchdog found c mid-payload with no recv completed for the
+ * timeout.  A payload received in place is one recv that completes only
+ * once whole, so that says nothing of progress: cancel it, which
+ * completes it with the bytes that did arrive (reception then goes on)
+ * or with -ECANCELED if none did (on_recv then hangs up).  Returns false
+ * if there is nothing to ask (no such recv, or the last probe is still
+ * unanswered): the client has stalled. */
+bool nbdconn_probe_recv(struct nbd_conn *c);
 /* Free a dead connection if nothing refers to it any more. */
 void nbdconn_reap(struct nbd_conn *c);
 /* uloop hook, after each iteration's completions: retry connections

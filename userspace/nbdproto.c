@@ -142,10 +142,6 @@ static enum nbdproto_hs_status opt_info(struct nbdproto_hs *h, uint32_t opt,
 		rep_err(h, opt, NBD_REP_ERR_INVALID, "malformed request");
 		return NBDPROTO_HS_MORE;
 	}
-	if (h->shutting_down) {
-		rep_err(h, opt, NBD_REP_ERR_SHUTDOWN, "server shutting down");
-		return NBDPROTO_HS_MORE;
-	}
 	if (!name_matches(h, d + 4, namelen)) {
 		rep_err(h, opt, NBD_REP_ERR_UNKNOWN, "no such export");
 		return NBDPROTO_HS_MORE;
@@ -204,11 +200,6 @@ static void opt_list(struct nbdproto_hs *h, uint32_t len)
 			"LIST takes no data");
 		return;
 	}
-	if (h->shutting_down) {
-		rep_err(h, NBD_OPT_LIST, NBD_REP_ERR_SHUTDOWN,
-			"server shutting down");
-		return;
-	}
 	put_be32(b, n);
 	memcpy(b + 4, h->exp->name, n);
 	rep(h, NBD_OPT_LIST, NBD_REP_SERVER, b, 4 + n, desc, strlen(desc));
@@ -223,9 +214,6 @@ static void opt_structured(struct nbdproto_hs *h, uint32_t len)
 	else if (h->structured)
 		rep_err(h, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ERR_INVALID,
 			"already negotiated");
-	else if (h->shutting_down)
-		rep_err(h, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ERR_SHUTDOWN,
-			"server shutting down");
 	else {
 		h->structured = true;
 		rep(h, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0, NULL, 0);
@@ -277,6 +265,14 @@ static enum nbdproto_hs_status option(struct nbdproto_hs *h, uint32_t opt,
 				      const uint8_t *d, uint32_t len)
 {
 	h->options++;
+	/* The spec: while shutting down, error every option but ABORT with
+	 * SHUTDOWN (which the client must answer with ABORT), however it
+	 * is formed.  EXPORT_NAME cannot be refused: it hangs up. */
+	if (h->shutting_down && opt != NBD_OPT_ABORT &&
+	    opt != NBD_OPT_EXPORT_NAME) {
+		rep_err(h, opt, NBD_REP_ERR_SHUTDOWN, "server shutting down");
+		return NBDPROTO_HS_MORE;
+	}
 	switch (opt) {
 	case NBD_OPT_EXPORT_NAME:
 		return opt_export_name(h, d, len);

@@ -184,12 +184,13 @@ static int setup_volumes(struct pl_state *st, struct setup *s)
 		rc = check_volume(v, i, s);
 		if (rc)
 			goto out;
-		total += v->size_bytes * v->replicas;
-		if (total > PLACER_MAX_BYTES) {
+		/* Divide, not multiply: size x replicas can pass 2^64. */
+		if (v->size_bytes > (PLACER_MAX_BYTES - total) / v->replicas) {
 			rc = fail(s->err, s->errlen,
 				  "total volume bytes too large");
 			goto out;
 		}
+		total += v->size_bytes * v->replicas;
 		s->vols[i] = (struct named){ v->name, i };
 		order[i] = i;
 	}

@@ -21,6 +21,10 @@
 
 #define PL_NONE UINT32_MAX
 #define PL_MAXR PLACER_MAX_REPLICAS
+/* Working replica slots of a volume.  A replacement is added before the
+ * replica it replaces is dropped, so a volume holds up to R plus its
+ * leaving replicas (at most PL_MAXR each) for a moment. */
+#define PL_SLOTS (2 * PL_MAXR)
 
 struct pl_node {
 	int64_t cap;		/* capacity_bytes */
@@ -46,7 +50,7 @@ struct pl_vol {
 	uint32_t in_idx;
 	uint32_t cur_idx;	/* index into input current, or PL_NONE */
 	uint32_t pref;		/* zone-key domain of preferred_zone */
-	uint32_t rep[PL_MAXR];	/* working placement, output order */
+	uint32_t rep[PL_SLOTS];	/* working placement, output order */
 	uint32_t init[PL_MAXR];	/* start: node ids, PL_NONE when lost */
 	uint8_t nrep;
 	uint8_t ninit;

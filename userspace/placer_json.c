@@ -210,23 +210,33 @@ static int only_fields(struct jctx *c, struct json_object *o,
 	return 0;
 }
 
-/* Field f of o, or NULL; with must, a missing field is an error. */
-static int field(struct jctx *c, struct json_object *o, const char *f,
-		 bool must, struct json_object **out)
-{
-	if (!json_object_object_get_ex(o, f, out) || !*out) {
-		*out = NULL;
-		if (must)
-			return jfail(c, "missing field \"%s\"", f);
-	}
-	return 0;
-}
-
 static void push_path(struct jctx *c, const char *f, size_t *saved)
 {
 	*saved = strlen(c->path);
 	snprintf(c->path + *saved, sizeof(c->path) - *saved, "%s%s",
 		 *saved ? "." : "", f);
+}
+
+/* Field f of o, or NULL; with must, a missing field is an error.  A null
+ * value is refused: no field takes one, and taking it for "absent" would
+ * turn e.g. "used_bytes": null into 0 bytes used. */
+static int field(struct jctx *c, struct json_object *o, const char *f,
+		 bool must, struct json_object **out)
+{
+	size_t saved;
+	int rc;
+
+	if (!json_object_object_get_ex(o, f, out)) {
+		*out = NULL;
+		return must ? jfail(c, "missing field \"%s\"", f) : 0;
+	}
+	if (!*out) {
+		push_path(c, f, &saved);
+		rc = jfail(c, "must not be null");
+		c->path[saved] = '\0';
+		return rc;
+	}
+	return 0;
 }
 
 static int get_string(struct jctx *c, struct json_object *v, const char *f,

@@ -99,7 +99,7 @@ static int worst_slot(const struct pl_state *st, const struct pl_vol *v,
 	return best;
 }
 
-/* Per-domain counts of the staying replicas. */
+/* Per-domain counts of the staying replicas; dom and cnt hold PL_SLOTS. */
 static unsigned int count_staying(const struct pl_state *st,
 				  const struct pl_vol *v, const uint8_t *why,
 				  uint32_t *dom, uint8_t *cnt)
@@ -128,9 +128,9 @@ static unsigned int count_staying(const struct pl_state *st,
 static void mark_spread(const struct pl_state *st, const struct pl_vol *v,
 			uint8_t *why, unsigned int *kept)
 {
-	uint32_t D = st->key[v->key].nelig_dom, dom[PL_MAXR];
+	uint32_t D = st->key[v->key].nelig_dom, dom[PL_SLOTS];
 	unsigned int q, r, top, j, ntop, nd;
-	uint8_t cnt[PL_MAXR];
+	uint8_t cnt[PL_SLOTS];
 	int slot;
 
 	if (!D)
@@ -232,8 +232,8 @@ static bool spread_ok(const struct pl_state *st, const struct pl_vol *v,
 		      uint32_t *crowded, unsigned int *crowd)
 {
 	const struct pl_key *k = &st->key[v->key];
-	uint8_t why[PL_MAXR] = { 0 }, cnt[PL_MAXR];
-	uint32_t dom[PL_MAXR];
+	uint8_t why[PL_SLOTS] = { 0 }, cnt[PL_SLOTS];
+	uint32_t dom[PL_SLOTS];
 	unsigned int nd, j, used = 0, minc = UINT32_MAX, maxc = 0;
 	bool ok = true;
 
@@ -442,7 +442,7 @@ static int repair_vol(struct pl_state *st, uint32_t vid, size_t *changes)
 {
 	struct pl_vol *v = &st->vol[vid];
 	const struct pl_key *k = &st->key[v->key];
-	uint8_t why[PL_MAXR] = { 0 };
+	uint8_t why[PL_SLOTS] = { 0 };
 	struct outcome err = { .len = 0 };
 	unsigned int start = v->nrep;
 	char fb[256] = "";

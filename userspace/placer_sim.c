@@ -201,6 +201,7 @@ int placer_sim_create(const struct placer_sim_opts *o, struct placer_sim **out)
 	unsigned int Z = o->zones, N = o->nodes_per_zone, i, z;
 	struct placer_sim *s;
 	uint64_t total, cap;
+	double capd;
 
 	*out = NULL;
 	if (check_opts(o))
@@ -231,8 +232,14 @@ int placer_sim_create(const struct placer_sim_opts *o, struct placer_sim **out)
 	for (z = 0; z < s->nzones_total; z++)
 		zone_name(s->znames[z], z);
 	total = make_volumes(s);
-	cap = (uint64_t)((double)total / (Z * N) / o->fill);
-	cap = (cap / GiB + 1) * GiB;
+	capd = (double)total / (Z * N) / o->fill;
+	/* Every node, an added zone's too, within the placer's byte limit;
+	 * a larger double would not even convert. */
+	if ((capd + GiB) * s->nall > (double)PLACER_MAX_BYTES) {
+		placer_sim_free(s);
+		return -ERANGE;
+	}
+	cap = ((uint64_t)capd / GiB + 1) * GiB;
 	for (i = 0; i < Z * N; i++)
 		make_node(s, i, i / N, i % N + 1, cap);
 	if (o->event == PLACER_SIM_ADD_ZONE)

@@ -69,7 +69,8 @@ int placer_sim_event_parse(const char *name, enum placer_sim_event *ev);
 const char *placer_sim_event_name(enum placer_sim_event ev);
 
 /* Generate the cluster and its post-event twin.  Returns 0, -EINVAL (bad
- * options: zones, nodes, replicas 1..16, fill) or -ENOMEM. */
+ * options: zones, nodes, replicas 1..16, fill), -ERANGE (node capacities
+ * would pass PLACER_MAX_BYTES in all) or -ENOMEM. */
 int placer_sim_create(const struct placer_sim_opts *o, struct placer_sim **out);
 void placer_sim_free(struct placer_sim *s);
 

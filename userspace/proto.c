@@ -48,15 +48,16 @@ static int check_len(const struct repl_hdr *h, uint32_t max_payload)
 {
 	bool reply = h->flags & REPL_F_REPLY;
 
+	/* An error reply has no payload, so nothing for len to count. */
+	if (reply && h->status)
+		return h->len == 0 ? 0 : -EMSGSIZE;
 	switch (h->op) {
 	case REPL_OP_HELLO:
-		if (reply && h->status == 0)
+		if (reply)
 			return h->len == sizeof(struct repl_status) ? 0 : -EMSGSIZE;
-		if (!reply)
-			return h->len == sizeof(struct repl_hello) ? 0 : -EMSGSIZE;
-		return h->len == 0 ? 0 : -EMSGSIZE;
+		return h->len == sizeof(struct repl_hello) ? 0 : -EMSGSIZE;
 	case REPL_OP_STATUS:
-		if (reply && h->status == 0)
+		if (reply)
 			return h->len == sizeof(struct repl_status) ? 0 : -EMSGSIZE;
 		return h->len == 0 ? 0 : -EMSGSIZE;
 	case REPL_OP_WRITE:
@@ -76,7 +77,7 @@ static int check_len(const struct repl_hdr *h, uint32_t max_payload)
 	case REPL_OP_FLUSH:
 		return h->len == 0 ? 0 : -EMSGSIZE;
 	default:	/* TRIM, ZERO: len is a range, nothing follows */
-		return 0;
+		return reply && h->len ? -EMSGSIZE : 0;
 	}
 }
 

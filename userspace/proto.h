@@ -24,8 +24,9 @@ void proto_encode(const struct repl_hdr *h, void *wire);
  *   -EBADMSG   wrong magic or header CRC (garbage, or a torn stream);
  *   -EPROTO    another version, an unknown op, or flags the op can't take;
  *   -EMSGSIZE  a payload longer than max_payload (plus max_payload / 64
- *              of per-block seqs for resync frames), or a HELLO/STATUS
- *              payload of the wrong size. */
+ *              of per-block seqs for resync frames), a HELLO/STATUS
+ *              payload of the wrong size, or a len on a reply that has
+ *              no payload (an error reply; a TRIM or ZERO reply). */
 int proto_decode(const void *wire, uint32_t max_payload, struct repl_hdr *out);
 
 /* Whether h->len bytes of payload follow this header on the wire. */

@@ -129,7 +129,8 @@ static void on_cqe(void *ctx, const struct io_uring_cqe *cqe)
 		break;
 	case RK_IO:
 		if (sub < c->nslots)
-			replica_io_cqe(&c->slots[sub], cqe->res);
+			replica_io_cqe(&c->slots[sub], ud_op(cqe->user_data),
+				       cqe->res);
 		break;
 	default:
 		log_err("completion of unknown kind %u", k);
@@ -151,6 +152,29 @@ static void on_hook(void *arg)
 			replica_conn_process(c);
 		}
 	}
+}
+
+/* ---- stalled clients ---- */
+
+#define TICK_NS		1000000000ULL
+
+/* Every second: cut the clients that have kept the server waiting longer
+ * than --client-timeout.  Each holds registered buffers (a payload it does
+ * not finish sending, replies it does not take) that every other client
+ * needs; left alone, one such client stalls them all. */
+static void on_tick(struct uloop_timer *t)
+{
+	struct replica *r = (struct replica *)((char *)t -
+		offsetof(struct replica, tick));
+	uint64_t now = uloop_now(r->loop);
+	unsigned int i;
+
+	for (i = 0; i < r->max_conns; i++)
+		if (r->conns[i] && replica_conn_stalled(r->conns[i], now,
+							r->client_timeout_ns))
+			replica_conn_cut(r->conns[i], "stalled (no progress "
+					 "for --client-timeout)");
+	uloop_timer_arm(r->loop, &r->tick, now + TICK_NS);
 }
 
 /* ---- setup ---- */
@@ -292,6 +316,10 @@ int replica_create(struct uloop *loop, const struct replica_opts *o,
 	r->io = o->io;
 	r->conns = calloc(r->max_conns, sizeof(*r->conns));
 	r->accept_timer.fn = accept_retry;
+	r->tick.fn = on_tick;
+	r->client_timeout_ns = (uint64_t)(o->client_timeout_ms ?
+					  o->client_timeout_ms : 30000) *
+			       1000000ULL;
 	err = r->conns ? 0 : -ENOMEM;
 	if (!err)
 		err = lock_dir(r, o->data_dir);
@@ -307,6 +335,7 @@ int replica_create(struct uloop *loop, const struct replica_opts *o,
 	}
 	grow_workers(r);
 	replica_accept_arm(r);
+	uloop_timer_arm(loop, &r->tick, uloop_now(loop) + TICK_NS);
 	*out = r;
 	return 0;
 }
@@ -330,7 +359,8 @@ static void drain_expired(struct uloop_timer *t)
 	r->drain_expired = true;
 	for (i = 0; i < r->max_conns; i++)
 		if (r->conns[i])
-			replica_conn_cut(r->conns[i]);
+			replica_conn_cut(r->conns[i],
+					 "draining, and not taking its replies");
 }
 
 void replica_drain(struct replica *r, unsigned int drain_ms)
@@ -387,6 +417,7 @@ void replica_destroy(struct replica *r)
 	free(r->vols);
 	uloop_timer_cancel(r->loop, &r->accept_timer);
 	uloop_timer_cancel(r->loop, &r->drain_timer);
+	uloop_timer_cancel(r->loop, &r->tick);
 	close_listen(r);
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);

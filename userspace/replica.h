@@ -44,6 +44,10 @@ struct replica_opts {
 	const char *data_dir;	/* must exist */
 	unsigned int max_conns;	/* 0 = 256 */
 	unsigned int slots;	/* request slots per connection; 0 = 64 */
+	/* A client that leaves its replies untaken, or stops in the middle
+	 * of a frame, this long is cut off: it holds registered buffers
+	 * every other client needs.  0 = 30000. */
+	unsigned int client_timeout_ms;
 	enum replica_io_mode io;
 };
 

@@ -45,6 +45,8 @@ static void usage(FILE *f)
 "  --port-file PATH   write the bound port to PATH once listening\n"
 "  --drain-ms MS      on SIGTERM, how long to wait for clients to take their\n"
 "                     last replies (default 10000)\n"
+"  --client-timeout S cut off a client that takes none of its replies, or\n"
+"                     sends none of a frame it began, this long (default 30)\n"
 "  -v, --verbose      log every connection\n"
 "  -h, --help         this text\n"
 "\n"
@@ -99,6 +101,7 @@ static int parse(int argc, char **argv, struct cli *cli)
 		{ "buffers", required_argument, NULL, 'b' },
 		{ "port-file", required_argument, NULL, 'p' },
 		{ "drain-ms", required_argument, NULL, 'D' },
+		{ "client-timeout", required_argument, NULL, 'T' },
 		{ "io", required_argument, NULL, 'i' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -139,6 +142,11 @@ static int parse(int argc, char **argv, struct cli *cli)
 		case 'D':
 			if (parse_uint(optarg, 3600000, &cli->drain_ms))
 				goto bad;
+			break;
+		case 'T':
+			if (parse_uint(optarg, 86400, &cli->o.client_timeout_ms))
+				goto bad;
+			cli->o.client_timeout_ms *= 1000;
 			break;
 		default:
 			usage(stderr);

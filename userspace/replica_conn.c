@@ -155,6 +155,7 @@ static void tx_kick(struct rconn *c)
 	c->msg.msg_iovlen = n;
 	io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
 	sqe->user_data = replica_ud(RK_SEND, UD_OP_OTHER, c->id, 0);
+	c->send_ns = uloop_now(c->r->loop);
 	c->nsending = k;
 	c->ops++;
 }
@@ -258,6 +259,44 @@ void replica_conn_send_done(struct rconn *c, int res)
 
 /* ---- requests ---- */
 
+/* Whether a HELLO for volume `name` can get a handle on c once it is
+ * answered: c already has one for it (or a HELLO for it is in progress),
+ * or fewer than REPLICA_MAX_HANDLES volumes are open or being opened.
+ * Checked before the volume is touched, so that a HELLO refused with
+ * EMFILE creates nothing and raises no generation. */
+static bool handle_room(const struct rconn *c, const char *name)
+{
+	const struct rvol *pend[REPLICA_MAX_HANDLES];
+	unsigned int i, j, used = 0, npend = 0;
+	const struct rslot *s;
+
+	for (i = 0; i < REPLICA_MAX_HANDLES; i++) {
+		if (!c->handles[i].vol)
+			continue;
+		if (!strcmp(c->handles[i].vol->name, name))
+			return true;
+		used++;
+	}
+	for (i = 0; i < c->nslots; i++) {
+		s = &c->slots[i];
+		if (s->state != RS_RUN || s->req.op != REPL_OP_HELLO ||
+		    !s->vol)
+			continue;
+		if (!strcmp(s->vol->name, name))
+			return true;
+		for (j = 0; j < REPLICA_MAX_HANDLES; j++)
+			if (c->handles[j].vol == s->vol)
+				break;
+		if (j < REPLICA_MAX_HANDLES)
+			continue;	/* counted with the handles */
+		for (j = 0; j < npend && pend[j] != s->vol; j++)
+			;
+		if (j == npend && npend < REPLICA_MAX_HANDLES)
+			pend[npend++] = s->vol;
+	}
+	return used + npend < REPLICA_MAX_HANDLES;
+}
+
 static void do_hello(struct rconn *c, struct rslot *s)
 {
 	struct replica *r = c->r;
@@ -269,6 +308,12 @@ static void do_hello(struct rconn *c, struct rslot *s)
 	if (err) {
 		log_warn("%s: HELLO refused: %s", c->peer, strerror(err));
 		replica_reply(s, err);
+		return;
+	}
+	if (!handle_room(c, hl.volume)) {
+		log_warn("%s: HELLO %s refused: %u volumes open on the "
+			 "connection", c->peer, hl.volume, REPLICA_MAX_HANDLES);
+		replica_reply(s, EMFILE);
 		return;
 	}
 	v = replica_vol_find(r, hl.volume);
@@ -447,6 +492,7 @@ static void post_recv(struct rconn *c)
 		io_uring_prep_recv(sqe, c->fd, c->rxbuf, REPLICA_RXBUF, 0);
 	}
 	sqe->user_data = replica_ud(RK_RECV, UD_OP_OTHER, c->id, 0);
+	c->recv_ns = uloop_now(c->r->loop);
 	c->recv_posted = true;
 	c->ops++;
 }
@@ -501,6 +547,7 @@ void replica_conn_recv_done(struct rconn *c, int res)
 		return;
 	}
 	if (res > 0) {
+		c->recv_ns = uloop_now(c->r->loop);
 		if (c->recv_direct)
 			on_event(c, replica_rx_direct_done(&c->rx,
 							   (uint32_t)res));
@@ -657,11 +704,25 @@ void replica_conn_close(struct rconn *c)
 	kick(c);
 }
 
-/* Give up on a client that will not take its replies: drop them and shut
- * the socket, so that sends in flight fail and the connection can go. */
-void replica_conn_cut(struct rconn *c)
+bool replica_conn_stalled(const struct rconn *c, uint64_t now,
+			  uint64_t limit_ns)
 {
-	log_warn("%s: not taking its replies; cut off", c->peer);
+	if (c->shut_sent)
+		return false;	/* on its way out already */
+	if (c->nsending && now - c->send_ns > limit_ns)
+		return true;
+	/* Waiting for bytes of a frame it began (not for a buffer or slot
+	 * of ours: then no recv is posted). */
+	return c->recv_posted && replica_rx_mid_frame(&c->rx) &&
+	       now - c->recv_ns > limit_ns;
+}
+
+/* Give up on a client that keeps the server waiting: drop its replies and
+ * shut the socket, so that I/O in flight fails and the connection (and
+ * the buffers it holds) can go. */
+void replica_conn_cut(struct rconn *c, const char *why)
+{
+	log_warn("%s: %s; cut off", c->peer, why);
 	c->closing = c->tx_dead = true;
 	txq_drop(c, c->nsending);
 	if (!c->shut_sent) {

@@ -85,8 +85,16 @@ struct rvol {
 	uint64_t meta_counter;
 	unsigned int meta_pending;
 	int meta_err;
+	bool meta_failed;		/* the last write failed: change is
+					 * not on disk */
 	uint8_t *meta_buf;
 	struct rslot *waiters;		/* HELLOs waiting for persistence */
+
+	/* A sync of its files failed (errno): Linux reports a writeback
+	 * error to one fdatasync only, and may have dropped the writes it
+	 * covered, so no later FLUSH may succeed and the volume is never
+	 * recorded clean while the server runs. */
+	int sync_failed;
 
 	/* being made clean after its last handle went away */
 	unsigned int sync_pending;
@@ -112,6 +120,8 @@ struct rslot {
 	uint32_t split;			/* reply payload bytes at buf->base ... */
 	uint32_t data_off;		/* ... the rest from buf->base + data_off */
 	uint32_t xfer;			/* bytes done by a single-op request */
+	uint32_t owed;			/* resync WRITE: bytes submitted, not
+					 * yet reported written */
 	int res;			/* 0 or a positive errno */
 	uint16_t idx;
 	uint16_t pending;		/* SQEs in flight */
@@ -144,6 +154,8 @@ struct rconn {
 	bool shut_sent, rd_shut;
 	bool kicked, want_slot;
 	unsigned int ops;	/* network SQEs in flight */
+	uint64_t recv_ns;	/* recv posted or data received */
+	uint64_t send_ns;	/* sendmsg posted or data sent */
 
 	struct rslot *slots;
 	unsigned int nslots, nbusy;
@@ -187,6 +199,8 @@ struct replica {
 
 	bool draining, drain_expired, unclean;
 	struct uloop_timer drain_timer;
+	uint64_t client_timeout_ns;
+	struct uloop_timer tick;	/* the stalled-client watchdog */
 
 	unsigned int nsync;		/* flush fdatasyncs in flight */
 	struct rslot *sync_head, *sync_tail;	/* FLUSHes waiting for room */
@@ -206,7 +220,11 @@ void replica_conn_recv_done(struct rconn *c, int res);
 void replica_conn_send_done(struct rconn *c, int res);
 void replica_conn_maybe_finish(struct rconn *c);
 void replica_conn_close(struct rconn *c);
-void replica_conn_cut(struct rconn *c);
+void replica_conn_cut(struct rconn *c, const char *why);
+/* Whether c has kept the server waiting on it longer than limit_ns:
+ * a reply it does not take, or the rest of a frame it began. */
+bool replica_conn_stalled(const struct rconn *c, uint64_t now,
+			  uint64_t limit_ns);
 /* Finish a request: queue its reply (status res, reply_len payload bytes
  * from its buffer or inline area) or drop it if the peer is gone. */
 void replica_reply(struct rslot *s, int res);
@@ -234,6 +252,9 @@ uint32_t replica_io_reply_buf(const struct rslot *s);
 /* A checked request on its volume: queue it in order, start it when it
  * may, reply when done. */
 void replica_io_submit(struct rslot *s);
-void replica_io_cqe(struct rslot *s, int res);
+/* A completion of one of s's SQEs; ud_op is the op of its user_data. */
+void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res);
+/* A sync of v's files failed with err (positive): see rvol.sync_failed. */
+void replica_vol_sync_failed(struct rvol *v, int err);
 
 #endif /* TAPESTRY_REPLICA_INT_H */

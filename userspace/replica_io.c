@@ -117,6 +117,7 @@ static void resync_submit(struct rslot *s)
 		if (s->req.flags & REPL_F_FUA)
 			sqe->rw_flags = RWF_DSYNC;
 		sqe->user_data = ud_io(s, UD_OP_RESYNC);
+		s->owed += cnt * bs;
 	}
 }
 
@@ -243,6 +244,10 @@ static void io_start(struct rslot *s)
 		punch_submit(s);
 		break;
 	case REPL_OP_FLUSH:
+		if (s->vol->sync_failed) {
+			s->res = EIO;	/* what it would cover may be lost */
+			break;
+		}
 		if (!flush_submit(s))
 			return;		/* waits for room */
 		break;
@@ -268,6 +273,7 @@ void replica_io_submit(struct rslot *s)
 {
 	s->res = 0;
 	s->xfer = 0;
+	s->owed = 0;
 	s->pending = 0;
 	if (s->req.op == REPL_OP_RESYNC_READ) {
 		s->split = s->oq.span.nblocks * 8;
@@ -347,7 +353,7 @@ static void io_done(struct rslot *s)
 }
 
 /* A completion for one of s's SQEs. */
-void replica_io_cqe(struct rslot *s, int res)
+void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res)
 {
 	struct replica *r = s->c->r;
 	bool single = s->req.op == REPL_OP_READ ||
@@ -355,8 +361,16 @@ void replica_io_cqe(struct rslot *s, int res)
 		      (s->req.op == REPL_OP_WRITE &&
 		       !(s->req.flags & REPL_F_RESYNC));
 	bool punch = s->req.op == REPL_OP_TRIM || s->req.op == REPL_OP_ZERO;
+	bool resync = s->req.op == REPL_OP_WRITE &&
+		      (s->req.flags & REPL_F_RESYNC);
 
 	s->pending--;
+	/* A failed fdatasync (a FLUSH's, or a FUA TRIM/ZERO's), or a FUA
+	 * write's sync failing (EIO): writeback errors are reported once. */
+	if (res < 0 && res != -ECANCELED &&
+	    (ud_op == UD_OP_FLUSH ||
+	     (res == -EIO && (s->req.flags & REPL_F_FUA))))
+		replica_vol_sync_failed(s->vol, -res);
 	if (s->req.op == REPL_OP_FLUSH && s->syncs) {
 		s->syncs--;
 		flush_room(r);
@@ -381,7 +395,19 @@ void replica_io_cqe(struct rslot *s, int res)
 			s->res = EIO;	/* past the end of the image?! */
 		else if (s->xfer < s->oq.span.len)
 			rw_submit(s);
+	} else if (resync) {
+		s->owed -= (uint32_t)res < s->owed ? (uint32_t)res : s->owed;
 	}
-	if (!s->pending)
-		io_done(s);
+	if (s->pending)
+		return;
+	if (resync && s->owed && !s->res) {
+		/* A run of blocks written short (the disk filled up, say):
+		 * its seqs must not claim data that is not there, so the
+		 * copy fails as a whole and records none. */
+		log_warn("volume %s: resync write at %llu: %u bytes not "
+			 "written", s->vol->name,
+			 (unsigned long long)s->oq.span.off, s->owed);
+		s->res = EIO;
+	}
+	io_done(s);
 }

@@ -132,20 +132,31 @@ static int img_direct(struct replica *r, struct rvol *v)
 	return 0;
 }
 
-/* The seqmap wants a path; it lives beside the image. */
+/* The seqmap wants a path; it lives beside the image.  Recording a seq
+ * is a store into the shared mapping of NAME.seq: were the page under it
+ * not allocated yet and the filesystem full, the store would raise
+ * SIGBUS and kill the server.  So every page of the file is allocated
+ * here, where running out of space fails this HELLO alone.  A filesystem
+ * without fallocate gets no such guarantee (there is nothing better to
+ * do than to go on). */
 static int seq_open(struct replica *r, struct rvol *v, bool create)
 {
+	uint64_t nblocks = v->info.size / v->info.block_size;
 	char path[PATH_MAX];
 	int err;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s.seq", r->dir_fd,
 		 v->name);
-	err = seqmap_open(path, v->info.size / v->info.block_size, create,
-			  &v->seq);
+	err = seqmap_open(path, nblocks, create, &v->seq);
 	if (err)
 		return err;
 	v->fd_seq = open_at(r, v->name, "seq", O_RDWR);
-	return v->fd_seq < 0 ? -errno : 0;
+	if (v->fd_seq < 0)
+		return -errno;
+	if (fallocate(v->fd_seq, 0, 0, (off_t)(nblocks * 8)) &&
+	    errno != EOPNOTSUPP)
+		return -errno;
+	return 0;
 }
 
 /* A new replica: image, seqmap, then an empty .meta; the first metadata
@@ -154,6 +165,7 @@ static int seq_open(struct replica *r, struct rvol *v, bool create)
 static int vol_create(struct replica *r, struct rvol *v)
 {
 	char path[REPL_NAME_MAX + 8];
+	int err;
 
 	v->fd_img = open_at(r, v->name, "img", O_RDWR | O_CREAT | O_TRUNC);
 	if (v->fd_img < 0 || ftruncate(v->fd_img, (off_t)v->info.size))
@@ -163,8 +175,9 @@ static int vol_create(struct replica *r, struct rvol *v)
 	snprintf(path, sizeof(path), "%s.seq", v->name);
 	if (unlinkat(r->dir_fd, path, 0) && errno != ENOENT)
 		return -errno;
-	if (seq_open(r, v, true))
-		return -EIO;
+	err = seq_open(r, v, true);
+	if (err)
+		return err;
 	v->fd_meta = open_at(r, v->name, "meta", O_RDWR | O_CREAT | O_TRUNC);
 	if (v->fd_meta < 0)
 		return -errno;
@@ -181,9 +194,15 @@ static int vol_load(struct replica *r, struct rvol *v,
 	uint64_t max;
 	int err;
 
+	/* The record says the volume exists: a missing image is damage
+	 * (EIO), never "no such volume" (ENOENT). */
 	v->fd_img = open_at(r, v->name, "img", O_RDWR);
-	if (v->fd_img < 0)
-		return -errno;
+	if (v->fd_img < 0) {
+		err = errno;
+		log_err("volume %s: %s.img: %s", v->name, v->name,
+			strerror(err));
+		return -EIO;
+	}
 	if (fstat(v->fd_img, &st))
 		return -errno;
 	if ((uint64_t)st.st_size != m->size) {
@@ -349,8 +368,11 @@ static void vol_maybe_free(struct rvol *v)
 {
 	struct replica *r = v->r;
 
+	/* A record that failed to write is given up on: what the disk has
+	 * is older (a dirty state, or no volume), which is what the next
+	 * open should find, and no HELLO was told otherwise. */
 	if (v->refs || v->meta_pending || v->sync_pending || v->waiters ||
-	    v->oq.nr || v->persisted < v->change ||
+	    v->oq.nr || (v->persisted < v->change && !v->meta_failed) ||
 	    v->state != REPL_STATE_CLEAN)
 		return;
 	r->vols[v->id] = NULL;
@@ -399,12 +421,21 @@ static void meta_done(struct rvol *v)
 	struct rslot **pp = &v->waiters, *s;
 	int err = v->meta_err;
 
-	if (err)
+	/* A failed write persisted nothing: the HELLOs it was for fail, and
+	 * later ones must wait for a write of their own (one each, so that
+	 * a disk that keeps failing is not retried in a loop).  The retry
+	 * goes to the same slot: the other one holds the last good record,
+	 * which only a completed write may replace. */
+	if (err) {
 		log_err("volume %s: metadata write failed: %s", v->name,
 			strerror(err));
-	v->persisted = v->in_flight_change;
+		v->meta_counter--;
+	} else {
+		v->persisted = v->in_flight_change;
+	}
+	v->meta_failed = err != 0;
 	while ((s = *pp)) {
-		if (s->meta_need <= v->persisted) {
+		if (s->meta_need <= v->in_flight_change) {
 			*pp = s->next;
 			s->next = NULL;
 			hello_done(v, s, err ? EIO : 0);
@@ -412,7 +443,8 @@ static void meta_done(struct rvol *v)
 			pp = &s->next;
 		}
 	}
-	meta_kick(v);
+	if (!err || v->waiters)
+		meta_kick(v);
 	vol_maybe_free(v);
 }
 
@@ -465,11 +497,23 @@ static void vol_start_sync(struct rvol *v)
 		log_err("volume %s: no SQE to sync it; it stays dirty", v->name);
 }
 
+void replica_vol_sync_failed(struct rvol *v, int err)
+{
+	if (v->sync_failed)
+		return;
+	v->sync_failed = err;
+	v->r->unclean = true;
+	log_err("volume %s: sync failed: %s; writes acked before it may be "
+		"lost, so every later FLUSH fails and the volume stays dirty "
+		"until the server restarts", v->name, strerror(err));
+}
+
 static void vsync_done(struct rvol *v)
 {
-	if (v->sync_err) {
+	if (v->sync_err || v->sync_failed) {
 		log_err("volume %s: sync before close failed: %s; it stays "
-			"dirty", v->name, strerror(v->sync_err));
+			"dirty", v->name, strerror(v->sync_err ? v->sync_err :
+						   v->sync_failed));
 		v->r->unclean = true;
 		return;
 	}
@@ -528,6 +572,8 @@ void replica_vol_cqe(struct replica *r, enum replica_kind k, unsigned int id,
 	}
 	if (res < 0 && !v->sync_err)
 		v->sync_err = -res;
+	if (res < 0)
+		replica_vol_sync_failed(v, -res);
 	if (--v->sync_pending == 0) {
 		vsync_done(v);
 		vol_maybe_free(v);

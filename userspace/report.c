@@ -62,7 +62,7 @@ void report_usage(enum report_kind kind, FILE *f)
 		fprintf(f,
 "  -d, --device NAME      only this disk (loop0, /dev/nvme0n1); repeatable\n");
 	fprintf(f,
-"  -i, --interval SEC     length of each report (default 1; fractions ok)\n"
+"  -i, --interval SEC     length of each report (default 1; 0.001 to 86400)\n"
 "  -c, --count N          reports to print, 0 = until interrupted (default 1)\n"
 "  -p, --percentiles LIST percentiles to show (default 50,90,99,99.9)\n"
 "      --json             one JSON object per report, one per line\n"
@@ -88,7 +88,7 @@ static int parse_interval(const char *s, double *out)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || *end || errno || !isfinite(v) || v <= 0 ||
+	if (end == s || *end || errno || !isfinite(v) || v < 0.001 ||
 	    v > 86400)
 		return -EINVAL;
 	*out = v;
@@ -107,6 +107,35 @@ static int parse_count(const char *s, unsigned long *out)
 	if (*end || errno)
 		return -EINVAL;
 	*out = v;
+	return 0;
+}
+
+/* Each percentile becomes a column and a JSON key named by
+ * hist_pct_name(): refuse a list in which two get the same name (JSON
+ * would keep only the last) or a name that is not the value itself
+ * (hist_pct_name() keeps 6 significant digits: 99.99999 reads p100). */
+static int check_pct_names(const char *arg, const double *p, unsigned int n,
+			   char *err, size_t len)
+{
+	char name[32], other[32], num[32];
+	unsigned int i, j;
+
+	for (i = 0; i < n; i++) {
+		snprintf(num, sizeof(num), "%.6g", p[i]);
+		if (strtod(num, NULL) != p[i] ||
+		    hist_pct_name(p[i], name, sizeof(name)))
+			return cliopt_fail(err, len, "bad --percentiles '%s': "
+					   "%.10g has more than 6 significant "
+					   "digits", arg, p[i]);
+		for (j = 0; j < i; j++) {
+			if (hist_pct_name(p[j], other, sizeof(other)) ||
+			    strcmp(name, other))
+				continue;
+			return cliopt_fail(err, len, "bad --percentiles '%s': "
+					   "%g and %g would both be %s", arg,
+					   p[j], p[i], name);
+		}
+	}
 	return 0;
 }
 
@@ -158,7 +187,7 @@ int report_parse(enum report_kind kind, int argc, char **argv,
 			if (parse_interval(optarg, &a->interval_s))
 				return cliopt_fail(err, errlen, "bad "
 						   "--interval '%s': seconds, "
-						   "> 0 and <= 86400", optarg);
+						   "0.001 to 86400", optarg);
 			break;
 		case 'c':
 			if (parse_count(optarg, &a->count))
@@ -174,6 +203,9 @@ int report_parse(enum report_kind kind, int argc, char **argv,
 						   "%d values in (0, 100], "
 						   "comma-separated", optarg,
 						   HIST_MAX_PCTS);
+			if (check_pct_names(optarg, a->pcts, (unsigned int)n,
+					    err, errlen))
+				return -EINVAL;
 			a->npcts = (unsigned int)n;
 			break;
 		case OPT_JSON:
@@ -253,6 +285,68 @@ int report_grow(void **arr, size_t n, size_t *cap, size_t sz)
 int report_json_u64(struct json_object *o, const char *key, uint64_t v)
 {
 	return hist_json_add(o, key, json_object_new_uint64(v));
+}
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF), or 0 if there is none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+struct json_object *report_json_string(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	struct json_object *o;
+	size_t len = strlen(s), i = 0, j = 0, n;
+	char *out;
+
+	/* Each bad byte grows to three. */
+	out = malloc(3 * len + 1);
+	if (!out)
+		return NULL;
+	while (i < len) {
+		n = utf8_len(p + i);
+		if (n) {
+			memcpy(out + j, p + i, n);
+			j += n;
+			i += n;
+		} else {
+			memcpy(out + j, "\xef\xbf\xbd", 3);
+			j += 3;
+			i++;
+		}
+	}
+	out[j] = '\0';
+	o = json_object_new_string_len(out, (int)j);
+	free(out);
+	return o;
 }
 
 struct json_object *report_json_fixed(double v, int decimals)

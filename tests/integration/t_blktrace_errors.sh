@@ -42,6 +42,7 @@ expect 2 "usage: tapestry report" "$TAPESTRY" report
 expect 2 "unknown report" "$TAPESTRY" report nosuch
 expect 2 "usage: tapestry trace slow" "$TAPESTRY" trace slow --threshold-ms -1 "${P[@]}"
 expect 2 "usage: tapestry trace slow" "$TAPESTRY" trace slow --bogus "${P[@]}"
+expect 2 "at most 3600000" "$TAPESTRY" trace slow --threshold-ms 4000000 "${P[@]}"
 expect 2 "unknown trace" "$TAPESTRY" trace nosuch
 
 # Unknown device: a clear message before anything is loaded.

@@ -123,6 +123,21 @@ jq -e -n --slurpfile p plan.json --slurpfile v $VOLS --slurpfile t $TOPO2 '
 expect_rc 0 "$T" plan --current p2.json --topology $TOPO2 --volumes $VOLS
 jq -e '.steps == []' out.txt > /dev/null || fail "the new layout is not stable"
 
+step "plan: a failed plan leaves --write-placement untouched"
+# The placement names where replicas will be once the plan has run; it
+# must not appear without its plan.
+echo "OLD" > wp.json
+expect_rc 1 "$T" plan --current p1.json --topology $TOPO2 --volumes $VOLS \
+	--write-placement wp.json --output nodir/plan.json
+grep -q "nodir/plan.json" err.txt || fail "no error for the plan: $(cat err.txt)"
+[ "$(cat wp.json)" = "OLD" ] || fail "placement written without its plan"
+rc=0
+"$T" plan --current p1.json --topology $TOPO2 --volumes $VOLS \
+	--write-placement wp.json >&- 2> err.txt || rc=$?
+[ "$rc" -eq 1 ] || fail "plan to a closed stdout exited $rc"
+[ "$(cat wp.json)" = "OLD" ] || fail "placement written without its plan"
+[ -z "$(ls wp.json.tmp.* 2>/dev/null)" ] || fail "a temporary file was left"
+
 step "a slow zone: primaries move, data does not"
 jq '{nodes: [.nodes[] | {name, p99_write_us: 1000}],
      zones: [{zone: "zone-a", p99_write_us: 10000},
@@ -177,9 +192,21 @@ grep -q "bad option '--bogus'" err.txt && grep -q "^usage: tapestry place" \
 	err.txt || fail "bad flag: $(cat err.txt)"
 expect_rc 2 "$T" plan --topology $TOPO --volumes $VOLS
 grep -q -- "--current is required" err.txt || fail "plan without --current"
+expect_rc 2 "$T" place --volumes $VOLS --topology
+grep -q "option '--topology' needs a value" err.txt ||
+	fail "missing value: $(head -1 err.txt)"
+expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes
+grep -q "option '--volumes' needs a value" err.txt ||
+	fail "missing value: $(head -1 err.txt)"
 expect_rc 2 "$T" simulate --zones 3
 expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes 5 \
 	--event flood
+# A fill so low that node capacities pass 2^62 bytes in all: refused,
+# not wrapped into a cluster where nothing fits.
+expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes 10 \
+	--fill 1e-12
+grep -q "node capacities would pass 2^62 bytes" err.txt ||
+	fail "tiny --fill: $(head -2 out.txt err.txt)"
 for c in place plan simulate; do
 	expect_rc 0 "$T" $c --help
 	grep -q "^usage: tapestry $c" out.txt || fail "$c --help"

@@ -29,5 +29,26 @@ grep -q "invalid zone name" "$TMP/err" || fail "no clear message for a bad name"
 Z peer 127.0.3.1 eu-west-1a 2>"$TMP/err" && fail "address without port accepted"
 Z unpeer 127.0.3.1:7001 || fail "unpeer failed"
 Z unpeer 127.0.3.1:7001 2>/dev/null && fail "unpeer of an unknown address succeeded"
-Z nonsense 2>/dev/null; [ $? -eq 2 ] || fail "bad action is not a usage error"
+Z nonsense 2>"$TMP/err"; [ $? -eq 2 ] || fail "bad action is not a usage error"
+grep -q "unknown action 'nonsense'" "$TMP/err" ||
+	{ cat "$TMP/err"; fail "no clear message for an unknown action"; }
+Z register 2>"$TMP/err"; [ $? -eq 2 ] || fail "register without a name"
+grep -q "register takes one argument" "$TMP/err" ||
+	{ cat "$TMP/err"; fail "no clear message for a missing name"; }
+# A pin root that is not on bpffs: say so, not "Invalid cross-device link".
+mkdir "$TMP/notbpf"
+"$TAPESTRY" zone register eu-west-1a --pin-root "$TMP/notbpf" 2>"$TMP/err" &&
+	fail "register under a pin root off bpffs succeeded"
+grep -q "$TMP/notbpf is not on a BPF filesystem" "$TMP/err" ||
+	{ cat "$TMP/err"; fail "no clear message for a pin root off bpffs"; }
+timeout 10 "$TAPESTRY" report zones --pin-root "$TMP/notbpf" -i 0.1 \
+	>/dev/null 2>"$TMP/err" && fail "report zones under a pin root off bpffs"
+grep -q "$TMP/notbpf: it is not on a BPF filesystem" "$TMP/err" ||
+	{ cat "$TMP/err"; fail "report zones: no clear message off bpffs"; }
+"$TAPESTRY" zone list --pin-root "$TMP/notbpf" >"$TMP/out" 2>"$TMP/err" &&
+	fail "zone list under a pin root off bpffs succeeded"
+grep -q "$TMP/notbpf is not on a BPF filesystem" "$TMP/err" ||
+	{ cat "$TMP/err"; fail "zone list: no clear message off bpffs"; }
+[ -s "$TMP/out" ] && fail "zone list off bpffs printed a list"
+[ -z "$(ls -A "$TMP/notbpf")" ] || fail "something was left in $TMP/notbpf"
 echo "PASS"

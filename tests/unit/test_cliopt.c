@@ -52,6 +52,45 @@ static void test_cliopt_bad_option_names_the_option(void **state)
 	assert_string_equal(err, "unknown option '--bogus'");
 }
 
+/* An unknown letter inside a cluster ("-xv"): getopt_long() leaves optind
+ * on the cluster until its last letter, so argv[optind - 1] is the
+ * argument before it (here the report's own name).  The message must
+ * name the letter, wherever it sits in the cluster. */
+static void test_cliopt_bad_option_names_letter_in_cluster(void **state)
+{
+	char a0[] = "io", a1[] = "-xv", a2[] = "-vx", a3[] = "-vi";
+	char *first[] = { a0, a1, NULL };
+	char *last[] = { a0, a2, NULL };
+	char *value[] = { a0, a3, NULL };
+	char err[64];
+	int c;
+
+	(void)state;
+	opterr = 0;
+	optind = 0;
+	c = getopt_long(2, first, "+:vi:", NULL, NULL);
+	assert_int_equal(c, '?');
+	assert_int_equal(cliopt_bad_option(c, first, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "unknown option '-x'");
+	optind = 0;
+	c = getopt_long(2, last, "+:vi:", NULL, NULL);
+	assert_int_equal(c, 'v');
+	c = getopt_long(2, last, "+:vi:", NULL, NULL);
+	assert_int_equal(c, '?');
+	assert_int_equal(cliopt_bad_option(c, last, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "unknown option '-x'");
+	optind = 0;
+	c = getopt_long(2, value, "+:vi:", NULL, NULL);
+	assert_int_equal(c, 'v');
+	c = getopt_long(2, value, "+:vi:", NULL, NULL);
+	assert_int_equal(c, ':');
+	assert_int_equal(cliopt_bad_option(c, value, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "option '-i' needs a value");
+}
+
 static void test_cliopt_no_operands(void **state)
 {
 	char a0[] = "x", a1[] = "stray";
@@ -106,6 +145,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cliopt_fail_formats_and_truncates),
 		cmocka_unit_test(test_cliopt_bad_option_names_the_option),
+		cmocka_unit_test(test_cliopt_bad_option_names_letter_in_cluster),
 		cmocka_unit_test(test_cliopt_no_operands),
 		cmocka_unit_test(test_cliopt_pin_root_wants_absolute),
 		cmocka_unit_test(test_cliopt_attach_modes),

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fake_engine.h"
@@ -342,6 +343,112 @@ static void test_nbd_stalled_clients_dropped(void **state)
 	teardown(t);
 }
 
+/* Pump the loop for ms milliseconds. */
+static void pump_ms(struct t *t, unsigned int ms)
+{
+	struct timespec now, end;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_nsec += (long)(ms % 1000) * 1000000L;
+	end.tv_sec += ms / 1000 + end.tv_nsec / 1000000000L;
+	end.tv_nsec %= 1000000000L;
+	do {
+		pump(t);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec < end.tv_sec ||
+		 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
+}
+
+/* A client that sends a large write's payload slowly but without a pause
+ * as long as the timeout is not a stalled client: it keeps its connection
+ * and the write lands whole.  (Such a payload is received straight into
+ * its buffer by one recv that completes only once all of it is in, so
+ * the watchdog cannot judge it by completions alone.) */
+static void test_nbd_slow_payload_not_stalled(void **state)
+{
+	struct nbd_opts no = { .client_timeout_ms = 300 };
+	struct t *t = setup(NULL, NULL, &no);
+	static uint8_t w[512 << 10];
+	struct nbd_stats st;
+	size_t off;
+	int fd;
+
+	(void)state;
+	fd = c_open(t, false, NULL);
+	pattern(w, sizeof(w), 5);
+	c_req(t, fd, 0, NBD_CMD_WRITE, 1, 1 << 20, sizeof(w));
+	pump_ms(t, 20);
+	/* 16 KiB every 75 ms: 2.4 s in all, at least one watchdog tick
+	 * (each second) after more than a timeout since the recv began */
+	for (off = 0; off < sizeof(w); off += 16384) {
+		c_send(t, fd, w + off, 16384);
+		pump_ms(t, 75);
+	}
+	assert_int_equal(c_simple(t, fd, NULL), 0);
+	assert_memory_equal(fake_engine_data(t->e) + (1 << 20), w, sizeof(w));
+	nbd_server_get_stats(t->s, &st);
+	assert_int_equal(st.hangups, 0);
+	/* a client that does stop half-way is still dropped */
+	c_req(t, fd, 0, NBD_CMD_WRITE, 2, 0, sizeof(w));
+	c_send(t, fd, w, 32768);
+	assert_true(c_closed(t, fd));
+	nbd_server_get_stats(t->s, &st);
+	assert_int_equal(st.hangups, 1);
+	close(fd);
+	assert_true(pump_until(t, no_conns));
+	teardown(t);
+}
+
+/* Clients that pipeline large reads and never read the replies hold the
+ * whole buffer pool.  Another client that needs a large buffer must not
+ * wait the full client timeout for them: while it waits for the pool,
+ * those holding buffers and not reading are dropped after the shorter
+ * pressure limit, and its read goes through. */
+static void test_nbd_pool_hogs_dropped(void **state)
+{
+	struct uloop_opts lo = {
+		.nr_small = 8, .small_size = 65536, .nr_large = 4,
+		.large_size = 1 << 20,
+	};
+	struct nbd_opts no = { .client_timeout_ms = 60000,
+			       .conn_buf_bytes = 4 << 20 };
+	struct t *t = setup(&lo, NULL, &no);
+	static uint8_t got[1 << 20];
+	struct timespec t0, t1;
+	struct nbd_stats st;
+	unsigned int i;
+	int hog, good;
+
+	(void)state;
+	hog = c_open(t, false, NULL);
+	/* the socket takes a couple of replies; the rest hold buffers */
+	for (i = 0; i < 12; i++)
+		c_req(t, hog, 0, NBD_CMD_READ, i, (uint64_t)i << 20, 1 << 20);
+	pump_ms(t, 200);
+	assert_int_equal(uloop_buf_free(t->loop, true), 0);
+	good = c_open(t, false, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	c_req(t, good, 0, NBD_CMD_READ, 100, 0, 1 << 20);
+	pump_ms(t, 3500);
+	assert_int_equal(c_simple(t, good, NULL), 0);
+	assert_true(c_recv(t, good, got, sizeof(got)));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* well inside the 60 s client timeout */
+	assert_true(t1.tv_sec - t0.tv_sec < 15);
+	assert_true(c_closed(t, hog));
+	nbd_server_get_stats(t->s, &st);
+	assert_int_equal(st.hangups, 1);
+	/* the good client, which read everything, stays */
+	c_req(t, good, 0, NBD_CMD_READ, 101, 1 << 20, 1 << 20);
+	assert_int_equal(c_simple(t, good, NULL), 0);
+	assert_true(c_recv(t, good, got, sizeof(got)));
+	close(hog);
+	close(good);
+	assert_true(pump_until(t, no_conns));
+	assert_int_equal(uloop_buf_free(t->loop, true), 4);
+	teardown(t);
+}
+
 /* A client that vanishes with requests in the engine: nothing leaks and
  * the engine's callbacks land safely. */
 static void test_nbd_client_vanishes(void **state)
@@ -515,6 +622,8 @@ int main(void)
 		cmocka_unit_test(test_nbd_bad_magic_isolated),
 		cmocka_unit_test(test_nbd_disc_drains),
 		cmocka_unit_test(test_nbd_stalled_clients_dropped),
+		cmocka_unit_test(test_nbd_slow_payload_not_stalled),
+		cmocka_unit_test(test_nbd_pool_hogs_dropped),
 		cmocka_unit_test(test_nbd_client_vanishes),
 		cmocka_unit_test(test_nbd_quiesce),
 		cmocka_unit_test(test_nbd_max_conns),

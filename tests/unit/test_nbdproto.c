@@ -430,6 +430,22 @@ static void test_nbdproto_structured_and_shutdown(void **state)
 	replies(&h, r, 4);
 	assert_int_equal(r[0].type, NBD_REP_ERR_SHUTDOWN);
 	nbdproto_hs_sent(&h);
+	/* every option but ABORT, even one that is malformed or repeated */
+	len = opt(in, NBD_OPT_GO, d, 3);
+	nbdproto_hs_feed(&h, in, len, &used);
+	assert_int_equal(replies(&h, r, 4), 1);
+	assert_int_equal(r[0].type, NBD_REP_ERR_SHUTDOWN);
+	nbdproto_hs_sent(&h);
+	len = opt(in, NBD_OPT_LIST, d, 1);
+	nbdproto_hs_feed(&h, in, len, &used);
+	assert_int_equal(replies(&h, r, 4), 1);
+	assert_int_equal(r[0].type, NBD_REP_ERR_SHUTDOWN);
+	nbdproto_hs_sent(&h);
+	len = opt(in, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+	nbdproto_hs_feed(&h, in, len, &used);
+	assert_int_equal(replies(&h, r, 4), 1);
+	assert_int_equal(r[0].type, NBD_REP_ERR_SHUTDOWN);
+	nbdproto_hs_sent(&h);
 	len = opt(in, NBD_OPT_ABORT, NULL, 0);
 	assert_int_equal(nbdproto_hs_feed(&h, in, len, &used),
 			 NBDPROTO_HS_CLOSE);

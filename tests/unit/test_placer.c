@@ -562,6 +562,65 @@ static void test_placer_all_replicas_lost(void **state)
 	tc_free(c);
 }
 
+/* The largest replica count: a replacement is copied before the replica it
+ * replaces leaves, so a volume briefly holds R + 1 replicas.  With R = 16
+ * that must neither overrun the placer's per-volume lists nor drop the
+ * drained replica's remove from the plan.  Both a drain (repair) and an
+ * added node (rebalancing moves) are replanned and replayed. */
+static void test_placer_max_replicas_replan(void **state)
+{
+	struct tc *c = even_cluster(2, 8, 100 * GiB);
+	struct placer_result *r;
+	unsigned int v, j, drained, fresh, adds = 0, removes = 0, gone = 0;
+	unsigned int on_fresh = 0;
+
+	(void)state;
+	for (v = 0; v < 6; v++) {
+		tc_add_volume(c, GiB, 16, PLACER_SPREAD_HARD, -1);
+		c->vols[v].spread_key = "kubernetes.io/hostname";
+	}
+	tc_input(c);
+	r = tc_run(c);
+	assert_int_equal(r->nerrors, 0);
+	tc_adopt(c, r);
+	placer_result_free(r);
+
+	/* Two nodes join, then one old node drains. */
+	fresh = tc_add_node(c, 0, 100 * GiB);
+	tc_add_node(c, 1, 100 * GiB);
+	drained = 3;
+	c->sched[drained] = false;
+	tc_input(c);
+	r = tc_run(c);
+	tc_check_layout(c, r);
+	tc_check_steps(c, r);
+	assert_int_equal(r->nerrors, 0);
+	for (v = 0; v < c->nv; v++) {
+		assert_int_equal(r->vols[v].nreplicas, 16);
+		for (j = 0; j < 16; j++) {
+			unsigned int n = tc_node(c, r->vols[v].replicas[j]);
+
+			assert_int_not_equal(n, drained);
+			on_fresh += n >= fresh;
+		}
+	}
+	for (j = 0; j < r->nsteps; j++) {
+		adds += r->steps[j].action == PLACER_ADD;
+		removes += r->steps[j].action == PLACER_REMOVE;
+		gone += r->steps[j].action == PLACER_REMOVE &&
+			!strcmp(r->steps[j].node, c->nname[drained]);
+	}
+	/* Every volume had a replica on the drained node, and the new nodes
+	 * took replicas by rebalancing too. */
+	assert_int_equal(gone, c->nv);
+	assert_int_equal(adds, removes);
+	assert_true(adds > c->nv);
+	assert_true(on_fresh > 0);
+	assert_int_equal(r->moved_bytes, adds * GiB);
+	placer_result_free(r);
+	tc_free(c);
+}
+
 static void expect_einval(const struct placer_input *in, const char *msg)
 {
 	struct placer_result *r = (struct placer_result *)1;
@@ -607,6 +666,31 @@ static void test_placer_inconsistent_input(void **state)
 	tc_free(c);
 }
 
+/* Sizes times replicas that pass 2^64 are refused, not wrapped: 2^61 x 8
+ * would be 0 in 64 bits and slip past the total. */
+static void test_placer_volume_bytes_wrap(void **state)
+{
+	struct tc *c = even_cluster(8, 1, 1ULL << 58);
+	struct placer_input in;
+
+	(void)state;
+	tc_add_volume(c, 1ULL << 61, 8, PLACER_SPREAD_HARD, -1);
+	tc_add_volume(c, GiB, 3, PLACER_SPREAD_HARD, -1);
+	in = *tc_input(c);
+	expect_einval(&in, "total volume bytes too large");
+	c->vols[0].size_bytes = 1ULL << 60;
+	c->vols[0].replicas = 16;
+	expect_einval(&in, "total volume bytes too large");
+	c->vols[0].replicas = 4;	/* 2^62, the limit: one byte more */
+	c->vols[1].size_bytes = 1;
+	c->vols[1].replicas = 1;
+	expect_einval(&in, "total volume bytes too large");
+	c->vols[0].replicas = 3;
+	tc_input(c);
+	placer_result_free(tc_run(c));
+	tc_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,7 +703,9 @@ int main(void)
 		cmocka_unit_test(test_placer_soft_fallback),
 		cmocka_unit_test(test_placer_drain_blocked),
 		cmocka_unit_test(test_placer_all_replicas_lost),
+		cmocka_unit_test(test_placer_max_replicas_replan),
 		cmocka_unit_test(test_placer_inconsistent_input),
+		cmocka_unit_test(test_placer_volume_bytes_wrap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -143,6 +143,38 @@ static void test_placer_json_bad_values(void **state)
 		"p.json: volumes[0].replicas[1]: must be a string");
 }
 
+/* null is a value of the wrong type, not an absent field: "used_bytes":
+ * null must not become 0 (room that is not there), nor "schedulable":
+ * null a schedulable node. */
+static void test_placer_json_null_values(void **state)
+{
+	(void)state;
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n\",\"capacity_bytes\":100,"
+		"\"used_bytes\":null}]}",
+		"t.json: nodes[0].used_bytes: must not be null");
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n\",\"capacity_bytes\":100,"
+		"\"schedulable\":null}]}",
+		"t.json: nodes[0].schedulable: must not be null");
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n\",\"capacity_bytes\":null}]}",
+		"t.json: nodes[0].capacity_bytes: must not be null");
+	refused(placer_json_topology, "t.json", "{\"nodes\":null}",
+		"t.json: nodes: must not be null");
+	refused(placer_json_volumes, "v.json",
+		"{\"volumes\":[{\"name\":\"v\",\"size_bytes\":1,\"replicas\":2,"
+		"\"spread\":null}]}",
+		"v.json: volumes[0].spread: must not be null");
+	refused(placer_json_stats, "s.json",
+		"{\"nodes\":[{\"name\":\"n\",\"p99_write_us\":1,"
+		"\"p50_write_us\":null}]}",
+		"s.json: nodes[0].p50_write_us: must not be null");
+	refused(placer_json_placement, "p.json",
+		"{\"volumes\":[],\"errors\":null}",
+		"p.json: errors: must not be null");
+}
+
 static void test_placer_json_duplicates(void **state)
 {
 	(void)state;
@@ -314,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_placer_json_syntax_errors),
 		cmocka_unit_test(test_placer_json_unknown_and_missing),
 		cmocka_unit_test(test_placer_json_bad_values),
+		cmocka_unit_test(test_placer_json_null_values),
 		cmocka_unit_test(test_placer_json_duplicates),
 		cmocka_unit_test(test_placer_json_round_trip),
 		cmocka_unit_test(test_placer_json_writers_parse_back),

@@ -159,6 +159,35 @@ static void test_proto_payload_rules(void **state)
 	assert_int_equal(decode_modified(h, 4096), 0);	/* a range, not data */
 }
 
+/* A reply carries a payload only with status 0 (docs: "its len is then 0
+ * and it has no payload"), and ops without reply data carry none. */
+static void test_proto_error_reply_has_no_len(void **state)
+{
+	struct repl_hdr h;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	h.op = REPL_OP_READ;
+	h.flags = REPL_F_REPLY;
+	h.len = 4096;
+	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), 0);
+	h.status = EIO;
+	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), -EMSGSIZE);
+	h.len = 0;
+	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), 0);
+	h.op = REPL_OP_RESYNC_READ;
+	h.len = 8;
+	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), -EMSGSIZE);
+	h.status = 0;
+	h.op = REPL_OP_TRIM;
+	h.len = 4096;	/* a TRIM reply has nothing to say in len */
+	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), -EMSGSIZE);
+	h.op = REPL_OP_ZERO;
+	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), -EMSGSIZE);
+	h.len = 0;
+	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), 0);
+}
+
 static void test_proto_payload_crc(void **state)
 {
 	char data[4096];
@@ -184,6 +213,7 @@ int main(void)
 		cmocka_unit_test(test_proto_any_bit_flip_refused),
 		cmocka_unit_test(test_proto_refuses_bad_fields),
 		cmocka_unit_test(test_proto_payload_rules),
+		cmocka_unit_test(test_proto_error_reply_has_no_len),
 		cmocka_unit_test(test_proto_payload_crc),
 	};
 

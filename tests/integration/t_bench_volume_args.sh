@@ -1,0 +1,50 @@
+#!/bin/bash
+# timeout: 20
+#
+# `tapestry bench-volume` refuses a bad workload value before it needs any
+# volume options, exits 2, and names the option: numbers must be finite
+# and whole (nan, inf, an empty value or trailing junk are refused, not
+# read as 0 or "no limit").  No process but the CLI itself.
+set -u
+BUILD=${BUILD:-build}
+TAPESTRY=$BUILD/bin/tapestry
+fail() { echo "FAIL: $*"; exit 1; }
+[ -x "$TAPESTRY" ] || fail "$TAPESTRY not built"
+TMP=$(mktemp -d /tmp/tapestry-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+# bad OPTION VALUE: refused with status 2 and a message naming --OPTION.
+bad() {
+	local opt=$1 val=$2
+	"$TAPESTRY" bench-volume "--$opt=$val" >"$TMP/out" 2>"$TMP/err"
+	local rc=$?
+	[ $rc -eq 2 ] || fail "--$opt='$val': exit $rc, not 2"
+	grep -q -- "bad --$opt '$val'" "$TMP/err" ||
+		{ cat "$TMP/err"; fail "--$opt='$val': no message naming it"; }
+	[ ! -s "$TMP/out" ] || fail "--$opt='$val': output on stdout"
+}
+
+bad runtime nan
+bad runtime inf
+bad runtime 1e300
+bad runtime -1
+bad runtime ""
+bad rate nan
+bad rate -5
+bad flush-interval nan
+bad flush-interval 0
+bad wait-in-sync nan
+bad wait-in-sync 5x
+bad rwmix-read ""
+bad rwmix-read 101
+bad rwmix-read -1
+bad iodepth 0
+bad iodepth ""
+bad seed ""
+bad seed 12z
+bad strict-after ""
+bad from ""
+bad to nan
+bad rw sideways
+bad bs 0
+echo "PASS"

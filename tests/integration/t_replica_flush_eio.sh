@@ -1,0 +1,97 @@
+#!/bin/bash
+# timeout: 60
+# After a FLUSH fails, no later FLUSH of the volume may say its writes are
+# durable.  Linux reports a writeback error to one fdatasync only and
+# drops the failed pages' dirty state: the next fdatasync returns 0 with
+# the data never written.  So a second FLUSH used to be answered OK,
+# though a write acked before it was not on disk (docs: a FLUSH makes
+# "every write ... that arrived before it" durable), and the volume was
+# then recorded clean on SIGTERM.
+#
+# The disk: ext2 on a loop device over nbdfuse over nbdkit's memory
+# plugin with the error filter, which fails every write while a trigger
+# file exists.  The server uses buffered image I/O, so writes sit in the
+# page cache until a FLUSH.
+set -u
+. "$TAPESTRY_ROOT/tests/integration/lib/cluster.sh"
+
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (loop device, mount)"; exit 77; }
+for t in nbdkit nbdfuse losetup mkfs.ext2; do
+	command -v $t > /dev/null || { echo "SKIP: no $t"; exit 77; }
+done
+[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
+
+W=
+FUSE_PID=
+LOOP=
+cleanup() {
+	cluster_kill 1
+	if [ -n "$W" ]; then
+		mountpoint -q "$W/mnt" && umount "$W/mnt"
+		[ -z "$LOOP" ] || losetup -d "$LOOP"
+		mountpoint -q "$W/fm" && umount "$W/fm"
+	fi
+	if [ -n "$FUSE_PID" ]; then
+		kill "$FUSE_PID" 2>/dev/null
+		wait "$FUSE_PID" 2>/dev/null
+	fi
+	cluster_cleanup
+}
+cluster_init
+trap cleanup EXIT
+W=$CLUSTER_DIR/eio
+mkdir -p "$W/fm" "$W/mnt"
+ON=$W/errors-on
+nbdfuse "$W/fm" --command nbdkit -s --filter=error memory 64M \
+	error-pwrite=EIO error-pwrite-rate=100% error-file="$ON" \
+	> "$W/nbdfuse.log" 2>&1 &
+FUSE_PID=$!
+for i in $(seq 100); do
+	[ -e "$W/fm/nbd" ] && break
+	kill -0 "$FUSE_PID" 2>/dev/null || break
+	sleep 0.05
+done
+[ -e "$W/fm/nbd" ] || { cat "$W/nbdfuse.log"; echo "SKIP: nbdfuse did not mount"; exit 77; }
+LOOP=$(losetup -f --show --direct-io=on "$W/fm/nbd") || { echo "SKIP: no loop device"; exit 77; }
+mkfs.ext2 -q -F -b 4096 "$LOOP" > /dev/null 2>&1 && mount -t ext2 "$LOOP" "$W/mnt" ||
+	{ echo "SKIP: cannot make or mount ext2 on $LOOP"; exit 77; }
+
+cluster_data() { echo "$W/mnt/z$1"; }
+CLUSTER_SERVER_ARGS="--io buffered --drain-ms 500" cluster_start 1 || exit 1
+A=$(cluster_addr 1)
+R=$CLUSTER_REPLCTL
+
+fail() { echo "FAIL: $*"; cluster_logs 20; exit 1; }
+
+# One connection throughout (a new HELLO would need a metadata write):
+# the disk fails from just after write B until the first FLUSH after it
+# has failed; the sleeps leave time to turn the failures on and off.
+"$R" --create --volume v --size 1M "$A" write 0 4096 fill=0x41 flush \
+	write 0 4096 fill=0x42 sleep 1000 flush expect=EIO sleep 1000 \
+	flush expect=EIO > "$W/client.out" 2>&1 &
+client=$!
+# wait_line N: until the client has printed N result lines
+wait_line() {
+	local i
+	for i in $(seq 200); do
+		[ "$(grep -c '^[a-z]*: ' "$W/client.out")" -ge "$1" ] && return 0
+		sleep 0.02
+	done
+	fail "client stuck: $(cat "$W/client.out")"
+}
+wait_line 4	# hello, write A, flush, write B
+touch "$ON"
+echo "write A flushed; write B acked into the page cache; disk fails"
+wait_line 5	# the flush after write B (sleep prints nothing)
+rm -f "$ON"
+grep -q '^flush: EIO' "$W/client.out" || fail "FLUSH on a failing disk: $(cat "$W/client.out")"
+echo "FLUSH on the failing disk: EIO; disk healthy again"
+wait "$client" ||
+	fail "FLUSH after a failed one said write B is durable: $(cat "$W/client.out")"
+echo "later FLUSH still EIO (write B never reached the disk)"
+
+cluster_stop 1 && fail "server exited 0 (every volume clean) after losing a write"
+m=$("$R" --meta "$W/mnt/z1/v.meta") || fail "no metadata record"
+grep -q '"state":"dirty"' <<<"$m" || fail "volume recorded clean: $m"
+echo "on SIGTERM the volume stays dirty and the exit status says so"
+echo PASS
