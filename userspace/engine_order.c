@@ -35,13 +35,14 @@ static bool out(const struct esub *s)
 }
 
 /* A trim/zero longer than a chunk has chunks still to come until it is
- * answered (the next one may also wait for its seq): between two chunks
- * none of its subs is out, but a later overlapping request must not slip
- * in before the chunks to come on some replicas. */
+ * answered: between two chunks none of its subs is out, but a later
+ * overlapping request must not slip in before the chunks to come on some
+ * replicas.  (Only its first chunk may wait for a seq, and later writes
+ * queue behind it for theirs.) */
 static bool chunks_to_come(const struct ereq *p)
 {
 	return (p->op == EOP_TRIM || p->op == EOP_ZERO) && !p->acked &&
-	       (p->off + p->len < p->end || p->waiting == 1);
+	       p->off + p->len < p->end;
 }
 
 /* Whether p's sub on ri, earlier than q's, must finish before q's. */
