@@ -110,8 +110,10 @@ static int do_open(struct erepl *r)
 	bool made = false;
 	int fd, err;
 
+	/* A block device whose node is gone (a pulled disk) is not replaced
+	 * by a file of that name: in /dev that would be RAM. */
 	fd = open(l->path, O_RDWR | O_DIRECT | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && e->create) {
+	if (fd < 0 && errno == ENOENT && e->create && !l->bdev) {
 		fd = open(l->path, O_RDWR | O_DIRECT | O_CLOEXEC | O_CREAT |
 			  O_EXCL, 0600);
 		made = fd >= 0;
