@@ -81,6 +81,7 @@ int engine_state_open(struct engine *e)
 	} else if (n != 0) {
 		return -EIO;
 	}
+	e->st.fresh = n == 0;
 	/* Replica servers refuse epochs older than the newest they have
 	 * seen, which may come from an engine with another (or a lost)
 	 * state dir: the wall clock in ms keeps a new engine ahead of every
