@@ -487,6 +487,22 @@ static void missed(struct erepl *r, const struct ereq *q)
 	}
 }
 
+/* r's storage failed a sync (a flush, or a FUA op, with a storage
+ * error): Linux drops the dirty pages whose writeback failed and tells
+ * one fsync only, so every write r acked since its last good flush may be
+ * lost there, not just the recent ones the activity log still holds.  No
+ * record says which: all of the volume is to be copied to it. */
+static void sync_failed(struct erepl *r, const struct ereq *q, int res)
+{
+	if (!flushing(q) ||
+	    (res != -EIO && res != -ENOSPC && res != -EDQUOT))
+		return;
+	log_warn("%s: replica %s failed a %s (%s): what it acked since its "
+		 "last flush may be lost; all of it is to be copied",
+		 r->e->name, r->zone, engine_op_name(q->op), strerror(-res));
+	engine_mark_missed(r, 0, r->e->size);
+}
+
 void engine_sub_done(struct ereq *q, unsigned int ri, int res)
 {
 	struct erepl *r = &q->e->repl[ri];
@@ -497,6 +513,7 @@ void engine_sub_done(struct ereq *q, unsigned int ri, int res)
 	sub_end(q, ri, res);
 	if (res) {
 		r->errors++;
+		sync_failed(r, q, res);
 		missed(r, q);
 		engine_replica_fail(r, res, engine_op_name(q->op));
 	} else if (q->op == EOP_WRITE) {
