@@ -394,14 +394,41 @@ static bool read_buf_held(const struct ereq *q)
 	return false;
 }
 
+/* Whether a replica may still write into q's read buffer: a sub out (a
+ * remote reply is copied into it), or a local SQE still held. */
+static bool read_busy(const struct ereq *q)
+{
+	unsigned int i;
+
+	for (i = 0; i < q->e->nr; i++)
+		if (sub_out(&q->sub[i]))
+			return true;
+	return read_buf_held(q);
+}
+
+void engine_req_shutdown(struct ereq *q)
+{
+	if (q->op == EOP_READ && read_busy(q)) {
+		q->shut = 1;	/* read_progress() answers it */
+		return;
+	}
+	engine_req_fail_now(q, -ESHUTDOWN);
+}
+
 /* A failed read is retried on another replica at once, but answered only
  * once no abandoned read can land in the caller's buffer any more: after
- * done() the caller reuses it (engine_sub_unref() comes back here). */
+ * done() the caller reuses it (engine_sub_unref() comes back here).  At
+ * shutdown it is not retried. */
 static void read_progress(struct ereq *q)
 {
 	const struct esub *s = &q->sub[q->read_from];
 	int res = 0;
 
+	if (q->shut) {
+		if (!read_busy(q))
+			complete(q, -ESHUTDOWN);
+		return;
+	}
 	if (sub_out(s))
 		return;
 	if (s->state != SUB_OK) {

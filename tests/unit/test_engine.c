@@ -411,6 +411,55 @@ static void test_engine_read_answer_waits_for_the_buffer(void **state)
 	uloop_buf_put(loop, b);
 }
 
+/* The read engine_destroy() finds in flight, and the moment its done()
+ * runs: whether the kernel then still held its buffer. */
+static struct ereq *held_q;
+static unsigned int held_ri;
+static int held_at_done;
+
+static void done_held(void *arg, int res)
+{
+	done(arg, res);
+	held_at_done = held_q->sub[held_ri].kref;
+}
+
+static void read_cqe_comes(struct uloop_timer *t)
+{
+	(void)t;
+	held_q->sub[held_ri].kref = 0;
+	engine_enter(eng);
+	engine_sub_done(held_q, held_ri, 0);
+	engine_leave(eng);
+}
+
+/* At shutdown a read still in the kernel, into the caller's buffer, is
+ * answered (-ESHUTDOWN) only once the kernel has given the buffer back:
+ * after done() the caller reuses it. */
+static void test_engine_shutdown_read_waits_for_the_buffer(void **state)
+{
+	struct uloop_timer t = { .fn = read_cqe_comes };
+	struct uloop_buf *b;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(uloop_buf_get(loop, 4096, &b), 0);
+	assert_int_equal(engine_read(eng, 0, 4096, b, done_held, NULL), 0);
+	assert_int_equal(nsubs, 1);
+	held_q = subs[0].q;
+	held_ri = subs[0].ri;
+	held_q->sub[held_ri].kref = 1;	/* its READ_FIXED is in the kernel */
+	held_at_done = -1;
+	/* its CQE comes while the engine drains */
+	assert_int_equal(uloop_timer_arm(loop, &t, uloop_now(loop) +
+					 50000000ULL), 0);
+	engine_destroy(eng);
+	eng = NULL;
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, -ESHUTDOWN);
+	assert_int_equal(held_at_done, 0);
+	uloop_buf_put(loop, b);
+}
+
 static void test_engine_hard_timeout_degrades(void **state)
 {
 	struct engine_stats st;
@@ -1019,6 +1068,7 @@ int main(void)
 		T(test_engine_read_retries_another_replica),
 		T(test_engine_hard_timeout_degrades),
 		T(test_engine_read_answer_waits_for_the_buffer),
+		T(test_engine_shutdown_read_waits_for_the_buffer),
 		T(test_engine_submit_failure_is_a_replica_failure),
 		T(test_engine_trim_and_zero_are_ordered_writes),
 		T(test_engine_long_zero_is_not_overtaken),
