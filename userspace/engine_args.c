@@ -3,7 +3,9 @@
 
 #include "abi/repl.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,15 +75,36 @@ static int uint_arg(const char *s, unsigned int max, unsigned int *out)
 	return 0;
 }
 
+/* "IPv4:PORT", port 1..65535: what the engine dials (engine_remote.c).
+ * Checked here so that a typo is refused before the engine has created
+ * the state files and the other replicas' images. */
+static bool addr_ok(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	struct in_addr in;
+	char host[INET_ADDRSTRLEN];
+	unsigned long port;
+	char *end;
+
+	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host))
+		return false;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = 0;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	return colon[1] >= '0' && colon[1] <= '9' && !*end && !errno &&
+	       port && port <= 65535 && inet_pton(AF_INET, host, &in) == 1;
+}
+
 static int add_replica(struct engine_opts *o, char *arg, bool local)
 {
 	struct engine_replica_opts *r;
 	char *eq = strchr(arg, '=');
 
-	if (!eq || eq == arg || !eq[1]) {
+	if (!eq || eq == arg || !eq[1] || (!local && !addr_ok(eq + 1))) {
 		fprintf(stderr, "%s: want ZONE=%s, got '%s'\n",
 			local ? "--local" : "--replica",
-			local ? "PATH" : "IP:PORT", arg);
+			local ? "PATH" : "IPv4:PORT (port 1..65535)", arg);
 		return -EINVAL;
 	}
 	if (o->nr_replicas == ENGINE_MAX_REPLICAS) {

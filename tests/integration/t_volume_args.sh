@@ -1,0 +1,63 @@
+#!/bin/bash
+# timeout: 60
+#
+# `tapestryd volume` refuses a bad option value before it opens anything:
+# exit status 2, a message on stderr that names the option, nothing on
+# stdout, and no replica image, state directory, socket or zone registry
+# created.  Each case would otherwise start a volume (a 1 MiB one on a
+# local file), so a value that is wrongly accepted shows up as a file left
+# behind or as a status other than 2.
+set -u
+BUILD=${BUILD:-build}
+TAPESTRYD=$BUILD/bin/tapestryd
+fail() { echo "FAIL: $*"; exit 1; }
+[ -x "$TAPESTRYD" ] || fail "$TAPESTRYD not built"
+TMP=$(mktemp -d /tmp/tapestry-test.XXXXXX)
+VOL=$TMP/vol
+cleanup() {
+	pkill -TERM -P $$ 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# bad PATTERN ARG...: the volume's usual options plus ARG... (later ones
+# win) are refused with status 2 and a message matching PATTERN, and
+# nothing is left in $VOL.
+bad() {
+	local pat=$1 rc
+	shift
+	rm -rf "$VOL"
+	mkdir -p "$VOL"
+	timeout -k 2 10 "$TAPESTRYD" volume --name v --size 1M \
+		--state-dir "$VOL/state" --pin-root "$VOL/pins" \
+		--nbd "unix:$VOL/v.sock" "$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	[ $rc -eq 2 ] || { cat "$TMP/err"; fail "$*: exit $rc, not 2"; }
+	grep -qE -- "$pat" "$TMP/err" ||
+		{ cat "$TMP/err"; fail "$*: no message matching '$pat'"; }
+	[ ! -s "$TMP/out" ] || fail "$*: output on stdout"
+	[ -z "$(ls -A "$VOL")" ] ||
+		fail "$*: refused, but left $(cd "$VOL" && echo *)"
+	echo "ok: $* -> $(head -1 "$TMP/err")"
+}
+
+L="--local a=$VOL/a.img"
+
+bad '--size' $L --size 1.5G
+bad '--size' $L --size -1
+bad '--ack' $L --ack most
+bad '--min-in-sync' $L --min-in-sync -1
+bad '--nbd' $L --nbd foo
+bad '--nbd' $L --nbd unix:
+bad '--nbd' $L --nbd tcp:127.0.0.1:99999
+bad '--local' --local a
+bad '--local' --local =x
+bad '--replica' --replica b
+# The engine checks a replica's address only once it has created the
+# state files and the other replicas' images.
+bad '--replica' $L --replica b=foo
+bad '--replica' $L --replica b=127.0.0.1
+bad '--replica' $L --replica b=127.0.0.1:0
+bad '--replica' $L --replica b=127.0.0.1:65536
+bad '--replica' $L --replica b=localhost:7000
+echo "PASS"
