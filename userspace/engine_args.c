@@ -158,11 +158,13 @@ int engine_args_apply(struct engine_opts *o, int opt, char *arg)
 	case ENGINE_ARG_REPLICA: return add_replica(o, arg, false);
 	case ENGINE_ARG_ZONE_ID: return zone_id(arg);
 	case ENGINE_ARG_SIZE:
-		if (engine_args_size(arg, &o->size))
+		if (engine_args_size(arg, &o->size) || !o->size)
 			return bad("size", arg);
 		return 0;
 	case ENGINE_ARG_BLOCK_SIZE:
-		if (engine_args_size(arg, &v) || v > 65536)
+		/* The engine's rule: a power of two, 512 B .. one region. */
+		if (engine_args_size(arg, &v) || v < 512 || v > 65536 ||
+		    (v & (v - 1)))
 			return bad("block-size", arg);
 		o->block_size = (uint32_t)v;
 		return 0;
@@ -234,6 +236,12 @@ int engine_args_finish(struct engine_opts *o)
 			"one --local or --replica\n");
 		return -EINVAL;
 	}
+	if (o->size % (o->block_size ? o->block_size : 4096)) {
+		fprintf(stderr, "--size %llu is not a multiple of the block "
+			"size (%u; --block-size)\n", (unsigned long long)o->size,
+			o->block_size ? o->block_size : 4096);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -243,7 +251,8 @@ void engine_args_usage(FILE *f)
 "volume:\n"
 "  --name NAME             volume name ([A-Za-z0-9._-], < 64 bytes)\n"
 "  --size SIZE             volume size (4096, 64k, 256M, 1G ...)\n"
-"  --block-size N          block size (default 4096)\n"
+"  --block-size N          block size: 512 .. 64k, a power of two (default\n"
+"                          4096); --size must be a multiple of it\n"
 "  --state-dir DIR         dirty maps, activity log, seq state\n"
 "  --create                create missing replica images\n"
 "  --local ZONE=PATH       a replica in a local file or block device\n"

@@ -45,6 +45,13 @@ L="--local a=$VOL/a.img"
 
 bad '--size' $L --size 1.5G
 bad '--size' $L --size -1
+bad '--size' $L --size 0
+# Geometry the engine refuses (only after the zone registry was used).
+bad '--size' $L --size 1000
+bad '--size' $L --size 4k --block-size 64k
+bad '--block-size' $L --block-size 1000
+bad '--block-size' $L --block-size 256
+bad '--block-size' $L --block-size 0
 bad '--ack' $L --ack most
 bad '--min-in-sync' $L --min-in-sync -1
 bad '--nbd' $L --nbd foo
