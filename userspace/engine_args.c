@@ -236,6 +236,12 @@ int engine_args_finish(struct engine_opts *o)
 			"one --local or --replica\n");
 		return -EINVAL;
 	}
+	if (o->min_in_sync > o->nr_replicas) {
+		fprintf(stderr, "--min-in-sync %u: the volume has only %u "
+			"replica%s (--local, --replica)\n", o->min_in_sync,
+			o->nr_replicas, o->nr_replicas == 1 ? "" : "s");
+		return -EINVAL;
+	}
 	if (o->size % (o->block_size ? o->block_size : 4096)) {
 		fprintf(stderr, "--size %llu is not a multiple of the block "
 			"size (%u; --block-size)\n", (unsigned long long)o->size,

@@ -54,6 +54,8 @@ bad '--block-size' $L --block-size 256
 bad '--block-size' $L --block-size 0
 bad '--ack' $L --ack most
 bad '--min-in-sync' $L --min-in-sync -1
+bad '--min-in-sync' $L --min-in-sync 2
+bad '--min-in-sync' $L --local b=$VOL/b.img --min-in-sync 3
 bad '--nbd' $L --nbd foo
 bad '--nbd' $L --nbd unix:
 bad '--nbd' $L --nbd tcp:127.0.0.1:99999
