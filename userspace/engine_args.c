@@ -96,15 +96,41 @@ static bool addr_ok(const char *addr)
 	       port && port <= 65535 && inet_pton(AF_INET, host, &in) == 1;
 }
 
+/* The engine's (and the replication protocol's) rule for a zone: 1..31
+ * bytes of [A-Za-z0-9._-], not starting with a dot.  The zone registry
+ * takes more (63 bytes, a leading dot), and tapestryd volume registers
+ * the zones before the engine looks at them, so a zone refused only by
+ * the engine would stay registered on the node. */
+static bool zone_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n || n >= REPL_ZONE_MAX || s[0] == '.')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+		      s[i] == '_' || s[i] == '-'))
+			return false;
+	return true;
+}
+
 static int add_replica(struct engine_opts *o, char *arg, bool local)
 {
+	const char *opt = local ? "--local" : "--replica";
 	struct engine_replica_opts *r;
 	char *eq = strchr(arg, '=');
 
 	if (!eq || eq == arg || !eq[1] || (!local && !addr_ok(eq + 1))) {
-		fprintf(stderr, "%s: want ZONE=%s, got '%s'\n",
-			local ? "--local" : "--replica",
+		fprintf(stderr, "%s: want ZONE=%s, got '%s'\n", opt,
 			local ? "PATH" : "IPv4:PORT (port 1..65535)", arg);
+		return -EINVAL;
+	}
+	if (!zone_ok(arg, (size_t)(eq - arg))) {
+		fprintf(stderr, "%s: zone '%.*s': want 1..%d bytes of "
+			"[A-Za-z0-9._-], not starting with '.'\n", opt,
+			(int)(eq - arg), arg, REPL_ZONE_MAX - 1);
 		return -EINVAL;
 	}
 	if (o->nr_replicas == ENGINE_MAX_REPLICAS) {

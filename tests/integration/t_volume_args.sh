@@ -14,9 +14,15 @@ fail() { echo "FAIL: $*"; exit 1; }
 [ -x "$TAPESTRYD" ] || fail "$TAPESTRYD not built"
 TMP=$(mktemp -d /tmp/tapestry-test.XXXXXX)
 VOL=$TMP/vol
+# The zone registry's pin root: on bpffs where we can (root), so that a
+# zone registered by a volume that is then refused would be seen.
+PIN=$TMP/pins
+if [ "$(id -u)" -eq 0 ] && [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ]; then
+	PIN=/sys/fs/bpf/tapestry-test-volargs-$$
+fi
 cleanup() {
 	pkill -TERM -P $$ 2>/dev/null
-	rm -rf "$TMP"
+	rm -rf "$TMP" "$PIN"
 }
 trap cleanup EXIT
 
@@ -26,10 +32,10 @@ trap cleanup EXIT
 bad() {
 	local pat=$1 rc
 	shift
-	rm -rf "$VOL"
+	rm -rf "$VOL" "$PIN"
 	mkdir -p "$VOL"
 	timeout -k 2 10 "$TAPESTRYD" volume --name v --size 1M \
-		--state-dir "$VOL/state" --pin-root "$VOL/pins" \
+		--state-dir "$VOL/state" --pin-root "$PIN" \
 		--nbd "unix:$VOL/v.sock" "$@" >"$TMP/out" 2>"$TMP/err"
 	rc=$?
 	[ $rc -eq 2 ] || { cat "$TMP/err"; fail "$*: exit $rc, not 2"; }
@@ -38,6 +44,7 @@ bad() {
 	[ ! -s "$TMP/out" ] || fail "$*: output on stdout"
 	[ -z "$(ls -A "$VOL")" ] ||
 		fail "$*: refused, but left $(cd "$VOL" && echo *)"
+	[ ! -e "$PIN" ] || fail "$*: refused, but created the zone registry"
 	echo "ok: $* -> $(head -1 "$TMP/err")"
 }
 
@@ -62,6 +69,12 @@ bad '--nbd' $L --nbd tcp:127.0.0.1:99999
 bad '--local' --local a
 bad '--local' --local =x
 bad '--replica' --replica b
+# Zone names the engine refuses, though the zone registry takes them (up
+# to 63 bytes, a leading dot): they were registered on the node first.
+bad '--local' --local zone-with-a-label-thirty-two-bytes=$VOL/a.img
+bad '--local' --local .a=$VOL/a.img
+bad '--local' --local "a b=$VOL/a.img"
+bad '--replica' $L --replica b/c=127.0.0.1:7000
 # The engine checks a replica's address only once it has created the
 # state files and the other replicas' images.
 bad '--replica' $L --replica b=foo
