@@ -241,6 +241,36 @@ int engine_args_apply(struct engine_opts *o, int opt, char *arg)
 	return -EINVAL;
 }
 
+/* Each replica in its own zone, each zone id given once: the engine's
+ * rule, checked before tapestryd volume registers the zones. */
+static int check_unique(const struct engine_opts *o)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < o->nr_replicas; i++) {
+		const struct engine_replica_opts *a = &o->replicas[i];
+
+		for (j = 0; j < i; j++) {
+			const struct engine_replica_opts *b = &o->replicas[j];
+
+			if (!strcmp(a->zone, b->zone)) {
+				fprintf(stderr, "%s: zone '%s' has a replica "
+					"already; one replica per zone\n",
+					a->path ? "--local" : "--replica",
+					a->zone);
+				return -EINVAL;
+			}
+			if (a->zone_id && a->zone_id == b->zone_id) {
+				fprintf(stderr, "--zone-id: zones %s and %s "
+					"both have id %u\n", b->zone, a->zone,
+					a->zone_id);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 int engine_args_finish(struct engine_opts *o)
 {
 	unsigned int i, j;
@@ -257,6 +287,8 @@ int engine_args_finish(struct engine_opts *o)
 		o->replicas[j].zone_id = pending_ids[i].id;
 	}
 	nr_pending = 0;
+	if (check_unique(o))
+		return -EINVAL;
 	if (!o->name || !o->size || !o->state_dir || !o->nr_replicas) {
 		fprintf(stderr, "need --name, --size, --state-dir and at least "
 			"one --local or --replica\n");

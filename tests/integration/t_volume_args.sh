@@ -75,6 +75,10 @@ bad '--local' --local zone-with-a-label-thirty-two-bytes=$VOL/a.img
 bad '--local' --local .a=$VOL/a.img
 bad '--local' --local "a b=$VOL/a.img"
 bad '--replica' $L --replica b/c=127.0.0.1:7000
+# A zone named twice, or two zones given one id.
+bad '--local' $L --local a=$VOL/b.img
+bad '--replica' $L --replica a=127.0.0.1:7000
+bad '--zone-id' $L --local b=$VOL/b.img --zone-id a=7 --zone-id b=7
 # The engine checks a replica's address only once it has created the
 # state files and the other replicas' images.
 bad '--replica' $L --replica b=foo
