@@ -96,16 +96,16 @@ static bool addr_ok(const char *addr)
 	       port && port <= 65535 && inet_pton(AF_INET, host, &in) == 1;
 }
 
-/* The engine's (and the replication protocol's) rule for a zone: 1..31
- * bytes of [A-Za-z0-9._-], not starting with a dot.  The zone registry
- * takes more (63 bytes, a leading dot), and tapestryd volume registers
- * the zones before the engine looks at them, so a zone refused only by
- * the engine would stay registered on the node. */
-static bool zone_ok(const char *s, size_t n)
+/* The engine's (and the replication protocol's) rule for a volume name
+ * or a zone: 1..max-1 bytes of [A-Za-z0-9._-], not starting with a dot.
+ * The zone registry takes more (63 bytes, a leading dot), and tapestryd
+ * volume registers the zones before the engine looks at them, so a zone
+ * refused only by the engine would stay registered on the node. */
+static bool label_ok(const char *s, size_t n, size_t max)
 {
 	size_t i;
 
-	if (!n || n >= REPL_ZONE_MAX || s[0] == '.')
+	if (!n || n >= max || s[0] == '.')
 		return false;
 	for (i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
@@ -127,7 +127,7 @@ static int add_replica(struct engine_opts *o, char *arg, bool local)
 			local ? "PATH" : "IPv4:PORT (port 1..65535)", arg);
 		return -EINVAL;
 	}
-	if (!zone_ok(arg, (size_t)(eq - arg))) {
+	if (!label_ok(arg, (size_t)(eq - arg), REPL_ZONE_MAX)) {
 		fprintf(stderr, "%s: zone '%.*s': want 1..%d bytes of "
 			"[A-Za-z0-9._-], not starting with '.'\n", opt,
 			(int)(eq - arg), arg, REPL_ZONE_MAX - 1);
@@ -177,7 +177,15 @@ int engine_args_apply(struct engine_opts *o, int opt, char *arg)
 	unsigned int u;
 
 	switch (opt) {
-	case ENGINE_ARG_NAME: o->name = arg; return 0;
+	case ENGINE_ARG_NAME:
+		if (!label_ok(arg, strlen(arg), REPL_NAME_MAX)) {
+			fprintf(stderr, "--name '%s': want 1..%d bytes of "
+				"[A-Za-z0-9._-], not starting with '.'\n", arg,
+				REPL_NAME_MAX - 1);
+			return -EINVAL;
+		}
+		o->name = arg;
+		return 0;
 	case ENGINE_ARG_STATE_DIR: o->state_dir = arg; return 0;
 	case ENGINE_ARG_CREATE: o->create = true; return 0;
 	case ENGINE_ARG_LOCAL: return add_replica(o, arg, true);

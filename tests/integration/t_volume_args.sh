@@ -59,6 +59,9 @@ bad '--size' $L --size 4k --block-size 64k
 bad '--block-size' $L --block-size 1000
 bad '--block-size' $L --block-size 256
 bad '--block-size' $L --block-size 0
+bad '--name' $L --name 'a b'
+bad '--name' $L --name .v
+bad '--name' $L --name "$(printf 'v%.0s' $(seq 64))"
 bad '--ack' $L --ack most
 bad '--min-in-sync' $L --min-in-sync -1
 bad '--min-in-sync' $L --min-in-sync 2
