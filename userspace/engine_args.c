@@ -43,8 +43,10 @@ int engine_args_size(const char *s, uint64_t *out)
 	unsigned int shift = 0;
 	char *end;
 
+	/* Decimal, or hex after 0x; never octal: 010M is ten MiB. */
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	v = strtoull(s, &end, s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ?
+			      16 : 10);
 	if (errno || end == s || *s == '-')
 		return -EINVAL;
 	switch (*end) {
