@@ -69,6 +69,11 @@ bad '--min-in-sync' $L --local b=$VOL/b.img --min-in-sync 3
 bad '--nbd' $L --nbd foo
 bad '--nbd' $L --nbd unix:
 bad '--nbd' $L --nbd tcp:127.0.0.1:99999
+# Addresses that parse but cannot be listened on: found only after the
+# engine had opened (and created) the images and the state files.
+bad '--nbd' $L --nbd unix:$VOL/no-such-dir/v.sock
+bad '--nbd' $L --nbd unix:$VOL
+bad '--nbd' $L --nbd tcp:192.0.2.1:10809
 bad '--local' --local a
 bad '--local' --local =x
 bad '--replica' --replica b
