@@ -107,9 +107,9 @@ static int parse(int argc, char **argv, struct cli *cli)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch;
+	int ch, idx = 0;
 
-	while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "vh", longopts, &idx)) != -1) {
 		switch (ch) {
 		case 'z': cli->o.zone = optarg; break;
 		case 'l': cli->o.listen = optarg; break;
@@ -162,7 +162,8 @@ static int parse(int argc, char **argv, struct cli *cli)
 	}
 	return 0;
 bad:
-	fprintf(stderr, "tapestryd replica: bad value '%s'\n", optarg);
+	fprintf(stderr, "tapestryd replica: bad value '%s' for --%s\n",
+		optarg, longopts[idx].name);
 	return -EINVAL;
 }
 
