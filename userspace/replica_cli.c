@@ -181,8 +181,13 @@ static int parse(int argc, char **argv, struct cli *cli)
 			return -EINVAL;
 		}
 	}
-	if (optind != argc || !cli->o.zone || !cli->o.listen ||
-	    !cli->o.data_dir) {
+	if (optind != argc) {
+		fprintf(stderr, "tapestryd replica: unexpected argument "
+				"'%s'\n", argv[optind]);
+		usage(stderr);
+		return -EINVAL;
+	}
+	if (!cli->o.zone || !cli->o.listen || !cli->o.data_dir) {
 		fprintf(stderr, "tapestryd replica: --zone, --listen and "
 				"--data are required\n");
 		usage(stderr);

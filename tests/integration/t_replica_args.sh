@@ -44,6 +44,8 @@ bad 2 "--buffers" --buffers 0
 bad 2 "--drain-ms" --drain-ms -5
 bad 2 "--client-timeout" --client-timeout 0
 bad 2 "--io" --io fast
+# A stray word: said as such, not as missing options.
+bad 2 "unexpected argument 'extra'" extra
 # Zones no engine can name (the engine's rule: 1..31 bytes of
 # [A-Za-z0-9._-], no leading dot): every HELLO would be refused.
 bad 2 "--zone" --zone 'a b'
