@@ -200,7 +200,7 @@ static int print_json(const struct blk_event *e, const char *dev,
 	err = err ?: hist_json_add(o, "total_us",
 			report_json_fixed((e->queue_ns + e->service_ns) / 1e3, 3));
 	err = err ?: hist_json_add(o, "pid", json_object_new_int64(e->tgid));
-	err = err ?: hist_json_add(o, "comm", json_object_new_string(comm));
+	err = err ?: hist_json_add(o, "comm", report_json_string(comm));
 	err = err ?: hist_json_add(o, "error", json_object_new_int(e->error));
 	err = err ?: report_json_print(stdout, o);
 	json_object_put(o);

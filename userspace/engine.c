@@ -365,6 +365,7 @@ static void issue_write(struct ereq *q)
 	unsigned int i;
 
 	dirtymap_set_range(e->actlog, q->off, len);
+	e->written = true;
 	q->starting = 1;
 	for (i = 0; i < e->nr; i++) {
 		struct erepl *r = &e->repl[i];
@@ -383,7 +384,10 @@ static void issue_write(struct ereq *q)
 /* Start a write-type op (write, trim, zero chunk).  Refused by the policy:
  * nothing goes anywhere, not even to the activity log, and the caller
  * gets -EIO.  Without a durably reserved seq it waits, in order behind any
- * other write already waiting, for engine_state_durable(). */
+ * other write already waiting, for engine_state_durable().  The chunks of
+ * a long trim/zero after the first keep the request's seq: they cover
+ * other blocks, and a write submitted after the request, which waits for
+ * them, must carry a newer seq than every one of them. */
 static void start_write(struct ereq *q)
 {
 	struct engine *e = q->e;
@@ -392,6 +396,10 @@ static void start_write(struct ereq *q)
 	if (!engine_can_write(e->ack, e->nr, e->min_in_sync,
 			      engine_in_sync(e))) {
 		engine_req_fail_now(q, -EIO);
+		return;
+	}
+	if (q->seq) {
+		issue_write(q);
 		return;
 	}
 	if (!e->seqq && (q->seq = engine_state_next_seq(e))) {

@@ -31,7 +31,9 @@
  *   with it, which may be after done() has run.  If the call is refused the
  *   caller still owns the buffer.
  * - Reads borrow their buffer (a registered one, so local replicas can use
- *   READ_FIXED); the data lands at buf->base before done() runs.
+ *   READ_FIXED); the data lands at buf->base before done() runs, and no
+ *   I/O into it is left in the kernel then (a read abandoned on a failed
+ *   local replica is waited for, though its retry may be done first).
  * - Overlapping writes are applied in submission order on every replica.
  * - One uloop may carry several engines (up to 255 per process).  Do not
  *   call engine_destroy() from inside a done() callback.

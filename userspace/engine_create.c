@@ -146,6 +146,7 @@ static int open_replica(struct engine *e, unsigned int i,
 	struct erepl *r = &e->repl[i];
 	uint64_t nreg = (e->size + EREGION - 1) >> EREGION_SHIFT;
 	char path[4096], suffix[REPL_ZONE_MAX + 8];
+	bool new_map = false;
 	int err;
 
 	r->e = e;
@@ -159,13 +160,19 @@ static int open_replica(struct engine *e, unsigned int i,
 	r->retry.fn = engine_replica_retry;
 	hist_reset(&r->hist);
 	snprintf(suffix, sizeof(suffix), "%s.dirty", r->zone);
-	if ((err = engine_state_path(e, suffix, path, sizeof(path))) ||
-	    (err = dirtymap_open(path, nreg, EREGION, true, &r->dirty)) ||
-	    (err = open_missed(e, r, nreg))) {
+	if (!(err = engine_state_path(e, suffix, path, sizeof(path)))) {
+		new_map = access(path, F_OK) != 0;
+		err = dirtymap_open(path, nreg, EREGION, true, &r->dirty);
+	}
+	if (err || (err = open_missed(e, r, nreg))) {
 		log_err("%s: dirty map of %s: %s", e->name, r->zone,
 			strerror(-err));
 		return err;
 	}
+	/* A replica new to a volume that has been written before (its
+	 * state record is older than this engine) holds none of it. */
+	if (new_map && !e->st.fresh)
+		engine_mark_empty(r, "is new to the volume");
 	if (!r->local)
 		return engine_remote_init(r, ro->addr);
 	err = engine_local_open(r, ro->path);
@@ -316,6 +323,7 @@ int engine_create(struct uloop *loop, const struct engine_opts *o,
 		err = open_all(e, o);
 	if (!err) {
 		wait_connects(e);
+		engine_remote_check_empty(e);
 		e->recon.crash = dirtymap_count(e->actlog) != 0;
 	}
 	e->in_create = false;

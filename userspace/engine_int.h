@@ -74,7 +74,8 @@ struct esub {
 	uint8_t state;
 	uint8_t counts;		/* the replica was in sync at issue */
 	uint8_t kref;		/* SQEs/frames outstanding */
-	uint8_t run;		/* local resync write: next block to look at */
+	uint8_t run;		/* local: resync write: next block to look at;
+				 * trim/zero: its step (engine_local.c) */
 	uint8_t flushing;	/* a flush or FUA op, counted in nflush */
 	uint8_t inline_io;	/* local: done in the loop; res has its result */
 	int32_t res;
@@ -220,6 +221,7 @@ struct estate {
 	uint8_t again;		/* another reservation is wanted */
 	uint8_t ncqe;
 	uint8_t timed_out;	/* waiters told already */
+	uint8_t fresh;		/* no record before: a new volume */
 	int res;
 	uint64_t failures;
 	uint64_t retry_at;
@@ -302,6 +304,9 @@ struct engine {
 	unsigned int nest;		/* entry depth, reap at 0 */
 
 	uint64_t writes, reads, flushes, failed;
+	/* Some replica holds a write of this volume: a seq was handed out,
+	 * or a replica reported or recorded one. */
+	bool written;
 	uint64_t t_log;
 	uint64_t recovered, recovered_bytes;
 };
@@ -342,6 +347,9 @@ void engine_abandon_blocked(struct engine *e);
 const char *engine_op_name(unsigned int op);
 /* r may lack an acked write in [off, off + len): dirty and missed. */
 void engine_mark_missed(struct erepl *r, uint64_t off, uint64_t len);
+/* r holds none of the volume's data (new to it, or its image was made
+ * anew): all of it is dirty and missed, and it vouches for nothing. */
+void engine_mark_empty(struct erepl *r, const char *why);
 /* r is in sync: its missed map gets EMISSED_IN_SYNC once every request
  * issued before now has left it (see engine_mark_in_sync_tick). */
 void engine_mark_in_sync(struct erepl *r);
@@ -431,6 +439,8 @@ void engine_local_cqe(struct engine *e, struct ereq *q, struct erepl *r,
 bool engine_local_idle(const struct erepl *r);
 /* Reads and writes done in the loop, not through io_uring (tmpfs). */
 uint64_t engine_local_inline_ops(const struct erepl *r);
+/* Whether its seqmap records any write (a scan: for create only). */
+bool engine_local_written(const struct erepl *r);
 
 /* ---- engine_remote.c ---- */
 
@@ -446,6 +456,9 @@ void engine_remote_send_cqe(struct engine *e, struct ereq *q, struct erepl *r,
 			    const struct io_uring_cqe *cqe);
 void engine_remote_conn_cqe(struct engine *e, const struct io_uring_cqe *cqe);
 uint64_t engine_remote_applied_seq(const struct erepl *r);
+/* At create, once every reachable replica has said HELLO: replicas that
+ * hold no write of a volume that has some are marked empty. */
+void engine_remote_check_empty(struct engine *e);
 /* From the tick: give up on a connection stuck before it is up. */
 void engine_remote_tick(struct erepl *r, uint64_t now);
 /* The state record was written (err 0: a new epoch may be available):

@@ -47,6 +47,12 @@
  * MB/s when the loop copied them itself). */
 #define INLINE_MAX_LEN (64U << 10)
 
+/* A trim/zero sub's steps, in esub.run: the fallocate, a ZERO_RANGE
+ * instead where holes cannot be punched, then (FUA) the fdatasync. */
+#define RUN_TZ_FALLOCATE	0
+#define RUN_TZ_SYNC		1
+#define RUN_TZ_ZERO_RANGE	2
+
 struct elocal {
 	int fd;
 	bool bdev;
@@ -76,8 +82,13 @@ static int check_size(struct erepl *r, int fd, struct stat *st)
 				return -errno;
 			sz = e->size;
 		}
-		if (sz != e->size)
-			sz = 0;
+		if (sz != e->size) {
+			log_err("%s: %s: %llu bytes, the volume has %llu (an "
+				"image file must have the volume's size)",
+				e->name, r->loc->path, (unsigned long long)sz,
+				(unsigned long long)e->size);
+			return -EINVAL;
+		}
 	} else {
 		return -EINVAL;
 	}
@@ -96,10 +107,17 @@ static int do_open(struct erepl *r)
 	struct elocal *l = r->loc;
 	char path[4096], suffix[REPL_ZONE_MAX + 8];
 	struct stat st;
+	bool made = false;
 	int fd, err;
 
-	fd = open(l->path, O_RDWR | O_DIRECT | O_CLOEXEC |
-		  (e->create ? O_CREAT : 0), 0600);
+	/* A block device whose node is gone (a pulled disk) is not replaced
+	 * by a file of that name: in /dev that would be RAM. */
+	fd = open(l->path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && e->create && !l->bdev) {
+		fd = open(l->path, O_RDWR | O_DIRECT | O_CLOEXEC | O_CREAT |
+			  O_EXCL, 0600);
+		made = fd >= 0;
+	}
 	if (fd < 0) {
 		err = -errno;
 		log_warn("%s: %s: %s", e->name, l->path, strerror(-err));
@@ -120,6 +138,15 @@ static int do_open(struct erepl *r)
 		goto err_close;
 	}
 	l->fd = fd;
+	if (!made)
+		return 0;
+	/* A new image holds no write, whatever the seqmap of the one it
+	 * replaces says (a resync would skip every block); and if the
+	 * volume has been written before (a lost or replaced disk), none of
+	 * its data. */
+	seqmap_set(l->seq, 0, seqmap_blocks(l->seq), 0);
+	if (!e->in_create || !e->st.fresh)
+		engine_mark_empty(r, "has a new image");
 	return 0;
 
 err_close:
@@ -147,6 +174,12 @@ bool engine_local_idle(const struct erepl *r)
 uint64_t engine_local_inline_ops(const struct erepl *r)
 {
 	return r->loc ? r->loc->inline_ops : 0;
+}
+
+bool engine_local_written(const struct erepl *r)
+{
+	return r->loc && r->loc->seq &&
+	       seqmap_max(r->loc->seq, 0, seqmap_blocks(r->loc->seq)) != 0;
 }
 
 int engine_local_reopen(struct erepl *r)
@@ -212,14 +245,16 @@ static void prep(struct erepl *r, struct ereq *q, struct io_uring_sqe *sqe,
 		break;
 	case EOP_TRIM:
 	case EOP_ZERO:
-		if (q->sub[r->idx].run) {	/* FUA: sync the fallocate */
+		if (q->sub[r->idx].run == RUN_TZ_SYNC) {
 			io_uring_prep_fsync(sqe, l->fd, IORING_FSYNC_DATASYNC);
 			break;
 		}
 		/* Files: a punched hole reads back as zeroes.  Block devices
-		 * take ZERO_RANGE for zeroes and PUNCH_HOLE to discard. */
+		 * take ZERO_RANGE for zeroes and PUNCH_HOLE to discard.  A
+		 * zero where holes cannot be punched: ZERO_RANGE. */
 		mode = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE;
-		if (l->bdev && q->op == EOP_ZERO)
+		if ((l->bdev && q->op == EOP_ZERO) ||
+		    q->sub[r->idx].run == RUN_TZ_ZERO_RANGE)
 			mode = FALLOC_FL_KEEP_SIZE | FALLOC_FL_ZERO_RANGE;
 		io_uring_prep_fallocate(sqe, l->fd, mode, q->off, q->len);
 		break;
@@ -362,6 +397,17 @@ static int finish(struct erepl *r, struct ereq *q, int res)
 	struct esub *s = &q->sub[r->idx];
 	uint32_t bs = r->e->bs;
 
+	if (res == -EOPNOTSUPP && (q->op == EOP_TRIM || q->op == EOP_ZERO) &&
+	    s->run == RUN_TZ_FALLOCATE) {
+		/* No hole punching here (a file system without it, a block
+		 * device without write-zeroes), as a replica server may find
+		 * too: a trim is a hint, done; a zero takes ZERO_RANGE. */
+		if (q->op == EOP_ZERO) {
+			s->run = RUN_TZ_ZERO_RANGE;
+			return issue(r, q) ? -EBUSY : 1;
+		}
+		res = 0;
+	}
 	if (res < 0)
 		return res;
 	if (q->op != EOP_RWRITE && (uint32_t)res != expect(q, s))
@@ -372,10 +418,11 @@ static int finish(struct erepl *r, struct ereq *q, int res)
 		break;
 	case EOP_TRIM:
 	case EOP_ZERO:
-		if (!s->run)
-			seqmap_set(r->loc->seq, q->off / bs, q->len / bs, q->seq);
-		if (q->fua && !s->run) {
-			s->run = 1;
+		if (s->run == RUN_TZ_SYNC)
+			break;
+		seqmap_set(r->loc->seq, q->off / bs, q->len / bs, q->seq);
+		if (q->fua) {
+			s->run = RUN_TZ_SYNC;
 			return issue(r, q) ? -EBUSY : 1;
 		}
 		break;

@@ -17,8 +17,8 @@ bool engine_op_writes(unsigned int op)
 
 static uint64_t req_end(const struct ereq *q)
 {
-	/* A trim/zero is split into chunks, each with its own seq; later
-	 * requests must not overtake the chunks still to come. */
+	/* A trim/zero is split into chunks (under the request's one seq);
+	 * later requests must not overtake the chunks still to come. */
 	if (q->op == EOP_TRIM || q->op == EOP_ZERO)
 		return q->end;
 	return q->off + q->len;
@@ -34,15 +34,26 @@ static bool out(const struct esub *s)
 	return s->state == SUB_BLOCKED || s->state == SUB_ISSUED;
 }
 
+/* A trim/zero longer than a chunk has chunks still to come until it is
+ * answered: between two chunks none of its subs is out, but a later
+ * overlapping request must not slip in before the chunks to come on some
+ * replicas.  (Only its first chunk may wait for a seq, and later writes
+ * queue behind it for theirs.) */
+static bool chunks_to_come(const struct ereq *p)
+{
+	return (p->op == EOP_TRIM || p->op == EOP_ZERO) && !p->acked &&
+	       p->off + p->len < p->end;
+}
+
 /* Whether p's sub on ri, earlier than q's, must finish before q's. */
 static bool must_wait(const struct ereq *p, const struct ereq *q,
 		      unsigned int ri)
 {
-	if (!out(&p->sub[ri]))
-		return false;
+	bool pending = out(&p->sub[ri]);
+
 	if (q->op == EOP_FLUSH)
-		return engine_op_writes(p->op);
-	if (p->op == EOP_FLUSH)
+		return pending && engine_op_writes(p->op);
+	if (p->op == EOP_FLUSH || (!pending && !chunks_to_come(p)))
 		return false;
 	if (!engine_op_writes(p->op) && !engine_op_writes(q->op))
 		return false;

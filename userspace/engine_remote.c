@@ -544,9 +544,39 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	c->volume_id = h->volume_id;
 	c->applied_seq = le64toh(st.applied_seq);
 	engine_state_seen_seq(e, c->applied_seq);
+	/* A replica that holds no write at all, of a volume that has some,
+	 * is a new image (the server made it on REPL_F_CREATE: a wiped data
+	 * dir, a replaced disk): what it missed while away is not all it
+	 * lacks.  At create this is judged once every replica has answered
+	 * (engine_remote_check_empty). */
+	if (c->applied_seq)
+		e->written = true;
+	else if (e->written && !e->in_create)
+		engine_mark_empty(r, "holds no write");
 	c->state = CONN_UP;
 	engine_replica_up(r);
 	return 0;
+}
+
+static bool holds_nothing(const struct erepl *r)
+{
+	return !r->local && r->up && !engine_remote_applied_seq(r);
+}
+
+void engine_remote_check_empty(struct engine *e)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < e->nr; i++)
+		n += holds_nothing(&e->repl[i]);
+	/* Only then the local replicas' seqmaps are scanned. */
+	for (i = 0; i < e->nr && n && !e->written; i++)
+		if (e->repl[i].up && e->repl[i].local &&
+		    engine_local_written(&e->repl[i]))
+			e->written = true;
+	for (i = 0; i < e->nr && n && e->written; i++)
+		if (holds_nothing(&e->repl[i]))
+			engine_mark_empty(&e->repl[i], "holds no write");
 }
 
 /* The sub a reply answers, or NULL if the tag names none that is out. */

@@ -109,6 +109,20 @@ static void maybe_finish(struct ereq *q)
 	q->e->reap = q;
 }
 
+static void unblock(struct erepl *r);
+
+/* A trim/zero answered early (it failed between chunks) has no chunks to
+ * come any more: what waited for them may go now. */
+static void release_chunk_waiters(struct engine *e)
+{
+	unsigned int i;
+
+	for (i = 0; i < e->nr; i++)
+		if (e->repl[i].nblocked &&
+		    e->repl[i].state != ENGINE_REPLICA_DEGRADED)
+			unblock(&e->repl[i]);
+}
+
 static void call_done(struct ereq *q)
 {
 	q->done_pending = 0;
@@ -133,6 +147,8 @@ static void complete(struct ereq *q, int res)
 	}
 	if (res)
 		e->failed++;
+	if (q->op == EOP_TRIM || q->op == EOP_ZERO)
+		release_chunk_waiters(e);
 	if (!e->in_api) {
 		call_done(q);
 		return;
@@ -365,18 +381,36 @@ static void write_progress(struct ereq *q)
 		engine_next_chunk(q);
 }
 
+/* Whether the kernel may still write into q's borrowed read buffer: a
+ * READ_FIXED on a local replica, abandoned when the replica failed, whose
+ * completion has not come yet. */
+static bool read_buf_held(const struct ereq *q)
+{
+	unsigned int i;
+
+	for (i = 0; i < q->e->nr; i++)
+		if (q->e->repl[i].local && q->sub[i].kref)
+			return true;
+	return false;
+}
+
+/* A failed read is retried on another replica at once, but answered only
+ * once no abandoned read can land in the caller's buffer any more: after
+ * done() the caller reuses it (engine_sub_unref() comes back here). */
 static void read_progress(struct ereq *q)
 {
 	const struct esub *s = &q->sub[q->read_from];
+	int res = 0;
 
 	if (sub_out(s))
 		return;
-	if (s->state == SUB_OK) {
-		complete(q, 0);
-		return;
+	if (s->state != SUB_OK) {
+		if (!engine_read_retry(q))
+			return;
+		res = -EIO;
 	}
-	if (engine_read_retry(q))
-		complete(q, -EIO);
+	if (!read_buf_held(q))
+		complete(q, res);
 }
 
 /* A flush is answered when every in-sync replica has synced its data and
@@ -479,6 +513,8 @@ void engine_sub_unref(struct ereq *q, unsigned int ri)
 {
 	if (q->sub[ri].kref)
 		q->sub[ri].kref--;
+	if (q->op == EOP_READ && !q->internal && !q->acked)
+		progress(q);	/* an answer may have waited for this */
 	maybe_finish(q);
 }
 
@@ -619,6 +655,15 @@ void engine_mark_missed(struct erepl *r, uint64_t off, uint64_t len)
 {
 	dirtymap_set_range(r->dirty, off, len);
 	dirtymap_set_range(r->missed, off, len);
+}
+
+void engine_mark_empty(struct erepl *r, const char *why)
+{
+	log_warn("%s: replica %s %s: all of it is to be copied", r->e->name,
+		 r->zone, why);
+	engine_mark_missed(r, 0, r->e->size);
+	dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
+				      ~EMISSED_IN_SYNC);
 }
 
 void engine_mark_in_sync(struct erepl *r)

@@ -84,6 +84,7 @@ int engine_state_open(struct engine *e)
 		log_err("%s: %s: a short state record", e->name, path);
 		return -EIO;
 	}
+	e->st.fresh = n == 0;
 	/* Replica servers refuse epochs older than the newest they have
 	 * seen, which may come from an engine with another (or a lost)
 	 * state dir: the wall clock in ms keeps a new engine ahead of every

@@ -9,9 +9,11 @@
 
 /* Prometheus bucket edges: every power of two from 2^10 ns (1.024 us) to
  * 2^(HIST_MAX_LOG2 - 1) ns.  Each is a bucket edge of the log-linear
- * scheme, so the cumulative count at it is exact.  The last edge stops one
- * short of 2^HIST_MAX_LOG2 because the top bucket also holds values past
- * it. */
+ * scheme, so the count of samples below it is exact.  Samples are whole
+ * nanoseconds, so "below 2^k ns" is "at most 2^k - 1 ns": that is the le
+ * printed, which makes Prometheus' "less than or equal" true as well.  The
+ * last edge stops one short of 2^HIST_MAX_LOG2 because the top bucket also
+ * holds values past it. */
 #define PROM_FIRST_LOG2 10
 #define PROM_LAST_LOG2 (HIST_MAX_LOG2 - 1)
 
@@ -255,7 +257,7 @@ int hist_prom_series(FILE *f, const char *name, const char *labels,
 		     const struct hist *h)
 {
 	const char *sep = labels && *labels ? "," : "";
-	uint64_t cum = 0, total = 0;
+	uint64_t cum = 0, total = 0, le;
 	unsigned int i = 0, k, edge;
 
 	if (!labels)
@@ -265,8 +267,11 @@ int hist_prom_series(FILE *f, const char *name, const char *labels,
 		edge = (k - HIST_SUB_BITS + 1) * HIST_SUB;
 		for (; i < edge; i++)
 			cum += h->slots[i];
-		fprintf(f, "%s_bucket{%s%sle=\"%.10g\"} %llu\n", name, labels,
-			sep, ldexp(1.0, (int)k) / 1e9,
+		/* In seconds, exactly: whole ns are nine decimals. */
+		le = (1ULL << k) - 1;
+		fprintf(f, "%s_bucket{%s%sle=\"%llu.%09llu\"} %llu\n", name,
+			labels, sep, (unsigned long long)(le / 1000000000),
+			(unsigned long long)(le % 1000000000),
 			(unsigned long long)cum);
 	}
 	for (i = 0; i < HIST_NBUCKETS; i++)

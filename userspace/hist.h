@@ -76,9 +76,12 @@ struct json_object *hist_to_json(const struct hist *h, const double *pcts,
 
 /* Prometheus text exposition.  hist_prom_header writes the HELP and TYPE
  * lines of a histogram family once; hist_prom_series writes one labelled
- * series: cumulative _bucket lines at every power of two from 1.024 us to
- * 2^HIST_MAX_LOG2 ns (these are bucket edges, so each count is exact) and
- * +Inf, then _sum in seconds and _count.  labels is the inside of the braces,
+ * series: cumulative _bucket lines, one per power of two 2^k ns from 2^10
+ * (1.024 us) to 2^(HIST_MAX_LOG2 - 1), then +Inf, then _sum in seconds and
+ * _count.  Each 2^k is a bucket edge, so the count of samples below it is
+ * exact; samples are whole nanoseconds, so that is the count of samples of
+ * at most 2^k - 1 ns, and le says just that, exactly, in seconds with nine
+ * decimals: le="0.000001023" counts samples <= 1023 ns.  labels is the inside of the braces,
  * e.g. device="loop0",op="write", already escaped; it may be empty.
  * Return 0 or -EIO if the stream failed. */
 int hist_prom_header(FILE *f, const char *name, const char *help);

@@ -124,6 +124,7 @@ static void on_cqe(void *ctx, const struct io_uring_cqe *cqe)
 		replica_conn_send_done(c, cqe->res);
 		break;
 	case RK_SHUT:
+	case RK_PROBE:
 		c->ops--;
 		replica_conn_maybe_finish(c);
 		break;

@@ -541,8 +541,24 @@ void replica_conn_process(struct rconn *c)
 
 void replica_conn_recv_done(struct rconn *c, int res)
 {
+	bool probed = c->probing;
+
 	c->recv_posted = false;
+	c->probing = false;
 	if (c->closing) {
+		replica_conn_process(c);
+		return;
+	}
+	if (probed && res < 0) {
+		/* cancelled with nothing received since it was posted */
+		replica_conn_cut(c, "stalled (no progress for "
+				 "--client-timeout)");
+		replica_conn_process(c);
+		return;
+	}
+	if (res == -ECANCELED) {
+		/* a probe meant for the recv before this one, which had
+		 * completed: nothing was lost, receive again */
 		replica_conn_process(c);
 		return;
 	}
@@ -704,8 +720,26 @@ void replica_conn_close(struct rconn *c)
 	kick(c);
 }
 
-bool replica_conn_stalled(const struct rconn *c, uint64_t now,
-			  uint64_t limit_ns)
+/* Cancel c's direct recv to learn how far it got: false if there is none
+ * or the last probe is still unanswered (then c has stalled). */
+static bool probe_recv(struct rconn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!c->recv_posted || !c->recv_direct || c->probing)
+		return false;
+	sqe = replica_sqe(c->r);
+	if (!sqe)
+		return true;	/* ask again at the next tick */
+	io_uring_prep_cancel64(sqe, replica_ud(RK_RECV, UD_OP_OTHER, c->id, 0),
+			       0);
+	sqe->user_data = replica_ud(RK_PROBE, UD_OP_OTHER, c->id, 0);
+	c->probing = true;
+	c->ops++;
+	return true;
+}
+
+bool replica_conn_stalled(struct rconn *c, uint64_t now, uint64_t limit_ns)
 {
 	if (c->shut_sent)
 		return false;	/* on its way out already */
@@ -714,7 +748,7 @@ bool replica_conn_stalled(const struct rconn *c, uint64_t now,
 	/* Waiting for bytes of a frame it began (not for a buffer or slot
 	 * of ours: then no recv is posted). */
 	return c->recv_posted && replica_rx_mid_frame(&c->rx) &&
-	       now - c->recv_ns > limit_ns;
+	       now - c->recv_ns > limit_ns && !probe_recv(c);
 }
 
 /* Give up on a client that keeps the server waiting: drop its replies and

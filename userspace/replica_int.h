@@ -36,6 +36,7 @@ enum replica_kind {
 	RK_META,	/* a volume's metadata write (part 0) and sync (1) */
 	RK_VSYNC,	/* a volume's fdatasyncs before it is marked clean */
 	RK_CANCEL,	/* cancelling the accept */
+	RK_PROBE,	/* cancelling a connection's direct recv (a probe) */
 };
 
 #define RK_MAX_ID	0xffffU
@@ -153,6 +154,8 @@ struct rconn {
 	bool tx_dead;		/* sending failed: drop replies */
 	bool shut_sent, rd_shut;
 	bool kicked, want_slot;
+	bool probing;		/* a cancel asks the direct recv how far it
+				 * got (see replica_conn_stalled) */
 	unsigned int ops;	/* network SQEs in flight */
 	uint64_t recv_ns;	/* recv posted or data received */
 	uint64_t send_ns;	/* sendmsg posted or data sent */
@@ -222,9 +225,13 @@ void replica_conn_maybe_finish(struct rconn *c);
 void replica_conn_close(struct rconn *c);
 void replica_conn_cut(struct rconn *c, const char *why);
 /* Whether c has kept the server waiting on it longer than limit_ns:
- * a reply it does not take, or the rest of a frame it began. */
-bool replica_conn_stalled(const struct rconn *c, uint64_t now,
-			  uint64_t limit_ns);
+ * a reply it does not take, or the rest of a frame it began.  A payload
+ * received in place is one recv that completes only when whole, so its
+ * age says nothing of progress: instead of answering true, this cancels
+ * it, which completes it with the bytes that did arrive (reception goes
+ * on) or with -ECANCELED if none did (replica_conn_recv_done() then cuts
+ * c off). */
+bool replica_conn_stalled(struct rconn *c, uint64_t now, uint64_t limit_ns);
 /* Finish a request: queue its reply (status res, reply_len payload bytes
  * from its buffer or inline area) or drop it if the peer is gone. */
 void replica_reply(struct rslot *s, int res);

@@ -187,6 +187,33 @@ static int vol_create(struct replica *r, struct rvol *v)
 	return 0;
 }
 
+/* A sync of the volume failed while it was last open: the kernel may have
+ * dropped writes whose seqs the seqmap still records (the seqmap's own
+ * page is written back by any later store into it), and a block that
+ * claims a write's seq while holding older data would refuse the resync
+ * copy that could repair it (a copy applies only where it is newer).
+ * Which blocks is unknown, so every block's seq goes back to 0, durably,
+ * before anything trusts them: resync then copies over every block it is
+ * sent, and this replica's blocks lose every comparison.  The record
+ * goes back to dirty with the HELLO that follows. */
+static int seq_reset(struct rvol *v)
+{
+	int err;
+
+	seqmap_set(v->seq, 0, seqmap_blocks(v->seq), 0);
+	err = seqmap_sync(v->seq);
+	if (err) {
+		log_err("volume %s: resetting its seqs: %s", v->name,
+			strerror(-err));
+		return -EIO;
+	}
+	log_warn("volume %s: a sync failed while it was last open; every "
+		 "block's seq reset to 0, so resync overwrites them", v->name);
+	v->state = REPL_STATE_DIRTY;
+	v->change++;
+	return 0;
+}
+
 static int vol_load(struct replica *r, struct rvol *v,
 		    const struct replica_meta *m)
 {
@@ -223,7 +250,7 @@ static int vol_load(struct replica *r, struct rvol *v,
 	v->bytes_written = m->bytes_written;
 	v->meta_counter = m->counter;
 	v->state = m->state;
-	if (m->state == REPL_STATE_DIRTY) {
+	if (m->state != REPL_STATE_CLEAN) {
 		/* Not closed cleanly: the seqmap (page cache, survives a
 		 * process kill) knows writes the record has not caught up
 		 * with. */
@@ -233,6 +260,8 @@ static int vol_load(struct replica *r, struct rvol *v,
 		log_warn("volume %s was not closed cleanly; applied seq %llu",
 			 v->name, (unsigned long long)v->applied_seq);
 	}
+	if (m->state == REPLICA_STATE_SYNC_FAILED)
+		return seq_reset(v);
 	return 0;
 }
 
@@ -459,7 +488,7 @@ void replica_vol_hello(struct rvol *v, struct rslot *s)
 		v->info.generation = s->req.epoch;
 		v->change++;
 	}
-	if (v->state != REPL_STATE_DIRTY) {
+	if (v->state == REPL_STATE_CLEAN) {
 		v->state = REPL_STATE_DIRTY;
 		v->change++;
 	}
@@ -505,7 +534,12 @@ void replica_vol_sync_failed(struct rvol *v, int err)
 	v->r->unclean = true;
 	log_err("volume %s: sync failed: %s; writes acked before it may be "
 		"lost, so every later FLUSH fails and the volume stays dirty "
-		"until the server restarts", v->name, strerror(err));
+		"until the server restarts, which resets its seqs", v->name,
+		strerror(err));
+	/* Recorded, so that the next open resets the seqs (seq_reset) */
+	v->state = REPLICA_STATE_SYNC_FAILED;
+	v->change++;
+	meta_kick(v);
 }
 
 static void vsync_done(struct rvol *v)
@@ -515,6 +549,7 @@ static void vsync_done(struct rvol *v)
 			"dirty", v->name, strerror(v->sync_err ? v->sync_err :
 						   v->sync_failed));
 		v->r->unclean = true;
+		meta_kick(v);	/* retries a failed write of the record */
 		return;
 	}
 	if (v->refs)	/* someone opened it meanwhile */
@@ -539,7 +574,7 @@ void replica_vol_put(struct rvol *v)
 {
 	if (--v->refs)
 		return;
-	if (v->state != REPL_STATE_DIRTY) {
+	if (v->state == REPL_STATE_CLEAN) {
 		vol_maybe_free(v);
 		return;
 	}
@@ -590,7 +625,8 @@ void replica_vol_status(const struct rvol *v, const char *zone, void *out)
 	st.applied_seq = htole64(v->applied_seq);
 	st.bytes_written = htole64(v->bytes_written);
 	st.block_size = htole32(v->info.block_size);
-	st.state = htole32(v->state);
+	st.state = htole32(v->state == REPL_STATE_CLEAN ? REPL_STATE_CLEAN :
+						       REPL_STATE_DIRTY);
 	snprintf(st.zone, sizeof(st.zone), "%s", zone);
 	memcpy(out, &st, sizeof(st));
 }

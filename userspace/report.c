@@ -287,6 +287,68 @@ int report_json_u64(struct json_object *o, const char *key, uint64_t v)
 	return hist_json_add(o, key, json_object_new_uint64(v));
 }
 
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF), or 0 if there is none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+struct json_object *report_json_string(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	struct json_object *o;
+	size_t len = strlen(s), i = 0, j = 0, n;
+	char *out;
+
+	/* Each bad byte grows to three. */
+	out = malloc(3 * len + 1);
+	if (!out)
+		return NULL;
+	while (i < len) {
+		n = utf8_len(p + i);
+		if (n) {
+			memcpy(out + j, p + i, n);
+			j += n;
+			i += n;
+		} else {
+			memcpy(out + j, "\xef\xbf\xbd", 3);
+			j += 3;
+			i++;
+		}
+	}
+	out[j] = '\0';
+	o = json_object_new_string_len(out, (int)j);
+	free(out);
+	return o;
+}
+
 struct json_object *report_json_fixed(double v, int decimals)
 {
 	char s[64];

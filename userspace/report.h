@@ -92,6 +92,11 @@ void report_pct_row(FILE *f, const char *label, const struct hist *h,
 /* Add a u64 member (with hist_json_add(), which the renderers use for the
  * rest).  0 or -ENOMEM. */
 int report_json_u64(struct json_object *o, const char *key, uint64_t v);
+/* A JSON string of s, which need not be UTF-8 (a process name is any
+ * bytes): each byte that does not belong to a valid UTF-8 sequence
+ * becomes U+FFFD, so that strict parsers accept the output.  NULL when out
+ * of memory. */
+struct json_object *report_json_string(const char *s);
 /* A double that prints with the given number of decimals. */
 struct json_object *report_json_fixed(double v, int decimals);
 

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,28 +66,91 @@ bool zonetrace_zone_name_valid(const char *name)
 
 /* ---- the registry ---------------------------------------------------- */
 
+/* The registry lock: an exclusive flock on the directory
+ * root/ZONETRACE_REGISTRY_LOCK, taken by every call that may create the
+ * registry or add to it and by the remover, so that the remover's "empty"
+ * still holds when it unpins.  Not the pin root itself: a daemon holds
+ * that one's flock for good (bpfsys_claim_dir).  The directory goes with
+ * the registry, so a locker may find it removed under it: it checks that
+ * the path still names the directory it locked, else tries again.
+ * make_root: make root (and its parents) when missing, *made_root says
+ * whether this call did; otherwise -ENOENT when root is missing. */
+static int registry_lock(const char *root, bool make_root, bool *made_root,
+			 int *out)
+{
+	char path[PATH_MAX];
+	struct stat a, b;
+	bool made;
+	int fd, err, try;
+
+	*made_root = false;
+	if (snprintf(path, sizeof(path), "%s/%s", root,
+		     ZONETRACE_REGISTRY_LOCK) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	/* An engine may register its zones before any tapestryd ran. */
+	if (make_root && !strncmp(root, BPFSYS_BPFFS "/",
+				  strlen(BPFSYS_BPFFS) + 1))
+		bpfsys_mount_bpffs();	/* if it fails, pin_dir says so */
+	for (try = 0; try < 1000; try++) {
+		if (make_root) {
+			err = bpfsys_pin_dir(root, &made);
+			if (err)
+				return err;
+			*made_root |= made;
+		}
+		/* ENOENT: root went (an rmdir by a tracer that made it). */
+		if (mkdir(path, 0700) && errno != EEXIST) {
+			if (errno == ENOENT && make_root)
+				continue;
+			return -errno;
+		}
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT)
+			continue;
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX)) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+		if (!fstat(fd, &a) && !stat(path, &b) && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino) {
+			*out = fd;
+			return 0;
+		}
+		close(fd);	/* removed while we waited: again */
+	}
+	return -EAGAIN;
+}
+
+/* Drop the lock; the lock directory goes when no registry map is left,
+ * while we still hold it (later lockers of it then try again). */
+static void registry_unlock(const char *root, int fd)
+{
+	char path[PATH_MAX];
+
+	if (!bpfsys_pinned_count(root, registry_names, 3)) {
+		snprintf(path, sizeof(path), "%s/%s", root,
+			 ZONETRACE_REGISTRY_LOCK);
+		rmdir(path);
+	}
+	close(fd);
+}
+
 /* Create the registry maps under root, or reuse the pinned ones; libbpf
- * does both by name (LIBBPF_PIN_BY_NAME).  A concurrent creator may win
- * the race to pin: then the pins exist and a second try reuses them.
- * *created says whether this call pinned anything, *made_dir whether it
- * made root. */
-static int registry_ensure(const char *root, bool *created, bool *made_dir)
+ * does both by name (LIBBPF_PIN_BY_NAME).  The caller holds the registry
+ * lock, so no remover runs meanwhile; a creator from before the lock (or
+ * a tracer pinning zone_peers) may still win the race to pin: then the
+ * pins exist and a second try reuses them. */
+static int registry_ensure(const char *root)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = root);
 	struct zoneregistry_bpf *skel;
-	unsigned int before;
-	int err, try;
+	int err = 0, try;
 
-	*created = *made_dir = false;
-	before = bpfsys_pinned_count(root, registry_names, 3);
-	if (before == 3)
+	if (bpfsys_pinned_count(root, registry_names, 3) == 3)
 		return 0;
-	/* An engine may register its zones before any tapestryd ran. */
-	if (!strncmp(root, BPFSYS_BPFFS "/", strlen(BPFSYS_BPFFS) + 1))
-		bpfsys_mount_bpffs();	/* if it fails, pin_dir says so */
-	err = bpfsys_pin_dir(root, made_dir);
-	if (err)
-		return err;
 	for (try = 0; try < 2; try++) {
 		skel = zoneregistry_bpf__open_opts(&oo);
 		if (!skel)
@@ -94,11 +159,6 @@ static int registry_ensure(const char *root, bool *created, bool *made_dir)
 		zoneregistry_bpf__destroy(skel);	/* the pins stay */
 		if (!err)
 			break;
-	}
-	*created = !err && before == 0;
-	if (err && *made_dir) {
-		rmdir(root);
-		*made_dir = false;
 	}
 	return err;
 }
@@ -117,27 +177,39 @@ static void registry_close(struct registry *r)
 		close(r->peers);
 }
 
-/* Open the pinned registry, creating it first if create. */
-static int registry_open(const char *pin_root, bool create,
+/* Open the pinned registry.  With lock, first take the registry lock
+ * (*lock_fd, which the caller passes to registry_unlock()) and create the
+ * registry if missing; on failure nothing is held. */
+static int registry_open(const char *pin_root, int *lock_fd,
 			 struct registry *r)
 {
 	const char *root = root_of(pin_root);
-	bool created, made_dir;
+	bool made_root;
 	int err;
 
 	r->names = r->ids = r->peers = -1;
-	if (create) {
-		err = registry_ensure(root, &created, &made_dir);
+	if (lock_fd) {
+		err = registry_lock(root, true, &made_root, lock_fd);
 		if (err)
 			return err;
+		err = registry_ensure(root);
+		if (err)
+			goto err_unlock;
 	}
 	r->names = bpfsys_pinned_fd(root, ZONETRACE_MAP_NAMES);
 	r->ids = bpfsys_pinned_fd(root, ZONETRACE_MAP_IDS);
 	r->peers = bpfsys_pinned_fd(root, ZONETRACE_MAP_PEERS);
 	err = r->names < 0 ? r->names : r->ids < 0 ? r->ids :
 	      r->peers < 0 ? r->peers : 0;
-	if (err)
-		registry_close(r);
+	if (!err)
+		return 0;
+	registry_close(r);
+err_unlock:
+	if (lock_fd) {
+		registry_unlock(root, *lock_fd);
+		if (made_root)
+			rmdir(root);
+	}
 	return err;
 }
 
@@ -173,13 +245,13 @@ int zonetrace_zone_register(const char *pin_root, const char *zone,
 {
 	struct zone_name k;
 	struct registry r;
+	int err, lock;
 	__u32 v;
-	int err;
 
 	err = to_key(zone, &k);
 	if (err)
 		return err;
-	err = registry_open(pin_root, true, &r);
+	err = registry_open(pin_root, &lock, &r);
 	if (err)
 		return err;
 	if (!bpf_map_lookup_elem(r.ids, &k, &v))
@@ -199,6 +271,7 @@ out:
 	if (!err)
 		*id = v;
 	registry_close(&r);
+	registry_unlock(root_of(pin_root), lock);
 	return err;
 }
 
@@ -213,7 +286,7 @@ int zonetrace_zone_lookup(const char *pin_root, const char *zone,
 	err = to_key(zone, &k);
 	if (err)
 		return err;
-	err = registry_open(pin_root, false, &r);
+	err = registry_open(pin_root, NULL, &r);
 	if (err)
 		return err == -ENOENT ? -ENOENT : err;
 	err = bpf_map_lookup_elem(r.ids, &k, &v) ? -errno : 0;
@@ -290,15 +363,15 @@ int zonetrace_peer_register(const char *pin_root, const char *addr,
 	struct zone_peer p;
 	struct zone_name n;
 	struct registry r;
+	int err, lock;
 	__u32 v = id;
-	int err;
 
 	if (id < ZONE_ID_MIN || id > ZONE_ID_MAX)
 		return -EINVAL;
 	err = zonetrace_peer_parse(addr, &p);
 	if (err)
 		return err;
-	err = registry_open(pin_root, true, &r);
+	err = registry_open(pin_root, &lock, &r);
 	if (err)
 		return err;
 	if (bpf_map_lookup_elem(r.names, &v, &n))
@@ -306,6 +379,7 @@ int zonetrace_peer_register(const char *pin_root, const char *addr,
 	else if (bpf_map_update_elem(r.peers, &p, &v, BPF_ANY))
 		err = errno == E2BIG ? -ENOSPC : -errno;
 	registry_close(&r);
+	registry_unlock(root_of(pin_root), lock);
 	return err;
 }
 
@@ -337,20 +411,27 @@ int zonetrace_registry_remove_if_empty(const char *pin_root)
 {
 	const char *root = root_of(pin_root);
 	struct registry r;
-	bool empty;
-	int err;
+	bool empty, made;
+	int err, lock;
 
-	err = registry_open(pin_root, false, &r);
+	/* Under the lock: no zone or peer can arrive between the check and
+	 * the unpinning, in maps that would then be lost. */
+	err = registry_lock(root, false, &made, &lock);
 	if (err)
 		return err == -ENOENT ? 0 : err;
+	err = registry_open(pin_root, NULL, &r);
+	if (err) {
+		registry_unlock(root, lock);
+		return err == -ENOENT ? 0 : err;
+	}
 	empty = map_empty(r.names, sizeof(__u32)) &&
 		map_empty(r.ids, sizeof(struct zone_name)) &&
 		map_empty(r.peers, sizeof(struct zone_peer));
 	registry_close(&r);
-	if (!empty)
-		return -ENOTEMPTY;
-	bpfsys_unpin(root, registry_names, 3);
-	return 0;
+	if (empty)
+		bpfsys_unpin(root, registry_names, 3);
+	registry_unlock(root, lock);
+	return empty ? 0 : -ENOTEMPTY;
 }
 
 /* ---- the tracer --------------------------------------------------------- */
@@ -570,13 +651,21 @@ int zonetrace_load(const struct zonetrace_opts *o, const char *pin_root,
 		   struct zonetrace **out)
 {
 	struct zonetrace *t;
-	bool created;
-	int err;
+	int err, lock;
 
 	err = alloc_handle(pin_root, &t);
 	if (err)
 		return err;
-	err = registry_ensure(t->pin_root, &created, &t->made_dir);
+	/* The lock stays held until the tracer has bound the registry's
+	 * zone_peers, so a remover cannot swap it for a fresh one. */
+	err = registry_lock(t->pin_root, true, &t->made_dir, &lock);
+	if (!err) {
+		err = registry_ensure(t->pin_root);
+		if (err)
+			registry_unlock(t->pin_root, lock);
+		if (err && t->made_dir)
+			rmdir(t->pin_root);
+	}
 	t->loader = !err;
 	if (err) {
 		log_err("zonetrace: cannot open or create the zone registry "
@@ -586,6 +675,7 @@ int zonetrace_load(const struct zonetrace_opts *o, const char *pin_root,
 		goto err_destroy;
 	}
 	err = load_skel(o, t);
+	registry_unlock(t->pin_root, lock);
 	if (err)
 		goto err_destroy;
 	t->fd[M_STATS] = bpf_map__fd(t->skel->maps.zone_stats);

@@ -49,6 +49,10 @@ struct zonesnap;
 #define ZONETRACE_MAP_NAMES	"zone_names"
 #define ZONETRACE_MAP_IDS	"zone_ids"
 #define ZONETRACE_MAP_PEERS	"zone_peers"
+/* A directory beside the registry maps whose flock serialises creating,
+ * adding to and removing the registry; it goes with the registry.  (No
+ * ".lock": bpffs refuses dots in names.) */
+#define ZONETRACE_REGISTRY_LOCK	"zone_registry_lock"
 
 /* Whether name is a valid zone name: 1..63 bytes of [A-Za-z0-9._-], as a
  * Kubernetes label value (topology.kubernetes.io/zone) is. */
@@ -80,8 +84,10 @@ int zonetrace_peer_unregister(const char *pin_root, const char *addr);
 /* Parse addr as zonetrace_peer_register() does into a zone_peer key. */
 int zonetrace_peer_parse(const char *addr, struct zone_peer *out);
 
-/* Remove the registry pins if no zone and no peer is registered.  Returns
- * 0 if removed (or absent), -ENOTEMPTY if kept. */
+/* Remove the registry pins if no zone and no peer is registered, under
+ * the registry lock that registering takes too, so a zone registered
+ * meanwhile is never lost with them.  Returns 0 if removed (or absent),
+ * -ENOTEMPTY if kept. */
 int zonetrace_registry_remove_if_empty(const char *pin_root);
 
 struct zonetrace_opts {

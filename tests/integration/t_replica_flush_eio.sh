@@ -92,6 +92,7 @@ echo "later FLUSH still EIO (write B never reached the disk)"
 
 cluster_stop 1 && fail "server exited 0 (every volume clean) after losing a write"
 m=$("$R" --meta "$W/mnt/z1/v.meta") || fail "no metadata record"
-grep -q '"state":"dirty"' <<<"$m" || fail "volume recorded clean: $m"
+grep -q '"state":"sync-failed"' <<<"$m" ||
+	fail "volume not recorded as having failed a sync: $m"
 echo "on SIGTERM the volume stays dirty and the exit status says so"
 echo PASS

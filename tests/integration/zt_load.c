@@ -21,6 +21,13 @@
  * the order given, and prints "NAME ID" per line (for races between
  * registering processes).
  *
+ * zt_load --pin-root DIR --race-remove N runs N trials, each under its own
+ * pin root DIR/N: a child process removes the registry whenever it is
+ * empty (zonetrace_registry_remove_if_empty, as an exiting tracer does)
+ * while this process registers zone "race-a"; then "race-a" must still be
+ * registered with its id, and "race-b" must get another.  Prints the
+ * number of trials that lost the zone and exits 1 if any did.
+ *
  * It prints its own view as JSON, in the shape of report zones:
  *   {"zones":[{"zone","zone_id","op":"write","count","errors",
  *              "p50_us","p99_us"}],"rtt_pings":N}
@@ -36,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -305,6 +313,68 @@ static void print_json(unsigned int pings)
 	printf("],\"rtt_pings\":%u}\n", pings);
 }
 
+/* One trial of --race-remove under root: 0 if the registry kept race-a
+ * with its id, 1 if it lost it (or handed its id to race-b). */
+static int race_trial(const char *root)
+{
+	unsigned int a, a2, b;
+	int p[2], err, st;
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		die("pipe", errno);
+	pid = fork();
+	if (pid < 0)
+		die("fork", errno);
+	if (!pid) {
+		close(p[1]);
+		fcntl(p[0], F_SETFL, O_NONBLOCK);
+		/* Until the parent says it has registered. */
+		while (read(p[0], &c, 1) != 1)
+			zonetrace_registry_remove_if_empty(root);
+		zonetrace_registry_remove_if_empty(root);
+		_exit(0);
+	}
+	close(p[0]);
+	err = zonetrace_zone_register(root, "race-a", &a);
+	if (write(p[1], "x", 1) != 1)
+		die("write", errno);
+	close(p[1]);
+	waitpid(pid, &st, 0);
+	if (err) {
+		fprintf(stderr, "zt_load: register race-a: %s\n",
+			strerror(-err));
+		return 1;
+	}
+	err = zonetrace_zone_lookup(root, "race-a", &a2);
+	if (err || a2 != a) {
+		fprintf(stderr, "zt_load: %s: race-a (id %u) lost: %s\n", root,
+			a, err ? strerror(-err) : "id changed");
+		return 1;
+	}
+	err = zonetrace_zone_register(root, "race-b", &b);
+	if (err || b == a) {
+		fprintf(stderr, "zt_load: %s: race-b: %s\n", root,
+			err ? strerror(-err) : "got race-a's id");
+		return 1;
+	}
+	return 0;
+}
+
+static int race_remove(const char *pin_root, unsigned int trials)
+{
+	char root[4096];
+	unsigned int i, lost = 0;
+
+	for (i = 0; i < trials; i++) {
+		snprintf(root, sizeof(root), "%s/%u", pin_root, i);
+		lost += race_trial(root);
+	}
+	printf("%u\n", lost);
+	return lost ? 1 : 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: zt_load --pin-root DIR --zone NAME:DELAY_US"
@@ -323,13 +393,14 @@ int main(int argc, char **argv)
 		{ "file", required_argument, NULL, 'f' },
 		{ "rtt-zone", required_argument, NULL, 'r' },
 		{ "register", required_argument, NULL, 'R' },
+		{ "race-remove", required_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *pin_root = NULL, *file = NULL, *rtt_zone = NULL;
 	struct io_uring ring;
 	unsigned int pings = 0;
 	char *zspec[MAX_ZONES], *reg[ZONE_ID_MAX];
-	unsigned int nspec = 0, nreg = 0, i, id;
+	unsigned int nspec = 0, nreg = 0, i, id, race = 0;
 	int c, err;
 
 	log_init("zt_load", LOG_WARN);
@@ -350,9 +421,12 @@ int main(int argc, char **argv)
 				usage();
 			reg[nreg++] = optarg;
 			break;
+		case 'X': race = (unsigned int)atoi(optarg); break;
 		default: usage();
 		}
 	}
+	if (race && pin_root)
+		return race_remove(pin_root, race);
 	for (i = 0; i < nreg && pin_root; i++) {
 		err = zonetrace_zone_register(pin_root, reg[i], &id);
 		if (err)

@@ -1200,7 +1200,8 @@ static int print_meta(const char *path)
 	       m.block_size, (unsigned long long)m.generation,
 	       (unsigned long long)m.applied_seq,
 	       (unsigned long long)m.bytes_written,
-	       m.state == REPL_STATE_CLEAN ? "clean" : "dirty");
+	       m.state == REPL_STATE_CLEAN ? "clean" :
+	       m.state == REPL_STATE_DIRTY ? "dirty" : "sync-failed");
 	return 0;
 }
 

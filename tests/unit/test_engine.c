@@ -111,8 +111,10 @@ static void done(void *arg, int res)
 	last_res = res;
 }
 
-/* engine_opts.lag_cut of the next make(); setup() resets it. */
+/* engine_opts.lag_cut and .size of the next make(); setup() resets
+ * them. */
 static enum engine_lag_cut lag_cut;
+static uint64_t vol_size;
 
 static void make(enum engine_ack ack, unsigned int min_in_sync,
 		 unsigned int qd)
@@ -123,7 +125,7 @@ static void make(enum engine_ack ack, unsigned int min_in_sync,
 
 	memset(&o, 0, sizeof(o));
 	o.name = "vol";
-	o.size = 16 << 20;
+	o.size = vol_size;
 	o.ack = ack;
 	o.min_in_sync = min_in_sync;
 	o.nr_replicas = 3;
@@ -149,6 +151,7 @@ static int setup(void **state)
 	ndone = 0;
 	last_res = 1;
 	lag_cut = ENGINE_LAG_CUT_SPARE;
+	vol_size = 16 << 20;
 	reopen_err = -EIO;
 	memset(submit_err, 0, sizeof(submit_err));
 	memset(open_err, 0, sizeof(open_err));
@@ -374,6 +377,40 @@ static void test_engine_read_retries_another_replica(void **state)
 	uloop_buf_put(loop, b);
 }
 
+/* A local read that the hard timeout abandons still has its READ_FIXED
+ * in the kernel, into the caller's buffer: the retry on another replica
+ * may finish first, but done() (after which the caller reuses the
+ * buffer) must wait until the kernel has given the buffer back. */
+static void test_engine_read_answer_waits_for_the_buffer(void **state)
+{
+	struct uloop_buf *b;
+	struct ereq *q;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(uloop_buf_get(loop, 4096, &b), 0);
+	assert_int_equal(engine_read(eng, 0, 4096, b, done, NULL), 0);
+	assert_int_equal(nsubs, 1);
+	q = subs[0].q;
+	q->sub[subs[0].ri].kref = 1;	/* its SQE is in the kernel */
+	q->sub[subs[0].ri].t_issue = uloop_live_clock(loop) - 2 * eng->hard_ns;
+	engine_tick(&eng->tick);
+	assert_int_equal(eng->repl[subs[0].ri].state,
+			 ENGINE_REPLICA_DEGRADED);
+	assert_int_equal(nsubs, 2);		/* retried elsewhere */
+	complete(1, 0);
+	spin();
+	assert_int_equal(ndone, 0);		/* the kernel still holds b */
+	engine_enter(eng);
+	engine_sub_unref(q, subs[0].ri);	/* its CQE came */
+	engine_leave(eng);
+	spin();
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, 0);
+	assert_int_equal(eng->nr_inflight, 0);
+	uloop_buf_put(loop, b);
+}
+
 static void test_engine_hard_timeout_degrades(void **state)
 {
 	struct engine_stats st;
@@ -427,6 +464,69 @@ static void test_engine_trim_and_zero_are_ordered_writes(void **state)
 	assert_int_equal(nsubs, 6);
 	assert_int_equal(subs[3].op, EOP_WRITE);
 	assert_true(subs[3].q->seq > subs[0].q->seq);
+}
+
+/* A zero longer than a chunk (1 GiB) goes out chunk by chunk; a later
+ * write into a chunk still to come must wait for that chunk on every
+ * replica, not slip in between two chunks (and be zeroed by the next one
+ * on some replicas only). */
+static void test_engine_long_zero_is_not_overtaken(void **state)
+{
+	const struct ereq *w;
+	unsigned int i;
+
+	(void)state;
+	vol_size = 2ULL << 30;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(engine_zero(eng, 0, 2ULL << 30, 0, done, NULL), 0);
+	assert_int_equal(nsubs, 3);			/* chunk 1 */
+	assert_int_equal(write4k((1ULL << 30) + 65536), 0);
+	w = eng->tail;
+	assert_int_equal(w->op, EOP_WRITE);
+	assert_int_equal(nsubs, 3);
+	complete(0, 0);
+	complete(1, 0);
+	assert_int_equal(nsubs, 3);	/* the write still waits for chunk 2 */
+	complete(2, 0);
+	assert_int_equal(nsubs, 6);			/* chunk 2 */
+	for (i = 3; i < 6; i++)
+		assert_int_equal(subs[i].op, EOP_ZERO);
+	assert_true(subs[3].q->off == 1ULL << 30);
+	/* and the write, applied after chunk 2, is newer than it: a resync
+	 * or recovery that goes by seqs must not take the zeroes for newer */
+	assert_true(subs[3].q->seq < w->seq);
+	complete(3, 0);
+	complete(4, 0);
+	complete(5, 0);
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, 0);
+	assert_int_equal(nsubs, 9);			/* now the write */
+	for (i = 6; i < 9; i++)
+		assert_int_equal(subs[i].op, EOP_WRITE);
+}
+
+/* A long zero that fails between chunks lets the writes that waited for
+ * its remaining chunks go (they must not hang). */
+static void test_engine_failed_long_zero_releases_waiters(void **state)
+{
+	(void)state;
+	vol_size = 2ULL << 30;
+	make(ENGINE_ACK_ALL, 3, 8);
+	assert_int_equal(engine_zero(eng, 0, 2ULL << 30, 0, done, NULL), 0);
+	assert_int_equal(write4k((1ULL << 30) + 65536), 0);
+	assert_int_equal(nsubs, 3);
+	complete(0, -EIO);	/* below the floor: the zero fails */
+	complete(1, 0);
+	complete(2, 0);
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, -EIO);
+	/* the write went out to the two replicas left; it fails too */
+	assert_int_equal(nsubs, 5);
+	complete(3, 0);
+	complete(4, 0);
+	assert_int_equal(ndone, 2);
+	assert_int_equal(last_res, -EIO);
+	assert_int_equal(eng->nr_inflight, 0);
 }
 
 /* Quorum writes acked by replicas 0 and 1 pile up on replica 2, which has
@@ -865,8 +965,11 @@ int main(void)
 		T(test_engine_bad_requests_refused),
 		T(test_engine_read_retries_another_replica),
 		T(test_engine_hard_timeout_degrades),
+		T(test_engine_read_answer_waits_for_the_buffer),
 		T(test_engine_submit_failure_is_a_replica_failure),
 		T(test_engine_trim_and_zero_are_ordered_writes),
+		T(test_engine_long_zero_is_not_overtaken),
+		T(test_engine_failed_long_zero_releases_waiters),
 		T(test_engine_laggard_is_cut_off_with_lag_cut_floor),
 		T(test_engine_slow_spare_is_waited_for),
 		T(test_engine_a_little_behind_is_waited_for),

@@ -59,7 +59,8 @@ static void fill(uint8_t *p, uint64_t off, uint8_t gen)
 		p[i] = (uint8_t)(off / BS * 7 + i + gen);
 }
 
-static struct engine *make(bool create)
+/* The volume on both replicas, or (disk_only) on the disk one alone. */
+static struct engine *make_on(bool create, bool disk_only)
 {
 	struct engine_opts o = {
 		.name = "loc", .size = SIZE, .ack = ENGINE_ACK_ALL,
@@ -71,8 +72,17 @@ static struct engine *make(bool create)
 	o.replicas[0].path = shm_img;
 	o.replicas[1].zone = "disk";
 	o.replicas[1].path = disk_img;
+	if (disk_only) {
+		o.replicas[0] = o.replicas[1];
+		o.nr_replicas = 1;
+	}
 	assert_int_equal(engine_create(loop, &o, &e), 0);
 	return e;
+}
+
+static struct engine *make(bool create)
+{
+	return make_on(create, false);
 }
 
 /* Block b's offset: NW blocks spread over the volume, none twice. */
@@ -162,6 +172,118 @@ static void test_engine_local_tmpfs_inline(void **state)
 	engine_destroy(e);
 }
 
+/* NW blocks of generation 1, written and flushed; done() counts from 0. */
+static void write_all(struct engine *e)
+{
+	struct uloop_buf *b;
+	unsigned int i;
+
+	ndone = nfail = 0;
+	for (i = 0; i < NW; i++) {
+		assert_int_equal(uloop_buf_get(loop, BS, &b), 0);
+		fill(b->base, blk(i), 1);
+		assert_int_equal(engine_write(e, blk(i), BS, b, 0, done, NULL),
+				 0);
+		run_until((int)i + 1);
+	}
+	assert_int_equal(engine_flush(e, done, NULL), 0);
+	run_until((int)NW + 1);
+	assert_int_equal(nfail, 0);
+}
+
+/* Both replicas in sync, then every block reads back (local replicas are
+ * read first in order: the "mem" one), and both files hold the data. */
+static void check_resynced(struct engine *e)
+{
+	struct engine_stats st;
+	struct uloop_buf *b;
+	uint8_t want[BS];
+	unsigned int i, spins = 0;
+
+	for (;;) {
+		engine_get_stats(e, &st);
+		if (st.in_sync == 2)
+			break;
+		assert_true(uloop_run_once(loop, 10000000ULL) >= 0);
+		assert_true(++spins < 1000);
+	}
+	ndone = nfail = 0;
+	assert_int_equal(uloop_buf_get(loop, BS, &b), 0);
+	for (i = 0; i < NW; i++) {
+		assert_int_equal(engine_read(e, blk(i), BS, b, done, NULL), 0);
+		run_until((int)i + 1);
+		fill(want, blk(i), 1);
+		assert_memory_equal(b->base, want, BS);
+	}
+	uloop_buf_put(loop, b);
+	assert_int_equal(nfail, 0);
+	engine_destroy(e);
+	for (i = 0; i < NW; i++) {
+		uint8_t got[BS];
+		int fd = open(i & 1 ? disk_img : shm_img, O_RDONLY);
+
+		assert_true(fd >= 0);
+		fill(want, blk(i), 1);
+		assert_int_equal(pread(fd, got, BS, (off_t)blk(i)), BS);
+		assert_memory_equal(got, want, BS);
+		close(fd);
+	}
+}
+
+static void wipe(void)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/* %s/*", shm_dir, disk_dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A replica image that is gone (a replaced disk) is made anew by a
+ * volume that creates missing images: it holds none of the data, so it
+ * must be copied in full, not taken for in sync. */
+static void test_engine_local_recreated_image_resyncs_all(void **state)
+{
+	struct engine_stats st;
+	struct engine *e;
+
+	(void)state;
+	wipe();
+	e = make(true);
+	write_all(e);
+	engine_destroy(e);
+	assert_int_equal(unlink(shm_img), 0);
+	e = make(true);
+	engine_get_stats(e, &st);
+	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
+	assert_int_equal(st.replica[0].dirty_regions, SIZE / 65536);
+	assert_int_equal(st.replica[1].state, ENGINE_REPLICA_IN_SYNC);
+	check_resynced(e);
+}
+
+/* A replica added to a volume that has data (an empty image of the right
+ * size, no dirty map yet) is copied in full too. */
+static void test_engine_local_added_replica_resyncs_all(void **state)
+{
+	struct engine_stats st;
+	struct engine *e;
+	int fd;
+
+	(void)state;
+	wipe();
+	e = make_on(true, true);
+	write_all(e);
+	engine_destroy(e);
+	fd = open(shm_img, O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, SIZE), 0);
+	close(fd);
+	e = make(false);
+	engine_get_stats(e, &st);
+	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
+	assert_int_equal(st.replica[0].dirty_regions, SIZE / 65536);
+	check_resynced(e);
+}
+
 static int setup(void **state)
 {
 	struct uloop_opts lo = { .nr_small = 64, .nr_large = 2 };
@@ -198,6 +320,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_engine_local_tmpfs_inline),
+		cmocka_unit_test(test_engine_local_recreated_image_resyncs_all),
+		cmocka_unit_test(test_engine_local_added_replica_resyncs_all),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

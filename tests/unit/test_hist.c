@@ -363,13 +363,13 @@ static void test_hist_prom_renders(void **state)
 	hist_record(&h, 3000000);	/* between 2^21 and 2^22 ns */
 	s = render_prom(&h, "device=\"loop0\",op=\"write\"");
 	assert_non_null(strstr(s, "# TYPE tapestry_t_seconds histogram\n"));
-	/* Cumulative: nothing below 1.024us, one below 2.048us, both below
-	 * 2^22 ns, and +Inf matches _count. */
+	/* Cumulative: nothing up to 1.023us, one up to 2.047us, both up to
+	 * 2^22 - 1 ns, and +Inf matches _count. */
 	assert_non_null(strstr(s, "tapestry_t_seconds_bucket{device=\"loop0\","
-				  "op=\"write\",le=\"1.024e-06\"} 0\n"));
-	assert_non_null(strstr(s, "le=\"2.048e-06\"} 1\n"));
-	assert_non_null(strstr(s, "le=\"0.002097152\"} 1\n"));
-	assert_non_null(strstr(s, "le=\"0.004194304\"} 2\n"));
+				  "op=\"write\",le=\"0.000001023\"} 0\n"));
+	assert_non_null(strstr(s, "le=\"0.000002047\"} 1\n"));
+	assert_non_null(strstr(s, "le=\"0.002097151\"} 1\n"));
+	assert_non_null(strstr(s, "le=\"0.004194303\"} 2\n"));
 	assert_non_null(strstr(s, "le=\"+Inf\"} 2\n"));
 	assert_non_null(strstr(s, "tapestry_t_seconds_sum{device=\"loop0\","
 				  "op=\"write\"} 0.003001500\n"));
@@ -380,6 +380,47 @@ static void test_hist_prom_renders(void **state)
 	s = render_prom(&h, "");
 	assert_non_null(strstr(s, "tapestry_t_seconds_bucket{le=\"+Inf\"} 2\n"));
 	assert_non_null(strstr(s, "tapestry_t_seconds_count{} 2\n"));
+	free(s);
+}
+
+/* Every _bucket line is true to Prometheus' meaning of le, "less than or
+ * equal": its count is exactly the samples of at most le seconds, for
+ * samples on either side of and on each power of two, up to the largest
+ * edge (whose label needs 12 significant digits). */
+static void test_hist_prom_le_is_exact(void **state)
+{
+	static const unsigned int ks[] = { 10, 11, 20, 34, 37 };
+	uint64_t samples[3 * sizeof(ks) / sizeof(ks[0])], le_ns;
+	unsigned int i, n = 0, lines = 0;
+	unsigned long long got, want;
+	char *s, *p, le[64];
+	struct hist h;
+
+	(void)state;
+	hist_reset(&h);
+	for (i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
+		samples[n++] = (1ULL << ks[i]) - 1;
+		samples[n++] = 1ULL << ks[i];
+		samples[n++] = (1ULL << ks[i]) + 1;
+	}
+	for (i = 0; i < n; i++)
+		hist_record(&h, samples[i]);
+	s = render_prom(&h, "");
+	for (p = strstr(s, "_bucket{le=\""); p;
+	     p = strstr(p + 1, "_bucket{le=\"")) {
+		assert_int_equal(sscanf(p, "_bucket{le=\"%63[^\"]\"} %llu", le,
+					&got), 2);
+		if (!strcmp(le, "+Inf"))
+			continue;
+		le_ns = (uint64_t)llroundl(strtold(le, NULL) * 1e9L);
+		for (want = 0, i = 0; i < n; i++)
+			want += samples[i] <= le_ns;
+		if (got != want)
+			fail_msg("le=\"%s\" (%llu ns) counts %llu, want %llu",
+				 le, (unsigned long long)le_ns, got, want);
+		lines++;
+	}
+	assert_int_equal(lines, HIST_MAX_LOG2 - 10);
 	free(s);
 }
 
@@ -456,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_hist_pct_name),
 		cmocka_unit_test(test_hist_json_renders),
 		cmocka_unit_test(test_hist_prom_renders),
+		cmocka_unit_test(test_hist_prom_le_is_exact),
 		cmocka_unit_test(test_hist_prom_escape),
 		cmocka_unit_test(test_hist_text_renders),
 		cmocka_unit_test(test_hist_text_folds_empty_runs),

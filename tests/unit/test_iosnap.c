@@ -272,8 +272,8 @@ static void test_iosnap_prom_families_and_labels(void **state)
 			       "device=\"loop\\\"0\",op=\"write\","
 			       "stage=\"total\"} 200\n"));
 	assert_non_null(strstr(out, "stage=\"queue\",le=\"+Inf\"} 200\n"));
-	/* 100 at 10 us and 100 at 20 us: 100 at or below 16.384 us. */
-	assert_non_null(strstr(out, "stage=\"service\",le=\"1.6384e-05\"} "
+	/* 100 at 10 us and 100 at 20 us: 100 at or below 16.383 us. */
+	assert_non_null(strstr(out, "stage=\"service\",le=\"0.000016383\"} "
 			       "100\n"));
 	assert_non_null(strstr(out, "tapestry_block_io_requests_total{device="
 			       "\"loop\\\"0\",op=\"write\"} 200\n"));

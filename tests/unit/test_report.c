@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -172,6 +173,36 @@ static void test_report_usage_names_the_flags(void **state)
 	assert_non_null(strstr(buf, "CAP_BPF"));
 }
 
+/* Bytes that are not UTF-8 (a process name may hold any) become U+FFFD,
+ * each; valid sequences, 1 to 4 bytes, pass through. */
+static void test_report_json_string_replaces_bad_utf8(void **state)
+{
+#define R "\xef\xbf\xbd"	/* U+FFFD, as json-c prints it: raw */
+	static const char *const cases[][2] = {
+		{ "fio", "\"fio\"" },
+		{ "fio\xff\xfe-\xc3", "\"fio" R R "-" R "\"" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		  "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"" },
+		{ "\xc0\xaf", "\"" R R "\"" },			/* overlong */
+		{ "\xed\xa0\x80", "\"" R R R "\"" },		/* surrogate */
+		{ "\xf4\x90\x80\x80", "\"" R R R R "\"" },	/* > U+10FFFF */
+		{ "\xe2\x82", "\"" R R "\"" },			/* cut short */
+	};
+#undef R
+	struct json_object *o;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		o = report_json_string(cases[i][0]);
+		assert_non_null(o);
+		assert_string_equal(json_object_to_json_string_ext(o,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+			cases[i][1]);
+		json_object_put(o);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_report_refuses_bad_flags),
 		cmocka_unit_test(test_report_refuses_too_many_devices),
 		cmocka_unit_test(test_report_usage_names_the_flags),
+		cmocka_unit_test(test_report_json_string_replaces_bad_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,113 @@
+#!/bin/bash
+# timeout: 90
+# After a failed sync, a replica never vouches, by its per-block seqs, for
+# data the kernel may have dropped.  Write A (seq 10) to block 0, FLUSH;
+# write B (seq 20) to block 0; the disk fails for the FLUSH after it (B's
+# writeback is lost, B stays only in the page cache) and recovers; a write
+# C (seq 30) to block 1 then dirties the seq file's page again, and the
+# close writes it back, seq 20 for block 0 included.  After the page cache
+# is gone (the filesystem remounted) and the server restarted, block 0
+# holds A on disk; the server used to answer a RESYNC_READ of it with seq
+# 20, A's data under B's seq, so a resync copy of B (seq 20, not newer)
+# was never applied and the replica kept A for ever.  Now the server
+# records the failed sync in NAME.meta and resets every block's seq on
+# the next open, so the copy is applied.
+#
+# The disk: ext2 on a loop device over nbdfuse over nbdkit's memory
+# plugin with the error filter, which fails every write while a trigger
+# file exists (as in t_replica_flush_eio.sh).
+set -u
+. "$TAPESTRY_ROOT/tests/integration/lib/cluster.sh"
+
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (loop device, mount)"; exit 77; }
+for t in nbdkit nbdfuse losetup mkfs.ext2; do
+	command -v $t > /dev/null || { echo "SKIP: no $t"; exit 77; }
+done
+[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
+
+W=
+FUSE_PID=
+LOOP=
+cleanup() {
+	cluster_kill 1
+	if [ -n "$W" ]; then
+		mountpoint -q "$W/mnt" && umount "$W/mnt"
+		[ -z "$LOOP" ] || losetup -d "$LOOP"
+		mountpoint -q "$W/fm" && umount "$W/fm"
+	fi
+	if [ -n "$FUSE_PID" ]; then
+		kill "$FUSE_PID" 2>/dev/null
+		wait "$FUSE_PID" 2>/dev/null
+	fi
+	cluster_cleanup
+}
+cluster_init
+trap cleanup EXIT
+W=$CLUSTER_DIR/eio
+mkdir -p "$W/fm" "$W/mnt"
+ON=$W/errors-on
+nbdfuse "$W/fm" --command nbdkit -s --filter=error memory 64M \
+	error-pwrite=EIO error-pwrite-rate=100% error-file="$ON" \
+	> "$W/nbdfuse.log" 2>&1 &
+FUSE_PID=$!
+for i in $(seq 100); do
+	[ -e "$W/fm/nbd" ] && break
+	kill -0 "$FUSE_PID" 2>/dev/null || break
+	sleep 0.05
+done
+[ -e "$W/fm/nbd" ] || { cat "$W/nbdfuse.log"; echo "SKIP: nbdfuse did not mount"; exit 77; }
+LOOP=$(losetup -f --show --direct-io=on "$W/fm/nbd") || { echo "SKIP: no loop device"; exit 77; }
+mkfs.ext2 -q -F -b 4096 "$LOOP" > /dev/null 2>&1 && mount -t ext2 "$LOOP" "$W/mnt" ||
+	{ echo "SKIP: cannot make or mount ext2 on $LOOP"; exit 77; }
+
+cluster_data() { echo "$W/mnt/z$1"; }
+CLUSTER_SERVER_ARGS="--io buffered --drain-ms 500" cluster_start 1 || exit 1
+A=$(cluster_addr 1)
+R=$CLUSTER_REPLCTL
+
+fail() { echo "FAIL: $*"; cluster_logs 30; exit 1; }
+
+"$R" --create --volume v --size 1M "$A" write 0 4096 fill=0x41 seq=10 \
+	flush write 0 4096 fill=0x42 seq=20 sleep 1000 flush expect=EIO \
+	sleep 1000 write 4096 4096 fill=0x43 seq=30 > "$W/client.out" 2>&1 &
+client=$!
+wait_line() {
+	local i
+	for _ in $(seq 200); do
+		[ "$(grep -c '^[a-z]*: ' "$W/client.out")" -ge "$1" ] && return 0
+		sleep 0.02
+	done
+	fail "client stuck: $(cat "$W/client.out")"
+}
+wait_line 4	# hello, write A, flush, write B
+touch "$ON"
+wait_line 5	# the flush after write B
+rm -f "$ON"
+wait "$client" || fail "client: $(cat "$W/client.out")"
+echo "write A flushed; FLUSH after write B failed (EIO); write C to block 1"
+cluster_stop 1 && fail "server exited 0 after a failed sync"
+m=$("$R" --meta "$W/mnt/z1/v.meta") || fail "no metadata record"
+grep -q '"state":"sync-failed"' <<<"$m" || fail "failed sync not recorded: $m"
+
+# Drop the page cache of the replica's files: what is left is the disk's.
+umount "$W/mnt" && mount -t ext2 "$LOOP" "$W/mnt" || fail "remount"
+blk0=$(od -An -tx1 -N1 "$W/mnt/z1/v.img" | tr -d ' ')
+[ "$blk0" = 41 ] || { echo "SKIP: write B reached the disk after all ($blk0)"; exit 77; }
+echo "on disk after a remount, block 0 holds A (B was lost)"
+
+cluster_restart 1 || fail "restart"
+A=$(cluster_addr 1)
+out=$("$R" --volume v --size 1M "$A" resync-read 0 4096 2>&1) ||
+	fail "resync-read: $out"
+seq0=$(sed -n 's/^seqs: //p' <<<"$out")
+[ -n "$seq0" ] || fail "no seqs: $out"
+[ "$seq0" -lt 20 ] ||
+	fail "block 0 holds A but the replica claims seq $seq0 (write B's) for it"
+echo "RESYNC_READ of block 0: seq $seq0, below write B's"
+
+head -c 4096 /dev/zero | tr '\0' 'B' > "$W/b"
+out=$("$R" --volume v --size 1M "$A" resync-write 0 file="$W/b" seqs=20 \
+	read 0 4096 out="$W/got" 2>&1) || fail "resync-write: $out"
+cmp -s "$W/got" "$W/b" || fail "a resync copy of write B (seq 20) was not applied"
+echo "a resync copy of write B (seq 20) is applied"
+echo PASS
