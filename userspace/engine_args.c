@@ -3,7 +3,9 @@
 
 #include "abi/repl.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,8 +43,10 @@ int engine_args_size(const char *s, uint64_t *out)
 	unsigned int shift = 0;
 	char *end;
 
+	/* Decimal, or hex after 0x; never octal: 010M is ten MiB. */
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	v = strtoull(s, &end, s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ?
+			      16 : 10);
 	if (errno || end == s || *s == '-')
 		return -EINVAL;
 	switch (*end) {
@@ -73,15 +77,62 @@ static int uint_arg(const char *s, unsigned int max, unsigned int *out)
 	return 0;
 }
 
+/* "IPv4:PORT", port 1..65535: what the engine dials (engine_remote.c).
+ * Checked here so that a typo is refused before the engine has created
+ * the state files and the other replicas' images. */
+static bool addr_ok(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	struct in_addr in;
+	char host[INET_ADDRSTRLEN];
+	unsigned long port;
+	char *end;
+
+	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host))
+		return false;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = 0;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	return colon[1] >= '0' && colon[1] <= '9' && !*end && !errno &&
+	       port && port <= 65535 && inet_pton(AF_INET, host, &in) == 1;
+}
+
+/* The engine's (and the replication protocol's) rule for a volume name
+ * or a zone: 1..max-1 bytes of [A-Za-z0-9._-], not starting with a dot.
+ * The zone registry takes more (63 bytes, a leading dot), and tapestryd
+ * volume registers the zones before the engine looks at them, so a zone
+ * refused only by the engine would stay registered on the node. */
+static bool label_ok(const char *s, size_t n, size_t max)
+{
+	size_t i;
+
+	if (!n || n >= max || s[0] == '.')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+		      s[i] == '_' || s[i] == '-'))
+			return false;
+	return true;
+}
+
 static int add_replica(struct engine_opts *o, char *arg, bool local)
 {
+	const char *opt = local ? "--local" : "--replica";
 	struct engine_replica_opts *r;
 	char *eq = strchr(arg, '=');
 
-	if (!eq || eq == arg || !eq[1]) {
-		fprintf(stderr, "%s: want ZONE=%s, got '%s'\n",
-			local ? "--local" : "--replica",
-			local ? "PATH" : "IP:PORT", arg);
+	if (!eq || eq == arg || !eq[1] || (!local && !addr_ok(eq + 1))) {
+		fprintf(stderr, "%s: want ZONE=%s, got '%s'\n", opt,
+			local ? "PATH" : "IPv4:PORT (port 1..65535)", arg);
+		return -EINVAL;
+	}
+	if (!label_ok(arg, (size_t)(eq - arg), REPL_ZONE_MAX)) {
+		fprintf(stderr, "%s: zone '%.*s': want 1..%d bytes of "
+			"[A-Za-z0-9._-], not starting with '.'\n", opt,
+			(int)(eq - arg), arg, REPL_ZONE_MAX - 1);
 		return -EINVAL;
 	}
 	if (o->nr_replicas == ENGINE_MAX_REPLICAS) {
@@ -128,18 +179,28 @@ int engine_args_apply(struct engine_opts *o, int opt, char *arg)
 	unsigned int u;
 
 	switch (opt) {
-	case ENGINE_ARG_NAME: o->name = arg; return 0;
+	case ENGINE_ARG_NAME:
+		if (!label_ok(arg, strlen(arg), REPL_NAME_MAX)) {
+			fprintf(stderr, "--name '%s': want 1..%d bytes of "
+				"[A-Za-z0-9._-], not starting with '.'\n", arg,
+				REPL_NAME_MAX - 1);
+			return -EINVAL;
+		}
+		o->name = arg;
+		return 0;
 	case ENGINE_ARG_STATE_DIR: o->state_dir = arg; return 0;
 	case ENGINE_ARG_CREATE: o->create = true; return 0;
 	case ENGINE_ARG_LOCAL: return add_replica(o, arg, true);
 	case ENGINE_ARG_REPLICA: return add_replica(o, arg, false);
 	case ENGINE_ARG_ZONE_ID: return zone_id(arg);
 	case ENGINE_ARG_SIZE:
-		if (engine_args_size(arg, &o->size))
+		if (engine_args_size(arg, &o->size) || !o->size)
 			return bad("size", arg);
 		return 0;
 	case ENGINE_ARG_BLOCK_SIZE:
-		if (engine_args_size(arg, &v) || v > 65536)
+		/* The engine's rule: a power of two, 512 B .. one region. */
+		if (engine_args_size(arg, &v) || v < 512 || v > 65536 ||
+		    (v & (v - 1)))
 			return bad("block-size", arg);
 		o->block_size = (uint32_t)v;
 		return 0;
@@ -190,6 +251,36 @@ int engine_args_apply(struct engine_opts *o, int opt, char *arg)
 	return -EINVAL;
 }
 
+/* Each replica in its own zone, each zone id given once: the engine's
+ * rule, checked before tapestryd volume registers the zones. */
+static int check_unique(const struct engine_opts *o)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < o->nr_replicas; i++) {
+		const struct engine_replica_opts *a = &o->replicas[i];
+
+		for (j = 0; j < i; j++) {
+			const struct engine_replica_opts *b = &o->replicas[j];
+
+			if (!strcmp(a->zone, b->zone)) {
+				fprintf(stderr, "%s: zone '%s' has a replica "
+					"already; one replica per zone\n",
+					a->path ? "--local" : "--replica",
+					a->zone);
+				return -EINVAL;
+			}
+			if (a->zone_id && a->zone_id == b->zone_id) {
+				fprintf(stderr, "--zone-id: zones %s and %s "
+					"both have id %u\n", b->zone, a->zone,
+					a->zone_id);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 int engine_args_finish(struct engine_opts *o)
 {
 	unsigned int i, j;
@@ -206,9 +297,23 @@ int engine_args_finish(struct engine_opts *o)
 		o->replicas[j].zone_id = pending_ids[i].id;
 	}
 	nr_pending = 0;
+	if (check_unique(o))
+		return -EINVAL;
 	if (!o->name || !o->size || !o->state_dir || !o->nr_replicas) {
 		fprintf(stderr, "need --name, --size, --state-dir and at least "
 			"one --local or --replica\n");
+		return -EINVAL;
+	}
+	if (o->min_in_sync > o->nr_replicas) {
+		fprintf(stderr, "--min-in-sync %u: the volume has only %u "
+			"replica%s (--local, --replica)\n", o->min_in_sync,
+			o->nr_replicas, o->nr_replicas == 1 ? "" : "s");
+		return -EINVAL;
+	}
+	if (o->size % (o->block_size ? o->block_size : 4096)) {
+		fprintf(stderr, "--size %llu is not a multiple of the block "
+			"size (%u; --block-size)\n", (unsigned long long)o->size,
+			o->block_size ? o->block_size : 4096);
 		return -EINVAL;
 	}
 	return 0;
@@ -220,7 +325,8 @@ void engine_args_usage(FILE *f)
 "volume:\n"
 "  --name NAME             volume name ([A-Za-z0-9._-], < 64 bytes)\n"
 "  --size SIZE             volume size (4096, 64k, 256M, 1G ...)\n"
-"  --block-size N          block size (default 4096)\n"
+"  --block-size N          block size: 512 .. 64k, a power of two (default\n"
+"                          4096); --size must be a multiple of it\n"
 "  --state-dir DIR         dirty maps, activity log, seq state\n"
 "  --create                create missing replica images\n"
 "  --local ZONE=PATH       a replica in a local file or block device\n"

@@ -277,8 +277,12 @@ static int open_all(struct engine *e, const struct engine_opts *o)
 	unsigned int i;
 	int err;
 
-	if (mkdir(o->state_dir, 0700) && errno != EEXIST)
-		return -errno;
+	if (mkdir(o->state_dir, 0700) && errno != EEXIST) {
+		err = -errno;
+		log_err("%s: state dir %s: %s", e->name, o->state_dir,
+			strerror(-err));
+		return err;
+	}
 	grow_workers(e);
 	if ((err = engine_register(e)) ||
 	    (err = engine_alloc_slots(e, o->queue_depth ? o->queue_depth : 128)) ||

@@ -68,7 +68,7 @@ int engine_state_open(struct engine *e)
 		return err;
 	e->st.fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (e->st.fd < 0)
-		return -errno;
+		goto err_errno;
 	memset(&d, 0, sizeof(d));
 	n = pread(e->st.fd, &d, sizeof(d), 0);
 	if (n == (ssize_t)sizeof(d)) {
@@ -78,7 +78,10 @@ int engine_state_open(struct engine *e)
 				"block size differ)", e->name, path);
 			return -EINVAL;
 		}
+	} else if (n < 0) {
+		goto err_errno;
 	} else if (n != 0) {
+		log_err("%s: %s: a short state record", e->name, path);
 		return -EIO;
 	}
 	e->st.fresh = n == 0;
@@ -92,13 +95,19 @@ int engine_state_open(struct engine *e)
 	e->st.next_seq = d.seq_limit ? d.seq_limit : 1;
 	e->st.epoch_limit = e->st.seq_limit = 0;
 	fill(e, &d);
-	if (pwrite(e->st.fd, &d, sizeof(d), 0) != (ssize_t)sizeof(d))
-		return -EIO;
-	if (fdatasync(e->st.fd))
-		return -errno;
+	n = pwrite(e->st.fd, &d, sizeof(d), 0);
+	if (n >= 0 && n != (ssize_t)sizeof(d))
+		errno = EIO;
+	if (n != (ssize_t)sizeof(d) || fdatasync(e->st.fd))
+		goto err_errno;
 	e->st.seq_limit = d.seq_limit;
 	e->st.epoch_limit = d.epoch;
 	return 0;
+
+err_errno:
+	err = -errno;
+	log_err("%s: %s: %s", e->name, path, strerror(-err));
+	return err;
 }
 
 void engine_state_close(struct engine *e)

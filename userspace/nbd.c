@@ -203,6 +203,7 @@ static void raise_fd_limit(unsigned int max_conns)
 static void opts_init(struct nbd_opts *o, const struct nbd_opts *in)
 {
 	*o = *in;
+	o->sock = NULL;		/* taken into s->sock, not kept */
 	if (!o->max_conns)
 		o->max_conns = 1024;
 	if (!o->max_requests)
@@ -246,7 +247,10 @@ int nbd_server_create(struct uloop *loop, struct engine *e,
 	err = export_init(s);
 	if (err)
 		goto err_free;
-	err = nbdsock_listen(o->listen, &s->sock);
+	if (o->sock)
+		s->sock = *o->sock;
+	else
+		err = nbdsock_listen(o->listen, &s->sock);
 	if (err)
 		goto err_free;
 	err = uloop_set_handler(loop, UD_CLS_NBD, on_cqe, s);
@@ -258,12 +262,17 @@ int nbd_server_create(struct uloop *loop, struct engine *e,
 	s->tick.fn = on_tick;
 	uloop_timer_arm(loop, &s->tick, uloop_now(loop) + TICK_NS);
 	arm_accept(s);
+	if (o->sock) {
+		o->sock->fd = -1;
+		o->sock->path[0] = 0;
+	}
 	*out = s;
 	return 0;
 
 err_close:
 	uloop_set_handler(loop, UD_CLS_NBD, NULL, NULL);
-	nbdsock_close(&s->sock);
+	if (!o->sock)
+		nbdsock_close(&s->sock);
 err_free:
 	free(s->due);
 	free(s->free_ids);

@@ -33,9 +33,15 @@
 
 struct engine;
 struct nbd_server;
+struct nbd_sock;
 
 struct nbd_opts {
 	const char *listen;		/* "unix:PATH" or "tcp:IP:PORT" */
+	/* Or a socket already listening there (nbdsock_listen), so that a
+	 * caller can find out that it cannot listen before it opens the
+	 * volume: taken on success (*sock is left closed), still the
+	 * caller's on failure.  NULL: listen on listen. */
+	struct nbd_sock *sock;
 	const char *name;		/* export name, 1..255 bytes */
 	const char *description;	/* NULL for none */
 	unsigned int max_conns;		/* 0 = 1024 */

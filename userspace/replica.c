@@ -203,6 +203,11 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss,
 		host[n - 1] = '\0';
 		memmove(host, host + 1, n - 1);
 	}
+	/* getaddrinfo() takes any number as a service and truncates it to
+	 * 16 bits: 70000 would listen on 4464. */
+	if (!*port || strspn(port, "0123456789") != strlen(port) ||
+	    strlen(port) > 5 || atoi(port) > 65535)
+		return -EINVAL;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
@@ -223,7 +228,8 @@ static int listen_on(struct replica *r, const char *spec)
 	int one = 1, fd;
 
 	if (parse_listen(spec, &ss, &len)) {
-		log_err("--listen %s: want IP:PORT or [IPv6]:PORT", spec);
+		log_err("--listen %s: want IP:PORT or [IPv6]:PORT, port 0..65535",
+			spec);
 		return -EINVAL;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);

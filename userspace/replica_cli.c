@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,24 @@ static int write_port_file(const char *path, unsigned int port)
 	return 0;
 }
 
+/* A zone an engine can name: 1..31 bytes of [A-Za-z0-9._-], not starting
+ * with a dot (the engine's rule and the protocol's field size).  Any
+ * other zone would make a server whose every HELLO is refused. */
+static bool zone_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (!n || n >= REPL_ZONE_MAX || s[0] == '.')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+		      s[i] == '_' || s[i] == '-'))
+			return false;
+	return true;
+}
+
 struct cli {
 	struct replica_opts o;
 	const char *port_file;
@@ -107,11 +126,20 @@ static int parse(int argc, char **argv, struct cli *cli)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch;
+	int ch, idx = 0;
 
-	while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "vh", longopts, &idx)) != -1) {
 		switch (ch) {
-		case 'z': cli->o.zone = optarg; break;
+		case 'z':
+			if (!zone_ok(optarg)) {
+				fprintf(stderr, "tapestryd replica: --zone '%s': "
+					"want 1..%d bytes of [A-Za-z0-9._-], not "
+					"starting with '.'\n", optarg,
+					REPL_ZONE_MAX - 1);
+				return -EINVAL;
+			}
+			cli->o.zone = optarg;
+			break;
 		case 'l': cli->o.listen = optarg; break;
 		case 'd': cli->o.data_dir = optarg; break;
 		case 'p': cli->port_file = optarg; break;
@@ -153,8 +181,13 @@ static int parse(int argc, char **argv, struct cli *cli)
 			return -EINVAL;
 		}
 	}
-	if (optind != argc || !cli->o.zone || !cli->o.listen ||
-	    !cli->o.data_dir) {
+	if (optind != argc) {
+		fprintf(stderr, "tapestryd replica: unexpected argument "
+				"'%s'\n", argv[optind]);
+		usage(stderr);
+		return -EINVAL;
+	}
+	if (!cli->o.zone || !cli->o.listen || !cli->o.data_dir) {
 		fprintf(stderr, "tapestryd replica: --zone, --listen and "
 				"--data are required\n");
 		usage(stderr);
@@ -162,7 +195,8 @@ static int parse(int argc, char **argv, struct cli *cli)
 	}
 	return 0;
 bad:
-	fprintf(stderr, "tapestryd replica: bad value '%s'\n", optarg);
+	fprintf(stderr, "tapestryd replica: bad value '%s' for --%s\n",
+		optarg, longopts[idx].name);
 	return -EINVAL;
 }
 

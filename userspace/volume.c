@@ -72,7 +72,11 @@ static void usage(FILE *f)
 "  -h, --help              this text\n"
 "\n"
 "Clients connect with nbd+unix:///NAME?socket=PATH or nbd://IP:PORT/NAME;\n"
-"docs/nbd.md says what the server supports.\n",
+"docs/nbd.md says what the server supports.\n"
+"\n"
+"Exit status: 0 after a clean stop; 2 for a bad option or an --nbd address\n"
+"that cannot be listened on (nothing is opened or created then); 1 if the\n"
+"volume cannot be opened or served, or the final flush fails.\n",
 		BPFSYS_PIN_ROOT);
 }
 
@@ -360,14 +364,24 @@ static int serve(struct volume_args *a)
 		.nr_large = NR_LARGE,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
+	struct nbd_sock sock;
 	struct nbd_server *s = NULL;
 	struct engine *e = NULL;
 	struct uloop *loop = NULL;
 	int err;
 
+	/* Listen first: an address that cannot be used is refused before
+	 * the engine opens (or creates) the images and the state files. */
+	err = nbdsock_listen(a->no.listen, &sock);
+	if (err) {
+		log_err("--nbd %s: %s", a->no.listen, strerror(-err));
+		return 2;
+	}
+	a->no.sock = &sock;
 	err = uloop_create(&lo, &loop);
 	if (err) {
 		log_err("io_uring setup: %s", strerror(-err));
+		nbdsock_close(&sock);
 		return 1;
 	}
 	register_zones(a);
@@ -397,6 +411,7 @@ out:
 	/* The engine first: requests it still holds call back into nbd. */
 	engine_destroy(e);
 	nbd_server_destroy(s);
+	nbdsock_close(&sock);	/* unless the server took it */
 	uloop_destroy(loop);
 	unregister_peers(a);
 	return err ? 1 : 0;

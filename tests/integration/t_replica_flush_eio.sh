@@ -14,49 +14,20 @@
 # page cache until a FLUSH.
 set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/cluster.sh"
+. "$TAPESTRY_ROOT/tests/integration/lib/faildisk.sh"
 
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (loop device, mount)"; exit 77; }
-for t in nbdkit nbdfuse losetup mkfs.ext2; do
-	command -v $t > /dev/null || { echo "SKIP: no $t"; exit 77; }
-done
-[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
-
-W=
-FUSE_PID=
-LOOP=
 cleanup() {
 	cluster_kill 1
-	if [ -n "$W" ]; then
-		mountpoint -q "$W/mnt" && umount "$W/mnt"
-		[ -z "$LOOP" ] || losetup -d "$LOOP"
-		mountpoint -q "$W/fm" && umount "$W/fm"
-	fi
-	if [ -n "$FUSE_PID" ]; then
-		kill "$FUSE_PID" 2>/dev/null
-		wait "$FUSE_PID" 2>/dev/null
-	fi
+	faildisk_stop
 	cluster_cleanup
 }
 cluster_init
 trap cleanup EXIT
+faildisk_start
 W=$CLUSTER_DIR/eio
-mkdir -p "$W/fm" "$W/mnt"
-ON=$W/errors-on
-nbdfuse "$W/fm" --command nbdkit -s --filter=error memory 64M \
-	error-pwrite=EIO error-pwrite-rate=100% error-file="$ON" \
-	> "$W/nbdfuse.log" 2>&1 &
-FUSE_PID=$!
-for i in $(seq 100); do
-	[ -e "$W/fm/nbd" ] && break
-	kill -0 "$FUSE_PID" 2>/dev/null || break
-	sleep 0.05
-done
-[ -e "$W/fm/nbd" ] || { cat "$W/nbdfuse.log"; echo "SKIP: nbdfuse did not mount"; exit 77; }
-LOOP=$(losetup -f --show --direct-io=on "$W/fm/nbd") || { echo "SKIP: no loop device"; exit 77; }
-mkfs.ext2 -q -F -b 4096 "$LOOP" > /dev/null 2>&1 && mount -t ext2 "$LOOP" "$W/mnt" ||
-	{ echo "SKIP: cannot make or mount ext2 on $LOOP"; exit 77; }
+mkdir -p "$W"
 
-cluster_data() { echo "$W/mnt/z$1"; }
+cluster_data() { echo "$FAILDISK_MNT/z$1"; }
 CLUSTER_SERVER_ARGS="--io buffered --drain-ms 500" cluster_start 1 || exit 1
 A=$(cluster_addr 1)
 R=$CLUSTER_REPLCTL
@@ -80,10 +51,10 @@ wait_line() {
 	fail "client stuck: $(cat "$W/client.out")"
 }
 wait_line 4	# hello, write A, flush, write B
-touch "$ON"
+faildisk_fail
 echo "write A flushed; write B acked into the page cache; disk fails"
 wait_line 5	# the flush after write B (sleep prints nothing)
-rm -f "$ON"
+faildisk_heal
 grep -q '^flush: EIO' "$W/client.out" || fail "FLUSH on a failing disk: $(cat "$W/client.out")"
 echo "FLUSH on the failing disk: EIO; disk healthy again"
 wait "$client" ||
@@ -91,7 +62,7 @@ wait "$client" ||
 echo "later FLUSH still EIO (write B never reached the disk)"
 
 cluster_stop 1 && fail "server exited 0 (every volume clean) after losing a write"
-m=$("$R" --meta "$W/mnt/z1/v.meta") || fail "no metadata record"
+m=$("$R" --meta "$FAILDISK_MNT/z1/v.meta") || fail "no metadata record"
 grep -q '"state":"sync-failed"' <<<"$m" ||
 	fail "volume not recorded as having failed a sync: $m"
 echo "on SIGTERM the volume stays dirty and the exit status says so"

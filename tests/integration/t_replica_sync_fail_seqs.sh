@@ -18,49 +18,20 @@
 # file exists (as in t_replica_flush_eio.sh).
 set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/cluster.sh"
+. "$TAPESTRY_ROOT/tests/integration/lib/faildisk.sh"
 
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (loop device, mount)"; exit 77; }
-for t in nbdkit nbdfuse losetup mkfs.ext2; do
-	command -v $t > /dev/null || { echo "SKIP: no $t"; exit 77; }
-done
-[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
-
-W=
-FUSE_PID=
-LOOP=
 cleanup() {
 	cluster_kill 1
-	if [ -n "$W" ]; then
-		mountpoint -q "$W/mnt" && umount "$W/mnt"
-		[ -z "$LOOP" ] || losetup -d "$LOOP"
-		mountpoint -q "$W/fm" && umount "$W/fm"
-	fi
-	if [ -n "$FUSE_PID" ]; then
-		kill "$FUSE_PID" 2>/dev/null
-		wait "$FUSE_PID" 2>/dev/null
-	fi
+	faildisk_stop
 	cluster_cleanup
 }
 cluster_init
 trap cleanup EXIT
+faildisk_start
 W=$CLUSTER_DIR/eio
-mkdir -p "$W/fm" "$W/mnt"
-ON=$W/errors-on
-nbdfuse "$W/fm" --command nbdkit -s --filter=error memory 64M \
-	error-pwrite=EIO error-pwrite-rate=100% error-file="$ON" \
-	> "$W/nbdfuse.log" 2>&1 &
-FUSE_PID=$!
-for i in $(seq 100); do
-	[ -e "$W/fm/nbd" ] && break
-	kill -0 "$FUSE_PID" 2>/dev/null || break
-	sleep 0.05
-done
-[ -e "$W/fm/nbd" ] || { cat "$W/nbdfuse.log"; echo "SKIP: nbdfuse did not mount"; exit 77; }
-LOOP=$(losetup -f --show --direct-io=on "$W/fm/nbd") || { echo "SKIP: no loop device"; exit 77; }
-mkfs.ext2 -q -F -b 4096 "$LOOP" > /dev/null 2>&1 && mount -t ext2 "$LOOP" "$W/mnt" ||
-	{ echo "SKIP: cannot make or mount ext2 on $LOOP"; exit 77; }
+mkdir -p "$W"
 
-cluster_data() { echo "$W/mnt/z$1"; }
+cluster_data() { echo "$FAILDISK_MNT/z$1"; }
 CLUSTER_SERVER_ARGS="--io buffered --drain-ms 500" cluster_start 1 || exit 1
 A=$(cluster_addr 1)
 R=$CLUSTER_REPLCTL
@@ -80,18 +51,18 @@ wait_line() {
 	fail "client stuck: $(cat "$W/client.out")"
 }
 wait_line 4	# hello, write A, flush, write B
-touch "$ON"
+faildisk_fail
 wait_line 5	# the flush after write B
-rm -f "$ON"
+faildisk_heal
 wait "$client" || fail "client: $(cat "$W/client.out")"
 echo "write A flushed; FLUSH after write B failed (EIO); write C to block 1"
 cluster_stop 1 && fail "server exited 0 after a failed sync"
-m=$("$R" --meta "$W/mnt/z1/v.meta") || fail "no metadata record"
+m=$("$R" --meta "$FAILDISK_MNT/z1/v.meta") || fail "no metadata record"
 grep -q '"state":"sync-failed"' <<<"$m" || fail "failed sync not recorded: $m"
 
 # Drop the page cache of the replica's files: what is left is the disk's.
-umount "$W/mnt" && mount -t ext2 "$LOOP" "$W/mnt" || fail "remount"
-blk0=$(od -An -tx1 -N1 "$W/mnt/z1/v.img" | tr -d ' ')
+faildisk_remount || fail "remount"
+blk0=$(od -An -tx1 -N1 "$FAILDISK_MNT/z1/v.img" | tr -d ' ')
 [ "$blk0" = 41 ] || { echo "SKIP: write B reached the disk after all ($blk0)"; exit 77; }
 echo "on disk after a remount, block 0 holds A (B was lost)"
 

@@ -1,0 +1,66 @@
+# shellcheck shell=bash
+# A disk whose writes can be made to fail, for durability tests: ext2 on
+# a loop device over nbdfuse over nbdkit's memory plugin with the error
+# filter, which fails every write while a trigger file exists.  Source
+# after cluster.sh; call faildisk_start after cluster_init (it skips the
+# test with 77 when a piece is missing) and make the test's EXIT trap
+# call faildisk_stop after stopping the processes that use the disk and
+# before cluster_cleanup.
+#
+#   faildisk_start      mount it on $FAILDISK_MNT
+#   faildisk_fail       from now on, every write to the disk fails (EIO)
+#   faildisk_heal       writes succeed again
+#   faildisk_remount    unmount and mount again (drops its page cache)
+
+FAILDISK_DIR=
+FAILDISK_MNT=
+FAILDISK_LOOP=
+FAILDISK_PID=
+
+faildisk_start() {
+	local t i d=$CLUSTER_DIR/faildisk
+	[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (loop device, mount)"; exit 77; }
+	for t in nbdkit nbdfuse losetup mkfs.ext2; do
+		command -v $t > /dev/null || { echo "SKIP: no $t"; exit 77; }
+	done
+	[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
+	FAILDISK_DIR=$d
+	mkdir -p "$d/fm" "$d/mnt"
+	nbdfuse "$d/fm" --command nbdkit -s --filter=error memory 64M \
+		error-pwrite=EIO error-pwrite-rate=100% \
+		error-file="$d/errors-on" > "$d/nbdfuse.log" 2>&1 &
+	FAILDISK_PID=$!
+	for i in $(seq 100); do
+		[ -e "$d/fm/nbd" ] && break
+		kill -0 "$FAILDISK_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -e "$d/fm/nbd" ] ||
+		{ cat "$d/nbdfuse.log"; echo "SKIP: nbdfuse did not mount"; exit 77; }
+	FAILDISK_LOOP=$(losetup -f --show --direct-io=on "$d/fm/nbd") ||
+		{ echo "SKIP: no loop device"; exit 77; }
+	mkfs.ext2 -q -F -b 4096 "$FAILDISK_LOOP" > /dev/null 2>&1 &&
+		mount -t ext2 "$FAILDISK_LOOP" "$d/mnt" ||
+		{ echo "SKIP: cannot make or mount ext2 on $FAILDISK_LOOP"; exit 77; }
+	FAILDISK_MNT=$d/mnt
+}
+
+faildisk_fail() { touch "$FAILDISK_DIR/errors-on"; }
+faildisk_heal() { rm -f "$FAILDISK_DIR/errors-on"; }
+
+faildisk_remount() {
+	umount "$FAILDISK_MNT" && mount -t ext2 "$FAILDISK_LOOP" "$FAILDISK_MNT"
+}
+
+faildisk_stop() {
+	local d=$FAILDISK_DIR
+	[ -n "$d" ] || return 0
+	mountpoint -q "$d/mnt" && umount "$d/mnt"
+	[ -z "$FAILDISK_LOOP" ] || losetup -d "$FAILDISK_LOOP"
+	mountpoint -q "$d/fm" && umount "$d/fm"
+	if [ -n "$FAILDISK_PID" ]; then
+		kill "$FAILDISK_PID" 2>/dev/null
+		wait "$FAILDISK_PID" 2>/dev/null
+	fi
+	FAILDISK_DIR= FAILDISK_LOOP= FAILDISK_PID=
+}
