@@ -41,7 +41,11 @@ cleanup() {
 	[ -z "$BV_PID" ] || { kill -9 "$BV_PID" 2>/dev/null; wait "$BV_PID" 2>/dev/null; }
 	cluster_kill 2 2>/dev/null
 	if [ -n "$W" ]; then
-		mountpoint -q "$W/mnt" && umount "$W/mnt"
+		# a killed server's io_uring workers may hold files a moment
+		for i in $(seq 50); do
+			mountpoint -q "$W/mnt" || break
+			umount "$W/mnt" 2>/dev/null || sleep 0.1
+		done
 		[ -z "$LOOP" ] || losetup -d "$LOOP"
 		mountpoint -q "$W/fm" && umount "$W/fm"
 	fi
