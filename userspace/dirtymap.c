@@ -98,6 +98,12 @@ int dirtymap_open(const char *path, uint64_t nr_regions, uint32_t region_size,
 	err = check_or_init(fd, nr_regions, region_size, create, len);
 	if (err)
 		goto err_close;
+	/* Setting a bit stores into a shared mapping: on a full filesystem a
+	 * page with no block under it would raise SIGBUS then.  Allocate
+	 * every page now, where running out of space is an error. */
+	err = -posix_fallocate(fd, 0, (off_t)len);
+	if (err)
+		goto err_close;
 	m = calloc(1, sizeof(*m));
 	if (!m) {
 		err = -ENOMEM;

@@ -32,7 +32,9 @@ struct dirtymap;
  * With create, a missing file is made with every bit clear; an existing
  * file must have been made with the same geometry, else -EINVAL (a
  * volume's map is never silently reinterpreted).  Without create a missing
- * file is -ENOENT.  Returns 0 or -errno; *out is set only on success. */
+ * file is -ENOENT.  Every page of the file is allocated, so that no store
+ * into the map can meet a full filesystem (SIGBUS): no room is -ENOSPC.
+ * Returns 0 or -errno; *out is set only on success. */
 int dirtymap_open(const char *path, uint64_t nr_regions, uint32_t region_size,
 		  bool create, struct dirtymap **out);
 void dirtymap_close(struct dirtymap *m);

@@ -370,7 +370,8 @@ static void drop_seq_waiters(struct engine *e)
 	e->seqq_tail = NULL;
 }
 
-/* Answer every caller still waiting with -ESHUTDOWN; let what is out
+/* Answer every caller still waiting with -ESHUTDOWN (a read once no
+ * replica or SQE can fill its buffer any more); let what is out
  * finish on its own for up to a hard timeout (so a slow replica's
  * lingering acked writes are not needlessly marked dirty); then cut the
  * replicas off, which marks whatever they still had in their dirty maps,
@@ -385,7 +386,7 @@ static void drain(struct engine *e)
 	drop_seq_waiters(e);
 	for (q = e->head; q; q = q->next)
 		if (!q->acked && !q->internal && !q->waiting)
-			engine_req_fail_now(q, -ESHUTDOWN);
+			engine_req_shutdown(q);
 	engine_leave(e);
 	run_until_idle(e, e->hard_ns);
 	engine_enter(e);
@@ -404,6 +405,18 @@ static void drain(struct engine *e)
 		       uloop_clock(e->loop) < deadline)
 			uloop_run_once(e->loop, 10000000ULL);
 	}
+	/* Every read is answered before destroy returns, even one whose
+	 * buffer the kernel has not given back by now. */
+	engine_enter(e);
+	for (q = e->head; q; q = q->next)
+		if (!q->acked && q->shut) {
+			log_err("%s: shutdown: a read's buffer is still held "
+				"by the kernel after %llu s", e->name,
+				(unsigned long long)(DESTROY_WAIT_NS /
+						     1000000000ULL));
+			engine_req_fail_now(q, -ESHUTDOWN);
+		}
+	engine_leave(e);
 }
 
 void engine_destroy(struct engine *e)

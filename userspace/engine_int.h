@@ -126,6 +126,8 @@ struct ereq {
 	uint8_t own_buf;	/* put buf back when finished */
 	uint8_t tried;		/* read: replicas tried (bitmask) */
 	int8_t read_from;	/* read: the replica it went to */
+	uint8_t shut;		/* read: to be answered -ESHUTDOWN once
+				 * nothing can fill its buffer any more */
 	int8_t rs_target;	/* resync: the replica being copied to */
 	uint32_t rs_gen;	/* resync: generation of that resync */
 	uint64_t region;	/* resync/recovery: the region */
@@ -338,6 +340,9 @@ void engine_record_latency(struct erepl *r, struct esub *s, bool write);
 void engine_run_deferred(struct engine *e);
 /* Answer q with res now (e.g. refused by the policy before any I/O). */
 void engine_req_fail_now(struct ereq *q, int res);
+/* Shutdown: answer q with -ESHUTDOWN; a read that a replica or the
+ * kernel may still fill (a sub out, a local SQE held) once none can. */
+void engine_req_shutdown(struct ereq *q);
 /* Re-evaluate q after its subs changed outside engine_sub_done(). */
 void engine_req_progress(struct ereq *q);
 void engine_replica_retry(struct uloop_timer *t);

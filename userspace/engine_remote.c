@@ -553,6 +553,12 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 		e->written = true;
 	else if (e->written && !e->in_create)
 		engine_mark_empty(r, "holds no write");
+	/* A sync failed there (a FLUSH of ours, or its own at close): any
+	 * write it acked may be lost, not only what it is known to have
+	 * missed.  Told again after its restart, whose seq reset lets the
+	 * copies land. */
+	if (le32toh(st.state) == REPL_STATE_SYNC_FAILED)
+		engine_mark_empty(r, "reports a failed sync");
 	c->state = CONN_UP;
 	engine_replica_up(r);
 	return 0;

@@ -394,14 +394,41 @@ static bool read_buf_held(const struct ereq *q)
 	return false;
 }
 
+/* Whether a replica may still write into q's read buffer: a sub out (a
+ * remote reply is copied into it), or a local SQE still held. */
+static bool read_busy(const struct ereq *q)
+{
+	unsigned int i;
+
+	for (i = 0; i < q->e->nr; i++)
+		if (sub_out(&q->sub[i]))
+			return true;
+	return read_buf_held(q);
+}
+
+void engine_req_shutdown(struct ereq *q)
+{
+	if (q->op == EOP_READ && read_busy(q)) {
+		q->shut = 1;	/* read_progress() answers it */
+		return;
+	}
+	engine_req_fail_now(q, -ESHUTDOWN);
+}
+
 /* A failed read is retried on another replica at once, but answered only
  * once no abandoned read can land in the caller's buffer any more: after
- * done() the caller reuses it (engine_sub_unref() comes back here). */
+ * done() the caller reuses it (engine_sub_unref() comes back here).  At
+ * shutdown it is not retried. */
 static void read_progress(struct ereq *q)
 {
 	const struct esub *s = &q->sub[q->read_from];
 	int res = 0;
 
+	if (q->shut) {
+		if (!read_busy(q))
+			complete(q, -ESHUTDOWN);
+		return;
+	}
 	if (sub_out(s))
 		return;
 	if (s->state != SUB_OK) {
@@ -487,6 +514,22 @@ static void missed(struct erepl *r, const struct ereq *q)
 	}
 }
 
+/* r's storage failed a sync (a flush, or a FUA op, with a storage
+ * error): Linux drops the dirty pages whose writeback failed and tells
+ * one fsync only, so every write r acked since its last good flush may be
+ * lost there, not just the recent ones the activity log still holds.  No
+ * record says which: all of the volume is to be copied to it. */
+static void sync_failed(struct erepl *r, const struct ereq *q, int res)
+{
+	if (!flushing(q) ||
+	    (res != -EIO && res != -ENOSPC && res != -EDQUOT))
+		return;
+	log_warn("%s: replica %s failed a %s (%s): what it acked since its "
+		 "last flush may be lost; all of it is to be copied",
+		 r->e->name, r->zone, engine_op_name(q->op), strerror(-res));
+	engine_mark_missed(r, 0, r->e->size);
+}
+
 void engine_sub_done(struct ereq *q, unsigned int ri, int res)
 {
 	struct erepl *r = &q->e->repl[ri];
@@ -497,6 +540,7 @@ void engine_sub_done(struct ereq *q, unsigned int ri, int res)
 	sub_end(q, ri, res);
 	if (res) {
 		r->errors++;
+		sync_failed(r, q, res);
 		missed(r, q);
 		engine_replica_fail(r, res, engine_op_name(q->op));
 	} else if (q->op == EOP_WRITE) {

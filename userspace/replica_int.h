@@ -96,6 +96,10 @@ struct rvol {
 	 * covered, so no later FLUSH may succeed and the volume is never
 	 * recorded clean while the server runs. */
 	int sync_failed;
+	/* Its seqs were reset at this open (a sync had failed before the
+	 * server restarted): HELLO and STATUS say SYNC_FAILED until it is
+	 * recorded clean, so the engine copies all of it. */
+	bool seqs_reset;
 
 	/* being made clean after its last handle went away */
 	unsigned int sync_pending;

@@ -210,6 +210,7 @@ static int seq_reset(struct rvol *v)
 	log_warn("volume %s: a sync failed while it was last open; every "
 		 "block's seq reset to 0, so resync overwrites them", v->name);
 	v->state = REPL_STATE_DIRTY;
+	v->seqs_reset = true;
 	v->change++;
 	return 0;
 }
@@ -560,6 +561,7 @@ static void vsync_done(struct rvol *v)
 		return;
 	}
 	v->state = REPL_STATE_CLEAN;
+	v->seqs_reset = false;
 	v->change++;
 	meta_kick(v);
 }
@@ -625,8 +627,10 @@ void replica_vol_status(const struct rvol *v, const char *zone, void *out)
 	st.applied_seq = htole64(v->applied_seq);
 	st.bytes_written = htole64(v->bytes_written);
 	st.block_size = htole32(v->info.block_size);
-	st.state = htole32(v->state == REPL_STATE_CLEAN ? REPL_STATE_CLEAN :
-						       REPL_STATE_DIRTY);
+	st.state = htole32(v->sync_failed || v->seqs_reset ?
+			   REPL_STATE_SYNC_FAILED :
+			   v->state == REPL_STATE_CLEAN ? REPL_STATE_CLEAN :
+							  REPL_STATE_DIRTY);
 	snprintf(st.zone, sizeof(st.zone), "%s", zone);
 	memcpy(out, &st, sizeof(st));
 }

@@ -43,6 +43,12 @@ int seqmap_open(const char *path, uint64_t nr_blocks, bool create,
 			goto err_close;
 		}
 	}
+	/* A store into a page of a shared mapping that has no block under
+	 * it on a full filesystem raises SIGBUS: allocate every page now,
+	 * where running out of space is an error the caller can report. */
+	err = -posix_fallocate(fd, 0, (off_t)len);
+	if (err)
+		goto err_close;
 	m = calloc(1, sizeof(*m));
 	if (!m) {
 		err = -ENOMEM;

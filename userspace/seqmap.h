@@ -26,8 +26,10 @@ struct seqmap;
 
 /* Map path, sized for nr_blocks blocks (8 bytes each).  With create, a
  * missing file is made (all zero) and a shorter one is extended; without
- * it, a missing file is -ENOENT and a size mismatch -EINVAL.  Returns 0 or
- * -errno; *out is set only on success. */
+ * it, a missing file is -ENOENT and a size mismatch -EINVAL.  Every page
+ * of the file is allocated, so that no store into the map can meet a full
+ * filesystem (SIGBUS): no room is -ENOSPC.  Returns 0 or -errno; *out is
+ * set only on success. */
 int seqmap_open(const char *path, uint64_t nr_blocks, bool create,
 		struct seqmap **out);
 void seqmap_close(struct seqmap *m);

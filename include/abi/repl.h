@@ -94,6 +94,10 @@ _Static_assert(sizeof(struct repl_hello) == 112, "repl_hello size");
 
 #define REPL_STATE_CLEAN	0
 #define REPL_STATE_DIRTY	1
+/* Dirty, and a sync of the volume failed while the server runs, or its
+ * seqs were reset at this open after one: what it acked may be lost
+ * anywhere, and (before a restart) copies to it may not land. */
+#define REPL_STATE_SYNC_FAILED	2
 
 /* Payload of a HELLO reply and of a STATUS reply. */
 struct repl_status {
@@ -102,7 +106,8 @@ struct repl_status {
 	__u64 applied_seq;	/* highest write seq applied */
 	__u64 bytes_written;
 	__u32 block_size;
-	__u32 state;		/* REPL_STATE_*: dirty between open and close */
+	__u32 state;		/* REPL_STATE_*: dirty between open and close;
+				 * SYNC_FAILED after a failed sync */
 	char zone[REPL_ZONE_MAX];	/* the server's own zone */
 };
 

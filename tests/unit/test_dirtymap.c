@@ -187,6 +187,22 @@ static void test_dirtymap_version_flags_words(void **state)
 	dirtymap_close(m);
 }
 
+/* Every page of the file has its blocks once opened: setting a bit in a
+ * hole of a shared mapping on a full filesystem would raise SIGBUS. */
+static void test_dirtymap_file_is_allocated(void **state)
+{
+	struct dirtymap *m = NULL;
+	struct stat st;
+
+	(void)state;
+	/* 2^16 regions: 8 KiB of bits after the 4 KiB header */
+	assert_int_equal(dirtymap_open(path, 1 << 16, RS, true, &m), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size >= 4096 + 8192);
+	assert_true((uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size);
+	dirtymap_close(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +216,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_dirtymap_version_flags_words, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_dirtymap_file_is_allocated, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("dirtymap", tests, NULL, NULL);

@@ -411,6 +411,55 @@ static void test_engine_read_answer_waits_for_the_buffer(void **state)
 	uloop_buf_put(loop, b);
 }
 
+/* The read engine_destroy() finds in flight, and the moment its done()
+ * runs: whether the kernel then still held its buffer. */
+static struct ereq *held_q;
+static unsigned int held_ri;
+static int held_at_done;
+
+static void done_held(void *arg, int res)
+{
+	done(arg, res);
+	held_at_done = held_q->sub[held_ri].kref;
+}
+
+static void read_cqe_comes(struct uloop_timer *t)
+{
+	(void)t;
+	held_q->sub[held_ri].kref = 0;
+	engine_enter(eng);
+	engine_sub_done(held_q, held_ri, 0);
+	engine_leave(eng);
+}
+
+/* At shutdown a read still in the kernel, into the caller's buffer, is
+ * answered (-ESHUTDOWN) only once the kernel has given the buffer back:
+ * after done() the caller reuses it. */
+static void test_engine_shutdown_read_waits_for_the_buffer(void **state)
+{
+	struct uloop_timer t = { .fn = read_cqe_comes };
+	struct uloop_buf *b;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(uloop_buf_get(loop, 4096, &b), 0);
+	assert_int_equal(engine_read(eng, 0, 4096, b, done_held, NULL), 0);
+	assert_int_equal(nsubs, 1);
+	held_q = subs[0].q;
+	held_ri = subs[0].ri;
+	held_q->sub[held_ri].kref = 1;	/* its READ_FIXED is in the kernel */
+	held_at_done = -1;
+	/* its CQE comes while the engine drains */
+	assert_int_equal(uloop_timer_arm(loop, &t, uloop_now(loop) +
+					 50000000ULL), 0);
+	engine_destroy(eng);
+	eng = NULL;
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, -ESHUTDOWN);
+	assert_int_equal(held_at_done, 0);
+	uloop_buf_put(loop, b);
+}
+
 static void test_engine_hard_timeout_degrades(void **state)
 {
 	struct engine_stats st;
@@ -675,7 +724,9 @@ static void test_engine_fua_with_a_missing_replica_syncs(void **state)
 	assert_int_equal(uloop_buf_get(loop, 4096, &b), 0);
 	assert_int_equal(engine_write(eng, 0, 4096, b, ENGINE_FUA, done,
 				      NULL), 0);
-	complete(0, -EIO);
+	/* not a storage error, which would mark all of the volume (see
+	 * test_engine_failed_flush_loses_all_since_the_last) */
+	complete(0, -ECONNRESET);
 	complete(1, 0);
 	complete(2, 0);
 	assert_int_equal(ndone, 0);	/* replica 0's record not durable */
@@ -765,6 +816,57 @@ static void test_engine_flush_has_its_own_timeout(void **state)
 	engine_get_stats(eng, &st);
 	assert_int_equal(st.replica[subs[1].ri].state,
 			 ENGINE_REPLICA_DEGRADED);
+}
+
+/* Spin the loop until the activity log's sweep has dropped region reg
+ * (no write in flight there any more). */
+static void swept(uint64_t reg)
+{
+	int i;
+
+	for (i = 0; i < 200 && dirtymap_test(eng->actlog, reg); i++)
+		uloop_run_once(loop, 5000000);
+	assert_false(dirtymap_test(eng->actlog, reg));
+}
+
+/* A replica whose FLUSH (or FUA write) fails may have lost every write
+ * it acked since its last good flush: Linux drops the pages whose
+ * writeback failed and tells one fsync only.  The activity log, swept
+ * every 250 ms, knows only the recent ones: the whole volume is to be
+ * copied to it. */
+static void test_engine_failed_flush_loses_all_since_the_last(void **state)
+{
+	struct uloop_buf *b;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(write4k(5 * 65536), 0);
+	complete(0, 0);
+	complete(1, 0);
+	complete(2, 0);
+	assert_int_equal(ndone, 1);
+	swept(5);
+	assert_int_equal(flush(), 0);
+	complete(3, 0);
+	complete(4, -EIO);		/* replica 1's sync failed */
+	complete(5, 0);
+	assert_true(dirtymap_test(eng->repl[1].missed, 5));
+	assert_true(dirtymap_test(eng->repl[1].dirty, 5));
+	assert_true(dirtymap_test(eng->repl[1].missed,
+				  (eng->size - 1) >> EREGION_SHIFT));
+	assert_false(dirtymap_test(eng->repl[0].missed, 5));
+	spin_until(2);
+	assert_int_equal(last_res, 0);
+	/* the same for a FUA write whose sync fails on replica 0 */
+	nsubs = 0;
+	assert_int_equal(uloop_buf_get(loop, 4096, &b), 0);
+	assert_int_equal(engine_write(eng, 7 * 65536, 4096, b, ENGINE_FUA,
+				      done, NULL), 0);
+	assert_int_equal(nsubs, 2);	/* replica 1 is degraded */
+	complete(0, -EIO);
+	complete(1, 0);
+	assert_true(dirtymap_test(eng->repl[0].missed, 5));
+	assert_false(dirtymap_test(eng->repl[2].missed, 5));
 }
 
 /* A stall of the loop itself: the first tick after it judges nothing
@@ -966,6 +1068,7 @@ int main(void)
 		T(test_engine_read_retries_another_replica),
 		T(test_engine_hard_timeout_degrades),
 		T(test_engine_read_answer_waits_for_the_buffer),
+		T(test_engine_shutdown_read_waits_for_the_buffer),
 		T(test_engine_submit_failure_is_a_replica_failure),
 		T(test_engine_trim_and_zero_are_ordered_writes),
 		T(test_engine_long_zero_is_not_overtaken),
@@ -978,6 +1081,7 @@ int main(void)
 		T(test_engine_write_waits_for_a_seq),
 		T(test_engine_flush_has_its_own_timeout),
 		T(test_engine_no_verdict_right_after_a_stall),
+		T(test_engine_failed_flush_loses_all_since_the_last),
 		T(test_engine_all_degraded_then_reconciled),
 		T(test_engine_reconcile_waits_for_a_holder),
 		T(test_engine_flush_gives_up_on_a_dead_state_disk),

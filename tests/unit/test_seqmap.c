@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,31 @@ static void test_seqmap_create_set_get(void **state)
 }
 
 /* A store survives SIGKILL of the process that made it, without msync. */
+/* Every page of the file has its blocks once opened: a store into a hole
+ * of a shared mapping on a full filesystem would raise SIGBUS. */
+static void test_seqmap_file_is_allocated(void **state)
+{
+	struct seqmap *m = NULL;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_int_equal(seqmap_open(path, 4096, true, &m), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true((uint64_t)st.st_blocks * 512 >= 4096 * 8);
+	seqmap_close(m);
+	/* a sparse file left by an older engine: allocated at open */
+	assert_int_equal(unlink(path), 0);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4096 * 8), 0);
+	close(fd);
+	assert_int_equal(seqmap_open(path, 4096, false, &m), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true((uint64_t)st.st_blocks * 512 >= 4096 * 8);
+	seqmap_close(m);
+}
+
 static void test_seqmap_survives_sigkill(void **state)
 {
 	struct seqmap *m;
@@ -108,6 +134,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_seqmap_create_set_get,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seqmap_file_is_allocated,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seqmap_survives_sigkill,
 						setup, teardown),
