@@ -26,56 +26,25 @@
 set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/cluster.sh"
 . "$TAPESTRY_ROOT/tests/integration/lib/engine.sh"
+. "$TAPESTRY_ROOT/tests/integration/lib/faildisk.sh"
 
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (loop device, mount)"; exit 77; }
-for t in nbdkit nbdfuse losetup mkfs.ext2 jq; do
-	command -v $t > /dev/null || { echo "SKIP: no $t"; exit 77; }
-done
-[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
+command -v jq > /dev/null || { echo "SKIP: no jq"; exit 77; }
 
-W=
-FUSE_PID=
-LOOP=
 BV_PID=
 cleanup() {
 	[ -z "$BV_PID" ] || { kill -9 "$BV_PID" 2>/dev/null; wait "$BV_PID" 2>/dev/null; }
 	cluster_kill 2 2>/dev/null
-	if [ -n "$W" ]; then
-		# a killed server's io_uring workers may hold files a moment
-		for i in $(seq 50); do
-			mountpoint -q "$W/mnt" || break
-			umount "$W/mnt" 2>/dev/null || sleep 0.1
-		done
-		[ -z "$LOOP" ] || losetup -d "$LOOP"
-		mountpoint -q "$W/fm" && umount "$W/fm"
-	fi
-	if [ -n "$FUSE_PID" ]; then
-		kill "$FUSE_PID" 2>/dev/null
-		wait "$FUSE_PID" 2>/dev/null
-	fi
+	faildisk_stop
 	cluster_cleanup
 }
 cluster_init
 trap cleanup EXIT
+FAILDISK_SIZE=256M faildisk_start
 W=$CLUSTER_DIR/eio
-mkdir -p "$W/fm" "$W/mnt"
-ON=$W/errors-on
-nbdfuse "$W/fm" --command nbdkit -s --filter=error memory 256M \
-	error-pwrite=EIO error-pwrite-rate=100% error-file="$ON" \
-	> "$W/nbdfuse.log" 2>&1 &
-FUSE_PID=$!
-for i in $(seq 100); do
-	[ -e "$W/fm/nbd" ] && break
-	kill -0 "$FUSE_PID" 2>/dev/null || break
-	sleep 0.05
-done
-[ -e "$W/fm/nbd" ] || { cat "$W/nbdfuse.log"; echo "SKIP: nbdfuse did not mount"; exit 77; }
-LOOP=$(losetup -f --show --direct-io=on "$W/fm/nbd") || { echo "SKIP: no loop device"; exit 77; }
-mkfs.ext2 -q -F -b 4096 "$LOOP" > /dev/null 2>&1 && mount -t ext2 "$LOOP" "$W/mnt" ||
-	{ echo "SKIP: cannot make or mount ext2 on $LOOP"; exit 77; }
+mkdir -p "$W"
 
 cluster_data() {
-	if [ "$1" = 2 ]; then echo "$W/mnt/z2"; else echo "$CLUSTER_DIR/z$1/data"; fi
+	if [ "$1" = 2 ]; then echo "$FAILDISK_MNT/z2"; else echo "$CLUSTER_DIR/z$1/data"; fi
 }
 cluster_img() { echo "$(cluster_data "$1")/$2.img"; }
 CLUSTER_SERVER_ARGS="--io buffered"	# restarts too
@@ -87,15 +56,7 @@ size=64M
 # remount [mkfs]: zone 2's server must be down; its io_uring workers may
 # hold the files a moment longer.
 remount() {
-	local i
-	for i in $(seq 50); do
-		umount "$W/mnt" 2>/dev/null && break
-		sleep 0.1
-	done
-	! mountpoint -q "$W/mnt" || fail "cannot unmount zone 2's disk"
-	[ -z "${1:-}" ] || mkfs.ext2 -q -F -b 4096 "$LOOP" > /dev/null 2>&1 ||
-		fail "mkfs"
-	mount -t ext2 "$LOOP" "$W/mnt" || fail "remount"
+	faildisk_remount "${1:-}" || fail "cannot remount zone 2's disk"
 }
 
 # round NAME MODE IO: write volume NAME, fail zone 2's disk after the
@@ -124,18 +85,18 @@ round() {
 	sleep 3		# the first flush (2.5 s) is done
 	[ "$mode" = reconnect ] ||
 		cluster_proxy 2 refuse on > /dev/null || fail "proxy refuse"
-	touch "$ON"
+	faildisk_fail
 	echo "$v: zone 2's disk fails; writes go on into its page cache"
 	engine_wait_state "$d/$v.status" z2 degraded ||
 		fail "$v: zone 2 was not degraded"
 	grep -h 'degraded\|failed a' "$d/$v.err" | head -2
 	if [ "$mode" = reconnect ]; then
-		rm -f "$ON"
+		faildisk_heal
 		echo "$v: disk healed; zone 2's server runs on for 1.5 s"
 		sleep 1.5
 	fi
 	cluster_kill 2
-	rm -f "$ON"
+	faildisk_heal
 	remount
 	echo "$v: page cache dropped: zone 2 restarts without the lost writes"
 	cluster_restart 2 || fail "zone 2 did not restart"

@@ -7,11 +7,14 @@
 # call faildisk_stop after stopping the processes that use the disk and
 # before cluster_cleanup.
 #
-#   faildisk_start      mount it on $FAILDISK_MNT
+#   faildisk_start      mount it on $FAILDISK_MNT ($FAILDISK_SIZE, 64M)
 #   faildisk_fail       from now on, every write to the disk fails (EIO)
 #   faildisk_heal       writes succeed again
-#   faildisk_remount    unmount and mount again (drops its page cache)
+#   faildisk_remount [mkfs]
+#                       unmount and mount again (drops its page cache);
+#                       with an argument, make a fresh file system between
 
+FAILDISK_SIZE=${FAILDISK_SIZE:-64M}
 FAILDISK_DIR=
 FAILDISK_MNT=
 FAILDISK_LOOP=
@@ -26,7 +29,7 @@ faildisk_start() {
 	[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
 	FAILDISK_DIR=$d
 	mkdir -p "$d/fm" "$d/mnt"
-	nbdfuse "$d/fm" --command nbdkit -s --filter=error memory 64M \
+	nbdfuse "$d/fm" --command nbdkit -s --filter=error memory "$FAILDISK_SIZE" \
 		error-pwrite=EIO error-pwrite-rate=100% \
 		error-file="$d/errors-on" > "$d/nbdfuse.log" 2>&1 &
 	FAILDISK_PID=$!
@@ -48,14 +51,29 @@ faildisk_start() {
 faildisk_fail() { touch "$FAILDISK_DIR/errors-on"; }
 faildisk_heal() { rm -f "$FAILDISK_DIR/errors-on"; }
 
+# Unmount; a killed server's io_uring workers may hold its files there a
+# moment after the process is reaped.
+faildisk_umount() {
+	local i
+	for i in $(seq 50); do
+		mountpoint -q "$FAILDISK_MNT" || return 0
+		umount "$FAILDISK_MNT" 2>/dev/null || sleep 0.1
+	done
+	! mountpoint -q "$FAILDISK_MNT"
+}
+
 faildisk_remount() {
-	umount "$FAILDISK_MNT" && mount -t ext2 "$FAILDISK_LOOP" "$FAILDISK_MNT"
+	faildisk_umount || return 1
+	if [ -n "${1:-}" ]; then
+		mkfs.ext2 -q -F -b 4096 "$FAILDISK_LOOP" > /dev/null 2>&1 || return 1
+	fi
+	mount -t ext2 "$FAILDISK_LOOP" "$FAILDISK_MNT"
 }
 
 faildisk_stop() {
 	local d=$FAILDISK_DIR
 	[ -n "$d" ] || return 0
-	mountpoint -q "$d/mnt" && umount "$d/mnt"
+	faildisk_umount || umount -l "$FAILDISK_MNT"
 	[ -z "$FAILDISK_LOOP" ] || losetup -d "$FAILDISK_LOOP"
 	mountpoint -q "$d/fm" && umount "$d/fm"
 	if [ -n "$FAILDISK_PID" ]; then
