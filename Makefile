@@ -257,6 +257,8 @@ test_engine_WRAP := engine_local_open engine_local_close engine_local_reopen \
 		    engine_remote_idle engine_remote_submit
 UNIT_TESTS += engine_local
 test_engine_local_SRCS := tests/unit/test_engine_local.c $(ENGINE_SRCS)
+UNIT_TESTS += engine_remote
+test_engine_remote_SRCS := tests/unit/test_engine_remote.c $(ENGINE_SRCS)
 UNIT_TESTS += engine_args
 test_engine_args_SRCS := tests/unit/test_engine_args.c userspace/engine_args.c
 TAPESTRY_SRCS += tools/cmd_bench_volume.c
