@@ -261,6 +261,14 @@ static int check_opts(struct bv_opts *o)
 			"of 4096\n");
 		return -EINVAL;
 	}
+	/* A random workload picks among size / bs slots: it needs one. */
+	if (!o->check_log && !o->dump && !o->log_window &&
+	    o->bs > o->eo.size) {
+		fprintf(stderr, "bench-volume: --bs %u is larger than the "
+			"volume (--size %llu)\n", o->bs,
+			(unsigned long long)o->eo.size);
+		return -EINVAL;
+	}
 	if (o->nr_images && !o->check_log) {
 		fprintf(stderr, "bench-volume: --image needs --check-log\n");
 		return -EINVAL;

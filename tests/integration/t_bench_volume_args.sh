@@ -47,4 +47,17 @@ bad from ""
 bad to nan
 bad rw sideways
 bad bs 0
+
+# An I/O size larger than the whole volume is refused before the volume
+# is opened (a random workload had no offset to pick: SIGFPE).
+for rw in randwrite randread write; do
+	"$TAPESTRY" bench-volume --name v --size 4k --state-dir "$TMP/st" \
+		--local "z0=$TMP/img" --create --zone-registry none \
+		--rw $rw --bs 8k >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	[ $rc -eq 2 ] || { cat "$TMP/err"; fail "--bs 8k, --size 4k, $rw: exit $rc, not 2"; }
+	grep -q -- "--bs 8192 is larger than the volume" "$TMP/err" ||
+		{ cat "$TMP/err"; fail "--bs 8k, --size 4k: no message naming --bs"; }
+	[ ! -e "$TMP/img" ] || fail "--bs 8k, --size 4k: the image was created"
+done
 echo "PASS"
