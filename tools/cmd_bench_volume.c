@@ -269,6 +269,13 @@ static int check_opts(struct bv_opts *o)
 			(unsigned long long)o->eo.size);
 		return -EINVAL;
 	}
+	if (!o->check_log && !o->dump && !o->log_window &&
+	    o->bs % (o->eo.block_size ? o->eo.block_size : 4096)) {
+		fprintf(stderr, "bench-volume: --bs %u is not a multiple of "
+			"the block size (%u; --block-size)\n", o->bs,
+			o->eo.block_size ? o->eo.block_size : 4096);
+		return -EINVAL;
+	}
 	if (o->nr_images && !o->check_log) {
 		fprintf(stderr, "bench-volume: --image needs --check-log\n");
 		return -EINVAL;

@@ -60,4 +60,19 @@ for rw in randwrite randread write; do
 		{ cat "$TMP/err"; fail "--bs 8k, --size 4k: no message naming --bs"; }
 	[ ! -e "$TMP/img" ] || fail "--bs 8k, --size 4k: the image was created"
 done
+
+# An I/O size that is not a multiple of the volume's block size is refused
+# up front, naming --bs and the block size (every I/O used to fail with
+# a bare "Invalid argument").
+for args in "--bs 6k" "--bs 6k --rw write" "--bs 1k --block-size 2048"; do
+	# shellcheck disable=SC2086
+	"$TAPESTRY" bench-volume --name v --size 1M --state-dir "$TMP/st" \
+		--local "z0=$TMP/img" --create --zone-registry none \
+		$args >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	[ $rc -eq 2 ] || { cat "$TMP/err"; fail "$args: exit $rc, not 2"; }
+	grep -q -- "--bs [0-9]* is not a multiple of the block size" "$TMP/err" ||
+		{ cat "$TMP/err"; fail "$args: no message naming --bs"; }
+	[ ! -e "$TMP/img" ] || fail "$args: the image was created"
+done
 echo "PASS"
