@@ -122,7 +122,8 @@ static void read_done(struct bv *b, struct bv_job *j)
 					(unsigned long long)(off / VC_BLOCK));
 		}
 	}
-	if (b->mode == MODE_DUMP &&
+	/* --dump, alone or with --check-log: the same read-back */
+	if (b->dumpfd >= 0 &&
 	    pwrite(b->dumpfd, p, j->len, (off_t)j->off) != (ssize_t)j->len)
 		b->rerr++;
 }
