@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -325,6 +326,7 @@ static int parse_args(int argc, char **argv, struct bv_opts *o)
 static int check_images(const struct bv_opts *o)
 {
 	struct vc_check *c;
+	struct stat st;
 	unsigned int i;
 	int64_t bad;
 	int err, rc = 0;
@@ -338,6 +340,14 @@ static int check_images(const struct bv_opts *o)
 		return 1;
 	for (i = 0; i < o->nr_images; i++) {
 		bad = vc_check_file(c, o->images[i]);
+		if (bad == -ENODATA && !stat(o->images[i], &st)) {
+			fprintf(stderr, "%s: %llu bytes, shorter than the volume "
+				"(--size %llu)\n", o->images[i],
+				(unsigned long long)st.st_size,
+				(unsigned long long)o->eo.size);
+			rc = 1;
+			continue;
+		}
 		if (bad < 0) {
 			fprintf(stderr, "%s: %s\n", o->images[i],
 				strerror((int)-bad));

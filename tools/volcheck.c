@@ -266,9 +266,11 @@ int64_t vc_check_file(struct vc_check *c, const char *path)
 	while (off < c->nblocks * VC_BLOCK) {
 		n = pread(fd, buf, sizeof(buf), (off_t)off);
 		if (n <= 0 || n % VC_BLOCK) {
+			int err = n < 0 ? -errno : -ENODATA;	/* short */
+
 			close(fd);
 			c->src = NULL;
-			return n < 0 ? -errno : -EIO;
+			return err;
 		}
 		for (i = 0; i < n; i += VC_BLOCK)
 			vc_check_block(c, buf + i, off + (uint64_t)i);

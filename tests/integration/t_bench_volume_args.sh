@@ -75,4 +75,14 @@ for args in "--bs 6k" "--bs 6k --rw write" "--bs 1k --block-size 2048"; do
 		{ cat "$TMP/err"; fail "$args: no message naming --bs"; }
 	[ ! -e "$TMP/img" ] || fail "$args: the image was created"
 done
+
+# A replica image shorter than --size: said so, not "Input/output error".
+: > "$TMP/empty.log"
+head -c 4096 /dev/zero > "$TMP/short.img"
+"$TAPESTRY" bench-volume --size 8k --check-log "$TMP/empty.log" \
+	--image "$TMP/short.img" >"$TMP/out" 2>"$TMP/err"
+rc=$?
+[ $rc -eq 1 ] || { cat "$TMP/err"; fail "short image: exit $rc, not 1"; }
+grep -q "short.img: 4096 bytes, shorter than the volume (--size 8192)" \
+	"$TMP/err" || { cat "$TMP/err"; fail "short image: not said"; }
 echo "PASS"
