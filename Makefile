@@ -53,8 +53,10 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
+# CFLAGS and LDFLAGS are the user's (make CFLAGS="-O0 -g"); what the build
+# needs is added with override, so that a command-line value keeps it.
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	  -Iinclude -Iuserspace -I$(BUILD)/skel $(PKG_CFLAGS)
 DEPFLAGS = -MMD -MP
 LDLIBS := $(PKG_LIBS) -lpthread -lm
@@ -63,8 +65,8 @@ SAN_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	      -fno-sanitize-recover=undefined
 SAN_LDFLAGS := -fsanitize=address,undefined
 ifeq ($(SAN),1)
-CFLAGS += $(SAN_CFLAGS)
-LDFLAGS += $(SAN_LDFLAGS)
+override CFLAGS += $(SAN_CFLAGS)
+override LDFLAGS += $(SAN_LDFLAGS)
 endif
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
@@ -257,6 +259,8 @@ test_engine_WRAP := engine_local_open engine_local_close engine_local_reopen \
 		    engine_remote_idle engine_remote_submit
 UNIT_TESTS += engine_local
 test_engine_local_SRCS := tests/unit/test_engine_local.c $(ENGINE_SRCS)
+UNIT_TESTS += engine_remote
+test_engine_remote_SRCS := tests/unit/test_engine_remote.c $(ENGINE_SRCS)
 UNIT_TESTS += engine_args
 test_engine_args_SRCS := tests/unit/test_engine_args.c userspace/engine_args.c
 TAPESTRY_SRCS += tools/cmd_bench_volume.c
@@ -269,7 +273,7 @@ test_dirtymap_SRCS := tests/unit/test_dirtymap.c userspace/dirtymap.c
 # A FUSE passthrough with slow fsync: a busy disk for the engine's tests.
 TEST_PROGS += tapestry-slowfs
 tapestry-slowfs_SRCS := tests/tools/slowfs.c
-$(BUILD)/obj/tests/tools/slowfs.o: CFLAGS += $(shell pkg-config --cflags fuse3 2>/dev/null)
+$(BUILD)/obj/tests/tools/slowfs.o: override CFLAGS += $(shell pkg-config --cflags fuse3 2>/dev/null)
 $(BUILD)/bin/tapestry-slowfs: LDLIBS += $(shell pkg-config --libs fuse3 2>/dev/null)
 
 # --- nbd frontend -----------------------------------------------------------

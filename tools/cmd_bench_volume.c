@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,7 +75,8 @@ static void usage(FILE *f)
 "  --check-log FILE        read the volume back and check it against FILE\n"
 "  --image FILE            with --check-log: check FILE (a replica image)\n"
 "                          instead of the volume; repeatable\n"
-"  --dump FILE             read the whole volume into FILE\n"
+"  --dump FILE             read the whole volume into FILE (with\n"
+"                          --check-log: the volume as it is checked)\n"
 "  --wait-in-sync SECS     at the end, wait for every replica to be in sync\n"
 "  --status FILE           rewrite FILE with engine stats (JSON) every 100 ms\n"
 "  --strict-after NS       with --check-log: writes that failed and were\n"
@@ -261,6 +263,21 @@ static int check_opts(struct bv_opts *o)
 			"of 4096\n");
 		return -EINVAL;
 	}
+	/* A random workload picks among size / bs slots: it needs one. */
+	if (!o->check_log && !o->dump && !o->log_window &&
+	    o->bs > o->eo.size) {
+		fprintf(stderr, "bench-volume: --bs %u is larger than the "
+			"volume (--size %llu)\n", o->bs,
+			(unsigned long long)o->eo.size);
+		return -EINVAL;
+	}
+	if (!o->check_log && !o->dump && !o->log_window &&
+	    o->bs % (o->eo.block_size ? o->eo.block_size : 4096)) {
+		fprintf(stderr, "bench-volume: --bs %u is not a multiple of "
+			"the block size (%u; --block-size)\n", o->bs,
+			o->eo.block_size ? o->eo.block_size : 4096);
+		return -EINVAL;
+	}
 	if (o->nr_images && !o->check_log) {
 		fprintf(stderr, "bench-volume: --image needs --check-log\n");
 		return -EINVAL;
@@ -309,6 +326,7 @@ static int parse_args(int argc, char **argv, struct bv_opts *o)
 static int check_images(const struct bv_opts *o)
 {
 	struct vc_check *c;
+	struct stat st;
 	unsigned int i;
 	int64_t bad;
 	int err, rc = 0;
@@ -322,6 +340,14 @@ static int check_images(const struct bv_opts *o)
 		return 1;
 	for (i = 0; i < o->nr_images; i++) {
 		bad = vc_check_file(c, o->images[i]);
+		if (bad == -ENODATA && !stat(o->images[i], &st)) {
+			fprintf(stderr, "%s: %llu bytes, shorter than the volume "
+				"(--size %llu)\n", o->images[i],
+				(unsigned long long)st.st_size,
+				(unsigned long long)o->eo.size);
+			rc = 1;
+			continue;
+		}
 		if (bad < 0) {
 			fprintf(stderr, "%s: %s\n", o->images[i],
 				strerror((int)-bad));

@@ -80,6 +80,10 @@ struct vc_check {
 	} *alts;
 	size_t nalts, capalts;
 	uint64_t bad, acked_blocks;
+	/* Bad blocks are listed, the first few of each image (src) or of
+	 * the volume read back (src NULL). */
+	const char *src;
+	uint64_t shown;
 	struct vc_rec *open;		/* issued, not yet answered */
 	size_t nopen, capopen;
 };
@@ -229,8 +233,10 @@ bool vc_check_block(struct vc_check *c, const void *block, uint64_t off)
 	for (a = c->head[b]; a && got != UINT64_MAX; a = c->alts[a - 1].next)
 		if (got == c->alts[a - 1].id)
 			return true;
-	if (c->bad++ < 10)
-		fprintf(stderr, "block %llu: holds write %llx, last acked %llx\n",
+	c->bad++;
+	if (c->shown++ < 10)
+		fprintf(stderr, "%s%sblock %llu: holds write %llx, last acked "
+			"%llx\n", c->src ? c->src : "", c->src ? ": " : "",
 			(unsigned long long)b, (unsigned long long)got,
 			(unsigned long long)c->acked[b]);
 	return false;
@@ -255,17 +261,23 @@ int64_t vc_check_file(struct vc_check *c, const char *path)
 
 	if (fd < 0)
 		return -errno;
+	c->src = path;
+	c->shown = 0;
 	while (off < c->nblocks * VC_BLOCK) {
 		n = pread(fd, buf, sizeof(buf), (off_t)off);
 		if (n <= 0 || n % VC_BLOCK) {
+			int err = n < 0 ? -errno : -ENODATA;	/* short */
+
 			close(fd);
-			return n < 0 ? -errno : -EIO;
+			c->src = NULL;
+			return err;
 		}
 		for (i = 0; i < n; i += VC_BLOCK)
 			vc_check_block(c, buf + i, off + (uint64_t)i);
 		off += (uint64_t)n;
 	}
 	close(fd);
+	c->src = NULL;
 	return (int64_t)(c->bad - before);
 }
 

@@ -54,7 +54,9 @@ void vc_check_free(struct vc_check *c);
 bool vc_check_block(struct vc_check *c, const void *block, uint64_t off);
 uint64_t vc_check_bad(const struct vc_check *c);
 uint64_t vc_check_acked_blocks(const struct vc_check *c);
-/* Check a whole raw image file. Returns bad blocks, or -errno. */
+/* Check a whole raw image file; the first few bad blocks of each file are
+ * printed under its path.  Returns bad blocks, or -errno: -ENODATA if the
+ * file is shorter than the volume. */
 int64_t vc_check_file(struct vc_check *c, const char *path);
 
 /* What a log says about a time window [from_ns, to_ns] (CLOCK_REALTIME). */

@@ -214,9 +214,10 @@ int engine_remote_connect(struct erepl *r)
 	 * not stall on the window. */
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	/* Fill each SQE before asking for the next: asking may submit what
+	 * is queued, an unfilled SQE too (whatever op its slot last held). */
 	sqe = uloop_get_sqe(r->e->loop);
-	tsqe = sqe ? uloop_get_sqe(r->e->loop) : NULL;
-	if (!tsqe) {
+	if (!sqe) {
 		close(c->fd);
 		c->fd = -1;
 		return -EBUSY;
@@ -229,9 +230,18 @@ int engine_remote_connect(struct erepl *r)
 			      sizeof(c->sa));
 	io_uring_sqe_set_data64(sqe, conn_ud(r, COP_CONNECT));
 	sqe->flags |= IOSQE_IO_LINK;
-	io_uring_prep_link_timeout(tsqe, &c->cto, 0);
-	io_uring_sqe_set_data64(tsqe, conn_ud(r, COP_TIMEOUT));
-	c->nsqe += 2;
+	c->nsqe++;
+	/* uloop_get_sqe keeps room for a chain, so this fails only if the
+	 * SQ is tiny and cannot be submitted: the connect, already queued,
+	 * then goes out alone and ends with the kernel's own timeout. */
+	tsqe = uloop_get_sqe(r->e->loop);
+	if (tsqe) {
+		io_uring_prep_link_timeout(tsqe, &c->cto, 0);
+		io_uring_sqe_set_data64(tsqe, conn_ud(r, COP_TIMEOUT));
+		c->nsqe++;
+	} else {
+		sqe->flags &= ~IOSQE_IO_LINK;
+	}
 	c->state = CONN_CONNECTING;
 	c->t_connect = uloop_live_clock(r->e->loop);
 	c->rx_head = c->rx_tail = 0;

@@ -193,12 +193,34 @@ int uloop_set_handler(struct uloop *l, unsigned int cls, uloop_cqe_fn fn,
 	return 0;
 }
 
+/* Whether the last SQE queued and not yet submitted asks to be linked to
+ * the next one: a caller is in the middle of a chain. */
+static bool chain_open(const struct io_uring *ring)
+{
+	const struct io_uring_sq *sq = &ring->sq;
+	const struct io_uring_sqe *last;
+
+	if (sq->sqe_tail == sq->sqe_head)
+		return false;
+	last = &sq->sqes[(sq->sqe_tail - 1) & sq->ring_mask];
+	return last->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
+}
+
 struct io_uring_sqe *uloop_get_sqe(struct uloop *l)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+	struct io_uring_sqe *sqe;
 
+	/* Make room before a chain starts, never inside one: the kernel
+	 * ends a chain at the end of a submission, so the rest of it would
+	 * run unordered (a FUA write's fsync before the write).  If this
+	 * submit fails, the SQEs still free serve. */
+	if (!chain_open(&l->ring) &&
+	    io_uring_sq_space_left(&l->ring) < ULOOP_MAX_CHAIN)
+		io_uring_submit(&l->ring);
+	sqe = io_uring_get_sqe(&l->ring);
 	if (sqe)
 		return sqe;
+	/* Only a chain longer than ULOOP_MAX_CHAIN gets here. */
 	if (io_uring_submit(&l->ring) < 0)
 		return NULL;
 	return io_uring_get_sqe(&l->ring);

@@ -64,9 +64,12 @@ struct io_uring *uloop_ring(struct uloop *l);
 int uloop_set_handler(struct uloop *l, unsigned int cls, uloop_cqe_fn fn,
 		      void *ctx);
 
-/* A free SQE.  When the SQ is full it submits first to make room; it
- * returns NULL only if that submit fails, and the caller should fail the
- * request with -EBUSY. */
+/* A free SQE.  When the SQ is (nearly) full it submits first to make room;
+ * it returns NULL only if that submit fails, and the caller should fail the
+ * request with -EBUSY.  A chain (IOSQE_IO_LINK) of up to ULOOP_MAX_CHAIN
+ * SQEs is never split by such a submit, provided the caller sets the link
+ * flag on each SQE before it asks for the next one. */
+#define ULOOP_MAX_CHAIN 4
 struct io_uring_sqe *uloop_get_sqe(struct uloop *l);
 
 /* Take a registered buffer of at least size bytes: a small one when size

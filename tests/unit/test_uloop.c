@@ -106,6 +106,50 @@ static void test_uloop_sqe_overflow_submits(void **state)
 	uloop_destroy(l);
 }
 
+/* A linked pair (a write and its fsync, say) queued when the SQ is nearly
+ * full stays one chain: uloop_get_sqe must not submit between the two, or
+ * the kernel runs the head alone and the second SQE unordered after it.
+ * Here the head fails, so an intact chain cancels the NOP after it. */
+static void test_uloop_sqe_full_keeps_links(void **state)
+{
+	struct seen s = { 0 };
+	struct io_uring_sqe *sqe;
+	struct uloop *l;
+	unsigned int fill, i;
+
+	(void)state;
+	for (fill = 0; fill < 8; fill++) {
+		memset(&s, 0, sizeof(s));
+		l = new_loop(1, 1);
+		uloop_set_handler(l, UD_CLS_OTHER, on_cqe, &s);
+		for (i = 0; i < fill; i++) {
+			sqe = uloop_get_sqe(l);
+			assert_non_null(sqe);
+			io_uring_prep_nop(sqe);
+			sqe->user_data = ud_make(UD_CLS_OTHER, 0, 0, 0, 100 + i);
+		}
+		sqe = uloop_get_sqe(l);
+		assert_non_null(sqe);
+		io_uring_prep_read(sqe, -1, NULL, 0, 0);	/* -EBADF */
+		sqe->user_data = ud_make(UD_CLS_OTHER, 0, 0, 0, 1);
+		sqe->flags |= IOSQE_IO_LINK;
+		sqe = uloop_get_sqe(l);
+		assert_non_null(sqe);
+		io_uring_prep_nop(sqe);
+		sqe->user_data = ud_make(UD_CLS_OTHER, 0, 0, 0, 2);
+		for (i = 0; i < 20 && s.n < fill + 2; i++)
+			uloop_run_once(l, 100000000);
+		assert_int_equal(s.n, fill + 2);
+		for (i = 0; i < s.n; i++) {
+			if (ud_index(s.ud[i]) == 1)
+				assert_int_equal(s.res[i], -EBADF);
+			if (ud_index(s.ud[i]) == 2)
+				assert_int_equal(s.res[i], -ECANCELED);
+		}
+		uloop_destroy(l);
+	}
+}
+
 /* The pool hands out each buffer once, falls back from small to large,
  * refuses oversize requests, and the buffers work with fixed I/O. */
 static void test_uloop_buffers(void **state)
@@ -344,6 +388,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uloop_routes_by_class),
 		cmocka_unit_test(test_uloop_sqe_overflow_submits),
+		cmocka_unit_test(test_uloop_sqe_full_keeps_links),
 		cmocka_unit_test(test_uloop_buffers),
 		cmocka_unit_test(test_uloop_timers_order),
 		cmocka_unit_test(test_uloop_hooks),

@@ -117,11 +117,86 @@ static void test_volcheck_ack_clears_failed(void **state)
 	vc_check_free(c);
 }
 
+/* Write an image of SIZE whose blocks hold ids[b] (0: zeroes). */
+static void image(const char *path, const uint64_t *ids)
+{
+	static char blk[VC_BLOCK];
+	FILE *f = fopen(path, "wb");
+	uint64_t b;
+
+	assert_non_null(f);
+	for (b = 0; b < SIZE / VC_BLOCK; b++) {
+		memset(blk, 0, sizeof(blk));
+		if (ids[b])
+			vc_fill(blk, b * VC_BLOCK, VC_BLOCK, ids[b]);
+		assert_int_equal(fwrite(blk, sizeof(blk), 1, f), 1);
+	}
+	fclose(f);
+}
+
+/* Checking several replica images: each bad block is listed under the
+ * image that holds it, even after an earlier image used up the few lines
+ * a check prints. */
+static void test_volcheck_names_the_image(void **state)
+{
+	char img1[] = "/tmp/test_volcheck_img1.XXXXXX";
+	char img2[] = "/tmp/test_volcheck_img2.XXXXXX";
+	char out[] = "/tmp/test_volcheck_err.XXXXXX";
+	uint64_t ids[SIZE / VC_BLOCK], b;
+	char text[4096], want[128];
+	struct vc_check *c;
+	FILE *f = fopen(log_path, "wb");
+	int fd, saved;
+	ssize_t n;
+
+	(void)state;
+	assert_non_null(f);
+	for (b = 0; b < SIZE / VC_BLOCK; b++) {
+		rec(f, VC_ISSUE, b, 10 + b);
+		rec(f, VC_ACK, b, 10 + b);
+		ids[b] = 10 + b;
+	}
+	fclose(f);
+	assert_true((fd = mkstemp(img1)) >= 0);
+	close(fd);
+	assert_true((fd = mkstemp(img2)) >= 0);
+	close(fd);
+	assert_true((fd = mkstemp(out)) >= 0);
+	memset(ids, 0, sizeof(ids));
+	image(img1, ids);		/* lost everything */
+	for (b = 0; b < SIZE / VC_BLOCK; b++)
+		ids[b] = 10 + b;
+	ids[13] = 0;			/* lost one block */
+	image(img2, ids);
+	c = load();
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	assert_int_equal(vc_check_file(c, img1), SIZE / VC_BLOCK);
+	assert_int_equal(vc_check_file(c, img2), 1);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	assert_true(n > 0);
+	text[n] = 0;
+	snprintf(want, sizeof(want), "%s: block 0:", img1);
+	assert_non_null(strstr(text, want));
+	snprintf(want, sizeof(want), "%s: block 13:", img2);
+	assert_non_null(strstr(text, want));
+	vc_check_free(c);
+	close(fd);
+	unlink(img1);
+	unlink(img2);
+	unlink(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_volcheck_every_failed_write_kept),
 		cmocka_unit_test(test_volcheck_ack_clears_failed),
+		cmocka_unit_test(test_volcheck_names_the_image),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
