@@ -14,7 +14,8 @@ libclang-rt-14-dev libfuse3-dev"
 
 # Tests, demo and benchmarks: real peers and tools we measure against.
 TEST_PKGS="fio libnbd-bin nbdkit qemu-utils bpftrace ceph-base prometheus
-etcd-server iproute2 util-linux procps kmod psmisc coreutils time jq"
+etcd-server iproute2 util-linux procps kmod psmisc coreutils time jq python3
+e2fsprogs"
 
 missing=""
 for p in $BUILD_PKGS $TEST_PKGS; do
