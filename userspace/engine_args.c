@@ -2,6 +2,7 @@
 #include "engine_args.h"
 
 #include "abi/repl.h"
+#include "proto.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -98,26 +99,6 @@ static bool addr_ok(const char *addr)
 	       port && port <= 65535 && inet_pton(AF_INET, host, &in) == 1;
 }
 
-/* The engine's (and the replication protocol's) rule for a volume name
- * or a zone: 1..max-1 bytes of [A-Za-z0-9._-], not starting with a dot.
- * The zone registry takes more (63 bytes, a leading dot), and tapestryd
- * volume registers the zones before the engine looks at them, so a zone
- * refused only by the engine would stay registered on the node. */
-static bool label_ok(const char *s, size_t n, size_t max)
-{
-	size_t i;
-
-	if (!n || n >= max || s[0] == '.')
-		return false;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
-		      s[i] == '_' || s[i] == '-'))
-			return false;
-	return true;
-}
-
 static int add_replica(struct engine_opts *o, char *arg, bool local)
 {
 	const char *opt = local ? "--local" : "--replica";
@@ -129,7 +110,7 @@ static int add_replica(struct engine_opts *o, char *arg, bool local)
 			local ? "PATH" : "IPv4:PORT (port 1..65535)", arg);
 		return -EINVAL;
 	}
-	if (!label_ok(arg, (size_t)(eq - arg), REPL_ZONE_MAX)) {
+	if (!proto_label_ok(arg, (size_t)(eq - arg), REPL_ZONE_MAX)) {
 		fprintf(stderr, "%s: zone '%.*s': want 1..%d bytes of "
 			"[A-Za-z0-9._-], not starting with '.'\n", opt,
 			(int)(eq - arg), arg, REPL_ZONE_MAX - 1);
@@ -180,7 +161,7 @@ int engine_args_apply(struct engine_opts *o, int opt, char *arg)
 
 	switch (opt) {
 	case ENGINE_ARG_NAME:
-		if (!label_ok(arg, strlen(arg), REPL_NAME_MAX)) {
+		if (!proto_label_ok(arg, strlen(arg), REPL_NAME_MAX)) {
 			fprintf(stderr, "--name '%s': want 1..%d bytes of "
 				"[A-Za-z0-9._-], not starting with '.'\n", arg,
 				REPL_NAME_MAX - 1);

@@ -16,26 +16,10 @@
 #include "engine_int.h"
 #include "hist.h"
 #include "log.h"
+#include "proto.h"
 
 #define CONNECT_WAIT_NS	3000000000ULL
 #define DESTROY_WAIT_NS	5000000000ULL
-
-static bool name_ok(const char *s, size_t max)
-{
-	size_t i, n;
-
-	if (!s || !(n = strlen(s)) || n >= max)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return false;
-	}
-	return s[0] != '.';
-}
 
 static int check_replicas(const struct engine_opts *o)
 {
@@ -44,7 +28,7 @@ static int check_replicas(const struct engine_opts *o)
 	for (i = 0; i < o->nr_replicas; i++) {
 		const struct engine_replica_opts *a = &o->replicas[i];
 
-		if (!name_ok(a->zone, REPL_ZONE_MAX) || !!a->path == !!a->addr ||
+		if (!a->zone || !proto_label_ok(a->zone, strlen(a->zone), REPL_ZONE_MAX) || !!a->path == !!a->addr ||
 		    a->zone_id > ENGINE_ZONE_ID_MAX) {
 			log_err("%s: replica %u: need a zone ([A-Za-z0-9._-]) "
 				"and exactly one of a path or an address, zone "
@@ -70,7 +54,7 @@ static int check_opts(const struct engine_opts *o)
 {
 	uint32_t bs = o->block_size ? o->block_size : 4096;
 
-	if (!name_ok(o->name, REPL_NAME_MAX)) {
+	if (!o->name || !proto_label_ok(o->name, strlen(o->name), REPL_NAME_MAX)) {
 		log_err("volume name must be 1..63 bytes of [A-Za-z0-9._-]");
 		return -EINVAL;
 	}

@@ -11,9 +11,28 @@
 #define TAPESTRY_PROTO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "abi/repl.h"
+
+/* The protocol's rule for a volume name or a zone: 1..max-1 bytes of
+ * [A-Za-z0-9._-], not starting with a dot (max counts the field's NUL).
+ * s need not be NUL-terminated: n is its length. */
+static inline bool proto_label_ok(const char *s, size_t n, size_t max)
+{
+	size_t i;
+
+	if (!n || n >= max || s[0] == '.')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+		      s[i] == '_' || s[i] == '-'))
+			return false;
+	return true;
+}
 
 /* Write h as 64 wire bytes, filling in magic, version and hdr_crc (the
  * caller sets every other field, payload_crc included). */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proto.h"
 
 static volatile sig_atomic_t stop_signal;
 
@@ -85,24 +86,6 @@ static int write_port_file(const char *path, unsigned int port)
 	return 0;
 }
 
-/* A zone an engine can name: 1..31 bytes of [A-Za-z0-9._-], not starting
- * with a dot (the engine's rule and the protocol's field size).  Any
- * other zone would make a server whose every HELLO is refused. */
-static bool zone_ok(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (!n || n >= REPL_ZONE_MAX || s[0] == '.')
-		return false;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
-		      s[i] == '_' || s[i] == '-'))
-			return false;
-	return true;
-}
-
 struct cli {
 	struct replica_opts o;
 	const char *port_file;
@@ -131,7 +114,7 @@ static int parse(int argc, char **argv, struct cli *cli)
 	while ((ch = getopt_long(argc, argv, "vh", longopts, &idx)) != -1) {
 		switch (ch) {
 		case 'z':
-			if (!zone_ok(optarg)) {
+			if (!proto_label_ok(optarg, strlen(optarg), REPL_ZONE_MAX)) {
 				fprintf(stderr, "tapestryd replica: --zone '%s': "
 					"want 1..%d bytes of [A-Za-z0-9._-], not "
 					"starting with '.'\n", optarg,

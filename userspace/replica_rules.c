@@ -8,25 +8,9 @@
 
 #include "bytes.h"
 #include "crc.h"
+#include "proto.h"
 
 /* ---- HELLO ---- */
-
-static bool name_ok(const char *s, size_t max)
-{
-	size_t i;
-
-	if (!s[0] || s[0] == '.')
-		return false;
-	for (i = 0; i < max && s[i]; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return false;
-	}
-	return i < max;
-}
 
 static bool block_size_ok(uint32_t bs)
 {
@@ -45,7 +29,8 @@ int replica_hello_check(const struct repl_hdr *h, const void *payload,
 	memcpy(&p, payload, sizeof(p));
 	p.size = le64toh(p.size);
 	p.block_size = le32toh(p.block_size);
-	if (!name_ok(p.volume, sizeof(p.volume)))
+	if (!proto_label_ok(p.volume, strnlen(p.volume, sizeof(p.volume)),
+			    sizeof(p.volume)))
 		return EINVAL;
 	if (!memchr(p.zone, 0, sizeof(p.zone)))
 		return EINVAL;
