@@ -134,16 +134,19 @@ static void on_tick(struct uloop_timer *t)
 
 	for (i = 0; i < s->o.max_conns; i++) {
 		struct nbd_conn *c = s->conns[i];
+		/* once per connection: the check may send a probe */
+		bool short_lim = c && pressed && c->buf_bytes &&
+				 c->phase != PH_HANDSHAKE;
 
-		if (c && c->phase == PH_DEAD && !c->sqes)
+		if (!c)
+			continue;
+		if (c->phase == PH_DEAD && !c->sqes)
 			nbdconn_reap(c);
-		else if (c && conn_stalled(c, now, limit))
+		else if (conn_stalled(c, now, short_lim ? press : limit))
 			nbdconn_hangup(c, c->phase == PH_HANDSHAKE ?
-				    "handshake timed out" : "stalled");
-		else if (c && pressed && c->buf_bytes &&
-			 conn_stalled(c, now, press))
-			nbdconn_hangup(c, "stalled while others wait for "
-				       "buffers");
+				    "handshake timed out" : short_lim ?
+				    "stalled while others wait for buffers" :
+				    "stalled");
 	}
 	uloop_timer_arm(s->loop, &s->tick, now + TICK_NS);
 }

@@ -425,7 +425,7 @@ static void on_recv(struct nbd_conn *c, int res)
 		nbdconn_reap(c);
 		return;
 	}
-	if (probed && res < 0 && res != -EAGAIN && res != -ENOBUFS) {
+	if (probed && res == -ECANCELED) {
 		/* cancelled with nothing received since it began */
 		nbdconn_hangup(c, "stalled");
 		return;

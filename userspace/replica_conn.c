@@ -549,7 +549,7 @@ void replica_conn_recv_done(struct rconn *c, int res)
 		replica_conn_process(c);
 		return;
 	}
-	if (probed && res < 0) {
+	if (probed && res == -ECANCELED) {
 		/* cancelled with nothing received since it was posted */
 		replica_conn_cut(c, "stalled (no progress for "
 				 "--client-timeout)");
