@@ -74,7 +74,9 @@ bool zonetrace_zone_name_valid(const char *name)
  * the registry, so a locker may find it removed under it: it checks that
  * the path still names the directory it locked, else tries again.
  * make_root: make root (and its parents) when missing, *made_root says
- * whether this call did; otherwise -ENOENT when root is missing. */
+ * whether this call did; otherwise -ENOENT when root is missing.  On
+ * failure a root this call made is removed again if it is still empty
+ * (a lock directory left in it may be another locker's: it stays). */
 static int registry_lock(const char *root, bool make_root, bool *made_root,
 			 int *out)
 {
@@ -95,24 +97,27 @@ static int registry_lock(const char *root, bool make_root, bool *made_root,
 		if (make_root) {
 			err = bpfsys_pin_dir(root, &made);
 			if (err)
-				return err;
+				goto err_rmdir_root;
 			*made_root |= made;
 		}
 		/* ENOENT: root went (an rmdir by a tracer that made it). */
 		if (mkdir(path, 0700) && errno != EEXIST) {
 			if (errno == ENOENT && make_root)
 				continue;
-			return -errno;
+			err = -errno;
+			goto err_rmdir_root;
 		}
 		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0 && errno == ENOENT)
 			continue;
-		if (fd < 0)
-			return -errno;
+		if (fd < 0) {
+			err = -errno;
+			goto err_rmdir_root;
+		}
 		if (flock(fd, LOCK_EX)) {
 			err = -errno;
 			close(fd);
-			return err;
+			goto err_rmdir_root;
 		}
 		if (!fstat(fd, &a) && !stat(path, &b) && a.st_dev == b.st_dev &&
 		    a.st_ino == b.st_ino) {
@@ -121,7 +126,12 @@ static int registry_lock(const char *root, bool make_root, bool *made_root,
 		}
 		close(fd);	/* removed while we waited: again */
 	}
-	return -EAGAIN;
+	err = -EAGAIN;
+err_rmdir_root:
+	if (*made_root)
+		rmdir(root);	/* fails, rightly, if another uses it */
+	*made_root = false;
+	return err;
 }
 
 /* Drop the lock; the lock directory goes when no registry map is left,
