@@ -93,6 +93,9 @@ static int registry_lock(const char *root, bool make_root, bool *made_root,
 	if (make_root && !strncmp(root, BPFSYS_BPFFS "/",
 				  strlen(BPFSYS_BPFFS) + 1))
 		bpfsys_mount_bpffs();	/* if it fails, pin_dir says so */
+	/* Not a lock directory in a root that can hold no registry. */
+	if (!make_root && (err = bpfsys_dir_check(root)))
+		return err;
 	for (try = 0; try < 1000; try++) {
 		if (make_root) {
 			err = bpfsys_pin_dir(root, &made);
@@ -205,6 +208,8 @@ static int registry_open(const char *pin_root, int *lock_fd,
 		err = registry_ensure(root);
 		if (err)
 			goto err_unlock;
+	} else if ((err = bpfsys_dir_check(root))) {
+		return err;	/* -ENOENT: no registry; off bpffs: say so */
 	}
 	r->names = bpfsys_pinned_fd(root, ZONETRACE_MAP_NAMES);
 	r->ids = bpfsys_pinned_fd(root, ZONETRACE_MAP_IDS);
@@ -313,7 +318,9 @@ int zonetrace_zone_name(const char *pin_root, unsigned int id, char *buf,
 	__u32 k = id;
 	int fd, err = 0;
 
-	fd = bpfsys_pinned_fd(root_of(pin_root), ZONETRACE_MAP_NAMES);
+	err = bpfsys_dir_check(root_of(pin_root));
+	fd = err ? err : bpfsys_pinned_fd(root_of(pin_root),
+					  ZONETRACE_MAP_NAMES);
 	if (fd < 0)
 		return fd;
 	if (bpf_map_lookup_elem(fd, &k, &v))
@@ -401,7 +408,9 @@ int zonetrace_peer_unregister(const char *pin_root, const char *addr)
 	err = zonetrace_peer_parse(addr, &p);
 	if (err)
 		return err;
-	fd = bpfsys_pinned_fd(root_of(pin_root), ZONETRACE_MAP_PEERS);
+	err = bpfsys_dir_check(root_of(pin_root));
+	fd = err ? err : bpfsys_pinned_fd(root_of(pin_root),
+					  ZONETRACE_MAP_PEERS);
 	if (fd < 0)
 		return fd;
 	err = bpf_map_delete_elem(fd, &p) ? -errno : 0;
