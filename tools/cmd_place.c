@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliopt.h"
 #include "log.h"
 #include "place_io.h"
 #include "placer.h"
@@ -125,6 +126,7 @@ static bool parse_num(const char *s, double *out)
 /* Returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
+	char err[128];
 	double x;
 	int c;
 
@@ -159,12 +161,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'h':
 			usage(stdout, a->plan);
 			return 0;
-		case ':':
-			return bad_usage(a, "option '%s' needs a value",
-					 argv[optind - 1]);
-		default:
-			return bad_usage(a, "bad option '%s'",
-					 argv[optind - 1]);
+		default:	/* ':' or '?' */
+			cliopt_bad_option(c, argv, err, sizeof(err));
+			return bad_usage(a, "%s", err);
 		}
 	}
 	if (optind < argc)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cliopt.h"
 #include "log.h"
 #include "place_io.h"
 #include "placer.h"
@@ -161,6 +162,7 @@ static int parse_one(int c, struct args *a)
 
 static int parse_args(int argc, char **argv, struct args *a)
 {
+	char err[128];
 	int c, rc;
 
 	opterr = 0;
@@ -169,12 +171,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 			fputs(usage_text, stdout);
 			return 0;
 		}
-		if (c == ':')
-			return bad_usage("option '%s' needs a value",
-					 argv[optind - 1]);
-		rc = parse_one(c, a);
-		if (rc == -2)
-			return bad_usage("bad option '%s'", argv[optind - 1]);
+		rc = c == ':' ? -2 : parse_one(c, a);
+		if (rc == -2) {		/* ':' or '?' */
+			cliopt_bad_option(c, argv, err, sizeof(err));
+			return bad_usage("%s", err);
+		}
 		if (rc >= 0)
 			return rc;
 	}

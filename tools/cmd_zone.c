@@ -14,11 +14,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
-#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "bpfsys.h"
@@ -45,22 +42,21 @@ static int list(const char *root, bool json)
 {
 	struct json_object *arr = NULL, *o;
 	char name[ZONE_NAME_LEN];
-	struct statfs fs;
-	struct stat st;
 	unsigned int id;
 	int err = 0;
 
-	/* No pin root yet means no zones; one off bpffs is a mistake, not
-	 * an empty registry. */
-	if (!stat(root, &st) &&
-	    (!S_ISDIR(st.st_mode) || statfs(root, &fs) ||
-	     fs.f_type != BPF_FS_MAGIC))
-		return -EXDEV;
 	if (json && !(arr = json_object_new_array()))
 		return -ENOMEM;
 	for (id = ZONE_ID_MIN; id <= ZONE_ID_MAX && !err; id++) {
-		if (zonetrace_zone_name(root, id, name, sizeof(name)))
+		/* -ENOENT: no such id, or no registry (no zones); a pin root
+		 * off bpffs is a mistake, not an empty registry. */
+		err = zonetrace_zone_name(root, id, name, sizeof(name));
+		if (err == -ENOENT) {
+			err = 0;
 			continue;
+		}
+		if (err)
+			break;
 		if (!json) {
 			printf("%3u %s\n", id, name);
 			continue;
@@ -138,9 +134,11 @@ static int run(const char *verb, char **args, int nargs, const char *root,
 			"or address (IPv4:PORT, [IPv6]:PORT)", verb);
 	else if (err == -ENOENT)
 		log_err("zone %s: '%s' is not registered", verb, what);
-	else if (err == -EXDEV)
-		log_err("zone %s: %s is not on a BPF filesystem (bpffs); "
-			"--pin-root must be a directory under one", verb, root);
+	else if (err == -EXDEV || err == -ENOTDIR)
+		log_err("zone %s: %s is not %s; --pin-root must be a directory "
+			"on a BPF filesystem (bpffs)", verb, root,
+			err == -EXDEV ? "on a BPF filesystem (bpffs)" :
+			"a directory");
 	else if (err)
 		log_err("zone %s: %s", verb, strerror(-err));
 	return err ? 1 : 0;

@@ -255,7 +255,7 @@ uint64_t vc_check_acked_blocks(const struct vc_check *c)
 int64_t vc_check_file(struct vc_check *c, const char *path)
 {
 	static char buf[1 << 20];
-	uint64_t before = c->bad, off = 0;
+	uint64_t before = c->bad, off = 0, end = c->nblocks * VC_BLOCK;
 	ssize_t n, i;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -263,8 +263,11 @@ int64_t vc_check_file(struct vc_check *c, const char *path)
 		return -errno;
 	c->src = path;
 	c->shown = 0;
-	while (off < c->nblocks * VC_BLOCK) {
-		n = pread(fd, buf, sizeof(buf), (off_t)off);
+	while (off < end) {
+		/* Never past the volume: a longer image's tail is not ours. */
+		size_t want = end - off < sizeof(buf) ? end - off : sizeof(buf);
+
+		n = pread(fd, buf, want, (off_t)off);
 		if (n <= 0 || n % VC_BLOCK) {
 			int err = n < 0 ? -errno : -ENODATA;	/* short */
 

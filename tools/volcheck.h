@@ -54,9 +54,11 @@ void vc_check_free(struct vc_check *c);
 bool vc_check_block(struct vc_check *c, const void *block, uint64_t off);
 uint64_t vc_check_bad(const struct vc_check *c);
 uint64_t vc_check_acked_blocks(const struct vc_check *c);
-/* Check a whole raw image file; the first few bad blocks of each file are
- * printed under its path.  Returns bad blocks, or -errno: -ENODATA if the
- * file is shorter than the volume. */
+/* Check the volume's blocks of a raw image file; the first few bad blocks
+ * of each file are printed under its path.  Bytes past the volume's end
+ * are not read, so an image longer than the volume is checked as well.
+ * Returns bad blocks, or -errno: -ENODATA if the file is shorter than the
+ * volume. */
 int64_t vc_check_file(struct vc_check *c, const char *path);
 
 /* What a log says about a time window [from_ns, to_ns] (CLOCK_REALTIME). */

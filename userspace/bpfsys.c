@@ -311,6 +311,17 @@ int bpfsys_arg_find_int(const struct bpfsys_arg *args, int n, int from,
 	return -ENOENT;
 }
 
+int bpfsys_dir_check(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	return fs_is(dir, BPF_FS_MAGIC) ? 0 : -EXDEV;
+}
+
 int bpfsys_pin_dir(const char *dir, bool *created)
 {
 	char path[PATH_MAX], *p;
@@ -324,11 +335,8 @@ int bpfsys_pin_dir(const char *dir, bool *created)
 	memcpy(path, dir, len + 1);
 	while (len > 1 && path[len - 1] == '/')
 		path[--len] = '\0';
-	if (!stat(path, &st)) {
-		if (!S_ISDIR(st.st_mode))
-			return -ENOTDIR;
-		return fs_is(path, BPF_FS_MAGIC) ? 0 : -EXDEV;
-	}
+	if (!stat(path, &st))
+		return bpfsys_dir_check(path);
 	/* Walk down from the root, creating what is missing, and insist that
 	 * every directory made here is made on bpffs. */
 	for (p = path + 1;; p++) {

@@ -105,6 +105,11 @@ int bpfsys_arg_find_ptr(const struct bpfsys_arg *args, int n,
 int bpfsys_arg_find_int(const struct bpfsys_arg *args, int n, int from,
 			unsigned int size);
 
+/* Whether dir is an existing directory on a BPF filesystem: 0 if so,
+ * -ENOENT if it is missing, -ENOTDIR if it (or a component) is not a
+ * directory, -EXDEV if it is off bpffs, else the -errno of stat. */
+int bpfsys_dir_check(const char *dir);
+
 /* Make dir (and its parents) on a BPF filesystem.  -ENOTDIR if an existing
  * component is not a directory, -EXDEV if dir would not be on bpffs.
  * *created says whether dir itself was made here. */

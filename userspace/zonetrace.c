@@ -74,7 +74,9 @@ bool zonetrace_zone_name_valid(const char *name)
  * the registry, so a locker may find it removed under it: it checks that
  * the path still names the directory it locked, else tries again.
  * make_root: make root (and its parents) when missing, *made_root says
- * whether this call did; otherwise -ENOENT when root is missing. */
+ * whether this call did; otherwise -ENOENT when root is missing.  On
+ * failure a root this call made is removed again if it is still empty
+ * (a lock directory left in it may be another locker's: it stays). */
 static int registry_lock(const char *root, bool make_root, bool *made_root,
 			 int *out)
 {
@@ -91,28 +93,34 @@ static int registry_lock(const char *root, bool make_root, bool *made_root,
 	if (make_root && !strncmp(root, BPFSYS_BPFFS "/",
 				  strlen(BPFSYS_BPFFS) + 1))
 		bpfsys_mount_bpffs();	/* if it fails, pin_dir says so */
+	/* Not a lock directory in a root that can hold no registry. */
+	if (!make_root && (err = bpfsys_dir_check(root)))
+		return err;
 	for (try = 0; try < 1000; try++) {
 		if (make_root) {
 			err = bpfsys_pin_dir(root, &made);
 			if (err)
-				return err;
+				goto err_rmdir_root;
 			*made_root |= made;
 		}
 		/* ENOENT: root went (an rmdir by a tracer that made it). */
 		if (mkdir(path, 0700) && errno != EEXIST) {
 			if (errno == ENOENT && make_root)
 				continue;
-			return -errno;
+			err = -errno;
+			goto err_rmdir_root;
 		}
 		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0 && errno == ENOENT)
 			continue;
-		if (fd < 0)
-			return -errno;
+		if (fd < 0) {
+			err = -errno;
+			goto err_rmdir_root;
+		}
 		if (flock(fd, LOCK_EX)) {
 			err = -errno;
 			close(fd);
-			return err;
+			goto err_rmdir_root;
 		}
 		if (!fstat(fd, &a) && !stat(path, &b) && a.st_dev == b.st_dev &&
 		    a.st_ino == b.st_ino) {
@@ -121,7 +129,12 @@ static int registry_lock(const char *root, bool make_root, bool *made_root,
 		}
 		close(fd);	/* removed while we waited: again */
 	}
-	return -EAGAIN;
+	err = -EAGAIN;
+err_rmdir_root:
+	if (*made_root)
+		rmdir(root);	/* fails, rightly, if another uses it */
+	*made_root = false;
+	return err;
 }
 
 /* Drop the lock; the lock directory goes when no registry map is left,
@@ -195,6 +208,8 @@ static int registry_open(const char *pin_root, int *lock_fd,
 		err = registry_ensure(root);
 		if (err)
 			goto err_unlock;
+	} else if ((err = bpfsys_dir_check(root))) {
+		return err;	/* -ENOENT: no registry; off bpffs: say so */
 	}
 	r->names = bpfsys_pinned_fd(root, ZONETRACE_MAP_NAMES);
 	r->ids = bpfsys_pinned_fd(root, ZONETRACE_MAP_IDS);
@@ -303,7 +318,9 @@ int zonetrace_zone_name(const char *pin_root, unsigned int id, char *buf,
 	__u32 k = id;
 	int fd, err = 0;
 
-	fd = bpfsys_pinned_fd(root_of(pin_root), ZONETRACE_MAP_NAMES);
+	err = bpfsys_dir_check(root_of(pin_root));
+	fd = err ? err : bpfsys_pinned_fd(root_of(pin_root),
+					  ZONETRACE_MAP_NAMES);
 	if (fd < 0)
 		return fd;
 	if (bpf_map_lookup_elem(fd, &k, &v))
@@ -391,7 +408,9 @@ int zonetrace_peer_unregister(const char *pin_root, const char *addr)
 	err = zonetrace_peer_parse(addr, &p);
 	if (err)
 		return err;
-	fd = bpfsys_pinned_fd(root_of(pin_root), ZONETRACE_MAP_PEERS);
+	err = bpfsys_dir_check(root_of(pin_root));
+	fd = err ? err : bpfsys_pinned_fd(root_of(pin_root),
+					  ZONETRACE_MAP_PEERS);
 	if (fd < 0)
 		return fd;
 	err = bpf_map_delete_elem(fd, &p) ? -errno : 0;

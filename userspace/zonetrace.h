@@ -63,7 +63,9 @@ bool zonetrace_zone_name_valid(const char *name);
 int zonetrace_zone_register(const char *pin_root, const char *zone,
 			    unsigned int *id);
 
-/* The id of an already registered zone, or -ENOENT (nothing created). */
+/* The id of an already registered zone, or -ENOENT (nothing created).
+ * Here and in every call below: -EXDEV if pin_root exists off bpffs,
+ * -ENOTDIR if it is not a directory (no registry can be there). */
 int zonetrace_zone_lookup(const char *pin_root, const char *zone,
 			  unsigned int *id);
 

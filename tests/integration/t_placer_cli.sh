@@ -188,8 +188,14 @@ jq -e '(.volumes | length) == 300 and (.errors | length) == 1
 
 step "usage"
 expect_rc 2 "$T" place --topology $TOPO --volumes $VOLS --bogus
-grep -q "bad option '--bogus'" err.txt && grep -q "^usage: tapestry place" \
+grep -q "unknown option '--bogus'" err.txt && grep -q "^usage: tapestry place" \
 	err.txt || fail "bad flag: $(cat err.txt)"
+# An unknown letter in a cluster is named by its letter, not by the
+# argument before the cluster.
+expect_rc 2 "$T" place --topology $TOPO --volumes $VOLS -xh
+grep -q "unknown option '-x'" err.txt || fail "-xh: $(head -1 err.txt)"
+expect_rc 2 "$T" simulate --zones 3 -xh
+grep -q "unknown option '-x'" err.txt || fail "-xh: $(head -1 err.txt)"
 expect_rc 2 "$T" plan --topology $TOPO --volumes $VOLS
 grep -q -- "--current is required" err.txt || fail "plan without --current"
 expect_rc 2 "$T" place --volumes $VOLS --topology

@@ -50,5 +50,20 @@ grep -q "$TMP/notbpf: it is not on a BPF filesystem" "$TMP/err" ||
 grep -q "$TMP/notbpf is not on a BPF filesystem" "$TMP/err" ||
 	{ cat "$TMP/err"; fail "zone list: no clear message off bpffs"; }
 [ -s "$TMP/out" ] && fail "zone list off bpffs printed a list"
+# peer and unpeer too: not "'eu-west-1a' is not registered".
+"$TAPESTRY" zone peer 127.0.3.1:7001 eu-west-1a --pin-root "$TMP/notbpf" \
+	2>"$TMP/err" && fail "zone peer under a pin root off bpffs succeeded"
+grep -q "$TMP/notbpf is not on a BPF filesystem" "$TMP/err" ||
+	{ cat "$TMP/err"; fail "zone peer: no clear message off bpffs"; }
+"$TAPESTRY" zone unpeer 127.0.3.1:7001 --pin-root "$TMP/notbpf" \
+	2>"$TMP/err" && fail "zone unpeer under a pin root off bpffs succeeded"
+grep -q "$TMP/notbpf is not on a BPF filesystem" "$TMP/err" ||
+	{ cat "$TMP/err"; fail "zone unpeer: no clear message off bpffs"; }
+# A pin root that is a file: not a directory (not "off bpffs").
+: >"$TMP/afile"
+"$TAPESTRY" zone list --pin-root "$TMP/afile" 2>"$TMP/err" &&
+	fail "zone list under a file succeeded"
+grep -q "$TMP/afile is not a directory" "$TMP/err" ||
+	{ cat "$TMP/err"; fail "zone list: no clear message for a file"; }
 [ -z "$(ls -A "$TMP/notbpf")" ] || fail "something was left in $TMP/notbpf"
 echo "PASS"

@@ -320,6 +320,7 @@ static int race_trial(const char *root)
 	unsigned int a, a2, b;
 	int p[2], err, st;
 	pid_t pid;
+	ssize_t n;
 	char c;
 
 	if (pipe(p))
@@ -330,9 +331,13 @@ static int race_trial(const char *root)
 	if (!pid) {
 		close(p[1]);
 		fcntl(p[0], F_SETFL, O_NONBLOCK);
-		/* Until the parent says it has registered. */
-		while (read(p[0], &c, 1) != 1)
+		/* Until the parent says it has registered; an EOF (or any
+		 * error) means it is gone without saying so: stop too. */
+		while ((n = read(p[0], &c, 1)) != 1) {
+			if (!n || (errno != EAGAIN && errno != EINTR))
+				_exit(1);
 			zonetrace_registry_remove_if_empty(root);
+		}
 		zonetrace_registry_remove_if_empty(root);
 		_exit(0);
 	}

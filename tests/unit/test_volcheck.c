@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,12 +192,44 @@ static void test_volcheck_names_the_image(void **state)
 	unlink(out);
 }
 
+/* An image longer than the volume by less than a block (a file grown by
+ * something else, or --size given smaller than the image) is checked over
+ * the volume's blocks, not refused as short; a shorter one is refused. */
+static void test_volcheck_longer_image_checked(void **state)
+{
+	char img[] = "/tmp/test_volcheck_long.XXXXXX";
+	uint64_t ids[SIZE / VC_BLOCK], b;
+	struct vc_check *c;
+	FILE *f = fopen(log_path, "wb");
+	int fd;
+
+	(void)state;
+	assert_non_null(f);
+	for (b = 0; b < SIZE / VC_BLOCK; b++) {
+		rec(f, VC_ISSUE, b, 10 + b);
+		rec(f, VC_ACK, b, 10 + b);
+		ids[b] = 10 + b;
+	}
+	fclose(f);
+	assert_true((fd = mkstemp(img)) >= 0);
+	close(fd);
+	image(img, ids);
+	assert_int_equal(truncate(img, SIZE + 100), 0);
+	c = load();
+	assert_int_equal(vc_check_file(c, img), 0);
+	assert_int_equal(truncate(img, SIZE - 100), 0);
+	assert_int_equal(vc_check_file(c, img), -ENODATA);
+	vc_check_free(c);
+	unlink(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_volcheck_every_failed_write_kept),
 		cmocka_unit_test(test_volcheck_ack_clears_failed),
 		cmocka_unit_test(test_volcheck_names_the_image),
+		cmocka_unit_test(test_volcheck_longer_image_checked),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
 
 #include "abi/udata.h"
 #include "zonesnap.h"
@@ -227,6 +231,47 @@ static void test_zonetrace_names_and_peers_parse(void **state)
 			 -EINVAL);
 }
 
+/* mkdir, wrapped: refuses the registry lock directory while fail_lock. */
+static bool fail_lock;
+int __real_mkdir(const char *path, mode_t mode);
+int __wrap_mkdir(const char *path, mode_t mode)
+{
+	const char *lock = "/" ZONETRACE_REGISTRY_LOCK;
+	size_t n = strlen(path), m = strlen(lock);
+
+	if (fail_lock && n >= m && !strcmp(path + n - m, lock)) {
+		errno = EROFS;
+		return -1;
+	}
+	return __real_mkdir(path, mode);
+}
+
+/* A registry call that made the pin root and then could not take the
+ * registry lock removes the root again: it leaves nothing behind.  Needs
+ * root and a bpffs at /sys/fs/bpf (skipped otherwise). */
+static void test_zonetrace_failed_lock_removes_root(void **state)
+{
+	char root[64];
+	struct statfs fs;
+	struct stat st;
+	unsigned int id;
+
+	(void)state;
+	if (geteuid() || statfs("/sys/fs/bpf", &fs) ||
+	    fs.f_type != BPF_FS_MAGIC)
+		skip();
+	snprintf(root, sizeof(root), "/sys/fs/bpf/tapestry-unit-zt-%d",
+		 (int)getpid());
+	fail_lock = true;
+	assert_int_equal(zonetrace_zone_register(root, "z", &id), -EROFS);
+	fail_lock = false;
+	if (!stat(root, &st)) {
+		rmdir(root);
+		fail_msg("%s left behind", root);
+	}
+	assert_int_equal(errno, ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_zonesnap_names_and_json),
 		cmocka_unit_test(test_zonesnap_prom_and_text),
 		cmocka_unit_test(test_zonetrace_names_and_peers_parse),
+		cmocka_unit_test(test_zonetrace_failed_lock_removes_root),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
