@@ -407,9 +407,18 @@ static void vol_maybe_free(struct rvol *v)
 		return;
 	r->vols[v->id] = NULL;
 	r->nvols--;
-	log_info("volume %s: closed clean, generation %llu, applied seq %llu",
-		 v->name, (unsigned long long)v->info.generation,
-		 (unsigned long long)v->applied_seq);
+	if (v->persisted < v->change) {
+		/* Clean in memory only: the record on disk does not say so,
+		 * and a stop must not claim every volume clean. */
+		log_warn("volume %s: closed, but the record saying it is "
+			 "clean was not written", v->name);
+		r->unclean = true;
+	} else {
+		log_info("volume %s: closed clean, generation %llu, applied "
+			 "seq %llu", v->name,
+			 (unsigned long long)v->info.generation,
+			 (unsigned long long)v->applied_seq);
+	}
 	vol_free(v);
 }
 
