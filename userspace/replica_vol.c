@@ -133,12 +133,11 @@ static int img_direct(struct replica *r, struct rvol *v)
 }
 
 /* The seqmap wants a path; it lives beside the image.  Recording a seq
- * is a store into the shared mapping of NAME.seq: were the page under it
- * not allocated yet and the filesystem full, the store would raise
- * SIGBUS and kill the server.  So every page of the file is allocated
- * here, where running out of space fails this HELLO alone.  A filesystem
- * without fallocate gets no such guarantee (there is nothing better to
- * do than to go on). */
+ * is a store into the shared mapping of NAME.seq, which would raise
+ * SIGBUS on a full filesystem were the page under it not allocated:
+ * seqmap_open() allocates every page of the file, so running out of
+ * space fails this HELLO alone (-ENOSPC).  fd_seq is for the FLUSHes'
+ * fdatasyncs. */
 static int seq_open(struct replica *r, struct rvol *v, bool create)
 {
 	uint64_t nblocks = v->info.size / v->info.block_size;
@@ -152,9 +151,6 @@ static int seq_open(struct replica *r, struct rvol *v, bool create)
 		return err;
 	v->fd_seq = open_at(r, v->name, "seq", O_RDWR);
 	if (v->fd_seq < 0)
-		return -errno;
-	if (fallocate(v->fd_seq, 0, 0, (off_t)(nblocks * 8)) &&
-	    errno != EOPNOTSUPP)
 		return -errno;
 	return 0;
 }
