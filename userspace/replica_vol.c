@@ -257,7 +257,7 @@ static int vol_load(struct replica *r, struct rvol *v,
 		log_warn("volume %s was not closed cleanly; applied seq %llu",
 			 v->name, (unsigned long long)v->applied_seq);
 	}
-	if (m->state == REPLICA_STATE_SYNC_FAILED)
+	if (m->state == REPL_STATE_SYNC_FAILED)
 		return seq_reset(v);
 	return 0;
 }
@@ -543,7 +543,7 @@ void replica_vol_sync_failed(struct rvol *v, int err)
 		"until the server restarts, which resets its seqs", v->name,
 		strerror(err));
 	/* Recorded, so that the next open resets the seqs (seq_reset) */
-	v->state = REPLICA_STATE_SYNC_FAILED;
+	v->state = REPL_STATE_SYNC_FAILED;
 	v->change++;
 	meta_kick(v);
 }
