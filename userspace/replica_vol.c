@@ -191,7 +191,11 @@ static int vol_create(struct replica *r, struct rvol *v)
  * Which blocks is unknown, so every block's seq goes back to 0, durably,
  * before anything trusts them: resync then copies over every block it is
  * sent, and this replica's blocks lose every comparison.  The record
- * goes back to dirty with the HELLO that follows. */
+ * and the volume's state stay REPL_STATE_SYNC_FAILED until the volume is
+ * next recorded clean: HELLO and STATUS say so, so an engine copies all
+ * of it, and a restart before that clean close resets the seqs again
+ * (copies applied since may have been lost with the page cache) rather
+ * than forgetting the failure. */
 static int seq_reset(struct rvol *v)
 {
 	int err;
@@ -205,9 +209,6 @@ static int seq_reset(struct rvol *v)
 	}
 	log_warn("volume %s: a sync failed while it was last open; every "
 		 "block's seq reset to 0, so resync overwrites them", v->name);
-	v->state = REPL_STATE_DIRTY;
-	v->seqs_reset = true;
-	v->change++;
 	return 0;
 }
 
@@ -566,7 +567,6 @@ static void vsync_done(struct rvol *v)
 		return;
 	}
 	v->state = REPL_STATE_CLEAN;
-	v->seqs_reset = false;
 	v->change++;
 	meta_kick(v);
 }
@@ -632,10 +632,9 @@ void replica_vol_status(const struct rvol *v, const char *zone, void *out)
 	st.applied_seq = htole64(v->applied_seq);
 	st.bytes_written = htole64(v->bytes_written);
 	st.block_size = htole32(v->info.block_size);
-	st.state = htole32(v->sync_failed || v->seqs_reset ?
-			   REPL_STATE_SYNC_FAILED :
-			   v->state == REPL_STATE_CLEAN ? REPL_STATE_CLEAN :
-							  REPL_STATE_DIRTY);
+	/* v->state is SYNC_FAILED from a failed sync (or its record found
+	 * at open) until the volume is next recorded clean. */
+	st.state = htole32(v->state);
 	snprintf(st.zone, sizeof(st.zone), "%s", zone);
 	memcpy(out, &st, sizeof(st));
 }
