@@ -220,6 +220,14 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss,
 	return 0;
 }
 
+bool replica_listen_ok(const char *spec)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	return !parse_listen(spec, &ss, &len);
+}
+
 static int listen_on(struct replica *r, const char *spec)
 {
 	struct sockaddr_storage ss;

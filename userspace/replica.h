@@ -57,6 +57,11 @@ struct replica_opts {
 #define REPLICA_ALIGN	4096U
 #define REPLICA_BUF_MIN	(REPL_MAX_PAYLOAD + REPL_MAX_RESYNC_EXTRA + REPLICA_ALIGN)
 
+/* Whether spec is a --listen address: a numeric IPv4 "IP:PORT" or
+ * "[IPv6]:PORT" with a decimal port 0..65535.  Says nothing of whether
+ * it can be bound (replica_create() tells). */
+bool replica_listen_ok(const char *spec);
+
 /* Lock the data directory (-EBUSY if another server has it), bind and
  * listen, and start accepting on loop.  Returns 0 or -errno, logging the
  * reason; *out is set only on success. */

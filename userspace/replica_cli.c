@@ -123,7 +123,16 @@ static int parse(int argc, char **argv, struct cli *cli)
 			}
 			cli->o.zone = optarg;
 			break;
-		case 'l': cli->o.listen = optarg; break;
+		case 'l':
+			/* Refused here, before the data directory is made. */
+			if (!replica_listen_ok(optarg)) {
+				fprintf(stderr, "tapestryd replica: --listen '%s': "
+					"want IP:PORT or [IPv6]:PORT, port "
+					"0..65535\n", optarg);
+				return -EINVAL;
+			}
+			cli->o.listen = optarg;
+			break;
 		case 'd': cli->o.data_dir = optarg; break;
 		case 'p': cli->port_file = optarg; break;
 		case 'i':

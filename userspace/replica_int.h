@@ -76,7 +76,8 @@ struct rvol {
 	struct seqmap *seq;
 	struct replica_volinfo info;	/* size, block size, generation */
 	uint64_t applied_seq, bytes_written;
-	uint32_t state;			/* REPL_STATE_* in memory */
+	uint32_t state;			/* REPL_STATE_* in memory; what
+					 * HELLO and STATUS say */
 	unsigned int refs;		/* handles, and HELLOs in progress */
 	struct replica_oq oq;		/* requests in arrival order */
 
@@ -96,10 +97,6 @@ struct rvol {
 	 * covered, so no later FLUSH may succeed and the volume is never
 	 * recorded clean while the server runs. */
 	int sync_failed;
-	/* Its seqs were reset at this open (a sync had failed before the
-	 * server restarted): HELLO and STATUS say SYNC_FAILED until it is
-	 * recorded clean, so the engine copies all of it. */
-	bool seqs_reset;
 
 	/* being made clean after its last handle went away */
 	unsigned int sync_pending;

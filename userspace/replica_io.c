@@ -163,6 +163,9 @@ static void nop_submit(struct rslot *s);
 /* A FLUSH syncs the image and the seqs, two fdatasyncs at once, unless
  * REPLICA_SYNC_MAX are in flight already: then it waits for room (in
  * arrival order), which leaves io_uring workers to the other requests.
+ * After a failed sync of the volume it fails with EIO instead, also when
+ * it waited for room since before the failure: Linux reports a writeback
+ * error to one fdatasync only, so fresh ones would say 0 over lost data.
  * Returns false when it waits. */
 static bool flush_submit(struct rslot *s)
 {
@@ -170,6 +173,10 @@ static bool flush_submit(struct rslot *s)
 	struct io_uring_sqe *sqe;
 	int i;
 
+	if (s->vol->sync_failed) {
+		s->res = EIO;	/* what it would cover may be lost */
+		return true;
+	}
 	if (r->nsync + 2 > REPLICA_SYNC_MAX) {
 		s->next = NULL;
 		if (r->sync_tail)
@@ -244,10 +251,6 @@ static void io_start(struct rslot *s)
 		punch_submit(s);
 		break;
 	case REPL_OP_FLUSH:
-		if (s->vol->sync_failed) {
-			s->res = EIO;	/* what it would cover may be lost */
-			break;
-		}
 		if (!flush_submit(s))
 			return;		/* waits for room */
 		break;
@@ -409,5 +412,9 @@ void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res)
 			 (unsigned long long)s->oq.span.off, s->owed);
 		s->res = EIO;
 	}
+	/* A FLUSH whose fdatasyncs ran beside the one that failed may have
+	 * got 0 only because that one took the error report. */
+	if (s->req.op == REPL_OP_FLUSH && !s->res && s->vol->sync_failed)
+		s->res = EIO;
 	io_done(s);
 }

@@ -265,7 +265,7 @@ int replica_meta_decode(const void *slot, struct replica_meta *out)
 	out->bytes_written = get_le64(p + M_WRITTEN);
 	out->block_size = get_le32(p + M_BS);
 	out->state = get_le32(p + M_STATE);
-	if (out->state > REPLICA_STATE_SYNC_FAILED ||
+	if (out->state > REPL_STATE_SYNC_FAILED ||
 	    !block_size_ok(out->block_size) ||
 	    !out->size || out->size % out->block_size ||
 	    out->size / out->block_size > (1ULL << 32))

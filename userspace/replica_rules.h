@@ -150,11 +150,6 @@ uint64_t replica_resync_seq(const uint8_t *seqs, uint32_t i);
 #define REPLICA_META_SLOT	512U
 #define REPLICA_META_MAGIC	0x4d525054U	/* "TPRM" */
 #define REPLICA_META_VERSION	1U
-/* A record's state beside REPL_STATE_CLEAN and REPL_STATE_DIRTY (never
- * sent on the wire, where it reads as dirty): a sync of the volume's files
- * failed, so Linux may have dropped writes whose seqs the seqmap records.
- * The next open resets every block's seq to 0 before it trusts any. */
-#define REPLICA_STATE_SYNC_FAILED	2U
 
 struct replica_meta {
 	uint64_t counter;	/* updates so far; slot = counter & 1 */
@@ -164,7 +159,12 @@ struct replica_meta {
 	uint64_t bytes_written;
 	uint32_t block_size;
 	uint32_t state;		/* REPL_STATE_CLEAN, REPL_STATE_DIRTY or
-				 * REPLICA_STATE_SYNC_FAILED */
+				 * REPL_STATE_SYNC_FAILED: the wire's values
+				 * (abi/repl.h).  SYNC_FAILED: a sync of the
+				 * volume's files failed, so Linux may have
+				 * dropped writes whose seqs the seqmap
+				 * records; the next open resets every
+				 * block's seq to 0 before it trusts any. */
 };
 
 /* Encode m into one slot (REPLICA_META_SLOT bytes, zero padded). */

@@ -133,12 +133,11 @@ static int img_direct(struct replica *r, struct rvol *v)
 }
 
 /* The seqmap wants a path; it lives beside the image.  Recording a seq
- * is a store into the shared mapping of NAME.seq: were the page under it
- * not allocated yet and the filesystem full, the store would raise
- * SIGBUS and kill the server.  So every page of the file is allocated
- * here, where running out of space fails this HELLO alone.  A filesystem
- * without fallocate gets no such guarantee (there is nothing better to
- * do than to go on). */
+ * is a store into the shared mapping of NAME.seq, which would raise
+ * SIGBUS on a full filesystem were the page under it not allocated:
+ * seqmap_open() allocates every page of the file, so running out of
+ * space fails this HELLO alone (-ENOSPC).  fd_seq is for the FLUSHes'
+ * fdatasyncs. */
 static int seq_open(struct replica *r, struct rvol *v, bool create)
 {
 	uint64_t nblocks = v->info.size / v->info.block_size;
@@ -152,9 +151,6 @@ static int seq_open(struct replica *r, struct rvol *v, bool create)
 		return err;
 	v->fd_seq = open_at(r, v->name, "seq", O_RDWR);
 	if (v->fd_seq < 0)
-		return -errno;
-	if (fallocate(v->fd_seq, 0, 0, (off_t)(nblocks * 8)) &&
-	    errno != EOPNOTSUPP)
 		return -errno;
 	return 0;
 }
@@ -195,7 +191,11 @@ static int vol_create(struct replica *r, struct rvol *v)
  * Which blocks is unknown, so every block's seq goes back to 0, durably,
  * before anything trusts them: resync then copies over every block it is
  * sent, and this replica's blocks lose every comparison.  The record
- * goes back to dirty with the HELLO that follows. */
+ * and the volume's state stay REPL_STATE_SYNC_FAILED until the volume is
+ * next recorded clean: HELLO and STATUS say so, so an engine copies all
+ * of it, and a restart before that clean close resets the seqs again
+ * (copies applied since may have been lost with the page cache) rather
+ * than forgetting the failure. */
 static int seq_reset(struct rvol *v)
 {
 	int err;
@@ -209,9 +209,6 @@ static int seq_reset(struct rvol *v)
 	}
 	log_warn("volume %s: a sync failed while it was last open; every "
 		 "block's seq reset to 0, so resync overwrites them", v->name);
-	v->state = REPL_STATE_DIRTY;
-	v->seqs_reset = true;
-	v->change++;
 	return 0;
 }
 
@@ -261,7 +258,7 @@ static int vol_load(struct replica *r, struct rvol *v,
 		log_warn("volume %s was not closed cleanly; applied seq %llu",
 			 v->name, (unsigned long long)v->applied_seq);
 	}
-	if (m->state == REPLICA_STATE_SYNC_FAILED)
+	if (m->state == REPL_STATE_SYNC_FAILED)
 		return seq_reset(v);
 	return 0;
 }
@@ -407,9 +404,18 @@ static void vol_maybe_free(struct rvol *v)
 		return;
 	r->vols[v->id] = NULL;
 	r->nvols--;
-	log_info("volume %s: closed clean, generation %llu, applied seq %llu",
-		 v->name, (unsigned long long)v->info.generation,
-		 (unsigned long long)v->applied_seq);
+	if (v->persisted < v->change) {
+		/* Clean in memory only: the record on disk does not say so,
+		 * and a stop must not claim every volume clean. */
+		log_warn("volume %s: closed, but the record saying it is "
+			 "clean was not written", v->name);
+		r->unclean = true;
+	} else {
+		log_info("volume %s: closed clean, generation %llu, applied "
+			 "seq %llu", v->name,
+			 (unsigned long long)v->info.generation,
+			 (unsigned long long)v->applied_seq);
+	}
 	vol_free(v);
 }
 
@@ -538,7 +544,7 @@ void replica_vol_sync_failed(struct rvol *v, int err)
 		"until the server restarts, which resets its seqs", v->name,
 		strerror(err));
 	/* Recorded, so that the next open resets the seqs (seq_reset) */
-	v->state = REPLICA_STATE_SYNC_FAILED;
+	v->state = REPL_STATE_SYNC_FAILED;
 	v->change++;
 	meta_kick(v);
 }
@@ -561,7 +567,6 @@ static void vsync_done(struct rvol *v)
 		return;
 	}
 	v->state = REPL_STATE_CLEAN;
-	v->seqs_reset = false;
 	v->change++;
 	meta_kick(v);
 }
@@ -627,10 +632,9 @@ void replica_vol_status(const struct rvol *v, const char *zone, void *out)
 	st.applied_seq = htole64(v->applied_seq);
 	st.bytes_written = htole64(v->bytes_written);
 	st.block_size = htole32(v->info.block_size);
-	st.state = htole32(v->sync_failed || v->seqs_reset ?
-			   REPL_STATE_SYNC_FAILED :
-			   v->state == REPL_STATE_CLEAN ? REPL_STATE_CLEAN :
-							  REPL_STATE_DIRTY);
+	/* v->state is SYNC_FAILED from a failed sync (or its record found
+	 * at open) until the volume is next recorded clean. */
+	st.state = htole32(v->state);
 	snprintf(st.zone, sizeof(st.zone), "%s", zone);
 	memcpy(out, &st, sizeof(st));
 }

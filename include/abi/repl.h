@@ -94,9 +94,10 @@ _Static_assert(sizeof(struct repl_hello) == 112, "repl_hello size");
 
 #define REPL_STATE_CLEAN	0
 #define REPL_STATE_DIRTY	1
-/* Dirty, and a sync of the volume failed while the server runs, or its
- * seqs were reset at this open after one: what it acked may be lost
- * anywhere, and (before a restart) copies to it may not land. */
+/* Dirty, and a sync of the volume failed, while the server runs or
+ * before a restart (which reset its seqs), and the volume has not been
+ * recorded clean since: what it acked may be lost anywhere, and (before
+ * a restart) copies to it may not land. */
 #define REPL_STATE_SYNC_FAILED	2
 
 /* Payload of a HELLO reply and of a STATUS reply. */

@@ -52,11 +52,11 @@ bad 2 "--zone" --zone 'a b'
 bad 2 "--zone" --zone .a
 bad 2 "--zone" --zone ''
 bad 2 "--zone" --zone zone-with-a-label-thirty-two-bytes
-# Checked when it listens: status 1.  getaddrinfo() takes port 70000 and
-# wraps it to 4464.
-bad 1 "--listen" --listen 127.0.0.1:70000
-bad 1 "--listen" --listen '[::1]:65536'
-bad 1 "--listen" --listen 127.0.0.1:-1
-bad 1 "--listen" --listen localhost:7000
-bad 1 "--listen" --listen 127.0.0.1
+# Not an address with a port 0..65535: status 2, nothing created.
+# (getaddrinfo() would take port 70000 and wrap it to 4464.)
+bad 2 "--listen" --listen 127.0.0.1:70000
+bad 2 "--listen" --listen '[::1]:65536'
+bad 2 "--listen" --listen 127.0.0.1:-1
+bad 2 "--listen" --listen localhost:7000
+bad 2 "--listen" --listen 127.0.0.1
 echo "PASS"

@@ -9,7 +9,8 @@
 # second one, sent while the server is still syncing the volume it gave
 # up on, must get EIO too (the server used to count the failed write as
 # persisted and answer OK), and after a restart the volume must not
-# exist, nor have been acked as existing.
+# exist, nor have been acked as existing.  The server gives the volume up
+# as clean in memory only, so SIGTERM before the restart exits 1.
 set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/cluster.sh"
 . "$TAPESTRY_ROOT/tests/integration/lib/slowfs.sh"
@@ -53,8 +54,15 @@ echo "both HELLOs refused with EIO"
 
 slowfs_delay 0
 sleep 2.5	# let the syncs finish
+# The volume was synced and freed, but the record saying it is clean
+# could not be written either: the server must not claim a clean stop.
+grep -q 'volume m: closed clean' "$(cluster_log 1)" &&
+	fail "the log says volume m closed clean, with no record of it"
 rm -f "$BACK_MOUNTED/filler"
-cluster_kill 1
+cluster_stop 1
+rc=$?
+[ $rc -eq 1 ] || fail "SIGTERM after an unwritten clean record: exit $rc, not 1"
+echo "stopped with exit 1: the clean record was never written"
 cluster_restart 1 || fail "restart"
 out=$($R --volume m --size 4M "$A" 2>&1)
 grep -q 'hello: ENOENT' <<<"$out" || fail "volume m after restart: $out"

@@ -11,7 +11,8 @@
 # 20, A's data under B's seq, so a resync copy of B (seq 20, not newer)
 # was never applied and the replica kept A for ever.  Now the server
 # records the failed sync in NAME.meta and resets every block's seq on
-# the next open, so the copy is applied.
+# the next open, so the copy is applied.  The record keeps saying so until
+# the volume is recorded clean, also across a kill after the reset.
 #
 # The disk: ext2 on a loop device over nbdfuse over nbdkit's memory
 # plugin with the error filter, which fails every write while a trigger
@@ -68,8 +69,29 @@ echo "on disk after a remount, block 0 holds A (B was lost)"
 
 cluster_restart 1 || fail "restart"
 A=$(cluster_addr 1)
-out=$("$R" --volume v --size 1M "$A" resync-read 0 4096 2>&1) ||
+# Open after the seq reset, and killed before it is recorded clean: the
+# record must keep saying sync failed, or the next open would trust the
+# seqs and say dirty (the engine would then copy only what it missed).
+"$R" --volume v --size 1M "$A" sleep 5000 > "$W/hold.out" 2>&1 &
+hold=$!
+for _ in $(seq 200); do
+	grep -q '^hello: ' "$W/hold.out" && break
+	sleep 0.02
+done
+grep -q '^hello: OK' "$W/hold.out" ||
+	fail "HELLO after the seq reset: $(cat "$W/hold.out")"
+m=$("$R" --meta "$FAILDISK_MNT/z1/v.meta") || fail "no metadata record"
+grep -q '"state":"sync-failed"' <<<"$m" ||
+	fail "record after the seq reset's HELLO: $m"
+cluster_kill 1
+wait "$hold"
+cluster_restart 1 || fail "second restart"
+A=$(cluster_addr 1)
+echo "open after the seq reset, then killed: the record still says sync failed"
+out=$("$R" --volume v --size 1M "$A" resync-read 0 4096 status 2>&1) ||
 	fail "resync-read: $out"
+grep -q ' state sync-failed ' <<<"$out" ||
+	fail "STATUS after a second restart does not say sync failed: $out"
 seq0=$(sed -n 's/^seqs: //p' <<<"$out")
 [ -n "$seq0" ] || fail "no seqs: $out"
 [ "$seq0" -lt 20 ] ||

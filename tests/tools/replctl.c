@@ -422,6 +422,12 @@ static int rpc(struct cl *cl, struct repl_hdr *h, const void *payload,
 	return (int)rh->status;
 }
 
+static const char *state_name(uint32_t state)
+{
+	return state == REPL_STATE_CLEAN ? "clean" :
+	       state == REPL_STATE_DIRTY ? "dirty" : "sync-failed";
+}
+
 static void print_status(const uint8_t *p, bool json)
 {
 	struct repl_status st;
@@ -436,7 +442,7 @@ static void print_status(const uint8_t *p, bool json)
 		       (unsigned long long)le64toh(st.applied_seq),
 		       (unsigned long long)le64toh(st.bytes_written),
 		       le32toh(st.block_size),
-		       le32toh(st.state) ? "dirty" : "clean", st.zone);
+		       state_name(le32toh(st.state)), st.zone);
 	else
 		printf("  size %llu block %u generation %llu applied_seq %llu "
 		       "bytes_written %llu state %s zone %.32s\n",
@@ -445,7 +451,7 @@ static void print_status(const uint8_t *p, bool json)
 		       (unsigned long long)le64toh(st.generation),
 		       (unsigned long long)le64toh(st.applied_seq),
 		       (unsigned long long)le64toh(st.bytes_written),
-		       le32toh(st.state) ? "dirty" : "clean", st.zone);
+		       state_name(le32toh(st.state)), st.zone);
 }
 
 static int hello_rpc(struct cl *cl, bool create, struct repl_hdr *rh,

@@ -363,14 +363,14 @@ static void test_replica_rules_meta_damage(void **state)
 		assert_int_equal(replica_meta_decode(slot, &m), -EBADMSG);
 		slot[i / 8] ^= (uint8_t)(1 << (i % 8));
 	}
-	bad.state = REPLICA_STATE_SYNC_FAILED + 1;
+	bad.state = REPL_STATE_SYNC_FAILED + 1;
 	replica_meta_encode(&bad, slot);
 	assert_int_equal(replica_meta_decode(slot, &m), -EPROTO);
 	/* a volume whose sync failed is a valid record, and says so */
-	bad.state = REPLICA_STATE_SYNC_FAILED;
+	bad.state = REPL_STATE_SYNC_FAILED;
 	replica_meta_encode(&bad, slot);
 	assert_int_equal(replica_meta_decode(slot, &m), 0);
-	assert_int_equal(m.state, REPLICA_STATE_SYNC_FAILED);
+	assert_int_equal(m.state, REPL_STATE_SYNC_FAILED);
 	bad = meta1;
 	bad.size = 4097;
 	replica_meta_encode(&bad, slot);
