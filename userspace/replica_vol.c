@@ -540,8 +540,9 @@ void replica_vol_sync_failed(struct rvol *v, int err)
 	v->sync_failed = err;
 	v->r->unclean = true;
 	log_err("volume %s: sync failed: %s; writes acked before it may be "
-		"lost, so every later FLUSH fails and the volume stays dirty "
-		"until the server restarts, which resets its seqs", v->name,
+		"lost, so every later FLUSH fails; after a restart, which "
+		"resets its seqs, it reports a failed sync until it is next "
+		"closed clean", v->name,
 		strerror(err));
 	/* Recorded, so that the next open resets the seqs (seq_reset) */
 	v->state = REPL_STATE_SYNC_FAILED;
