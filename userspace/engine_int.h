@@ -193,6 +193,10 @@ struct erepl {
 	bool slow;		/* an op is past its soft deadline */
 	unsigned int nblocked;
 	bool unblocking, rescan;
+	bool said_hello;	/* a remote's first HELLO of this run came */
+	bool maybe_empty;	/* it said HELLO with no write while it was not
+				 * known whether the volume held any before
+				 * this run: marked empty if it did */
 	struct hist hist;	/* userspace timing of its requests */
 	struct eresync rs;
 	struct uloop_timer retry;
@@ -309,6 +313,11 @@ struct engine {
 	/* Some replica holds a write of this volume: a seq was handed out,
 	 * or a replica reported or recorded one. */
 	bool written;
+	/* Some replica held a write before this run: a remote's first HELLO
+	 * (before any write of this run reached it) or, at create, a local
+	 * replica's seqmap.  Writes of this run do not count: a replica
+	 * up since before them got them, one down has them in its maps. */
+	bool had_data;
 	uint64_t t_log;
 	uint64_t recovered, recovered_bytes;
 };
@@ -462,7 +471,8 @@ void engine_remote_send_cqe(struct engine *e, struct ereq *q, struct erepl *r,
 void engine_remote_conn_cqe(struct engine *e, const struct io_uring_cqe *cqe);
 uint64_t engine_remote_applied_seq(const struct erepl *r);
 /* At create, once every reachable replica has said HELLO: replicas that
- * hold no write of a volume that has some are marked empty. */
+ * hold no write of a volume that has some are marked empty; if none is
+ * known to have any yet, they are marked once one is (a remote's HELLO). */
 void engine_remote_check_empty(struct engine *e);
 /* From the tick: give up on a connection stuck before it is up. */
 void engine_remote_tick(struct erepl *r, uint64_t now);

@@ -125,17 +125,17 @@ static int do_open(struct erepl *r)
 	}
 	if (fstat(fd, &st)) {
 		err = -errno;
-		goto err_close;
+		goto err_unlink;
 	}
 	if ((err = check_size(r, fd, &st)))
-		goto err_close;
+		goto err_unlink;
 	snprintf(suffix, sizeof(suffix), "%s.seqmap", r->zone);
 	if (!l->seq &&
 	    ((err = engine_state_path(e, suffix, path, sizeof(path))) ||
 	     (err = seqmap_open(path, e->size / e->bs, true, &l->seq)))) {
 		log_err("%s: seqmap of %s: %s", e->name, r->zone,
 			strerror(-err));
-		goto err_close;
+		goto err_unlink;
 	}
 	l->fd = fd;
 	if (!made)
@@ -149,7 +149,12 @@ static int do_open(struct erepl *r)
 		engine_mark_empty(r, "has a new image");
 	return 0;
 
-err_close:
+err_unlink:
+	/* An image made here and left behind would be opened as an existing
+	 * one next time: its seqmap not reset, nor a full copy asked for. */
+	if (made && unlink(l->path))
+		log_warn("%s: %s: cannot remove the image made: %s", e->name,
+			 l->path, strerror(errno));
 	close(fd);
 	return err;
 }

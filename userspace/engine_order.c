@@ -2,10 +2,11 @@
 /*
  * engine_order: overlapping requests reach each replica in submission
  * order.  A sub waits (BLOCKED) while an earlier request's sub on the same
- * replica is still out and the two overlap with at least one of them
- * writing.  This does not rely on the replica server's ordering, and it
- * also keeps reads from overtaking an acked write that a slow replica has
- * not applied yet.
+ * replica is still out, or an earlier trim/zero not yet answered has
+ * chunks still to come (chunks_to_come), and the two overlap with at least
+ * one of them writing.  This does not rely on the replica server's
+ * ordering, and it also keeps reads from overtaking an acked write that a
+ * slow replica has not applied yet.
  */
 #include "engine_int.h"
 

@@ -526,6 +526,32 @@ static void done_marker(struct erepl *r, struct ereq *q, bool err)
 					     ud_index(engine_ud(r->e, q, r, 0, 0))));
 }
 
+/* Mark empty the replicas that said HELLO with no write before the volume
+ * was known to hold any from before this run.  One that is up already
+ * (resyncing only its dirty map, or in sync) is failed, to be resynced in
+ * full after it reconnects.  At create engine_remote_check_empty does it. */
+static void note_had_data(struct engine *e)
+{
+	unsigned int i;
+
+	if (e->had_data)
+		return;
+	e->had_data = true;
+	if (e->in_create)
+		return;
+	for (i = 0; i < e->nr; i++) {
+		struct erepl *r = &e->repl[i];
+
+		if (!r->maybe_empty)
+			continue;
+		r->maybe_empty = false;
+		engine_mark_empty(r, "holds none of the volume's earlier "
+				     "writes");
+		if (r->up)
+			engine_replica_fail(r, -ENODATA, "held no write");
+	}
+}
+
 static int hello_reply(struct econn *c, const struct repl_hdr *h,
 		       const uint8_t *payload)
 {
@@ -558,11 +584,19 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	 * is a new image (the server made it on REPL_F_CREATE: a wiped data
 	 * dir, a replaced disk): what it missed while away is not all it
 	 * lacks.  At create this is judged once every replica has answered
-	 * (engine_remote_check_empty). */
-	if (c->applied_seq)
+	 * (engine_remote_check_empty); later, if no replica is known to
+	 * hold a write yet, once one does (note_had_data). */
+	if (c->applied_seq) {
 		e->written = true;
-	else if (e->written && !e->in_create)
+		if (!r->said_hello)
+			note_had_data(e);
+	} else if (e->written && !e->in_create) {
+		r->maybe_empty = false;
 		engine_mark_empty(r, "holds no write");
+	} else if (!e->in_create) {
+		r->maybe_empty = true;
+	}
+	r->said_hello = true;
 	/* A sync failed there (a FLUSH of ours, or its own at close): any
 	 * write it acked may be lost, not only what it is known to have
 	 * missed.  Told again after its restart, whose seq reset lets the
@@ -581,18 +615,25 @@ static bool holds_nothing(const struct erepl *r)
 
 void engine_remote_check_empty(struct engine *e)
 {
-	unsigned int i, n = 0;
+	unsigned int i, remotes = 0;
 
 	for (i = 0; i < e->nr; i++)
-		n += holds_nothing(&e->repl[i]);
-	/* Only then the local replicas' seqmaps are scanned. */
-	for (i = 0; i < e->nr && n && !e->written; i++)
-		if (e->repl[i].up && e->repl[i].local &&
-		    engine_local_written(&e->repl[i]))
+		remotes += !e->repl[i].local;
+	/* Nothing is written yet in this run: what replicas hold is from
+	 * before.  The local replicas' seqmaps are scanned only if no remote
+	 * said so and some remote may hold nothing (now or once up). */
+	for (i = 0; i < e->nr && remotes && !e->written; i++)
+		if (e->repl[i].local && engine_local_written(&e->repl[i]))
 			e->written = true;
-	for (i = 0; i < e->nr && n && e->written; i++)
-		if (holds_nothing(&e->repl[i]))
+	e->had_data = e->written;
+	for (i = 0; i < e->nr; i++) {
+		if (!holds_nothing(&e->repl[i]))
+			continue;
+		if (e->had_data)
 			engine_mark_empty(&e->repl[i], "holds no write");
+		else
+			e->repl[i].maybe_empty = true;
+	}
 }
 
 /* The sub a reply answers, or NULL if the tag names none that is out. */

@@ -525,9 +525,9 @@ static void sync_failed(struct erepl *r, const struct ereq *q, int res)
 	    (res != -EIO && res != -ENOSPC && res != -EDQUOT))
 		return;
 	log_warn("%s: replica %s failed a %s (%s): what it acked since its "
-		 "last flush may be lost; all of it is to be copied",
-		 r->e->name, r->zone, engine_op_name(q->op), strerror(-res));
-	engine_mark_missed(r, 0, r->e->size);
+		 "last flush may be lost", r->e->name, r->zone,
+		 engine_op_name(q->op), strerror(-res));
+	engine_mark_empty(r, "failed a sync");
 }
 
 void engine_sub_done(struct ereq *q, unsigned int ri, int res)

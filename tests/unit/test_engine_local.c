@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
@@ -284,6 +285,47 @@ static void test_engine_local_added_replica_resyncs_all(void **state)
 	check_resynced(e);
 }
 
+/* An image made anew whose seqmap then cannot be opened is removed again:
+ * left behind, the next open would take it for an existing image (its
+ * seqmap not reset, no full copy asked for). */
+static void test_engine_local_made_image_removed_on_failure(void **state)
+{
+	struct engine_opts o = {
+		.name = "loc", .size = SIZE, .ack = ENGINE_ACK_ALL,
+		.nr_replicas = 2, .state_dir = disk_dir, .create = true,
+		.min_in_sync = 1,
+	};
+	struct engine_stats st;
+	char seqmap[128];
+	struct engine *e;
+
+	(void)state;
+	wipe();
+	e = make(true);
+	write_all(e);
+	engine_destroy(e);
+	assert_int_equal(unlink(shm_img), 0);
+	snprintf(seqmap, sizeof(seqmap), "%s/loc.mem.seqmap", disk_dir);
+	assert_int_equal(unlink(seqmap), 0);
+	assert_int_equal(mkdir(seqmap, 0700), 0);
+	o.replicas[0].zone = "mem";
+	o.replicas[0].path = shm_img;
+	o.replicas[1].zone = "disk";
+	o.replicas[1].path = disk_img;
+	assert_int_equal(engine_create(loop, &o, &e), 0);
+	engine_get_stats(e, &st);
+	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
+	engine_destroy(e);
+	assert_int_equal(access(shm_img, F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(rmdir(seqmap), 0);
+	e = make(true);
+	engine_get_stats(e, &st);
+	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
+	assert_int_equal(st.replica[0].dirty_regions, SIZE / 65536);
+	check_resynced(e);
+}
+
 static int setup(void **state)
 {
 	struct uloop_opts lo = { .nr_small = 64, .nr_large = 2 };
@@ -322,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_engine_local_tmpfs_inline),
 		cmocka_unit_test(test_engine_local_recreated_image_resyncs_all),
 		cmocka_unit_test(test_engine_local_added_replica_resyncs_all),
+		cmocka_unit_test(test_engine_local_made_image_removed_on_failure),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -72,7 +72,6 @@ static void test_seqmap_create_set_get(void **state)
 	assert_int_equal(seqmap_open(path, 0, true, &m), -EINVAL);
 }
 
-/* A store survives SIGKILL of the process that made it, without msync. */
 /* Every page of the file has its blocks once opened: a store into a hole
  * of a shared mapping on a full filesystem would raise SIGBUS. */
 static void test_seqmap_file_is_allocated(void **state)
@@ -98,6 +97,7 @@ static void test_seqmap_file_is_allocated(void **state)
 	seqmap_close(m);
 }
 
+/* A store survives SIGKILL of the process that made it, without msync. */
 static void test_seqmap_survives_sigkill(void **state)
 {
 	struct seqmap *m;
