@@ -45,7 +45,7 @@ static const char common_usage[] =
 "  --volumes FILE           the volumes (volumes.json)\n"
 "  --stats FILE             p99 write latency per node and zone (stats.json)\n"
 "  --current FILE           the placement in force now (placement.json)\n"
-"  --output FILE            write there, atomically, instead of stdout\n"
+"  --output FILE            write there, atomically, instead of stdout (-)\n"
 "  --slow-factor K          slow: p99 over K x the cluster median (default 3)\n"
 "  --slow-band B            recovered only at p99 <= K x (1-B) x median\n"
 "                           (default 0.2)\n"
@@ -137,7 +137,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_VOLUMES: a->volumes = optarg; break;
 		case OPT_STATS: a->stats = optarg; break;
 		case OPT_CURRENT: a->current = optarg; break;
-		case OPT_OUTPUT: a->output = optarg; break;
+		case OPT_OUTPUT:	/* "-": stdout, as without it */
+			a->output = strcmp(optarg, "-") ? optarg : NULL;
+			break;
 		case OPT_ZONE_KEY: a->opts.zone_key = optarg; break;
 		case OPT_WRITE_PLACEMENT:
 			if (!a->plan)

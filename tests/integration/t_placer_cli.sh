@@ -71,6 +71,9 @@ expect_rc 0 "$T" place --topology $TOPO --volumes $VOLS --output p1.json
 check_placement $TOPO $VOLS p1.json
 expect_rc 0 "$T" place --topology $TOPO --volumes $VOLS
 cmp -s out.txt p1.json || fail "stdout and --output differ"
+expect_rc 0 "$T" place --topology $TOPO --volumes $VOLS --output -
+cmp -s out.txt p1.json || fail "--output - is not stdout"
+[ ! -e ./- ] || fail "--output - wrote a file named '-'"
 expect_rc 0 "$T" place --topology $TOPO --volumes $VOLS --output p1b.json
 cmp -s p1.json p1b.json || fail "place is not deterministic"
 # The same cluster listed backwards places every volume the same way.
