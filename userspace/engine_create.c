@@ -28,8 +28,9 @@ static int check_replicas(const struct engine_opts *o)
 	for (i = 0; i < o->nr_replicas; i++) {
 		const struct engine_replica_opts *a = &o->replicas[i];
 
-		if (!a->zone || !proto_label_ok(a->zone, strlen(a->zone), REPL_ZONE_MAX) || !!a->path == !!a->addr ||
-		    a->zone_id > ENGINE_ZONE_ID_MAX) {
+		if (!a->zone ||
+		    !proto_label_ok(a->zone, strlen(a->zone), REPL_ZONE_MAX) ||
+		    !!a->path == !!a->addr || a->zone_id > ENGINE_ZONE_ID_MAX) {
 			log_err("%s: replica %u: need a zone ([A-Za-z0-9._-]) "
 				"and exactly one of a path or an address, zone "
 				"id <= 254", o->name, i + 1);
@@ -54,7 +55,8 @@ static int check_opts(const struct engine_opts *o)
 {
 	uint32_t bs = o->block_size ? o->block_size : 4096;
 
-	if (!o->name || !proto_label_ok(o->name, strlen(o->name), REPL_NAME_MAX)) {
+	if (!o->name ||
+	    !proto_label_ok(o->name, strlen(o->name), REPL_NAME_MAX)) {
 		log_err("volume name must be 1..63 bytes of [A-Za-z0-9._-]");
 		return -EINVAL;
 	}

@@ -81,8 +81,9 @@ struct json_object *hist_to_json(const struct hist *h, const double *pcts,
  * _count.  Each 2^k is a bucket edge, so the count of samples below it is
  * exact; samples are whole nanoseconds, so that is the count of samples of
  * at most 2^k - 1 ns, and le says just that, exactly, in seconds with nine
- * decimals: le="0.000001023" counts samples <= 1023 ns.  labels is the inside of the braces,
- * e.g. device="loop0",op="write", already escaped; it may be empty.
+ * decimals: le="0.000001023" counts samples <= 1023 ns.  labels is the
+ * inside of the braces, e.g. device="loop0",op="write", already escaped;
+ * it may be empty.
  * Return 0 or -EIO if the stream failed. */
 int hist_prom_header(FILE *f, const char *name, const char *help);
 int hist_prom_series(FILE *f, const char *name, const char *labels,
