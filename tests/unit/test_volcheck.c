@@ -119,6 +119,22 @@ static void test_volcheck_ack_clears_failed(void **state)
 }
 
 /* Write an image of SIZE whose blocks hold ids[b] (0: zeroes). */
+/* A log in which block b's write 10 + b was issued and acked, for every
+ * block; ids[b] gets that id. */
+static void log_all_acked(uint64_t *ids)
+{
+	FILE *f = fopen(log_path, "wb");
+	uint64_t b;
+
+	assert_non_null(f);
+	for (b = 0; b < SIZE / VC_BLOCK; b++) {
+		rec(f, VC_ISSUE, b, 10 + b);
+		rec(f, VC_ACK, b, 10 + b);
+		ids[b] = 10 + b;
+	}
+	fclose(f);
+}
+
 static void image(const char *path, const uint64_t *ids)
 {
 	static char blk[VC_BLOCK];
@@ -146,18 +162,11 @@ static void test_volcheck_names_the_image(void **state)
 	uint64_t ids[SIZE / VC_BLOCK], b;
 	char text[4096], want[128];
 	struct vc_check *c;
-	FILE *f = fopen(log_path, "wb");
 	int fd, saved;
 	ssize_t n;
 
 	(void)state;
-	assert_non_null(f);
-	for (b = 0; b < SIZE / VC_BLOCK; b++) {
-		rec(f, VC_ISSUE, b, 10 + b);
-		rec(f, VC_ACK, b, 10 + b);
-		ids[b] = 10 + b;
-	}
-	fclose(f);
+	log_all_acked(ids);
 	assert_true((fd = mkstemp(img1)) >= 0);
 	close(fd);
 	assert_true((fd = mkstemp(img2)) >= 0);
@@ -198,19 +207,12 @@ static void test_volcheck_names_the_image(void **state)
 static void test_volcheck_longer_image_checked(void **state)
 {
 	char img[] = "/tmp/test_volcheck_long.XXXXXX";
-	uint64_t ids[SIZE / VC_BLOCK], b;
+	uint64_t ids[SIZE / VC_BLOCK];
 	struct vc_check *c;
-	FILE *f = fopen(log_path, "wb");
 	int fd;
 
 	(void)state;
-	assert_non_null(f);
-	for (b = 0; b < SIZE / VC_BLOCK; b++) {
-		rec(f, VC_ISSUE, b, 10 + b);
-		rec(f, VC_ACK, b, 10 + b);
-		ids[b] = 10 + b;
-	}
-	fclose(f);
+	log_all_acked(ids);
 	assert_true((fd = mkstemp(img)) >= 0);
 	close(fd);
 	image(img, ids);
