@@ -205,6 +205,10 @@ struct erepl {
 };
 
 #define EMISSED_IN_SYNC	0x1	/* missed map flag, see struct erepl */
+/* Missed map flag: a sync failed on this remote replica, and its server
+ * has not yet confirmed (a HELLO reply saying REPL_STATE_SYNC_FAILED) that
+ * it recorded the failure: its HELLOs say REPL_F_SYNC_FAILED. */
+#define EMISSED_SYNC_FAILED	0x2
 
 /* <name>.state on disk (little-endian x86/arm64 layout, as written). */
 struct estate_disk {

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "crc.h"
+#include "dirtymap.h"
 #include "log.h"
 #include "proto.h"
 
@@ -265,6 +266,8 @@ static int send_hello(struct econn *c)
 	memset(&h, 0, sizeof(h));
 	h.op = REPL_OP_HELLO;
 	h.flags = e->create ? REPL_F_CREATE : 0;
+	if (dirtymap_flags(c->r->missed) & EMISSED_SYNC_FAILED)
+		h.flags |= REPL_F_SYNC_FAILED;
 	h.len = sizeof(c->hello);
 	h.epoch = c->epoch;
 	h.payload_crc = proto_payload_crc(&c->hello, sizeof(c->hello));
@@ -601,8 +604,12 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	 * write it acked may be lost, not only what it is known to have
 	 * missed.  Told again after its restart, whose seq reset lets the
 	 * copies land. */
-	if (le32toh(st.state) == REPL_STATE_SYNC_FAILED)
+	if (le32toh(st.state) == REPL_STATE_SYNC_FAILED) {
 		engine_mark_empty(r, "reports a failed sync");
+		/* Its own record says so now (the reply waited for it). */
+		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
+					      ~EMISSED_SYNC_FAILED);
+	}
 	c->state = CONN_UP;
 	engine_replica_up(r);
 	return 0;

@@ -528,6 +528,13 @@ static void sync_failed(struct erepl *r, const struct ereq *q, int res)
 		 "last flush may be lost", r->e->name, r->zone,
 		 engine_op_name(q->op), strerror(-res));
 	engine_mark_empty(r, "failed a sync");
+	/* Its server records the failure on the disk that failed: the
+	 * record may not land, and then its seqs, trusted after a restart,
+	 * can claim lost writes, refusing the copies.  Its next HELLO says
+	 * so (made durable with the maps, before this op is answered). */
+	if (!r->local)
+		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) |
+					      EMISSED_SYNC_FAILED);
 }
 
 void engine_sub_done(struct ereq *q, unsigned int ri, int res)
