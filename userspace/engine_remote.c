@@ -407,7 +407,7 @@ int engine_remote_submit(struct erepl *r, struct ereq *q)
 	struct esub *s = &q->sub[r->idx];
 
 	if (c->state != CONN_UP)
-		return -EIO;
+		return -ENOTCONN;	/* not the server's EIO (a storage error) */
 	build_frame(r, q);
 	s->tx_next = 0;
 	if (c->txq_tail)

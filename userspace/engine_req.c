@@ -514,15 +514,28 @@ static void missed(struct erepl *r, const struct ereq *q)
 	}
 }
 
-/* r's storage failed a sync (a flush, or a FUA op, with a storage
- * error): Linux drops the dirty pages whose writeback failed and tells
- * one fsync only, so every write r acked since its last good flush may be
- * lost there, not just the recent ones the activity log still holds.  No
- * record says which: all of the volume is to be copied to it. */
+/* Whether res, on q's sub on r, says r's storage may have lost writes it
+ * acked before: a flush or FUA op failed with a storage error, or a
+ * remote's server answered a write with EIO (its disk failed it: what it
+ * acked before may still sit in a cache whose writeback fails as well,
+ * the page cache or the device's; a server that restarts before its own
+ * sync finds that out knows nothing of it). */
+static bool storage_failed(const struct erepl *r, const struct ereq *q,
+			   int res)
+{
+	if (flushing(q))
+		return res == -EIO || res == -ENOSPC || res == -EDQUOT;
+	return !r->local && engine_op_writes(q->op) && res == -EIO;
+}
+
+/* r's storage failed a sync (storage_failed()): Linux drops the dirty
+ * pages whose writeback failed and tells one fsync only, so every write r
+ * acked since its last good flush may be lost there, not just the recent
+ * ones the activity log still holds.  No record says which: all of the
+ * volume is to be copied to it. */
 static void sync_failed(struct erepl *r, const struct ereq *q, int res)
 {
-	if (!flushing(q) ||
-	    (res != -EIO && res != -ENOSPC && res != -EDQUOT))
+	if (!storage_failed(r, q, res))
 		return;
 	log_warn("%s: replica %s failed a %s (%s): what it acked since its "
 		 "last flush may be lost", r->e->name, r->zone,

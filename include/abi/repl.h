@@ -45,8 +45,9 @@ enum {
 #define REPL_F_CREATE		0x04	/* hello: create the image if missing */
 #define REPL_F_RESYNC		0x08	/* write: a resync copy, see below */
 /* hello: a sync of this replica failed (the engine saw a FLUSH or FUA op
- * fail with EIO, ENOSPC or EDQUOT), which its server may have been unable
- * to record (the failing disk holds the record too).  The server treats it
+ * fail with EIO, ENOSPC or EDQUOT, or a write with EIO), which its server
+ * may have been unable to record (the failing disk holds the record too,
+ * or it never synced since).  The server treats it
  * as its own failed sync: resets every block's seq and says
  * REPL_STATE_SYNC_FAILED (recorded before the reply) until the volume is
  * next recorded clean.  The engine copies all of the volume to it. */

@@ -1,5 +1,5 @@
 #!/bin/bash
-# timeout: 90
+# timeout: 120
 # A replica whose sync failed gets every write it acked since its last
 # good flush again, not only the last 250 ms of them.  Linux drops the
 # dirty pages whose writeback failed and tells one fsync only, so all of
@@ -23,6 +23,16 @@
 #   v3: its server does O_DIRECT: a write fails first, the engine hangs
 #       up, and the server's own sync at close fails.  The engine has
 #       seen no failed FLUSH; only the HELLO state (sync failed) says it.
+#   v4: O_DIRECT too, but it cannot reconnect before the restart, and
+#       its disk fails until its server is killed: the server's record
+#       of its failed sync at close cannot land.  The disk acks writes
+#       into a cache below the file system (loop over nbdfuse) whose
+#       writeback then fails, so the writes acked until the one that
+#       failed are gone, under the seqs that claim them; only the engine
+#       knows (a write failed with EIO from the server's disk) and says
+#       so in its HELLO.  (v3 lost
+#       them too when the engine reconnected before its server had seen
+#       the old connection close: no sync at close, nothing recorded.)
 # In v1 and v2 the seq file on disk may claim writes the image lost: the
 # FLUSH's two fdatasyncs run at once, so the seqs of writes that came
 # just after one may be written back while their data is not, and a seq
@@ -147,4 +157,5 @@ round() {
 round v1 refuse buffered lose
 round v2 reconnect buffered lose
 round v3 reconnect direct
+round v4 refuse direct
 echo "PASS: a replica whose FLUSH failed got back every write acked since its last good flush"
