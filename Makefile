@@ -305,6 +305,17 @@ test_nbdconn_SRCS := tests/unit/test_nbdconn.c tests/unit/nbd_client.c \
 	userspace/nbd.c userspace/nbdproto.c userspace/nbdsock.c \
 	userspace/uloop.c userspace/log.c userspace/hist.c
 
+# --- stallprobe: the stalled-receive probe of the nbd and replica servers ---
+# After the nbd block: it adds itself to that block's test sources.
+TAPESTRYD_SRCS += userspace/stallprobe.c
+test_nbd_SRCS += userspace/stallprobe.c
+test_nbdconn_SRCS += userspace/stallprobe.c
+fuzz_nbdserver_SRCS += userspace/stallprobe.c
+UNIT_TESTS += stallprobe
+test_stallprobe_SRCS := tests/unit/test_stallprobe.c userspace/stallprobe.c \
+			userspace/uloop.c userspace/log.c
+test_stallprobe_WRAP := uloop_get_sqe
+
 # --- daemon -----------------------------------------------------------------
 
 # ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@
 #include "replica_rules.h"
 #include "replica_rx.h"
 #include "seqmap.h"
+#include "stallprobe.h"
 #include "uloop.h"
 
 /*
@@ -150,13 +151,13 @@ struct rconn {
 	struct replica_rx rx;
 	uint8_t *rxbuf;
 	uint32_t rx_pos, rx_end;
-	bool recv_posted, recv_direct;
+	struct stallprobe probe;	/* the recv in flight, and whether a
+					 * cancel asks it how far it got
+					 * (see replica_conn_stalled) */
 	bool closing;		/* read no more; finish, then close */
 	bool tx_dead;		/* sending failed: drop replies */
 	bool shut_sent, rd_shut;
 	bool kicked, want_slot;
-	bool probing;		/* a cancel asks the direct recv how far it
-				 * got (see replica_conn_stalled) */
 	unsigned int ops;	/* network SQEs in flight */
 	uint64_t recv_ns;	/* recv posted or data received */
 	uint64_t send_ns;	/* sendmsg posted or data sent */
