@@ -425,24 +425,24 @@ static void hello_done(struct rvol *v, struct rslot *s, int res)
 	struct rhandle *h = NULL;
 	unsigned int i;
 
-	if (!res) {
-		for (i = 0; i < REPLICA_MAX_HANDLES && !h; i++)
-			if (c->handles[i].vol == v)
-				h = &c->handles[i];
-		if (h) {
-			replica_vol_put(v);	/* the handle has one */
-		} else {
-			for (i = 0; i < REPLICA_MAX_HANDLES && !h; i++)
-				if (!c->handles[i].vol)
-					h = &c->handles[i];
-			if (!h)
-				res = EMFILE;
-		}
-	}
 	if (res) {
 		replica_vol_put(v);
 		replica_reply(s, res);
 		return;
+	}
+	for (i = 0; i < REPLICA_MAX_HANDLES && !h; i++)
+		if (c->handles[i].vol == v)
+			h = &c->handles[i];
+	if (h) {
+		replica_vol_put(v);	/* the handle has one */
+	} else {
+		/* One is free: do_hello() let this HELLO in only if c had
+		 * a handle for the volume or a free one, counting the
+		 * HELLOs still waiting (handle_room), and a handle is given
+		 * back only when c goes. */
+		for (i = 0; i < REPLICA_MAX_HANDLES && !h; i++)
+			if (!c->handles[i].vol)
+				h = &c->handles[i];
 	}
 	h->vol = v;
 	h->epoch = s->hello_epoch;
