@@ -104,6 +104,9 @@ struct rvol {
 
 	/* being made clean after its last handle went away */
 	unsigned int sync_pending;
+	/* Why it may not be recorded clean: a failed fdatasync (which also
+	 * sets sync_failed), or EBUSY when not both could be submitted,
+	 * which drops nothing and so must not set sync_failed. */
 	int sync_err;
 	bool sync_again;		/* used again while syncing */
 };
