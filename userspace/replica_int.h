@@ -90,6 +90,10 @@ struct rvol {
 	int meta_err;
 	bool meta_failed;		/* the last write failed: change is
 					 * not on disk */
+	/* A failed write no HELLO waits for (a failed sync's record, say)
+	 * is retried by the server's tick at meta_retry_ns (0: none due),
+	 * each failure doubling meta_backoff_ns: see replica_vol_tick(). */
+	uint64_t meta_retry_ns, meta_backoff_ns;
 	uint8_t *meta_buf;
 	struct rslot *waiters;		/* HELLOs waiting for persistence */
 
@@ -101,6 +105,9 @@ struct rvol {
 
 	/* being made clean after its last handle went away */
 	unsigned int sync_pending;
+	/* Why it may not be recorded clean: a failed fdatasync (which also
+	 * sets sync_failed), or EBUSY when not both could be submitted,
+	 * which drops nothing and so must not set sync_failed. */
 	int sync_err;
 	bool sync_again;		/* used again while syncing */
 };
@@ -253,6 +260,9 @@ void replica_vol_put(struct rvol *v);
 void replica_vol_cqe(struct replica *r, enum replica_kind k, unsigned int id,
 		     unsigned int sub, int res);
 void replica_vol_status(const struct rvol *v, const char *zone, void *out);
+/* The server's periodic tick (now: uloop_now): retry the failed metadata
+ * writes that are due. */
+void replica_vol_tick(struct replica *r, uint64_t now);
 void replica_vol_close_all(struct replica *r);
 
 /* replica_io.c */

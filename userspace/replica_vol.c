@@ -425,24 +425,24 @@ static void hello_done(struct rvol *v, struct rslot *s, int res)
 	struct rhandle *h = NULL;
 	unsigned int i;
 
-	if (!res) {
-		for (i = 0; i < REPLICA_MAX_HANDLES && !h; i++)
-			if (c->handles[i].vol == v)
-				h = &c->handles[i];
-		if (h) {
-			replica_vol_put(v);	/* the handle has one */
-		} else {
-			for (i = 0; i < REPLICA_MAX_HANDLES && !h; i++)
-				if (!c->handles[i].vol)
-					h = &c->handles[i];
-			if (!h)
-				res = EMFILE;
-		}
-	}
 	if (res) {
 		replica_vol_put(v);
 		replica_reply(s, res);
 		return;
+	}
+	for (i = 0; i < REPLICA_MAX_HANDLES && !h; i++)
+		if (c->handles[i].vol == v)
+			h = &c->handles[i];
+	if (h) {
+		replica_vol_put(v);	/* the handle has one */
+	} else {
+		/* One is free: do_hello() let this HELLO in only if c had
+		 * a handle for the volume or a free one, counting the
+		 * HELLOs still waiting (handle_room), and a handle is given
+		 * back only when c goes. */
+		for (i = 0; i < REPLICA_MAX_HANDLES && !h; i++)
+			if (!c->handles[i].vol)
+				h = &c->handles[i];
 	}
 	h->vol = v;
 	h->epoch = s->hello_epoch;
@@ -450,6 +450,23 @@ static void hello_done(struct rvol *v, struct rslot *s, int res)
 	replica_vol_status(v, c->r->zone, s->inl);
 	s->reply_len = sizeof(struct repl_status);
 	replica_reply(s, 0);
+}
+
+/* Between retries of a failed metadata write that no HELLO waits for */
+#define META_RETRY_MIN_NS	1000000000ULL
+#define META_RETRY_MAX_NS	32000000000ULL
+
+/* Schedule the next retry of a failed write (replica_vol_tick), each one
+ * twice as far off as the last, up to META_RETRY_MAX_NS. */
+static void meta_retry_later(struct rvol *v)
+{
+	uint64_t b = v->meta_backoff_ns;
+
+	b = b ? b * 2 : META_RETRY_MIN_NS;
+	if (b > META_RETRY_MAX_NS)
+		b = META_RETRY_MAX_NS;
+	v->meta_backoff_ns = b;
+	v->meta_retry_ns = uloop_now(v->r->loop) + b;
 }
 
 static void meta_done(struct rvol *v)
@@ -461,13 +478,18 @@ static void meta_done(struct rvol *v)
 	 * later ones must wait for a write of their own (one each, so that
 	 * a disk that keeps failing is not retried in a loop).  The retry
 	 * goes to the same slot: the other one holds the last good record,
-	 * which only a completed write may replace. */
+	 * which only a completed write may replace.  A change no HELLO
+	 * waits for (a failed sync's record) is retried with backoff. */
 	if (err) {
 		log_err("volume %s: metadata write failed: %s", v->name,
 			strerror(err));
 		v->meta_counter--;
 	} else {
+		if (v->meta_failed)
+			log_info("volume %s: metadata written on a retry",
+				 v->name);
 		v->persisted = v->in_flight_change;
+		v->meta_retry_ns = v->meta_backoff_ns = 0;
 	}
 	v->meta_failed = err != 0;
 	while ((s = *pp)) {
@@ -481,7 +503,23 @@ static void meta_done(struct rvol *v)
 	}
 	if (!err || v->waiters)
 		meta_kick(v);
+	else
+		meta_retry_later(v);
 	vol_maybe_free(v);
+}
+
+void replica_vol_tick(struct replica *r, uint64_t now)
+{
+	struct rvol *v;
+	unsigned int i;
+
+	for (i = 0; i < r->vols_cap; i++) {
+		v = r->vols[i];
+		if (!v || !v->meta_retry_ns || now < v->meta_retry_ns)
+			continue;
+		v->meta_retry_ns = 0;
+		meta_kick(v);
+	}
 }
 
 void replica_vol_hello(struct rvol *v, struct rslot *s)
