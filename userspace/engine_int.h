@@ -194,6 +194,8 @@ struct erepl {
 	unsigned int nblocked;
 	bool unblocking, rescan;
 	bool said_hello;	/* a remote's first HELLO of this run came */
+	/* Remote: a full copy after its HELLO said sync failed (EFC_*). */
+	uint8_t full_copy;
 	bool maybe_empty;	/* it said HELLO with no write while it was not
 				 * known whether the volume held any before
 				 * this run: marked empty if it did */
@@ -205,6 +207,17 @@ struct erepl {
 };
 
 #define EMISSED_IN_SYNC	0x1	/* missed map flag, see struct erepl */
+
+/* erepl.full_copy: a remote replica whose HELLO said sync failed is
+ * copied in full; once that copy is done, a FLUSH with REPL_F_FULL_COPY
+ * tells it so, and it stops saying sync failed (engine_resync.c). */
+enum {
+	EFC_NONE,
+	EFC_WANTED,	/* its HELLO on this connection said sync failed */
+	EFC_COPYING,	/* a resync of every region started after it */
+	EFC_TELL,	/* that resync is done: the flagged FLUSH is due */
+	EFC_TELLING,	/* the flagged FLUSH is out */
+};
 
 /* <name>.state on disk (little-endian x86/arm64 layout, as written). */
 struct estate_disk {

@@ -338,6 +338,8 @@ static uint32_t frame_op(const struct ereq *q, uint8_t *flags)
 		*flags = q->fua ? REPL_F_FUA : 0;
 		return REPL_OP_WRITE;
 	case EOP_FLUSH:
+		/* Internal flushes are the ones telling of a full copy. */
+		*flags = q->internal ? REPL_F_FULL_COPY : 0;
 		return REPL_OP_FLUSH;
 	case EOP_TRIM:
 		*flags = q->fua ? REPL_F_FUA : 0;
@@ -601,8 +603,11 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	 * write it acked may be lost, not only what it is known to have
 	 * missed.  Told again after its restart, whose seq reset lets the
 	 * copies land. */
-	if (le32toh(st.state) == REPL_STATE_SYNC_FAILED)
+	r->full_copy = EFC_NONE;
+	if (le32toh(st.state) == REPL_STATE_SYNC_FAILED) {
 		engine_mark_empty(r, "reports a failed sync");
+		r->full_copy = EFC_WANTED;
+	}
 	c->state = CONN_UP;
 	engine_replica_up(r);
 	return 0;

@@ -613,6 +613,7 @@ void engine_replica_fail(struct erepl *r, int err, const char *why)
 		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
 					      ~EMISSED_IN_SYNC);
 	r->insync_mark = 0;
+	r->full_copy = EFC_NONE;	/* the claim was for that connection */
 	r->state = ENGINE_REPLICA_DEGRADED;
 	r->up = false;
 	r->slow = false;

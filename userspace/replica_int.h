@@ -275,5 +275,8 @@ void replica_io_submit(struct rslot *s);
 void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res);
 /* A sync of v's files failed with err (positive): see rvol.sync_failed. */
 void replica_vol_sync_failed(struct rvol *v, int err);
+/* A FLUSH with REPL_F_FULL_COPY ended with res (0 or a positive errno):
+ * a sync-failed volume whose copy is now durable is recorded dirty. */
+void replica_vol_copied(struct rvol *v, int res);
 
 #endif /* TAPESTRY_REPLICA_INT_H */

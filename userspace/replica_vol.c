@@ -192,7 +192,8 @@ static int vol_create(struct replica *r, struct rvol *v)
  * before anything trusts them: resync then copies over every block it is
  * sent, and this replica's blocks lose every comparison.  The record
  * and the volume's state stay REPL_STATE_SYNC_FAILED until the volume is
- * next recorded clean: HELLO and STATUS say so, so an engine copies all
+ * next recorded clean, or dirty once a full copy to it is durable
+ * (replica_vol_copied): HELLO and STATUS say so, so an engine copies all
  * of it, and a restart before that clean close resets the seqs again
  * (copies applied since may have been lost with the page cache) rather
  * than forgetting the failure. */
@@ -580,10 +581,31 @@ void replica_vol_sync_failed(struct rvol *v, int err)
 	log_err("volume %s: sync failed: %s; writes acked before it may be "
 		"lost, so every later FLUSH fails; after a restart, which "
 		"resets its seqs, it reports a failed sync until it is next "
-		"closed clean", v->name,
+		"closed clean or copied in full again", v->name,
 		strerror(err));
 	/* Recorded, so that the next open resets the seqs (seq_reset) */
 	v->state = REPL_STATE_SYNC_FAILED;
+	v->change++;
+	meta_kick(v);
+}
+
+/* The engine copied every block to v since a HELLO told it the sync had
+ * failed, and this flush made the copies durable: v's seqs (reset when it
+ * was opened) now describe data that is on disk, so it may say dirty
+ * again, and later HELLOs let the engine resync only what it missed.
+ * The record changes in the background: a HELLO waits for it, and until
+ * it lands a restart finds SYNC_FAILED, resets the seqs again and says
+ * so (copies since may be lost with the page cache).  Not after a failed
+ * sync in this run (replica_state_copied). */
+void replica_vol_copied(struct rvol *v, int res)
+{
+	uint32_t st = replica_state_copied(v->state, res, v->sync_failed);
+
+	if (st == v->state)
+		return;
+	log_info("volume %s: a full copy to it is durable: no longer sync "
+		 "failed", v->name);
+	v->state = st;
 	v->change++;
 	meta_kick(v);
 }
