@@ -233,13 +233,14 @@ COMMON_SRCS += userspace/engine_recover.c
 COMMON_SRCS += userspace/engine_sync.c
 COMMON_SRCS += userspace/engine_stats.c
 COMMON_SRCS += userspace/engine_args.c
+COMMON_SRCS += userspace/engine_opts.c
 ENGINE_SRCS := userspace/engine.c userspace/engine_create.c \
 	       userspace/engine_req.c userspace/engine_policy.c \
 	       userspace/engine_order.c userspace/engine_local.c \
 	       userspace/engine_remote.c userspace/engine_state.c \
 	       userspace/engine_resync.c userspace/engine_recover.c \
 	       userspace/engine_sync.c userspace/engine_stats.c \
-	       userspace/dirtymap.c \
+	       userspace/engine_opts.c userspace/dirtymap.c \
 	       userspace/seqmap.c userspace/proto.c userspace/crc.c \
 	       userspace/uloop.c userspace/hist.c userspace/log.c
 UNIT_TESTS += engine_policy
@@ -263,7 +264,8 @@ test_engine_local_SRCS := tests/unit/test_engine_local.c $(ENGINE_SRCS)
 UNIT_TESTS += engine_remote
 test_engine_remote_SRCS := tests/unit/test_engine_remote.c $(ENGINE_SRCS)
 UNIT_TESTS += engine_args
-test_engine_args_SRCS := tests/unit/test_engine_args.c userspace/engine_args.c
+test_engine_args_SRCS := tests/unit/test_engine_args.c userspace/engine_args.c \
+			 userspace/engine_opts.c
 TAPESTRY_SRCS += tools/cmd_bench_volume.c
 TAPESTRY_SRCS += tools/bench_volume.c
 TAPESTRY_SRCS += tools/volcheck.c

@@ -79,10 +79,6 @@ static uint64_t conn_ud(const struct erepl *r, unsigned int op)
 int engine_remote_init(struct erepl *r, const char *addr)
 {
 	struct econn *c;
-	char host[64];
-	const char *colon = strrchr(addr, ':');
-	unsigned long port;
-	char *end;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -90,22 +86,14 @@ int engine_remote_init(struct erepl *r, const char *addr)
 	r->conn = c;
 	c->r = r;
 	c->fd = -1;
-	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host))
-		goto bad;
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = 0;
-	port = strtoul(colon + 1, &end, 10);
-	c->sa.sin_family = AF_INET;
-	c->sa.sin_port = htons((uint16_t)port);
-	if (*end || !port || port > 65535 ||
-	    inet_pton(AF_INET, host, &c->sa.sin_addr) != 1)
-		goto bad;
+	/* engine_create() checked it (engine_opts_check). */
+	if (engine_addr_parse(addr, &c->sa)) {
+		log_err("%s: replica %s: address '%s' is not IPv4:PORT",
+			r->e->name, r->zone, addr);
+		return -EINVAL;
+	}
 	c->rx = malloc(RX_CAP);
 	return c->rx ? 0 : -ENOMEM;
-bad:
-	log_err("%s: replica %s: address '%s' is not IPv4:PORT", r->e->name,
-		r->zone, addr);
-	return -EINVAL;
 }
 
 void engine_remote_free(struct erepl *r)
