@@ -70,6 +70,9 @@ static void req_free(struct engine *e, struct ereq *q)
 		uloop_buf_put(e->loop, q->buf);
 	q->buf = NULL;
 	q->own_buf = 0;
+	uloop_buf_put(e->loop, q->rbuf);
+	q->rbuf = NULL;
+	q->ubuf = NULL;
 	q->gen++;
 	q->prev = q->next = NULL;
 	if (q->internal) {
@@ -381,21 +384,37 @@ static void write_progress(struct ereq *q)
 		engine_next_chunk(q);
 }
 
-/* Whether the kernel may still write into q's borrowed read buffer: a
- * READ_FIXED on a local replica, abandoned when the replica failed, whose
- * completion has not come yet. */
-static bool read_buf_held(const struct ereq *q)
+/* Whether the kernel may still write into one of q's read buffers (own:
+ * q->rbuf, else the caller's): a READ_FIXED on a local replica, abandoned
+ * when the replica failed, whose completion has not come yet.  It may
+ * end with a partial DMA, so no other attempt may read into that buffer
+ * meanwhile. */
+static bool read_buf_held(const struct ereq *q, bool own)
 {
 	unsigned int i;
 
 	for (i = 0; i < q->e->nr; i++)
-		if (q->e->repl[i].local && q->sub[i].kref)
+		if (q->e->repl[i].local && q->sub[i].kref &&
+		    q->sub[i].in_rbuf == own)
 			return true;
 	return false;
 }
 
-/* Whether a replica may still write into q's read buffer: a sub out (a
- * remote reply is copied into it), or a local SQE still held. */
+int engine_read_pick_buf(struct ereq *q)
+{
+	if (!read_buf_held(q, false)) {
+		q->buf = q->ubuf;
+		return 0;
+	}
+	if ((!q->rbuf && uloop_buf_get(q->e->loop, q->len, &q->rbuf)) ||
+	    read_buf_held(q, true))
+		return -EBUSY;
+	q->buf = q->rbuf;
+	return 0;
+}
+
+/* Whether a replica may still write into q's read buffers: a sub out (a
+ * remote reply is copied into one), or a local SQE still held. */
 static bool read_busy(const struct ereq *q)
 {
 	unsigned int i;
@@ -403,7 +422,7 @@ static bool read_busy(const struct ereq *q)
 	for (i = 0; i < q->e->nr; i++)
 		if (sub_out(&q->sub[i]))
 			return true;
-	return read_buf_held(q);
+	return read_buf_held(q, false) || read_buf_held(q, true);
 }
 
 void engine_req_shutdown(struct ereq *q)
@@ -415,10 +434,12 @@ void engine_req_shutdown(struct ereq *q)
 	engine_req_fail_now(q, -ESHUTDOWN);
 }
 
-/* A failed read is retried on another replica at once, but answered only
- * once no abandoned read can land in the caller's buffer any more: after
- * done() the caller reuses it (engine_sub_unref() comes back here).  At
- * shutdown it is not retried. */
+/* A failed read is retried on another replica at once, into a buffer no
+ * abandoned read can still write into (engine_read_pick_buf), but
+ * answered only once no abandoned read can land in the caller's buffer
+ * any more: after done() the caller reuses it (engine_sub_unref() comes
+ * back here).  Data read into q's own buffer is copied to the caller's
+ * then.  At shutdown it is not retried. */
 static void read_progress(struct ereq *q)
 {
 	const struct esub *s = &q->sub[q->read_from];
@@ -436,8 +457,11 @@ static void read_progress(struct ereq *q)
 			return;
 		res = -EIO;
 	}
-	if (!read_buf_held(q))
-		complete(q, res);
+	if (read_buf_held(q, false))
+		return;
+	if (!res && q->buf != q->ubuf)
+		memcpy(q->ubuf->base, q->buf->base, q->len);
+	complete(q, res);
 }
 
 /* A flush is answered when every in-sync replica has synced its data and
