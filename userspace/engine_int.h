@@ -212,6 +212,10 @@ struct erepl {
 };
 
 #define EMISSED_IN_SYNC	0x1	/* missed map flag, see struct erepl */
+/* Missed map flag of a local replica: a sync of it failed, so its seqmap
+ * may vouch for writes the kernel dropped; reset before it is used again
+ * (engine_local.c). */
+#define EMISSED_SYNC_FAILED	0x2
 
 /* <name>.state on disk (little-endian x86/arm64 layout, as written). */
 struct estate_disk {

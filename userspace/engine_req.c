@@ -542,7 +542,11 @@ static void missed(struct erepl *r, const struct ereq *q)
  * error): Linux drops the dirty pages whose writeback failed and tells
  * one fsync only, so every write r acked since its last good flush may be
  * lost there, not just the recent ones the activity log still holds.  No
- * record says which: all of the volume is to be copied to it. */
+ * record says which: all of the volume is to be copied to it.  A local
+ * replica's seqs still vouch for those writes, and a resync copy applies
+ * only where it is newer: they are reset when it is next opened, on the
+ * record of the missed map's flag, which is durable with the map (as a
+ * replica server's .meta says SYNC_FAILED). */
 static void sync_failed(struct erepl *r, const struct ereq *q, int res)
 {
 	if (!flushing(q) ||
@@ -552,6 +556,9 @@ static void sync_failed(struct erepl *r, const struct ereq *q, int res)
 		 "last flush may be lost", r->e->name, r->zone,
 		 engine_op_name(q->op), strerror(-res));
 	engine_mark_empty(r, "failed a sync");
+	if (r->local)
+		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) |
+					      EMISSED_SYNC_FAILED);
 }
 
 void engine_sub_done(struct ereq *q, unsigned int ri, int res)
