@@ -150,7 +150,10 @@ static void complete(struct ereq *q, int res)
 	}
 	if (res)
 		e->failed++;
-	if (q->op == EOP_TRIM || q->op == EOP_ZERO)
+	/* Answered at its last chunk, it had none to come before either:
+	 * what waits for it waits for its subs, released as they end. */
+	if ((q->op == EOP_TRIM || q->op == EOP_ZERO) &&
+	    q->off + q->len < q->end)
 		release_chunk_waiters(e);
 	if (!e->in_api) {
 		call_done(q);
