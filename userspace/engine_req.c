@@ -591,8 +591,12 @@ void engine_sub_unref(struct ereq *q, unsigned int ri)
 {
 	if (q->sub[ri].kref)
 		q->sub[ri].kref--;
-	if (q->op == EOP_READ && !q->internal && !q->acked)
-		progress(q);	/* an answer may have waited for this */
+	/* A read's answer or retry may have waited for a local replica's
+	 * SQE to give its buffer back (read_buf_held); a remote one's send
+	 * holds no read buffer. */
+	if (q->op == EOP_READ && !q->internal && !q->acked &&
+	    q->e->repl[ri].local)
+		progress(q);
 	maybe_finish(q);
 }
 
