@@ -741,6 +741,14 @@ void engine_mark_missed(struct erepl *r, uint64_t off, uint64_t len)
 
 void engine_mark_empty(struct erepl *r, const char *why)
 {
+	uint64_t n = dirtymap_regions(r->missed);
+
+	/* Marked already, for another reason found at the same time (a
+	 * replica new to the volume with an image made anew, a HELLO both
+	 * holding no write and reporting a failed sync): nothing changes. */
+	if (dirtymap_count(r->missed) == n && dirtymap_count(r->dirty) == n &&
+	    !(dirtymap_flags(r->missed) & EMISSED_IN_SYNC))
+		return;
 	log_warn("%s: replica %s %s: all of it is to be copied", r->e->name,
 		 r->zone, why);
 	engine_mark_missed(r, 0, r->e->size);

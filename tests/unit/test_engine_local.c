@@ -286,6 +286,54 @@ static void test_engine_local_added_replica_resyncs_all(void **state)
 	check_resynced(e);
 }
 
+/* How many lines of file path contain str. */
+static int count_lines(const char *path, const char *str)
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, str) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* A replica new to the volume whose image is made anew too is marked
+ * empty once: the second mark would scan every region again and say so
+ * again. */
+static void test_engine_local_marked_empty_once(void **state)
+{
+	struct engine_stats st;
+	struct engine *e;
+	char logf[128];
+	int fd, saved;
+
+	(void)state;
+	wipe();
+	e = make_on(true, true);
+	write_all(e);
+	engine_destroy(e);
+	snprintf(logf, sizeof(logf), "%s/log", shm_dir);
+	fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	e = make(true);		/* mem: no maps, no image */
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	close(fd);
+	engine_get_stats(e, &st);
+	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
+	assert_int_equal(st.replica[0].dirty_regions, SIZE / 65536);
+	assert_int_equal(count_lines(logf, "all of it is to be copied"), 1);
+	check_resynced(e);
+}
+
 /* An image made anew whose seqmap then cannot be opened is removed again:
  * left behind, the next open would take it for an existing image (its
  * seqmap not reset, no full copy asked for). */
@@ -442,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_engine_local_recreated_image_resyncs_all),
 		cmocka_unit_test(test_engine_local_added_replica_resyncs_all),
 		cmocka_unit_test(test_engine_local_made_image_removed_on_failure),
+		cmocka_unit_test(test_engine_local_marked_empty_once),
 		cmocka_unit_test(test_engine_local_failed_sync_resets_seqs),
 		cmocka_unit_test(test_engine_local_seqs_reset_after_restart),
 	};
