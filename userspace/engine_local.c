@@ -436,16 +436,18 @@ static int finish(struct erepl *r, struct ereq *q, int res)
 	struct esub *s = &q->sub[r->idx];
 	uint32_t bs = r->e->bs;
 
-	if (res == -EOPNOTSUPP && (q->op == EOP_TRIM || q->op == EOP_ZERO) &&
-	    s->run == RUN_TZ_FALLOCATE) {
+	if (res == -EOPNOTSUPP && s->run == RUN_TZ_FALLOCATE) {
 		/* No hole punching here (a file system without it, a block
-		 * device without write-zeroes), as a replica server may find
-		 * too: a trim is a hint, done; a zero takes ZERO_RANGE. */
-		if (q->op == EOP_ZERO) {
+		 * device without discard), as a replica server may find
+		 * too: a trim is a hint, done; a zero takes ZERO_RANGE --
+		 * unless it was one already (a block device's), which would
+		 * only fail the same way again. */
+		if (q->op == EOP_TRIM) {
+			res = 0;
+		} else if (q->op == EOP_ZERO && !r->loc->bdev) {
 			s->run = RUN_TZ_ZERO_RANGE;
 			return issue(r, q) ? -EBUSY : 1;
 		}
-		res = 0;
 	}
 	if (res < 0)
 		return res;
