@@ -78,6 +78,8 @@ struct esub {
 				 * trim/zero: its step (engine_local.c) */
 	uint8_t flushing;	/* a flush or FUA op, counted in nflush */
 	uint8_t inline_io;	/* local: done in the loop; res has its result */
+	uint8_t in_rbuf;	/* read: into the request's own buffer (rbuf),
+				 * not the caller's */
 	int32_t res;
 	uint64_t t_issue;	/* live time it became ISSUED (deadlines,
 				 * EWMA): see uloop_live_ns() */
@@ -122,8 +124,13 @@ struct ereq {
 	uint64_t seq;
 	uint64_t order;		/* submission order, for overlap checks */
 	uint64_t t_start;
-	struct uloop_buf *buf;
+	struct uloop_buf *buf;	/* the data; a read's: where the attempt
+				 * now out reads into (ubuf or rbuf) */
 	uint8_t own_buf;	/* put buf back when finished */
+	struct uloop_buf *ubuf;	/* read: the caller's buffer */
+	struct uloop_buf *rbuf;	/* read: its own, for a retry while an
+				 * abandoned read may still write into the
+				 * caller's; put back when finished */
 	uint8_t tried;		/* read: replicas tried (bitmask) */
 	int8_t read_from;	/* read: the replica it went to */
 	uint8_t shut;		/* read: to be answered -ESHUTDOWN once
@@ -207,6 +214,10 @@ struct erepl {
 };
 
 #define EMISSED_IN_SYNC	0x1	/* missed map flag, see struct erepl */
+/* Missed map flag of a local replica: a sync of it failed, so its seqmap
+ * may vouch for writes the kernel dropped; reset before it is used again
+ * (engine_local.c). */
+#define EMISSED_SYNC_FAILED	0x2
 
 /* erepl.full_copy: a remote replica whose HELLO said sync failed is
  * copied in full; once that copy is done, a FLUSH with REPL_F_FULL_COPY
@@ -399,8 +410,15 @@ void engine_next_chunk(struct ereq *q);
  * epoch go on. */
 void engine_state_durable(struct engine *e, int err);
 /* A read failed on q->read_from: try another replica.  Returns 0 if a
- * retry went out, -EIO if none is left. */
+ * retry went out (or waits for a buffer, see engine_read_pick_buf), -EIO
+ * if no replica is left. */
 int engine_read_retry(struct ereq *q);
+/* Point q->buf where q's next read attempt is to read: the caller's
+ * buffer unless an abandoned local read may still write into it, else
+ * q's own (taken from the loop's pool on first need).  -EBUSY when both
+ * are held or none is free: the attempt is to wait for an abandoned read's
+ * completion (engine_sub_unref() re-runs the request). */
+int engine_read_pick_buf(struct ereq *q);
 
 /* ---- engine_policy.c: decisions without side effects ---- */
 
