@@ -690,10 +690,12 @@ void replica_vol_cqe(struct replica *r, enum replica_kind k, unsigned int id,
 		v->sync_err = -res;
 	if (res < 0)
 		replica_vol_sync_failed(v, -res);
-	if (--v->sync_pending == 0) {
+	/* No vol_maybe_free() after vsync_done(): the volume may go only
+	 * once recorded clean, and meta_done() frees it then; without an
+	 * SQE for that record, meta_done() has already run, and freed v,
+	 * inside vsync_done(). */
+	if (--v->sync_pending == 0)
 		vsync_done(v);
-		vol_maybe_free(v);
-	}
 }
 
 void replica_vol_status(const struct rvol *v, const char *zone, void *out)

@@ -303,6 +303,25 @@ static void test_replica_vol_close_half_submitted_eio_not_retried(void **state)
 	assert_int_equal(v->sync_pending, 0);
 }
 
+/* SQEs for both syncs, none for the record saying clean: its write fails
+ * at once (meta_kick() reports it), and the volume is given up on as
+ * clean in memory only (freed, r->unclean, .meta still dirty).  The
+ * completion that got there used to touch the freed volume. */
+static void test_replica_vol_close_clean_record_no_sqe(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+
+	f->c.handles[0].vol = NULL;
+	sqe_budget = 2;
+	replica_vol_put(v);
+	settle(f);
+	sqe_budget = -1;
+	assert_int_equal(f->r->nvols, 0);
+	assert_true(f->r->unclean);
+	assert_int_equal(meta_state(f), REPL_STATE_DIRTY);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +341,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_close_half_submitted_eio_not_retried,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_close_clean_record_no_sqe, setup,
+			teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
