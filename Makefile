@@ -200,6 +200,10 @@ test_replica_rx_SRCS := tests/unit/test_replica_rx.c userspace/replica_rx.c \
 UNIT_TESTS += replica_rules
 test_replica_rules_SRCS := tests/unit/test_replica_rules.c \
 			   userspace/replica_rules.c userspace/crc.c
+UNIT_TESTS += replica_vol
+test_replica_vol_SRCS := tests/unit/test_replica_vol.c userspace/replica_vol.c \
+			 userspace/replica_rules.c userspace/seqmap.c \
+			 userspace/uloop.c userspace/log.c userspace/crc.c
 TAPESTRYD_SRCS += userspace/replica.c
 TAPESTRYD_SRCS += userspace/replica_cli.c
 TAPESTRYD_SRCS += userspace/replica_conn.c

@@ -110,6 +110,10 @@ struct rvol {
 	 * which drops nothing and so must not set sync_failed. */
 	int sync_err;
 	bool sync_again;		/* used again while syncing */
+	/* Syncs not both submitted (sync_err EBUSY) are started again by
+	 * the server's tick at sync_retry_ns (0: none due), with the same
+	 * backoff as meta_retry_ns. */
+	uint64_t sync_retry_ns, sync_backoff_ns;
 };
 
 enum rslot_state {
@@ -261,7 +265,8 @@ void replica_vol_cqe(struct replica *r, enum replica_kind k, unsigned int id,
 		     unsigned int sub, int res);
 void replica_vol_status(const struct rvol *v, const char *zone, void *out);
 /* The server's periodic tick (now: uloop_now): retry the failed metadata
- * writes that are due. */
+ * writes, and the close-time syncs that could not be submitted, that are
+ * due. */
 void replica_vol_tick(struct replica *r, uint64_t now);
 void replica_vol_close_all(struct replica *r);
 

@@ -457,17 +457,23 @@ static void hello_done(struct rvol *v, struct rslot *s, int res)
 #define META_RETRY_MIN_NS	1000000000ULL
 #define META_RETRY_MAX_NS	32000000000ULL
 
-/* Schedule the next retry of a failed write (replica_vol_tick), each one
- * twice as far off as the last, up to META_RETRY_MAX_NS. */
-static void meta_retry_later(struct rvol *v)
+/* When to make the next retry of a failed write or close-time sync
+ * (replica_vol_tick): each one twice as far off as the last, up to
+ * META_RETRY_MAX_NS. */
+static uint64_t retry_at(struct rvol *v, uint64_t *backoff_ns)
 {
-	uint64_t b = v->meta_backoff_ns;
+	uint64_t b = *backoff_ns;
 
 	b = b ? b * 2 : META_RETRY_MIN_NS;
 	if (b > META_RETRY_MAX_NS)
 		b = META_RETRY_MAX_NS;
-	v->meta_backoff_ns = b;
-	v->meta_retry_ns = uloop_now(v->r->loop) + b;
+	*backoff_ns = b;
+	return uloop_now(v->r->loop) + b;
+}
+
+static void meta_retry_later(struct rvol *v)
+{
+	v->meta_retry_ns = retry_at(v, &v->meta_backoff_ns);
 }
 
 static void meta_done(struct rvol *v)
@@ -509,6 +515,8 @@ static void meta_done(struct rvol *v)
 	vol_maybe_free(v);
 }
 
+static void vol_start_sync(struct rvol *v);
+
 void replica_vol_tick(struct replica *r, uint64_t now)
 {
 	struct rvol *v;
@@ -516,10 +524,19 @@ void replica_vol_tick(struct replica *r, uint64_t now)
 
 	for (i = 0; i < r->vols_cap; i++) {
 		v = r->vols[i];
-		if (!v || !v->meta_retry_ns || now < v->meta_retry_ns)
+		if (v && v->meta_retry_ns && now >= v->meta_retry_ns) {
+			v->meta_retry_ns = 0;
+			meta_kick(v);
+		}
+		v = r->vols[i];	/* meta_kick() may have freed it */
+		if (!v || !v->sync_retry_ns || now < v->sync_retry_ns)
 			continue;
-		v->meta_retry_ns = 0;
-		meta_kick(v);
+		v->sync_retry_ns = 0;
+		/* Used again since: its next close syncs it */
+		if (v->refs || v->sync_pending)
+			continue;
+		v->sync_again = false;	/* this sync covers those writes */
+		vol_start_sync(v);
 	}
 }
 
@@ -551,6 +568,16 @@ void replica_vol_hello(struct rvol *v, struct rslot *s)
 
 /* ---- references and becoming clean ---- */
 
+/* The close-time syncs could not both be submitted (no SQE): nothing
+ * failed or was dropped, so the server's tick starts both again. */
+static void sync_retry_later(struct rvol *v)
+{
+	v->sync_retry_ns = retry_at(v, &v->sync_backoff_ns);
+	log_warn("volume %s: no SQE to sync it before it is recorded clean; "
+		 "trying again in %llu s", v->name,
+		 (unsigned long long)(v->sync_backoff_ns / 1000000000ULL));
+}
+
 static void vol_start_sync(struct rvol *v)
 {
 	struct io_uring_sqe *sqe;
@@ -568,8 +595,12 @@ static void vol_start_sync(struct rvol *v)
 		sqe->user_data = replica_ud(RK_VSYNC, UD_OP_FLUSH, v->id, i);
 		v->sync_pending++;
 	}
-	if (!v->sync_pending)
+	if (v->sync_pending)
+		return;
+	if (v->sync_failed)	/* never recorded clean: see vsync_done() */
 		log_err("volume %s: no SQE to sync it; it stays dirty", v->name);
+	else
+		sync_retry_later(v);
 }
 
 void replica_vol_sync_failed(struct rvol *v, int err)
@@ -612,14 +643,18 @@ void replica_vol_copied(struct rvol *v, int res)
 
 static void vsync_done(struct rvol *v)
 {
-	if (v->sync_err || v->sync_failed) {
+	if (v->sync_failed) {
 		log_err("volume %s: sync before close failed: %s; it stays "
-			"dirty", v->name, strerror(v->sync_err ? v->sync_err :
-						   v->sync_failed));
+			"dirty", v->name, strerror(v->sync_failed));
 		v->r->unclean = true;
 		meta_kick(v);	/* retries a failed write of the record */
 		return;
 	}
+	if (v->sync_err) {	/* EBUSY: not both submitted */
+		sync_retry_later(v);
+		return;
+	}
+	v->sync_backoff_ns = 0;
 	if (v->refs)	/* someone opened it meanwhile */
 		return;
 	if (v->sync_again) {	/* and wrote while we synced */
@@ -677,10 +712,12 @@ void replica_vol_cqe(struct replica *r, enum replica_kind k, unsigned int id,
 		v->sync_err = -res;
 	if (res < 0)
 		replica_vol_sync_failed(v, -res);
-	if (--v->sync_pending == 0) {
+	/* No vol_maybe_free() after vsync_done(): the volume may go only
+	 * once recorded clean, and meta_done() frees it then; without an
+	 * SQE for that record, meta_done() has already run, and freed v,
+	 * inside vsync_done(). */
+	if (--v->sync_pending == 0)
 		vsync_done(v);
-		vol_maybe_free(v);
-	}
 }
 
 void replica_vol_status(const struct rvol *v, const char *zone, void *out)
