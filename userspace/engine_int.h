@@ -203,6 +203,11 @@ struct erepl {
 	bool said_hello;	/* a remote's first HELLO of this run came */
 	/* Remote: a full copy after its HELLO said sync failed (EFC_*). */
 	uint8_t full_copy;
+	/* Remote: its last HELLO was refused with ENOTRECOVERABLE, a sync of
+	 * the volume failed since its server started: no copy to it can be
+	 * made durable until that server restarts, so it stays degraded and
+	 * is retried at most every ERETRY_SYNC_REFUSED_NS. */
+	bool sync_refused;
 	bool maybe_empty;	/* it said HELLO with no write while it was not
 				 * known whether the volume held any before
 				 * this run: marked empty if it did */
@@ -212,6 +217,13 @@ struct erepl {
 	uint64_t backoff_ns;
 	uint64_t t_down;	/* when it became degraded */
 };
+
+/* Reconnect backoff: from 100 ms, doubling to 1 s; to 5 s while the
+ * replica's server refuses the volume after a failed sync (it waits for
+ * someone to restart it: a retry every second would only fill both logs). */
+#define ERETRY_MIN_NS		100000000ULL
+#define ERETRY_MAX_NS		1000000000ULL
+#define ERETRY_SYNC_REFUSED_NS	5000000000ULL
 
 #define EMISSED_IN_SYNC	0x1	/* missed map flag, see struct erepl */
 /* Missed map flag of a local replica: a sync of it failed, so its seqmap

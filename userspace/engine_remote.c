@@ -68,6 +68,8 @@ struct econn {
 	struct __kernel_timespec cto;
 	uint8_t *rx;
 	uint32_t rx_head, rx_tail;
+	bool refused;		/* the HELLO was refused: logged as such,
+				 * not as a bad frame */
 };
 
 static uint64_t conn_ud(const struct erepl *r, unsigned int op)
@@ -268,6 +270,7 @@ static int send_hello(struct econn *c)
 	io_uring_sqe_set_data64(sqe, conn_ud(c->r, COP_HELLO));
 	c->nsqe++;
 	c->state = CONN_HELLO;
+	c->refused = false;
 	return post_recv(c);
 }
 
@@ -551,6 +554,24 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 
 	if (h->op != REPL_OP_HELLO)
 		return -EPROTO;
+	c->refused = h->status != 0;
+	if (h->status == ENOTRECOVERABLE) {
+		/* Its server's sync of the volume failed in its current run:
+		 * every FLUSH there fails until it restarts, so a copy to it
+		 * (all of the volume: any write it acked may be lost) could
+		 * never be made durable, and would be made again at each
+		 * reconnect.  It stays degraded, nothing is marked or
+		 * copied; the retries only look for the restart. */
+		if (!r->sync_refused)
+			log_warn("%s: replica %s refused hello: a sync of the "
+				 "volume failed there since its server "
+				 "started; it stays degraded until that server "
+				 "is restarted (then it is copied in full)",
+				 e->name, r->zone);
+		r->sync_refused = true;
+		return -ENOTRECOVERABLE;
+	}
+	r->sync_refused = false;
 	if (h->status) {
 		log_warn("%s: replica %s refused hello: %s", e->name, r->zone,
 			 strerror((int)h->status));
@@ -736,8 +757,9 @@ static void on_recv(struct econn *c, int res)
 	c->rx_tail += (uint32_t)res;
 	err = parse(c);
 	if (err) {
-		log_err("%s: replica %s sent a bad frame: %s", c->r->e->name,
-			c->r->zone, strerror(-err));
+		if (!c->refused)
+			log_err("%s: replica %s sent a bad frame: %s",
+				c->r->e->name, c->r->zone, strerror(-err));
 		conn_fail(c, err, "reply");
 		return;
 	}

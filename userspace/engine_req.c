@@ -615,15 +615,16 @@ const char *engine_op_name(unsigned int op)
 void engine_schedule_retry(struct erepl *r)
 {
 	struct engine *e = r->e;
+	uint64_t cap = r->sync_refused ? ERETRY_SYNC_REFUSED_NS : ERETRY_MAX_NS;
 
 	if (e->shutting_down)
 		return;
 	if (!r->backoff_ns)
-		r->backoff_ns = 100000000ULL;
+		r->backoff_ns = ERETRY_MIN_NS;
 	uloop_timer_arm(e->loop, &r->retry, uloop_now(e->loop) + r->backoff_ns);
 	r->backoff_ns *= 2;
-	if (r->backoff_ns > 1000000000ULL)
-		r->backoff_ns = 1000000000ULL;
+	if (r->backoff_ns > cap)
+		r->backoff_ns = cap;
 }
 
 /* Degrade r at once: from now on it takes no acks and no reads, and every

@@ -317,6 +317,8 @@ static void do_hello(struct rconn *c, struct rslot *s)
 		return;
 	}
 	v = replica_vol_find(r, hl.volume);
+	if (v && replica_vol_refuse_hello(v, s))
+		return;
 	if (!v) {
 		err = replica_vol_open(r, &hl, &v);
 		if (err) {

@@ -257,8 +257,16 @@ struct rvol *replica_vol_find(struct replica *r, const char *name);
 int replica_vol_open(struct replica *r, const struct replica_hello *hl,
 		     struct rvol **out);
 /* HELLO on an open volume (s holds a ref): raise the generation, mark it
- * dirty, and reply once that is on disk. */
+ * dirty, and reply once that is on disk.  After a failed sync of v in
+ * this run the reply, once the record saying so is on disk, refuses it
+ * (ENOTRECOVERABLE): see replica_vol_refuse_hello(). */
 void replica_vol_hello(struct rvol *v, struct rslot *s);
+/* A HELLO for v (s holds no ref) is refused with ENOTRECOVERABLE, and
+ * true returned, if a sync of v failed since the server started and the
+ * record saying so is on disk: v then fails every FLUSH until a restart
+ * resets its seqs, so a copy to it could never be made durable.  Else
+ * false, nothing done. */
+bool replica_vol_refuse_hello(struct rvol *v, struct rslot *s);
 void replica_vol_get(struct rvol *v);
 void replica_vol_put(struct rvol *v);
 void replica_vol_cqe(struct replica *r, enum replica_kind k, unsigned int id,

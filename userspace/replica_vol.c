@@ -420,12 +420,39 @@ static void vol_maybe_free(struct rvol *v)
 	vol_free(v);
 }
 
+/* Why a HELLO for v is refused after a failed sync (see
+ * replica_vol_refuse_hello): logged at each refusal, which an engine
+ * retries only every few seconds. */
+static void log_sync_refusal(const struct rvol *v, const struct rslot *s)
+{
+	log_warn("%s: HELLO %s refused: a sync of it failed since this "
+		 "server started, so no FLUSH of it can succeed; restart the "
+		 "server to let the engine copy it in full", s->c->peer,
+		 v->name);
+}
+
+bool replica_vol_refuse_hello(struct rvol *v, struct rslot *s)
+{
+	if (!v->sync_failed || v->persisted < v->change || v->meta_pending)
+		return false;
+	log_sync_refusal(v, s);
+	s->vol = v;
+	replica_reply(s, ENOTRECOVERABLE);
+	return true;
+}
+
 static void hello_done(struct rvol *v, struct rslot *s, int res)
 {
 	struct rconn *c = s->c;
 	struct rhandle *h = NULL;
 	unsigned int i;
 
+	/* The record of the failed sync is on disk now (res 0): a restart
+	 * will reset the seqs, and only then can a full copy land. */
+	if (!res && v->sync_failed) {
+		log_sync_refusal(v, s);
+		res = ENOTRECOVERABLE;
+	}
 	if (res) {
 		replica_vol_put(v);
 		replica_reply(s, res);
@@ -544,7 +571,8 @@ void replica_vol_hello(struct rvol *v, struct rslot *s)
 {
 	s->vol = v;
 	s->hello_epoch = s->req.epoch;
-	if (s->req.epoch > v->info.generation) {
+	/* After a failed sync hello_done() refuses it: it changes nothing */
+	if (s->req.epoch > v->info.generation && !v->sync_failed) {
 		log_info("volume %s: generation %llu -> %llu (from %s)",
 			 v->name, (unsigned long long)v->info.generation,
 			 (unsigned long long)s->req.epoch, s->c->peer);
