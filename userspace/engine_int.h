@@ -118,6 +118,8 @@ struct ereq {
 	uint8_t starting;	/* subs being started: no verdict yet */
 	uint8_t chunk_failed;	/* the policy failed for this chunk */
 	uint8_t rs_src;		/* resync: buffer with the payload */
+	uint8_t full_copy;	/* flush: tells its rs_target that a full
+				 * copy to it is done (REPL_F_FULL_COPY) */
 	uint64_t off;
 	uint32_t len;
 	uint64_t end;		/* trim/zero: end of the caller's range */
