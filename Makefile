@@ -265,6 +265,7 @@ test_engine_WRAP := engine_local_open engine_local_close engine_local_reopen \
 		    engine_remote_idle engine_remote_submit
 UNIT_TESTS += engine_local
 test_engine_local_SRCS := tests/unit/test_engine_local.c $(ENGINE_SRCS)
+test_engine_local_WRAP := engine_local_cqe
 UNIT_TESTS += engine_remote
 test_engine_remote_SRCS := tests/unit/test_engine_remote.c $(ENGINE_SRCS)
 UNIT_TESTS += engine_args

@@ -118,6 +118,8 @@ struct ereq {
 	uint8_t starting;	/* subs being started: no verdict yet */
 	uint8_t chunk_failed;	/* the policy failed for this chunk */
 	uint8_t rs_src;		/* resync: buffer with the payload */
+	uint8_t full_copy;	/* flush: tells its rs_target that a full
+				 * copy to it is done (REPL_F_FULL_COPY) */
 	uint64_t off;
 	uint32_t len;
 	uint64_t end;		/* trim/zero: end of the caller's range */
@@ -360,6 +362,12 @@ struct engine {
 
 /* ---- engine.c: the request lifecycle, called by the targets ---- */
 
+/* A flushing sub of q that was abandoned when r failed (past its
+ * timeout, say) ended with res: a failed sync is recorded as for one that
+ * was not (engine_req.c sync_failed): all of r to copy, and a local
+ * replica's seqs reset at its reopen. */
+void engine_abandoned_sync_done(struct erepl *r, const struct ereq *q,
+				int res);
 /* A sub finished on replica ri with res (0 or -errno). */
 void engine_sub_done(struct ereq *q, unsigned int ri, int res);
 /* One of the sub's SQEs/frames is no longer held by the kernel/peer. */

@@ -493,6 +493,9 @@ void engine_local_cqe(struct engine *e, struct ereq *q, struct erepl *r,
 		    cqe->res == (int)q->len)
 			seqmap_set(r->loc->seq, q->off / r->e->bs,
 				   q->len / r->e->bs, q->seq);
+		/* A sync that fails now lost writes all the same: r's seqs
+		 * are to be reset before its reopen (it waits for this). */
+		engine_abandoned_sync_done(r, q, res);
 		engine_sub_unref(q, r->idx);
 		return;
 	}

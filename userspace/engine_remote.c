@@ -329,8 +329,9 @@ static uint32_t frame_op(const struct ereq *q, uint8_t *flags)
 		*flags = q->fua ? REPL_F_FUA : 0;
 		return REPL_OP_WRITE;
 	case EOP_FLUSH:
-		/* Internal flushes are the ones telling of a full copy. */
-		*flags = q->internal ? REPL_F_FULL_COPY : 0;
+		/* Only the flush that says so: the flag ends the replica's
+		 * "sync failed", so no other flush may carry it. */
+		*flags = q->full_copy ? REPL_F_FULL_COPY : 0;
 		return REPL_OP_FLUSH;
 	case EOP_TRIM:
 		*flags = q->fua ? REPL_F_FUA : 0;

@@ -564,6 +564,12 @@ static void sync_failed(struct erepl *r, const struct ereq *q, int res)
 					      EMISSED_SYNC_FAILED);
 }
 
+void engine_abandoned_sync_done(struct erepl *r, const struct ereq *q,
+				int res)
+{
+	sync_failed(r, q, res);
+}
+
 void engine_sub_done(struct ereq *q, unsigned int ri, int res)
 {
 	struct erepl *r = &q->e->repl[ri];

@@ -184,6 +184,7 @@ static void tell_full_copy(struct erepl *r)
 		return;
 	q->rs_target = (int8_t)r->idx;
 	q->rs_gen = r->rs.gen;
+	q->full_copy = 1;
 	r->full_copy = EFC_TELLING;
 	engine_sub_start(q, r->idx, false);
 }

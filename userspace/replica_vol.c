@@ -759,7 +759,8 @@ void replica_vol_status(const struct rvol *v, const char *zone, void *out)
 	st.bytes_written = htole64(v->bytes_written);
 	st.block_size = htole32(v->info.block_size);
 	/* v->state is SYNC_FAILED from a failed sync (or its record found
-	 * at open) until the volume is next recorded clean. */
+	 * at open) until the volume is next recorded clean, or dirty by a
+	 * FLUSH with REPL_F_FULL_COPY (replica_vol_copied). */
 	st.state = htole32(v->state);
 	snprintf(st.zone, sizeof(st.zone), "%s", zone);
 	memcpy(out, &st, sizeof(st));

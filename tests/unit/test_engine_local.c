@@ -430,6 +430,59 @@ static void test_engine_local_failed_sync_resets_seqs(void **state)
 	check_resynced(e);	/* reopened by its retry, copied from mem */
 }
 
+/* Flush CQEs of the disk replica (index 1) that the kernel completes
+ * while this is set come back failed with EIO, as from a disk whose
+ * writeback failed (at the seam between the loop and engine_local). */
+static bool fail_disk_flush_cqes;
+
+void __real_engine_local_cqe(struct engine *e, struct ereq *q,
+			     struct erepl *r, const struct io_uring_cqe *cqe);
+
+void __wrap_engine_local_cqe(struct engine *e, struct ereq *q,
+			     struct erepl *r, const struct io_uring_cqe *cqe)
+{
+	struct io_uring_cqe c = *cqe;
+
+	if (fail_disk_flush_cqes && r->idx == 1 && q->op == EOP_FLUSH &&
+	    c.res >= 0)
+		c.res = -EIO;
+	__real_engine_local_cqe(e, q, r, &c);
+}
+
+/* A flush the disk replica was failed for before its fdatasync ended (it
+ * ran past the flush timeout, or another op failed there first): the
+ * sync then failing still means that writes may be lost there, and its
+ * seqs must be reset before its resync, or they keep vouching for them. */
+static void test_engine_local_abandoned_failed_sync_resets_seqs(void **state)
+{
+	struct ereq *q;
+	struct engine *e;
+	int spins = 0;
+
+	(void)state;
+	wipe();
+	e = make(true);
+	write_all(e);
+	drop_disk_writes();
+	ndone = nfail = 0;
+	fail_disk_flush_cqes = true;
+	assert_int_equal(engine_flush(e, done, NULL), 0);
+	q = e->tail;
+	assert_non_null(q);
+	assert_int_equal(q->op, EOP_FLUSH);
+	assert_int_equal(q->sub[1].state, SUB_ISSUED);
+	engine_enter(e);
+	engine_replica_fail(&e->repl[1], -ETIMEDOUT, "test: flush timeout");
+	engine_leave(e);
+	run_until(1);
+	while (!engine_local_idle(&e->repl[1])) {
+		assert_true(uloop_run_once(loop, 10000000ULL) >= 0);
+		assert_true(++spins < 1000);
+	}
+	fail_disk_flush_cqes = false;
+	check_resynced(e);	/* reopened by its retry, copied from mem */
+}
+
 /* The same across a restart before the replica was reopened: the failed
  * sync is on record, and the next open resets the seqs. */
 static void test_engine_local_seqs_reset_after_restart(void **state)
@@ -493,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_engine_local_marked_empty_once),
 		cmocka_unit_test(test_engine_local_failed_sync_resets_seqs),
 		cmocka_unit_test(test_engine_local_seqs_reset_after_restart),
+		cmocka_unit_test(test_engine_local_abandoned_failed_sync_resets_seqs),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
