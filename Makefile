@@ -200,6 +200,10 @@ test_replica_rx_SRCS := tests/unit/test_replica_rx.c userspace/replica_rx.c \
 UNIT_TESTS += replica_rules
 test_replica_rules_SRCS := tests/unit/test_replica_rules.c \
 			   userspace/replica_rules.c userspace/crc.c
+UNIT_TESTS += replica_vol
+test_replica_vol_SRCS := tests/unit/test_replica_vol.c userspace/replica_vol.c \
+			 userspace/replica_rules.c userspace/seqmap.c \
+			 userspace/uloop.c userspace/log.c userspace/crc.c
 TAPESTRYD_SRCS += userspace/replica.c
 TAPESTRYD_SRCS += userspace/replica_cli.c
 TAPESTRYD_SRCS += userspace/replica_conn.c
@@ -233,13 +237,14 @@ COMMON_SRCS += userspace/engine_recover.c
 COMMON_SRCS += userspace/engine_sync.c
 COMMON_SRCS += userspace/engine_stats.c
 COMMON_SRCS += userspace/engine_args.c
+COMMON_SRCS += userspace/engine_opts.c
 ENGINE_SRCS := userspace/engine.c userspace/engine_create.c \
 	       userspace/engine_req.c userspace/engine_policy.c \
 	       userspace/engine_order.c userspace/engine_local.c \
 	       userspace/engine_remote.c userspace/engine_state.c \
 	       userspace/engine_resync.c userspace/engine_recover.c \
 	       userspace/engine_sync.c userspace/engine_stats.c \
-	       userspace/dirtymap.c \
+	       userspace/engine_opts.c userspace/dirtymap.c \
 	       userspace/seqmap.c userspace/proto.c userspace/crc.c \
 	       userspace/uloop.c userspace/hist.c userspace/log.c
 UNIT_TESTS += engine_policy
@@ -260,10 +265,12 @@ test_engine_WRAP := engine_local_open engine_local_close engine_local_reopen \
 		    engine_remote_idle engine_remote_submit
 UNIT_TESTS += engine_local
 test_engine_local_SRCS := tests/unit/test_engine_local.c $(ENGINE_SRCS)
+test_engine_local_WRAP := engine_local_cqe
 UNIT_TESTS += engine_remote
 test_engine_remote_SRCS := tests/unit/test_engine_remote.c $(ENGINE_SRCS)
 UNIT_TESTS += engine_args
-test_engine_args_SRCS := tests/unit/test_engine_args.c userspace/engine_args.c
+test_engine_args_SRCS := tests/unit/test_engine_args.c userspace/engine_args.c \
+			 userspace/engine_opts.c
 TAPESTRY_SRCS += tools/cmd_bench_volume.c
 TAPESTRY_SRCS += tools/bench_volume.c
 TAPESTRY_SRCS += tools/volcheck.c
@@ -304,6 +311,17 @@ test_nbdconn_SRCS := tests/unit/test_nbdconn.c tests/unit/nbd_client.c \
 	tests/unit/fake_engine.c userspace/nbdconn.c userspace/nbdsend.c \
 	userspace/nbd.c userspace/nbdproto.c userspace/nbdsock.c \
 	userspace/uloop.c userspace/log.c userspace/hist.c
+
+# --- stallprobe: the stalled-receive probe of the nbd and replica servers ---
+# After the nbd block: it adds itself to that block's test sources.
+TAPESTRYD_SRCS += userspace/stallprobe.c
+test_nbd_SRCS += userspace/stallprobe.c
+test_nbdconn_SRCS += userspace/stallprobe.c
+fuzz_nbdserver_SRCS += userspace/stallprobe.c
+UNIT_TESTS += stallprobe
+test_stallprobe_SRCS := tests/unit/test_stallprobe.c userspace/stallprobe.c \
+			userspace/uloop.c userspace/log.c
+test_stallprobe_WRAP := uloop_get_sqe
 
 # --- daemon -----------------------------------------------------------------
 

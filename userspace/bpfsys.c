@@ -433,6 +433,73 @@ int bpfsys_pinned_fd(const char *dir, const char *name)
 	return fd;
 }
 
+/* Whether the program with this id uses a map among ids[0..n-1]; true
+ * when it cannot be told, false for a program gone meanwhile. */
+static bool prog_uses(__u32 prog_id, const __u32 *ids, unsigned int n)
+{
+	__u32 used[64], len, i, j;	/* 64: the kernel's MAX_USED_MAPS */
+	struct bpf_prog_info info;
+	int fd, err;
+
+	fd = bpf_prog_get_fd_by_id(prog_id);
+	if (fd < 0)
+		return errno != ENOENT;
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = sizeof(used) / sizeof(used[0]);
+	info.map_ids = (__u64)(unsigned long)used;
+	len = sizeof(info);
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	if (err || info.nr_map_ids > sizeof(used) / sizeof(used[0]))
+		return true;
+	for (i = 0; i < info.nr_map_ids; i++)
+		for (j = 0; j < n; j++)
+			if (used[i] == ids[j])
+				return true;
+	return false;
+}
+
+uint32_t bpfsys_obj_id(int fd)
+{
+	/* Both kinds of info start with type, then id. */
+	union {
+		struct bpf_prog_info prog;
+		struct bpf_map_info map;
+	} info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ?
+	       info.prog.id : 0;
+}
+
+static bool skipped(uint32_t id, const uint32_t *skip, unsigned int nskip)
+{
+	unsigned int i;
+
+	for (i = 0; i < nskip; i++)
+		if (skip[i] == id)
+			return true;
+	return false;
+}
+
+bool bpfsys_maps_in_use(const int *fds, unsigned int n, const uint32_t *skip,
+			unsigned int nskip)
+{
+	__u32 ids[8], id = 0;
+	unsigned int i;
+
+	if (n > sizeof(ids) / sizeof(ids[0]))
+		return true;
+	for (i = 0; i < n; i++)
+		if (!(ids[i] = bpfsys_obj_id(fds[i])))
+			return true;
+	while (!bpf_prog_get_next_id(id, &id))
+		if (!skipped(id, skip, nskip) && prog_uses(id, ids, n))
+			return true;
+	return errno != ENOENT;
+}
+
 /* How long a claim waits for the lock.  bpfsys_dir_claimed() holds a
  * shared lock for an open and a close, so a daemon that starts just then
  * finds the lock taken by a reader, not by another daemon: wait that out.

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct btf;
 struct bpf_map;
@@ -130,6 +131,20 @@ unsigned int bpfsys_pinned_count(const char *dir, const char *const *names,
 
 /* Open the pinned map dir/name.  -ENOENT if absent. */
 int bpfsys_pinned_fd(const char *dir, const char *name);
+
+/* Whether a loaded BPF program other than those with the ids
+ * skip[0..nskip-1] uses any of the maps behind fds[0..n-1] (n <= 8): the
+ * kernel's own record (each program's map ids), so a process that was
+ * killed with its programs holds nothing.  skip: the caller's own
+ * programs, which the kernel frees only after an RCU grace period.
+ * When it cannot be told (walking the programs needs CAP_SYS_ADMIN) the
+ * answer is true: callers use it to keep a map pinned, and keeping one
+ * is the safe mistake. */
+bool bpfsys_maps_in_use(const int *fds, unsigned int n, const uint32_t *skip,
+			unsigned int nskip);
+
+/* The kernel's id of the BPF program or map behind fd, or 0. */
+uint32_t bpfsys_obj_id(int fd);
 
 /* A daemon's claim on its pin directory: an exclusive flock on the
  * directory, held as long as *fd stays open.  Readers use it to tell pins

@@ -559,8 +559,11 @@ int engine_read_retry(struct ereq *q)
 
 	if (ri < 0)
 		return -EIO;
+	if (engine_read_pick_buf(q))
+		return 0;	/* once an abandoned read gives one back */
 	q->read_from = (int8_t)ri;
 	q->tried |= (uint8_t)(1U << ri);
+	q->sub[ri].in_rbuf = q->buf == q->rbuf;
 	engine_sub_start(q, (unsigned int)ri, true);
 	return 0;
 }
@@ -583,6 +586,7 @@ int engine_read(struct engine *e, uint64_t off, uint32_t len,
 		return -EAGAIN;
 	}
 	q->buf = buf;
+	q->ubuf = buf;
 	e->reads++;
 	if (engine_read_retry(q))
 		engine_req_fail_now(q, -EIO);

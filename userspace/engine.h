@@ -42,7 +42,8 @@
  * engine_opts.soft_mult, engine_replica_stats.resyncs and .lagged,
  * engine_get_zone_hist(), ENGINE_LAG_MAX(); engine_opts.flush_timeout_ms,
  * engine_stats.reconciles and .reconciling, ENGINE_ZONE_ID_MAX,
- * engine_replica_stats.inline_ops, engine_opts.lag_cut.  One
+ * engine_replica_stats.inline_ops, engine_opts.lag_cut,
+ * engine_opts_check(), engine_addr_parse(), ENGINE_QUEUE_DEPTH_MAX.  One
  * change of meaning: a zone_id of 0 now means "no zone tag"
  * (UD_ZONE_NONE), where the engine used to number zones by position,
  * which collided with the node's zone registry.
@@ -78,6 +79,8 @@ enum engine_lag_cut {
 
 #define ENGINE_ZONE_ID_MAX 254
 
+#define ENGINE_QUEUE_DEPTH_MAX 65536
+
 struct engine_replica_opts {
 	const char *zone;	/* required, unique within the volume */
 	/* Zone id for io_uring user_data (1..ENGINE_ZONE_ID_MAX), as the
@@ -101,7 +104,8 @@ struct engine_opts {
 	struct engine_replica_opts replicas[ENGINE_MAX_REPLICAS];
 	const char *state_dir;		/* dirty bitmaps and sequence state */
 	bool create;			/* create missing replica images */
-	unsigned int queue_depth;	/* request slots; 0 = 128 */
+	unsigned int queue_depth;	/* request slots; 0 = 128; at most
+					 * ENGINE_QUEUE_DEPTH_MAX */
 	uint32_t soft_floor_us;		/* soft deadline is max(floor, k * EWMA) */
 	uint32_t hard_timeout_ms;	/* 0 = 500 */
 	/* Added by the engine: k of the soft deadline; 0 = 4.  A
@@ -138,6 +142,42 @@ typedef void (*engine_done_fn)(void *arg, int res);
  * *out is set only on success. */
 int engine_create(struct uloop *loop, const struct engine_opts *o,
 		  struct engine **out);
+
+/* Which option engine_opts_check() refused (a field of struct
+ * engine_opts; for REPLICA and ZONE_ID, replicas[replica]). */
+enum engine_opt {
+	ENGINE_OPT_NAME = 1,
+	ENGINE_OPT_SIZE,
+	ENGINE_OPT_BLOCK_SIZE,
+	ENGINE_OPT_STATE_DIR,
+	ENGINE_OPT_REPLICAS,	/* none, or more than ENGINE_MAX_REPLICAS */
+	ENGINE_OPT_MIN_IN_SYNC,
+	ENGINE_OPT_ACK,
+	ENGINE_OPT_QUEUE_DEPTH,
+	ENGINE_OPT_REPLICA,	/* its zone, path or address */
+	ENGINE_OPT_ZONE_ID,
+};
+
+struct engine_opts_fault {
+	enum engine_opt opt;
+	unsigned int replica;	/* index into replicas[] */
+	/* Why, in words that read after the option's name ("--size: ...")
+	 * and do not depend on how a caller spells its options. */
+	char why[160];
+};
+
+/* The engine's rules for its options, as engine_create() applies them, so
+ * that a command line can be refused before anything is opened or
+ * registered.  Returns 0, or -EINVAL with *f saying which option is wrong
+ * and why (f may be NULL); logs nothing. */
+int engine_opts_check(const struct engine_opts *o,
+		      struct engine_opts_fault *f);
+
+/* A replica server's address as the engine dials it: "IPv4:PORT", port
+ * 1..65535 in decimal.  Returns 0 and fills *out (when not NULL), or
+ * -EINVAL and leaves it alone. */
+struct sockaddr_in;
+int engine_addr_parse(const char *addr, struct sockaddr_in *out);
 
 /* Stop without flushing; in-flight requests complete with -ESHUTDOWN before
  * this returns.  Accepts NULL. */

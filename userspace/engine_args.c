@@ -2,10 +2,9 @@
 #include "engine_args.h"
 
 #include "abi/repl.h"
-#include "proto.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,46 +77,22 @@ static int uint_arg(const char *s, unsigned int max, unsigned int *out)
 	return 0;
 }
 
-/* "IPv4:PORT", port 1..65535: what the engine dials (engine_remote.c).
- * Checked here so that a typo is refused before the engine has created
- * the state files and the other replicas' images. */
-static bool addr_ok(const char *addr)
-{
-	const char *colon = strrchr(addr, ':');
-	struct in_addr in;
-	char host[INET_ADDRSTRLEN];
-	unsigned long port;
-	char *end;
-
-	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host))
-		return false;
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = 0;
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	return colon[1] >= '0' && colon[1] <= '9' && !*end && !errno &&
-	       port && port <= 65535 && inet_pton(AF_INET, host, &in) == 1;
-}
-
 static int add_replica(struct engine_opts *o, char *arg, bool local)
 {
 	const char *opt = local ? "--local" : "--replica";
 	struct engine_replica_opts *r;
 	char *eq = strchr(arg, '=');
 
-	if (!eq || eq == arg || !eq[1] || (!local && !addr_ok(eq + 1))) {
+	/* The zone and the path or address are the engine's to judge
+	 * (engine_args_finish); here only the spelling ZONE=VALUE. */
+	if (!eq || eq == arg || !eq[1]) {
 		fprintf(stderr, "%s: want ZONE=%s, got '%s'\n", opt,
 			local ? "PATH" : "IPv4:PORT (port 1..65535)", arg);
 		return -EINVAL;
 	}
-	if (!proto_label_ok(arg, (size_t)(eq - arg), REPL_ZONE_MAX)) {
-		fprintf(stderr, "%s: zone '%.*s': want 1..%d bytes of "
-			"[A-Za-z0-9._-], not starting with '.'\n", opt,
-			(int)(eq - arg), arg, REPL_ZONE_MAX - 1);
-		return -EINVAL;
-	}
 	if (o->nr_replicas == ENGINE_MAX_REPLICAS) {
-		fprintf(stderr, "at most %d replicas\n", ENGINE_MAX_REPLICAS);
+		fprintf(stderr, "%s: at most %d replicas\n", opt,
+			ENGINE_MAX_REPLICAS);
 		return -EINVAL;
 	}
 	*eq = 0;
@@ -136,7 +111,8 @@ static int zone_id(char *arg)
 	char *eq = strchr(arg, '=');
 	unsigned int id;
 
-	if (!eq || eq == arg || uint_arg(eq + 1, 254, &id) || !id ||
+	/* 0 would mean "no id"; the upper bound is the engine's. */
+	if (!eq || eq == arg || uint_arg(eq + 1, UINT_MAX, &id) || !id ||
 	    nr_pending == sizeof(pending_ids) / sizeof(pending_ids[0]) ||
 	    (size_t)(eq - arg) >= REPL_ZONE_MAX) {
 		fprintf(stderr, "--zone-id: want ZONE=1..254, got '%s'\n", arg);
@@ -160,15 +136,7 @@ int engine_args_apply(struct engine_opts *o, int opt, char *arg)
 	unsigned int u;
 
 	switch (opt) {
-	case ENGINE_ARG_NAME:
-		if (!proto_label_ok(arg, strlen(arg), REPL_NAME_MAX)) {
-			fprintf(stderr, "--name '%s': want 1..%d bytes of "
-				"[A-Za-z0-9._-], not starting with '.'\n", arg,
-				REPL_NAME_MAX - 1);
-			return -EINVAL;
-		}
-		o->name = arg;
-		return 0;
+	case ENGINE_ARG_NAME: o->name = arg; return 0;
 	case ENGINE_ARG_STATE_DIR: o->state_dir = arg; return 0;
 	case ENGINE_ARG_CREATE: o->create = true; return 0;
 	case ENGINE_ARG_LOCAL: return add_replica(o, arg, true);
@@ -179,9 +147,8 @@ int engine_args_apply(struct engine_opts *o, int opt, char *arg)
 			return bad("size", arg);
 		return 0;
 	case ENGINE_ARG_BLOCK_SIZE:
-		/* The engine's rule: a power of two, 512 B .. one region. */
-		if (engine_args_size(arg, &v) || v < 512 || v > 65536 ||
-		    (v & (v - 1)))
+		/* 0 would mean the default; the rest is the engine's rule. */
+		if (engine_args_size(arg, &v) || !v || v > UINT32_MAX)
 			return bad("block-size", arg);
 		o->block_size = (uint32_t)v;
 		return 0;
@@ -202,10 +169,13 @@ int engine_args_apply(struct engine_opts *o, int opt, char *arg)
 			return bad("lag-cut", arg);
 		return 0;
 	case ENGINE_ARG_MIN_IN_SYNC:
-		if (uint_arg(arg, ENGINE_MAX_REPLICAS, &o->min_in_sync))
+		if (uint_arg(arg, UINT_MAX, &o->min_in_sync))
 			return bad("min-in-sync", arg);
 		return 0;
 	case ENGINE_ARG_QUEUE_DEPTH:
+		/* Tighter than the engine's ENGINE_QUEUE_DEPTH_MAX: the
+		 * callers register queue depth + ENGINE_LAG_MAX + 64 buffers,
+		 * and io_uring takes at most 16384. */
 		if (uint_arg(arg, 4096, &o->queue_depth) || !o->queue_depth)
 			return bad("queue-depth", arg);
 		return 0;
@@ -232,38 +202,29 @@ int engine_args_apply(struct engine_opts *o, int opt, char *arg)
 	return -EINVAL;
 }
 
-/* Each replica in its own zone, each zone id given once: the engine's
- * rule, checked before tapestryd volume registers the zones. */
-static int check_unique(const struct engine_opts *o)
+/* The option a fault of the engine's rules is about, as spelt here. */
+static const char *opt_name(const struct engine_opts *o,
+			    const struct engine_opts_fault *f)
 {
-	unsigned int i, j;
-
-	for (i = 0; i < o->nr_replicas; i++) {
-		const struct engine_replica_opts *a = &o->replicas[i];
-
-		for (j = 0; j < i; j++) {
-			const struct engine_replica_opts *b = &o->replicas[j];
-
-			if (!strcmp(a->zone, b->zone)) {
-				fprintf(stderr, "%s: zone '%s' has a replica "
-					"already; one replica per zone\n",
-					a->path ? "--local" : "--replica",
-					a->zone);
-				return -EINVAL;
-			}
-			if (a->zone_id && a->zone_id == b->zone_id) {
-				fprintf(stderr, "--zone-id: zones %s and %s "
-					"both have id %u\n", b->zone, a->zone,
-					a->zone_id);
-				return -EINVAL;
-			}
-		}
+	switch (f->opt) {
+	case ENGINE_OPT_NAME: return "--name";
+	case ENGINE_OPT_SIZE: return "--size";
+	case ENGINE_OPT_BLOCK_SIZE: return "--block-size";
+	case ENGINE_OPT_STATE_DIR: return "--state-dir";
+	case ENGINE_OPT_REPLICAS: return "--local, --replica";
+	case ENGINE_OPT_MIN_IN_SYNC: return "--min-in-sync";
+	case ENGINE_OPT_ACK: return "--ack";
+	case ENGINE_OPT_QUEUE_DEPTH: return "--queue-depth";
+	case ENGINE_OPT_REPLICA:
+		return o->replicas[f->replica].path ? "--local" : "--replica";
+	case ENGINE_OPT_ZONE_ID: return "--zone-id";
 	}
-	return 0;
+	return "options";
 }
 
 int engine_args_finish(struct engine_opts *o)
 {
+	struct engine_opts_fault f;
 	unsigned int i, j;
 
 	for (i = 0; i < nr_pending; i++) {
@@ -278,23 +239,8 @@ int engine_args_finish(struct engine_opts *o)
 		o->replicas[j].zone_id = pending_ids[i].id;
 	}
 	nr_pending = 0;
-	if (check_unique(o))
-		return -EINVAL;
-	if (!o->name || !o->size || !o->state_dir || !o->nr_replicas) {
-		fprintf(stderr, "need --name, --size, --state-dir and at least "
-			"one --local or --replica\n");
-		return -EINVAL;
-	}
-	if (o->min_in_sync > o->nr_replicas) {
-		fprintf(stderr, "--min-in-sync %u: the volume has only %u "
-			"replica%s (--local, --replica)\n", o->min_in_sync,
-			o->nr_replicas, o->nr_replicas == 1 ? "" : "s");
-		return -EINVAL;
-	}
-	if (o->size % (o->block_size ? o->block_size : 4096)) {
-		fprintf(stderr, "--size %llu is not a multiple of the block "
-			"size (%u; --block-size)\n", (unsigned long long)o->size,
-			o->block_size ? o->block_size : 4096);
+	if (engine_opts_check(o, &f)) {
+		fprintf(stderr, "%s: %s\n", opt_name(o, &f), f.why);
 		return -EINVAL;
 	}
 	return 0;

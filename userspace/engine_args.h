@@ -53,8 +53,10 @@ extern const struct option engine_args_options[];
 int engine_args_apply(struct engine_opts *o, int opt, char *arg);
 
 /* After parsing: zone ids given with --zone-id before their --local or
- * --replica are resolved, required options checked.  Returns 0 or
- * -EINVAL with a message. */
+ * --replica are resolved, then the engine's own rules applied
+ * (engine_opts_check), so a volume the engine would refuse is refused
+ * before anything is opened or registered.  Returns 0 or -EINVAL with a
+ * message naming the option. */
 int engine_args_finish(struct engine_opts *o);
 
 /* Usage lines for the options above. */

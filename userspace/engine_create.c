@@ -16,66 +16,42 @@
 #include "engine_int.h"
 #include "hist.h"
 #include "log.h"
-#include "proto.h"
 
 #define CONNECT_WAIT_NS	3000000000ULL
 #define DESTROY_WAIT_NS	5000000000ULL
 
-static int check_replicas(const struct engine_opts *o)
+static const char *opt_name(enum engine_opt opt)
 {
-	unsigned int i, j;
-
-	for (i = 0; i < o->nr_replicas; i++) {
-		const struct engine_replica_opts *a = &o->replicas[i];
-
-		if (!a->zone ||
-		    !proto_label_ok(a->zone, strlen(a->zone), REPL_ZONE_MAX) ||
-		    !!a->path == !!a->addr || a->zone_id > ENGINE_ZONE_ID_MAX) {
-			log_err("%s: replica %u: need a zone ([A-Za-z0-9._-]) "
-				"and exactly one of a path or an address, zone "
-				"id <= 254", o->name, i + 1);
-			return -EINVAL;
-		}
-		for (j = 0; j < i; j++) {
-			const struct engine_replica_opts *b = &o->replicas[j];
-
-			if (!strcmp(a->zone, b->zone) ||
-			    (a->zone_id && a->zone_id == b->zone_id)) {
-				log_err("%s: zones %s and %s: zones and zone "
-					"ids must be unique", o->name, a->zone,
-					b->zone);
-				return -EINVAL;
-			}
-		}
+	switch (opt) {
+	case ENGINE_OPT_NAME: return "name";
+	case ENGINE_OPT_SIZE: return "size";
+	case ENGINE_OPT_BLOCK_SIZE: return "block size";
+	case ENGINE_OPT_STATE_DIR: return "state dir";
+	case ENGINE_OPT_REPLICAS: return "replicas";
+	case ENGINE_OPT_MIN_IN_SYNC: return "min-in-sync";
+	case ENGINE_OPT_ACK: return "ack policy";
+	case ENGINE_OPT_QUEUE_DEPTH: return "queue depth";
+	case ENGINE_OPT_REPLICA: return "replica";
+	case ENGINE_OPT_ZONE_ID: return "zone id";
 	}
-	return 0;
+	return "option";
 }
 
+/* The engine's rules (engine_opts.c), logged where they are handled. */
 static int check_opts(const struct engine_opts *o)
 {
-	uint32_t bs = o->block_size ? o->block_size : 4096;
+	struct engine_opts_fault f;
+	int err;
 
-	if (!o->name ||
-	    !proto_label_ok(o->name, strlen(o->name), REPL_NAME_MAX)) {
-		log_err("volume name must be 1..63 bytes of [A-Za-z0-9._-]");
-		return -EINVAL;
+	if ((err = engine_opts_check(o, &f))) {
+		if (f.opt == ENGINE_OPT_REPLICA || f.opt == ENGINE_OPT_ZONE_ID)
+			log_err("%s: replica %u: %s", o->name, f.replica + 1,
+				f.why);
+		else
+			log_err("%s: %s: %s", o->name ? o->name : "volume",
+				opt_name(f.opt), f.why);
 	}
-	if (bs < 512 || bs > EREGION || (bs & (bs - 1)) || !o->size ||
-	    o->size % bs) {
-		log_err("%s: size must be a non-zero multiple of the block "
-			"size, a power of two from 512 to 64 KiB", o->name);
-		return -EINVAL;
-	}
-	if (!o->nr_replicas || o->nr_replicas > ENGINE_MAX_REPLICAS ||
-	    o->min_in_sync > o->nr_replicas || !o->state_dir ||
-	    (o->ack != ENGINE_ACK_ALL && o->ack != ENGINE_ACK_QUORUM) ||
-	    o->queue_depth > 65536) {
-		log_err("%s: need 1..%d replicas, min-in-sync <= replicas, "
-			"a state dir and an ack policy", o->name,
-			ENGINE_MAX_REPLICAS);
-		return -EINVAL;
-	}
-	return check_replicas(o);
+	return err;
 }
 
 static void copy_opts(struct engine *e, const struct engine_opts *o)

@@ -78,6 +78,8 @@ struct esub {
 				 * trim/zero: its step (engine_local.c) */
 	uint8_t flushing;	/* a flush or FUA op, counted in nflush */
 	uint8_t inline_io;	/* local: done in the loop; res has its result */
+	uint8_t in_rbuf;	/* read: into the request's own buffer (rbuf),
+				 * not the caller's */
 	int32_t res;
 	uint64_t t_issue;	/* live time it became ISSUED (deadlines,
 				 * EWMA): see uloop_live_ns() */
@@ -116,14 +118,21 @@ struct ereq {
 	uint8_t starting;	/* subs being started: no verdict yet */
 	uint8_t chunk_failed;	/* the policy failed for this chunk */
 	uint8_t rs_src;		/* resync: buffer with the payload */
+	uint8_t full_copy;	/* flush: tells its rs_target that a full
+				 * copy to it is done (REPL_F_FULL_COPY) */
 	uint64_t off;
 	uint32_t len;
 	uint64_t end;		/* trim/zero: end of the caller's range */
 	uint64_t seq;
 	uint64_t order;		/* submission order, for overlap checks */
 	uint64_t t_start;
-	struct uloop_buf *buf;
+	struct uloop_buf *buf;	/* the data; a read's: where the attempt
+				 * now out reads into (ubuf or rbuf) */
 	uint8_t own_buf;	/* put buf back when finished */
+	struct uloop_buf *ubuf;	/* read: the caller's buffer */
+	struct uloop_buf *rbuf;	/* read: its own, for a retry while an
+				 * abandoned read may still write into the
+				 * caller's; put back when finished */
 	uint8_t tried;		/* read: replicas tried (bitmask) */
 	int8_t read_from;	/* read: the replica it went to */
 	uint8_t shut;		/* read: to be answered -ESHUTDOWN once
@@ -194,6 +203,13 @@ struct erepl {
 	unsigned int nblocked;
 	bool unblocking, rescan;
 	bool said_hello;	/* a remote's first HELLO of this run came */
+	/* Remote: a full copy after its HELLO said sync failed (EFC_*). */
+	uint8_t full_copy;
+	/* Remote: its last HELLO was refused with ENOTRECOVERABLE, a sync of
+	 * the volume failed since its server started: no copy to it can be
+	 * made durable until that server restarts, so it stays degraded and
+	 * is retried at most every ERETRY_SYNC_REFUSED_NS. */
+	bool sync_refused;
 	bool maybe_empty;	/* it said HELLO with no write while it was not
 				 * known whether the volume held any before
 				 * this run: marked empty if it did */
@@ -204,11 +220,31 @@ struct erepl {
 	uint64_t t_down;	/* when it became degraded */
 };
 
+/* Reconnect backoff: from 100 ms, doubling to 1 s; to 5 s while the
+ * replica's server refuses the volume after a failed sync (it waits for
+ * someone to restart it: a retry every second would only fill both logs). */
+#define ERETRY_MIN_NS		100000000ULL
+#define ERETRY_MAX_NS		1000000000ULL
+#define ERETRY_SYNC_REFUSED_NS	5000000000ULL
+
 #define EMISSED_IN_SYNC	0x1	/* missed map flag, see struct erepl */
-/* Missed map flag: a sync failed on this remote replica, and its server
- * has not yet confirmed (a HELLO reply saying REPL_STATE_SYNC_FAILED) that
- * it recorded the failure: its HELLOs say REPL_F_SYNC_FAILED. */
+/* Missed map flag: a sync of the replica failed, so its seqs may vouch
+ * for writes the kernel dropped.  Local: reset before it is used again
+ * (engine_local.c).  Remote: its HELLOs say REPL_F_SYNC_FAILED until a
+ * reply says REPL_STATE_SYNC_FAILED, its server's own record (which may
+ * not have landed: the failing disk holds it too). */
 #define EMISSED_SYNC_FAILED	0x2
+
+/* erepl.full_copy: a remote replica whose HELLO said sync failed is
+ * copied in full; once that copy is done, a FLUSH with REPL_F_FULL_COPY
+ * tells it so, and it stops saying sync failed (engine_resync.c). */
+enum {
+	EFC_NONE,
+	EFC_WANTED,	/* its HELLO on this connection said sync failed */
+	EFC_COPYING,	/* a resync of every region started after it */
+	EFC_TELL,	/* that resync is done: the flagged FLUSH is due */
+	EFC_TELLING,	/* the flagged FLUSH is out */
+};
 
 /* <name>.state on disk (little-endian x86/arm64 layout, as written). */
 struct estate_disk {
@@ -328,6 +364,12 @@ struct engine {
 
 /* ---- engine.c: the request lifecycle, called by the targets ---- */
 
+/* A flushing sub of q that was abandoned when r failed (past its
+ * timeout, say) ended with res: a failed sync is recorded as for one that
+ * was not (engine_req.c sync_failed): all of r to copy, and a local
+ * replica's seqs reset at its reopen. */
+void engine_abandoned_sync_done(struct erepl *r, const struct ereq *q,
+				int res);
 /* A sub finished on replica ri with res (0 or -errno). */
 void engine_sub_done(struct ereq *q, unsigned int ri, int res);
 /* One of the sub's SQEs/frames is no longer held by the kernel/peer. */
@@ -390,8 +432,15 @@ void engine_next_chunk(struct ereq *q);
  * epoch go on. */
 void engine_state_durable(struct engine *e, int err);
 /* A read failed on q->read_from: try another replica.  Returns 0 if a
- * retry went out, -EIO if none is left. */
+ * retry went out (or waits for a buffer, see engine_read_pick_buf), -EIO
+ * if no replica is left. */
 int engine_read_retry(struct ereq *q);
+/* Point q->buf where q's next read attempt is to read: the caller's
+ * buffer unless an abandoned local read may still write into it, else
+ * q's own (taken from the loop's pool on first need).  -EBUSY when both
+ * are held or none is free: the attempt is to wait for an abandoned read's
+ * completion (engine_sub_unref() re-runs the request). */
+int engine_read_pick_buf(struct ereq *q);
 
 /* ---- engine_policy.c: decisions without side effects ---- */
 

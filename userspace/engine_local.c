@@ -33,6 +33,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "dirtymap.h"
 #include "log.h"
 #include "seqmap.h"
 
@@ -101,6 +102,37 @@ static int check_size(struct erepl *r, int fd, struct stat *st)
 	return 0;
 }
 
+/* A sync of the image failed (EMISSED_SYNC_FAILED, set by sync_failed()
+ * in engine_req.c): the kernel may have dropped writes whose seqs the
+ * seqmap still records, and a block that claims a write's seq while
+ * holding older data would refuse the resync copy that could repair it.
+ * Which blocks is unknown, so every seq goes back to 0, durably, and then
+ * the flag is cleared, durably too, before a resync can clear any of its
+ * missed bits.  Returns 0 or -EIO (it stays closed, and is retried). */
+static int reset_after_failed_sync(struct erepl *r)
+{
+	struct seqmap *seq = r->loc->seq;
+	int err;
+
+	if (!(dirtymap_flags(r->missed) & EMISSED_SYNC_FAILED))
+		return 0;
+	seqmap_set(seq, 0, seqmap_blocks(seq), 0);
+	err = seqmap_sync(seq);
+	if (!err) {
+		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
+					      ~EMISSED_SYNC_FAILED);
+		err = dirtymap_sync(r->missed);
+	}
+	if (err) {
+		log_err("%s: resetting the seqs of %s after its failed sync: "
+			"%s", r->e->name, r->zone, strerror(-err));
+		return -EIO;
+	}
+	log_warn("%s: replica %s: a sync of it failed; every block's seq "
+		 "reset to 0, so resync overwrites them", r->e->name, r->zone);
+	return 0;
+}
+
 static int do_open(struct erepl *r)
 {
 	struct engine *e = r->e;
@@ -137,6 +169,8 @@ static int do_open(struct erepl *r)
 			strerror(-err));
 		goto err_unlink;
 	}
+	if ((err = reset_after_failed_sync(r)))
+		goto err_unlink;
 	l->fd = fd;
 	if (!made)
 		return 0;
@@ -402,16 +436,18 @@ static int finish(struct erepl *r, struct ereq *q, int res)
 	struct esub *s = &q->sub[r->idx];
 	uint32_t bs = r->e->bs;
 
-	if (res == -EOPNOTSUPP && (q->op == EOP_TRIM || q->op == EOP_ZERO) &&
-	    s->run == RUN_TZ_FALLOCATE) {
+	if (res == -EOPNOTSUPP && s->run == RUN_TZ_FALLOCATE) {
 		/* No hole punching here (a file system without it, a block
-		 * device without write-zeroes), as a replica server may find
-		 * too: a trim is a hint, done; a zero takes ZERO_RANGE. */
-		if (q->op == EOP_ZERO) {
+		 * device without discard), as a replica server may find
+		 * too: a trim is a hint, done; a zero takes ZERO_RANGE --
+		 * unless it was one already (a block device's), which would
+		 * only fail the same way again. */
+		if (q->op == EOP_TRIM) {
+			res = 0;
+		} else if (q->op == EOP_ZERO && !r->loc->bdev) {
 			s->run = RUN_TZ_ZERO_RANGE;
 			return issue(r, q) ? -EBUSY : 1;
 		}
-		res = 0;
 	}
 	if (res < 0)
 		return res;
@@ -457,6 +493,9 @@ void engine_local_cqe(struct engine *e, struct ereq *q, struct erepl *r,
 		    cqe->res == (int)q->len)
 			seqmap_set(r->loc->seq, q->off / r->e->bs,
 				   q->len / r->e->bs, q->seq);
+		/* A sync that fails now lost writes all the same: r's seqs
+		 * are to be reset before its reopen (it waits for this). */
+		engine_abandoned_sync_done(r, q, res);
 		engine_sub_unref(q, r->idx);
 		return;
 	}

@@ -69,6 +69,8 @@ struct econn {
 	struct __kernel_timespec cto;
 	uint8_t *rx;
 	uint32_t rx_head, rx_tail;
+	bool refused;		/* the HELLO was refused: logged as such,
+				 * not as a bad frame */
 };
 
 static uint64_t conn_ud(const struct erepl *r, unsigned int op)
@@ -80,10 +82,6 @@ static uint64_t conn_ud(const struct erepl *r, unsigned int op)
 int engine_remote_init(struct erepl *r, const char *addr)
 {
 	struct econn *c;
-	char host[64];
-	const char *colon = strrchr(addr, ':');
-	unsigned long port;
-	char *end;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -91,22 +89,14 @@ int engine_remote_init(struct erepl *r, const char *addr)
 	r->conn = c;
 	c->r = r;
 	c->fd = -1;
-	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host))
-		goto bad;
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = 0;
-	port = strtoul(colon + 1, &end, 10);
-	c->sa.sin_family = AF_INET;
-	c->sa.sin_port = htons((uint16_t)port);
-	if (*end || !port || port > 65535 ||
-	    inet_pton(AF_INET, host, &c->sa.sin_addr) != 1)
-		goto bad;
+	/* engine_create() checked it (engine_opts_check). */
+	if (engine_addr_parse(addr, &c->sa)) {
+		log_err("%s: replica %s: address '%s' is not IPv4:PORT",
+			r->e->name, r->zone, addr);
+		return -EINVAL;
+	}
 	c->rx = malloc(RX_CAP);
 	return c->rx ? 0 : -ENOMEM;
-bad:
-	log_err("%s: replica %s: address '%s' is not IPv4:PORT", r->e->name,
-		r->zone, addr);
-	return -EINVAL;
 }
 
 void engine_remote_free(struct erepl *r)
@@ -283,6 +273,7 @@ static int send_hello(struct econn *c)
 	io_uring_sqe_set_data64(sqe, conn_ud(c->r, COP_HELLO));
 	c->nsqe++;
 	c->state = CONN_HELLO;
+	c->refused = false;
 	return post_recv(c);
 }
 
@@ -341,6 +332,9 @@ static uint32_t frame_op(const struct ereq *q, uint8_t *flags)
 		*flags = q->fua ? REPL_F_FUA : 0;
 		return REPL_OP_WRITE;
 	case EOP_FLUSH:
+		/* Only the flush that says so: the flag ends the replica's
+		 * "sync failed", so no other flush may carry it. */
+		*flags = q->full_copy ? REPL_F_FULL_COPY : 0;
 		return REPL_OP_FLUSH;
 	case EOP_TRIM:
 		*flags = q->fua ? REPL_F_FUA : 0;
@@ -564,6 +558,24 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 
 	if (h->op != REPL_OP_HELLO)
 		return -EPROTO;
+	c->refused = h->status != 0;
+	if (h->status == ENOTRECOVERABLE) {
+		/* Its server's sync of the volume failed in its current run:
+		 * every FLUSH there fails until it restarts, so a copy to it
+		 * (all of the volume: any write it acked may be lost) could
+		 * never be made durable, and would be made again at each
+		 * reconnect.  It stays degraded, nothing is marked or
+		 * copied; the retries only look for the restart. */
+		if (!r->sync_refused)
+			log_warn("%s: replica %s refused hello: a sync of the "
+				 "volume failed there since its server "
+				 "started; it stays degraded until that server "
+				 "is restarted (then it is copied in full)",
+				 e->name, r->zone);
+		r->sync_refused = true;
+		return -ENOTRECOVERABLE;
+	}
+	r->sync_refused = false;
 	if (h->status) {
 		log_warn("%s: replica %s refused hello: %s", e->name, r->zone,
 			 strerror((int)h->status));
@@ -604,8 +616,10 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	 * write it acked may be lost, not only what it is known to have
 	 * missed.  Told again after its restart, whose seq reset lets the
 	 * copies land. */
+	r->full_copy = EFC_NONE;
 	if (le32toh(st.state) == REPL_STATE_SYNC_FAILED) {
 		engine_mark_empty(r, "reports a failed sync");
+		r->full_copy = EFC_WANTED;
 		/* Its own record says so now (the reply waited for it). */
 		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
 					      ~EMISSED_SYNC_FAILED);
@@ -750,8 +764,9 @@ static void on_recv(struct econn *c, int res)
 	c->rx_tail += (uint32_t)res;
 	err = parse(c);
 	if (err) {
-		log_err("%s: replica %s sent a bad frame: %s", c->r->e->name,
-			c->r->zone, strerror(-err));
+		if (!c->refused)
+			log_err("%s: replica %s sent a bad frame: %s",
+				c->r->e->name, c->r->zone, strerror(-err));
 		conn_fail(c, err, "reply");
 		return;
 	}

@@ -70,6 +70,9 @@ static void req_free(struct engine *e, struct ereq *q)
 		uloop_buf_put(e->loop, q->buf);
 	q->buf = NULL;
 	q->own_buf = 0;
+	uloop_buf_put(e->loop, q->rbuf);
+	q->rbuf = NULL;
+	q->ubuf = NULL;
 	q->gen++;
 	q->prev = q->next = NULL;
 	if (q->internal) {
@@ -147,7 +150,10 @@ static void complete(struct ereq *q, int res)
 	}
 	if (res)
 		e->failed++;
-	if (q->op == EOP_TRIM || q->op == EOP_ZERO)
+	/* Answered at its last chunk, it had none to come before either:
+	 * what waits for it waits for its subs, released as they end. */
+	if ((q->op == EOP_TRIM || q->op == EOP_ZERO) &&
+	    q->off + q->len < q->end)
 		release_chunk_waiters(e);
 	if (!e->in_api) {
 		call_done(q);
@@ -381,21 +387,37 @@ static void write_progress(struct ereq *q)
 		engine_next_chunk(q);
 }
 
-/* Whether the kernel may still write into q's borrowed read buffer: a
- * READ_FIXED on a local replica, abandoned when the replica failed, whose
- * completion has not come yet. */
-static bool read_buf_held(const struct ereq *q)
+/* Whether the kernel may still write into one of q's read buffers (own:
+ * q->rbuf, else the caller's): a READ_FIXED on a local replica, abandoned
+ * when the replica failed, whose completion has not come yet.  It may
+ * end with a partial DMA, so no other attempt may read into that buffer
+ * meanwhile. */
+static bool read_buf_held(const struct ereq *q, bool own)
 {
 	unsigned int i;
 
 	for (i = 0; i < q->e->nr; i++)
-		if (q->e->repl[i].local && q->sub[i].kref)
+		if (q->e->repl[i].local && q->sub[i].kref &&
+		    q->sub[i].in_rbuf == own)
 			return true;
 	return false;
 }
 
-/* Whether a replica may still write into q's read buffer: a sub out (a
- * remote reply is copied into it), or a local SQE still held. */
+int engine_read_pick_buf(struct ereq *q)
+{
+	if (!read_buf_held(q, false)) {
+		q->buf = q->ubuf;
+		return 0;
+	}
+	if ((!q->rbuf && uloop_buf_get(q->e->loop, q->len, &q->rbuf)) ||
+	    read_buf_held(q, true))
+		return -EBUSY;
+	q->buf = q->rbuf;
+	return 0;
+}
+
+/* Whether a replica may still write into q's read buffers: a sub out (a
+ * remote reply is copied into one), or a local SQE still held. */
 static bool read_busy(const struct ereq *q)
 {
 	unsigned int i;
@@ -403,7 +425,7 @@ static bool read_busy(const struct ereq *q)
 	for (i = 0; i < q->e->nr; i++)
 		if (sub_out(&q->sub[i]))
 			return true;
-	return read_buf_held(q);
+	return read_buf_held(q, false) || read_buf_held(q, true);
 }
 
 void engine_req_shutdown(struct ereq *q)
@@ -415,10 +437,12 @@ void engine_req_shutdown(struct ereq *q)
 	engine_req_fail_now(q, -ESHUTDOWN);
 }
 
-/* A failed read is retried on another replica at once, but answered only
- * once no abandoned read can land in the caller's buffer any more: after
- * done() the caller reuses it (engine_sub_unref() comes back here).  At
- * shutdown it is not retried. */
+/* A failed read is retried on another replica at once, into a buffer no
+ * abandoned read can still write into (engine_read_pick_buf), but
+ * answered only once no abandoned read can land in the caller's buffer
+ * any more: after done() the caller reuses it (engine_sub_unref() comes
+ * back here).  Data read into q's own buffer is copied to the caller's
+ * then.  At shutdown it is not retried. */
 static void read_progress(struct ereq *q)
 {
 	const struct esub *s = &q->sub[q->read_from];
@@ -436,8 +460,11 @@ static void read_progress(struct ereq *q)
 			return;
 		res = -EIO;
 	}
-	if (!read_buf_held(q))
-		complete(q, res);
+	if (read_buf_held(q, false))
+		return;
+	if (!res && q->buf != q->ubuf)
+		memcpy(q->ubuf->base, q->buf->base, q->len);
+	complete(q, res);
 }
 
 /* A flush is answered when every in-sync replica has synced its data and
@@ -532,7 +559,12 @@ static bool storage_failed(const struct erepl *r, const struct ereq *q,
  * pages whose writeback failed and tells one fsync only, so every write r
  * acked since its last good flush may be lost there, not just the recent
  * ones the activity log still holds.  No record says which: all of the
- * volume is to be copied to it. */
+ * volume is to be copied to it.  Its seqs still vouch for those writes,
+ * and a resync copy applies only where it is newer: the missed map's
+ * flag, durable with the map, says to reset them.  A local replica's are
+ * reset when it is next opened; a remote's server records the failure
+ * itself (.meta says SYNC_FAILED) on the disk that failed, where it may
+ * not land, so its next HELLOs say so too (REPL_F_SYNC_FAILED). */
 static void sync_failed(struct erepl *r, const struct ereq *q, int res)
 {
 	if (!storage_failed(r, q, res))
@@ -541,13 +573,14 @@ static void sync_failed(struct erepl *r, const struct ereq *q, int res)
 		 "last flush may be lost", r->e->name, r->zone,
 		 engine_op_name(q->op), strerror(-res));
 	engine_mark_empty(r, "failed a sync");
-	/* Its server records the failure on the disk that failed: the
-	 * record may not land, and then its seqs, trusted after a restart,
-	 * can claim lost writes, refusing the copies.  Its next HELLO says
-	 * so (made durable with the maps, before this op is answered). */
-	if (!r->local)
-		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) |
-					      EMISSED_SYNC_FAILED);
+	dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) |
+				      EMISSED_SYNC_FAILED);
+}
+
+void engine_abandoned_sync_done(struct erepl *r, const struct ereq *q,
+				int res)
+{
+	sync_failed(r, q, res);
 }
 
 void engine_sub_done(struct ereq *q, unsigned int ri, int res)
@@ -577,8 +610,12 @@ void engine_sub_unref(struct ereq *q, unsigned int ri)
 {
 	if (q->sub[ri].kref)
 		q->sub[ri].kref--;
-	if (q->op == EOP_READ && !q->internal && !q->acked)
-		progress(q);	/* an answer may have waited for this */
+	/* A read's answer or retry may have waited for a local replica's
+	 * SQE to give its buffer back (read_buf_held); a remote one's send
+	 * holds no read buffer. */
+	if (q->op == EOP_READ && !q->internal && !q->acked &&
+	    q->e->repl[ri].local)
+		progress(q);
 	maybe_finish(q);
 }
 
@@ -597,15 +634,16 @@ const char *engine_op_name(unsigned int op)
 void engine_schedule_retry(struct erepl *r)
 {
 	struct engine *e = r->e;
+	uint64_t cap = r->sync_refused ? ERETRY_SYNC_REFUSED_NS : ERETRY_MAX_NS;
 
 	if (e->shutting_down)
 		return;
 	if (!r->backoff_ns)
-		r->backoff_ns = 100000000ULL;
+		r->backoff_ns = ERETRY_MIN_NS;
 	uloop_timer_arm(e->loop, &r->retry, uloop_now(e->loop) + r->backoff_ns);
 	r->backoff_ns *= 2;
-	if (r->backoff_ns > 1000000000ULL)
-		r->backoff_ns = 1000000000ULL;
+	if (r->backoff_ns > cap)
+		r->backoff_ns = cap;
 }
 
 /* Degrade r at once: from now on it takes no acks and no reads, and every
@@ -633,6 +671,7 @@ void engine_replica_fail(struct erepl *r, int err, const char *why)
 		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
 					      ~EMISSED_IN_SYNC);
 	r->insync_mark = 0;
+	r->full_copy = EFC_NONE;	/* the claim was for that connection */
 	r->state = ENGINE_REPLICA_DEGRADED;
 	r->up = false;
 	r->slow = false;
@@ -723,6 +762,14 @@ void engine_mark_missed(struct erepl *r, uint64_t off, uint64_t len)
 
 void engine_mark_empty(struct erepl *r, const char *why)
 {
+	uint64_t n = dirtymap_regions(r->missed);
+
+	/* Marked already, for another reason found at the same time (a
+	 * replica new to the volume with an image made anew, a HELLO both
+	 * holding no write and reporting a failed sync): nothing changes. */
+	if (dirtymap_count(r->missed) == n && dirtymap_count(r->dirty) == n &&
+	    !(dirtymap_flags(r->missed) & EMISSED_IN_SYNC))
+		return;
 	log_warn("%s: replica %s %s: all of it is to be copied", r->e->name,
 		 r->zone, why);
 	engine_mark_missed(r, 0, r->e->size);

@@ -12,6 +12,13 @@
  * skipped the target (it went into the dirty map instead) and not yet
  * reached the source either.
  *
+ * A remote replica whose HELLO said its sync had failed is copied in full
+ * (engine_remote.c marks it empty); it says so at every HELLO until it
+ * knows the copy landed, so once a resync of every region, started after
+ * that HELLO, is done on the same connection, a FLUSH with
+ * REPL_F_FULL_COPY tells it (erepl.full_copy).  A failure of that flush,
+ * or of the connection, ends the claim; the next HELLO says what is true.
+ *
  * Crash recovery, and reconciling replicas when none is in sync, are in
  * engine_recover.c.
  */
@@ -47,6 +54,10 @@ void engine_resync_start(struct erepl *r)
 	rs->total = dirtymap_count(r->dirty);
 	rs->t_start = uloop_now(r->e->loop);
 	rs->started++;
+	/* Only a copy of every region may be claimed to be a full one. */
+	if (r->full_copy == EFC_WANTED &&
+	    rs->total == (r->e->size + EREGION - 1) >> EREGION_SHIFT)
+		r->full_copy = EFC_COPYING;
 	engine_resync_pump(r->e);
 }
 
@@ -104,6 +115,8 @@ static void caught_up(struct erepl *r)
 	r->lag_backoff_ns = 0;
 	dirtymap_clear_all(r->missed);
 	engine_mark_in_sync(r);
+	if (r->full_copy == EFC_COPYING)
+		r->full_copy = EFC_TELL;
 	log_info("%s: replica %s in sync: resynced %llu regions, %llu bytes "
 		 "in %.2f s", e->name, r->zone, (unsigned long long)r->rs.done,
 		 (unsigned long long)r->rs.bytes, secs);
@@ -157,15 +170,53 @@ static void pump_one(struct erepl *r)
 		caught_up(r);
 }
 
+/* r's full copy is done: send it the FLUSH that tells it so, if an
+ * internal slot is free (else the next pump tries again).  The flush
+ * goes after every write r has out, so it covers every copy. */
+static void tell_full_copy(struct erepl *r)
+{
+	struct ereq *q;
+
+	if (r->state != ENGINE_REPLICA_IN_SYNC || !r->up)
+		return;
+	q = engine_req_internal(r->e, EOP_FLUSH, 0, 0);
+	if (!q)
+		return;
+	q->rs_target = (int8_t)r->idx;
+	q->rs_gen = r->rs.gen;
+	q->full_copy = 1;
+	r->full_copy = EFC_TELLING;
+	engine_sub_start(q, r->idx, false);
+}
+
+/* The flagged flush is done.  If it failed, engine_sub_done() has
+ * degraded r already (and marked all of it to copy when its sync
+ * failed). */
+static void told_full_copy(struct ereq *q)
+{
+	struct erepl *r = &q->e->repl[q->rs_target];
+
+	if (q->sub[r->idx].state == SUB_OK && r->full_copy == EFC_TELLING &&
+	    r->rs.gen == q->rs_gen) {
+		r->full_copy = EFC_NONE;
+		log_info("%s: replica %s: its full copy is durable; told so",
+			 q->e->name, r->zone);
+	}
+	engine_req_finish_internal(q);
+}
+
 void engine_resync_pump(struct engine *e)
 {
 	unsigned int i;
 
 	if (e->shutting_down || e->recon.active)
 		return;
-	for (i = 0; i < e->nr; i++)
+	for (i = 0; i < e->nr; i++) {
 		if (e->repl[i].state == ENGINE_REPLICA_RESYNCING)
 			pump_one(&e->repl[i]);
+		if (e->repl[i].full_copy == EFC_TELL)
+			tell_full_copy(&e->repl[i]);
+	}
 }
 
 void engine_resync_step(struct ereq *q)
@@ -175,6 +226,10 @@ void engine_resync_step(struct ereq *q)
 	bool valid = r->state == ENGINE_REPLICA_RESYNCING &&
 		     r->rs.gen == q->rs_gen && !e->shutting_down;
 
+	if (q->op == EOP_FLUSH) {
+		told_full_copy(q);
+		return;
+	}
 	if (q->phase == 0 && valid && q->sub[q->rs_src].state == SUB_OK) {
 		q->phase = 1;
 		q->op = EOP_RWRITE;

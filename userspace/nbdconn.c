@@ -359,19 +359,20 @@ static void arm_recv(struct nbd_conn *c)
 {
 	struct io_uring_sqe *sqe;
 	struct nbd_req *q = c->cur;
+	bool direct;
 	void *dst;
 	uint32_t len;
 
-	if (c->recving || c->rd_eof || (c->phase != PH_HANDSHAKE &&
-					 c->phase != PH_TRANSMIT))
+	if (c->probe.posted || c->rd_eof ||
+	    (c->phase != PH_HANDSHAKE && c->phase != PH_TRANSMIT))
 		return;
 	if (c->phase == PH_HANDSHAKE && c->hs.out_len)
 		return;		/* the handshake reads after it answers */
 	if (in_avail(c) == 0)
 		c->in_start = c->in_end = 0;
-	c->direct = q && q->state == RQ_PAYLOAD && in_avail(c) == 0 &&
-		    q->r.len - q->have >= DIRECT_MIN;
-	if (c->direct) {
+	direct = q && q->state == RQ_PAYLOAD && in_avail(c) == 0 &&
+		 q->r.len - q->have >= DIRECT_MIN;
+	if (direct) {
 		dst = (uint8_t *)q->buf->base + q->have;
 		len = q->r.len - q->have;
 	} else {
@@ -392,40 +393,32 @@ static void arm_recv(struct nbd_conn *c)
 	}
 	/* A payload received in place is taken whole: one completion, not
 	 * one per socket buffer's worth. */
-	io_uring_prep_recv(sqe, c->fd, dst, len, c->direct ? MSG_WAITALL : 0);
+	io_uring_prep_recv(sqe, c->fd, dst, len, direct ? MSG_WAITALL : 0);
 	nbd_set_ud(sqe, NBD_OP_RECV, c->id);
-	c->recving = true;
+	stallprobe_posted(&c->probe, direct);
 	c->sqes++;
 }
 
 bool nbdconn_probe_recv(struct nbd_conn *c)
 {
-	struct io_uring_sqe *sqe;
-
-	if (!c->recving || !c->direct || c->probing)
-		return false;
-	sqe = get_sqe(c->s);
-	if (!sqe)
-		return true;	/* ask at the next tick */
-	io_uring_prep_cancel64(sqe, ud_make(UD_CLS_NBD, NBD_OP_RECV,
-					    UD_ZONE_NONE, 0, c->id), 0);
-	nbd_set_ud(sqe, NBD_OP_CANCEL, c->id);
-	c->probing = true;
-	c->sqes++;
-	return true;
+	/* without an SQE (-EBUSY), ask at the next tick */
+	return stallprobe_ask(&c->probe, c->s->loop,
+			      ud_make(UD_CLS_NBD, NBD_OP_RECV, UD_ZONE_NONE,
+				      0, c->id),
+			      ud_make(UD_CLS_NBD, NBD_OP_CANCEL, UD_ZONE_NONE,
+				      0, c->id),
+			      &c->sqes) != -ENOENT;
 }
 
 static void on_recv(struct nbd_conn *c, int res)
 {
-	bool probed = c->probing;
+	bool stalled = stallprobe_done(&c->probe, res);
 
-	c->recving = false;
-	c->probing = false;
 	if (c->phase == PH_DEAD) {
 		nbdconn_reap(c);
 		return;
 	}
-	if (probed && res == -ECANCELED) {
+	if (stalled) {
 		/* cancelled with nothing received since it began */
 		nbdconn_hangup(c, "stalled");
 		return;
@@ -449,7 +442,7 @@ static void on_recv(struct nbd_conn *c, int res)
 		return;
 	}
 	c->recv_ns = uloop_now(c->s->loop);
-	if (c->direct)
+	if (c->probe.direct)
 		c->cur->have += (uint32_t)res;
 	else
 		c->in_end += (uint32_t)res;
@@ -531,7 +524,7 @@ static void conn_free(struct nbd_conn *c)
  * once), never from inside other connection code. */
 void nbdconn_reap(struct nbd_conn *c)
 {
-	if (c->cur && !c->recving) {
+	if (c->cur && !c->probe.posted) {
 		/* a direct recv may still be writing into its buffer */
 		nbdconn_slot_put(c, c->cur);
 		c->cur = NULL;
@@ -565,7 +558,7 @@ void nbdconn_hangup(struct nbd_conn *c, const char *why)
 		c->sqes++;
 	}
 	/* without an SQE, the watchdog tick reaps it */
-	if (c->cur && !c->recving) {
+	if (c->cur && !c->probe.posted) {
 		nbdconn_slot_put(c, c->cur);
 		c->cur = NULL;
 	}

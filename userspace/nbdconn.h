@@ -16,6 +16,7 @@
 #include "nbd.h"
 #include "nbdproto.h"
 #include "nbdsock.h"
+#include "stallprobe.h"
 
 #define NBDCONN_IN_CAP	(64 * 1024)	/* input buffer per connection */
 #define NBDCONN_NR_IOV	64		/* iovecs per sendmsg */
@@ -68,10 +69,11 @@ struct nbd_conn {
 	int fd;
 	uint32_t id;
 	enum phase phase;
-	bool recving, sending, direct, parked, structured, send_due;
+	bool sending, parked, structured, send_due;
 	bool rd_eof;			/* the client shut its sending side */
-	bool probing;			/* a cancel asks the direct recv how
-					 * far it got (nbdconn_probe_recv) */
+	struct stallprobe probe;	/* the recv in flight, and whether a
+					 * cancel asks it how far it got
+					 * (nbdconn_probe_recv) */
 	unsigned int sqes;		/* our SQEs not yet completed */
 	unsigned int inflight;		/* requests in the engine */
 	uint64_t discard;		/* payload bytes left to skip */

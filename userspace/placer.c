@@ -454,13 +454,16 @@ static int zone_latency(struct pl_state *st, struct setup *s, double *zp99)
 	return 0;
 }
 
-/* Compact the known values of a into b and return their lower median. */
+/* Compact the measured values of a into b and return their lower
+ * median.  A p99 of 0 measured nothing (an empty histogram: no writes in
+ * the window) and is left out like a missing one; counted, half the
+ * nodes idle made the median 0 and no node could be slow. */
 static double median_of(const double *a, uint32_t n, double *b)
 {
 	uint32_t i, m = 0;
 
 	for (i = 0; i < n; i++)
-		if (a[i] >= 0)
+		if (a[i] > 0)
 			b[m++] = a[i];
 	return lower_median(b, m);
 }

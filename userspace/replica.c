@@ -159,10 +159,11 @@ static void on_hook(void *arg)
 
 #define TICK_NS		1000000000ULL
 
-/* Every second: cut the clients that have kept the server waiting longer
- * than --client-timeout.  Each holds registered buffers (a payload it does
- * not finish sending, replies it does not take) that every other client
- * needs; left alone, one such client stalls them all. */
+/* Every second: retry failed metadata writes that are due, and cut the
+ * clients that have kept the server waiting longer than --client-timeout.
+ * Each holds registered buffers (a payload it does not finish sending,
+ * replies it does not take) that every other client needs; left alone,
+ * one such client stalls them all. */
 static void on_tick(struct uloop_timer *t)
 {
 	struct replica *r = (struct replica *)((char *)t -
@@ -175,6 +176,7 @@ static void on_tick(struct uloop_timer *t)
 							r->client_timeout_ns))
 			replica_conn_cut(r->conns[i], "stalled (no progress "
 					 "for --client-timeout)");
+	replica_vol_tick(r, now);
 	uloop_timer_arm(r->loop, &r->tick, now + TICK_NS);
 }
 

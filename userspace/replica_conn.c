@@ -317,6 +317,8 @@ static void do_hello(struct rconn *c, struct rslot *s)
 		return;
 	}
 	v = replica_vol_find(r, hl.volume);
+	if (v && replica_vol_refuse_hello(v, s))
+		return;
 	if (!v) {
 		err = replica_vol_open(r, &hl, &v);
 		if (err) {
@@ -472,9 +474,10 @@ static void post_recv(struct rconn *c)
 {
 	struct io_uring_sqe *sqe;
 	uint32_t want;
+	bool direct;
 	void *at;
 
-	if (c->recv_posted)
+	if (c->probe.posted)
 		return;
 	sqe = replica_sqe(c->r);
 	if (!sqe) {
@@ -483,8 +486,8 @@ static void post_recv(struct rconn *c)
 		return;
 	}
 	want = replica_rx_direct(&c->rx, &at);
-	c->recv_direct = want >= REPLICA_DIRECT_MIN;
-	if (c->recv_direct) {
+	direct = want >= REPLICA_DIRECT_MIN;
+	if (direct) {
 		/* the whole rest in one completion (partial only at EOF) */
 		io_uring_prep_recv(sqe, c->fd, at, want, MSG_WAITALL);
 	} else {
@@ -493,7 +496,7 @@ static void post_recv(struct rconn *c)
 	}
 	sqe->user_data = replica_ud(RK_RECV, UD_OP_OTHER, c->id, 0);
 	c->recv_ns = uloop_now(c->r->loop);
-	c->recv_posted = true;
+	stallprobe_posted(&c->probe, direct);
 	c->ops++;
 }
 
@@ -503,7 +506,7 @@ static void drop_partial(struct rconn *c)
 {
 	struct rslot *s = c->cur;
 
-	if (!s || c->cur_for_reply || (c->recv_posted && c->recv_direct))
+	if (!s || c->cur_for_reply || (c->probe.posted && c->probe.direct))
 		return;
 	c->cur = NULL;
 	c->cur_need = 0;
@@ -541,15 +544,13 @@ void replica_conn_process(struct rconn *c)
 
 void replica_conn_recv_done(struct rconn *c, int res)
 {
-	bool probed = c->probing;
+	bool stalled = stallprobe_done(&c->probe, res);
 
-	c->recv_posted = false;
-	c->probing = false;
 	if (c->closing) {
 		replica_conn_process(c);
 		return;
 	}
-	if (probed && res == -ECANCELED) {
+	if (stalled) {
 		/* cancelled with nothing received since it was posted */
 		replica_conn_cut(c, "stalled (no progress for "
 				 "--client-timeout)");
@@ -564,7 +565,7 @@ void replica_conn_recv_done(struct rconn *c, int res)
 	}
 	if (res > 0) {
 		c->recv_ns = uloop_now(c->r->loop);
-		if (c->recv_direct)
+		if (c->probe.direct)
 			on_event(c, replica_rx_direct_done(&c->rx,
 							   (uint32_t)res));
 		else
@@ -641,7 +642,7 @@ void replica_conn_maybe_finish(struct rconn *c)
 {
 	if (!c->closing)
 		return;
-	if (c->recv_posted && !c->rd_shut && !c->shut_sent) {
+	if (c->probe.posted && !c->rd_shut && !c->shut_sent) {
 		shut(c, SHUT_RD);
 		c->rd_shut = true;
 	}
@@ -724,19 +725,14 @@ void replica_conn_close(struct rconn *c)
  * or the last probe is still unanswered (then c has stalled). */
 static bool probe_recv(struct rconn *c)
 {
-	struct io_uring_sqe *sqe;
+	int ret = stallprobe_ask(&c->probe, c->r->loop,
+				 replica_ud(RK_RECV, UD_OP_OTHER, c->id, 0),
+				 replica_ud(RK_PROBE, UD_OP_OTHER, c->id, 0),
+				 &c->ops);
 
-	if (!c->recv_posted || !c->recv_direct || c->probing)
-		return false;
-	sqe = replica_sqe(c->r);
-	if (!sqe)
-		return true;	/* ask again at the next tick */
-	io_uring_prep_cancel64(sqe, replica_ud(RK_RECV, UD_OP_OTHER, c->id, 0),
-			       0);
-	sqe->user_data = replica_ud(RK_PROBE, UD_OP_OTHER, c->id, 0);
-	c->probing = true;
-	c->ops++;
-	return true;
+	if (ret == -EBUSY)	/* ask again at the next tick */
+		log_err("io_uring: no SQE (submit failed)");
+	return ret != -ENOENT;
 }
 
 bool replica_conn_stalled(struct rconn *c, uint64_t now, uint64_t limit_ns)
@@ -747,7 +743,7 @@ bool replica_conn_stalled(struct rconn *c, uint64_t now, uint64_t limit_ns)
 		return true;
 	/* Waiting for bytes of a frame it began (not for a buffer or slot
 	 * of ours: then no recv is posted). */
-	return c->recv_posted && replica_rx_mid_frame(&c->rx) &&
+	return c->probe.posted && replica_rx_mid_frame(&c->rx) &&
 	       now - c->recv_ns > limit_ns && !probe_recv(c);
 }
 

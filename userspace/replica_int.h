@@ -21,6 +21,7 @@
 #include "replica_rules.h"
 #include "replica_rx.h"
 #include "seqmap.h"
+#include "stallprobe.h"
 #include "uloop.h"
 
 /*
@@ -89,6 +90,10 @@ struct rvol {
 	int meta_err;
 	bool meta_failed;		/* the last write failed: change is
 					 * not on disk */
+	/* A failed write no HELLO waits for (a failed sync's record, say)
+	 * is retried by the server's tick at meta_retry_ns (0: none due),
+	 * each failure doubling meta_backoff_ns: see replica_vol_tick(). */
+	uint64_t meta_retry_ns, meta_backoff_ns;
 	uint8_t *meta_buf;
 	struct rslot *waiters;		/* HELLOs waiting for persistence */
 
@@ -100,8 +105,15 @@ struct rvol {
 
 	/* being made clean after its last handle went away */
 	unsigned int sync_pending;
+	/* Why it may not be recorded clean: a failed fdatasync (which also
+	 * sets sync_failed), or EBUSY when not both could be submitted,
+	 * which drops nothing and so must not set sync_failed. */
 	int sync_err;
 	bool sync_again;		/* used again while syncing */
+	/* Syncs not both submitted (sync_err EBUSY) are started again by
+	 * the server's tick at sync_retry_ns (0: none due), with the same
+	 * backoff as meta_retry_ns. */
+	uint64_t sync_retry_ns, sync_backoff_ns;
 };
 
 enum rslot_state {
@@ -150,13 +162,13 @@ struct rconn {
 	struct replica_rx rx;
 	uint8_t *rxbuf;
 	uint32_t rx_pos, rx_end;
-	bool recv_posted, recv_direct;
+	struct stallprobe probe;	/* the recv in flight, and whether a
+					 * cancel asks it how far it got
+					 * (see replica_conn_stalled) */
 	bool closing;		/* read no more; finish, then close */
 	bool tx_dead;		/* sending failed: drop replies */
 	bool shut_sent, rd_shut;
 	bool kicked, want_slot;
-	bool probing;		/* a cancel asks the direct recv how far it
-				 * got (see replica_conn_stalled) */
 	unsigned int ops;	/* network SQEs in flight */
 	uint64_t recv_ns;	/* recv posted or data received */
 	uint64_t send_ns;	/* sendmsg posted or data sent */
@@ -245,13 +257,25 @@ struct rvol *replica_vol_find(struct replica *r, const char *name);
 int replica_vol_open(struct replica *r, const struct replica_hello *hl,
 		     struct rvol **out);
 /* HELLO on an open volume (s holds a ref): raise the generation, mark it
- * dirty, and reply once that is on disk. */
+ * dirty, and reply once that is on disk.  After a failed sync of v in
+ * this run the reply, once the record saying so is on disk, refuses it
+ * (ENOTRECOVERABLE): see replica_vol_refuse_hello(). */
 void replica_vol_hello(struct rvol *v, struct rslot *s);
+/* A HELLO for v (s holds no ref) is refused with ENOTRECOVERABLE, and
+ * true returned, if a sync of v failed since the server started and the
+ * record saying so is on disk: v then fails every FLUSH until a restart
+ * resets its seqs, so a copy to it could never be made durable.  Else
+ * false, nothing done. */
+bool replica_vol_refuse_hello(struct rvol *v, struct rslot *s);
 void replica_vol_get(struct rvol *v);
 void replica_vol_put(struct rvol *v);
 void replica_vol_cqe(struct replica *r, enum replica_kind k, unsigned int id,
 		     unsigned int sub, int res);
 void replica_vol_status(const struct rvol *v, const char *zone, void *out);
+/* The server's periodic tick (now: uloop_now): retry the failed metadata
+ * writes, and the close-time syncs that could not be submitted, that are
+ * due. */
+void replica_vol_tick(struct replica *r, uint64_t now);
 void replica_vol_close_all(struct replica *r);
 
 /* replica_io.c */
@@ -264,5 +288,8 @@ void replica_io_submit(struct rslot *s);
 void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res);
 /* A sync of v's files failed with err (positive): see rvol.sync_failed. */
 void replica_vol_sync_failed(struct rvol *v, int err);
+/* A FLUSH with REPL_F_FULL_COPY ended with res (0 or a positive errno):
+ * a sync-failed volume whose copy is now durable is recorded dirty. */
+void replica_vol_copied(struct rvol *v, int res);
 
 #endif /* TAPESTRY_REPLICA_INT_H */

@@ -416,5 +416,7 @@ void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res)
 	 * got 0 only because that one took the error report. */
 	if (s->req.op == REPL_OP_FLUSH && !s->res && s->vol->sync_failed)
 		s->res = EIO;
+	if (s->req.op == REPL_OP_FLUSH && (s->req.flags & REPL_F_FULL_COPY))
+		replica_vol_copied(s->vol, s->res);
 	io_done(s);
 }

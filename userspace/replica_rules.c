@@ -132,6 +132,13 @@ uint32_t replica_reply_len(const struct repl_hdr *h,
 	}
 }
 
+uint32_t replica_state_copied(uint32_t state, int flush_res, bool sync_failed)
+{
+	if (state != REPL_STATE_SYNC_FAILED || flush_res || sync_failed)
+		return state;
+	return REPL_STATE_DIRTY;
+}
+
 /* ---- ordering ---- */
 
 void replica_oq_add(struct replica_oq *q, struct replica_oq_item *it)

@@ -91,6 +91,17 @@ int replica_check_io(const struct repl_hdr *h, const struct replica_volinfo *v,
 uint32_t replica_reply_len(const struct repl_hdr *h,
 			   const struct replica_span *s);
 
+/* The state a volume replica is in after a FLUSH with REPL_F_FULL_COPY
+ * (the engine copied every block to it since its HELLO said sync failed)
+ * that ended with status flush_res.  sync_failed: a sync of the volume
+ * has failed while the server runs (rvol.sync_failed), so its seqs may
+ * still claim writes the kernel dropped and copies may not have landed.
+ * Only a SYNC_FAILED volume whose flush succeeded, with no failed sync
+ * in this run, becomes REPL_STATE_DIRTY: every block it holds was copied
+ * after its seqs were reset and is now durable.  Anything else keeps its
+ * state. */
+uint32_t replica_state_copied(uint32_t state, int flush_res, bool sync_failed);
+
 /* ---- ordering ----
  * Requests on one volume are queued in arrival order.  A request may start
  * once no earlier request in the queue conflicts with it:

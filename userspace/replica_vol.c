@@ -192,7 +192,8 @@ static int vol_create(struct replica *r, struct rvol *v)
  * before anything trusts them: resync then copies over every block it is
  * sent, and this replica's blocks lose every comparison.  The record
  * and the volume's state stay REPL_STATE_SYNC_FAILED until the volume is
- * next recorded clean: HELLO and STATUS say so, so an engine copies all
+ * next recorded clean, or dirty once a full copy to it is durable
+ * (replica_vol_copied): HELLO and STATUS say so, so an engine copies all
  * of it, and a restart before that clean close resets the seqs again
  * (copies applied since may have been lost with the page cache) rather
  * than forgetting the failure. */
@@ -419,30 +420,57 @@ static void vol_maybe_free(struct rvol *v)
 	vol_free(v);
 }
 
+/* Why a HELLO for v is refused after a failed sync (see
+ * replica_vol_refuse_hello): logged at each refusal, which an engine
+ * retries only every few seconds. */
+static void log_sync_refusal(const struct rvol *v, const struct rslot *s)
+{
+	log_warn("%s: HELLO %s refused: a sync of it failed since this "
+		 "server started, so no FLUSH of it can succeed; restart the "
+		 "server to let the engine copy it in full", s->c->peer,
+		 v->name);
+}
+
+bool replica_vol_refuse_hello(struct rvol *v, struct rslot *s)
+{
+	if (!v->sync_failed || v->persisted < v->change || v->meta_pending)
+		return false;
+	log_sync_refusal(v, s);
+	s->vol = v;
+	replica_reply(s, ENOTRECOVERABLE);
+	return true;
+}
+
 static void hello_done(struct rvol *v, struct rslot *s, int res)
 {
 	struct rconn *c = s->c;
 	struct rhandle *h = NULL;
 	unsigned int i;
 
-	if (!res) {
-		for (i = 0; i < REPLICA_MAX_HANDLES && !h; i++)
-			if (c->handles[i].vol == v)
-				h = &c->handles[i];
-		if (h) {
-			replica_vol_put(v);	/* the handle has one */
-		} else {
-			for (i = 0; i < REPLICA_MAX_HANDLES && !h; i++)
-				if (!c->handles[i].vol)
-					h = &c->handles[i];
-			if (!h)
-				res = EMFILE;
-		}
+	/* The record of the failed sync is on disk now (res 0): a restart
+	 * will reset the seqs, and only then can a full copy land. */
+	if (!res && v->sync_failed) {
+		log_sync_refusal(v, s);
+		res = ENOTRECOVERABLE;
 	}
 	if (res) {
 		replica_vol_put(v);
 		replica_reply(s, res);
 		return;
+	}
+	for (i = 0; i < REPLICA_MAX_HANDLES && !h; i++)
+		if (c->handles[i].vol == v)
+			h = &c->handles[i];
+	if (h) {
+		replica_vol_put(v);	/* the handle has one */
+	} else {
+		/* One is free: do_hello() let this HELLO in only if c had
+		 * a handle for the volume or a free one, counting the
+		 * HELLOs still waiting (handle_room), and a handle is given
+		 * back only when c goes. */
+		for (i = 0; i < REPLICA_MAX_HANDLES && !h; i++)
+			if (!c->handles[i].vol)
+				h = &c->handles[i];
 	}
 	h->vol = v;
 	h->epoch = s->hello_epoch;
@@ -450,6 +478,29 @@ static void hello_done(struct rvol *v, struct rslot *s, int res)
 	replica_vol_status(v, c->r->zone, s->inl);
 	s->reply_len = sizeof(struct repl_status);
 	replica_reply(s, 0);
+}
+
+/* Between retries of a failed metadata write that no HELLO waits for */
+#define META_RETRY_MIN_NS	1000000000ULL
+#define META_RETRY_MAX_NS	32000000000ULL
+
+/* When to make the next retry of a failed write or close-time sync
+ * (replica_vol_tick): each one twice as far off as the last, up to
+ * META_RETRY_MAX_NS. */
+static uint64_t retry_at(struct rvol *v, uint64_t *backoff_ns)
+{
+	uint64_t b = *backoff_ns;
+
+	b = b ? b * 2 : META_RETRY_MIN_NS;
+	if (b > META_RETRY_MAX_NS)
+		b = META_RETRY_MAX_NS;
+	*backoff_ns = b;
+	return uloop_now(v->r->loop) + b;
+}
+
+static void meta_retry_later(struct rvol *v)
+{
+	v->meta_retry_ns = retry_at(v, &v->meta_backoff_ns);
 }
 
 static void meta_done(struct rvol *v)
@@ -461,13 +512,18 @@ static void meta_done(struct rvol *v)
 	 * later ones must wait for a write of their own (one each, so that
 	 * a disk that keeps failing is not retried in a loop).  The retry
 	 * goes to the same slot: the other one holds the last good record,
-	 * which only a completed write may replace. */
+	 * which only a completed write may replace.  A change no HELLO
+	 * waits for (a failed sync's record) is retried with backoff. */
 	if (err) {
 		log_err("volume %s: metadata write failed: %s", v->name,
 			strerror(err));
 		v->meta_counter--;
 	} else {
+		if (v->meta_failed)
+			log_info("volume %s: metadata written on a retry",
+				 v->name);
 		v->persisted = v->in_flight_change;
+		v->meta_retry_ns = v->meta_backoff_ns = 0;
 	}
 	v->meta_failed = err != 0;
 	while ((s = *pp)) {
@@ -481,6 +537,8 @@ static void meta_done(struct rvol *v)
 	}
 	if (!err || v->waiters)
 		meta_kick(v);
+	else
+		meta_retry_later(v);
 	vol_maybe_free(v);
 }
 
@@ -505,12 +563,39 @@ static void hello_sync_failed(struct rvol *v, const struct rslot *s)
 		 "reset to 0, so resync overwrites them", v->name, s->c->peer);
 }
 
+static void vol_start_sync(struct rvol *v);
+
+void replica_vol_tick(struct replica *r, uint64_t now)
+{
+	struct rvol *v;
+	unsigned int i;
+
+	for (i = 0; i < r->vols_cap; i++) {
+		v = r->vols[i];
+		if (v && v->meta_retry_ns && now >= v->meta_retry_ns) {
+			v->meta_retry_ns = 0;
+			meta_kick(v);
+		}
+		v = r->vols[i];	/* meta_kick() may have freed it */
+		if (!v || !v->sync_retry_ns || now < v->sync_retry_ns)
+			continue;
+		v->sync_retry_ns = 0;
+		/* Used again since: its next close syncs it */
+		if (v->refs || v->sync_pending)
+			continue;
+		v->sync_again = false;	/* this sync covers those writes */
+		vol_start_sync(v);
+	}
+}
+
 void replica_vol_hello(struct rvol *v, struct rslot *s)
 {
 	s->vol = v;
 	s->hello_epoch = s->req.epoch;
+	/* After a failed sync hello_done() refuses it: it changes nothing
+	 * (hello_sync_failed() neither: the state says so already) */
 	hello_sync_failed(v, s);
-	if (s->req.epoch > v->info.generation) {
+	if (s->req.epoch > v->info.generation && !v->sync_failed) {
 		log_info("volume %s: generation %llu -> %llu (from %s)",
 			 v->name, (unsigned long long)v->info.generation,
 			 (unsigned long long)s->req.epoch, s->c->peer);
@@ -534,6 +619,16 @@ void replica_vol_hello(struct rvol *v, struct rslot *s)
 
 /* ---- references and becoming clean ---- */
 
+/* The close-time syncs could not both be submitted (no SQE): nothing
+ * failed or was dropped, so the server's tick starts both again. */
+static void sync_retry_later(struct rvol *v)
+{
+	v->sync_retry_ns = retry_at(v, &v->sync_backoff_ns);
+	log_warn("volume %s: no SQE to sync it before it is recorded clean; "
+		 "trying again in %llu s", v->name,
+		 (unsigned long long)(v->sync_backoff_ns / 1000000000ULL));
+}
+
 static void vol_start_sync(struct rvol *v)
 {
 	struct io_uring_sqe *sqe;
@@ -551,8 +646,12 @@ static void vol_start_sync(struct rvol *v)
 		sqe->user_data = replica_ud(RK_VSYNC, UD_OP_FLUSH, v->id, i);
 		v->sync_pending++;
 	}
-	if (!v->sync_pending)
+	if (v->sync_pending)
+		return;
+	if (v->sync_failed)	/* never recorded clean: see vsync_done() */
 		log_err("volume %s: no SQE to sync it; it stays dirty", v->name);
+	else
+		sync_retry_later(v);
 }
 
 void replica_vol_sync_failed(struct rvol *v, int err)
@@ -564,7 +663,7 @@ void replica_vol_sync_failed(struct rvol *v, int err)
 	log_err("volume %s: sync failed: %s; writes acked before it may be "
 		"lost, so every later FLUSH fails; after a restart, which "
 		"resets its seqs, it reports a failed sync until it is next "
-		"closed clean", v->name,
+		"closed clean or copied in full again", v->name,
 		strerror(err));
 	/* Recorded, so that the next open resets the seqs (seq_reset) */
 	v->state = REPL_STATE_SYNC_FAILED;
@@ -572,16 +671,41 @@ void replica_vol_sync_failed(struct rvol *v, int err)
 	meta_kick(v);
 }
 
+/* The engine copied every block to v since a HELLO told it the sync had
+ * failed, and this flush made the copies durable: v's seqs (reset when it
+ * was opened) now describe data that is on disk, so it may say dirty
+ * again, and later HELLOs let the engine resync only what it missed.
+ * The record changes in the background: a HELLO waits for it, and until
+ * it lands a restart finds SYNC_FAILED, resets the seqs again and says
+ * so (copies since may be lost with the page cache).  Not after a failed
+ * sync in this run (replica_state_copied). */
+void replica_vol_copied(struct rvol *v, int res)
+{
+	uint32_t st = replica_state_copied(v->state, res, v->sync_failed);
+
+	if (st == v->state)
+		return;
+	log_info("volume %s: a full copy to it is durable: no longer sync "
+		 "failed", v->name);
+	v->state = st;
+	v->change++;
+	meta_kick(v);
+}
+
 static void vsync_done(struct rvol *v)
 {
-	if (v->sync_err || v->sync_failed) {
+	if (v->sync_failed) {
 		log_err("volume %s: sync before close failed: %s; it stays "
-			"dirty", v->name, strerror(v->sync_err ? v->sync_err :
-						   v->sync_failed));
+			"dirty", v->name, strerror(v->sync_failed));
 		v->r->unclean = true;
 		meta_kick(v);	/* retries a failed write of the record */
 		return;
 	}
+	if (v->sync_err) {	/* EBUSY: not both submitted */
+		sync_retry_later(v);
+		return;
+	}
+	v->sync_backoff_ns = 0;
 	if (v->refs)	/* someone opened it meanwhile */
 		return;
 	if (v->sync_again) {	/* and wrote while we synced */
@@ -639,10 +763,12 @@ void replica_vol_cqe(struct replica *r, enum replica_kind k, unsigned int id,
 		v->sync_err = -res;
 	if (res < 0)
 		replica_vol_sync_failed(v, -res);
-	if (--v->sync_pending == 0) {
+	/* No vol_maybe_free() after vsync_done(): the volume may go only
+	 * once recorded clean, and meta_done() frees it then; without an
+	 * SQE for that record, meta_done() has already run, and freed v,
+	 * inside vsync_done(). */
+	if (--v->sync_pending == 0)
 		vsync_done(v);
-		vol_maybe_free(v);
-	}
 }
 
 void replica_vol_status(const struct rvol *v, const char *zone, void *out)
@@ -656,7 +782,8 @@ void replica_vol_status(const struct rvol *v, const char *zone, void *out)
 	st.bytes_written = htole64(v->bytes_written);
 	st.block_size = htole32(v->info.block_size);
 	/* v->state is SYNC_FAILED from a failed sync (or its record found
-	 * at open) until the volume is next recorded clean. */
+	 * at open) until the volume is next recorded clean, or dirty by a
+	 * FLUSH with REPL_F_FULL_COPY (replica_vol_copied). */
 	st.state = htole32(v->state);
 	snprintf(st.zone, sizeof(st.zone), "%s", zone);
 	memcpy(out, &st, sizeof(st));

@@ -426,12 +426,15 @@ static bool map_empty(int fd, size_t key_size)
 	       bpf_map_get_next_key(fd, NULL, key) && errno == ENOENT;
 }
 
-int zonetrace_registry_remove_if_empty(const char *pin_root)
+/* zonetrace_registry_remove_if_empty(), but blind to the programs with
+ * the ids skip[0..nskip-1]: a tracer's own, on its way out. */
+static int remove_if_empty(const char *pin_root, const __u32 *skip,
+			   unsigned int nskip)
 {
 	const char *root = root_of(pin_root);
 	struct registry r;
-	bool empty, made;
-	int err, lock;
+	bool empty, busy, made;
+	int err, lock, fds[3];
 
 	/* Under the lock: no zone or peer can arrive between the check and
 	 * the unpinning, in maps that would then be lost. */
@@ -446,11 +449,23 @@ int zonetrace_registry_remove_if_empty(const char *pin_root)
 	empty = map_empty(r.names, sizeof(__u32)) &&
 		map_empty(r.ids, sizeof(struct zone_name)) &&
 		map_empty(r.peers, sizeof(struct zone_peer));
+	/* A running tracer's programs hold zone_peers (bound at load,
+	 * under this lock): unpinned, it would go on with a map no
+	 * registrar reaches, and never see a peer registered later. */
+	fds[0] = r.names;
+	fds[1] = r.ids;
+	fds[2] = r.peers;
+	busy = empty && bpfsys_maps_in_use(fds, 3, skip, nskip);
 	registry_close(&r);
-	if (empty)
+	if (empty && !busy)
 		bpfsys_unpin(root, registry_names, 3);
 	registry_unlock(root, lock);
-	return empty ? 0 : -ENOTEMPTY;
+	return !empty ? -ENOTEMPTY : busy ? -EBUSY : 0;
+}
+
+int zonetrace_registry_remove_if_empty(const char *pin_root)
+{
+	return remove_if_empty(pin_root, NULL, 0);
 }
 
 /* ---- the tracer --------------------------------------------------------- */
@@ -764,12 +779,31 @@ void zonetrace_unpin_stale(const char *pin_root)
 	unpin(root_of(pin_root));
 }
 
+/* The ids of t's loaded programs, which the kernel still lists for an
+ * RCU grace period after they are closed. */
+static unsigned int own_progs(const struct zonetrace *t, __u32 *ids,
+			      unsigned int max)
+{
+	struct bpf_program *p;
+	unsigned int n = 0;
+
+	if (!t->skel)
+		return 0;
+	bpf_object__for_each_program(p, t->skel->obj)
+		if (n < max && (ids[n] = bpfsys_obj_id(bpf_program__fd(p))))
+			n++;
+	return n;
+}
+
 void zonetrace_destroy(struct zonetrace *t)
 {
+	unsigned int nown;
+	__u32 own[8];
 	int i;
 
 	if (!t)
 		return;
+	nown = own_progs(t, own, 8);
 	if (t->pinned)
 		unpin(t->pin_root);
 	for (i = 0; i < 3; i++)
@@ -782,7 +816,7 @@ void zonetrace_destroy(struct zonetrace *t)
 				close(t->fd[i]);
 	/* An empty registry holds no ids worth keeping, whoever made it (a
 	 * killed daemon leaves one behind). */
-	if (t->loader && !zonetrace_registry_remove_if_empty(t->pin_root) &&
+	if (t->loader && !remove_if_empty(t->pin_root, own, nown) &&
 	    t->made_dir)
 		rmdir(t->pin_root);	/* fails, rightly, if others use it */
 	free(t->vals);

@@ -88,8 +88,10 @@ int zonetrace_peer_parse(const char *addr, struct zone_peer *out);
 
 /* Remove the registry pins if no zone and no peer is registered, under
  * the registry lock that registering takes too, so a zone registered
- * meanwhile is never lost with them.  Returns 0 if removed (or absent),
- * -ENOTEMPTY if kept. */
+ * meanwhile is never lost with them, and if no loaded BPF program (a
+ * running tracer) uses the registry's maps, which would then be cut off
+ * from every later registration.  Returns 0 if removed (or absent),
+ * -ENOTEMPTY or -EBUSY if kept. */
 int zonetrace_registry_remove_if_empty(const char *pin_root);
 
 struct zonetrace_opts {

@@ -44,14 +44,19 @@ enum {
 #define REPL_F_FUA		0x02	/* write/trim/zero: durable before reply */
 #define REPL_F_CREATE		0x04	/* hello: create the image if missing */
 #define REPL_F_RESYNC		0x08	/* write: a resync copy, see below */
+/* flush: the engine has copied every block of the volume to this replica
+ * on this connection since its HELLO said REPL_STATE_SYNC_FAILED; once the
+ * flush succeeds the replica records itself out of that state (see
+ * docs/replication-protocol.md, Durability). */
+#define REPL_F_FULL_COPY	0x10
 /* hello: a sync of this replica failed (the engine saw a FLUSH or FUA op
  * fail with EIO, ENOSPC or EDQUOT, or a write with EIO), which its server
  * may have been unable to record (the failing disk holds the record too,
- * or it never synced since).  The server treats it
- * as its own failed sync: resets every block's seq and says
- * REPL_STATE_SYNC_FAILED (recorded before the reply) until the volume is
- * next recorded clean.  The engine copies all of the volume to it. */
-#define REPL_F_SYNC_FAILED	0x10
+ * or it never synced since).  The server treats it as its own failed
+ * sync: resets every block's seq and says REPL_STATE_SYNC_FAILED
+ * (recorded before the reply).  The engine copies all of the volume to
+ * it, as after any HELLO that says so. */
+#define REPL_F_SYNC_FAILED	0x20
 
 /*
  * Per-block sequence numbers.  A replica records, for every block, the seq
@@ -104,8 +109,9 @@ _Static_assert(sizeof(struct repl_hello) == 112, "repl_hello size");
 #define REPL_STATE_DIRTY	1
 /* Dirty, and a sync of the volume failed, while the server runs or
  * before a restart (which reset its seqs), and the volume has not been
- * recorded clean since: what it acked may be lost anywhere, and (before
- * a restart) copies to it may not land. */
+ * recorded clean since, nor dirty by a FLUSH with REPL_F_FULL_COPY: what
+ * it acked may be lost anywhere, and (before a restart) copies to it may
+ * not land. */
 #define REPL_STATE_SYNC_FAILED	2
 
 /* Payload of a HELLO reply and of a STATUS reply. */

@@ -176,10 +176,13 @@ static void conn_close(struct conn *c, bool reset)
 			conns[i] = NULL;
 	if (reset) {
 		setsockopt(c->cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		setsockopt(c->ufd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		if (c->ufd >= 0)
+			setsockopt(c->ufd, SOL_SOCKET, SO_LINGER, &lg,
+				   sizeof(lg));
 	}
 	close(c->cfd);
-	close(c->ufd);
+	if (c->ufd >= 0)
+		close(c->ufd);
 	free_queue(&c->d[UP]);
 	free_queue(&c->d[DOWN]);
 	free(c);
@@ -512,6 +515,20 @@ static int ctl_exec(char *line, char *out, size_t outlen)
 			}
 		return snprintf(out, outlen, "ok dropped %d\n", n);
 	}
+	if (!strcmp(argv[0], "drop-client")) {
+		/* A partition the upstream does not see: the client is reset,
+		 * the upstream side stays open and silent (not polled, never
+		 * closed) until the proxy exits. */
+		for (i = 0, n = 0; i < MAX_CONNS; i++)
+			if (conns[i]) {
+				epoll_ctl(epfd, EPOLL_CTL_DEL, conns[i]->ufd,
+					  NULL);
+				conns[i]->ufd = -1;	/* kept open */
+				conn_close(conns[i], true);
+				n++;
+			}
+		return snprintf(out, outlen, "ok dropped %d\n", n);
+	}
 	if (!strcmp(argv[0], "stats") || !strcmp(argv[0], "show")) {
 		for (i = 0, n = 0; i < MAX_CONNS; i++) {
 			if (!conns[i])
@@ -614,6 +631,9 @@ static void usage(FILE *f)
 "  stall on|off               hold all traffic (queued, not forwarded)\n"
 "  blackhole on|off           swallow all traffic; connections stay up\n"
 "  drop                       reset every connection\n"
+"  drop-client                reset every client connection; the upstream\n"
+"                             ones stay open and silent (a partition the\n"
+"                             upstream does not notice)\n"
 "  refuse on|off              close new connections at once\n"
 "  hold-flush MS              hold each FLUSH reply (replication protocol)\n"
 "                             MS; replies behind it go on (0: off)\n"

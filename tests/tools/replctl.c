@@ -159,6 +159,7 @@ static const struct {
 	{ "EBADF", EBADF }, { "EBADMSG", EBADMSG }, { "EPROTO", EPROTO },
 	{ "EMSGSIZE", EMSGSIZE }, { "ENOENT", ENOENT }, { "EIO", EIO },
 	{ "EXDEV", EXDEV }, { "EMFILE", EMFILE }, { "ENOSPC", ENOSPC },
+	{ "ENOTRECOVERABLE", ENOTRECOVERABLE },
 };
 
 static const char *errname(int e)

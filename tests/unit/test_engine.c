@@ -28,6 +28,7 @@ static struct {
 	struct ereq *q;
 	unsigned int ri;
 	uint8_t op;
+	struct uloop_buf *buf;	/* the buffer it reads into or writes */
 } subs[MAX_SUBS];
 static unsigned int nsubs;
 static int submit_err[ENGINE_MAX_REPLICAS];
@@ -59,6 +60,7 @@ int __wrap_engine_local_submit(struct erepl *r, struct ereq *q)
 	subs[nsubs].q = q;
 	subs[nsubs].ri = r->idx;
 	subs[nsubs].op = q->op;
+	subs[nsubs].buf = q->buf;
 	nsubs++;
 	return 0;
 }
@@ -408,6 +410,87 @@ static void test_engine_read_answer_waits_for_the_buffer(void **state)
 	assert_int_equal(ndone, 1);
 	assert_int_equal(last_res, 0);
 	assert_int_equal(eng->nr_inflight, 0);
+	uloop_buf_put(loop, b);
+}
+
+/* A local read abandoned by the hard timeout whose READ_FIXED ends late,
+ * after part of a DMA into the buffer it was given (a failing disk), must
+ * not spoil what the retry on another replica read: the answer is the
+ * retry's data. */
+static void test_engine_late_abandoned_read_cannot_spoil_the_retry(void **state)
+{
+	unsigned int free0 = uloop_buf_free(loop, false);
+	uint8_t want[4096];
+	struct uloop_buf *b;
+	struct ereq *q;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(uloop_buf_get(loop, 4096, &b), 0);
+	memset(b->base, 0, 4096);
+	assert_int_equal(engine_read(eng, 0, 4096, b, done, NULL), 0);
+	assert_int_equal(nsubs, 1);
+	assert_ptr_equal(subs[0].buf, b);
+	q = subs[0].q;
+	q->sub[subs[0].ri].kref = 1;	/* its SQE is in the kernel */
+	q->sub[subs[0].ri].t_issue = uloop_live_clock(loop) - 2 * eng->hard_ns;
+	engine_tick(&eng->tick);
+	assert_int_equal(nsubs, 2);		/* retried elsewhere */
+	memset(want, 0xa5, sizeof(want));
+	/* the good data */
+	memcpy(subs[1].buf->base, want, sizeof(want));
+	complete(1, 0);
+	spin();
+	assert_int_equal(ndone, 0);
+	/* the abandoned read: half a DMA of junk, then its failed CQE */
+	memset(subs[0].buf->base, 0xee, 2048);
+	engine_enter(eng);
+	engine_sub_unref(q, subs[0].ri);
+	engine_leave(eng);
+	spin();
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, 0);
+	assert_memory_equal(b->base, want, sizeof(want));
+	assert_int_equal(eng->nr_inflight, 0);
+	uloop_buf_put(loop, b);
+	assert_int_equal(uloop_buf_free(loop, false), free0);
+}
+
+/* With no buffer free for it, the retry waits until the abandoned read
+ * has given the caller's buffer back, and then reads into it. */
+static void test_engine_read_retry_without_a_free_buffer_waits(void **state)
+{
+	struct uloop_buf *hog[256], *b;
+	unsigned int nhog = 0, i;
+	struct ereq *q;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(uloop_buf_get(loop, 4096, &b), 0);
+	while (nhog < 256 && !uloop_buf_get(loop, 4096, &hog[nhog]))
+		nhog++;
+	assert_int_equal(uloop_buf_free(loop, false), 0);
+	assert_int_equal(uloop_buf_free(loop, true), 0);
+	assert_int_equal(engine_read(eng, 0, 4096, b, done, NULL), 0);
+	q = subs[0].q;
+	q->sub[subs[0].ri].kref = 1;
+	q->sub[subs[0].ri].t_issue = uloop_live_clock(loop) - 2 * eng->hard_ns;
+	engine_tick(&eng->tick);
+	assert_int_equal(eng->repl[subs[0].ri].state,
+			 ENGINE_REPLICA_DEGRADED);
+	assert_int_equal(nsubs, 1);	/* nowhere to read into yet */
+	engine_enter(eng);
+	engine_sub_unref(q, subs[0].ri);
+	engine_leave(eng);
+	assert_int_equal(nsubs, 2);
+	assert_ptr_equal(subs[1].buf, b);
+	assert_int_not_equal(subs[1].ri, subs[0].ri);
+	complete(1, 0);
+	spin();
+	assert_int_equal(ndone, 1);
+	assert_int_equal(last_res, 0);
+	for (i = 0; i < nhog; i++)
+		uloop_buf_put(loop, hog[i]);
 	uloop_buf_put(loop, b);
 }
 
@@ -875,7 +958,7 @@ static void test_engine_failed_flush_loses_all_since_the_last(void **state)
  * is to be copied to it, and its HELLOs say REPL_F_SYNC_FAILED (the flag
  * in its missed map) so that its server stops trusting its seqs.  A
  * write lost to the connection (not the server's EIO) marks only its own
- * range; a local replica's failed flush sets no HELLO flag. */
+ * range. */
 static void test_engine_remote_write_eio_loses_all(void **state)
 {
 	uint64_t last = (16 << 20) - 1;
@@ -895,14 +978,6 @@ static void test_engine_remote_write_eio_loses_all(void **state)
 	assert_false(dirtymap_test(eng->repl[2].missed,
 				   last >> EREGION_SHIFT));
 	assert_false(dirtymap_flags(eng->repl[2].missed) &
-		     EMISSED_SYNC_FAILED);
-	/* a local replica's failed flush: all of it, but no HELLO flag */
-	nsubs = 0;
-	assert_int_equal(flush(), 0);
-	assert_int_equal(nsubs, 1);
-	complete(0, -EIO);
-	assert_true(dirtymap_test(eng->repl[0].missed, last >> EREGION_SHIFT));
-	assert_false(dirtymap_flags(eng->repl[0].missed) &
 		     EMISSED_SYNC_FAILED);
 }
 
@@ -1106,6 +1181,8 @@ int main(void)
 		T(test_engine_hard_timeout_degrades),
 		T(test_engine_read_answer_waits_for_the_buffer),
 		T(test_engine_shutdown_read_waits_for_the_buffer),
+		T(test_engine_late_abandoned_read_cannot_spoil_the_retry),
+		T(test_engine_read_retry_without_a_free_buffer_waits),
 		T(test_engine_submit_failure_is_a_replica_failure),
 		T(test_engine_trim_and_zero_are_ordered_writes),
 		T(test_engine_long_zero_is_not_overtaken),

@@ -5,7 +5,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "engine_args.h"
 
@@ -55,12 +57,126 @@ static void test_engine_args_size_refuses_junk(void **state)
 	}
 }
 
+/* One IPv4:PORT parser: what the engine dials is what the command line
+ * accepts. */
+static void test_engine_args_addr_parse(void **state)
+{
+	static const char *const bad[] = {
+		"", "foo", "127.0.0.1", "127.0.0.1:", ":7000", "127.0.0.1:0",
+		"127.0.0.1:65536", "127.0.0.1: 80", "127.0.0.1:+80",
+		"127.0.0.1:-1", "127.0.0.1:80x", "localhost:7000",
+		"::1:7000", "127.0.0.1:99999999999999999999999",
+	};
+	struct sockaddr_in sa;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(engine_addr_parse("127.0.0.2:7000", &sa), 0);
+	assert_int_equal(sa.sin_family, AF_INET);
+	assert_int_equal(ntohs(sa.sin_port), 7000);
+	assert_int_equal(ntohl(sa.sin_addr.s_addr), 0x7f000002);
+	assert_int_equal(engine_addr_parse("10.0.0.1:65535", NULL), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&sa, 0x5a, sizeof(sa));
+		assert_int_equal(engine_addr_parse(bad[i], &sa), -EINVAL);
+		assert_int_equal(sa.sin_family, 0x5a5a);
+	}
+}
+
+/* Parse argv-style pairs into o, then finish: the result of both. */
+static int parse(struct engine_opts *o, const char *const *args)
+{
+	static char buf[16][128];
+	unsigned int i;
+	int err = 0;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 0; !err && args[2 * i]; i++) {
+		int opt = (int)(intptr_t)args[2 * i];
+
+		snprintf(buf[i], sizeof(buf[i]), "%s", args[2 * i + 1]);
+		err = engine_args_apply(o, opt, buf[i]);
+	}
+	return err ? err : engine_args_finish(o);
+}
+
+#define A(opt, val) (const char *)(intptr_t)(opt), (val)
+#define BASE A(ENGINE_ARG_NAME, "v"), A(ENGINE_ARG_SIZE, "1M"), \
+	     A(ENGINE_ARG_STATE_DIR, "/nonexistent"), \
+	     A(ENGINE_ARG_LOCAL, "a=/x.img")
+
+/* The parser applies the engine's own rules (engine_opts_check), and what
+ * it accepts the engine accepts. */
+static void test_engine_args_engine_rules(void **state)
+{
+	static const char *const ok[] = { BASE,
+		A(ENGINE_ARG_REPLICA, "b=127.0.0.1:7000"),
+		A(ENGINE_ARG_ZONE_ID, "b=254"), A(ENGINE_ARG_MIN_IN_SYNC, "2"),
+		A(ENGINE_ARG_BLOCK_SIZE, "64k"), NULL };
+	static const char *const bad[][16] = {
+		{ BASE, A(ENGINE_ARG_NAME, ".v"), NULL },
+		{ BASE, A(ENGINE_ARG_SIZE, "1000"), NULL },
+		{ BASE, A(ENGINE_ARG_BLOCK_SIZE, "1000"), NULL },
+		{ BASE, A(ENGINE_ARG_BLOCK_SIZE, "128k"), NULL },
+		{ BASE, A(ENGINE_ARG_MIN_IN_SYNC, "2"), NULL },
+		{ BASE, A(ENGINE_ARG_LOCAL, "a=/y.img"), NULL },
+		{ BASE, A(ENGINE_ARG_LOCAL, ".b=/y.img"), NULL },
+		{ BASE, A(ENGINE_ARG_REPLICA, "b=127.0.0.1:0"), NULL },
+		{ BASE, A(ENGINE_ARG_REPLICA, "b=localhost:7000"), NULL },
+		{ BASE, A(ENGINE_ARG_ZONE_ID, "a=255"), NULL },
+		{ BASE, A(ENGINE_ARG_LOCAL, "b=/y.img"),
+		  A(ENGINE_ARG_ZONE_ID, "a=7"), A(ENGINE_ARG_ZONE_ID, "b=7"),
+		  NULL },
+		{ A(ENGINE_ARG_SIZE, "1M"), A(ENGINE_ARG_STATE_DIR, "/d"),
+		  A(ENGINE_ARG_LOCAL, "a=/x.img"), NULL },
+	};
+	struct engine_opts o;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(parse(&o, ok), 0);
+	assert_int_equal(engine_opts_check(&o, NULL), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&o, bad[i]), -EINVAL);
+		assert_int_equal(engine_opts_check(&o, NULL), -EINVAL);
+	}
+}
+
+/* The fault names the option and, for a replica, which one. */
+static void test_engine_args_fault_names_the_replica(void **state)
+{
+	struct engine_opts o = {
+		.name = "v", .size = 1 << 20, .state_dir = "/d",
+		.nr_replicas = 3,
+		.replicas = { { .zone = "a", .path = "/a" },
+			      { .zone = "b", .addr = "127.0.0.1:1" },
+			      { .zone = "a", .addr = "127.0.0.1:2" } },
+	};
+	struct engine_opts_fault f;
+
+	(void)state;
+	assert_int_equal(engine_opts_check(&o, &f), -EINVAL);
+	assert_int_equal(f.opt, ENGINE_OPT_REPLICA);
+	assert_int_equal(f.replica, 2);
+	assert_non_null(strstr(f.why, "one replica per zone"));
+	o.replicas[2].zone = "c";
+	o.replicas[2].zone_id = o.replicas[1].zone_id = 9;
+	assert_int_equal(engine_opts_check(&o, &f), -EINVAL);
+	assert_int_equal(f.opt, ENGINE_OPT_ZONE_ID);
+	assert_int_equal(f.replica, 2);
+	o.replicas[2].zone_id = 10;
+	assert_int_equal(engine_opts_check(&o, &f), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_engine_args_size_units),
 		cmocka_unit_test(test_engine_args_size_leading_zero_is_decimal),
 		cmocka_unit_test(test_engine_args_size_refuses_junk),
+		cmocka_unit_test(test_engine_args_addr_parse),
+		cmocka_unit_test(test_engine_args_engine_rules),
+		cmocka_unit_test(test_engine_args_fault_names_the_replica),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "engine_int.h"
 #include "uloop.h"
 
 #define SIZE	(8u << 20)
@@ -285,6 +286,54 @@ static void test_engine_local_added_replica_resyncs_all(void **state)
 	check_resynced(e);
 }
 
+/* How many lines of file path contain str. */
+static int count_lines(const char *path, const char *str)
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, str) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* A replica new to the volume whose image is made anew too is marked
+ * empty once: the second mark would scan every region again and say so
+ * again. */
+static void test_engine_local_marked_empty_once(void **state)
+{
+	struct engine_stats st;
+	struct engine *e;
+	char logf[128];
+	int fd, saved;
+
+	(void)state;
+	wipe();
+	e = make_on(true, true);
+	write_all(e);
+	engine_destroy(e);
+	snprintf(logf, sizeof(logf), "%s/log", shm_dir);
+	fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	e = make(true);		/* mem: no maps, no image */
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	close(fd);
+	engine_get_stats(e, &st);
+	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
+	assert_int_equal(st.replica[0].dirty_regions, SIZE / 65536);
+	assert_int_equal(count_lines(logf, "all of it is to be copied"), 1);
+	check_resynced(e);
+}
+
 /* An image made anew whose seqmap then cannot be opened is removed again:
  * left behind, the next open would take it for an existing image (its
  * seqmap not reset, no full copy asked for). */
@@ -323,6 +372,135 @@ static void test_engine_local_made_image_removed_on_failure(void **state)
 	engine_get_stats(e, &st);
 	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
 	assert_int_equal(st.replica[0].dirty_regions, SIZE / 65536);
+	check_resynced(e);
+}
+
+/* A flush whose fdatasync on the disk replica fails with EIO (the fault
+ * is injected at the engine's completion seam: the real fsync CQEs come
+ * later and find the sub abandoned). */
+static void fail_disk_sync(struct engine *e)
+{
+	struct ereq *q;
+
+	ndone = nfail = 0;
+	assert_int_equal(engine_flush(e, done, NULL), 0);
+	q = e->tail;
+	assert_non_null(q);
+	assert_int_equal(q->op, EOP_FLUSH);
+	assert_int_equal(q->sub[1].state, SUB_ISSUED);
+	engine_enter(e);
+	engine_sub_done(q, 1, -EIO);
+	engine_leave(e);
+	run_until(1);
+}
+
+/* What the kernel drops when the writeback behind a failed sync fails:
+ * the disk image holds other bytes than its seqmap vouches for. */
+static void drop_disk_writes(void)
+{
+	uint8_t junk[BS];
+	unsigned int i;
+	int fd = open(disk_img, O_WRONLY);
+
+	assert_true(fd >= 0);
+	memset(junk, 0x5a, sizeof(junk));
+	for (i = 0; i < NW; i++)
+		assert_int_equal(pwrite(fd, junk, BS, (off_t)blk(i)), BS);
+	assert_int_equal(fsync(fd), 0);
+	close(fd);
+}
+
+/* After a failed sync a local replica's seqs vouch for writes that may
+ * be lost, so its resync (a copy applies only where it is newer) would
+ * leave those blocks as they are: its seqs must be reset before it is
+ * used again, as a replica server resets its own. */
+static void test_engine_local_failed_sync_resets_seqs(void **state)
+{
+	struct engine_stats st;
+	struct engine *e;
+
+	(void)state;
+	wipe();
+	e = make(true);
+	write_all(e);
+	fail_disk_sync(e);
+	engine_get_stats(e, &st);
+	assert_int_equal(st.replica[1].state, ENGINE_REPLICA_DEGRADED);
+	drop_disk_writes();
+	check_resynced(e);	/* reopened by its retry, copied from mem */
+}
+
+/* Flush CQEs of the disk replica (index 1) that the kernel completes
+ * while this is set come back failed with EIO, as from a disk whose
+ * writeback failed (at the seam between the loop and engine_local). */
+static bool fail_disk_flush_cqes;
+
+void __real_engine_local_cqe(struct engine *e, struct ereq *q,
+			     struct erepl *r, const struct io_uring_cqe *cqe);
+
+void __wrap_engine_local_cqe(struct engine *e, struct ereq *q,
+			     struct erepl *r, const struct io_uring_cqe *cqe)
+{
+	struct io_uring_cqe c = *cqe;
+
+	if (fail_disk_flush_cqes && r->idx == 1 && q->op == EOP_FLUSH &&
+	    c.res >= 0)
+		c.res = -EIO;
+	__real_engine_local_cqe(e, q, r, &c);
+}
+
+/* A flush the disk replica was failed for before its fdatasync ended (it
+ * ran past the flush timeout, or another op failed there first): the
+ * sync then failing still means that writes may be lost there, and its
+ * seqs must be reset before its resync, or they keep vouching for them. */
+static void test_engine_local_abandoned_failed_sync_resets_seqs(void **state)
+{
+	struct ereq *q;
+	struct engine *e;
+	int spins = 0;
+
+	(void)state;
+	wipe();
+	e = make(true);
+	write_all(e);
+	drop_disk_writes();
+	ndone = nfail = 0;
+	fail_disk_flush_cqes = true;
+	assert_int_equal(engine_flush(e, done, NULL), 0);
+	q = e->tail;
+	assert_non_null(q);
+	assert_int_equal(q->op, EOP_FLUSH);
+	assert_int_equal(q->sub[1].state, SUB_ISSUED);
+	engine_enter(e);
+	engine_replica_fail(&e->repl[1], -ETIMEDOUT, "test: flush timeout");
+	engine_leave(e);
+	run_until(1);
+	while (!engine_local_idle(&e->repl[1])) {
+		assert_true(uloop_run_once(loop, 10000000ULL) >= 0);
+		assert_true(++spins < 1000);
+	}
+	fail_disk_flush_cqes = false;
+	check_resynced(e);	/* reopened by its retry, copied from mem */
+}
+
+/* The same across a restart before the replica was reopened: the failed
+ * sync is on record, and the next open resets the seqs. */
+static void test_engine_local_seqs_reset_after_restart(void **state)
+{
+	struct engine_stats st;
+	struct engine *e;
+
+	(void)state;
+	wipe();
+	e = make(true);
+	write_all(e);
+	fail_disk_sync(e);
+	engine_destroy(e);
+	drop_disk_writes();
+	e = make(false);
+	engine_get_stats(e, &st);
+	assert_int_not_equal(st.replica[1].state, ENGINE_REPLICA_IN_SYNC);
+	assert_int_equal(st.replica[1].dirty_regions, SIZE / 65536);
 	check_resynced(e);
 }
 
@@ -365,6 +543,10 @@ int main(void)
 		cmocka_unit_test(test_engine_local_recreated_image_resyncs_all),
 		cmocka_unit_test(test_engine_local_added_replica_resyncs_all),
 		cmocka_unit_test(test_engine_local_made_image_removed_on_failure),
+		cmocka_unit_test(test_engine_local_marked_empty_once),
+		cmocka_unit_test(test_engine_local_failed_sync_resets_seqs),
+		cmocka_unit_test(test_engine_local_seqs_reset_after_restart),
+		cmocka_unit_test(test_engine_local_abandoned_failed_sync_resets_seqs),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -691,6 +691,52 @@ static void test_placer_volume_bytes_wrap(void **state)
 	tc_free(c);
 }
 
+/* A p99 of 0 is an empty histogram (hist_percentile): a node or zone
+ * that wrote nothing in the window, not one that is infinitely fast.
+ * It is left out of the median, so idle nodes, however many, do not
+ * hide a slow one (with half or more of them idle the median was 0 and
+ * nothing was ever slow), and is itself never slow. */
+static void test_placer_latency_zero_p99_is_no_measurement(void **state)
+{
+	struct tc *c = tc_new();
+	struct placer_result *r;
+	unsigned int z, n;
+
+	(void)state;
+	for (z = 0; z < 4; z++) {
+		tc_add_zone(c);
+		for (n = 0; n < 2; n++)
+			tc_add_node(c, z, 1000 * GiB);
+	}
+	for (n = 0; n < 4; n++)
+		tc_add_volume(c, GiB, 3, PLACER_SPREAD_HARD, -1);
+	/* Nodes: five idle, two at 1 ms, node 5 at 10 ms. */
+	for (n = 0; n < 8; n++)
+		c->p99[n] = n < 5 ? 0 : 1000;
+	c->p99[5] = 10000;
+	tc_input(c);
+	r = tc_run(c);
+	assert_non_null(r);
+	for (n = 0; n < 8; n++)
+		assert_int_equal(r->node_latency[n],
+				 n == 5 ? PLACER_LAT_SLOW : PLACER_LAT_FAST);
+	placer_result_free(r);
+	/* Zones: two idle, zone 2 at 10x zone 3. */
+	for (n = 0; n < 8; n++)
+		c->p99[n] = -1;
+	c->zp99[0] = c->zp99[1] = 0;
+	c->zp99[2] = 10000;
+	c->zp99[3] = 1000;
+	tc_input(c);
+	r = tc_run(c);
+	assert_non_null(r);
+	for (n = 0; n < 8; n++)
+		assert_int_equal(r->node_latency[n], n / 2 == 2 ?
+				 PLACER_LAT_SLOW : PLACER_LAT_FAST);
+	placer_result_free(r);
+	tc_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -706,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_placer_max_replicas_replan),
 		cmocka_unit_test(test_placer_inconsistent_input),
 		cmocka_unit_test(test_placer_volume_bytes_wrap),
+		cmocka_unit_test(test_placer_latency_zero_p99_is_no_measurement),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -147,6 +147,13 @@ static void test_proto_refuses_bad_fields(void **state)
 	h.flags = 0;
 	h.len = 1;
 	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), -EMSGSIZE);
+	/* FULL_COPY is a FLUSH's flag, and only a FLUSH's */
+	h.len = 0;
+	h.flags = REPL_F_FULL_COPY;
+	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), 0);
+	h = write_req();
+	h.flags = REPL_F_FULL_COPY;
+	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), -EPROTO);
 }
 
 static void test_proto_payload_rules(void **state)

@@ -407,6 +407,29 @@ static void test_replica_rules_meta_pick(void **state)
 	assert_int_equal(replica_meta_pick(file, 0, &m), -EBADMSG);
 }
 
+/* A FLUSH saying a full copy is done takes a volume out of SYNC_FAILED
+ * only when the flush succeeded and no sync failed in this run (its seqs
+ * could still claim dropped writes, and copies not have landed); any
+ * other state is left as it is. */
+static void test_replica_rules_state_copied(void **state)
+{
+	(void)state;
+	assert_int_equal(replica_state_copied(REPL_STATE_SYNC_FAILED, 0,
+					      false), REPL_STATE_DIRTY);
+	assert_int_equal(replica_state_copied(REPL_STATE_SYNC_FAILED, EIO,
+					      false), REPL_STATE_SYNC_FAILED);
+	assert_int_equal(replica_state_copied(REPL_STATE_SYNC_FAILED, 0,
+					      true), REPL_STATE_SYNC_FAILED);
+	assert_int_equal(replica_state_copied(REPL_STATE_SYNC_FAILED, EIO,
+					      true), REPL_STATE_SYNC_FAILED);
+	assert_int_equal(replica_state_copied(REPL_STATE_DIRTY, 0, false),
+			 REPL_STATE_DIRTY);
+	assert_int_equal(replica_state_copied(REPL_STATE_DIRTY, EIO, true),
+			 REPL_STATE_DIRTY);
+	assert_int_equal(replica_state_copied(REPL_STATE_CLEAN, 0, false),
+			 REPL_STATE_CLEAN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_replica_rules_meta_roundtrip),
 		cmocka_unit_test(test_replica_rules_meta_damage),
 		cmocka_unit_test(test_replica_rules_meta_pick),
+		cmocka_unit_test(test_replica_rules_state_copied),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * replica_vol against a real io_uring and real files in a temporary
+ * directory: a volume made clean when its last user goes away, when the
+ * ring has no SQE for its syncs and when a sync fails.  The server's
+ * replica_sqe() and replica_reply() are faked here: the first hands out
+ * only as many SQEs as a test allows, the second records the status.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "replica_int.h"
+
+#define VOL		"v"
+#define VOL_SIZE	(1ULL << 20)
+#define BLOCK		4096U
+#define LATER_NS	(64ULL * 1000000000ULL)	/* past every backoff */
+
+struct fixture {
+	struct replica *r;
+	char dir[64];
+	struct rconn c;
+	struct rslot s;
+	unsigned int in_flight;		/* our SQEs not yet completed */
+	unsigned int vsyncs;		/* fdatasyncs of a close completed */
+	int vsync_res;			/* if not 0, what every one returns */
+	int reply;			/* -1: none yet */
+};
+
+static struct fixture *fx;
+static int sqe_budget;			/* -1: as many as the ring has */
+
+struct io_uring_sqe *replica_sqe(struct replica *r)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!sqe_budget)
+		return NULL;
+	sqe = uloop_get_sqe(r->loop);
+	if (!sqe)
+		return NULL;
+	if (sqe_budget > 0)
+		sqe_budget--;
+	fx->in_flight++;
+	return sqe;
+}
+
+void replica_reply(struct rslot *s, int res)
+{
+	(void)s;
+	fx->reply = res;
+}
+
+static void on_cqe(void *ctx, const struct io_uring_cqe *cqe)
+{
+	struct fixture *f = ctx;
+	uint32_t idx = ud_index(cqe->user_data);
+	enum replica_kind k = (enum replica_kind)(idx >> 28);
+	int res = cqe->res;
+
+	f->in_flight--;
+	if (k == RK_VSYNC) {
+		f->vsyncs++;
+		if (f->vsync_res)
+			res = f->vsync_res;
+	}
+	replica_vol_cqe(f->r, k, (idx >> 12) & RK_MAX_ID, idx & RK_MAX_SUB,
+			res);
+}
+
+/* Run the loop until nothing of ours is in flight. */
+static void settle(struct fixture *f)
+{
+	int i;
+
+	for (i = 0; i < 200 && f->in_flight; i++)
+		assert_true(uloop_run_once(f->r->loop, 20 * 1000000ULL) >= 0);
+	assert_int_equal(f->in_flight, 0);
+}
+
+/* The server's tick, as if LATER_NS had passed, then what it started. */
+static void tick_later(struct fixture *f)
+{
+	replica_vol_tick(f->r, uloop_now(f->r->loop) + LATER_NS);
+	settle(f);
+}
+
+static int setup(void **state)
+{
+	struct uloop_opts o = {
+		.entries = 8, .nr_small = 1, .small_size = 4096,
+		.nr_large = 1, .large_size = 65536, .max_timers = 4,
+	};
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	fx = f;
+	f->r = calloc(1, sizeof(*f->r));
+	assert_non_null(f->r);
+	assert_int_equal(uloop_create(&o, &f->r->loop), 0);
+	assert_int_equal(uloop_set_handler(f->r->loop, UD_CLS_SERVER, on_cqe,
+					   f), 0);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_replica_vol.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->r->dir_fd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(f->r->dir_fd >= 0);
+	f->r->io = REPLICA_IO_BUFFERED;
+	snprintf(f->r->zone, sizeof(f->r->zone), "z1");
+	f->c.r = f->r;
+	f->s.c = &f->c;
+	f->reply = -1;
+	sqe_budget = -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const ext[] = { "img", "seq", "meta" };
+	char path[PATH_MAX];
+	unsigned int i;
+
+	sqe_budget = -1;
+	settle(f);
+	replica_vol_close_all(f->r);
+	free(f->r->vols);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s.%s", VOL, ext[i]);
+		unlinkat(f->r->dir_fd, path, 0);
+	}
+	close(f->r->dir_fd);
+	assert_int_equal(rmdir(f->dir), 0);
+	uloop_destroy(f->r->loop);
+	free(f->r);
+	free(f);
+	fx = NULL;
+	return 0;
+}
+
+/* Create the volume and HELLO it, as do_hello() does: it is dirty, and
+ * the connection's handle holds the one reference. */
+static struct rvol *open_vol(struct fixture *f)
+{
+	struct replica_hello hl = {
+		.volume = VOL, .size = VOL_SIZE, .block_size = BLOCK,
+		.create = true, .epoch = 1,
+	};
+	struct rvol *v;
+
+	assert_int_equal(replica_vol_open(f->r, &hl, &v), 0);
+	replica_vol_get(v);
+	f->s.req.epoch = 1;
+	replica_vol_hello(v, &f->s);
+	settle(f);
+	assert_int_equal(f->reply, 0);
+	assert_ptr_equal(f->c.handles[0].vol, v);
+	assert_int_equal(v->refs, 1);
+	assert_int_equal(v->state, REPL_STATE_DIRTY);
+	return v;
+}
+
+/* The connection goes, with sqes SQEs to be had (-1: all of them). */
+static void close_vol(struct fixture *f, struct rvol *v, int sqes)
+{
+	f->c.handles[0].vol = NULL;
+	sqe_budget = sqes;
+	replica_vol_put(v);
+	sqe_budget = -1;
+	settle(f);
+}
+
+/* The state NAME.meta records. */
+static uint32_t meta_state(struct fixture *f)
+{
+	uint8_t buf[2 * REPLICA_META_SLOT];
+	struct replica_meta m;
+	ssize_t n;
+	int fd;
+
+	fd = openat(f->r->dir_fd, VOL ".meta", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	n = pread(fd, buf, sizeof(buf), 0);
+	close(fd);
+	assert_true(n > 0);
+	assert_int_equal(replica_meta_pick(buf, (uint64_t)n, &m), 0);
+	return m.state;
+}
+
+/* The plain close: both files synced, recorded clean, volume freed. */
+static void test_replica_vol_close_clean(void **state)
+{
+	struct fixture *f = *state;
+
+	close_vol(f, open_vol(f), -1);
+	assert_int_equal(f->r->nvols, 0);
+	assert_false(f->r->unclean);
+	assert_int_equal(meta_state(f), REPL_STATE_CLEAN);
+}
+
+/* No SQE at all for the close's syncs: nothing failed, so the server's
+ * tick starts them again, and the volume is then recorded clean. */
+static void test_replica_vol_close_no_sqe_retried(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+
+	close_vol(f, v, 0);
+	assert_int_equal(f->r->nvols, 1);
+	assert_int_equal(v->sync_failed, 0);
+	tick_later(f);
+	assert_int_equal(f->r->nvols, 0);
+	assert_false(f->r->unclean);
+	assert_int_equal(meta_state(f), REPL_STATE_CLEAN);
+}
+
+/* An SQE for the first sync only: it completes, the second never ran,
+ * and the tick syncs both again rather than leaving the volume dirty. */
+static void test_replica_vol_close_half_submitted_retried(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+
+	close_vol(f, v, 1);
+	assert_int_equal(f->r->nvols, 1);
+	assert_int_equal(v->sync_failed, 0);
+	tick_later(f);
+	assert_int_equal(f->r->nvols, 0);
+	assert_false(f->r->unclean);
+	assert_int_equal(meta_state(f), REPL_STATE_CLEAN);
+}
+
+/* Used again before the retry is due: the retry is dropped, and the
+ * next close syncs it as usual. */
+static void test_replica_vol_close_no_sqe_reopened(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+
+	close_vol(f, v, 0);
+	replica_vol_get(v);		/* a new HELLO's reference */
+	f->c.handles[0].vol = v;
+	tick_later(f);
+	assert_int_equal(f->r->nvols, 1);
+	assert_int_equal(v->state, REPL_STATE_DIRTY);
+	close_vol(f, v, -1);
+	assert_int_equal(f->r->nvols, 0);
+	assert_int_equal(meta_state(f), REPL_STATE_CLEAN);
+}
+
+/* A sync that fails (EIO) is not retried: the volume stays, recorded
+ * sync-failed, and the server will not claim a clean stop. */
+static void test_replica_vol_close_sync_eio_not_retried(void **state)
+{
+	struct fixture *f = *state;
+	unsigned int vsyncs;
+	struct rvol *v = open_vol(f);
+
+	f->vsync_res = -EIO;
+	close_vol(f, v, -1);
+	f->vsync_res = 0;
+	assert_int_equal(v->sync_failed, EIO);
+	vsyncs = f->vsyncs;
+	tick_later(f);
+	tick_later(f);
+	assert_int_equal(f->r->nvols, 1);
+	assert_true(f->r->unclean);
+	assert_int_equal(v->state, REPL_STATE_SYNC_FAILED);
+	assert_int_equal(meta_state(f), REPL_STATE_SYNC_FAILED);
+	assert_int_equal(f->vsyncs, vsyncs);
+	assert_int_equal(v->sync_pending, 0);
+}
+
+/* Half submitted, and the half that ran failed: a real failure wins
+ * over the missing SQE, so nothing is retried either. */
+static void test_replica_vol_close_half_submitted_eio_not_retried(void **state)
+{
+	struct fixture *f = *state;
+	unsigned int vsyncs;
+	struct rvol *v = open_vol(f);
+
+	f->vsync_res = -EIO;
+	close_vol(f, v, 1);
+	f->vsync_res = 0;
+	assert_int_equal(v->sync_failed, EIO);
+	vsyncs = f->vsyncs;
+	tick_later(f);
+	tick_later(f);
+	assert_int_equal(f->r->nvols, 1);
+	assert_true(f->r->unclean);
+	assert_int_equal(meta_state(f), REPL_STATE_SYNC_FAILED);
+	assert_int_equal(f->vsyncs, vsyncs);
+	assert_int_equal(v->sync_pending, 0);
+}
+
+/* SQEs for both syncs, none for the record saying clean: its write fails
+ * at once (meta_kick() reports it), and the volume is given up on as
+ * clean in memory only (freed, r->unclean, .meta still dirty).  The
+ * completion that got there used to touch the freed volume. */
+static void test_replica_vol_close_clean_record_no_sqe(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+
+	f->c.handles[0].vol = NULL;
+	sqe_budget = 2;
+	replica_vol_put(v);
+	settle(f);
+	sqe_budget = -1;
+	assert_int_equal(f->r->nvols, 0);
+	assert_true(f->r->unclean);
+	assert_int_equal(meta_state(f), REPL_STATE_DIRTY);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_replica_vol_close_clean,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_close_no_sqe_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_close_half_submitted_retried, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_close_no_sqe_reopened, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_close_sync_eio_not_retried, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_close_half_submitted_eio_not_retried,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_close_clean_record_no_sqe, setup,
+			teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
