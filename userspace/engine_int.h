@@ -234,6 +234,11 @@ struct erepl {
  * reply says REPL_STATE_SYNC_FAILED, its server's own record (which may
  * not have landed: the failing disk holds it too). */
 #define EMISSED_SYNC_FAILED	0x2
+/* Missed map flag of a local replica: its seqmap recorded a write before
+ * its seqs were reset (a failed sync, an image made anew), so the volume
+ * holds data whatever its seqmap says now (engine_local_written), as a
+ * replica server keeps its applied_seq across its own seq reset. */
+#define EMISSED_WRITTEN	0x4
 
 /* erepl.full_copy: a remote replica whose HELLO said sync failed is
  * copied in full; once that copy is done, a FLUSH with REPL_F_FULL_COPY
@@ -506,7 +511,9 @@ void engine_local_cqe(struct engine *e, struct ereq *q, struct erepl *r,
 bool engine_local_idle(const struct erepl *r);
 /* Reads and writes done in the loop, not through io_uring (tmpfs). */
 uint64_t engine_local_inline_ops(const struct erepl *r);
-/* Whether its seqmap records any write (a scan: for create only). */
+/* Whether it has recorded a write of the volume: its seqmap, or its
+ * missed map's EMISSED_WRITTEN if its seqs were reset since (a scan: for
+ * create only). */
 bool engine_local_written(const struct erepl *r);
 
 /* ---- engine_remote.c ---- */

@@ -102,6 +102,29 @@ static int check_size(struct erepl *r, int fd, struct stat *st)
 	return 0;
 }
 
+/* Every seq of r back to 0.  The seqmap was the only record on this node
+ * that the volume holds data (engine_local_written): a remote wiped
+ * meanwhile, whose HELLO says it holds no write, would then be taken for
+ * in sync at the next create and serve zeroes.  So if any seq recorded a
+ * write, EMISSED_WRITTEN is set and made durable first: a crash between
+ * the two can leave the flag with old seqs, never zeroed seqs without
+ * it.  Returns 0 or -errno (the seqs are not touched). */
+static int zero_seqs(struct erepl *r)
+{
+	struct seqmap *seq = r->loc->seq;
+	int err;
+
+	if (!(dirtymap_flags(r->missed) & EMISSED_WRITTEN) &&
+	    seqmap_max(seq, 0, seqmap_blocks(seq))) {
+		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) |
+					      EMISSED_WRITTEN);
+		if ((err = dirtymap_sync(r->missed)))
+			return err;
+	}
+	seqmap_set(seq, 0, seqmap_blocks(seq), 0);
+	return 0;
+}
+
 /* A sync of the image failed (EMISSED_SYNC_FAILED, set by sync_failed()
  * in engine_req.c): the kernel may have dropped writes whose seqs the
  * seqmap still records, and a block that claims a write's seq while
@@ -116,8 +139,9 @@ static int reset_after_failed_sync(struct erepl *r)
 
 	if (!(dirtymap_flags(r->missed) & EMISSED_SYNC_FAILED))
 		return 0;
-	seqmap_set(seq, 0, seqmap_blocks(seq), 0);
-	err = seqmap_sync(seq);
+	err = zero_seqs(r);
+	if (!err)
+		err = seqmap_sync(seq);
 	if (!err) {
 		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
 					      ~EMISSED_SYNC_FAILED);
@@ -171,14 +195,18 @@ static int do_open(struct erepl *r)
 	}
 	if ((err = reset_after_failed_sync(r)))
 		goto err_unlink;
-	l->fd = fd;
-	if (!made)
-		return 0;
 	/* A new image holds no write, whatever the seqmap of the one it
 	 * replaces says (a resync would skip every block); and if the
 	 * volume has been written before (a lost or replaced disk), none of
 	 * its data. */
-	seqmap_set(l->seq, 0, seqmap_blocks(l->seq), 0);
+	if (made && (err = zero_seqs(r))) {
+		log_err("%s: resetting the seqs of %s for its new image: %s",
+			e->name, r->zone, strerror(-err));
+		goto err_unlink;
+	}
+	l->fd = fd;
+	if (!made)
+		return 0;
 	if (!e->in_create || !e->st.fresh)
 		engine_mark_empty(r, "has a new image");
 	return 0;
@@ -217,6 +245,8 @@ uint64_t engine_local_inline_ops(const struct erepl *r)
 
 bool engine_local_written(const struct erepl *r)
 {
+	if (r->missed && (dirtymap_flags(r->missed) & EMISSED_WRITTEN))
+		return true;
 	return r->loc && r->loc->seq &&
 	       seqmap_max(r->loc->seq, 0, seqmap_blocks(r->loc->seq)) != 0;
 }

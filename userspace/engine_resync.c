@@ -226,7 +226,7 @@ void engine_resync_step(struct ereq *q)
 	bool valid = r->state == ENGINE_REPLICA_RESYNCING &&
 		     r->rs.gen == q->rs_gen && !e->shutting_down;
 
-	if (q->op == EOP_FLUSH) {
+	if (q->full_copy) {
 		told_full_copy(q);
 		return;
 	}

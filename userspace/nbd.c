@@ -92,12 +92,19 @@ static void on_cqe(void *ctx, const struct io_uring_cqe *cqe)
 
 static bool conn_stalled(struct nbd_conn *c, uint64_t now, uint64_t limit)
 {
+	uint32_t avail;
+
 	if (c->phase == PH_HANDSHAKE)
 		return now - c->born_ns > limit;
 	if (c->phase == PH_DEAD)
 		return false;
 	if ((c->batch || c->sending) && now - c->send_ns > limit)
 		return true;	/* not reading its replies */
+	/* stopped inside a request header: an idle client has none */
+	avail = c->in_end - c->in_start;
+	if (!c->cur && avail && avail < NBDPROTO_REQ_SIZE &&
+	    c->phase == PH_TRANSMIT)
+		return now - c->recv_ns > limit;
 	/* stopped mid-request, unless a payload received in place turns
 	 * out to have moved on (nbdconn_probe_recv) */
 	return c->cur && (c->cur->state == RQ_PAYLOAD ||

@@ -466,10 +466,15 @@ enum nbdproto_act nbdproto_req_check(const struct nbdproto_limits *l,
 	}
 	if ((l->tflags & NBD_FLAG_READ_ONLY) && r->type != NBD_CMD_READ)
 		return refuse(r, NBD_EPERM, err);
-	/* TRIM, and WRITE_ZEROES with FAST_ZERO, may exceed max_block: the
-	 * spec bounds only the others. */
+	/* max_block bounds what needs a buffer: READ, WRITE, and zeroes
+	 * written as data (NO_HOLE).  TRIM and other zeroes go to the
+	 * engine whatever their length.  The spec bounds WRITE_ZEROES
+	 * without FAST_ZERO too, but nbdcopy (libnbd 1.14) sends each hole
+	 * of a sparse source as one WRITE_ZEROES, so refusing those would
+	 * fail its copy of any image with a hole over max_block. */
 	capped = r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE ||
 		 (r->type == NBD_CMD_WRITE_ZEROES &&
+		  (r->flags & NBD_CMD_FLAG_NO_HOLE) && !l->zero_allocates &&
 		  !(r->flags & NBD_CMD_FLAG_FAST_ZERO));
 	if (r->len == 0 || (capped && r->len > l->max_block) ||
 	    r->offset % l->min_block || r->len % l->min_block)

@@ -253,7 +253,8 @@ enum nbdproto_act {
 /* Check r against l, per the spec's error rules:
  *   EINVAL   unknown command, flag not valid for the command or not
  *            advertised, zero length, length above max_block (READ,
- *            WRITE, WRITE_ZEROES without FAST_ZERO), offset or length
+ *            WRITE, and WRITE_ZEROES carried out as a write: NO_HOLE
+ *            without FAST_ZERO unless l->zero_allocates), offset or length
  *            not a multiple of min_block, READ/TRIM past the end, FLUSH
  *            with nonzero offset or length;
  *   ENOSPC   WRITE/WRITE_ZEROES past the end;

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "dirtymap.h"
 #include "engine_int.h"
 #include "uloop.h"
 
@@ -504,6 +505,109 @@ static void test_engine_local_seqs_reset_after_restart(void **state)
 	check_resynced(e);
 }
 
+/* ---- a fake remote replica: up at once, holding no write (its HELLO
+ * would say applied_seq 0: a server whose data dir was wiped), acking
+ * every op as it is submitted. ---- */
+
+int __wrap_engine_remote_init(struct erepl *r, const char *addr)
+{
+	(void)r;
+	(void)addr;
+	return 0;
+}
+
+void __wrap_engine_remote_free(struct erepl *r)
+{
+	(void)r;
+}
+
+int __wrap_engine_remote_connect(struct erepl *r)
+{
+	engine_replica_up(r);
+	return 0;
+}
+
+void __wrap_engine_remote_shutdown(struct erepl *r)
+{
+	(void)r;
+}
+
+bool __wrap_engine_remote_idle(const struct erepl *r)
+{
+	(void)r;
+	return true;
+}
+
+int __wrap_engine_remote_submit(struct erepl *r, struct ereq *q)
+{
+	engine_sub_done(q, r->idx, 0);
+	return 0;
+}
+
+/* The volume on a remote replica (index 0, "far") and the disk one. */
+static struct engine *make_far(bool create)
+{
+	struct engine_opts o = {
+		.name = "loc", .size = SIZE, .ack = ENGINE_ACK_ALL,
+		.nr_replicas = 2, .state_dir = disk_dir, .create = create,
+		.min_in_sync = 1,
+	};
+	struct engine *e;
+
+	o.replicas[0].zone = "far";
+	o.replicas[0].addr = "127.0.0.1:1";
+	o.replicas[1].zone = "disk";
+	o.replicas[1].path = disk_img;
+	assert_int_equal(engine_create(loop, &o, &e), 0);
+	return e;
+}
+
+/* The disk replica's sync failed, and at the restart its seqs are reset
+ * (no seq of it vouches for the volume's writes any more) while the
+ * remote that held them comes back wiped: the volume was written all the
+ * same, so that remote holds none of it and must be copied in full, not
+ * taken for in sync (every read from it would return zeroes). */
+static void test_engine_local_reset_seqs_still_say_written(void **state)
+{
+	struct engine_stats st;
+	struct engine *e;
+
+	(void)state;
+	wipe();
+	e = make_far(true);
+	write_all(e);
+	fail_disk_sync(e);
+	engine_destroy(e);
+	e = make_far(false);
+	engine_get_stats(e, &st);
+	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
+	assert_int_equal(st.replica[0].dirty_regions, SIZE / 65536);
+	assert_int_equal(dirtymap_count(e->repl[0].missed), SIZE / 65536);
+	engine_destroy(e);
+}
+
+/* The same when the disk replica's image is made anew (a replaced disk)
+ * at the restart that finds the remote wiped: its seqs are reset there,
+ * before the remote's HELLO is judged. */
+static void test_engine_local_new_image_still_says_written(void **state)
+{
+	struct engine_stats st;
+	struct engine *e;
+
+	(void)state;
+	wipe();
+	e = make_far(true);
+	write_all(e);
+	engine_destroy(e);
+	assert_int_equal(unlink(disk_img), 0);
+	e = make_far(true);
+	engine_get_stats(e, &st);
+	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
+	assert_int_equal(st.replica[0].dirty_regions, SIZE / 65536);
+	assert_int_equal(dirtymap_count(e->repl[0].missed), SIZE / 65536);
+	engine_destroy(e);
+}
+
 static int setup(void **state)
 {
 	struct uloop_opts lo = { .nr_small = 64, .nr_large = 2 };
@@ -547,6 +651,8 @@ int main(void)
 		cmocka_unit_test(test_engine_local_failed_sync_resets_seqs),
 		cmocka_unit_test(test_engine_local_seqs_reset_after_restart),
 		cmocka_unit_test(test_engine_local_abandoned_failed_sync_resets_seqs),
+		cmocka_unit_test(test_engine_local_reset_seqs_still_say_written),
+		cmocka_unit_test(test_engine_local_new_image_still_says_written),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -399,6 +399,34 @@ static void test_nbd_slow_payload_not_stalled(void **state)
 	teardown(t);
 }
 
+/* A client that stops half-way through a request header is stalled too
+ * (docs/nbd.md: "stops half-way through a request"), and is dropped after
+ * the timeout; a client that is merely idle between requests is not. */
+static void test_nbd_stalled_partial_header_dropped(void **state)
+{
+	struct nbd_opts no = { .client_timeout_ms = 300 };
+	struct t *t = setup(NULL, NULL, &no);
+	uint8_t hdr[NBDPROTO_REQ_SIZE] = { 0 };
+	struct nbd_stats st;
+	int part, idle;
+
+	(void)state;
+	part = c_open(t, false, NULL);
+	idle = c_open(t, false, NULL);
+	put_be32(hdr, NBD_MAGIC_REQUEST);
+	c_send(t, part, hdr, 12);
+	assert_true(c_closed(t, part));
+	nbd_server_get_stats(t->s, &st);
+	assert_int_equal(st.hangups, 1);
+	assert_true(pump_until(t, one_conn));
+	c_req(t, idle, 0, NBD_CMD_FLUSH, 1, 0, 0);
+	assert_int_equal(c_simple(t, idle, NULL), 0);
+	close(part);
+	close(idle);
+	assert_true(pump_until(t, no_conns));
+	teardown(t);
+}
+
 /* Clients that pipeline large reads and never read the replies hold the
  * whole buffer pool.  Another client that needs a large buffer must not
  * wait the full client timeout for them: while it waits for the pool,
@@ -623,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_nbd_disc_drains),
 		cmocka_unit_test(test_nbd_stalled_clients_dropped),
 		cmocka_unit_test(test_nbd_slow_payload_not_stalled),
+		cmocka_unit_test(test_nbd_stalled_partial_header_dropped),
 		cmocka_unit_test(test_nbd_pool_hogs_dropped),
 		cmocka_unit_test(test_nbd_client_vanishes),
 		cmocka_unit_test(test_nbd_quiesce),
