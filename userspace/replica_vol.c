@@ -546,11 +546,12 @@ static void meta_done(struct rvol *v)
  * of it may never have landed (the failing disk holds .meta as well), and
  * then the open trusted seqs that can claim writes the kernel dropped.
  * The same rule as after a recorded failure (seq_reset): every seq goes
- * to 0, and the state says so until the volume is next recorded clean.
- * The HELLO's reply waits for that record, so a restart before then
- * resets the seqs again; the reset itself need not be durable first.  A
- * volume already in that state keeps its seqs: reset at the open, or
- * still failing every FLUSH (copies cannot be made durable there). */
+ * to 0, and the state says so until the volume is next recorded clean
+ * (or a FULL_COPY flush succeeds).  The HELLO's reply waits for that
+ * record, so a restart before then resets the seqs again; the reset
+ * itself need not be durable first.  A volume already in that state
+ * keeps its seqs: reset at the open, or its sync failed in this run (and
+ * the HELLO is refused). */
 static void hello_sync_failed(struct rvol *v, const struct rslot *s)
 {
 	if (!(s->req.flags & REPL_F_SYNC_FAILED) ||
