@@ -228,9 +228,11 @@ struct erepl {
 #define ERETRY_SYNC_REFUSED_NS	5000000000ULL
 
 #define EMISSED_IN_SYNC	0x1	/* missed map flag, see struct erepl */
-/* Missed map flag of a local replica: a sync of it failed, so its seqmap
- * may vouch for writes the kernel dropped; reset before it is used again
- * (engine_local.c). */
+/* Missed map flag: a sync of the replica failed, so its seqs may vouch
+ * for writes the kernel dropped.  Local: reset before it is used again
+ * (engine_local.c).  Remote: its HELLOs say REPL_F_SYNC_FAILED until a
+ * reply says REPL_STATE_SYNC_FAILED, its server's own record (which may
+ * not have landed: the failing disk holds it too). */
 #define EMISSED_SYNC_FAILED	0x2
 /* Missed map flag of a local replica: its seqmap recorded a write before
  * its seqs were reset (a failed sync, an image made anew), so the volume

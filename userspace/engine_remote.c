@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "crc.h"
+#include "dirtymap.h"
 #include "log.h"
 #include "proto.h"
 
@@ -255,6 +256,8 @@ static int send_hello(struct econn *c)
 	memset(&h, 0, sizeof(h));
 	h.op = REPL_OP_HELLO;
 	h.flags = e->create ? REPL_F_CREATE : 0;
+	if (dirtymap_flags(c->r->missed) & EMISSED_SYNC_FAILED)
+		h.flags |= REPL_F_SYNC_FAILED;
 	h.len = sizeof(c->hello);
 	h.epoch = c->epoch;
 	h.payload_crc = proto_payload_crc(&c->hello, sizeof(c->hello));
@@ -398,7 +401,7 @@ int engine_remote_submit(struct erepl *r, struct ereq *q)
 	struct esub *s = &q->sub[r->idx];
 
 	if (c->state != CONN_UP)
-		return -EIO;
+		return -ENOTCONN;	/* not the server's EIO (a storage error) */
 	build_frame(r, q);
 	s->tx_next = 0;
 	if (c->txq_tail)
@@ -617,6 +620,9 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	if (le32toh(st.state) == REPL_STATE_SYNC_FAILED) {
 		engine_mark_empty(r, "reports a failed sync");
 		r->full_copy = EFC_WANTED;
+		/* Its own record says so now (the reply waited for it). */
+		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
+					      ~EMISSED_SYNC_FAILED);
 	}
 	c->state = CONN_UP;
 	engine_replica_up(r);

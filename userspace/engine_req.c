@@ -541,27 +541,40 @@ static void missed(struct erepl *r, const struct ereq *q)
 	}
 }
 
-/* r's storage failed a sync (a flush, or a FUA op, with a storage
- * error): Linux drops the dirty pages whose writeback failed and tells
- * one fsync only, so every write r acked since its last good flush may be
- * lost there, not just the recent ones the activity log still holds.  No
- * record says which: all of the volume is to be copied to it.  A local
- * replica's seqs still vouch for those writes, and a resync copy applies
- * only where it is newer: they are reset when it is next opened, on the
- * record of the missed map's flag, which is durable with the map (as a
- * replica server's .meta says SYNC_FAILED). */
+/* Whether res, on q's sub on r, says r's storage may have lost writes it
+ * acked before: a flush or FUA op failed with a storage error, or a
+ * remote's server answered a write with EIO (its disk failed it: what it
+ * acked before may still sit in a cache whose writeback fails as well,
+ * the page cache or the device's; a server that restarts before its own
+ * sync finds that out knows nothing of it). */
+static bool storage_failed(const struct erepl *r, const struct ereq *q,
+			   int res)
+{
+	if (flushing(q))
+		return res == -EIO || res == -ENOSPC || res == -EDQUOT;
+	return !r->local && engine_op_writes(q->op) && res == -EIO;
+}
+
+/* r's storage failed a sync (storage_failed()): Linux drops the dirty
+ * pages whose writeback failed and tells one fsync only, so every write r
+ * acked since its last good flush may be lost there, not just the recent
+ * ones the activity log still holds.  No record says which: all of the
+ * volume is to be copied to it.  Its seqs still vouch for those writes,
+ * and a resync copy applies only where it is newer: the missed map's
+ * flag, durable with the map, says to reset them.  A local replica's are
+ * reset when it is next opened; a remote's server records the failure
+ * itself (.meta says SYNC_FAILED) on the disk that failed, where it may
+ * not land, so its next HELLOs say so too (REPL_F_SYNC_FAILED). */
 static void sync_failed(struct erepl *r, const struct ereq *q, int res)
 {
-	if (!flushing(q) ||
-	    (res != -EIO && res != -ENOSPC && res != -EDQUOT))
+	if (!storage_failed(r, q, res))
 		return;
 	log_warn("%s: replica %s failed a %s (%s): what it acked since its "
 		 "last flush may be lost", r->e->name, r->zone,
 		 engine_op_name(q->op), strerror(-res));
 	engine_mark_empty(r, "failed a sync");
-	if (r->local)
-		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) |
-					      EMISSED_SYNC_FAILED);
+	dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) |
+				      EMISSED_SYNC_FAILED);
 }
 
 void engine_abandoned_sync_done(struct erepl *r, const struct ereq *q,

@@ -34,7 +34,7 @@ void proto_encode(const struct repl_hdr *h, void *wire)
 
 /* Flags each op may carry in a request; REPL_F_REPLY is always allowed. */
 static const uint8_t op_flags[REPL_OP_MAX + 1] = {
-	[REPL_OP_HELLO] = REPL_F_CREATE,
+	[REPL_OP_HELLO] = REPL_F_CREATE | REPL_F_SYNC_FAILED,
 	[REPL_OP_WRITE] = REPL_F_FUA | REPL_F_RESYNC,
 	[REPL_OP_READ] = 0,
 	[REPL_OP_FLUSH] = REPL_F_FULL_COPY,

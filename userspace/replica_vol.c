@@ -542,6 +542,28 @@ static void meta_done(struct rvol *v)
 	vol_maybe_free(v);
 }
 
+/* The engine says a sync of v failed (REPL_F_SYNC_FAILED): its own record
+ * of it may never have landed (the failing disk holds .meta as well), and
+ * then the open trusted seqs that can claim writes the kernel dropped.
+ * The same rule as after a recorded failure (seq_reset): every seq goes
+ * to 0, and the state says so until the volume is next recorded clean
+ * (or a FULL_COPY flush succeeds).  The HELLO's reply waits for that
+ * record, so a restart before then resets the seqs again; the reset
+ * itself need not be durable first.  A volume already in that state
+ * keeps its seqs: reset at the open, or its sync failed in this run (and
+ * the HELLO is refused). */
+static void hello_sync_failed(struct rvol *v, const struct rslot *s)
+{
+	if (!(s->req.flags & REPL_F_SYNC_FAILED) ||
+	    v->state == REPL_STATE_SYNC_FAILED)
+		return;
+	seqmap_set(v->seq, 0, seqmap_blocks(v->seq), 0);
+	v->state = REPL_STATE_SYNC_FAILED;
+	v->change++;
+	log_warn("volume %s: %s says a sync failed here; every block's seq "
+		 "reset to 0, so resync overwrites them", v->name, s->c->peer);
+}
+
 static void vol_start_sync(struct rvol *v);
 
 void replica_vol_tick(struct replica *r, uint64_t now)
@@ -571,7 +593,9 @@ void replica_vol_hello(struct rvol *v, struct rslot *s)
 {
 	s->vol = v;
 	s->hello_epoch = s->req.epoch;
-	/* After a failed sync hello_done() refuses it: it changes nothing */
+	/* After a failed sync hello_done() refuses it: it changes nothing
+	 * (hello_sync_failed() neither: the state says so already) */
+	hello_sync_failed(v, s);
 	if (s->req.epoch > v->info.generation && !v->sync_failed) {
 		log_info("volume %s: generation %llu -> %llu (from %s)",
 			 v->name, (unsigned long long)v->info.generation,

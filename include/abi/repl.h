@@ -49,6 +49,14 @@ enum {
  * flush succeeds the replica records itself out of that state (see
  * docs/replication-protocol.md, Durability). */
 #define REPL_F_FULL_COPY	0x10
+/* hello: a sync of this replica failed (the engine saw a FLUSH or FUA op
+ * fail with EIO, ENOSPC or EDQUOT, or a write with EIO), which its server
+ * may have been unable to record (the failing disk holds the record too,
+ * or it never synced since).  The server treats it as its own failed
+ * sync: resets every block's seq and says REPL_STATE_SYNC_FAILED
+ * (recorded before the reply).  The engine copies all of the volume to
+ * it, as after any HELLO that says so. */
+#define REPL_F_SYNC_FAILED	0x20
 
 /*
  * Per-block sequence numbers.  A replica records, for every block, the seq

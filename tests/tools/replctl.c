@@ -78,9 +78,10 @@ static void usage(FILE *f)
 "  --no-hello      do not send a HELLO first      -q  quiet\n"
 "\n"
 "commands (args are positional, or key=value / flags):\n"
-"  hello [create] [volume=V size=N bs=N]  HELLO again, or for another\n"
-"                                 volume on this connection (later commands\n"
-"                                 use it); prints the status\n"
+"  hello [create] [sync-failed] [volume=V size=N bs=N]  HELLO again, or\n"
+"                                 for another volume on this connection\n"
+"                                 (later commands use it); prints the\n"
+"                                 status; sync-failed: REPL_F_SYNC_FAILED\n"
 "  write OFF LEN [file=F [foff=N]] [fill=BYTE] [fua] [seq=N]\n"
 "  read OFF LEN [out=F]           prints the data's crc32c\n"
 "  trim OFF LEN [fua] / zero OFF LEN [fua] / flush\n"
@@ -455,7 +456,7 @@ static void print_status(const uint8_t *p, bool json)
 		       state_name(le32toh(st.state)), st.zone);
 }
 
-static int hello_rpc(struct cl *cl, bool create, struct repl_hdr *rh,
+static int hello_rpc(struct cl *cl, uint8_t flags, struct repl_hdr *rh,
 		     uint8_t **rp)
 {
 	struct repl_hello p;
@@ -469,8 +470,7 @@ static int hello_rpc(struct cl *cl, bool create, struct repl_hdr *rh,
 	snprintf(p.zone, sizeof(p.zone), "%s", cl->zone ? cl->zone : "");
 	req_init(cl, &h, REPL_OP_HELLO, 0, sizeof(p));
 	h.volume_id = 0;
-	if (create)
-		h.flags |= REPL_F_CREATE;
+	h.flags |= flags;
 	st = rpc(cl, &h, &p, rh, rp);
 	if (st == 0)
 		cl->vid = rh->volume_id;
@@ -506,7 +506,9 @@ static bool cmd_hello(struct cl *cl, const struct cmd *c)
 		cl->size = num(kv(c, "size"), "size");
 	if (kv(c, "bs"))
 		cl->bs = (uint32_t)num(kv(c, "bs"), "bs");
-	st = hello_rpc(cl, cl->create || kv(c, "create"), &rh, &rp);
+	st = hello_rpc(cl, (cl->create || kv(c, "create") ? REPL_F_CREATE : 0) |
+			   (kv(c, "sync-failed") ? REPL_F_SYNC_FAILED : 0),
+		       &rh, &rp);
 
 	snprintf(d, sizeof(d), "volume_id %llu generation %llu",
 		 (unsigned long long)rh.volume_id,
@@ -1334,6 +1336,7 @@ int main(int argc, char **argv)
 		} else if (strchr(argv[i], '=') || !strcmp(argv[i], "fua") ||
 			   !strcmp(argv[i], "json") ||
 			   !strcmp(argv[i], "create") ||
+			   !strcmp(argv[i], "sync-failed") ||
 			   !strcmp(argv[i], "eof")) {
 			struct cmd *c = &cmds[ncmds - 1];
 

@@ -952,6 +952,35 @@ static void test_engine_failed_flush_loses_all_since_the_last(void **state)
 	assert_false(dirtymap_test(eng->repl[2].missed, 5));
 }
 
+/* A remote's server that answers a write with EIO has a failing disk:
+ * what it acked before may sit in a cache whose writeback fails too, and
+ * a restart before its own sync knows nothing of it.  All of the volume
+ * is to be copied to it, and its HELLOs say REPL_F_SYNC_FAILED (the flag
+ * in its missed map) so that its server stops trusting its seqs.  A
+ * write lost to the connection (not the server's EIO) marks only its own
+ * range. */
+static void test_engine_remote_write_eio_loses_all(void **state)
+{
+	uint64_t last = (16 << 20) - 1;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 0, 8);
+	eng->repl[1].local = false;	/* played as remotes */
+	eng->repl[2].local = false;
+	assert_int_equal(write4k(5 * 65536), 0);
+	complete(0, 0);
+	complete(1, -EIO);
+	complete(2, -ECONNRESET);
+	assert_true(dirtymap_test(eng->repl[1].missed, 5));
+	assert_true(dirtymap_test(eng->repl[1].missed, last >> EREGION_SHIFT));
+	assert_true(dirtymap_flags(eng->repl[1].missed) & EMISSED_SYNC_FAILED);
+	assert_true(dirtymap_test(eng->repl[2].missed, 5));
+	assert_false(dirtymap_test(eng->repl[2].missed,
+				   last >> EREGION_SHIFT));
+	assert_false(dirtymap_flags(eng->repl[2].missed) &
+		     EMISSED_SYNC_FAILED);
+}
+
 /* A stall of the loop itself: the first tick after it judges nothing
  * (the replies that came meanwhile are reaped first). */
 static void test_engine_no_verdict_right_after_a_stall(void **state)
@@ -1167,6 +1196,7 @@ int main(void)
 		T(test_engine_flush_has_its_own_timeout),
 		T(test_engine_no_verdict_right_after_a_stall),
 		T(test_engine_failed_flush_loses_all_since_the_last),
+		T(test_engine_remote_write_eio_loses_all),
 		T(test_engine_all_degraded_then_reconciled),
 		T(test_engine_reconcile_waits_for_a_holder),
 		T(test_engine_flush_gives_up_on_a_dead_state_disk),

@@ -132,6 +132,17 @@ static void test_proto_refuses_bad_fields(void **state)
 	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), -EMSGSIZE);
 	h.len = sizeof(struct repl_hello);
 	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), 0);
+	/* an engine's word that a sync failed: HELLO only */
+	h.flags = REPL_F_CREATE | REPL_F_SYNC_FAILED;
+	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), 0);
+	h.flags = REPL_F_SYNC_FAILED;
+	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), 0);
+	h.op = REPL_OP_FLUSH;
+	h.len = 0;
+	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), -EPROTO);
+	h = write_req();
+	h.flags = REPL_F_SYNC_FAILED;
+	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), -EPROTO);
 	h.op = REPL_OP_FLUSH;
 	h.flags = 0;
 	h.len = 1;

@@ -197,6 +197,46 @@ static uint32_t meta_state(struct fixture *f)
 	return m.state;
 }
 
+/* HELLO v again on the same connection (do_hello() takes a reference
+ * first), with the given flags. */
+static void hello_again(struct fixture *f, struct rvol *v, uint8_t flags)
+{
+	replica_vol_get(v);
+	f->reply = -1;
+	f->s.req.flags = flags;
+	replica_vol_hello(v, &f->s);
+	settle(f);
+	f->s.req.flags = 0;
+	assert_int_equal(f->reply, 0);
+	assert_int_equal(v->refs, 1);
+}
+
+/* A HELLO with REPL_F_SYNC_FAILED: the engine saw a sync fail here that
+ * the server may have been unable to record, so its seqs may claim lost
+ * writes.  They go to 0 and the volume says sync failed, recorded; FLUSHes
+ * are not failed for it (this run's syncs did not fail).  Once in that
+ * state, the flag again leaves the seqs (copies landed since) alone; a
+ * HELLO without it never touches them. */
+static void test_replica_vol_hello_sync_failed_resets_seqs(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+
+	seqmap_set(v->seq, 3, 1, 10);
+	hello_again(f, v, 0);
+	assert_int_equal(seqmap_get(v->seq, 3), 10);
+	assert_int_equal(v->state, REPL_STATE_DIRTY);
+	hello_again(f, v, REPL_F_SYNC_FAILED);
+	assert_int_equal(seqmap_get(v->seq, 3), 0);
+	assert_int_equal(v->state, REPL_STATE_SYNC_FAILED);
+	assert_int_equal(meta_state(f), REPL_STATE_SYNC_FAILED);
+	assert_int_equal(v->sync_failed, 0);
+	seqmap_set(v->seq, 3, 1, 10);	/* a copy landed */
+	hello_again(f, v, REPL_F_SYNC_FAILED);
+	assert_int_equal(seqmap_get(v->seq, 3), 10);
+	close_vol(f, v, -1);
+}
+
 /* The plain close: both files synced, recorded clean, volume freed. */
 static void test_replica_vol_close_clean(void **state)
 {
@@ -343,6 +383,9 @@ int main(void)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_close_clean_record_no_sqe, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_hello_sync_failed_resets_seqs, setup,
 			teardown),
 	};
 
