@@ -314,6 +314,63 @@ static void test_placer_move_lose_or_drain_node(void **state)
 	}
 }
 
+/* A node whose capacity shrank sheds only what it must.  One node holds
+ * R=1 volumes of random sizes and shrinks; a roomy node beside it can take
+ * anything.  Whatever leaves must be needed: putting any one of them back
+ * would overfill the node again.  And with 10, 3, 2 and 1 bytes on a node
+ * 10 bytes over, the least that can leave is the 10 alone (smallest first
+ * moved all four, 16 bytes). */
+static void test_placer_move_over_capacity_sheds_only_needed(void **state)
+{
+	static const uint64_t fixed[] = { 10, 3, 2, 1 };
+	uint64_t s = 77, sizes[6], total, kept;
+	unsigned int round, k, nvol, j;
+	struct placer_result *p;
+
+	(void)state;
+	for (round = 0; round < 200; round++) {
+		struct tc *c = tc_new();
+		unsigned int x, z = tc_add_zone(c);
+
+		nvol = round ? 1 + (unsigned int)(tc_rand(&s) % 6) : 4;
+		x = tc_add_node(c, z, 1000);
+		tc_add_node(c, z, 1000);
+		total = 0;
+		for (k = 0; k < nvol; k++) {
+			sizes[k] = round ? 1 + tc_rand(&s) % 20 : fixed[k];
+			tc_add_volume(c, sizes[k], 1, PLACER_SPREAD_HARD, -1);
+			c->cur_n[k] = 1;
+			c->cur[k][0] = c->nname[x];
+			total += sizes[k];
+		}
+		c->has_cur = true;
+		c->cap[x] = round ? tc_rand(&s) % total : 6;
+		p = replan(c);
+		kept = 0;
+		for (k = 0; k < nvol; k++)
+			if (tc_node(c, p->vols[k].replicas[0]) == x)
+				kept += sizes[k];
+		assert_true(kept <= c->cap[x]);
+		assert_int_equal(p->moved_bytes, total - kept);
+		for (k = 0; k < nvol; k++)
+			if (tc_node(c, p->vols[k].replicas[0]) != x &&
+			    kept + sizes[k] <= c->cap[x])
+				fail_msg("round %u: moved %llu bytes off a node "
+					 "that had room for them (%llu of %llu "
+					 "kept)", round,
+					 (unsigned long long)sizes[k],
+					 (unsigned long long)kept,
+					 (unsigned long long)c->cap[x]);
+		if (!round)
+			assert_int_equal(p->moved_bytes, 10);
+		for (j = 0; j < p->nsteps; j++)
+			assert_true(p->steps[j].action != PLACER_ADD ||
+				    strcmp(p->steps[j].node, c->nname[x]));
+		placer_result_free(p);
+		tc_free(c);
+	}
+}
+
 /* --- latency --------------------------------------------------------- */
 
 static struct tc *small(unsigned int Z, unsigned int nvol, int pref)
@@ -506,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_placer_move_add_node),
 		cmocka_unit_test(test_placer_move_lose_zone),
 		cmocka_unit_test(test_placer_move_lose_or_drain_node),
+		cmocka_unit_test(test_placer_move_over_capacity_sheds_only_needed),
 		cmocka_unit_test(test_placer_latency_slow_zone_avoided),
 		cmocka_unit_test(test_placer_latency_slow_zone_not_primary),
 		cmocka_unit_test(test_placer_latency_change_and_recovery),
