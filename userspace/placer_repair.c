@@ -395,6 +395,17 @@ static void report_layout(struct pl_state *st, struct pl_vol *v,
 			 "elsewhere", crowd, k->name, k->dom_name[crowded]);
 }
 
+/* Is node n still over capacity?  Volumes go largest first and the
+ * capacity rule marks the smallest, so a replica that left for another
+ * rule (a drain, a crowded domain, an extra) has often made room already;
+ * then the marked ones stay. */
+static bool over_now(const struct pl_state *st, uint32_t n)
+{
+	const struct pl_node *nd = &st->node[n];
+
+	return nd->base + nd->cur > nd->cap;
+}
+
 /* Condemn replicas: drained node, no label, over capacity, extras, and
  * crowding.  Returns how many stay. */
 static unsigned int condemn(struct pl_state *st, uint32_t vid, uint8_t *why)
@@ -410,7 +421,7 @@ static unsigned int condemn(struct pl_state *st, uint32_t vid, uint8_t *why)
 			why[i] = L_DRAIN;
 		else if (k->dom_of[n] == PL_NONE)
 			why[i] = L_LABEL;
-		else if (st->evict[vid] & (1u << i))
+		else if ((st->evict[vid] & (1u << i)) && over_now(st, n))
 			why[i] = L_CAP;
 		kept += why[i] == L_NO;
 	}

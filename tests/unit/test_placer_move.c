@@ -371,6 +371,40 @@ static void test_placer_move_over_capacity_sheds_only_needed(void **state)
 	}
 }
 
+/* A replica that leaves an over-full node for another rule frees room the
+ * capacity rule then need not.  Node x (zone b, 10 bytes) holds v0 (7
+ * bytes, both replicas in zone b) and v1 (5 bytes): 2 over.  v0 must put
+ * a replica in zone a anyway, and the one on x is the one to move; then x
+ * holds 5 and v1 stays.  Moving v1 as well cost 12 bytes for 7. */
+static void test_placer_move_over_capacity_counts_other_leavers(void **state)
+{
+	struct tc *c = tc_new();
+	unsigned int za = tc_add_zone(c), zb = tc_add_zone(c), z, x, y, w;
+	struct placer_result *p;
+
+	(void)state;
+	z = tc_add_node(c, za, 100);
+	w = tc_add_node(c, za, 100);
+	x = tc_add_node(c, zb, 100);
+	y = tc_add_node(c, zb, 100);
+	tc_add_volume(c, 7, 2, PLACER_SPREAD_HARD, -1);
+	tc_add_volume(c, 5, 2, PLACER_SPREAD_HARD, -1);
+	c->has_cur = true;
+	c->cur_n[0] = c->cur_n[1] = 2;
+	c->cur[0][0] = c->nname[x];
+	c->cur[0][1] = c->nname[y];
+	c->cur[1][0] = c->nname[x];
+	c->cur[1][1] = c->nname[z];
+	c->cap[x] = 10;
+	p = replan(c);
+	assert_int_equal(p->moved_bytes, 7);
+	assert_int_equal(p->nmoves, 1);
+	assert_string_equal(p->moves[0].from, c->nname[x]);
+	assert_string_equal(p->moves[0].to, c->nname[w]);
+	placer_result_free(p);
+	tc_free(c);
+}
+
 /* --- latency --------------------------------------------------------- */
 
 static struct tc *small(unsigned int Z, unsigned int nvol, int pref)
@@ -564,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_placer_move_lose_zone),
 		cmocka_unit_test(test_placer_move_lose_or_drain_node),
 		cmocka_unit_test(test_placer_move_over_capacity_sheds_only_needed),
+		cmocka_unit_test(test_placer_move_over_capacity_counts_other_leavers),
 		cmocka_unit_test(test_placer_latency_slow_zone_avoided),
 		cmocka_unit_test(test_placer_latency_slow_zone_not_primary),
 		cmocka_unit_test(test_placer_latency_change_and_recovery),
