@@ -78,9 +78,22 @@ static void mark_evictions(struct pl_state *st)
 	}
 }
 
-/* Which of the slots still staying should go: the one on the most loaded
- * node, so that what leaves also evens out the nodes (and no rebalancing
- * has to follow); on equal load not the primary, then the latest slot. */
+/* Is node n over capacity now?  Volumes go largest first and the
+ * capacity rule marks the smallest, so a replica that left for another
+ * rule (a drain, a crowded domain, an extra) has often made room already;
+ * then the marked ones stay. */
+static bool over_now(const struct pl_state *st, uint32_t n)
+{
+	const struct pl_node *nd = &st->node[n];
+
+	return nd->base + nd->cur > nd->cap;
+}
+
+/* Which of the slots still staying should go: one on a node over
+ * capacity, whose room the capacity rule then need not make by moving
+ * another replica; else the one on the most loaded node, so that what
+ * leaves also evens out the nodes (and no rebalancing has to follow); on
+ * equal load not the primary, then the latest slot. */
 static int worst_slot(const struct pl_state *st, const struct pl_vol *v,
 		      const uint8_t *why, uint32_t only_dom, bool slow_first)
 {
@@ -102,6 +115,11 @@ static int worst_slot(const struct pl_state *st, const struct pl_vol *v,
 		if (slow_first && (st->node[n].lat == PLACER_LAT_SLOW) !=
 				  (st->node[b].lat == PLACER_LAT_SLOW)) {
 			if (st->node[n].lat == PLACER_LAT_SLOW)
+				best = (int)i;
+			continue;
+		}
+		if (over_now(st, n) != over_now(st, b)) {
+			if (over_now(st, n))
 				best = (int)i;
 			continue;
 		}
@@ -393,17 +411,6 @@ static void report_layout(struct pl_state *st, struct pl_vol *v,
 	else
 		snprintf(fb, fblen, "%u replicas share %s \"%s\": no room "
 			 "elsewhere", crowd, k->name, k->dom_name[crowded]);
-}
-
-/* Is node n still over capacity?  Volumes go largest first and the
- * capacity rule marks the smallest, so a replica that left for another
- * rule (a drain, a crowded domain, an extra) has often made room already;
- * then the marked ones stay. */
-static bool over_now(const struct pl_state *st, uint32_t n)
-{
-	const struct pl_node *nd = &st->node[n];
-
-	return nd->base + nd->cur > nd->cap;
 }
 
 /* Condemn replicas: drained node, no label, over capacity, extras, and

@@ -405,6 +405,41 @@ static void test_placer_move_over_capacity_counts_other_leavers(void **state)
 	tc_free(c);
 }
 
+/* Of two replicas crowding a domain, the one on an over-full node moves:
+ * that also makes the room the capacity rule wants.  v0 (9 bytes) has both
+ * replicas in zone b, on x and on y; x (10 bytes) also holds v1 (2 bytes),
+ * 1 over; y is the more loaded (v2, 20 bytes).  Moving v0 off x costs 9;
+ * moving it off y and then v1 off x cost 11. */
+static void test_placer_move_spread_leaver_from_over_full_node(void **state)
+{
+	struct tc *c = tc_new();
+	unsigned int za = tc_add_zone(c), zb = tc_add_zone(c), w, x, y;
+	struct placer_result *p;
+
+	(void)state;
+	w = tc_add_node(c, za, 100);
+	x = tc_add_node(c, zb, 100);
+	y = tc_add_node(c, zb, 100);
+	tc_add_volume(c, 9, 2, PLACER_SPREAD_HARD, -1);
+	tc_add_volume(c, 2, 1, PLACER_SPREAD_HARD, -1);
+	tc_add_volume(c, 20, 1, PLACER_SPREAD_HARD, -1);
+	c->has_cur = true;
+	c->cur_n[0] = 2;
+	c->cur[0][0] = c->nname[x];
+	c->cur[0][1] = c->nname[y];
+	c->cur_n[1] = c->cur_n[2] = 1;
+	c->cur[1][0] = c->nname[x];
+	c->cur[2][0] = c->nname[y];
+	c->cap[x] = 10;
+	p = replan(c);
+	assert_int_equal(p->moved_bytes, 9);
+	assert_int_equal(p->nmoves, 1);
+	assert_string_equal(p->moves[0].from, c->nname[x]);
+	assert_string_equal(p->moves[0].to, c->nname[w]);
+	placer_result_free(p);
+	tc_free(c);
+}
+
 /* --- latency --------------------------------------------------------- */
 
 static struct tc *small(unsigned int Z, unsigned int nvol, int pref)
@@ -599,6 +634,7 @@ int main(void)
 		cmocka_unit_test(test_placer_move_lose_or_drain_node),
 		cmocka_unit_test(test_placer_move_over_capacity_sheds_only_needed),
 		cmocka_unit_test(test_placer_move_over_capacity_counts_other_leavers),
+		cmocka_unit_test(test_placer_move_spread_leaver_from_over_full_node),
 		cmocka_unit_test(test_placer_latency_slow_zone_avoided),
 		cmocka_unit_test(test_placer_latency_slow_zone_not_primary),
 		cmocka_unit_test(test_placer_latency_change_and_recovery),
