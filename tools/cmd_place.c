@@ -145,6 +145,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 			if (!a->plan)
 				return bad_usage(a, "unknown option '%s'",
 						 "--write-placement");
+			/* stdout carries the plan: no second document there,
+			 * and no file named "-" either. */
+			if (!strcmp(optarg, "-"))
+				return bad_usage(a, "%s needs a file name, not "
+						 "'-'", "--write-placement");
 			a->write_placement = optarg;
 			break;
 		case OPT_SLOW_FACTOR:

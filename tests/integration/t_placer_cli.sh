@@ -141,6 +141,15 @@ rc=0
 [ "$(cat wp.json)" = "OLD" ] || fail "placement written without its plan"
 [ -z "$(ls wp.json.tmp.* 2>/dev/null)" ] || fail "a temporary file was left"
 
+step "plan: --write-placement - is refused, not a file named '-'"
+# stdout carries the plan; a placement there too would be one stream of
+# two documents, and a file named '-' is what nobody meant.
+expect_rc 2 "$T" plan --current p1.json --topology $TOPO2 --volumes $VOLS \
+	--output plan-x.json --write-placement -
+grep -q -- "--write-placement" err.txt || fail "unclear error: $(cat err.txt)"
+[ ! -e ./- ] || fail "--write-placement - wrote a file named '-'"
+[ ! -e plan-x.json ] || fail "a refused plan was written"
+
 step "a slow zone: primaries move, data does not"
 jq '{nodes: [.nodes[] | {name, p99_write_us: 1000}],
      zones: [{zone: "zone-a", p99_write_us: 10000},
