@@ -219,6 +219,16 @@ grep -q "option '--volumes' needs a value" err.txt ||
 expect_rc 2 "$T" simulate --zones 3
 expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes 5 \
 	--event flood
+# Every limit an option breaks is named, not only some of them.
+expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 0 --volumes 5
+grep -q "nodes-per-zone 1\.\.100000" err.txt ||
+	fail "--nodes-per-zone 0: $(head -1 err.txt)"
+expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes 5 \
+	--volume-size 2251799813685248
+grep -q "volume-size" err.txt || fail "huge --volume-size: $(head -1 err.txt)"
+expect_rc 2 "$T" simulate --zones 1000 --nodes-per-zone 1001 --volumes 5
+grep -q "zones x nodes-per-zone" err.txt ||
+	fail "too many nodes: $(head -1 err.txt)"
 # A fill so low that node capacities pass 2^62 bytes in all: refused,
 # not wrapped into a cluster where nothing fits.
 expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes 10 \
