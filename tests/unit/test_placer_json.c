@@ -143,6 +143,39 @@ static void test_placer_json_bad_values(void **state)
 		"p.json: volumes[0].replicas[1]: must be a string");
 }
 
+/* json-c keeps object keys as C strings, so a key with an escaped NUL
+ * arrived cut short: "name\u0000x" was taken for "name", and a label key
+ * "topology.kubernetes.io/zone\u0000x" for the zone label.  NUL is refused
+ * wherever it is, keys included, with where it is. */
+static void test_placer_json_nul_refused(void **state)
+{
+	(void)state;
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\\u0000x\":\"n1\",\"capacity_bytes\":1}]}",
+		"t.json:1:17: \\u0000 (NUL) is not allowed");
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[\n{\"name\":\"n1\",\"capacity_bytes\":1,\"labels\":"
+		"{\"topology.kubernetes.io/zone\\u0000x\":\"a\"}}]}",
+		"t.json:2:71: \\u0000 (NUL) is not allowed");
+	refused(placer_json_volumes, "v.json",
+		"{\"volumes\":[{\"name\":\"a\\u0000\",\"size_bytes\":1,"
+		"\"replicas\":1}]}",
+		"v.json:1:23: \\u0000 (NUL) is not allowed");
+	/* An escaped backslash followed by "u0000" is no NUL. */
+	{
+		const char *ok = "{\"volumes\":[{\"name\":\"a\\\\u0000\","
+				 "\"size_bytes\":1,\"replicas\":1}]}";
+		struct placer_input in = { .nnodes = 0 };
+		struct placer_doc *doc = NULL;
+		char err[256];
+
+		assert_int_equal(placer_json_volumes("v", ok, strlen(ok), &in,
+						     &doc, err, sizeof(err)), 0);
+		assert_string_equal(in.volumes[0].name, "a\\u0000");
+		placer_doc_free(doc);
+	}
+}
+
 /* null is a value of the wrong type, not an absent field: "used_bytes":
  * null must not become 0 (room that is not there), nor "schedulable":
  * null a schedulable node. */
@@ -346,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_placer_json_syntax_errors),
 		cmocka_unit_test(test_placer_json_unknown_and_missing),
 		cmocka_unit_test(test_placer_json_bad_values),
+		cmocka_unit_test(test_placer_json_nul_refused),
 		cmocka_unit_test(test_placer_json_null_values),
 		cmocka_unit_test(test_placer_json_duplicates),
 		cmocka_unit_test(test_placer_json_round_trip),
