@@ -186,7 +186,9 @@ static int parse_root(struct jctx *c, const char *buf, size_t len,
 	tok = json_tokener_new();
 	if (!tok)
 		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	/* JSON text is UTF-8; a stray byte would be written back out. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+				    JSON_TOKENER_VALIDATE_UTF8);
 	*root = json_tokener_parse_ex(tok, buf, (int)len);
 	e = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);

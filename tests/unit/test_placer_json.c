@@ -62,6 +62,12 @@ static void test_placer_json_syntax_errors(void **state)
 		"\"p99_write_us\":tru}]}", "s.json:2:40: boolean expected");
 	refused(placer_json_placement, "p.json", "[]",
 		"p.json: top level must be an object");
+	/* JSON text is UTF-8: a stray byte in a name would be written back
+	 * into placements that strict readers refuse or rewrite (jq turns
+	 * it into U+FFFD, so the names no longer match). */
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n\xff" "1\",\"capacity_bytes\":1}]}",
+		"t.json:1:21: invalid utf-8 string");
 }
 
 static void test_placer_json_unknown_and_missing(void **state)
