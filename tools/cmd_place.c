@@ -123,6 +123,17 @@ static bool parse_num(const char *s, double *out)
 	return !errno && end != s && !*end && isfinite(*out);
 }
 
+/* How many input files are read from stdin: it holds one. */
+static unsigned int stdin_inputs(const struct args *a)
+{
+	const char *in[] = { a->topology, a->volumes, a->stats, a->current };
+	unsigned int i, n = 0;
+
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		n += in[i] && !strcmp(in[i], "-");
+	return n;
+}
+
 /* Returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
@@ -181,6 +192,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return bad_usage(a, "%s is required", "--volumes");
 	if (a->plan && !a->current)
 		return bad_usage(a, "%s is required", "--current");
+	if (stdin_inputs(a) > 1)
+		return bad_usage(a, "%s", "only one of the input files can be "
+				 "'-' (stdin)");
 	return -1;
 }
 

@@ -219,6 +219,11 @@ grep -q "option '--volumes' needs a value" err.txt ||
 expect_rc 2 "$T" simulate --zones 3
 expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes 5 \
 	--event flood
+# stdin holds one file: a second '-' would read an empty one and report
+# "-:1:1: unexpected end of input" about a file that was never empty.
+expect_rc 2 "$T" place --topology - --volumes - < $TOPO
+grep -q "only one of the input files can be '-'" err.txt ||
+	fail "two inputs from stdin: $(head -1 err.txt)"
 # Every limit an option breaks is named, not only some of them.
 expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 0 --volumes 5
 grep -q "nodes-per-zone 1\.\.100000" err.txt ||
