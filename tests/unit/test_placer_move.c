@@ -440,6 +440,44 @@ static void test_placer_move_spread_leaver_from_over_full_node(void **state)
 	tc_free(c);
 }
 
+/* Lowering a replica count drops replicas and copies none.  With 4
+ * replicas in 3 zones one zone holds two; at 3 replicas that zone must
+ * give one up.  Dropping the extra elsewhere (the most loaded node, in a
+ * zone with one replica) made the spread rule copy a replica back into
+ * that zone: a full copy per volume, for nothing. */
+static void test_placer_move_lower_replicas_copies_nothing(void **state)
+{
+	struct placer_result *r, *p;
+	uint64_t seed, s;
+	unsigned int v, z, k;
+
+	(void)state;
+	for (seed = 1; seed <= 5; seed++) {
+		struct tc *c = tc_new();
+
+		s = seed;
+		for (z = 0; z < 3; z++) {
+			tc_add_zone(c);
+			for (k = 0; k < 3; k++)
+				tc_add_node(c, z, 1000 * GiB);
+		}
+		for (v = 0; v < 40; v++)
+			tc_add_volume(c, GiB * (1 + tc_rand(&s) % 20), 4,
+				      PLACER_SPREAD_HARD, -1);
+		r = place_and_adopt(c);
+		for (v = 0; v < 40; v++)
+			c->vols[v].replicas = 3;
+		p = replan(c);
+		assert_int_equal(p->nmoves, 0);
+		assert_int_equal(p->moved_bytes, 0);
+		for (k = 0; k < p->nsteps; k++)
+			assert_int_not_equal(p->steps[k].action, PLACER_ADD);
+		placer_result_free(p);
+		placer_result_free(r);
+		tc_free(c);
+	}
+}
+
 /* --- latency --------------------------------------------------------- */
 
 static struct tc *small(unsigned int Z, unsigned int nvol, int pref)
@@ -635,6 +673,7 @@ int main(void)
 		cmocka_unit_test(test_placer_move_over_capacity_sheds_only_needed),
 		cmocka_unit_test(test_placer_move_over_capacity_counts_other_leavers),
 		cmocka_unit_test(test_placer_move_spread_leaver_from_over_full_node),
+		cmocka_unit_test(test_placer_move_lower_replicas_copies_nothing),
 		cmocka_unit_test(test_placer_latency_slow_zone_avoided),
 		cmocka_unit_test(test_placer_latency_slow_zone_not_primary),
 		cmocka_unit_test(test_placer_latency_change_and_recovery),
