@@ -192,6 +192,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return bad_usage(a, "%s is required", "--volumes");
 	if (a->plan && !a->current)
 		return bad_usage(a, "%s is required", "--current");
+	/* The placement would be renamed over the plan just written. */
+	if (a->write_placement && a->output &&
+	    !strcmp(a->write_placement, a->output))
+		return bad_usage(a, "%s", "--output and --write-placement "
+				 "name the same file");
 	if (stdin_inputs(a) > 1)
 		return bad_usage(a, "%s", "only one of the input files can be "
 				 "'-' (stdin)");

@@ -150,6 +150,14 @@ grep -q -- "--write-placement" err.txt || fail "unclear error: $(cat err.txt)"
 [ ! -e ./- ] || fail "--write-placement - wrote a file named '-'"
 [ ! -e plan-x.json ] || fail "a refused plan was written"
 
+step "plan: --output and --write-placement must differ"
+# The placement would be renamed over the plan just written: exit 0 with
+# the plan gone.
+expect_rc 2 "$T" plan --current p1.json --topology $TOPO2 --volumes $VOLS \
+	--output same.json --write-placement same.json
+grep -q "same file" err.txt || fail "same file twice: $(head -1 err.txt)"
+[ ! -e same.json ] || fail "a refused plan was written"
+
 step "a slow zone: primaries move, data does not"
 jq '{nodes: [.nodes[] | {name, p99_write_us: 1000}],
      zones: [{zone: "zone-a", p99_write_us: 10000},
