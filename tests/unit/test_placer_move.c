@@ -213,6 +213,38 @@ static void test_placer_move_add_node(void **state)
 	}
 }
 
+/* The trigger band is balance_tolerance x the fill level + 2 x the largest
+ * volume, whatever the zones.  A node added to a half-full cluster is
+ * short of its target by less than the fill level, so at tolerance 1
+ * nothing moves.  With as many zones as replicas (3 and 3, 2 and 2) every
+ * zone's share is fixed by the spread rule, the level search was satisfied
+ * at 0, and the band shrank to 2 x the largest volume: the tolerance had
+ * no effect at all. */
+static void test_placer_move_tolerance_sets_band(void **state)
+{
+	static const unsigned int cfg[][2] = {
+		{ 3, 3 }, { 2, 2 }, { 4, 3 }, { 3, 2 },
+	};
+	struct placer_result *r, *p;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++) {
+		struct tc *c = cluster(cfg[i][0], cfg[i][1], 250 + i);
+
+		r = place_and_adopt(c);
+		tc_add_node(c, 0, c->cap[0]);
+		c->opts.balance_tolerance = 1;
+		p = replan(c);
+		if (p->nmoves)
+			fail_msg("%u zones, %u replicas: %zu moves inside the "
+				 "band", cfg[i][0], cfg[i][1], p->nmoves);
+		placer_result_free(p);
+		placer_result_free(r);
+		tc_free(c);
+	}
+}
+
 /* Zones of a volume's replicas in r, except on node skip. */
 static unsigned int zones_of(const struct tc *c, const struct placer_result *r,
 			     unsigned int v, int skip, bool *used)
@@ -668,6 +700,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_placer_move_add_zone),
 		cmocka_unit_test(test_placer_move_add_node),
+		cmocka_unit_test(test_placer_move_tolerance_sets_band),
 		cmocka_unit_test(test_placer_move_lose_zone),
 		cmocka_unit_test(test_placer_move_lose_or_drain_node),
 		cmocka_unit_test(test_placer_move_over_capacity_sheds_only_needed),
