@@ -510,6 +510,130 @@ static void test_placer_move_lower_replicas_copies_nothing(void **state)
 	}
 }
 
+/* --- brute force on tiny inputs ----------------------------------------- */
+
+#define BF_SEEDS 3000
+
+/* Does node set m obey the spread rule for R replicas on c's zones? */
+static bool bf_spread_ok(const struct tc *c, unsigned int m, unsigned int R)
+{
+	unsigned int cnt[TC_MAXZ] = { 0 }, n, z, lo = UINT32_MAX, hi = 0;
+	bool elig[TC_MAXZ] = { false };
+
+	if ((unsigned int)__builtin_popcount(m) != R)
+		return false;
+	for (n = 0; n < c->nn; n++)
+		elig[c->zone[n]] |= !c->gone[n] && c->sched[n];
+	for (n = 0; n < c->nn; n++)
+		if (m >> n & 1) {
+			if (c->gone[n] || !c->sched[n])
+				return false;
+			cnt[c->zone[n]]++;
+		}
+	for (z = 0; z < c->nz; z++)
+		if (elig[z]) {
+			lo = cnt[z] < lo ? cnt[z] : lo;
+			hi = cnt[z] > hi ? cnt[z] : hi;
+		}
+	return hi - lo <= 1;
+}
+
+/* The least bytes any plan must copy to take one volume from live (node
+ * set) to a layout obeying the rules, or UINT64_MAX if none does: every
+ * node set of R is tried.  A kept replica must fit its node; a new one
+ * must fit beside everything the node held at the start. */
+static uint64_t bf_least(const struct tc *c, unsigned int live, unsigned int R,
+			 uint64_t size)
+{
+	uint64_t best = UINT64_MAX, cost;
+	unsigned int m, n;
+	bool ok;
+
+	for (m = 0; m < 1u << c->nn; m++) {
+		if (!bf_spread_ok(c, m, R))
+			continue;
+		ok = true;
+		cost = 0;
+		for (n = 0; n < c->nn && ok; n++) {
+			uint64_t held = (live >> n & 1) ? size : 0;
+
+			if (!(m >> n & 1))
+				continue;
+			ok = c->used[n] + held + (held ? 0 : size) <= c->cap[n];
+			cost += held ? 0 : size;
+		}
+		if (ok && cost < best)
+			best = cost;
+	}
+	return best;
+}
+
+/* One volume on a tiny random cluster (1..4 zones, 2..8 nodes, some
+ * drained or gone, some pre-used), starting on 1..R+1 random nodes, R
+ * possibly just lowered.  Rebalancing is held off (tolerance 1), so the
+ * placer must fix the volume whenever some layout does, and copy exactly
+ * the least bytes the brute force finds. */
+static void test_placer_move_brute_force_single_volume(void **state)
+{
+	uint64_t seed, s, size, least;
+	unsigned int Z, N, R, k, i, n, init, live;
+	struct placer_result *p;
+
+	(void)state;
+	for (seed = 1; seed <= BF_SEEDS; seed++) {
+		struct tc *c = tc_new();
+
+		s = seed * 7;
+		Z = 1 + (unsigned int)(tc_rand(&s) % 4);
+		for (i = 0; i < Z; i++)
+			tc_add_zone(c);
+		N = 2 + (unsigned int)(tc_rand(&s) % 7);
+		for (i = 0; i < N; i++) {
+			n = tc_add_node(c, (unsigned int)(tc_rand(&s) % Z),
+					5 + tc_rand(&s) % 20);
+			c->sched[n] = tc_rand(&s) % 6 != 0;
+			c->gone[n] = tc_rand(&s) % 8 == 0;
+			if (tc_rand(&s) % 3 == 0)
+				c->used[n] = tc_rand(&s) % 10;
+		}
+		R = 1 + (unsigned int)(tc_rand(&s) % 4);
+		size = 1 + tc_rand(&s) % 10;
+		tc_add_volume(c, size, R, tc_rand(&s) % 2 ? PLACER_SPREAD_SOFT :
+				PLACER_SPREAD_HARD, -1);
+		k = 1 + (unsigned int)(tc_rand(&s) % (R + 1));
+		k = k > N ? N : k;
+		do
+			init = (unsigned int)(tc_rand(&s) % (1u << N));
+		while ((unsigned int)__builtin_popcount(init) != k);
+		c->has_cur = true;
+		live = 0;
+		for (n = 0; n < N; n++) {
+			if (!(init >> n & 1))
+				continue;
+			c->cur[0][c->cur_n[0]++] = c->nname[n];
+			live |= (unsigned int)!c->gone[n] << n;
+		}
+		least = live ? bf_least(c, live, R, size) : UINT64_MAX;
+		c->opts.balance_tolerance = 1;
+		tc_input(c);
+		p = tc_run(c);
+		tc_check_layout(c, p);
+		tc_check_steps(c, p);
+		if (least != UINT64_MAX &&
+		    (p->vols[0].error || p->vols[0].fallback ||
+		     p->moved_bytes != least))
+			fail_msg("seed %llu: least %llu, moved %llu (%s)",
+				 (unsigned long long)seed,
+				 (unsigned long long)least,
+				 (unsigned long long)p->moved_bytes,
+				 p->vols[0].error ? p->vols[0].error :
+				 p->vols[0].fallback ? p->vols[0].fallback :
+				 "no error");
+		placer_result_free(p);
+		tc_free(c);
+	}
+}
+
 /* --- latency --------------------------------------------------------- */
 
 static struct tc *small(unsigned int Z, unsigned int nvol, int pref)
@@ -707,6 +831,7 @@ int main(void)
 		cmocka_unit_test(test_placer_move_over_capacity_counts_other_leavers),
 		cmocka_unit_test(test_placer_move_spread_leaver_from_over_full_node),
 		cmocka_unit_test(test_placer_move_lower_replicas_copies_nothing),
+		cmocka_unit_test(test_placer_move_brute_force_single_volume),
 		cmocka_unit_test(test_placer_latency_slow_zone_avoided),
 		cmocka_unit_test(test_placer_latency_slow_zone_not_primary),
 		cmocka_unit_test(test_placer_latency_change_and_recovery),
