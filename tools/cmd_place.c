@@ -123,6 +123,17 @@ static bool parse_num(const char *s, double *out)
 	return !errno && end != s && !*end && isfinite(*out);
 }
 
+/* How many input files are read from stdin: it holds one. */
+static unsigned int stdin_inputs(const struct args *a)
+{
+	const char *in[] = { a->topology, a->volumes, a->stats, a->current };
+	unsigned int i, n = 0;
+
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		n += in[i] && !strcmp(in[i], "-");
+	return n;
+}
+
 /* Returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
@@ -145,6 +156,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 			if (!a->plan)
 				return bad_usage(a, "unknown option '%s'",
 						 "--write-placement");
+			/* stdout carries the plan: no second document there,
+			 * and no file named "-" either. */
+			if (!strcmp(optarg, "-"))
+				return bad_usage(a, "%s needs a file name, not "
+						 "'-'", "--write-placement");
 			a->write_placement = optarg;
 			break;
 		case OPT_SLOW_FACTOR:
@@ -176,6 +192,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return bad_usage(a, "%s is required", "--volumes");
 	if (a->plan && !a->current)
 		return bad_usage(a, "%s is required", "--current");
+	/* The placement would be renamed over the plan just written. */
+	if (a->write_placement && a->output &&
+	    !strcmp(a->write_placement, a->output))
+		return bad_usage(a, "%s", "--output and --write-placement "
+				 "name the same file");
+	if (stdin_inputs(a) > 1)
+		return bad_usage(a, "%s", "only one of the input files can be "
+				 "'-' (stdin)");
 	return -1;
 }
 

@@ -31,14 +31,14 @@ static const char usage_text[] =
 "must move, their ratio).\n"
 "\n"
 "  --zones Z               zones (1..1000)\n"
-"  --nodes-per-zone N      nodes per zone\n"
-"  --volumes V             volumes\n"
+"  --nodes-per-zone N      nodes per zone (1..100000; Z x N at most 1000000)\n"
+"  --volumes V             volumes (at most 10000000)\n"
 "  --seed S                seed for volume sizes (default 1)\n"
 "  --event EVENT           none, add-zone, remove-zone, add-node,\n"
 "                          drain-node or slow-zone (default none)\n"
 "  --replicas R            replicas per volume (default 3)\n"
-"  --volume-size BYTES     every volume this big (default: random sizes,\n"
-"                          log-uniform from 1 to 512 GiB)\n"
+"  --volume-size BYTES     every volume this big, at most 2^50 (default:\n"
+"                          random sizes, log-uniform from 1 to 512 GiB)\n"
 "  --fill F                fraction of capacity used after placement\n"
 "                          (default 0.5)\n"
 "  --json                  JSON instead of text\n"
@@ -340,8 +340,11 @@ int cmd_simulate(int argc, char **argv)
 	rc = placer_sim_create(&a.o, &sim);
 	if (rc == -EINVAL)
 		return bad_usage("%s", "options out of range (zones 1..1000, "
-				 "replicas 1..16, fill in (0, 1], "
-				 "remove-zone needs 2 zones)");
+				 "nodes-per-zone 1..100000, zones x "
+				 "nodes-per-zone at most 1000000, volumes at "
+				 "most 10000000, replicas 1..16, volume-size "
+				 "at most 2^50, fill in (0, 1], remove-zone "
+				 "needs 2 zones)");
 	if (rc == -ERANGE)
 		return bad_usage("%s", "node capacities would pass 2^62 bytes "
 				 "in all: raise --fill or use fewer or smaller "

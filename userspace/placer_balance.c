@@ -172,7 +172,7 @@ static int64_t fluid_bounds(const struct pl_state *st, struct fluid *f,
 int pl_targets(struct pl_state *st)
 {
 	struct fluid f = { 0 };
-	int64_t X, L, top = 0, smax, Lg, x;
+	int64_t X, L, top = 0, smax, Lg, Lmax, x;
 	uint32_t n, g, i;
 
 	if (fluid_groups(st, &f)) {
@@ -186,15 +186,21 @@ int pl_targets(struct pl_state *st)
 			top = st->node[n].cap;
 	}
 	L = level_for(st, &f, -1, X, top);
-	for (g = 0; g < f.ngrp; g++) {
+	for (g = 0, Lmax = 0; g < f.ngrp; g++) {
 		x = clamp64(grp_fill(st, &f, g, L), f.lo[g], f.hi[g]);
 		Lg = level_for(st, &f, g, x, top);
 		for (i = f.start[g]; i < f.start[g + 1]; i++) {
 			n = f.members[i];
 			st->node[n].target = node_fill(&st->node[n], Lg);
 		}
+		if (f.start[g + 1] > f.start[g] && Lg > Lmax)
+			Lmax = Lg;
 	}
-	st->slack = (int64_t)(st->o->balance_tolerance * (double)L) + 2 * smax;
+	/* The fill level is the groups' own: where the spread rule fixes
+	 * every domain's share (as many domains as replicas), L is met at
+	 * 0 and would leave the tolerance no effect. */
+	st->slack = (int64_t)(st->o->balance_tolerance * (double)Lmax) +
+		    2 * smax;
 	for (n = 0; n < st->nn; n++)
 		st->dev[n] = st->node[n].cur - st->node[n].target;
 	fluid_free(&f);

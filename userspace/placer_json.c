@@ -153,6 +153,25 @@ static int syntax(struct jctx *c, const char *buf, size_t off,
 	return -EINVAL;
 }
 
+/* Offset of the first escaped NUL ("\u0000") in a parsed document, or
+ * len.  json-c keeps object keys as C strings, so "name\u0000x" would
+ * arrive as "name": NUL is refused everywhere, values too.  Backslashes
+ * occur only in strings of a valid document, each starting one escape. */
+static size_t find_nul(const char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i++) {
+		if (buf[i] != '\\')
+			continue;
+		if (buf[i + 1] == 'u' && i + 5 < len &&
+		    !memcmp(buf + i + 2, "0000", 4))
+			return i;
+		i++;	/* the escaped character */
+	}
+	return len;
+}
+
 static int parse_root(struct jctx *c, const char *buf, size_t len,
 		      struct json_object **root)
 {
@@ -167,7 +186,9 @@ static int parse_root(struct jctx *c, const char *buf, size_t len,
 	tok = json_tokener_new();
 	if (!tok)
 		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	/* JSON text is UTF-8; a stray byte would be written back out. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+				    JSON_TOKENER_VALIDATE_UTF8);
 	*root = json_tokener_parse_ex(tok, buf, (int)len);
 	e = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
@@ -183,6 +204,9 @@ static int parse_root(struct jctx *c, const char *buf, size_t len,
 					    "after the document");
 				break;
 			}
+		end = find_nul(buf, len);
+		if (!rc && end < len)
+			rc = syntax(c, buf, end, "\\u0000 (NUL) is not allowed");
 	}
 	json_tokener_free(tok);
 	if (rc) {

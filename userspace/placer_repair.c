@@ -37,33 +37,81 @@ static const char *const leave_why[] = {
 	[L_SPREAD] = "spread",
 };
 
-/* Mark, per over-full node, its smallest replicas until the rest fit. */
+static unsigned int slot_on(const struct pl_vol *v, uint32_t n)
+{
+	unsigned int s;
+
+	for (s = 0; s < v->nrep && v->rep[s] != n; s++)
+		;
+	return s;
+}
+
+/* Mark, per over-full node, its smallest replicas until the rest fit, then
+ * keep back (largest first) every marked one the rest leave room for: the
+ * smallest first alone would move 10, 3, 2 and 1 bytes off a node 10 over,
+ * where the 10 alone does.  No replica leaves that could have stayed. */
 static void mark_evictions(struct pl_state *st)
 {
-	uint32_t n, i, vid;
-	unsigned int s;
+	uint32_t n, i, j, vid;
 
 	memset(st->evict, 0, st->nv * sizeof(*st->evict));
 	for (n = 0; n < st->nn; n++) {
 		const struct pl_node *nd = &st->node[n];
 		int64_t over = nd->base + nd->cur - nd->cap;
 
+		if (over <= 0)
+			continue;
 		for (i = nd->nrep; over > 0 && i-- > 0;) {
-			const struct pl_vol *v;
-
 			vid = nd->rep[i];
-			v = &st->vol[vid];
-			for (s = 0; s < v->nrep && v->rep[s] != n; s++)
-				;
-			st->evict[vid] |= 1u << s;
-			over -= v->size;
+			st->evict[vid] |= 1u << slot_on(&st->vol[vid], n);
+			over -= st->vol[vid].size;
+		}
+		/* rep[i..] are marked, largest first; -over is spare room. */
+		for (j = i; j < nd->nrep && over < 0; j++) {
+			const struct pl_vol *v = &st->vol[nd->rep[j]];
+
+			if (v->size > -over)
+				continue;
+			st->evict[nd->rep[j]] &= ~(1u << slot_on(v, n));
+			over += v->size;
 		}
 	}
 }
 
-/* Which of the slots still staying should go: the one on the most loaded
- * node, so that what leaves also evens out the nodes (and no rebalancing
- * has to follow); on equal load not the primary, then the latest slot. */
+/* Is node n over capacity now?  Volumes go largest first and the
+ * capacity rule marks the smallest, so a replica that left for another
+ * rule (a drain, a crowded domain, an extra) has often made room already;
+ * then the marked ones stay. */
+static bool over_now(const struct pl_state *st, uint32_t n)
+{
+	const struct pl_node *nd = &st->node[n];
+
+	return nd->base + nd->cur > nd->cap;
+}
+
+/* Should slot i go rather than slot b?  Slow first when asked, then one
+ * on a node over capacity, whose room the capacity rule then need not
+ * make by moving another replica; else the one on the most loaded node,
+ * so that what leaves also evens out the nodes (and no rebalancing has to
+ * follow); on equal load not the primary, then the latest slot. */
+static bool goes_first(const struct pl_state *st, const struct pl_vol *v,
+		       unsigned int i, unsigned int b, bool slow_first)
+{
+	uint32_t n = v->rep[i], m = v->rep[b];
+	bool sn = st->node[n].lat == PLACER_LAT_SLOW;
+	bool sm = st->node[m].lat == PLACER_LAT_SLOW;
+
+	if (slow_first && sn != sm)
+		return sn;
+	if (over_now(st, n) != over_now(st, m))
+		return over_now(st, n);
+	if (st->dev[n] != st->dev[m])
+		return st->dev[n] > st->dev[m];
+	return b == 0 || i != 0;
+}
+
+/* Which of the slots still staying (in only_dom, unless PL_NONE) should
+ * go first; -1 if none. */
 static int worst_slot(const struct pl_state *st, const struct pl_vol *v,
 		      const uint8_t *why, uint32_t only_dom, bool slow_first)
 {
@@ -72,28 +120,11 @@ static int worst_slot(const struct pl_state *st, const struct pl_vol *v,
 	unsigned int i;
 
 	for (i = 0; i < v->nrep; i++) {
-		uint32_t n = v->rep[i], b;
-
 		if (why[i] != L_NO ||
-		    (only_dom != PL_NONE && dom_of[n] != only_dom))
+		    (only_dom != PL_NONE && dom_of[v->rep[i]] != only_dom))
 			continue;
-		if (best < 0) {
-			best = (int)i;
-			continue;
-		}
-		b = v->rep[best];
-		if (slow_first && (st->node[n].lat == PLACER_LAT_SLOW) !=
-				  (st->node[b].lat == PLACER_LAT_SLOW)) {
-			if (st->node[n].lat == PLACER_LAT_SLOW)
-				best = (int)i;
-			continue;
-		}
-		if (st->dev[n] != st->dev[b]) {
-			if (st->dev[n] > st->dev[b])
-				best = (int)i;
-			continue;
-		}
-		if (best == 0 || i != 0)
+		if (best < 0 || goes_first(st, v, i, (unsigned int)best,
+					   slow_first))
 			best = (int)i;
 	}
 	return best;
@@ -119,6 +150,32 @@ static unsigned int count_staying(const struct pl_state *st,
 		cnt[j]++;
 	}
 	return nd;
+}
+
+/* The extra replica to drop when a volume has more than it wants: one from
+ * a domain with the most of its replicas, so that the spread rule need not
+ * copy one back where it was dropped; among those, slow first. */
+static int drop_slot(const struct pl_state *st, const struct pl_vol *v,
+		     const uint8_t *why)
+{
+	uint32_t dom[PL_SLOTS];
+	uint8_t cnt[PL_SLOTS], top = 0;
+	unsigned int j, nd;
+	int best = -1, s;
+
+	nd = count_staying(st, v, why, dom, cnt);
+	for (j = 0; j < nd; j++)
+		if (cnt[j] > top)
+			top = cnt[j];
+	for (j = 0; j < nd; j++) {
+		if (cnt[j] != top)
+			continue;
+		s = worst_slot(st, v, why, dom[j], true);
+		if (best < 0 || goes_first(st, v, (unsigned int)s,
+					   (unsigned int)best, true))
+			best = s;
+	}
+	return best;
 }
 
 /* Mark replicas that crowd a domain.  With D eligible domains and R
@@ -393,12 +450,12 @@ static unsigned int condemn(struct pl_state *st, uint32_t vid, uint8_t *why)
 			why[i] = L_DRAIN;
 		else if (k->dom_of[n] == PL_NONE)
 			why[i] = L_LABEL;
-		else if (st->evict[vid] & (1u << i))
+		else if ((st->evict[vid] & (1u << i)) && over_now(st, n))
 			why[i] = L_CAP;
 		kept += why[i] == L_NO;
 	}
 	while (kept > v->R) {
-		why[worst_slot(st, v, why, PL_NONE, true)] = L_DROP;
+		why[drop_slot(st, v, why)] = L_DROP;
 		kept--;
 	}
 	mark_spread(st, v, why, &kept);

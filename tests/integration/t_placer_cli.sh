@@ -141,6 +141,23 @@ rc=0
 [ "$(cat wp.json)" = "OLD" ] || fail "placement written without its plan"
 [ -z "$(ls wp.json.tmp.* 2>/dev/null)" ] || fail "a temporary file was left"
 
+step "plan: --write-placement - is refused, not a file named '-'"
+# stdout carries the plan; a placement there too would be one stream of
+# two documents, and a file named '-' is what nobody meant.
+expect_rc 2 "$T" plan --current p1.json --topology $TOPO2 --volumes $VOLS \
+	--output plan-x.json --write-placement -
+grep -q -- "--write-placement" err.txt || fail "unclear error: $(cat err.txt)"
+[ ! -e ./- ] || fail "--write-placement - wrote a file named '-'"
+[ ! -e plan-x.json ] || fail "a refused plan was written"
+
+step "plan: --output and --write-placement must differ"
+# The placement would be renamed over the plan just written: exit 0 with
+# the plan gone.
+expect_rc 2 "$T" plan --current p1.json --topology $TOPO2 --volumes $VOLS \
+	--output same.json --write-placement same.json
+grep -q "same file" err.txt || fail "same file twice: $(head -1 err.txt)"
+[ ! -e same.json ] || fail "a refused plan was written"
+
 step "a slow zone: primaries move, data does not"
 jq '{nodes: [.nodes[] | {name, p99_write_us: 1000}],
      zones: [{zone: "zone-a", p99_write_us: 10000},
@@ -210,6 +227,21 @@ grep -q "option '--volumes' needs a value" err.txt ||
 expect_rc 2 "$T" simulate --zones 3
 expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes 5 \
 	--event flood
+# stdin holds one file: a second '-' would read an empty one and report
+# "-:1:1: unexpected end of input" about a file that was never empty.
+expect_rc 2 "$T" place --topology - --volumes - < $TOPO
+grep -q "only one of the input files can be '-'" err.txt ||
+	fail "two inputs from stdin: $(head -1 err.txt)"
+# Every limit an option breaks is named, not only some of them.
+expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 0 --volumes 5
+grep -q "nodes-per-zone 1\.\.100000" err.txt ||
+	fail "--nodes-per-zone 0: $(head -1 err.txt)"
+expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes 5 \
+	--volume-size 2251799813685248
+grep -q "volume-size" err.txt || fail "huge --volume-size: $(head -1 err.txt)"
+expect_rc 2 "$T" simulate --zones 1000 --nodes-per-zone 1001 --volumes 5
+grep -q "zones x nodes-per-zone" err.txt ||
+	fail "too many nodes: $(head -1 err.txt)"
 # A fill so low that node capacities pass 2^62 bytes in all: refused,
 # not wrapped into a cluster where nothing fits.
 expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes 10 \

@@ -62,6 +62,12 @@ static void test_placer_json_syntax_errors(void **state)
 		"\"p99_write_us\":tru}]}", "s.json:2:40: boolean expected");
 	refused(placer_json_placement, "p.json", "[]",
 		"p.json: top level must be an object");
+	/* JSON text is UTF-8: a stray byte in a name would be written back
+	 * into placements that strict readers refuse or rewrite (jq turns
+	 * it into U+FFFD, so the names no longer match). */
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n\xff" "1\",\"capacity_bytes\":1}]}",
+		"t.json:1:21: invalid utf-8 string");
 }
 
 static void test_placer_json_unknown_and_missing(void **state)
@@ -141,6 +147,39 @@ static void test_placer_json_bad_values(void **state)
 	refused(placer_json_placement, "p.json",
 		"{\"volumes\":[{\"name\":\"v\",\"replicas\":[\"a\",3]}]}",
 		"p.json: volumes[0].replicas[1]: must be a string");
+}
+
+/* json-c keeps object keys as C strings, so a key with an escaped NUL
+ * arrived cut short: "name\u0000x" was taken for "name", and a label key
+ * "topology.kubernetes.io/zone\u0000x" for the zone label.  NUL is refused
+ * wherever it is, keys included, with where it is. */
+static void test_placer_json_nul_refused(void **state)
+{
+	(void)state;
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\\u0000x\":\"n1\",\"capacity_bytes\":1}]}",
+		"t.json:1:17: \\u0000 (NUL) is not allowed");
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[\n{\"name\":\"n1\",\"capacity_bytes\":1,\"labels\":"
+		"{\"topology.kubernetes.io/zone\\u0000x\":\"a\"}}]}",
+		"t.json:2:71: \\u0000 (NUL) is not allowed");
+	refused(placer_json_volumes, "v.json",
+		"{\"volumes\":[{\"name\":\"a\\u0000\",\"size_bytes\":1,"
+		"\"replicas\":1}]}",
+		"v.json:1:23: \\u0000 (NUL) is not allowed");
+	/* An escaped backslash followed by "u0000" is no NUL. */
+	{
+		const char *ok = "{\"volumes\":[{\"name\":\"a\\\\u0000\","
+				 "\"size_bytes\":1,\"replicas\":1}]}";
+		struct placer_input in = { .nnodes = 0 };
+		struct placer_doc *doc = NULL;
+		char err[256];
+
+		assert_int_equal(placer_json_volumes("v", ok, strlen(ok), &in,
+						     &doc, err, sizeof(err)), 0);
+		assert_string_equal(in.volumes[0].name, "a\\u0000");
+		placer_doc_free(doc);
+	}
 }
 
 /* null is a value of the wrong type, not an absent field: "used_bytes":
@@ -346,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_placer_json_syntax_errors),
 		cmocka_unit_test(test_placer_json_unknown_and_missing),
 		cmocka_unit_test(test_placer_json_bad_values),
+		cmocka_unit_test(test_placer_json_nul_refused),
 		cmocka_unit_test(test_placer_json_null_values),
 		cmocka_unit_test(test_placer_json_duplicates),
 		cmocka_unit_test(test_placer_json_round_trip),

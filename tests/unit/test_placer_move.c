@@ -213,6 +213,38 @@ static void test_placer_move_add_node(void **state)
 	}
 }
 
+/* The trigger band is balance_tolerance x the fill level + 2 x the largest
+ * volume, whatever the zones.  A node added to a half-full cluster is
+ * short of its target by less than the fill level, so at tolerance 1
+ * nothing moves.  With as many zones as replicas (3 and 3, 2 and 2) every
+ * zone's share is fixed by the spread rule, the level search was satisfied
+ * at 0, and the band shrank to 2 x the largest volume: the tolerance had
+ * no effect at all. */
+static void test_placer_move_tolerance_sets_band(void **state)
+{
+	static const unsigned int cfg[][2] = {
+		{ 3, 3 }, { 2, 2 }, { 4, 3 }, { 3, 2 },
+	};
+	struct placer_result *r, *p;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++) {
+		struct tc *c = cluster(cfg[i][0], cfg[i][1], 250 + i);
+
+		r = place_and_adopt(c);
+		tc_add_node(c, 0, c->cap[0]);
+		c->opts.balance_tolerance = 1;
+		p = replan(c);
+		if (p->nmoves)
+			fail_msg("%u zones, %u replicas: %zu moves inside the "
+				 "band", cfg[i][0], cfg[i][1], p->nmoves);
+		placer_result_free(p);
+		placer_result_free(r);
+		tc_free(c);
+	}
+}
+
 /* Zones of a volume's replicas in r, except on node skip. */
 static unsigned int zones_of(const struct tc *c, const struct placer_result *r,
 			     unsigned int v, int skip, bool *used)
@@ -310,6 +342,294 @@ static void test_placer_move_lose_or_drain_node(void **state)
 		check_only_affected(c, r, p, 5);
 		placer_result_free(p);
 		placer_result_free(r);
+		tc_free(c);
+	}
+}
+
+/* A node whose capacity shrank sheds only what it must.  One node holds
+ * R=1 volumes of random sizes and shrinks; a roomy node beside it can take
+ * anything.  Whatever leaves must be needed: putting any one of them back
+ * would overfill the node again.  And with 10, 3, 2 and 1 bytes on a node
+ * 10 bytes over, the least that can leave is the 10 alone (smallest first
+ * moved all four, 16 bytes). */
+static void test_placer_move_over_capacity_sheds_only_needed(void **state)
+{
+	static const uint64_t fixed[] = { 10, 3, 2, 1 };
+	uint64_t s = 77, sizes[6], total, kept;
+	unsigned int round, k, nvol, j;
+	struct placer_result *p;
+
+	(void)state;
+	for (round = 0; round < 200; round++) {
+		struct tc *c = tc_new();
+		unsigned int x, z = tc_add_zone(c);
+
+		nvol = round ? 1 + (unsigned int)(tc_rand(&s) % 6) : 4;
+		x = tc_add_node(c, z, 1000);
+		tc_add_node(c, z, 1000);
+		total = 0;
+		for (k = 0; k < nvol; k++) {
+			sizes[k] = round ? 1 + tc_rand(&s) % 20 : fixed[k];
+			tc_add_volume(c, sizes[k], 1, PLACER_SPREAD_HARD, -1);
+			c->cur_n[k] = 1;
+			c->cur[k][0] = c->nname[x];
+			total += sizes[k];
+		}
+		c->has_cur = true;
+		c->cap[x] = round ? tc_rand(&s) % total : 6;
+		p = replan(c);
+		kept = 0;
+		for (k = 0; k < nvol; k++)
+			if (tc_node(c, p->vols[k].replicas[0]) == x)
+				kept += sizes[k];
+		assert_true(kept <= c->cap[x]);
+		assert_int_equal(p->moved_bytes, total - kept);
+		for (k = 0; k < nvol; k++)
+			if (tc_node(c, p->vols[k].replicas[0]) != x &&
+			    kept + sizes[k] <= c->cap[x])
+				fail_msg("round %u: moved %llu bytes off a node "
+					 "that had room for them (%llu of %llu "
+					 "kept)", round,
+					 (unsigned long long)sizes[k],
+					 (unsigned long long)kept,
+					 (unsigned long long)c->cap[x]);
+		if (!round)
+			assert_int_equal(p->moved_bytes, 10);
+		for (j = 0; j < p->nsteps; j++)
+			assert_true(p->steps[j].action != PLACER_ADD ||
+				    strcmp(p->steps[j].node, c->nname[x]));
+		placer_result_free(p);
+		tc_free(c);
+	}
+}
+
+/* A replica that leaves an over-full node for another rule frees room the
+ * capacity rule then need not.  Node x (zone b, 10 bytes) holds v0 (7
+ * bytes, both replicas in zone b) and v1 (5 bytes): 2 over.  v0 must put
+ * a replica in zone a anyway, and the one on x is the one to move; then x
+ * holds 5 and v1 stays.  Moving v1 as well cost 12 bytes for 7. */
+static void test_placer_move_over_capacity_counts_other_leavers(void **state)
+{
+	struct tc *c = tc_new();
+	unsigned int za = tc_add_zone(c), zb = tc_add_zone(c), z, x, y, w;
+	struct placer_result *p;
+
+	(void)state;
+	z = tc_add_node(c, za, 100);
+	w = tc_add_node(c, za, 100);
+	x = tc_add_node(c, zb, 100);
+	y = tc_add_node(c, zb, 100);
+	tc_add_volume(c, 7, 2, PLACER_SPREAD_HARD, -1);
+	tc_add_volume(c, 5, 2, PLACER_SPREAD_HARD, -1);
+	c->has_cur = true;
+	c->cur_n[0] = c->cur_n[1] = 2;
+	c->cur[0][0] = c->nname[x];
+	c->cur[0][1] = c->nname[y];
+	c->cur[1][0] = c->nname[x];
+	c->cur[1][1] = c->nname[z];
+	c->cap[x] = 10;
+	p = replan(c);
+	assert_int_equal(p->moved_bytes, 7);
+	assert_int_equal(p->nmoves, 1);
+	assert_string_equal(p->moves[0].from, c->nname[x]);
+	assert_string_equal(p->moves[0].to, c->nname[w]);
+	placer_result_free(p);
+	tc_free(c);
+}
+
+/* Of two replicas crowding a domain, the one on an over-full node moves:
+ * that also makes the room the capacity rule wants.  v0 (9 bytes) has both
+ * replicas in zone b, on x and on y; x (10 bytes) also holds v1 (2 bytes),
+ * 1 over; y is the more loaded (v2, 20 bytes).  Moving v0 off x costs 9;
+ * moving it off y and then v1 off x cost 11. */
+static void test_placer_move_spread_leaver_from_over_full_node(void **state)
+{
+	struct tc *c = tc_new();
+	unsigned int za = tc_add_zone(c), zb = tc_add_zone(c), w, x, y;
+	struct placer_result *p;
+
+	(void)state;
+	w = tc_add_node(c, za, 100);
+	x = tc_add_node(c, zb, 100);
+	y = tc_add_node(c, zb, 100);
+	tc_add_volume(c, 9, 2, PLACER_SPREAD_HARD, -1);
+	tc_add_volume(c, 2, 1, PLACER_SPREAD_HARD, -1);
+	tc_add_volume(c, 20, 1, PLACER_SPREAD_HARD, -1);
+	c->has_cur = true;
+	c->cur_n[0] = 2;
+	c->cur[0][0] = c->nname[x];
+	c->cur[0][1] = c->nname[y];
+	c->cur_n[1] = c->cur_n[2] = 1;
+	c->cur[1][0] = c->nname[x];
+	c->cur[2][0] = c->nname[y];
+	c->cap[x] = 10;
+	p = replan(c);
+	assert_int_equal(p->moved_bytes, 9);
+	assert_int_equal(p->nmoves, 1);
+	assert_string_equal(p->moves[0].from, c->nname[x]);
+	assert_string_equal(p->moves[0].to, c->nname[w]);
+	placer_result_free(p);
+	tc_free(c);
+}
+
+/* Lowering a replica count drops replicas and copies none.  With 4
+ * replicas in 3 zones one zone holds two; at 3 replicas that zone must
+ * give one up.  Dropping the extra elsewhere (the most loaded node, in a
+ * zone with one replica) made the spread rule copy a replica back into
+ * that zone: a full copy per volume, for nothing. */
+static void test_placer_move_lower_replicas_copies_nothing(void **state)
+{
+	struct placer_result *r, *p;
+	uint64_t seed, s;
+	unsigned int v, z, k;
+
+	(void)state;
+	for (seed = 1; seed <= 5; seed++) {
+		struct tc *c = tc_new();
+
+		s = seed;
+		for (z = 0; z < 3; z++) {
+			tc_add_zone(c);
+			for (k = 0; k < 3; k++)
+				tc_add_node(c, z, 1000 * GiB);
+		}
+		for (v = 0; v < 40; v++)
+			tc_add_volume(c, GiB * (1 + tc_rand(&s) % 20), 4,
+				      PLACER_SPREAD_HARD, -1);
+		r = place_and_adopt(c);
+		for (v = 0; v < 40; v++)
+			c->vols[v].replicas = 3;
+		p = replan(c);
+		assert_int_equal(p->nmoves, 0);
+		assert_int_equal(p->moved_bytes, 0);
+		for (k = 0; k < p->nsteps; k++)
+			assert_int_not_equal(p->steps[k].action, PLACER_ADD);
+		placer_result_free(p);
+		placer_result_free(r);
+		tc_free(c);
+	}
+}
+
+/* --- brute force on tiny inputs ----------------------------------------- */
+
+#define BF_SEEDS 3000
+
+/* Does node set m obey the spread rule for R replicas on c's zones? */
+static bool bf_spread_ok(const struct tc *c, unsigned int m, unsigned int R)
+{
+	unsigned int cnt[TC_MAXZ] = { 0 }, n, z, lo = UINT32_MAX, hi = 0;
+	bool elig[TC_MAXZ] = { false };
+
+	if ((unsigned int)__builtin_popcount(m) != R)
+		return false;
+	for (n = 0; n < c->nn; n++)
+		elig[c->zone[n]] |= !c->gone[n] && c->sched[n];
+	for (n = 0; n < c->nn; n++)
+		if (m >> n & 1) {
+			if (c->gone[n] || !c->sched[n])
+				return false;
+			cnt[c->zone[n]]++;
+		}
+	for (z = 0; z < c->nz; z++)
+		if (elig[z]) {
+			lo = cnt[z] < lo ? cnt[z] : lo;
+			hi = cnt[z] > hi ? cnt[z] : hi;
+		}
+	return hi - lo <= 1;
+}
+
+/* The least bytes any plan must copy to take one volume from live (node
+ * set) to a layout obeying the rules, or UINT64_MAX if none does: every
+ * node set of R is tried.  A kept replica must fit its node; a new one
+ * must fit beside everything the node held at the start. */
+static uint64_t bf_least(const struct tc *c, unsigned int live, unsigned int R,
+			 uint64_t size)
+{
+	uint64_t best = UINT64_MAX, cost;
+	unsigned int m, n;
+	bool ok;
+
+	for (m = 0; m < 1u << c->nn; m++) {
+		if (!bf_spread_ok(c, m, R))
+			continue;
+		ok = true;
+		cost = 0;
+		for (n = 0; n < c->nn && ok; n++) {
+			uint64_t held = (live >> n & 1) ? size : 0;
+
+			if (!(m >> n & 1))
+				continue;
+			ok = c->used[n] + held + (held ? 0 : size) <= c->cap[n];
+			cost += held ? 0 : size;
+		}
+		if (ok && cost < best)
+			best = cost;
+	}
+	return best;
+}
+
+/* One volume on a tiny random cluster (1..4 zones, 2..8 nodes, some
+ * drained or gone, some pre-used), starting on 1..R+1 random nodes, R
+ * possibly just lowered.  Rebalancing is held off (tolerance 1), so the
+ * placer must fix the volume whenever some layout does, and copy exactly
+ * the least bytes the brute force finds. */
+static void test_placer_move_brute_force_single_volume(void **state)
+{
+	uint64_t seed, s, size, least;
+	unsigned int Z, N, R, k, i, n, init, live;
+	struct placer_result *p;
+
+	(void)state;
+	for (seed = 1; seed <= BF_SEEDS; seed++) {
+		struct tc *c = tc_new();
+
+		s = seed * 7;
+		Z = 1 + (unsigned int)(tc_rand(&s) % 4);
+		for (i = 0; i < Z; i++)
+			tc_add_zone(c);
+		N = 2 + (unsigned int)(tc_rand(&s) % 7);
+		for (i = 0; i < N; i++) {
+			n = tc_add_node(c, (unsigned int)(tc_rand(&s) % Z),
+					5 + tc_rand(&s) % 20);
+			c->sched[n] = tc_rand(&s) % 6 != 0;
+			c->gone[n] = tc_rand(&s) % 8 == 0;
+			if (tc_rand(&s) % 3 == 0)
+				c->used[n] = tc_rand(&s) % 10;
+		}
+		R = 1 + (unsigned int)(tc_rand(&s) % 4);
+		size = 1 + tc_rand(&s) % 10;
+		tc_add_volume(c, size, R, tc_rand(&s) % 2 ? PLACER_SPREAD_SOFT :
+				PLACER_SPREAD_HARD, -1);
+		k = 1 + (unsigned int)(tc_rand(&s) % (R + 1));
+		k = k > N ? N : k;
+		do
+			init = (unsigned int)(tc_rand(&s) % (1u << N));
+		while ((unsigned int)__builtin_popcount(init) != k);
+		c->has_cur = true;
+		live = 0;
+		for (n = 0; n < N; n++) {
+			if (!(init >> n & 1))
+				continue;
+			c->cur[0][c->cur_n[0]++] = c->nname[n];
+			live |= (unsigned int)!c->gone[n] << n;
+		}
+		least = live ? bf_least(c, live, R, size) : UINT64_MAX;
+		c->opts.balance_tolerance = 1;
+		tc_input(c);
+		p = tc_run(c);
+		tc_check_layout(c, p);
+		tc_check_steps(c, p);
+		if (least != UINT64_MAX &&
+		    (p->vols[0].error || p->vols[0].fallback ||
+		     p->moved_bytes != least))
+			fail_msg("seed %llu: least %llu, moved %llu (%s)",
+				 (unsigned long long)seed,
+				 (unsigned long long)least,
+				 (unsigned long long)p->moved_bytes,
+				 p->vols[0].error ? p->vols[0].error :
+				 p->vols[0].fallback ? p->vols[0].fallback :
+				 "no error");
+		placer_result_free(p);
 		tc_free(c);
 	}
 }
@@ -504,8 +824,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_placer_move_add_zone),
 		cmocka_unit_test(test_placer_move_add_node),
+		cmocka_unit_test(test_placer_move_tolerance_sets_band),
 		cmocka_unit_test(test_placer_move_lose_zone),
 		cmocka_unit_test(test_placer_move_lose_or_drain_node),
+		cmocka_unit_test(test_placer_move_over_capacity_sheds_only_needed),
+		cmocka_unit_test(test_placer_move_over_capacity_counts_other_leavers),
+		cmocka_unit_test(test_placer_move_spread_leaver_from_over_full_node),
+		cmocka_unit_test(test_placer_move_lower_replicas_copies_nothing),
+		cmocka_unit_test(test_placer_move_brute_force_single_volume),
 		cmocka_unit_test(test_placer_latency_slow_zone_avoided),
 		cmocka_unit_test(test_placer_latency_slow_zone_not_primary),
 		cmocka_unit_test(test_placer_latency_change_and_recovery),
