@@ -371,6 +371,14 @@ int zonetrace_peer_parse(const char *addr, struct zone_peer *out)
 		out->family = ZONE_AF_INET6;
 	else
 		return -EINVAL;
+	/* The tracer keys a peer behind an IPv4-mapped address (::ffff:a.b.c.d,
+	 * a dual-stack socket's view of an IPv4 peer) as IPv4: so must we. */
+	if (out->family == ZONE_AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)out->addr)) {
+		memmove(out->addr, out->addr + 12, 4);
+		memset(out->addr + 4, 0, 12);
+		out->family = ZONE_AF_INET;
+	}
 	return 0;
 }
 

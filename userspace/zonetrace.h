@@ -83,7 +83,9 @@ int zonetrace_peer_register(const char *pin_root, const char *addr,
 /* Forget addr.  -ENOENT if it was not registered. */
 int zonetrace_peer_unregister(const char *pin_root, const char *addr);
 
-/* Parse addr as zonetrace_peer_register() does into a zone_peer key. */
+/* Parse addr as zonetrace_peer_register() does into a zone_peer key; an
+ * IPv4-mapped IPv6 address ([::ffff:10.0.0.1]:7000) becomes the IPv4
+ * address, as the tracer sees such a peer. */
 int zonetrace_peer_parse(const char *addr, struct zone_peer *out);
 
 /* Remove the registry pins if no zone and no peer is registered, under
