@@ -836,6 +836,12 @@ const char *zonetrace_mode(const struct zonetrace *t)
 	return t->mode;
 }
 
+bool zonetrace_live(const struct zonetrace *t)
+{
+	return t->skel || bpfsys_pin_live(t->pin_root, map_names[M_STATS],
+					  t->fd[M_STATS]);
+}
+
 const char *zonetrace_pin_root(const struct zonetrace *t)
 {
 	return t->pin_root;

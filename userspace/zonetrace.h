@@ -128,6 +128,9 @@ void zonetrace_destroy(struct zonetrace *t);
 
 /* "tp_btf", "raw_tp" or "pinned". */
 const char *zonetrace_mode(const struct zonetrace *t);
+/* As blktrace_live(): false once the tapestryd whose pins t was opened
+ * from has stopped. */
+bool zonetrace_live(const struct zonetrace *t);
 const char *zonetrace_pin_root(const struct zonetrace *t);
 
 /* Add the cumulative statistics and RTT histograms, summed over CPUs, and
