@@ -17,6 +17,8 @@
  *   zone_ids       hash  struct zone_name -> zone id (__u32)
  *   zone_peers     hash  struct zone_peer -> zone id (__u32); the tracer
  *                        reads it to attribute TCP RTT samples to zones
+ *   zone_peer_refs hash  struct zone_peer -> registrations of it (__u32),
+ *                        so that a peer goes with its last unregistration
  *
  * Zone ids are those of include/abi/udata.h: 1..254 (0 and UD_ZONE_NONE
  * are never handed out).
