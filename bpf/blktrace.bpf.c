@@ -330,6 +330,15 @@ static __always_inline void account(struct request *rq, struct blk_key *k,
 		emit(rq, k, s, now, bytes, error, btf);
 }
 
+/* RQF_FLUSH_SEQ: an enum bit since 6.11, bit 4 before. */
+static __always_inline __u32 rqf_flush_seq(void)
+{
+	if (bpf_core_enum_value_exists(enum rqf_flags, __RQF_FLUSH_SEQ))
+		return 1U << bpf_core_enum_value(enum rqf_flags,
+						  __RQF_FLUSH_SEQ);
+	return 1U << 4;
+}
+
 static __always_inline int on_complete(struct request *rq, __s32 error,
 				       __u32 bytes, bool btf)
 {
@@ -338,12 +347,22 @@ static __always_inline int on_complete(struct request *rq, __s32 error,
 	struct gendisk *disk;
 	struct blk_key k;
 	bool timed = false, final, fresh;
-	__u32 left;
+	__u32 left, flags, cmd, state;
 
 	/* A driver may complete a request in parts; the tracepoint fires for
 	 * each, before the request advances.  The last part ends it. */
 	left = btf ? rq->__data_len : BPF_CORE_READ(rq, __data_len);
 	final = bytes >= left;
+	flags = btf ? rq->rq_flags : BPF_CORE_READ(rq, rq_flags);
+	cmd = btf ? rq->cmd_flags : BPF_CORE_READ(rq, cmd_flags);
+	/* A PREFLUSH/FUA write that the flush machinery sequences completes
+	 * its data with RQF_FLUSH_SEQ set (its own REQ_OP_FLUSH requests
+	 * carry the flag too), then ends again, with 0 bytes, once its
+	 * post-flush is done: that end is the request's. */
+	if ((flags & rqf_flush_seq()) && fold_op(cmd) != BLK_OP_FLUSH) {
+		final = false;
+		error = 0;	/* the end reports it */
+	}
 	if (final) {
 		p = slot_get(rq_key(rq, btf), false, now, &fresh);
 		if (p) {
@@ -355,13 +374,22 @@ static __always_inline int on_complete(struct request *rq, __s32 error,
 			if (s.issue_ns && !timed)
 				count(1);	/* torn: see slot_get */
 		}
+		/* A request without data that no driver ever started and
+		 * that did not fail did no I/O: an empty PREFLUSH write,
+		 * whose flush the flush machinery issued as a REQ_OP_FLUSH
+		 * request of its own (counted as a flush), or an empty flush
+		 * to a disk without a write cache.  Counting it would add an
+		 * untimed write per fsync. */
+		state = btf ? rq->state : BPF_CORE_READ(rq, state);
+		if (!bytes && !left && !error && state == MQ_RQ_IDLE)
+			return 0;
 	}
 	disk = rq_disk(rq, btf);
 	if (!disk)	/* passthrough to a queue without a disk */
 		return 0;
 	k.major = btf ? disk->major : BPF_CORE_READ(disk, major);
 	k.minor = btf ? disk->first_minor : BPF_CORE_READ(disk, first_minor);
-	k.op = fold_op(btf ? rq->cmd_flags : BPF_CORE_READ(rq, cmd_flags));
+	k.op = fold_op(cmd);
 	account(rq, &k, final, timed ? &s : NULL, now, bytes, error, btf);
 	return 0;
 }

@@ -30,3 +30,14 @@ struct {
 } zone_ids SEC(".maps");
 
 #include "zonepeers.bpf.h"
+
+/* How many registrations hold each zone_peers entry: the volumes of a
+ * node share replica servers, and one that stops must not forget a peer
+ * another still uses.  Registry only; the tracer never reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZONE_MAX_PEERS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__type(key, struct zone_peer);
+	__type(value, __u32);
+} zone_peer_refs SEC(".maps");

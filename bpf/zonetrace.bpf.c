@@ -144,11 +144,13 @@ static __always_inline bool slot_whole(const struct zone_start *s)
 					  s->tgid);
 }
 
-/* The slot of (key, tgid), or, with claim, a free (or stale) slot claimed
- * for it; NULL if there is none.  A claim is a plain store; a slot torn by
- * two racing claims fails its check at the end (include/abi/inflight.h). */
+/* The slot of (key, tgid) (*found set), or, with claim, a free (or stale)
+ * slot claimed for it; NULL if there is none.  A claim is a plain store; a
+ * slot torn by two racing claims fails its check at the end
+ * (include/abi/inflight.h). */
 static __always_inline struct zone_start *slot_get(__u64 key, __u32 tgid,
-						   bool claim, __u64 now)
+						   bool claim, __u64 now,
+						   bool *found)
 {
 	struct zone_start *s, *free = NULL, *stale = NULL;
 	__u32 h = zone_slot_home(key, tgid), i, idx;
@@ -158,8 +160,10 @@ static __always_inline struct zone_start *slot_get(__u64 key, __u32 tgid,
 		s = bpf_map_lookup_elem(&zone_inflight, &idx);
 		if (!s)
 			return NULL;
-		if (s->key == key && s->tgid == tgid)
+		if (s->key == key && s->tgid == tgid) {
+			*found = true;
 			return s;
+		}
 		if (!s->key) {
 			if (claim && !free)
 				free = s;
@@ -179,22 +183,37 @@ static __always_inline struct zone_start *slot_get(__u64 key, __u32 tgid,
 	return s;
 }
 
-/* Start the request ud names (again, if it was: the clock restarts). */
+/* Start the request ud names.  Another local SQE of a local request in
+ * flight is one more part of it (the engine's flush is two fsyncs under
+ * one user_data); otherwise a request in flight under the same name
+ * starts again (a remote one whose end never came): the clock restarts.
+ * Parts are counted with plain stores: one ring's submits are serialised
+ * (uring_lock), and so are its completions. */
 static __always_inline void start(__u64 ud)
 {
 	__u64 key = ud_req_key(ud) | ZONE_KEY_USED;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 now = bpf_ktime_get_ns();
+	__u16 remote = (ud_flags(ud) & UD_F_REMOTE) ? 1 : 0;
 	struct zone_start *s;
+	bool found = false;
 
-	s = slot_get(key, tgid, true, now);
+	s = slot_get(key, tgid, true, now, &found);
 	if (!s) {
 		count(C_INFLIGHT);
 		return;
 	}
+	if (found && !remote && !s->remote && s->pending &&
+	    s->pending < 0xffff &&
+	    (__s64)(now - s->start_ns) <= (__s64)ZONE_STALE_NS) {
+		s->pending++;
+		return;
+	}
 	s->start_ns = now;
 	s->op = ud_op(ud);
-	s->remote = (ud_flags(ud) & UD_F_REMOTE) ? 1 : 0;
+	s->remote = remote;
+	s->pending = 1;
+	s->failed = 0;
 	s->check = inflight_check(key, now, (__u64)s->op << 16 | s->remote,
 				  tgid);
 }
@@ -206,8 +225,9 @@ static __always_inline void finish(__u64 ud, bool error, bool remote_end)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 now = bpf_ktime_get_ns();
 	struct zone_start *p, s = {};	/* = {}: clang may spill it unset */
+	bool found = false;
 
-	p = slot_get(key, tgid, false, now);
+	p = slot_get(key, tgid, false, now, &found);
 	if (!p) {
 		count(C_UNMATCHED);
 		return;
@@ -215,7 +235,15 @@ static __always_inline void finish(__u64 ud, bool error, bool remote_end)
 	/* A remote request's own SQE completing is not its end. */
 	if (p->remote != (remote_end ? 1 : 0))
 		return;
+	/* Nor is one part of a local request of several. */
+	if (!remote_end && p->pending > 1) {
+		p->pending--;
+		if (error)
+			p->failed++;
+		return;
+	}
 	s = *p;
+	error = error || s.failed;
 	/* Free the slot only after copying it out. */
 	*(volatile __u64 *)&p->key = 0;
 	if (!slot_whole(&s)) {

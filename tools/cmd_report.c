@@ -215,6 +215,21 @@ static uint64_t snapshot_ns(const struct source *s, int i)
 		s->snap[i].zones.ts_ns;
 }
 
+/* A report from a daemon's pins ends with the daemon: the maps it holds
+ * open are not updated any more, and it would print zeros (or frozen
+ * counters) for ever.  0, or -ESRCH, logged here. */
+static int source_live(const struct report_args *a, const struct source *s)
+{
+	bool live = s->kind == REPORT_IO ? blktrace_live(s->t.blk) :
+		zonetrace_live(s->t.zt);
+
+	if (live)
+		return 0;
+	log_err("%s: the tapestryd whose maps under %s it reads has stopped",
+		report_name(s->kind), a->pin_root);
+	return -ESRCH;
+}
+
 /* Wait for the end of interval i (counted from 0) of a report that began
  * at start.  false once the report has printed its count of intervals or
  * an interrupt cut the last one short (*more then false: that interval
@@ -337,9 +352,10 @@ static int run_report(const struct report_args *a, unsigned int (*devs)[2])
 	for (i = 0; !err && next_interval(a, start, i, &more); i++) {
 		err = take_snapshot(&s, cur);
 		err = err ?: print_interval(a, &s, cur);
+		err = err ?: source_live(a, &s);
 		cur = !cur;
 	}
-	if (err)
+	if (err && err != -ESRCH)
 		log_err("%s: %s", report_name(s.kind), strerror(-err));
 out:
 	source_close(&s);

@@ -63,7 +63,8 @@ static void slow_usage(FILE *f)
 "  -h, --help             this text\n"
 "\n"
 "With tapestryd running it lowers the daemon's node-wide threshold to N\n"
-"while it runs (and puts it back after); otherwise it loads the tracer.\n"
+"while it runs (and puts it back after), and ends, exit 1, if that\n"
+"tapestryd stops; otherwise it loads the tracer.\n"
 "One reader at a time: two would share the event stream between them.\n",
 		BPFSYS_PIN_ROOT);
 }
@@ -280,6 +281,13 @@ static int stream(struct blktrace *t, struct slow_ctx *c)
 		if (n < 0 && n != -EINTR)
 			break;
 		n = 0;
+		/* No event comes from the pins of a daemon that is gone. */
+		if (!blktrace_live(t)) {
+			log_err("trace slow: the tapestryd whose maps under %s "
+				"it reads has stopped", c->a->pin_root);
+			n = -ESRCH;
+			break;
+		}
 	}
 	ring_buffer__free(rb);
 	return n < 0 ? n : 0;
@@ -344,7 +352,7 @@ static int trace_slow(int argc, char **argv)
 	if (pinned && !blktrace_get_slow_ns(t, &cur_ns) &&
 	    cur_ns == c.threshold_ns)
 		blktrace_set_slow_ns(t, old_ns);
-	if (err)
+	if (err && err != -ESRCH)
 		log_err("trace slow: %s", strerror(-err));
 out:
 	blktrace_destroy(t);

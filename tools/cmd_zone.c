@@ -34,7 +34,9 @@ static void usage(FILE *f)
 "The node's zone registry: availability-zone names and the small ids that\n"
 "replica requests carry in io_uring user_data, stable on this node; and\n"
 "the replica-server addresses (IPv4:PORT or [IPv6]:PORT) whose TCP\n"
-"round-trip time counts for each zone.  Default pin root %s.\n"
+"round-trip time counts for each zone; an address peered N times (by\n"
+"volumes sharing a replica server) is forgotten at the Nth unpeer.\n"
+"Default pin root %s.\n"
 "Needs CAP_BPF.\n", BPFSYS_PIN_ROOT);
 }
 

@@ -218,6 +218,11 @@ int blktrace_open_pinned(const char *dir, struct blktrace **out)
 	if (err)
 		return err;
 	t->mode = "pinned";
+	if (strlen(dir) >= sizeof(t->pin_dir)) {
+		err = -ENAMETOOLONG;
+		goto err_destroy;
+	}
+	strcpy(t->pin_dir, dir);	/* for blktrace_live(); not pinned */
 	for (i = NR_MAPS - 1; i >= 0; i--) {
 		t->fd[i] = bpfsys_pinned_fd(dir, map_names[i]);
 		if (t->fd[i] < 0) {
@@ -295,6 +300,12 @@ void blktrace_destroy(struct blktrace *t)
 const char *blktrace_mode(const struct blktrace *t)
 {
 	return t->mode;
+}
+
+bool blktrace_live(const struct blktrace *t)
+{
+	return t->skel || bpfsys_pin_live(t->pin_dir, map_names[M_STATS],
+					  t->fd[M_STATS]);
 }
 
 static uint64_t now_ns(void)

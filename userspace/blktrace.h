@@ -63,6 +63,11 @@ void blktrace_destroy(struct blktrace *t);
  * pins. */
 const char *blktrace_mode(const struct blktrace *t);
 
+/* false for a tracer opened from the pins of a tapestryd that has stopped
+ * since (bpfsys_pin_live()): its maps no longer change.  true for one
+ * loaded here. */
+bool blktrace_live(const struct blktrace *t);
+
 /* Add the cumulative per-(device, op) statistics, summed over CPUs, and
  * the counters to snap (which the caller initialised).  Returns 0 or
  * -errno (snap may then hold part of the rows). */

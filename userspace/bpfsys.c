@@ -543,6 +543,19 @@ bool bpfsys_dir_claimed(const char *dir)
 	return claimed;
 }
 
+bool bpfsys_pin_live(const char *dir, const char *name, int fd)
+{
+	uint32_t id = bpfsys_obj_id(fd);
+	int pfd = bpfsys_pinned_fd(dir, name);
+	bool same;
+
+	if (pfd < 0)
+		return false;
+	same = id && bpfsys_obj_id(pfd) == id;
+	close(pfd);
+	return same && bpfsys_dir_claimed(dir);
+}
+
 static int print_libbpf(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
 {

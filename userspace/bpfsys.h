@@ -156,6 +156,13 @@ int bpfsys_claim_dir(const char *dir, int *fd);
 /* Whether a live process holds the claim on dir. */
 bool bpfsys_dir_claimed(const char *dir);
 
+/* Whether the map behind fd is still the one pinned at dir/name, in a
+ * directory a live process claims: false once the daemon that pinned it
+ * has stopped (pins removed, or left by a killed daemon) or another has
+ * taken its place.  A reader that holds a daemon's maps open asks this
+ * now and then: nothing updates them after the daemon is gone. */
+bool bpfsys_pin_live(const char *dir, const char *name, int fd);
+
 /* libbpf's messages go to log at debug level (warnings too: the callers
  * report what failed in their own words). */
 void bpfsys_quiet_libbpf(void);

@@ -526,6 +526,10 @@ int engine_remote_connect(struct erepl *r);
 void engine_remote_shutdown(struct erepl *r);
 bool engine_remote_idle(const struct erepl *r);
 int engine_remote_submit(struct erepl *r, struct ereq *q);
+/* q's frame to r, whose start marker went out, is given up on (the
+ * replica failed): end it for zonetrace as a failed request of r's zone,
+ * as a reply with an error would. */
+void engine_remote_abandon(struct erepl *r, struct ereq *q);
 void engine_remote_send_cqe(struct engine *e, struct ereq *q, struct erepl *r,
 			    const struct io_uring_cqe *cqe);
 void engine_remote_conn_cqe(struct engine *e, const struct io_uring_cqe *cqe);

@@ -523,6 +523,11 @@ static void done_marker(struct erepl *r, struct ereq *q, bool err)
 					     ud_index(engine_ud(r->e, q, r, 0, 0))));
 }
 
+void engine_remote_abandon(struct erepl *r, struct ereq *q)
+{
+	done_marker(r, q, true);
+}
+
 /* Mark empty the replicas that said HELLO with no write before the volume
  * was known to hold any from before this run.  One that is up already
  * (resyncing only its dirty map, or in sync) is failed, to be resynced in

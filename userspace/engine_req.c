@@ -683,6 +683,10 @@ void engine_replica_fail(struct erepl *r, int err, const char *why)
 
 		if (!sub_out(s))
 			continue;
+		/* A frame that went out ends for zonetrace too: else the
+		 * zone that lost it never shows it, as an error or at all. */
+		if (!r->local && s->state == SUB_ISSUED && s->t_sqe)
+			engine_remote_abandon(r, q);
 		missed(r, q);
 		sub_end(q, r->idx, -EIO);
 		progress(q);

@@ -75,8 +75,9 @@ void report_usage(enum report_kind kind, FILE *f)
 "  -v, --verbose          show libbpf's messages\n"
 "  -h, --help             this text\n"
 "\n"
-"With tapestryd running it reads the maps pinned under --pin-root;\n"
-"otherwise it loads the tracer itself for the length of the report.\n"
+"With tapestryd running it reads the maps pinned under --pin-root (and\n"
+"ends, exit 1, if that tapestryd stops); otherwise it loads the tracer\n"
+"itself for the length of the report.\n"
 "An interrupt (^C) ends the current interval early and prints it.\n"
 "Needs CAP_BPF and CAP_PERFMON (or root).\n", BPFSYS_PIN_ROOT);
 }

@@ -23,8 +23,10 @@
 
 /* Registry maps, in the order they are removed when empty. */
 static const char *const registry_names[] = {
-	ZONETRACE_MAP_PEERS, ZONETRACE_MAP_IDS, ZONETRACE_MAP_NAMES,
+	ZONETRACE_MAP_PEER_REFS, ZONETRACE_MAP_PEERS, ZONETRACE_MAP_IDS,
+	ZONETRACE_MAP_NAMES,
 };
+#define NR_REGISTRY_MAPS 4
 
 enum { M_COUNTERS, M_RTT, M_STATS, NR_MAPS };
 
@@ -143,7 +145,7 @@ static void registry_unlock(const char *root, int fd)
 {
 	char path[PATH_MAX];
 
-	if (!bpfsys_pinned_count(root, registry_names, 3)) {
+	if (!bpfsys_pinned_count(root, registry_names, NR_REGISTRY_MAPS)) {
 		snprintf(path, sizeof(path), "%s/%s", root,
 			 ZONETRACE_REGISTRY_LOCK);
 		rmdir(path);
@@ -162,7 +164,8 @@ static int registry_ensure(const char *root)
 	struct zoneregistry_bpf *skel;
 	int err = 0, try;
 
-	if (bpfsys_pinned_count(root, registry_names, 3) == 3)
+	if (bpfsys_pinned_count(root, registry_names, NR_REGISTRY_MAPS) ==
+	    NR_REGISTRY_MAPS)
 		return 0;
 	for (try = 0; try < 2; try++) {
 		skel = zoneregistry_bpf__open_opts(&oo);
@@ -178,10 +181,13 @@ static int registry_ensure(const char *root)
 
 struct registry {
 	int names, ids, peers;
+	int refs;	/* -1 in a registry from before zone_peer_refs */
 };
 
 static void registry_close(struct registry *r)
 {
+	if (r->refs >= 0)
+		close(r->refs);
 	if (r->names >= 0)
 		close(r->names);
 	if (r->ids >= 0)
@@ -200,7 +206,7 @@ static int registry_open(const char *pin_root, int *lock_fd,
 	bool made_root;
 	int err;
 
-	r->names = r->ids = r->peers = -1;
+	r->names = r->ids = r->peers = r->refs = -1;
 	if (lock_fd) {
 		err = registry_lock(root, true, &made_root, lock_fd);
 		if (err)
@@ -214,8 +220,11 @@ static int registry_open(const char *pin_root, int *lock_fd,
 	r->names = bpfsys_pinned_fd(root, ZONETRACE_MAP_NAMES);
 	r->ids = bpfsys_pinned_fd(root, ZONETRACE_MAP_IDS);
 	r->peers = bpfsys_pinned_fd(root, ZONETRACE_MAP_PEERS);
+	r->refs = bpfsys_pinned_fd(root, ZONETRACE_MAP_PEER_REFS);
 	err = r->names < 0 ? r->names : r->ids < 0 ? r->ids :
 	      r->peers < 0 ? r->peers : 0;
+	if (!err && r->refs < 0 && lock_fd)	/* registry_ensure() made it */
+		err = r->refs;
 	if (!err)
 		return 0;
 	registry_close(r);
@@ -371,6 +380,40 @@ int zonetrace_peer_parse(const char *addr, struct zone_peer *out)
 		out->family = ZONE_AF_INET6;
 	else
 		return -EINVAL;
+	/* The tracer keys a peer behind an IPv4-mapped address (::ffff:a.b.c.d,
+	 * a dual-stack socket's view of an IPv4 peer) as IPv4: so must we. */
+	if (out->family == ZONE_AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)out->addr)) {
+		memmove(out->addr, out->addr + 12, 4);
+		memset(out->addr + 4, 0, 12);
+		out->family = ZONE_AF_INET;
+	}
+	return 0;
+}
+
+/* Add delta (1 or -1) to p's registrations in r->refs.  For 1: 0 or
+ * -errno.  For -1: the registrations left (0: forget the peer, its count
+ * is gone too).  A registry from before zone_peer_refs, or a peer
+ * registered before it was there, counts as one registration. */
+static int peer_ref(const struct registry *r, const struct zone_peer *p,
+		    int delta)
+{
+	__u32 n = 0;
+
+	if (r->refs < 0)
+		return 0;
+	if (bpf_map_lookup_elem(r->refs, p, &n))
+		n = 0;
+	if (delta < 0) {
+		if (n > 1 && !bpf_map_update_elem(r->refs, p, &(__u32){ n - 1 },
+						  BPF_ANY))
+			return (int)(n - 1);
+		bpf_map_delete_elem(r->refs, p);
+		return 0;
+	}
+	n++;
+	if (bpf_map_update_elem(r->refs, p, &n, BPF_ANY))
+		return errno == E2BIG ? -ENOSPC : -errno;
 	return 0;
 }
 
@@ -395,6 +438,8 @@ int zonetrace_peer_register(const char *pin_root, const char *addr,
 		err = -errno;
 	else if (bpf_map_update_elem(r.peers, &p, &v, BPF_ANY))
 		err = errno == E2BIG ? -ENOSPC : -errno;
+	else
+		err = peer_ref(&r, &p, 1);
 	registry_close(&r);
 	registry_unlock(root_of(pin_root), lock);
 	return err;
@@ -402,19 +447,32 @@ int zonetrace_peer_register(const char *pin_root, const char *addr,
 
 int zonetrace_peer_unregister(const char *pin_root, const char *addr)
 {
+	const char *root = root_of(pin_root);
 	struct zone_peer p;
-	int fd, err;
+	struct registry r;
+	bool made;
+	int err, lock;
+	__u32 v;
 
 	err = zonetrace_peer_parse(addr, &p);
 	if (err)
 		return err;
-	err = bpfsys_dir_check(root_of(pin_root));
-	fd = err ? err : bpfsys_pinned_fd(root_of(pin_root),
-					  ZONETRACE_MAP_PEERS);
-	if (fd < 0)
-		return fd;
-	err = bpf_map_delete_elem(fd, &p) ? -errno : 0;
-	close(fd);
+	/* Under the lock, as registering: the count and the peer change
+	 * together.  Nothing is created: no registry, no peer. */
+	err = registry_lock(root, false, &made, &lock);
+	if (err)
+		return err;
+	err = registry_open(pin_root, NULL, &r);
+	if (!err) {
+		if (bpf_map_lookup_elem(r.peers, &p, &v))
+			err = -errno;
+		else if (peer_ref(&r, &p, -1) > 0)
+			err = 0;	/* another registration holds it */
+		else if (bpf_map_delete_elem(r.peers, &p))
+			err = -errno;
+		registry_close(&r);
+	}
+	registry_unlock(root, lock);
 	return err;
 }
 
@@ -458,7 +516,7 @@ static int remove_if_empty(const char *pin_root, const __u32 *skip,
 	busy = empty && bpfsys_maps_in_use(fds, 3, skip, nskip);
 	registry_close(&r);
 	if (empty && !busy)
-		bpfsys_unpin(root, registry_names, 3);
+		bpfsys_unpin(root, registry_names, NR_REGISTRY_MAPS);
 	registry_unlock(root, lock);
 	return !empty ? -ENOTEMPTY : busy ? -EBUSY : 0;
 }
@@ -826,6 +884,12 @@ void zonetrace_destroy(struct zonetrace *t)
 const char *zonetrace_mode(const struct zonetrace *t)
 {
 	return t->mode;
+}
+
+bool zonetrace_live(const struct zonetrace *t)
+{
+	return t->skel || bpfsys_pin_live(t->pin_root, map_names[M_STATS],
+					  t->fd[M_STATS]);
 }
 
 const char *zonetrace_pin_root(const struct zonetrace *t)

@@ -49,6 +49,7 @@ struct zonesnap;
 #define ZONETRACE_MAP_NAMES	"zone_names"
 #define ZONETRACE_MAP_IDS	"zone_ids"
 #define ZONETRACE_MAP_PEERS	"zone_peers"
+#define ZONETRACE_MAP_PEER_REFS	"zone_peer_refs"
 /* A directory beside the registry maps whose flock serialises creating,
  * adding to and removing the registry; it goes with the registry.  (No
  * ".lock": bpffs refuses dots in names.) */
@@ -76,14 +77,20 @@ int zonetrace_zone_name(const char *pin_root, unsigned int id, char *buf,
 
 /* Attribute TCP round-trip time to peer addr ("IPv4:PORT" or
  * "[IPv6]:PORT", a replica server's address) to zone id, replacing any
- * earlier zone of that address.  -EINVAL for a bad address or an id out
- * of range, -ENOENT for an id not registered, -ENOSPC when full. */
+ * earlier zone of that address.  Registrations of one address are
+ * counted: processes that share a replica server each register it, and
+ * it is forgotten at the last zonetrace_peer_unregister().  -EINVAL for a
+ * bad address or an id out of range, -ENOENT for an id not registered,
+ * -ENOSPC when full. */
 int zonetrace_peer_register(const char *pin_root, const char *addr,
 			    unsigned int id);
-/* Forget addr.  -ENOENT if it was not registered. */
+/* Drop one registration of addr, and forget addr with the last.  -ENOENT
+ * if it was not registered. */
 int zonetrace_peer_unregister(const char *pin_root, const char *addr);
 
-/* Parse addr as zonetrace_peer_register() does into a zone_peer key. */
+/* Parse addr as zonetrace_peer_register() does into a zone_peer key; an
+ * IPv4-mapped IPv6 address ([::ffff:10.0.0.1]:7000) becomes the IPv4
+ * address, as the tracer sees such a peer. */
 int zonetrace_peer_parse(const char *addr, struct zone_peer *out);
 
 /* Remove the registry pins if no zone and no peer is registered, under
@@ -126,6 +133,9 @@ void zonetrace_destroy(struct zonetrace *t);
 
 /* "tp_btf", "raw_tp" or "pinned". */
 const char *zonetrace_mode(const struct zonetrace *t);
+/* As blktrace_live(): false once the tapestryd whose pins t was opened
+ * from has stopped. */
+bool zonetrace_live(const struct zonetrace *t);
 const char *zonetrace_pin_root(const struct zonetrace *t);
 
 /* Add the cumulative statistics and RTT histograms, summed over CPUs, and

@@ -38,7 +38,10 @@ struct blk_key {
 _Static_assert(sizeof(struct blk_key) == 12, "blk_key size is ABI");
 
 /* One per (device, op) and CPU.  count is requests completed (a request
- * a driver completes in parts counts once, at its last part), bytes the
+ * a driver completes in parts counts once, at its last part; a
+ * PREFLUSH/FUA write the block layer sequences with flushes counts once,
+ * when its last flush is done, and an empty PREFLUSH write, which no
+ * driver sees, not at all: its flush counts as a flush), bytes the
  * bytes completed, errors the completions (parts included) that reported
  * an error.  The histograms cover only requests whose issue was seen too,
  * so their counts trail count by `untimed`: requests in flight when the

@@ -17,7 +17,10 @@
  *
  * Replica-request latency as zonetrace measures it:
  *   - a UD_CLS_REPL SQE without UD_F_REMOTE is a local replica I/O; its
- *     submit starts the request and its completion ends it;
+ *     submit starts the request and its completion ends it; several such
+ *     SQEs in flight under one user_data are one request (the engine's
+ *     flush: an fsync of the data and one of the seqs), which ends at the
+ *     last completion and failed if any part did;
  *   - a UD_CLS_REPL SQE with UD_F_REMOTE starts a request to a remote
  *     replica: its submit starts the request.  The engine makes it an
  *     IORING_OP_NOP submitted in the same io_uring_enter as, and just

@@ -17,6 +17,8 @@
  *   zone_ids       hash  struct zone_name -> zone id (__u32)
  *   zone_peers     hash  struct zone_peer -> zone id (__u32); the tracer
  *                        reads it to attribute TCP RTT samples to zones
+ *   zone_peer_refs hash  struct zone_peer -> registrations of it (__u32),
+ *                        so that a peer goes with its last unregistration
  *
  * Zone ids are those of include/abi/udata.h: 1..254 (0 and UD_ZONE_NONE
  * are never handed out).
@@ -63,7 +65,9 @@ _Static_assert(sizeof(struct zone_counters) == 32, "zone_counters size");
  * include/abi/inflight.h describes, keyed by the submitting process and
  * the zone and index bits of its user_data (ud_req_key()), probed from
  * zone_slot_home().  check is inflight_check(key, start_ns,
- * op << 16 | remote, tgid). */
+ * op << 16 | remote, tgid).  A local request may be several SQEs under
+ * one user_data (the engine's flush: two fsyncs); it ends when the last
+ * of them completes. */
 struct zone_start {
 	__u64 key;		/* ud_req_key() | ZONE_KEY_USED; 0 = free */
 	__u64 start_ns;
@@ -71,7 +75,8 @@ struct zone_start {
 	__u16 op;		/* UD_OP_* */
 	__u16 remote;		/* ends at a UD_CLS_REPL_DONE submit */
 	__u32 check;
-	__u32 __pad;
+	__u16 pending;		/* local: SQEs submitted, not completed */
+	__u16 failed;		/* local: of those completed, failed */
 };
 
 _Static_assert(sizeof(struct zone_start) == 32, "zone_start size");

@@ -12,7 +12,11 @@
  *                 (UD_F_ERROR on every ERR_EVERY-th);
  *   DELAY_US = 0  "local": a 4 KiB write to --file starts it and its
  *                 completion ends it (every ERR_EVERY-th goes to a
- *                 read-only descriptor and fails).
+ *                 read-only descriptor and fails).  NAME:0:ERR_EVERY:TAIL_US
+ *                 adds a second SQE with the same user_data, a NOP
+ *                 hard-linked behind an io_uring timeout of TAIL_US, as
+ *                 the engine's local flush is an fsync of the data and one
+ *                 of the seqs: the request ends when both have completed.
  * Up to --depth requests are in flight at once, zones interleaved.
  * --rtt-zone NAME registers a loopback TCP server as that zone's peer and
  * ping-pongs over it so tcp_probe sees round trips.
@@ -57,7 +61,7 @@
 
 struct zone {
 	char name[ZONE_NAME_LEN];
-	unsigned int id, delay_us, err_every, started, done, errors;
+	unsigned int id, delay_us, err_every, tail_us, started, done, errors;
 	struct hist h;
 };
 
@@ -66,6 +70,7 @@ struct slot {
 	unsigned int idx;
 	uint64_t t0;
 	bool error;
+	unsigned int pending;	/* local: SQEs not completed yet */
 	struct __kernel_timespec ts;
 };
 
@@ -97,7 +102,8 @@ static int parse_zone(const char *s, const char *pin_root)
 
 	if (nzones == MAX_ZONES)
 		return -ENOSPC;
-	n = sscanf(s, "%63[^:]:%u:%u", name, &z->delay_us, &z->err_every);
+	n = sscanf(s, "%63[^:]:%u:%u:%u", name, &z->delay_us, &z->err_every,
+		   &z->tail_us);
 	if (n < 2)
 		return -EINVAL;
 	strcpy(z->name, name);
@@ -148,6 +154,21 @@ static void start(struct io_uring *r, int zi, unsigned int s)
 				    (uint64_t)(sl->idx % 256) * sizeof(buf));
 		sqe->user_data = ud_make(UD_CLS_REPL, UD_OP_WRITE, z->id, 0,
 					 sl->idx);
+		sl->pending = 1;
+		if (z->tail_us) {
+			sl->ts.tv_sec = 0;
+			sl->ts.tv_nsec = (long long)z->tail_us * 1000;
+			sqe = sqe_of(r);
+			io_uring_prep_timeout(sqe, &sl->ts, 0, 0);
+			sqe->user_data = ud_make(UD_CLS_LOOP, UD_OP_NONE,
+						 UD_ZONE_NONE, 0, s);
+			sqe->flags |= IOSQE_IO_HARDLINK;
+			sqe = sqe_of(r);
+			io_uring_prep_nop(sqe);
+			sqe->user_data = ud_make(UD_CLS_REPL, UD_OP_WRITE,
+						 z->id, 0, sl->idx);
+			sl->pending = 2;
+		}
 	}
 	sl->t0 = now_ns();
 	ret = io_uring_submit(r);
@@ -203,26 +224,37 @@ static void end_remote(struct io_uring *r, unsigned int s)
 	finish(s, now_ns(), slots[s].error);
 }
 
-static void handle(struct io_uring *r, const struct io_uring_cqe *cqe)
+/* true when cqe ended a request. */
+static bool handle(struct io_uring *r, const struct io_uring_cqe *cqe)
 {
 	uint64_t ud = cqe->user_data;
 	int zi, s;
 
+	if (ud_cls(ud) == UD_CLS_LOOP) {	/* a TAIL_US timeout */
+		if (cqe->res != -ETIME)
+			die("tail timeout", cqe->res);
+		return false;
+	}
 	if (ud_cls(ud) == UD_CLS_OTHER) {
 		if (cqe->res != -ETIME)
 			die("timeout", cqe->res);
 		end_remote(r, ud_index(ud));
-		return;
+		return true;
 	}
 	if (ud_cls(ud) != UD_CLS_REPL || (ud_flags(ud) & UD_F_REMOTE))
-		return;		/* start and end NOPs */
+		return false;	/* start and end NOPs */
 	zi = zone_of(ud_zone(ud));
 	s = zi < 0 ? -1 : find_slot(zi, ud_index(ud));
 	if (s < 0)
 		die("completion for no request", EPROTO);
-	if ((cqe->res < 0) != slots[s].error)
+	/* With TAIL_US, the NOP succeeds whether the write did or not. */
+	if (cqe->res < 0 ? !slots[s].error :
+	    slots[s].error && !zones[zi].tail_us)
 		die("local write", cqe->res < 0 ? cqe->res : EPROTO);
-	finish((unsigned int)s, now_ns(), cqe->res < 0);
+	if (--slots[s].pending)
+		return false;
+	finish((unsigned int)s, now_ns(), slots[s].error);
+	return true;
 }
 
 static void run(struct io_uring *r)
@@ -247,11 +279,8 @@ static void run(struct io_uring *r)
 		if (ret < 0)
 			die("io_uring_wait_cqe", ret);
 		do {
-			if (ud_cls(cqe->user_data) == UD_CLS_OTHER ||
-			    (ud_cls(cqe->user_data) == UD_CLS_REPL &&
-			     !(ud_flags(cqe->user_data) & UD_F_REMOTE)))
+			if (handle(r, cqe))
 				inflight--;
-			handle(r, cqe);
 			io_uring_cqe_seen(r, cqe);
 		} while (!io_uring_peek_cqe(r, &cqe));
 	}
@@ -383,7 +412,7 @@ static int race_remove(const char *pin_root, unsigned int trials)
 static void usage(void)
 {
 	fprintf(stderr, "usage: zt_load --pin-root DIR --zone NAME:DELAY_US"
-		"[:ERR_EVERY]... [--requests N] [--depth N] [--file PATH] "
+		"[:ERR_EVERY[:TAIL_US]]... [--requests N] [--depth N] [--file PATH] "
 		"[--rtt-zone NAME]\n");
 	exit(2);
 }

@@ -249,6 +249,24 @@ int __wrap_mkdir(const char *path, mode_t mode)
 /* A registry call that made the pin root and then could not take the
  * registry lock removes the root again: it leaves nothing behind.  Needs
  * root and a bpffs at /sys/fs/bpf (skipped otherwise). */
+/* The tracer sees a peer reached through an IPv4-mapped IPv6 address as
+ * IPv4 (zonetrace.bpf.c, peer_of): registered in its mapped form, it
+ * must be keyed as IPv4 too, or its RTT samples never find their zone. */
+static void test_zonetrace_peer_parse_v4_mapped(void **state)
+{
+	struct zone_peer p, q;
+
+	(void)state;
+	assert_int_equal(zonetrace_peer_parse("[::ffff:10.1.2.3]:7000", &p),
+			 0);
+	assert_int_equal(zonetrace_peer_parse("10.1.2.3:7000", &q), 0);
+	assert_int_equal(p.family, ZONE_AF_INET);
+	assert_memory_equal(&p, &q, sizeof(p));
+	/* Not mapped: an IPv4-compatible or plain IPv6 address stays. */
+	assert_int_equal(zonetrace_peer_parse("[::10.1.2.3]:7000", &p), 0);
+	assert_int_equal(p.family, ZONE_AF_INET6);
+}
+
 static void test_zonetrace_failed_lock_removes_root(void **state)
 {
 	char root[64];
@@ -279,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_zonesnap_names_and_json),
 		cmocka_unit_test(test_zonesnap_prom_and_text),
 		cmocka_unit_test(test_zonetrace_names_and_peers_parse),
+		cmocka_unit_test(test_zonetrace_peer_parse_v4_mapped),
 		cmocka_unit_test(test_zonetrace_failed_lock_removes_root),
 	};
 
