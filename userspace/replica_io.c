@@ -404,13 +404,17 @@ void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res)
 	if (s->pending)
 		return;
 	if (resync && s->owed && !s->res) {
-		/* A run of blocks written short (the disk filled up, say):
-		 * its seqs must not claim data that is not there, so the
-		 * copy fails as a whole and records none. */
+		/* A run of blocks written short: the filesystem filled up
+		 * (a write to a regular file stops short only for lack of
+		 * room).  Its seqs must not claim data that is not there,
+		 * so the copy fails as a whole and records none, with
+		 * ENOSPC: EIO would tell the engine the disk failed and may
+		 * have lost what it acked, and it would copy all of the
+		 * volume again at each reconnect. */
 		log_warn("volume %s: resync write at %llu: %u bytes not "
 			 "written", s->vol->name,
 			 (unsigned long long)s->oq.span.off, s->owed);
-		s->res = EIO;
+		s->res = ENOSPC;
 	}
 	/* A FLUSH whose fdatasyncs ran beside the one that failed may have
 	 * got 0 only because that one took the error report. */
