@@ -369,10 +369,17 @@ void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res)
 
 	s->pending--;
 	/* A failed fdatasync (a FLUSH's, or a FUA TRIM/ZERO's), or a FUA
-	 * write's sync failing (EIO): writeback errors are reported once. */
+	 * write's sync failing (EIO): writeback errors are reported once.
+	 * Any write, trim or zero failing with EIO counts as well: the disk
+	 * failed it, what it took before may sit in a cache whose writeback
+	 * fails too, and the engine, told EIO, takes it as a failed sync
+	 * and copies all of the volume here; let in again, it would copy it
+	 * all at every reconnect, each copy failing on the same bad
+	 * stretch.  So the HELLO is refused until a restart. */
 	if (res < 0 && res != -ECANCELED &&
 	    (ud_op == UD_OP_FLUSH ||
-	     (res == -EIO && (s->req.flags & REPL_F_FUA))))
+	     (res == -EIO && ((s->req.flags & REPL_F_FUA) ||
+			      s->req.op == REPL_OP_WRITE || punch))))
 		replica_vol_sync_failed(s->vol, -res);
 	if (s->req.op == REPL_OP_FLUSH && s->syncs) {
 		s->syncs--;
@@ -404,13 +411,17 @@ void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res)
 	if (s->pending)
 		return;
 	if (resync && s->owed && !s->res) {
-		/* A run of blocks written short (the disk filled up, say):
-		 * its seqs must not claim data that is not there, so the
-		 * copy fails as a whole and records none. */
+		/* A run of blocks written short: the filesystem filled up
+		 * (a write to a regular file stops short only for lack of
+		 * room).  Its seqs must not claim data that is not there,
+		 * so the copy fails as a whole and records none, with
+		 * ENOSPC: EIO would tell the engine the disk failed and may
+		 * have lost what it acked, and it would copy all of the
+		 * volume again at each reconnect. */
 		log_warn("volume %s: resync write at %llu: %u bytes not "
 			 "written", s->vol->name,
 			 (unsigned long long)s->oq.span.off, s->owed);
-		s->res = EIO;
+		s->res = ENOSPC;
 	}
 	/* A FLUSH whose fdatasyncs ran beside the one that failed may have
 	 * got 0 only because that one took the error report. */

@@ -7,6 +7,8 @@
 #     the last page for its data; recording its seq must not need another
 #     page (the server used to store into an unallocated page of the
 #     mapped NAME.seq and die of SIGBUS).  The next write gets ENOSPC.
+#   - A resync copy written short (room for part of it) is refused with
+#     ENOSPC, not EIO (a disk that failed), and records no seq.
 #   - Creating a volume on the full filesystem is refused (EIO), and the
 #     server keeps serving the existing volume.
 set -u
@@ -52,11 +54,16 @@ out=$($B resync-read 4M 4096 resync-read 8M 4096 2>&1) || fail "resync-read: $ou
 grep -q 'seqs: 2$' <<<"$out" || fail "seq of the write at 4M not recorded: $out"
 grep -q 'seqs: 0$' <<<"$out" || fail "refused write at 8M recorded: $out"
 
-# A resync copy of two blocks with room for one: whatever the reply says,
-# a block whose seq the replica records must hold the copy's data.
+# A resync copy of two blocks with room for one: a block whose seq the
+# replica records must hold the copy's data.  The write comes back short,
+# which is the filesystem filling up: the reply says ENOSPC, as a write
+# refused outright does.  EIO would tell the engine the disk failed and
+# may have lost what it acked: it would copy all of the volume again,
+# and again each time the copy reached the full filesystem.
 rm "$M/spare2"
 head -c 8192 /dev/urandom > "$S/copy"
-out=$($B resync-write 12M file="$S/copy" seqs=5,6 2>&1)
+out=$($B resync-write 12M file="$S/copy" seqs=5,6 expect=ENOSPC 2>&1) ||
+	fail "resync copy on a full filesystem: $out"
 alive "resync copy on a full filesystem"
 echo "resync copy with one page left: $(head -c 200 <<<"$out" | tr '\n' ' ')"
 out=$($B resync-read 12M 8192 out="$S/back" 2>&1) ||

@@ -9,7 +9,9 @@
  *
  * The delay can be changed while mounted by writing a number of ms to the
  * file .slowfs at the top of the mount; reading it gives the delay and
- * the number of fsyncs so far.  Runs in the foreground until unmounted
+ * the number of fsyncs so far.  Writing "eio OFF LEN" there makes every
+ * write to a *.img file that overlaps [OFF, OFF + LEN) fail with EIO (a
+ * bad stretch of disk; "eio 0 0" heals it).  Runs in the foreground until unmounted
  * (umount MOUNT) or killed; multi-threaded, so an fsync that sleeps holds
  * up only its own caller (the kernel may still serialise other requests
  * on the same file behind it, as FUSE takes the inode lock for fsync).
@@ -23,6 +25,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,18 @@
 static int backing = -1;		/* the backing directory */
 static _Atomic unsigned int delay_ms;
 static _Atomic unsigned long long fsyncs;
+static _Atomic unsigned long long bad_off, bad_len;	/* "eio OFF LEN" */
+
+/* A write to an image over the bad stretch fails, as a bad sector would. */
+static bool bad_write(const char *path, size_t len, off_t off)
+{
+	size_t n = strlen(path);
+	unsigned long long bo = bad_off, bl = bad_len;
+
+	return bl && n > 4 && !strcmp(path + n - 4, ".img") &&
+	       (unsigned long long)off < bo + bl &&
+	       bo < (unsigned long long)off + len;
+}
 
 /* Paths are relative to the backing directory ("/" -> "."). */
 static const char *rel(const char *path)
@@ -196,16 +211,25 @@ static int sf_read(const char *path, char *buf, size_t len, off_t off,
 static int sf_write(const char *path, const char *buf, size_t len, off_t off,
 		    struct fuse_file_info *fi)
 {
-	char txt[32];
+	char txt[64];
+	unsigned long long bo, bl;
 	ssize_t n;
 
 	if (!strcmp(path, CTL)) {
 		snprintf(txt, sizeof(txt), "%.*s",
 			 (int)(len < sizeof(txt) - 1 ? len : sizeof(txt) - 1),
 			 buf);
-		delay_ms = (unsigned int)strtoul(txt, NULL, 10);
+		if (sscanf(txt, "eio %llu %llu", &bo, &bl) == 2) {
+			bad_len = 0;
+			bad_off = bo;
+			bad_len = bl;
+		} else {
+			delay_ms = (unsigned int)strtoul(txt, NULL, 10);
+		}
 		return (int)len;
 	}
+	if (bad_write(path, len, off))
+		return -EIO;
 	n = pwrite((int)fi->fh, buf, len, off);
 	return n < 0 ? -errno : (int)n;
 }
@@ -285,7 +309,9 @@ static void usage(FILE *f)
 "usage: tapestry-slowfs --backing DIR --mount DIR [--fsync-delay MS]\n"
 "A FUSE passthrough whose fsync/fdatasync sleep MS first.  Write a number\n"
 "of ms to MOUNT/.slowfs to change the delay; read it for the delay and\n"
-"the fsync count.  Stays in the foreground until unmounted.\n");
+"the fsync count; write \"eio OFF LEN\" to fail every write to a *.img\n"
+"file over [OFF, OFF + LEN) with EIO (\"eio 0 0\" heals it).  Stays in\n"
+"the foreground until unmounted.\n");
 }
 
 int main(int argc, char **argv)

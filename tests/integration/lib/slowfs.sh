@@ -8,6 +8,8 @@
 #   slowfs_start            mount on $CLUSTER_DIR/slow (delay 0)
 #   slowfs_delay MS         every fsync from now on sleeps MS first
 #   slowfs_fsyncs           fsyncs so far
+#   slowfs_eio OFF LEN      writes to *.img over [OFF, OFF + LEN) fail
+#                           with EIO (slowfs_eio 0 0 heals)
 
 SLOWFS_BIN=$TAPESTRY_ROOT/$BUILD/bin/tapestry-slowfs
 SLOWFS_MNT=
@@ -34,6 +36,7 @@ slowfs_start() {
 }
 
 slowfs_delay() { echo "$1" > "$SLOWFS_MNT/.slowfs"; }
+slowfs_eio() { echo "eio $1 $2" > "$SLOWFS_MNT/.slowfs"; }
 slowfs_fsyncs() { awk '{ print $2 }' "$SLOWFS_MNT/.slowfs"; }
 
 slowfs_stop() {
