@@ -159,6 +159,28 @@ static void punch_submit(struct rslot *s)
 }
 
 static void nop_submit(struct rslot *s);
+static uint64_t seqs_min(const struct rslot *s);
+
+/* The highest seq a FLUSH starting its fdatasyncs now may vouch for:
+ * every seq recorded so far is in the page cache with its data, but a
+ * write still in flight (queued after the FLUSH) may record a lower seq
+ * than one recorded already, after the syncs began.  So: below every
+ * seq a write in the queue will record, at most applied_seq.  A write
+ * arriving later with a seq at most this is caught by ooo (io_done). */
+static uint64_t flush_cand(const struct rvol *v)
+{
+	const struct replica_oq_item *it;
+	uint64_t c = v->applied_seq, m;
+
+	for (it = v->oq.head; it; it = it->next) {
+		if (it->span.kind != REPLICA_SPAN_WRITE)
+			continue;
+		m = seqs_min((const struct rslot *)it);
+		if (m && m - 1 < c)
+			c = m - 1;
+	}
+	return c;
+}
 
 /* A FLUSH syncs the image and the seqs, two fdatasyncs at once, unless
  * REPLICA_SYNC_MAX are in flight already: then it waits for room (in
@@ -187,9 +209,11 @@ static bool flush_submit(struct rslot *s)
 		r->sync_waits++;
 		return false;
 	}
-	/* What these fdatasyncs will have made durable, if both succeed:
-	 * every seq recorded so far, with its data (replica_vol_flushed) */
-	s->flush_seq = s->vol->applied_seq;
+	/* What these fdatasyncs will have made durable, if both succeed
+	 * (replica_vol_flushed) */
+	s->flush_seq = flush_cand(s->vol);
+	if (s->flush_seq > s->vol->ooo_below)
+		s->vol->ooo_below = s->flush_seq;
 	s->flush_ooo = s->vol->ooo;
 	for (i = 0; i < 2; i++) {
 		if (!prep(s, &sqe))
@@ -387,8 +411,9 @@ static void io_finish(struct rslot *s)
  * its data before the next sync; then a restart after a power loss
  * would trust it over stale data.  So such a record waits until the
  * volume's record says less (replica_vol_seq_may_record).  ooo counts
- * seqs recorded out of order: a FLUSH that started before one must not
- * claim it (replica_vol_flushed). */
+ * records of seqs at most what a FLUSH may have claimed (ooo_below): a
+ * FLUSH whose syncs began before one must not claim it
+ * (replica_vol_flushed). */
 static void io_done(struct rslot *s)
 {
 	struct rvol *v = s->vol;
@@ -396,7 +421,7 @@ static void io_done(struct rslot *s)
 
 	if (!s->res) {
 		min = seqs_min(s);
-		if (min && min <= v->applied_seq)
+		if (min && min <= v->ooo_below)
 			v->ooo++;
 		if (min && !replica_vol_seq_may_record(v, s, min))
 			return;

@@ -182,7 +182,7 @@ struct replica_meta {
 				 * clean close), or has an older seq on newer
 				 * data: an open that finds the volume not
 				 * closed cleanly zeroes every seq above it
-				 * (replica_seq_above) before trusting any.
+				 * (replica_vol.c) before trusting any.
 				 * 0 in records of older servers. */
 };
 

@@ -561,12 +561,14 @@ static bool seq_may_record(const struct rvol *v, uint64_t seq_min)
 	return seq_min > v->synced_seq && seq_min > v->synced_disk;
 }
 
-/* Lower synced_seq below seq_min (the record follows). */
-static void synced_lower(struct rvol *v, uint64_t seq_min)
+/* A record saying less than seq_min is wanted (v->change: meta_kick
+ * writes it).  synced_seq goes to 0, not just below seq_min: the writes
+ * that record seqs at most it are resync copies, which come in bursts of
+ * all sorts of old seqs, and each lower one would cost another record.
+ * The next good FLUSH after them raises it again. */
+static void synced_lower(struct rvol *v)
 {
-	if (seq_min > v->synced_seq)
-		return;
-	v->synced_seq = seq_min - 1;
+	v->synced_seq = 0;
 	v->change++;
 }
 
@@ -575,7 +577,7 @@ bool replica_vol_seq_may_record(struct rvol *v, struct rslot *s,
 {
 	if (seq_may_record(v, seq_min))
 		return true;
-	synced_lower(v, seq_min);
+	synced_lower(v);	/* writes coalesce: one in flight at a time */
 	s->seq_min = seq_min;
 	s->next = v->seq_waiters;
 	v->seq_waiters = s;
@@ -596,8 +598,8 @@ static void seq_waiters_done(struct rvol *v, int err)
 			s->next = NULL;
 			replica_io_seqs_durable(s, err ? EIO : 0);
 		} else {
-			/* a FLUSH raised it again meanwhile */
-			synced_lower(v, s->seq_min);
+			/* the record carried a value from before the
+			 * lowering: the next one (change) says 0 */
 			pp = &s->next;
 		}
 	}
