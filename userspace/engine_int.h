@@ -184,6 +184,7 @@ struct eunsync {
 	uint64_t words;
 	uint64_t flush_tag;	/* the tracked flush's frame tag */
 	bool tracking;		/* a tracked flush is out */
+	bool flushed;		/* a tracked flush succeeded in this run */
 	uint64_t acked;
 };
 
@@ -578,6 +579,12 @@ void engine_unsync_acked(struct eunsync *u, uint64_t seq);
  * good FLUSH is marked missed and dirty, to be copied again.  Returns
  * the regions marked. */
 uint64_t engine_unsync_hello(struct erepl *r, uint64_t applied_seq);
+/* r's HELLO said applied_seq 0 after engine_unsync_hello() marked lost
+ * regions: true if those are all it ever held, so it need not be copied
+ * in full.  So it is when no flush to it succeeded in this run (nothing
+ * cleared the bitmaps) and it held nothing before this run (no replica
+ * said it held a write at its first HELLO: e->had_data). */
+bool engine_unsync_all(const struct erepl *r, uint64_t lost);
 
 /* ---- engine_state.c ---- */
 

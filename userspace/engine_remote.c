@@ -562,6 +562,7 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	struct erepl *r = c->r;
 	struct engine *e = r->e;
 	struct repl_status st;
+	uint64_t lost;
 
 	if (h->op != REPL_OP_HELLO)
 		return -EPROTO;
@@ -603,18 +604,20 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	c->applied_seq = le64toh(st.applied_seq);
 	engine_state_seen_seq(e, c->applied_seq);
 	/* Below a seq it acked: its server lost writes (engine_unsync.c) */
-	engine_unsync_hello(r, c->applied_seq);
+	lost = engine_unsync_hello(r, c->applied_seq);
 	/* A replica that holds no write at all, of a volume that has some,
 	 * is a new image (the server made it on REPL_F_CREATE: a wiped data
 	 * dir, a replaced disk): what it missed while away is not all it
 	 * lacks.  At create this is judged once every replica has answered
 	 * (engine_remote_check_empty); later, if no replica is known to
-	 * hold a write yet, once one does (note_had_data). */
+	 * hold a write yet, once one does (note_had_data).  Not when its
+	 * server zeroed every seq after losing its page cache and the
+	 * regions just marked are all it ever held (engine_unsync_all). */
 	if (c->applied_seq) {
 		e->written = true;
 		if (!r->said_hello)
 			note_had_data(e);
-	} else if (e->written && !e->in_create) {
+	} else if (e->written && !e->in_create && !engine_unsync_all(r, lost)) {
 		r->maybe_empty = false;
 		engine_mark_empty(r, "holds no write");
 	} else if (!e->in_create) {

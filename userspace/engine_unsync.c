@@ -84,8 +84,10 @@ void engine_unsync_flush_done(struct eunsync *u, uint64_t tag, int err)
 	if (!u->tracking || tag != u->flush_tag)
 		return;
 	u->tracking = false;
-	if (!err)
-		memset(u->old, 0, u->words * sizeof(uint64_t));
+	if (err)
+		return;
+	memset(u->old, 0, u->words * sizeof(uint64_t));
+	u->flushed = true;
 }
 
 void engine_unsync_acked(struct eunsync *u, uint64_t seq)
@@ -124,4 +126,9 @@ uint64_t engine_unsync_hello(struct erepl *r, uint64_t applied_seq)
 	/* What it holds now is the baseline: the rest is marked. */
 	u->acked = applied_seq;
 	return n;
+}
+
+bool engine_unsync_all(const struct erepl *r, uint64_t lost)
+{
+	return lost && !r->unsync.flushed && !r->e->had_data;
 }

@@ -177,6 +177,8 @@ static void test_engine_remote_lost_page_cache_marks_since_last_flush(
 	}
 	/* Marked once: the next HELLO saying the same adds nothing. */
 	assert_int_equal(engine_unsync_hello(r, 2), 0);
+	/* A flush succeeded: the regions marked are not all it held. */
+	assert_false(engine_unsync_all(r, 2));
 	unsync_engine_free(e, dir);
 }
 
@@ -203,6 +205,14 @@ static void test_engine_remote_failed_flush_clears_nothing(void **state)
 	assert_int_equal(engine_unsync_hello(r, 6), 2);
 	assert_true(dirtymap_test(r->missed, 5));
 	assert_true(dirtymap_test(r->missed, 6));
+	/* No flush ever succeeded there, and the volume held nothing before
+	 * this run: what was marked is all it ever held, so a HELLO saying
+	 * it holds no write (every seq zeroed) needs no full copy.  Unless
+	 * some replica held data from before the run. */
+	assert_true(engine_unsync_all(r, 2));
+	assert_false(engine_unsync_all(r, 0));
+	e->had_data = true;
+	assert_false(engine_unsync_all(r, 2));
 	unsync_engine_free(e, dir);
 }
 
