@@ -238,6 +238,7 @@ COMMON_SRCS += userspace/engine_sync.c
 COMMON_SRCS += userspace/engine_stats.c
 COMMON_SRCS += userspace/engine_args.c
 COMMON_SRCS += userspace/engine_opts.c
+COMMON_SRCS += userspace/engine_unsync.c
 ENGINE_SRCS := userspace/engine.c userspace/engine_create.c \
 	       userspace/engine_req.c userspace/engine_policy.c \
 	       userspace/engine_order.c userspace/engine_local.c \
@@ -247,6 +248,7 @@ ENGINE_SRCS := userspace/engine.c userspace/engine_create.c \
 	       userspace/engine_opts.c userspace/dirtymap.c \
 	       userspace/seqmap.c userspace/proto.c userspace/crc.c \
 	       userspace/uloop.c userspace/hist.c userspace/log.c
+ENGINE_SRCS += userspace/engine_unsync.c
 UNIT_TESTS += engine_policy
 test_engine_policy_SRCS := tests/unit/test_engine_policy.c \
 			   userspace/engine_policy.c

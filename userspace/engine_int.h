@@ -173,6 +173,21 @@ struct eresync {
 	uint64_t started, completed;	/* counts, for stats and tests */
 };
 
+/* A remote replica's writes that its server may hold only in its page
+ * cache (engine_unsync.c): regions written there since the start of its
+ * last good FLUSH.  old: sent before the tracked flush (the one FLUSH
+ * whose reply may clear them); cur: since.  acked: the highest seq it
+ * acked us.  In memory only: the engine's own crash loses it (as it
+ * loses the activity log's last moments). */
+struct eunsync {
+	uint64_t *old, *cur;
+	uint64_t words;
+	uint64_t flush_tag;	/* the tracked flush's frame tag */
+	bool tracking;		/* a tracked flush is out */
+	bool flushed;		/* a tracked flush succeeded in this run */
+	uint64_t acked;
+};
+
 struct erepl {
 	struct engine *e;
 	unsigned int idx;
@@ -194,6 +209,7 @@ struct erepl {
 	uint64_t t_flush_clear;	/* live time nflush last fell to 0 */
 	struct elocal *loc;
 	struct econn *conn;
+	struct eunsync unsync;	/* remote */
 	uint64_t ewma_ns;	/* writes */
 	uint64_t rewma_ns;	/* reads */
 	uint64_t writes, reads, errors;
@@ -543,6 +559,36 @@ void engine_remote_tick(struct erepl *r, uint64_t now);
 /* The state record was written (err 0: a new epoch may be available):
  * a connection waiting to say HELLO goes on. */
 void engine_remote_state_durable(struct erepl *r, int err);
+
+/* ---- engine_unsync.c ---- */
+
+/* For a volume of e->size bytes: 0 or -ENOMEM. */
+int engine_unsync_init(struct eunsync *u, uint64_t size);
+void engine_unsync_free(struct eunsync *u);
+/* A write (plain, trim, zero or resync copy) of [off, off + len) was
+ * sent, after every frame sent before it. */
+void engine_unsync_write(struct eunsync *u, uint64_t off, uint64_t len);
+/* A FLUSH was sent with this frame tag.  It is tracked unless one is
+ * out already (then it clears nothing: cautious). */
+void engine_unsync_flush_sent(struct eunsync *u, uint64_t tag);
+/* The FLUSH with this tag ended with err (0: what was sent before it is
+ * durable there). */
+void engine_unsync_flush_done(struct eunsync *u, uint64_t tag, int err);
+/* The replica acked a write of seq. */
+void engine_unsync_acked(struct eunsync *u, uint64_t seq);
+/* r's HELLO reply says applied_seq.  Below a seq it acked, its server
+ * lost writes it acked (its node lost the page cache, and the server
+ * zeroed the seqs it could not vouch for: docs/replication-protocol.md,
+ * Durability): every region written to it since the start of its last
+ * good FLUSH is marked missed and dirty, to be copied again.  Returns
+ * the regions marked. */
+uint64_t engine_unsync_hello(struct erepl *r, uint64_t applied_seq);
+/* r's HELLO said applied_seq 0 after engine_unsync_hello() marked lost
+ * regions: true if those are all it ever held, so it need not be copied
+ * in full.  So it is when no flush to it succeeded in this run (nothing
+ * cleared the bitmaps) and it held nothing before this run (no replica
+ * said it held a write at its first HELLO: e->had_data). */
+bool engine_unsync_all(const struct erepl *r, uint64_t lost);
 
 /* ---- engine_state.c ---- */
 

@@ -96,7 +96,9 @@ int engine_remote_init(struct erepl *r, const char *addr)
 		return -EINVAL;
 	}
 	c->rx = malloc(RX_CAP);
-	return c->rx ? 0 : -ENOMEM;
+	if (!c->rx)
+		return -ENOMEM;
+	return engine_unsync_init(&r->unsync, r->e->size);
 }
 
 void engine_remote_free(struct erepl *r)
@@ -110,6 +112,7 @@ void engine_remote_free(struct erepl *r)
 	free(c->rx);
 	free(c);
 	r->conn = NULL;
+	engine_unsync_free(&r->unsync);
 }
 
 bool engine_remote_idle(const struct erepl *r)
@@ -403,6 +406,10 @@ int engine_remote_submit(struct erepl *r, struct ereq *q)
 	if (c->state != CONN_UP)
 		return -ENOTCONN;	/* not the server's EIO (a storage error) */
 	build_frame(r, q);
+	if (engine_op_writes(q->op))
+		engine_unsync_write(&r->unsync, q->off, q->len);
+	else if (q->op == EOP_FLUSH)
+		engine_unsync_flush_sent(&r->unsync, tag_of(q, r->idx));
 	s->tx_next = 0;
 	if (c->txq_tail)
 		r->e->reqs[c->txq_tail - 1].sub[r->idx].tx_next = q->idx + 1;
@@ -560,6 +567,7 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	struct erepl *r = c->r;
 	struct engine *e = r->e;
 	struct repl_status st;
+	uint64_t lost;
 
 	if (h->op != REPL_OP_HELLO)
 		return -EPROTO;
@@ -600,17 +608,21 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	c->volume_id = h->volume_id;
 	c->applied_seq = le64toh(st.applied_seq);
 	engine_state_seen_seq(e, c->applied_seq);
+	/* Below a seq it acked: its server lost writes (engine_unsync.c) */
+	lost = engine_unsync_hello(r, c->applied_seq);
 	/* A replica that holds no write at all, of a volume that has some,
 	 * is a new image (the server made it on REPL_F_CREATE: a wiped data
 	 * dir, a replaced disk): what it missed while away is not all it
 	 * lacks.  At create this is judged once every replica has answered
 	 * (engine_remote_check_empty); later, if no replica is known to
-	 * hold a write yet, once one does (note_had_data). */
+	 * hold a write yet, once one does (note_had_data).  Not when its
+	 * server zeroed every seq after losing its page cache and the
+	 * regions just marked are all it ever held (engine_unsync_all). */
 	if (c->applied_seq) {
 		e->written = true;
 		if (!r->said_hello)
 			note_had_data(e);
-	} else if (e->written && !e->in_create) {
+	} else if (e->written && !e->in_create && !engine_unsync_all(r, lost)) {
 		r->maybe_empty = false;
 		engine_mark_empty(r, "holds no write");
 	} else if (!e->in_create) {
@@ -702,6 +714,32 @@ static int take_payload(struct erepl *r, struct ereq *q,
 	return 0;
 }
 
+/* What a reply tells engine_unsync.c: the highest seq the replica acked
+ * (a resync copy's: the newest block it sent), a tracked FLUSH's end. */
+static void unsync_reply(struct erepl *r, const struct ereq *q, uint64_t tag,
+			 int err)
+{
+	uint32_t i, n = q->len / r->e->bs;
+	uint64_t seq;
+	const uint8_t *rb;
+
+	if (q->op == EOP_FLUSH) {
+		engine_unsync_flush_done(&r->unsync, tag, err);
+		return;
+	}
+	if (err || !engine_op_writes(q->op))
+		return;
+	if (q->op != EOP_RWRITE) {
+		engine_unsync_acked(&r->unsync, q->seq);
+		return;
+	}
+	rb = q->rsb[q->rs_src].base;
+	for (i = 0; i < n; i++) {
+		memcpy(&seq, rb + (size_t)i * 8, 8);
+		engine_unsync_acked(&r->unsync, le64toh(seq));
+	}
+}
+
 static int reply(struct econn *c, const struct repl_hdr *h,
 		 const uint8_t *payload)
 {
@@ -715,6 +753,7 @@ static int reply(struct econn *c, const struct repl_hdr *h,
 	if (!q)
 		return -EPROTO;
 	err = h->status ? -(int)h->status : take_payload(r, q, h, payload);
+	unsync_reply(r, q, h->tag, err);
 	done_marker(r, q, err != 0);
 	if (err == -EBADMSG)
 		return err;	/* the stream is not to be trusted */

@@ -77,6 +77,20 @@ struct rvol {
 	struct seqmap *seq;
 	struct replica_volinfo info;	/* size, block size, generation */
 	uint64_t applied_seq, bytes_written;
+	/* synced_seq: every block whose seq is at most this had data and
+	 * seq synced together (or holds an older seq on newer data); what
+	 * the next record says (replica_meta.synced_seq).  A good FLUSH
+	 * raises it to the seq its fdatasyncs could vouch for when they
+	 * started (replica_io.c, flush_cand), unless a seq at most that was
+	 * recorded since (ooo counts records of seqs at most ooo_below, the
+	 * highest such claim so far);
+	 * a record of a seq at most synced_seq, or synced_disk, first
+	 * lowers it below that seq, durably (seq_waiters wait for the
+	 * record).  synced_disk: the highest value a record on disk may
+	 * hold (one in flight included). */
+	uint64_t synced_seq, synced_disk, synced_in_flight, ooo, ooo_below;
+	struct rslot *seq_waiters;	/* requests whose seqs wait for a
+					 * record with a lower synced_seq */
 	uint32_t state;			/* REPL_STATE_* in memory; what
 					 * HELLO and STATUS say */
 	unsigned int refs;		/* handles, and HELLOs in progress */
@@ -143,6 +157,11 @@ struct rslot {
 	bool fallback;			/* ZERO retried without punch-hole */
 	uint8_t syncs;			/* FLUSH: its fdatasyncs in flight */
 	uint64_t meta_need;		/* HELLO: change that must be on disk */
+	uint64_t seq_min;		/* write parked in seq_waiters: the
+					 * lowest seq it records */
+	uint64_t flush_seq, flush_ooo;	/* FLUSH: the seq it may vouch for,
+					 * and rvol's ooo, when its
+					 * fdatasyncs started */
 	uint64_t hello_epoch;
 	struct rslot *next;		/* free list, reply queue, waiters */
 	uint8_t wire[REPL_HDR_SIZE];	/* the reply header */
@@ -288,6 +307,20 @@ void replica_io_submit(struct rslot *s);
 void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res);
 /* A sync of v's files failed with err (positive): see rvol.sync_failed. */
 void replica_vol_sync_failed(struct rvol *v, int err);
+/* A FLUSH whose fdatasyncs started when they could vouch for seq, and
+ * v's ooo count was ooo, succeeded: raise v's synced_seq to seq unless a
+ * seq at most that was recorded since; the record follows in the
+ * background. */
+void replica_vol_flushed(struct rvol *v, uint64_t seq, uint64_t ooo);
+/* A write whose lowest seq to record is seq_min: true if it may record
+ * its seqs now; else false, and s waits (v->seq_waiters) for a record
+ * saying a synced_seq below seq_min, then replica_io_seqs_durable(). */
+bool replica_vol_seq_may_record(struct rvol *v, struct rslot *s,
+				uint64_t seq_min);
+/* A write parked by replica_vol_seq_may_record: its record is on disk
+ * (err 0), or could not be written (err EIO: the write fails, its seqs
+ * unrecorded, which leaves older seqs on newer data). */
+void replica_io_seqs_durable(struct rslot *s, int err);
 /* A FLUSH with REPL_F_FULL_COPY ended with res (0 or a positive errno):
  * a sync-failed volume whose copy is now durable is recorded dirty. */
 void replica_vol_copied(struct rvol *v, int res);

@@ -159,6 +159,28 @@ static void punch_submit(struct rslot *s)
 }
 
 static void nop_submit(struct rslot *s);
+static uint64_t seqs_min(const struct rslot *s);
+
+/* The highest seq a FLUSH starting its fdatasyncs now may vouch for:
+ * every seq recorded so far is in the page cache with its data, but a
+ * write still in flight (queued after the FLUSH) may record a lower seq
+ * than one recorded already, after the syncs began.  So: below every
+ * seq a write in the queue will record, at most applied_seq.  A write
+ * arriving later with a seq at most this is caught by ooo (io_done). */
+static uint64_t flush_cand(const struct rvol *v)
+{
+	const struct replica_oq_item *it;
+	uint64_t c = v->applied_seq, m;
+
+	for (it = v->oq.head; it; it = it->next) {
+		if (it->span.kind != REPLICA_SPAN_WRITE)
+			continue;
+		m = seqs_min((const struct rslot *)it);
+		if (m && m - 1 < c)
+			c = m - 1;
+	}
+	return c;
+}
 
 /* A FLUSH syncs the image and the seqs, two fdatasyncs at once, unless
  * REPLICA_SYNC_MAX are in flight already: then it waits for room (in
@@ -187,6 +209,12 @@ static bool flush_submit(struct rslot *s)
 		r->sync_waits++;
 		return false;
 	}
+	/* What these fdatasyncs will have made durable, if both succeed
+	 * (replica_vol_flushed) */
+	s->flush_seq = flush_cand(s->vol);
+	if (s->flush_seq > s->vol->ooo_below)
+		s->vol->ooo_below = s->flush_seq;
+	s->flush_ooo = s->vol->ooo;
 	for (i = 0; i < 2; i++) {
 		if (!prep(s, &sqe))
 			break;
@@ -338,7 +366,30 @@ static void wake_waiters(struct rvol *v)
 	}
 }
 
-static void io_done(struct rslot *s)
+/* The lowest seq s's completion records (0: none). */
+static uint64_t seqs_min(const struct rslot *s)
+{
+	uint64_t seq, min = 0;
+	uint32_t i;
+
+	switch (s->req.op) {
+	case REPL_OP_WRITE:
+		if (!(s->req.flags & REPL_F_RESYNC))
+			return s->req.seq;
+		for (i = 0; i < s->oq.span.nblocks; i++) {
+			seq = replica_resync_seq(s->buf->base, i);
+			if (seq && (!min || seq < min))
+				min = seq;
+		}
+		return min;
+	case REPL_OP_TRIM:
+	case REPL_OP_ZERO:
+		return s->req.seq;
+	}
+	return 0;
+}
+
+static void io_finish(struct rslot *s)
 {
 	struct rvol *v = s->vol;
 
@@ -353,6 +404,40 @@ static void io_done(struct rslot *s)
 	wake_waiters(v);
 	s->reply_len = s->res ? 0 : replica_reply_len(&s->req, &s->oq.span);
 	replica_reply(s, s->res);
+}
+
+/* Data is in place.  A seq at most what the volume's record says was
+ * synced (a resync copy's old seq, say) could be written back without
+ * its data before the next sync; then a restart after a power loss
+ * would trust it over stale data.  So such a record waits until the
+ * volume's record says less (replica_vol_seq_may_record).  ooo counts
+ * records of seqs at most what a FLUSH may have claimed (ooo_below): a
+ * FLUSH whose syncs began before one must not claim it
+ * (replica_vol_flushed). */
+static void io_done(struct rslot *s)
+{
+	struct rvol *v = s->vol;
+	uint64_t min;
+
+	if (!s->res) {
+		min = seqs_min(s);
+		if (min && min <= v->ooo_below)
+			v->ooo++;
+		if (min && !replica_vol_seq_may_record(v, s, min))
+			return;
+	}
+	io_finish(s);
+}
+
+void replica_io_seqs_durable(struct rslot *s, int err)
+{
+	if (err && !s->res) {
+		log_warn("volume %s: %s at %llu: its seqs wait for a record "
+			 "that failed", s->vol->name, proto_op_name(s->req.op),
+			 (unsigned long long)s->oq.span.off);
+		s->res = err;
+	}
+	io_finish(s);
 }
 
 /* A completion for one of s's SQEs. */
@@ -427,6 +512,8 @@ void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res)
 	 * got 0 only because that one took the error report. */
 	if (s->req.op == REPL_OP_FLUSH && !s->res && s->vol->sync_failed)
 		s->res = EIO;
+	if (s->req.op == REPL_OP_FLUSH && !s->res)
+		replica_vol_flushed(s->vol, s->flush_seq, s->flush_ooo);
 	if (s->req.op == REPL_OP_FLUSH && (s->req.flags & REPL_F_FULL_COPY))
 		replica_vol_copied(s->vol, s->res);
 	io_done(s);

@@ -231,12 +231,15 @@ bool replica_resync_next(struct replica_resync *rs, uint32_t *start,
 /* ---- metadata record ---- */
 
 /* Slot layout, little-endian: magic, version, counter, size, generation,
- * applied_seq, bytes_written, block_size, state, zero padding, and the
- * CRC-32C of everything before it in the last four bytes. */
+ * applied_seq, bytes_written, block_size, state, synced_seq, zero
+ * padding, and the CRC-32C of everything before it in the last four
+ * bytes.  synced_seq sits in what older servers wrote as padding (zero)
+ * and still read as padding: the version stays 1 both ways, and a record
+ * from an older server reads as synced_seq 0, the most cautious value. */
 enum {
 	M_MAGIC = 0, M_VERSION = 4, M_COUNTER = 8, M_SIZE = 16, M_GEN = 24,
 	M_APPLIED = 32, M_WRITTEN = 40, M_BS = 48, M_STATE = 52,
-	M_CRC = REPLICA_META_SLOT - 4,
+	M_SYNCED = 56, M_CRC = REPLICA_META_SLOT - 4,
 };
 
 void replica_meta_encode(const struct replica_meta *m, void *slot)
@@ -253,6 +256,7 @@ void replica_meta_encode(const struct replica_meta *m, void *slot)
 	put_le64(p + M_WRITTEN, m->bytes_written);
 	put_le32(p + M_BS, m->block_size);
 	put_le32(p + M_STATE, m->state);
+	put_le64(p + M_SYNCED, m->synced_seq);
 	put_le32(p + M_CRC, crc32c(0, p, M_CRC));
 }
 
@@ -272,6 +276,7 @@ int replica_meta_decode(const void *slot, struct replica_meta *out)
 	out->bytes_written = get_le64(p + M_WRITTEN);
 	out->block_size = get_le32(p + M_BS);
 	out->state = get_le32(p + M_STATE);
+	out->synced_seq = get_le64(p + M_SYNCED);
 	if (out->state > REPL_STATE_SYNC_FAILED ||
 	    !block_size_ok(out->block_size) ||
 	    !out->size || out->size % out->block_size ||

@@ -176,6 +176,14 @@ struct replica_meta {
 				 * dropped writes whose seqs the seqmap
 				 * records; the next open resets every
 				 * block's seq to 0 before it trusts any. */
+	uint64_t synced_seq;	/* every block whose seq is at most this
+				 * had its data and seq synced together (a
+				 * FLUSH's fdatasyncs, or the sync before a
+				 * clean close), or has an older seq on newer
+				 * data: an open that finds the volume not
+				 * closed cleanly zeroes every seq above it
+				 * (replica_vol.c) before trusting any.
+				 * 0 in records of older servers. */
 };
 
 /* Encode m into one slot (REPLICA_META_SLOT bytes, zero padded). */

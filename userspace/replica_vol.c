@@ -202,6 +202,7 @@ static int seq_reset(struct rvol *v)
 	int err;
 
 	seqmap_set(v->seq, 0, seqmap_blocks(v->seq), 0);
+	v->synced_seq = 0;
 	err = seqmap_sync(v->seq);
 	if (err) {
 		log_err("volume %s: resetting its seqs: %s", v->name,
@@ -210,6 +211,48 @@ static int seq_reset(struct rvol *v)
 	}
 	log_warn("volume %s: a sync failed while it was last open; every "
 		 "block's seq reset to 0, so resync overwrites them", v->name);
+	return 0;
+}
+
+/* The volume was not closed cleanly: its node may have lost the page
+ * cache (power loss), and with it writes acked since the last good
+ * FLUSH.  Image and seq file are written back in no fixed order, so a
+ * block may hold a seq whose data never reached the disk, and a resync
+ * copy (applied only where it is newer) would then refuse to repair it.
+ * Every seq above synced_seq was recorded after the last sync the record
+ * vouches for (replica_vol_flushed, replica_vol_seq_may_record), so each
+ * goes to 0, durably, before anything trusts the seqs; the blocks synced
+ * before keep theirs, and applied_seq becomes the highest seq left: the
+ * engine, which knows the highest seq this replica acked it, copies again
+ * what it wrote here since its last good FLUSH began.  Returns 0 or
+ * -EIO. */
+static int seq_drop_unsynced(struct rvol *v)
+{
+	uint64_t b, n = seqmap_blocks(v->seq), seq, max = 0, dropped = 0;
+	int err;
+
+	for (b = 0; b < n; b++) {
+		seq = seqmap_get(v->seq, b);
+		if (seq > v->synced_seq) {
+			seqmap_set(v->seq, b, 1, 0);
+			dropped++;
+		} else if (seq > max) {
+			max = seq;
+		}
+	}
+	if (dropped) {
+		err = seqmap_sync(v->seq);
+		if (err) {
+			log_err("volume %s: zeroing its unsynced seqs: %s",
+				v->name, strerror(-err));
+			return -EIO;
+		}
+	}
+	log_warn("volume %s was not closed cleanly; %llu block seqs above its "
+		 "last synced seq %llu zeroed (their writes may be lost); "
+		 "applied seq %llu", v->name, (unsigned long long)dropped,
+		 (unsigned long long)v->synced_seq, (unsigned long long)max);
+	v->applied_seq = max;
 	return 0;
 }
 
@@ -249,18 +292,23 @@ static int vol_load(struct replica *r, struct rvol *v,
 	v->bytes_written = m->bytes_written;
 	v->meta_counter = m->counter;
 	v->state = m->state;
-	if (m->state != REPL_STATE_CLEAN) {
-		/* Not closed cleanly: the seqmap (page cache, survives a
-		 * process kill) knows writes the record has not caught up
-		 * with. */
+	v->synced_disk = m->synced_seq;
+	/* Closed clean: everything applied was synced. */
+	v->synced_seq = m->state == REPL_STATE_CLEAN ? m->applied_seq :
+						      m->synced_seq;
+	if (m->state == REPL_STATE_DIRTY)
+		return seq_drop_unsynced(v);
+	if (m->state == REPL_STATE_SYNC_FAILED) {
+		/* The seqmap (page cache, survives a process kill) knows
+		 * writes the record has not caught up with; applied_seq
+		 * keeps them across the reset. */
 		max = seqmap_max(v->seq, 0, seqmap_blocks(v->seq));
 		if (max > v->applied_seq)
 			v->applied_seq = max;
 		log_warn("volume %s was not closed cleanly; applied seq %llu",
 			 v->name, (unsigned long long)v->applied_seq);
-	}
-	if (m->state == REPL_STATE_SYNC_FAILED)
 		return seq_reset(v);
+	}
 	return 0;
 }
 
@@ -359,6 +407,7 @@ static void meta_kick(struct rvol *v)
 		.bytes_written = v->bytes_written,
 		.block_size = v->info.block_size,
 		.state = v->state,
+		.synced_seq = v->synced_seq,
 	};
 	struct io_uring_sqe *sqe;
 	struct replica *r = v->r;
@@ -367,6 +416,10 @@ static void meta_kick(struct rvol *v)
 		return;
 	m.counter = ++v->meta_counter;
 	replica_meta_encode(&m, v->meta_buf);
+	/* From the write's start the disk may hold it */
+	v->synced_in_flight = v->synced_seq;
+	if (v->synced_in_flight > v->synced_disk)
+		v->synced_disk = v->synced_in_flight;
 	v->in_flight_change = v->change;
 	v->meta_err = 0;
 	sqe = replica_sqe(r);
@@ -503,6 +556,55 @@ static void meta_retry_later(struct rvol *v)
 	v->meta_retry_ns = retry_at(v, &v->meta_backoff_ns);
 }
 
+static bool seq_may_record(const struct rvol *v, uint64_t seq_min)
+{
+	return seq_min > v->synced_seq && seq_min > v->synced_disk;
+}
+
+/* A record saying less than seq_min is wanted (v->change: meta_kick
+ * writes it).  synced_seq goes to 0, not just below seq_min: the writes
+ * that record seqs at most it are resync copies, which come in bursts of
+ * all sorts of old seqs, and each lower one would cost another record.
+ * The next good FLUSH after them raises it again. */
+static void synced_lower(struct rvol *v)
+{
+	v->synced_seq = 0;
+	v->change++;
+}
+
+bool replica_vol_seq_may_record(struct rvol *v, struct rslot *s,
+				uint64_t seq_min)
+{
+	if (seq_may_record(v, seq_min))
+		return true;
+	synced_lower(v);	/* writes coalesce: one in flight at a time */
+	s->seq_min = seq_min;
+	s->next = v->seq_waiters;
+	v->seq_waiters = s;
+	meta_kick(v);
+	return false;
+}
+
+/* A metadata write ended (err: it failed).  The writes waiting for a
+ * lower synced_seq on disk record their seqs now, or fail (their data
+ * stays, under older seqs: what a copy may overwrite). */
+static void seq_waiters_done(struct rvol *v, int err)
+{
+	struct rslot **pp = &v->seq_waiters, *s;
+
+	while ((s = *pp)) {
+		if (err || seq_may_record(v, s->seq_min)) {
+			*pp = s->next;
+			s->next = NULL;
+			replica_io_seqs_durable(s, err ? EIO : 0);
+		} else {
+			/* the record carried a value from before the
+			 * lowering: the next one (change) says 0 */
+			pp = &s->next;
+		}
+	}
+}
+
 static void meta_done(struct rvol *v)
 {
 	struct rslot **pp = &v->waiters, *s;
@@ -523,9 +625,11 @@ static void meta_done(struct rvol *v)
 			log_info("volume %s: metadata written on a retry",
 				 v->name);
 		v->persisted = v->in_flight_change;
+		v->synced_disk = v->synced_in_flight;
 		v->meta_retry_ns = v->meta_backoff_ns = 0;
 	}
 	v->meta_failed = err != 0;
+	seq_waiters_done(v, err);
 	while ((s = *pp)) {
 		if (s->meta_need <= v->in_flight_change) {
 			*pp = s->next;
@@ -558,6 +662,7 @@ static void hello_sync_failed(struct rvol *v, const struct rslot *s)
 	    v->state == REPL_STATE_SYNC_FAILED)
 		return;
 	seqmap_set(v->seq, 0, seqmap_blocks(v->seq), 0);
+	v->synced_seq = 0;
 	v->state = REPL_STATE_SYNC_FAILED;
 	v->change++;
 	log_warn("volume %s: %s says a sync failed here; every block's seq "
@@ -693,6 +798,18 @@ void replica_vol_copied(struct rvol *v, int res)
 	meta_kick(v);
 }
 
+/* Lazily: a FLUSH's reply does not wait for this record.  Until it
+ * lands, the record on disk says a lower synced_seq, which only makes an
+ * unclean open zero more seqs (of blocks whose data is durable). */
+void replica_vol_flushed(struct rvol *v, uint64_t seq, uint64_t ooo)
+{
+	if (v->ooo != ooo || seq <= v->synced_seq || v->seq_waiters)
+		return;
+	v->synced_seq = seq;
+	v->change++;
+	meta_kick(v);
+}
+
 static void vsync_done(struct rvol *v)
 {
 	if (v->sync_failed) {
@@ -715,6 +832,7 @@ static void vsync_done(struct rvol *v)
 		return;
 	}
 	v->state = REPL_STATE_CLEAN;
+	v->synced_seq = v->applied_seq;
 	v->change++;
 	meta_kick(v);
 }

@@ -1204,13 +1204,15 @@ static int print_meta(const char *path)
 	free(buf);
 	printf("{\"counter\":%llu,\"size\":%llu,\"block_size\":%u,"
 	       "\"generation\":%llu,\"applied_seq\":%llu,"
-	       "\"bytes_written\":%llu,\"state\":\"%s\"}\n",
+	       "\"bytes_written\":%llu,\"state\":\"%s\","
+	       "\"synced_seq\":%llu}\n",
 	       (unsigned long long)m.counter, (unsigned long long)m.size,
 	       m.block_size, (unsigned long long)m.generation,
 	       (unsigned long long)m.applied_seq,
 	       (unsigned long long)m.bytes_written,
 	       m.state == REPL_STATE_CLEAN ? "clean" :
-	       m.state == REPL_STATE_DIRTY ? "dirty" : "sync-failed");
+	       m.state == REPL_STATE_DIRTY ? "dirty" : "sync-failed",
+	       (unsigned long long)m.synced_seq);
 	return 0;
 }
 

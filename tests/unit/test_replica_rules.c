@@ -335,6 +335,7 @@ static void test_replica_rules_resync_nothing_newer(void **state)
 static const struct replica_meta meta1 = {
 	.counter = 7, .size = 1 << 30, .generation = 1795533407925ULL,
 	.applied_seq = 123456, .bytes_written = 999, .block_size = 4096,
+	.synced_seq = 123000,
 	.state = REPL_STATE_DIRTY,
 };
 

@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -35,6 +36,8 @@ struct fixture {
 	unsigned int vsyncs;		/* fdatasyncs of a close completed */
 	int vsync_res;			/* if not 0, what every one returns */
 	int reply;			/* -1: none yet */
+	unsigned int durable;		/* replica_io_seqs_durable() calls */
+	int durable_err;		/* the last one's err */
 };
 
 static struct fixture *fx;
@@ -59,6 +62,13 @@ void replica_reply(struct rslot *s, int res)
 {
 	(void)s;
 	fx->reply = res;
+}
+
+void replica_io_seqs_durable(struct rslot *s, int err)
+{
+	(void)s;
+	fx->durable++;
+	fx->durable_err = err;
 }
 
 static void on_cqe(void *ctx, const struct io_uring_cqe *cqe)
@@ -195,6 +205,166 @@ static uint32_t meta_state(struct fixture *f)
 	assert_true(n > 0);
 	assert_int_equal(replica_meta_pick(buf, (uint64_t)n, &m), 0);
 	return m.state;
+}
+
+/* The record NAME.meta holds. */
+static struct replica_meta meta_read_rec(struct fixture *f)
+{
+	uint8_t buf[2 * REPLICA_META_SLOT];
+	struct replica_meta m;
+	ssize_t n;
+	int fd;
+
+	fd = openat(f->r->dir_fd, VOL ".meta", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	n = pread(fd, buf, sizeof(buf), 0);
+	close(fd);
+	assert_true(n > 0);
+	assert_int_equal(replica_meta_pick(buf, (uint64_t)n, &m), 0);
+	return m;
+}
+
+/* The server dies (SIGKILL: the volume is not recorded clean) and is
+ * started again: the volume is opened again from its files. */
+static struct rvol *crash_reopen(struct fixture *f)
+{
+	settle(f);
+	replica_vol_close_all(f->r);
+	memset(f->c.handles, 0, sizeof(f->c.handles));
+	f->r->unclean = false;
+	return open_vol(f);
+}
+
+/* Blocks 0..9 hold seqs 1..10, as ten writes would leave them. */
+static void ten_writes(struct rvol *v)
+{
+	uint64_t b;
+
+	for (b = 0; b < 10; b++)
+		seqmap_set(v->seq, b, 1, b + 1);
+	v->applied_seq = 10;
+}
+
+/* A FLUSH that started at applied seq 6 succeeded: the record says so
+ * (lazily).  An unclean open zeroes every seq above it (their data may
+ * be lost with the page cache, and their seqs may be on disk without
+ * it), keeps the others, and says applied seq 6: less than the writes
+ * the engine had acked, so it copies them again. */
+static void test_replica_vol_unclean_open_zeroes_unsynced_seqs(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+	uint8_t st[sizeof(struct repl_status)];
+	struct repl_status rs;
+	uint64_t b;
+
+	ten_writes(v);
+	replica_vol_flushed(v, 6, v->ooo);
+	settle(f);
+	assert_int_equal(meta_read_rec(f).synced_seq, 6);
+	v = crash_reopen(f);
+	for (b = 0; b < 10; b++)
+		assert_int_equal(seqmap_get(v->seq, b), b < 6 ? b + 1 : 0);
+	assert_int_equal(v->applied_seq, 6);
+	replica_vol_status(v, "z1", st);
+	memcpy(&rs, st, sizeof(rs));
+	assert_int_equal(le64toh(rs.applied_seq), 6);
+	/* A second unclean open finds the same: nothing more is lost. */
+	v = crash_reopen(f);
+	assert_int_equal(seqmap_get(v->seq, 5), 6);
+	assert_int_equal(v->applied_seq, 6);
+	close_vol(f, v, -1);
+}
+
+/* With no good FLUSH at all, every seq goes: applied seq 0, which tells
+ * the engine the replica holds nothing it can vouch for. */
+static void test_replica_vol_unclean_open_without_flush(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+
+	ten_writes(v);
+	v = crash_reopen(f);
+	assert_int_equal(seqmap_max(v->seq, 0, seqmap_blocks(v->seq)), 0);
+	assert_int_equal(v->applied_seq, 0);
+	close_vol(f, v, -1);
+}
+
+/* A clean close synced everything: its record says so, and the next
+ * open, clean or not, keeps every seq. */
+static void test_replica_vol_clean_close_syncs_every_seq(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+
+	ten_writes(v);
+	close_vol(f, v, -1);
+	assert_int_equal(meta_read_rec(f).synced_seq, 10);
+	v = open_vol(f);
+	assert_int_equal(seqmap_get(v->seq, 9), 10);
+	v = crash_reopen(f);
+	assert_int_equal(seqmap_get(v->seq, 9), 10);
+	assert_int_equal(v->applied_seq, 10);
+	close_vol(f, v, -1);
+}
+
+/* A seq recorded out of order after the FLUSH's fdatasyncs started (a
+ * write that overtook another): the flush cannot vouch for it, so it
+ * raises nothing. */
+static void test_replica_vol_flush_after_out_of_order_claims_nothing(
+	void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+	uint64_t mark;
+
+	ten_writes(v);
+	mark = v->ooo;
+	v->ooo++;		/* as replica_io's io_done() counts one */
+	replica_vol_flushed(v, 10, mark);
+	settle(f);
+	assert_int_equal(v->synced_seq, 0);
+	assert_int_equal(meta_read_rec(f).synced_seq, 0);
+	replica_vol_flushed(v, 10, v->ooo);
+	settle(f);
+	assert_int_equal(meta_read_rec(f).synced_seq, 10);
+	close_vol(f, v, -1);
+}
+
+/* A seq at most the synced one (a resync copy's old seq) may be written
+ * back before its data: it is recorded only once the record on disk says
+ * less (0: copies come with all sorts of old seqs, one record serves
+ * them all until a FLUSH raises it again).  A newer one is recorded at
+ * once. */
+static void test_replica_vol_old_seq_waits_for_a_lower_record(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+	struct rslot w = { 0 };
+
+	ten_writes(v);
+	replica_vol_flushed(v, 10, v->ooo);
+	settle(f);
+	assert_true(replica_vol_seq_may_record(v, &w, 11));
+	assert_false(replica_vol_seq_may_record(v, &w, 4));
+	assert_int_equal(f->durable, 0);
+	settle(f);
+	assert_int_equal(f->durable, 1);
+	assert_int_equal(f->durable_err, 0);
+	assert_int_equal(meta_read_rec(f).synced_seq, 0);
+	assert_true(replica_vol_seq_may_record(v, &w, 4));
+	assert_true(replica_vol_seq_may_record(v, &w, 1));
+	/* Its record failing fails the write. */
+	replica_vol_flushed(v, 10, v->ooo);
+	settle(f);
+	assert_int_equal(meta_read_rec(f).synced_seq, 10);
+	sqe_budget = 0;
+	assert_false(replica_vol_seq_may_record(v, &w, 2));
+	sqe_budget = -1;
+	settle(f);
+	assert_int_equal(f->durable, 2);
+	assert_int_equal(f->durable_err, EIO);
+	close_vol(f, v, -1);
 }
 
 /* HELLO v again on the same connection (do_hello() takes a reference
@@ -387,6 +557,21 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_hello_sync_failed_resets_seqs, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_unclean_open_zeroes_unsynced_seqs,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_unclean_open_without_flush, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_clean_close_syncs_every_seq, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_flush_after_out_of_order_claims_nothing,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_old_seq_waits_for_a_lower_record,
+			setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
