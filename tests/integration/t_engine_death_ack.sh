@@ -33,38 +33,14 @@ cluster_init
 cluster_start 3 --proxy || fail "cluster did not start"
 d=$CLUSTER_DIR
 
-# fault NAME ADDR3 ACTION WHEN: run a load with zone 3 dialled at ADDR3,
-# do ACTION after 1 s, report the death-to-ack time, counted from just
-# before the action (a kill takes effect at once) or, with WHEN=after,
-# from when it returned (the proxy applies a partition when it gets the
-# command, which takes a few ms to send).
+# fault NAME ADDR3 ACTION WHEN: see engine_death_ack (lib/engine.sh).
 fault() {
-	local name=$1 addr3=$2 action=$3 when=$4 t
-	rm -rf "$d/state" "$d/status"
-	bv_bg --name "v$name" --size 64M --state-dir "$d/state" --create \
-		--replica "z1=$(cluster_server_addr 1)" \
-		--replica "z2=$(cluster_server_addr 2)" \
-		--replica "z3=$addr3" --ack all --hard-timeout-ms $HARD \
-		--rw randwrite --bs 4k --iodepth 8 --runtime $RUNTIME --no-flush \
-		--verify --log "$d/$name.log" --status "$d/status" --json \
-		> "$d/$name.json" 2> "$d/$name.err" &
-	local bench=$!
-	engine_wait_state "$d/status" z3 in-sync || fail "$name: no start"
-	sleep 1
-	t=$(now_ns)
-	$action
-	[ "$when" = after ] && t=$(now_ns)
-	wait $bench || fail "$name: bench-volume failed: $(cat "$d/$name.err")"
-	bv --log-window "$d/$name.log" --size 64M --from "$t" \
-		--to $((t + 10000000000)) > "$d/$name.win" || fail "log window"
-	local first
-	first=$(jget "$d/$name.win" .first_ack_ns)
-	[ "$first" != 0 ] || fail "$name: no write acked after the fault"
-	local ms=$(( (first - t) / 1000000 ))
-	echo "death to next ack, all, $name: $ms ms" \
+	local name=$1
+	engine_death_ack "$@" $HARD $RUNTIME
+	echo "death to next ack, all, $name: $DEATH_MS ms" \
 	     "($(jget "$d/$name.json" .writes) writes acked in $RUNTIME s)"
-	[ "$ms" -lt $BOUND ] ||
-		fail "$name: $ms ms >= $BOUND ms (hard timeout $HARD ms + 2.5 s)"
+	[ "$DEATH_MS" -lt $BOUND ] ||
+		fail "$name: $DEATH_MS ms >= $BOUND ms (hard timeout $HARD ms + 2.5 s)"
 	[ "$(jq -r '.zones[] | select(.zone == "z3") | .state' \
 		"$d/$name.json")" = degraded ] || fail "$name: z3 not degraded"
 }
