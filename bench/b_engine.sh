@@ -7,6 +7,13 @@
 #   (c) the engine with three replicas, one local and two replica servers
 #       (tapestryd replica) over loopback, ack all;
 #   (d) (c) under ack quorum.
+# Then death to next ack (the README's "drops a stuck replica in well
+# under a second"; peers take 8-90 s): ack all on three replica servers,
+# zone 3 killed (the kernel resets its connection) or partitioned (its
+# fault proxy swallows the traffic, the connection stays up: only the
+# hard timeout, 500 ms, can tell), ENGINE_BENCH_DEATH_RUNS (default 3)
+# runs of each; the time from the fault to the first ack of a write
+# issued after it (tests/integration/lib/engine.sh, engine_death_ack).
 # Each run lasts ENGINE_BENCH_RUNTIME seconds (default 5).  CPU time is
 # measured per process with /usr/bin/time (all threads, io_uring's io-wq
 # workers included) and /proc for the replica servers, and reported as
@@ -29,7 +36,7 @@ command -v fio > /dev/null || { echo "fio is not installed" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is not installed" >&2; exit 1; }
 
 cluster_init
-cluster_start 2 > /dev/null || { echo "cluster did not start" >&2; exit 1; }
+cluster_start 3 --proxy > /dev/null || { echo "cluster did not start" >&2; exit 1; }
 d=$CLUSTER_DIR
 results=$d/results.jsonl
 : > "$results"
@@ -97,8 +104,8 @@ engine_run() {
 }
 
 one=(--local "z0=$d/b.img")
-three=(--local "z0=$d/c.img" --replica "z1=$(cluster_addr 1)"
-       --replica "z2=$(cluster_addr 2)")
+three=(--local "z0=$d/c.img" --replica "z1=$(cluster_server_addr 1)"
+       --replica "z2=$(cluster_server_addr 2)")
 fallocate -l $SIZE "$d/fio.img" || exit 1
 fill_engine vb "${one[@]}" || exit 1
 fill_engine vr "${three[@]}" || exit 1
@@ -115,6 +122,31 @@ for w in "randwrite-4k-qd32 randwrite 4k 32" "write-1m-qd8 write 1m 8"; do
 		'{target, iops: (.iops | floor), mb_s: (.mb_s | floor), p50_us, p99_us, cpu_s}'
 done
 
+# Death to next ack: the faults alternate, zone 3 restarted or healed
+# after each.
+DEATH_HARD=500
+DEATH_RUNS=${ENGINE_BENCH_DEATH_RUNS:-3}
+kill3() { cluster_kill 3; }
+partition3() { cluster_proxy 3 blackhole on > /dev/null; }
+death=$d/death.jsonl
+: > "$death"
+echo "== death to next ack"
+for i in $(seq "$DEATH_RUNS"); do
+	engine_death_ack "sigkill$i" "$(cluster_server_addr 3)" kill3 before \
+		$DEATH_HARD 4
+	echo "{\"fault\": \"sigkill\", \"ms\": $DEATH_MS}" >> "$death"
+	cluster_restart 3 > /dev/null || exit 1
+	engine_death_ack "partition$i" "$(cluster_addr 3)" partition3 after \
+		$DEATH_HARD 4
+	echo "{\"fault\": \"partition\", \"ms\": $DEATH_MS}" >> "$death"
+	cluster_proxy 3 blackhole off > /dev/null || exit 1
+done
+jq -s --argjson hard $DEATH_HARD 'group_by(.fault) | map(
+	{ fault: .[0].fault, hard_timeout_ms: $hard,
+	  runs_ms: map(.ms), median_ms: (map(.ms) | sort | .[length / 2 | floor]),
+	  max_ms: (map(.ms) | max) })' "$death" > "$d/death.json"
+jq -c '.[]' "$d/death.json"
+
 # Ratios to (a), CPU per GB, and the tables.
 jq -s '
 	map(. + { cpu_s_per_gb: (if .gb > 0 then .cpu_s / .gb else 0 end),
@@ -127,7 +159,8 @@ jq -s '
 jq -n --slurpfile r "$d/all.json" --arg runtime "$RUNTIME" \
 	--arg kernel "$(uname -r)" --arg cpus "$(nproc)" '
 	{ benchmark: "engine", runtime_s: ($runtime | tonumber),
-	  kernel: $kernel, cpus: ($cpus | tonumber), results: $r[0] }' \
+	  kernel: $kernel, cpus: ($cpus | tonumber), results: $r[0],
+	  death_to_ack: $death[0] }' --slurpfile death "$d/death.json" \
 	> "$OUT_JSON"
 
 {
@@ -146,6 +179,15 @@ jq -n --slurpfile r "$d/all.json" --arg runtime "$RUNTIME" \
 	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	jq -r '.[] | "| \(.workload) | (\(.target)) | \(.iops | floor) | \(.mb_s | floor) | \(.p50_us | floor) | \(.p99_us | floor) | \(.iops_ratio * 100 | floor)% | \(.cpu_s_per_gb * 100 | floor / 100) | \(.engine_us_per_write * 10 | floor / 10) | \(.servers_us_per_write * 10 | floor / 10) |"' \
 		"$d/all.json"
+	echo
+	echo "Death to next ack, ack all, three replica servers, hard timeout" \
+	     "${DEATH_HARD} ms, $DEATH_RUNS runs each (the time from zone 3's" \
+	     "death to the first ack of a write issued after it; peers: 8-90 s):"
+	echo
+	echo "| fault | median ms | max ms | runs ms |"
+	echo "|---|---:|---:|---|"
+	jq -r '.[] | "| \(.fault) | \(.median_ms) | \(.max_ms) | \(.runs_ms | map(tostring) | join(", ")) |"' \
+		"$d/death.json"
 	echo
 	cat bench/engine-notes.md
 } > "$OUT_MD"

@@ -735,8 +735,13 @@ static int workload(struct bv *b)
 		b->t_deadline = b->t_start + (uint64_t)(b->o->runtime_s * 1e9);
 	err = run_loop(b);
 	b->t_end = mono_ns();
-	if (!err && b->nw && !b->o->no_flush && !*b->o->stop)
-		err = final_flush(b);
+	/* A failed final flush (EIO while no replica is in sync, say) is
+	 * reported and makes the exit status 1 (flush_res), but it is no
+	 * reason to skip --wait-in-sync: the replicas may well come back. */
+	if (!err && b->nw && !b->o->no_flush && !*b->o->stop &&
+	    (b->flush_res = final_flush(b)))
+		log_err("bench-volume: final flush: %s",
+			strerror(-b->flush_res));
 	b->cpu_s = cpu_since(&b->ru0);
 	if (err)
 		log_err("bench-volume: %s", strerror(-err));

@@ -6,8 +6,25 @@
 #   - a partition of zone 3 (the proxy swallows its traffic, connections
 #     stay up): only the hard timeout (500 ms) can tell.
 # Each time: the time from the fault to the first ack of a write issued
-# after it, from the writer's own log; it must be under 1 s (peers take
-# 8-90 s).  Printed for the report.
+# after it, from the writer's own log, printed.
+#
+# The bound is about the mechanism, not speed: the engine must drop zone
+# 3 by its hard timeout (HARD ms, counted from the issue of the oldest op
+# out on it, judged every HARD/10), not wait for anything slower.  So the
+# figure must be under HARD plus a margin of 2.5 s.  The margin is for
+# the machine: the engine measures deadlines in live time (docs/engine.md),
+# which stops while the loop is starved of CPU, so under make check's load
+# 500 ms of live time has taken ~1.1 s of wall time.  Anything else that
+# could end the wait is far past the bound: with --no-flush there is no
+# flush timeout (10 s), the partitioned connection stays up (the proxy
+# keeps it), so no TCP timeout would ever fire; and the run lasts about
+# the bound plus 1 s after the fault, so an engine that waited for any of
+# those fails the test ("no write acked after the fault").  How fast it
+# is (the "well under a second" of the README, against peers' 8-90 s) is
+# a figure for a benchmark on a quiet machine, not for this test.
+HARD=500
+BOUND=$((HARD + 2500))
+RUNTIME=$(( (1000 + BOUND + 1000) / 1000 ))
 set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/cluster.sh"
 . "$TAPESTRY_ROOT/tests/integration/lib/engine.sh"
@@ -16,37 +33,14 @@ cluster_init
 cluster_start 3 --proxy || fail "cluster did not start"
 d=$CLUSTER_DIR
 
-# fault NAME ADDR3 ACTION WHEN: run a load with zone 3 dialled at ADDR3,
-# do ACTION after 1 s, report the death-to-ack time, counted from just
-# before the action (a kill takes effect at once) or, with WHEN=after,
-# from when it returned (the proxy applies a partition when it gets the
-# command, which takes a few ms to send).
+# fault NAME ADDR3 ACTION WHEN: see engine_death_ack (lib/engine.sh).
 fault() {
-	local name=$1 addr3=$2 action=$3 when=$4 t
-	rm -rf "$d/state" "$d/status"
-	bv_bg --name "v$name" --size 64M --state-dir "$d/state" --create \
-		--replica "z1=$(cluster_server_addr 1)" \
-		--replica "z2=$(cluster_server_addr 2)" \
-		--replica "z3=$addr3" --ack all --hard-timeout-ms 500 \
-		--rw randwrite --bs 4k --iodepth 8 --runtime 3 --no-flush \
-		--verify --log "$d/$name.log" --status "$d/status" --json \
-		> "$d/$name.json" 2> "$d/$name.err" &
-	local bench=$!
-	engine_wait_state "$d/status" z3 in-sync || fail "$name: no start"
-	sleep 1
-	t=$(now_ns)
-	$action
-	[ "$when" = after ] && t=$(now_ns)
-	wait $bench || fail "$name: bench-volume failed: $(cat "$d/$name.err")"
-	bv --log-window "$d/$name.log" --size 64M --from "$t" \
-		--to $((t + 10000000000)) > "$d/$name.win" || fail "log window"
-	local first
-	first=$(jget "$d/$name.win" .first_ack_ns)
-	[ "$first" != 0 ] || fail "$name: no write acked after the fault"
-	local ms=$(( (first - t) / 1000000 ))
-	echo "death to next ack, all, $name: $ms ms" \
-	     "($(jget "$d/$name.json" .writes) writes acked in 3 s)"
-	[ "$ms" -lt 1000 ] || fail "$name: $ms ms >= 1 s"
+	local name=$1
+	engine_death_ack "$@" $HARD $RUNTIME
+	echo "death to next ack, all, $name: $DEATH_MS ms" \
+	     "($(jget "$d/$name.json" .writes) writes acked in $RUNTIME s)"
+	[ "$DEATH_MS" -lt $BOUND ] ||
+		fail "$name: $DEATH_MS ms >= $BOUND ms (hard timeout $HARD ms + 2.5 s)"
 	[ "$(jq -r '.zones[] | select(.zone == "z3") | .state' \
 		"$d/$name.json")" = degraded ] || fail "$name: z3 not degraded"
 }
@@ -56,4 +50,4 @@ partition3() { cluster_proxy 3 blackhole on > /dev/null; }
 fault sigkill "$(cluster_server_addr 3)" kill3 before
 cluster_restart 3 || fail "zone 3 did not restart"
 fault partition "$(cluster_addr 3)" partition3 after
-echo "PASS: death to next ack under 1 s, by reset and by hard timeout"
+echo "PASS: death to next ack under $BOUND ms, by reset and by hard timeout"

@@ -10,6 +10,7 @@
 #                         ENGINE_REGISTRY names a pin root, or ARGS give
 #                         their own --zone-registry.
 #   engine_vol_args NAME SIZE ZONES...   volume options for zones 1..N
+#   engine_death_ack ...  time from a replica's death to the next ack (below)
 #   now_ns                CLOCK_REALTIME in ns (what bench-volume logs)
 #   jget FILE FILTER      jq -r FILTER FILE
 #   fail MSG              print MSG (and cluster logs) and exit 1
@@ -55,4 +56,43 @@ engine_wait_state() {
 		sleep 0.05
 	done
 	return 1
+}
+
+# engine_death_ack NAME ADDR3 ACTION WHEN HARD_MS RUNTIME_S: 4 KiB random
+# writes at QD 8 under ack all, no flush, with --hard-timeout-ms HARD_MS,
+# for RUNTIME_S, to volume vNAME on zones 1 and 2 (their servers) and zone
+# 3 dialled at ADDR3.  1 s after zone 3 is in sync, run ACTION (a command:
+# the fault) and set DEATH_MS to the time from the fault to the first ack
+# of a write issued after it, from the writer's log: counted from just
+# before ACTION (a kill takes effect at once) or, with WHEN=after, from
+# when it returned (a proxy applies a partition when it gets the command,
+# which takes a few ms to send).  Calls fail if the run fails or no write
+# issued after the fault was acked.  Leaves $CLUSTER_DIR/NAME.{json,err,
+# log,win}; the engine's state goes to $CLUSTER_DIR/death-state.
+engine_death_ack() {
+	local name=$1 addr3=$2 action=$3 when=$4 hard=$5 runtime=$6
+	local d=$CLUSTER_DIR t bench first
+	rm -rf "$d/death-state" "$d/death-status"
+	bv_bg --name "v$name" --size 64M --state-dir "$d/death-state" \
+		--create --replica "z1=$(cluster_server_addr 1)" \
+		--replica "z2=$(cluster_server_addr 2)" \
+		--replica "z3=$addr3" --ack all --hard-timeout-ms "$hard" \
+		--rw randwrite --bs 4k --iodepth 8 --runtime "$runtime" \
+		--no-flush --verify --log "$d/$name.log" \
+		--status "$d/death-status" --json \
+		> "$d/$name.json" 2> "$d/$name.err" &
+	bench=$!
+	engine_wait_state "$d/death-status" z3 in-sync || fail "$name: no start"
+	sleep 1
+	t=$(now_ns)
+	$action
+	[ "$when" = after ] && t=$(now_ns)
+	wait $bench || fail "$name: bench-volume failed: $(cat "$d/$name.err")"
+	bv --log-window "$d/$name.log" --size 64M --from "$t" \
+		--to $((t + (runtime + 1) * 1000000000)) > "$d/$name.win" ||
+		fail "$name: log window"
+	first=$(jget "$d/$name.win" .first_ack_ns)
+	[ "$first" != 0 ] || fail "$name: no write acked after the fault"
+	# shellcheck disable=SC2034 # the result, for the caller
+	DEATH_MS=$(( (first - t) / 1000000 ))
 }
