@@ -23,7 +23,23 @@
 # and the two p50s were 3-10x apart on an idle VM.  fio runs at a
 # real-time priority (it sleeps waiting for completions, so it cannot hog
 # a CPU) and a p50 outside 2x is retried with a fresh workload, up to
-# five times; counts and bytes must be exact every time.
+# five times.
+#
+# Counts are exact, with one exception the kernel forces.  This kernel
+# now and then does not run a program attached to block_rq_complete at
+# all, and counts no recursion miss for it: seen on the 6.18 VM kernel
+# the tests run on, where in 5 of 5 short runs (about one run in eight)
+# the one or two requests missing were exactly the completions that the
+# block softirq ran on the interrupt-exit path of a task outside the test
+# (the VM's agent), while tracefs's own block_rq_complete event recorded
+# them and /sys/block/<dev>/stat counted them; a counter bumped by the
+# program's first instruction (debug build) stayed short by the same
+# number.  No tracer can count an event its program never saw.  So a
+# count at most SHORT_MAX under stat's, with bytes, timing and errors
+# consistent with that count, retries the window like a p50 outside 2x.
+# Five windows in a row that need a retry fail, as does any count over
+# stat's or further short, or bytes or timing that disagree with it: a
+# tracer that loses requests every time still fails.
 . "$(dirname "$0")/lib_tracer.sh"
 tr_init
 command -v fio >/dev/null || skip "fio not installed"
@@ -34,6 +50,7 @@ tr_loop 64
 # Random order over N distinct blocks, so fio does exactly N I/Os of each
 # kind; no merging, so each is one request.
 N=2048
+SHORT_MAX=2
 echo 2 > "/sys/block/$DEV/queue/nomerges"
 fio_job() {	# rw, output file
 	chrt -f 10 fio --name="$1" --filename="$LOOP" --rw="rand$1" --bs=4k \
@@ -44,11 +61,12 @@ fio_job() {	# rw, output file
 		fail "fio did not do $N ${1}s"
 }
 
-# One measured window.  Fails the test on a wrong count; returns 1 if a
-# p50 is outside 2x of fio's.
+# One measured window.  Fails the test on a wrong count; returns 1, with
+# the reason in $WHY, if a p50 is outside 2x of fio's or a count is up to
+# SHORT_MAX short of stat's (see the top of the file).
 attempt() {
 	local mode=$1 out=$TMP/report.json err=$TMP/report.err
-	local rep rc op want row got bytes timed p50 fio_p50 ok=0
+	local rep rc op want row got bytes timed p50 fio_p50 ok=0 short
 	local r0 w0 r1 w1
 
 	# A long interval ended by SIGINT: the report covers exactly the
@@ -78,10 +96,18 @@ attempt() {
 		bytes=$(jq .bytes <<<"$row")
 		timed=$(jq .total.count <<<"$row")
 		p50=$(jq .total.p50_us <<<"$row")
-		[ "$got" -eq "$want" ] ||
+		short=$((want - got))
+		[ "$short" -ge 0 ] && [ "$short" -le $SHORT_MAX ] ||
 			fail "$mode: report says $got ${op}s, /sys/block/$DEV/stat says $want"
-		[ "$bytes" -eq $((N * 4096)) ] ||
-			fail "$mode: $op bytes $bytes, want $((N * 4096))"
+		[ "$bytes" -eq $((got * 4096)) ] ||
+			fail "$mode: $op bytes $bytes for $got ${op}s of 4096"
+		if [ "$short" -gt 0 ]; then
+			echo "$mode: report says $got ${op}s, /sys/block/$DEV/stat" \
+			     "says $want ($short short: the kernel may not have" \
+			     "run the program for them); retrying"
+			WHY="counts short of /sys/block/$DEV/stat"
+			ok=1
+		fi
 		[ "$timed" -eq "$got" ] ||
 			fail "$mode: only $timed of $got ${op}s timed"
 		[ "$(jq .errors <<<"$row")" -eq 0 ] || fail "$mode: $op errors"
@@ -91,7 +117,8 @@ attempt() {
 		     "p50 $p50 us, fio clat p50 $fio_p50 us"
 		awk -v a="$p50" -v b="$fio_p50" \
 			'BEGIN { exit !(a > 0 && b > 0 && a <= 2 * b && b <= 2 * a) }' ||
-			{ echo "$mode: $op p50 not within 2x of fio's"; ok=1; }
+			{ echo "$mode: $op p50 not within 2x of fio's"; ok=1;
+			  WHY="p50 outside 2x of fio's"; }
 	done
 	[ "$(jq '.lost.start_failed + .lost.stats_failed' "$out")" -eq 0 ] ||
 		fail "$mode: tracer lost samples"
@@ -101,7 +128,7 @@ attempt() {
 for mode in tp_btf raw_tp; do
 	for try in 1 2 3 4 5; do
 		attempt "$mode" && break
-		[ $try -lt 5 ] || fail "$mode: p50 outside 2x of fio's in 5 runs"
+		[ $try -lt 5 ] || fail "$mode: $WHY in 5 runs in a row"
 	done
 done
 [ ! -e "$PIN_ROOT" ] || fail "report io pinned something under $PIN_ROOT"
