@@ -115,6 +115,7 @@ struct source {
 		struct zonesnap zones;
 	} snap[2];
 	unsigned int (*devs)[2];	/* report io: a->devices resolved */
+	bool loaded;			/* a tracer of its own, not pins */
 };
 
 static void source_init(struct source *s, enum report_kind kind,
@@ -191,10 +192,7 @@ static int open_source(const struct report_args *a, struct source *s)
 	if (bpfsys_require_caps(report_name(s->kind), BPFSYS_LOAD_TRACING))
 		return -EPERM;
 	err = load(s, a);
-	if (!err)
-		fprintf(stderr, "tapestry: tracing %s (%s); ^C ends the "
-			"interval early\n", s->kind == REPORT_IO ?
-			"block I/O" : "replica requests", source_mode(s));
+	s->loaded = !err;
 	return err;
 }
 
@@ -348,6 +346,12 @@ static int run_report(const struct report_args *a, unsigned int (*devs)[2])
 	if (err)
 		goto out;
 	err = take_snapshot(&s, 0);
+	/* Said only once the first snapshot is taken: what a workload
+	 * started on seeing it does all falls inside the report. */
+	if (!err && s.loaded)
+		fprintf(stderr, "tapestry: tracing %s (%s); ^C ends the "
+			"interval early\n", s.kind == REPORT_IO ?
+			"block I/O" : "replica requests", source_mode(&s));
 	start = snapshot_ns(&s, 0);
 	for (i = 0; !err && next_interval(a, start, i, &more); i++) {
 		err = take_snapshot(&s, cur);
