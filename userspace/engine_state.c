@@ -54,6 +54,25 @@ static void fill(struct engine *e, struct estate_disk *d)
 	d->block_size = e->bs;
 }
 
+/* No record, in a state dir where the volume has run before: its
+ * activity log is made only after the first record is durable.  Starting
+ * afresh would hand out seqs the replicas may hold already, and a resync
+ * (newer blocks only) would then leave a stale replica stale, in sync.
+ * Returns -EIO then, else 0. */
+static int lost(const struct engine *e, const char *path)
+{
+	char actlog[4096];
+
+	if (engine_state_path(e, "actlog", actlog, sizeof(actlog)) ||
+	    access(actlog, F_OK))
+		return 0;
+	log_err("%s: %s is empty or missing, but the volume's activity log "
+		"%s is there: its seq reservation is lost, and new seqs could "
+		"repeat ones its replicas hold; refusing to start", e->name,
+		path, actlog);
+	return -EIO;
+}
+
 int engine_state_open(struct engine *e)
 {
 	struct estate_disk d;
@@ -83,6 +102,8 @@ int engine_state_open(struct engine *e)
 	} else if (n != 0) {
 		log_err("%s: %s: a short state record", e->name, path);
 		return -EIO;
+	} else if ((err = lost(e, path))) {
+		return err;
 	}
 	e->st.fresh = n == 0;
 	/* Replica servers refuse epochs older than the newest they have
