@@ -189,13 +189,17 @@ static int initial_states(struct engine *e)
 				   ENGINE_REPLICA_RESYNCING :
 				   ENGINE_REPLICA_IN_SYNC;
 		}
-		/* After a crash the flag says who was in sync then, which
-		 * recovery needs; no write goes anywhere before it is done
-		 * (engine_recover.c sets the flags then). */
-		if (r->state != ENGINE_REPLICA_IN_SYNC && !e->recon.crash)
-			dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
-						      ~EMISSED_IN_SYNC);
 	}
+	/* A resyncing replica gets writes whose acks do not wait for it:
+	 * it no longer vouches for the activity log's regions.  With none in
+	 * sync (after a crash, or every replica degraded) no write is acked
+	 * before the replicas are reconciled, and the flags say who may
+	 * vouch if the engine dies meanwhile (engine_recover.c). */
+	for (i = 0; i < e->nr && engine_in_sync(e); i++)
+		if (e->repl[i].state == ENGINE_REPLICA_RESYNCING)
+			dirtymap_set_flags(e->repl[i].missed,
+					   dirtymap_flags(e->repl[i].missed) &
+					   ~EMISSED_IN_SYNC);
 	if (up < e->min_in_sync) {
 		log_err("%s: %u of %u replicas reachable, min-in-sync is %u",
 			e->name, up, e->nr, e->min_in_sync);
