@@ -79,6 +79,16 @@ static void copy_opts(struct engine *e, const struct engine_opts *o)
 	e->st.fd = -1;
 }
 
+/* No map at path yet: none, or an empty file (an engine killed while
+ * making it, or a damaged state dir), which records nothing and must not
+ * pass for a clean map. */
+static bool no_map(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) || st.st_size == 0;
+}
+
 /* The missed map beside the dirty one.  A state dir from an engine that
  * kept none: every dirty region may miss an acked write, and a replica
  * with none was in sync. */
@@ -91,7 +101,7 @@ static int open_missed(struct engine *e, struct erepl *r, uint64_t nreg)
 	snprintf(suffix, sizeof(suffix), "%s.missed", r->zone);
 	if ((err = engine_state_path(e, suffix, path, sizeof(path))))
 		return err;
-	fresh = access(path, F_OK) != 0;
+	fresh = no_map(path);
 	if ((err = dirtymap_open(path, nreg, EREGION, true, &r->missed)))
 		return err;
 	if (fresh) {
@@ -123,7 +133,7 @@ static int open_replica(struct engine *e, unsigned int i,
 	hist_reset(&r->hist);
 	snprintf(suffix, sizeof(suffix), "%s.dirty", r->zone);
 	if (!(err = engine_state_path(e, suffix, path, sizeof(path)))) {
-		new_map = access(path, F_OK) != 0;
+		new_map = no_map(path);
 		err = dirtymap_open(path, nreg, EREGION, true, &r->dirty);
 	}
 	if (err || (err = open_missed(e, r, nreg))) {
@@ -134,7 +144,7 @@ static int open_replica(struct engine *e, unsigned int i,
 	/* A replica new to a volume that has been written before (its
 	 * state record is older than this engine) holds none of it. */
 	if (new_map && !e->st.fresh)
-		engine_mark_empty(r, "is new to the volume");
+		engine_mark_empty(r, "has no dirty map (new to the volume)");
 	if (!r->local)
 		return engine_remote_init(r, ro->addr);
 	err = engine_local_open(r, ro->path);

@@ -1197,6 +1197,35 @@ static void test_engine_crash_after_all_degraded_recovers(void **state)
 	assert_int_equal(st.in_sync, 3);
 }
 
+/* A replica's dirty and missed maps cut to nothing (an engine killed
+ * while making them, a damaged state dir) are no record of a replica in
+ * sync: it is copied in full.  Empty files used to be taken for new
+ * clean maps, and the stale replica for one in sync. */
+static void test_engine_empty_maps_are_not_trusted(void **state)
+{
+	struct engine_stats st;
+	char path[128];
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 1, 8);
+	engine_replica_fail(&eng->repl[2], -ETIMEDOUT, "test");
+	assert_int_equal(write4k(3 * 65536), 0);
+	complete_all(0);
+	spin_until(1);
+	assert_true(dirtymap_test(eng->repl[2].dirty, 3));
+	engine_destroy(eng);
+	snprintf(path, sizeof(path), "%s/vol.c.dirty", dir);
+	assert_int_equal(truncate(path, 0), 0);
+	snprintf(path, sizeof(path), "%s/vol.c.missed", dir);
+	assert_int_equal(truncate(path, 0), 0);
+	nsubs = 0;
+	make(ENGINE_ACK_ALL, 1, 8);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.replica[2].state, ENGINE_REPLICA_RESYNCING);
+	assert_true(dirtymap_test(eng->repl[2].dirty, 3));
+	assert_true(dirtymap_test(eng->repl[2].missed, 3));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1233,6 +1262,7 @@ int main(void)
 		T(test_engine_flush_gives_up_on_a_dead_state_disk),
 		T(test_engine_crash_recovery_needs_a_holder),
 		T(test_engine_crash_after_all_degraded_recovers),
+		T(test_engine_empty_maps_are_not_trusted),
 #undef T
 	};
 
