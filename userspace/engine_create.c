@@ -305,6 +305,10 @@ int engine_create(struct uloop *loop, const struct engine_opts *o,
 	e->in_create = false;
 	if (!err)
 		err = initial_states(e);
+	/* The tick judges deadlines: crash recovery's reads from a replica
+	 * that does not answer fail it at its hard timeout, as later. */
+	e->t_sweep = e->t_log = uloop_now(loop);
+	uloop_timer_arm(loop, &e->tick, uloop_now(loop) + e->tick_ns);
 	if (!err && !engine_in_sync(e))
 		err = engine_recover(e);
 	if (err) {
@@ -312,8 +316,6 @@ int engine_create(struct uloop *loop, const struct engine_opts *o,
 		engine_destroy(e);
 		return err;
 	}
-	e->t_sweep = e->t_log = uloop_now(loop);
-	uloop_timer_arm(loop, &e->tick, uloop_now(loop) + e->tick_ns);
 	*out = e;
 	return 0;
 }

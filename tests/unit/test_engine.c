@@ -1226,6 +1226,28 @@ static void test_engine_empty_maps_are_not_trusted(void **state)
 	assert_true(dirtymap_test(eng->repl[2].missed, 3));
 }
 
+/* Crash recovery in engine_create() reads from replicas that do not
+ * answer: the hard timeout degrades them, as it would any time later,
+ * and create returns (writes wait for the replicas to come back).  It
+ * used to wait for them for ever: the tick that judges deadlines was
+ * armed only after recovery.  SIGALRM ends a hung run. */
+static void test_engine_crash_recovery_times_out(void **state)
+{
+	struct engine_stats st;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 1, 8);
+	assert_int_equal(write4k(5 * 65536), 0);	/* in flight */
+	alarm(30);
+	crash_and_restart(ENGINE_ACK_ALL, 1);		/* nothing answers */
+	alarm(0);
+	assert_true(nsubs > 0);		/* recovery started ... */
+	engine_get_stats(eng, &st);
+	assert_false(st.reconciling);	/* ... and gave up on them */
+	assert_int_equal(st.in_sync, 0);
+	assert_int_equal(st.replica[0].state, ENGINE_REPLICA_DEGRADED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1263,6 +1285,7 @@ int main(void)
 		T(test_engine_crash_recovery_needs_a_holder),
 		T(test_engine_crash_after_all_degraded_recovers),
 		T(test_engine_empty_maps_are_not_trusted),
+		T(test_engine_crash_recovery_times_out),
 #undef T
 	};
 
