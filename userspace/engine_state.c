@@ -91,10 +91,17 @@ int engine_state_open(struct engine *e)
 	memset(&d, 0, sizeof(d));
 	n = pread(e->st.fd, &d, sizeof(d), 0);
 	if (n == (ssize_t)sizeof(d)) {
-		if (d.magic != ESTATE_MAGIC || d.size != e->size ||
-		    d.block_size != e->bs) {
-			log_err("%s: %s is not this volume's state (size or "
-				"block size differ)", e->name, path);
+		if (d.magic != ESTATE_MAGIC) {
+			log_err("%s: %s is not a volume state record (torn, "
+				"zeroed or another file)", e->name, path);
+			return -EINVAL;
+		}
+		if (d.size != e->size || d.block_size != e->bs) {
+			log_err("%s: %s is the state of a volume of %llu bytes "
+				"in blocks of %u, not %llu in blocks of %u",
+				e->name, path, (unsigned long long)d.size,
+				d.block_size, (unsigned long long)e->size,
+				e->bs);
 			return -EINVAL;
 		}
 	} else if (n < 0) {
