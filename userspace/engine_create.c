@@ -397,6 +397,18 @@ static void drain(struct engine *e)
 	engine_leave(e);
 }
 
+/* Every replica's maps are open: not so when create failed on one, and
+ * a round of map syncs (engine_sync_all) takes every map. */
+static bool maps_open(const struct engine *e)
+{
+	unsigned int i;
+
+	for (i = 0; i < e->nr; i++)
+		if (!e->repl[i].dirty || !e->repl[i].missed)
+			return false;
+	return true;
+}
+
 void engine_destroy(struct engine *e)
 {
 	unsigned int i;
@@ -417,7 +429,7 @@ void engine_destroy(struct engine *e)
 		engine_mark_in_sync_tick(e);
 		dirtymap_clear_all(e->actlog);
 	}
-	if (e->actlog && e->reqs && e->num < EMAX_ENGINES)
+	if (e->actlog && e->reqs && e->num < EMAX_ENGINES && maps_open(e))
 		engine_sync_all(e, DESTROY_WAIT_NS);
 	for (i = 0; i < e->nr; i++) {
 		struct erepl *r = &e->repl[i];
