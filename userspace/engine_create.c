@@ -89,6 +89,21 @@ static bool no_map(const char *path)
 	return stat(path, &st) || st.st_size == 0;
 }
 
+/* dirtymap_open(path), saying which file failed and, for a file that is
+ * there but not one of this volume's maps, so. */
+static int open_map(const struct engine *e, const char *path, uint64_t nreg,
+		    struct dirtymap **out)
+{
+	int err = dirtymap_open(path, nreg, EREGION, true, out);
+
+	if (err == -EINVAL)
+		log_err("%s: %s is not a map of this volume (torn, zeroed, "
+			"another file, or of another size)", e->name, path);
+	else if (err)
+		log_err("%s: %s: %s", e->name, path, strerror(-err));
+	return err;
+}
+
 /* The missed map beside the dirty one.  A state dir from an engine that
  * kept none: every dirty region may miss an acked write, and a replica
  * with none was in sync. */
@@ -99,10 +114,13 @@ static int open_missed(struct engine *e, struct erepl *r, uint64_t nreg)
 	int err;
 
 	snprintf(suffix, sizeof(suffix), "%s.missed", r->zone);
-	if ((err = engine_state_path(e, suffix, path, sizeof(path))))
+	if ((err = engine_state_path(e, suffix, path, sizeof(path)))) {
+		log_err("%s: missed map of %s: %s", e->name, r->zone,
+			strerror(-err));
 		return err;
+	}
 	fresh = no_map(path);
-	if ((err = dirtymap_open(path, nreg, EREGION, true, &r->missed)))
+	if ((err = open_map(e, path, nreg, &r->missed)))
 		return err;
 	if (fresh) {
 		dirtymap_merge(r->missed, r->dirty);
@@ -134,13 +152,13 @@ static int open_replica(struct engine *e, unsigned int i,
 	snprintf(suffix, sizeof(suffix), "%s.dirty", r->zone);
 	if (!(err = engine_state_path(e, suffix, path, sizeof(path)))) {
 		new_map = no_map(path);
-		err = dirtymap_open(path, nreg, EREGION, true, &r->dirty);
-	}
-	if (err || (err = open_missed(e, r, nreg))) {
+		err = open_map(e, path, nreg, &r->dirty);
+	} else {
 		log_err("%s: dirty map of %s: %s", e->name, r->zone,
 			strerror(-err));
-		return err;
 	}
+	if (err || (err = open_missed(e, r, nreg)))
+		return err;
 	/* A replica new to a volume that has been written before (its
 	 * state record is older than this engine) holds none of it. */
 	if (new_map && !e->st.fresh)
@@ -264,11 +282,12 @@ static int open_all(struct engine *e, const struct engine_opts *o)
 	    (err = engine_alloc_slots(e, o->queue_depth ? o->queue_depth : 128)) ||
 	    (err = engine_state_open(e)))
 		return err;
-	if ((err = engine_state_path(e, "actlog", path, sizeof(path))) ||
-	    (err = dirtymap_open(path, nreg, EREGION, true, &e->actlog))) {
+	if ((err = engine_state_path(e, "actlog", path, sizeof(path)))) {
 		log_err("%s: activity log: %s", e->name, strerror(-err));
 		return err;
 	}
+	if ((err = open_map(e, path, nreg, &e->actlog)))
+		return err;
 	for (i = 0; i < e->nr; i++)
 		if ((err = open_replica(e, i, &o->replicas[i])))
 			return err;

@@ -1,8 +1,11 @@
 #!/bin/bash
 # timeout: 30
 # State files that are torn, zeroed or another volume's are refused with
-# an error, never a crash: a replica's dirty map that could not be opened
-# used to crash the engine (SIGSEGV) as it cleaned up.
+# an error, never a crash (a replica's dirty map that could not be opened
+# used to crash the engine as it cleaned up), and the error names the
+# file and says what is wrong with it (a zeroed state record used to be
+# reported as "size or block size differ"; a damaged dirty map or
+# activity log only as "Invalid argument", with no file).
 set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/cluster.sh"
 . "$TAPESTRY_ROOT/tests/integration/lib/engine.sh"
@@ -31,5 +34,15 @@ expect_refused() {
 
 size=$(stat -c %s "$d/state/v.b.dirty")
 head -c "$size" /dev/zero > "$d/state/v.b.dirty"
-expect_refused "zeroed dirty map of the second replica" "dirty map of b"
-echo "PASS: torn state files are refused with an error, not a crash"
+expect_refused "zeroed dirty map" "v.b.dirty is not a map of this volume"
+truncate -s 100 "$d/state/v.actlog"
+expect_refused "torn activity log" "v.actlog is not a map of this volume"
+head -c 40 /dev/zero > "$d/state/v.state"
+expect_refused "zeroed state record" "v.state.*not a volume state record"
+bv --name v --size 2M --state-dir "$d/state" --local "a=$d/c.img" --create \
+	--rw read --bytes 4k > "$d/out" 2>&1 && fail "a 2 MiB volume started"
+grep -E "v.state.*1048576 bytes" "$d/out" || {
+	cat "$d/out" >&2
+	fail "another size: the error does not say the recorded size"
+}
+echo "PASS: torn and foreign state files are refused with a clear error"
