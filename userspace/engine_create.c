@@ -79,6 +79,31 @@ static void copy_opts(struct engine *e, const struct engine_opts *o)
 	e->st.fd = -1;
 }
 
+/* No map at path yet: none, or an empty file (an engine killed while
+ * making it, or a damaged state dir), which records nothing and must not
+ * pass for a clean map. */
+static bool no_map(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) || st.st_size == 0;
+}
+
+/* dirtymap_open(path), saying which file failed and, for a file that is
+ * there but not one of this volume's maps, so. */
+static int open_map(const struct engine *e, const char *path, uint64_t nreg,
+		    struct dirtymap **out)
+{
+	int err = dirtymap_open(path, nreg, EREGION, true, out);
+
+	if (err == -EINVAL)
+		log_err("%s: %s is not a map of this volume (torn, zeroed, "
+			"another file, or of another size)", e->name, path);
+	else if (err)
+		log_err("%s: %s: %s", e->name, path, strerror(-err));
+	return err;
+}
+
 /* The missed map beside the dirty one.  A state dir from an engine that
  * kept none: every dirty region may miss an acked write, and a replica
  * with none was in sync. */
@@ -89,10 +114,13 @@ static int open_missed(struct engine *e, struct erepl *r, uint64_t nreg)
 	int err;
 
 	snprintf(suffix, sizeof(suffix), "%s.missed", r->zone);
-	if ((err = engine_state_path(e, suffix, path, sizeof(path))))
+	if ((err = engine_state_path(e, suffix, path, sizeof(path)))) {
+		log_err("%s: missed map of %s: %s", e->name, r->zone,
+			strerror(-err));
 		return err;
-	fresh = access(path, F_OK) != 0;
-	if ((err = dirtymap_open(path, nreg, EREGION, true, &r->missed)))
+	}
+	fresh = no_map(path);
+	if ((err = open_map(e, path, nreg, &r->missed)))
 		return err;
 	if (fresh) {
 		dirtymap_merge(r->missed, r->dirty);
@@ -123,18 +151,18 @@ static int open_replica(struct engine *e, unsigned int i,
 	hist_reset(&r->hist);
 	snprintf(suffix, sizeof(suffix), "%s.dirty", r->zone);
 	if (!(err = engine_state_path(e, suffix, path, sizeof(path)))) {
-		new_map = access(path, F_OK) != 0;
-		err = dirtymap_open(path, nreg, EREGION, true, &r->dirty);
-	}
-	if (err || (err = open_missed(e, r, nreg))) {
+		new_map = no_map(path);
+		err = open_map(e, path, nreg, &r->dirty);
+	} else {
 		log_err("%s: dirty map of %s: %s", e->name, r->zone,
 			strerror(-err));
-		return err;
 	}
+	if (err || (err = open_missed(e, r, nreg)))
+		return err;
 	/* A replica new to a volume that has been written before (its
 	 * state record is older than this engine) holds none of it. */
 	if (new_map && !e->st.fresh)
-		engine_mark_empty(r, "is new to the volume");
+		engine_mark_empty(r, "has no dirty map (new to the volume)");
 	if (!r->local)
 		return engine_remote_init(r, ro->addr);
 	err = engine_local_open(r, ro->path);
@@ -189,13 +217,17 @@ static int initial_states(struct engine *e)
 				   ENGINE_REPLICA_RESYNCING :
 				   ENGINE_REPLICA_IN_SYNC;
 		}
-		/* After a crash the flag says who was in sync then, which
-		 * recovery needs; no write goes anywhere before it is done
-		 * (engine_recover.c sets the flags then). */
-		if (r->state != ENGINE_REPLICA_IN_SYNC && !e->recon.crash)
-			dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
-						      ~EMISSED_IN_SYNC);
 	}
+	/* A resyncing replica gets writes whose acks do not wait for it:
+	 * it no longer vouches for the activity log's regions.  With none in
+	 * sync (after a crash, or every replica degraded) no write is acked
+	 * before the replicas are reconciled, and the flags say who may
+	 * vouch if the engine dies meanwhile (engine_recover.c). */
+	for (i = 0; i < e->nr && engine_in_sync(e); i++)
+		if (e->repl[i].state == ENGINE_REPLICA_RESYNCING)
+			dirtymap_set_flags(e->repl[i].missed,
+					   dirtymap_flags(e->repl[i].missed) &
+					   ~EMISSED_IN_SYNC);
 	if (up < e->min_in_sync) {
 		log_err("%s: %u of %u replicas reachable, min-in-sync is %u",
 			e->name, up, e->nr, e->min_in_sync);
@@ -250,11 +282,12 @@ static int open_all(struct engine *e, const struct engine_opts *o)
 	    (err = engine_alloc_slots(e, o->queue_depth ? o->queue_depth : 128)) ||
 	    (err = engine_state_open(e)))
 		return err;
-	if ((err = engine_state_path(e, "actlog", path, sizeof(path))) ||
-	    (err = dirtymap_open(path, nreg, EREGION, true, &e->actlog))) {
+	if ((err = engine_state_path(e, "actlog", path, sizeof(path)))) {
 		log_err("%s: activity log: %s", e->name, strerror(-err));
 		return err;
 	}
+	if ((err = open_map(e, path, nreg, &e->actlog)))
+		return err;
 	for (i = 0; i < e->nr; i++)
 		if ((err = open_replica(e, i, &o->replicas[i])))
 			return err;
@@ -291,6 +324,10 @@ int engine_create(struct uloop *loop, const struct engine_opts *o,
 	e->in_create = false;
 	if (!err)
 		err = initial_states(e);
+	/* The tick judges deadlines: crash recovery's reads from a replica
+	 * that does not answer fail it at its hard timeout, as later. */
+	e->t_sweep = e->t_log = uloop_now(loop);
+	uloop_timer_arm(loop, &e->tick, uloop_now(loop) + e->tick_ns);
 	if (!err && !engine_in_sync(e))
 		err = engine_recover(e);
 	if (err) {
@@ -298,8 +335,6 @@ int engine_create(struct uloop *loop, const struct engine_opts *o,
 		engine_destroy(e);
 		return err;
 	}
-	e->t_sweep = e->t_log = uloop_now(loop);
-	uloop_timer_arm(loop, &e->tick, uloop_now(loop) + e->tick_ns);
 	*out = e;
 	return 0;
 }
@@ -381,6 +416,18 @@ static void drain(struct engine *e)
 	engine_leave(e);
 }
 
+/* Every replica's maps are open: not so when create failed on one, and
+ * a round of map syncs (engine_sync_all) takes every map. */
+static bool maps_open(const struct engine *e)
+{
+	unsigned int i;
+
+	for (i = 0; i < e->nr; i++)
+		if (!e->repl[i].dirty || !e->repl[i].missed)
+			return false;
+	return true;
+}
+
 void engine_destroy(struct engine *e)
 {
 	unsigned int i;
@@ -401,7 +448,7 @@ void engine_destroy(struct engine *e)
 		engine_mark_in_sync_tick(e);
 		dirtymap_clear_all(e->actlog);
 	}
-	if (e->actlog && e->reqs && e->num < EMAX_ENGINES)
+	if (e->actlog && e->reqs && e->num < EMAX_ENGINES && maps_open(e))
 		engine_sync_all(e, DESTROY_WAIT_NS);
 	for (i = 0; i < e->nr; i++) {
 		struct erepl *r = &e->repl[i];

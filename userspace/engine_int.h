@@ -200,7 +200,9 @@ struct erepl {
 	 * (what resync copies).  missed, a subset: regions where it may
 	 * lack a write that was acked (what reconciling must not trust it
 	 * for); its header flag EMISSED_IN_SYNC says it was in sync, with
-	 * every earlier write done on it, when last recorded. */
+	 * every earlier write done on it, and no write has been acked
+	 * without it since that the map does not record (kept while it is
+	 * degraded; cleared when it is back beside an in-sync replica). */
 	struct dirtymap *dirty;
 	struct dirtymap *missed;
 	uint64_t insync_mark;	/* order before which its subs must end

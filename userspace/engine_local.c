@@ -157,13 +157,22 @@ static int reset_after_failed_sync(struct erepl *r)
 	return 0;
 }
 
+/* No seqmap at path: none, or an empty file (an engine killed while
+ * making it). */
+static bool no_seqmap(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) || st.st_size == 0;
+}
+
 static int do_open(struct erepl *r)
 {
 	struct engine *e = r->e;
 	struct elocal *l = r->loc;
 	char path[4096], suffix[REPL_ZONE_MAX + 8];
 	struct stat st;
-	bool made = false;
+	bool made = false, seqs_lost = false;
 	int fd, err;
 
 	/* A block device whose node is gone (a pulled disk) is not replaced
@@ -188,7 +197,8 @@ static int do_open(struct erepl *r)
 	snprintf(suffix, sizeof(suffix), "%s.seqmap", r->zone);
 	if (!l->seq &&
 	    ((err = engine_state_path(e, suffix, path, sizeof(path))) ||
-	     (err = seqmap_open(path, e->size / e->bs, true, &l->seq)))) {
+	     (seqs_lost = no_seqmap(path),
+	      err = seqmap_open(path, e->size / e->bs, true, &l->seq)))) {
 		log_err("%s: seqmap of %s: %s", e->name, r->zone,
 			strerror(-err));
 		goto err_unlink;
@@ -205,6 +215,12 @@ static int do_open(struct erepl *r)
 		goto err_unlink;
 	}
 	l->fd = fd;
+	/* An image of a volume that has run before, without the seqs of its
+	 * blocks: 0 would lose to any copy in a merge and let a resync from
+	 * it skip every block of a stale target.  It is copied from the
+	 * others instead (with none, there is nothing to choose from). */
+	if (!made && seqs_lost && !e->st.fresh && e->nr > 1)
+		engine_mark_empty(r, "has no seqmap (its seqs are lost)");
 	if (!made)
 		return 0;
 	if (!e->in_create || !e->st.fresh)

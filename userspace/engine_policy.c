@@ -91,19 +91,44 @@ uint64_t engine_hard_deadline(bool flushing, uint64_t t_issue,
 	return (t_issue > t_flush_clear ? t_issue : t_flush_clear) + hard_ns;
 }
 
+/* Regions of word w that too few members lack in their missed maps to
+ * meet every majority of the nr replicas: nr - majority or fewer. */
+static uint64_t short_of_majority(unsigned int nr, unsigned int members,
+				  const uint64_t *const *missed, uint64_t w,
+				  uint64_t bits)
+{
+	uint64_t out = 0, b;
+	unsigned int i, n;
+
+	for (; bits; bits &= bits - 1) {
+		b = bits & -bits;
+		n = 0;
+		for (i = 0; i < nr; i++)
+			n += (members & (1U << i)) && !(missed[i][w] & b);
+		if (n <= nr - engine_majority(nr))
+			out |= b;
+	}
+	return out;
+}
+
 /*
  * Reconciling replicas takes, block by block, the newest copy among the
  * members.  That keeps every acked write if, for every region, some member
- * holds every acked write to it:
- *   - under quorum, any majority of the replica count does: each acked
- *     write is on a majority, and two majorities meet;
- *   - otherwise a member vouches for a region its missed map does not
- *     have (a write acked without it, or that it lost after the ack, is
- *     always recorded there before the ack) -- except, after a crash of
- *     the engine, for regions of the activity log: a write acked while
- *     this replica's copy was still on its way is recorded nowhere, so
- *     only a replica that was in sync and had every earlier write done
- *     (EMISSED_IN_SYNC: under `all` each ack waited for it) vouches there.
+ * holds every acked write to it.  A member vouches for a region its missed
+ * map does not have (a write acked without it, or that it lost after the
+ * ack -- a failed sync, a wiped server -- is always recorded there before
+ * the ack or the loss is known) --
+ *   - except, after a crash of the engine, for regions of the activity
+ *     log: a write acked while this replica's copy was still on its way is
+ *     recorded nowhere, so only a replica that was in sync and had every
+ *     earlier write done (EMISSED_IN_SYNC: under `all` each ack waited for
+ *     it) vouches there;
+ *   - and under quorum, where no ack waits for a given replica, the flag
+ *     proves nothing there; but members that lack the region in their
+ *     missed maps vouch for it together if they are more than nr minus a
+ *     majority: each acked write was done on a majority, which must then
+ *     include one of them, and one that lost the write since has the
+ *     region in its missed map.
  */
 uint64_t engine_recon_unsafe(enum engine_ack ack, unsigned int nr,
 			     unsigned int members,
@@ -111,22 +136,22 @@ uint64_t engine_recon_unsafe(enum engine_ack ack, unsigned int nr,
 			     const bool *in_sync, const uint64_t *crash,
 			     uint64_t nr_words)
 {
+	bool quorum = ack == ENGINE_ACK_QUORUM;
 	uint64_t w, acc;
 	unsigned int i;
 
 	if (!members)
 		return 0;
-	if (ack == ENGINE_ACK_QUORUM &&
-	    (unsigned int)__builtin_popcount(members) >= engine_majority(nr))
-		return UINT64_MAX;
 	for (w = 0; w < nr_words; w++) {
 		acc = ~0ULL;
 		for (i = 0; i < nr && acc; i++) {
 			if (!(members & (1U << i)))
 				continue;
 			acc &= missed[i][w] |
-			       (crash && !in_sync[i] ? crash[w] : 0);
+			       (crash && (quorum || !in_sync[i]) ? crash[w] : 0);
 		}
+		if (acc && quorum)
+			acc = short_of_majority(nr, members, missed, w, acc);
 		if (acc)
 			return w * 64 + (uint64_t)__builtin_ctzll(acc);
 	}

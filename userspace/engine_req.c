@@ -664,12 +664,12 @@ void engine_replica_fail(struct erepl *r, int err, const char *why)
 		engine_resync_abort(r);
 	if (e->recon.active && (e->recon.members & (1U << r->idx)))
 		e->recon.failed = 1;
-	/* No longer vouched for as in sync, before any ack it misses --
-	 * unless a crash is still to be recovered: then nothing is acked,
-	 * and recovery needs to know who was in sync at the crash. */
-	if (!e->recon.crash)
-		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
-					      ~EMISSED_IN_SYNC);
+	/* EMISSED_IN_SYNC stays: a degraded replica gets no write, so no
+	 * ack can go without it that its missed map does not record (at
+	 * issue, or as its subs end below).  It goes when the replica is
+	 * back and gets writes whose acks do not wait for it
+	 * (engine_replica_up); clearing it here left recovery after a
+	 * crash with every replica degraded no one to trust, for ever. */
 	r->insync_mark = 0;
 	r->full_copy = EFC_NONE;	/* the claim was for that connection */
 	r->state = ENGINE_REPLICA_DEGRADED;
@@ -753,6 +753,10 @@ void engine_replica_up(struct erepl *r)
 		engine_recon_pump(e);
 		return;
 	}
+	/* From now on writes are acked without waiting for it: after a
+	 * crash it cannot vouch for the activity log's regions. */
+	dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
+				      ~EMISSED_IN_SYNC);
 	log_info("%s: replica %s is back; resyncing %llu regions", e->name,
 		 r->zone, (unsigned long long)dirtymap_count(r->dirty));
 	engine_resync_start(r);

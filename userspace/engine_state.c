@@ -54,6 +54,25 @@ static void fill(struct engine *e, struct estate_disk *d)
 	d->block_size = e->bs;
 }
 
+/* No record, in a state dir where the volume has run before: its
+ * activity log is made only after the first record is durable.  Starting
+ * afresh would hand out seqs the replicas may hold already, and a resync
+ * (newer blocks only) would then leave a stale replica stale, in sync.
+ * Returns -EIO then, else 0. */
+static int lost(const struct engine *e, const char *path)
+{
+	char actlog[4096];
+
+	if (engine_state_path(e, "actlog", actlog, sizeof(actlog)) ||
+	    access(actlog, F_OK))
+		return 0;
+	log_err("%s: %s is empty or missing, but the volume's activity log "
+		"%s is there: its seq reservation is lost, and new seqs could "
+		"repeat ones its replicas hold; refusing to start", e->name,
+		path, actlog);
+	return -EIO;
+}
+
 int engine_state_open(struct engine *e)
 {
 	struct estate_disk d;
@@ -72,10 +91,17 @@ int engine_state_open(struct engine *e)
 	memset(&d, 0, sizeof(d));
 	n = pread(e->st.fd, &d, sizeof(d), 0);
 	if (n == (ssize_t)sizeof(d)) {
-		if (d.magic != ESTATE_MAGIC || d.size != e->size ||
-		    d.block_size != e->bs) {
-			log_err("%s: %s is not this volume's state (size or "
-				"block size differ)", e->name, path);
+		if (d.magic != ESTATE_MAGIC) {
+			log_err("%s: %s is not a volume state record (torn, "
+				"zeroed or another file)", e->name, path);
+			return -EINVAL;
+		}
+		if (d.size != e->size || d.block_size != e->bs) {
+			log_err("%s: %s is the state of a volume of %llu bytes "
+				"in blocks of %u, not %llu in blocks of %u",
+				e->name, path, (unsigned long long)d.size,
+				d.block_size, (unsigned long long)e->size,
+				e->bs);
 			return -EINVAL;
 		}
 	} else if (n < 0) {
@@ -83,6 +109,8 @@ int engine_state_open(struct engine *e)
 	} else if (n != 0) {
 		log_err("%s: %s: a short state record", e->name, path);
 		return -EIO;
+	} else if ((err = lost(e, path))) {
+		return err;
 	}
 	e->st.fresh = n == 0;
 	/* Replica servers refuse epochs older than the newest they have

@@ -1165,6 +1165,118 @@ static void test_engine_crash_recovery_needs_a_holder(void **state)
 	assert_int_equal(engine_in_sync(eng), 2);
 }
 
+/* Kill the engine here: its state dir is left as a SIGKILL leaves it
+ * (the maps' stores are in the page cache), and make() restarts it. */
+static void crash_and_restart(enum engine_ack ack, unsigned int min_in_sync)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "cp -a %s %s.crash", dir, dir);
+	assert_int_equal(system(cmd), 0);
+	engine_destroy(eng);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && mv %s.crash %s", dir, dir,
+		 dir);
+	assert_int_equal(system(cmd), 0);
+	nsubs = 0;
+	make(ack, min_in_sync, 8);
+}
+
+/* Every replica degraded (all zones stalled, one after the other), and
+ * the engine killed before its activity log was swept: no write was
+ * acked since they failed, and each failure marked the acked writes it
+ * lacked in its missed map.  Restarted, recovery waits while only the
+ * replica that missed writes is back, and runs once the others are; it
+ * used to wait for ever for a replica "in sync at the crash", since
+ * failing had cleared every one's flag. */
+static void test_engine_crash_after_all_degraded_recovers(void **state)
+{
+	struct engine_stats st;
+	unsigned int i;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 1, 8);
+	engine_replica_fail(&eng->repl[2], -ETIMEDOUT, "test");
+	assert_int_equal(write4k(3 * 65536), 0);
+	complete_all(0);
+	spin_until(1);
+	assert_int_equal(last_res, 0);			/* acked by 0, 1 */
+	assert_int_equal(write4k(5 * 65536), 0);	/* in flight */
+	engine_replica_fail(&eng->repl[0], -ETIMEDOUT, "test");
+	engine_replica_fail(&eng->repl[1], -ETIMEDOUT, "test");
+	spin_until(2);
+	assert_int_equal(last_res, -EIO);
+	assert_true(dirtymap_test(eng->actlog, 5));
+	/* restarted with 0 and 1 not back yet */
+	open_err[0] = open_err[1] = -ENOENT;
+	crash_and_restart(ENGINE_ACK_ALL, 1);
+	engine_get_stats(eng, &st);
+	assert_false(st.reconciling);	/* 2 alone lacks region 3 */
+	for (i = 0; i < 2; i++) {
+		eng->repl[i].up = true;
+		engine_replica_up(&eng->repl[i]);
+	}
+	engine_get_stats(eng, &st);
+	assert_true(st.reconciling);
+	for (i = 0; i < 2000 && engine_in_sync(eng) < 3; i++) {
+		complete_all(0);
+		nsubs = 0;
+		uloop_run_once(loop, 5000000);
+	}
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.in_sync, 3);
+}
+
+/* A replica's dirty and missed maps cut to nothing (an engine killed
+ * while making them, a damaged state dir) are no record of a replica in
+ * sync: it is copied in full.  Empty files used to be taken for new
+ * clean maps, and the stale replica for one in sync. */
+static void test_engine_empty_maps_are_not_trusted(void **state)
+{
+	struct engine_stats st;
+	char path[128];
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 1, 8);
+	engine_replica_fail(&eng->repl[2], -ETIMEDOUT, "test");
+	assert_int_equal(write4k(3 * 65536), 0);
+	complete_all(0);
+	spin_until(1);
+	assert_true(dirtymap_test(eng->repl[2].dirty, 3));
+	engine_destroy(eng);
+	snprintf(path, sizeof(path), "%s/vol.c.dirty", dir);
+	assert_int_equal(truncate(path, 0), 0);
+	snprintf(path, sizeof(path), "%s/vol.c.missed", dir);
+	assert_int_equal(truncate(path, 0), 0);
+	nsubs = 0;
+	make(ENGINE_ACK_ALL, 1, 8);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.replica[2].state, ENGINE_REPLICA_RESYNCING);
+	assert_true(dirtymap_test(eng->repl[2].dirty, 3));
+	assert_true(dirtymap_test(eng->repl[2].missed, 3));
+}
+
+/* Crash recovery in engine_create() reads from replicas that do not
+ * answer: the hard timeout degrades them, as it would any time later,
+ * and create returns (writes wait for the replicas to come back).  It
+ * used to wait for them for ever: the tick that judges deadlines was
+ * armed only after recovery.  SIGALRM ends a hung run. */
+static void test_engine_crash_recovery_times_out(void **state)
+{
+	struct engine_stats st;
+
+	(void)state;
+	make(ENGINE_ACK_ALL, 1, 8);
+	assert_int_equal(write4k(5 * 65536), 0);	/* in flight */
+	alarm(30);
+	crash_and_restart(ENGINE_ACK_ALL, 1);		/* nothing answers */
+	alarm(0);
+	assert_true(nsubs > 0);		/* recovery started ... */
+	engine_get_stats(eng, &st);
+	assert_false(st.reconciling);	/* ... and gave up on them */
+	assert_int_equal(st.in_sync, 0);
+	assert_int_equal(st.replica[0].state, ENGINE_REPLICA_DEGRADED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1201,6 +1313,9 @@ int main(void)
 		T(test_engine_reconcile_waits_for_a_holder),
 		T(test_engine_flush_gives_up_on_a_dead_state_disk),
 		T(test_engine_crash_recovery_needs_a_holder),
+		T(test_engine_crash_after_all_degraded_recovers),
+		T(test_engine_empty_maps_are_not_trusted),
+		T(test_engine_crash_recovery_times_out),
 #undef T
 	};
 

@@ -168,6 +168,51 @@ static void test_engine_policy_recon_unsafe(void **state)
 					     in_sync, NULL, 2), 0);
 }
 
+/* Under quorum a majority of members vouches only if each of them still
+ * holds what it acked: one whose missed map has the region (marked empty:
+ * a wiped server, a failed sync; or degraded when the write was acked)
+ * does not count.  Replica 0 alone holds a write acked by 0 and 1 while 2
+ * was down; 1 then lost all of it. */
+static void test_engine_policy_recon_unsafe_quorum_lost(void **state)
+{
+	uint64_t m0[1] = { 0 }, m1[1] = { ~0ULL }, m2[1] = { 1ULL << 3 };
+	uint64_t crash[1] = { 1ULL << 7 };
+	const uint64_t *missed[3] = { m0, m1, m2 };
+	bool in_sync[3] = { true, true, true };
+
+	(void)state;
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_QUORUM, 3, 0x6, missed,
+					     in_sync, NULL, 1), 3);
+	/* with 0 as a member, 0 and 2 make a majority that holds it */
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_QUORUM, 3, 0x5, missed,
+					     in_sync, NULL, 1), UINT64_MAX);
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_QUORUM, 3, 0x7, missed,
+					     in_sync, crash, 1), UINT64_MAX);
+	/* after a crash, under quorum, being in sync vouches for nothing in
+	 * the activity log's regions: an ack did not wait for it */
+	m2[0] = 0;
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_QUORUM, 3, 0x6, missed,
+					     in_sync, crash, 1), 7);
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_QUORUM, 3, 0x6, missed,
+					     in_sync, NULL, 1), UINT64_MAX);
+}
+
+/* Of 4 replicas an acked write is on 3: any 2 that lost nothing meet
+ * them; 1 need not. */
+static void test_engine_policy_recon_unsafe_quorum_even(void **state)
+{
+	uint64_t none[1] = { 0 }, all[1] = { ~0ULL }, crash[1] = { 1ULL << 2 };
+	const uint64_t *missed[4] = { none, none, all, all };
+	bool in_sync[4] = { true, true, true, true };
+
+	(void)state;
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_QUORUM, 4, 0xf, missed,
+					     in_sync, crash, 1), UINT64_MAX);
+	missed[1] = all;
+	assert_int_equal(engine_recon_unsafe(ENGINE_ACK_QUORUM, 4, 0xf, missed,
+					     in_sync, crash, 1), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +224,8 @@ int main(void)
 		cmocka_unit_test(test_engine_policy_ewma_and_deadline),
 		cmocka_unit_test(test_engine_policy_hard_deadline),
 		cmocka_unit_test(test_engine_policy_recon_unsafe),
+		cmocka_unit_test(test_engine_policy_recon_unsafe_quorum_lost),
+		cmocka_unit_test(test_engine_policy_recon_unsafe_quorum_even),
 	};
 
 	return cmocka_run_group_tests_name("engine_policy", tests, NULL, NULL);
