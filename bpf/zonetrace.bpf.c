@@ -183,13 +183,83 @@ static __always_inline struct zone_start *slot_get(__u64 key, __u32 tgid,
 	return s;
 }
 
+/* SQEs after the current one to look at for more parts of a request. */
+#define ZT_PEEK_SQES		8
+#define ZT_SETUP_SQE128		(1U << 10)	/* IORING_SETUP_SQE128 */
+
+/* The ring of the SQE being submitted: a submit tracepoint's request's
+ * ctx, or (before 6.0) its first argument. */
+static __always_inline struct io_ring_ctx *submit_ring(const __u64 *ctx)
+{
+	struct io_kiocb *req;
+
+	if (submit_mode == ZT_FROM_ARG)
+		return (struct io_ring_ctx *)tp_arg(ctx, 0);
+	req = (struct io_kiocb *)tp_arg(ctx, submit_arg);
+	return BPF_CORE_READ(req, ctx);
+}
+
+/* How many of the next ZT_PEEK_SQES SQEs in the submission queue carry ud:
+ * the parts of a local request still to be submitted in this batch.  The
+ * submit tracepoint fires after the kernel took the current SQE
+ * (cached_sq_head is past it); the rest of the batch is already in the
+ * ring, up to its tail.  0 if the ring cannot be read. */
+static __always_inline __u32 later_parts(const __u64 *ctx, __u64 ud)
+{
+	struct io_ring_ctx *rc = submit_ring(ctx);
+	struct io_uring_sqe *sqes;
+	__u32 head, tail, entries, flags, idx, i, n = 0;
+	__u32 *sq_array;
+	__u64 ud2;
+
+	if (!rc)
+		return 0;
+	head = BPF_CORE_READ(rc, cached_sq_head);
+	entries = BPF_CORE_READ(rc, sq_entries);
+	flags = BPF_CORE_READ(rc, flags);
+	sq_array = BPF_CORE_READ(rc, sq_array);	/* NULL: NO_SQARRAY */
+	sqes = BPF_CORE_READ(rc, sq_sqes);
+	tail = BPF_CORE_READ(rc, rings, sq.tail);
+	if (!sqes || !entries)
+		return 0;
+	for (i = 0; i < ZT_PEEK_SQES; i++) {
+		if ((__s32)(tail - head - i) <= 0)
+			break;
+		idx = (head + i) & (entries - 1);
+		if (sq_array &&
+		    bpf_probe_read_kernel(&idx, sizeof(idx), &sq_array[idx]))
+			break;
+		if (idx >= entries)
+			continue;	/* the kernel drops such an entry */
+		if (flags & ZT_SETUP_SQE128)
+			idx <<= 1;
+		if (bpf_probe_read_kernel(&ud2, sizeof(ud2),
+					  &sqes[idx].user_data))
+			break;
+		if (ud2 == ud)
+			n++;
+	}
+	return n;
+}
+
 /* Start the request ud names.  Another local SQE of a local request in
  * flight is one more part of it (the engine's flush is two fsyncs under
  * one user_data); otherwise a request in flight under the same name
  * starts again (a remote one whose end never came): the clock restarts.
- * Parts are counted with plain stores: one ring's submits are serialised
- * (uring_lock), and so are its completions. */
-static __always_inline void start(__u64 ud)
+ *
+ * A part can complete before the next part is submitted: io-wq runs an
+ * fsync (or a buffered write the file cannot do without blocking) on
+ * another CPU while the submitter is still walking the batch.  Counting
+ * parts only as their submits arrive, the request would end at the first
+ * completion and the next part start a second one.  So the first submit
+ * counts the parts still to come in its batch (later_parts()) into
+ * pending up front, and their submits only count down unsubmitted.  A
+ * part outside the window (another batch) is still added at its submit,
+ * if the request has not ended by then.  A submit and a completion of
+ * one request can run at once on two CPUs: the submit of a counted part
+ * writes only unsubmitted, a completion only pending and failed; just
+ * that pending++ of a part from another batch can race a completion. */
+static __always_inline void start(const __u64 *ctx, __u64 ud)
 {
 	__u64 key = ud_req_key(ud) | ZONE_KEY_USED;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -197,6 +267,7 @@ static __always_inline void start(__u64 ud)
 	__u16 remote = (ud_flags(ud) & UD_F_REMOTE) ? 1 : 0;
 	struct zone_start *s;
 	bool found = false;
+	__u32 more = 0;
 
 	s = slot_get(key, tgid, true, now, &found);
 	if (!s) {
@@ -204,15 +275,20 @@ static __always_inline void start(__u64 ud)
 		return;
 	}
 	if (found && !remote && !s->remote && s->pending &&
-	    s->pending < 0xffff &&
 	    (__s64)(now - s->start_ns) <= (__s64)ZONE_STALE_NS) {
-		s->pending++;
+		if (s->unsubmitted)
+			s->unsubmitted--;
+		else if (s->pending < 0xffff)
+			s->pending++;
 		return;
 	}
+	if (!remote)
+		more = later_parts(ctx, ud);
 	s->start_ns = now;
 	s->op = ud_op(ud);
 	s->remote = remote;
-	s->pending = 1;
+	s->pending = 1 + more;
+	s->unsubmitted = more;
 	s->failed = 0;
 	s->check = inflight_check(key, now, (__u64)s->op << 16 | s->remote,
 				  tgid);
@@ -239,7 +315,7 @@ static __always_inline void finish(__u64 ud, bool error, bool remote_end)
 	if (!remote_end && p->pending > 1) {
 		p->pending--;
 		if (error)
-			p->failed++;
+			p->failed = 1;
 		return;
 	}
 	s = *p;
@@ -253,7 +329,7 @@ static __always_inline void finish(__u64 ud, bool error, bool remote_end)
 	record(ud_zone(ud), s.op, now - s.start_ns, error);
 }
 
-static __always_inline int on_submit(__u64 ud)
+static __always_inline int on_submit(const __u64 *ctx, __u64 ud)
 {
 	__u32 cls;
 
@@ -261,7 +337,7 @@ static __always_inline int on_submit(__u64 ud)
 		return 0;
 	cls = ud_cls(ud);
 	if (cls == UD_CLS_REPL)
-		start(ud);
+		start(ctx, ud);
 	else if (cls == UD_CLS_REPL_DONE)
 		finish(ud, ud_flags(ud) & UD_F_ERROR, true);
 	return 0;
@@ -375,7 +451,7 @@ static __always_inline int on_tcp(struct sock *sk, bool btf)
 SEC("tp_btf")
 int zt_submit_btf(__u64 *ctx)
 {
-	return on_submit(submit_ud(ctx, true));
+	return on_submit(ctx, submit_ud(ctx, true));
 }
 
 SEC("tp_btf")
@@ -393,7 +469,7 @@ int zt_tcp_btf(__u64 *ctx)
 SEC("raw_tp")
 int zt_submit_raw(__u64 *ctx)
 {
-	return on_submit(submit_ud(ctx, false));
+	return on_submit(ctx, submit_ud(ctx, false));
 }
 
 SEC("raw_tp")

@@ -67,7 +67,10 @@ _Static_assert(sizeof(struct zone_counters) == 32, "zone_counters size");
  * zone_slot_home().  check is inflight_check(key, start_ns,
  * op << 16 | remote, tgid).  A local request may be several SQEs under
  * one user_data (the engine's flush: two fsyncs); it ends when the last
- * of them completes. */
+ * of them completes.  Its first submit counts the later SQEs with its
+ * user_data in the same submission batch as parts still to come
+ * (pending, unsubmitted), since one may complete before the next is
+ * submitted. */
 struct zone_start {
 	__u64 key;		/* ud_req_key() | ZONE_KEY_USED; 0 = free */
 	__u64 start_ns;
@@ -75,8 +78,9 @@ struct zone_start {
 	__u16 op;		/* UD_OP_* */
 	__u16 remote;		/* ends at a UD_CLS_REPL_DONE submit */
 	__u32 check;
-	__u16 pending;		/* local: SQEs submitted, not completed */
-	__u16 failed;		/* local: of those completed, failed */
+	__u16 pending;		/* local: SQEs of it not completed */
+	__u8 failed;		/* local: 1 once a completed part failed */
+	__u8 unsubmitted;	/* local: of pending, not submitted yet */
 };
 
 _Static_assert(sizeof(struct zone_start) == 32, "zone_start size");
