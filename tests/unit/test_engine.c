@@ -1065,6 +1065,17 @@ static void test_engine_all_degraded_then_reconciled(void **state)
 	assert_int_equal(last_res, 0);
 }
 
+/* A volume under `all` (floor 1) with replica 2 degraded, and a write
+ * to region acked by 0 and 1 alone: 2 lacks it. */
+static void write_missed_by_2(unsigned int region)
+{
+	make(ENGINE_ACK_ALL, 1, 8);
+	engine_replica_fail(&eng->repl[2], -ETIMEDOUT, "test");
+	assert_int_equal(write4k(region * 65536), 0);
+	complete_all(0);
+	spin_until(1);
+}
+
 /* Under `all` an acked write may be on one replica only.  If that one is
  * not back, the others must not be reconciled among themselves (the
  * newest copy they hold is not the acked one): the engine waits. */
@@ -1074,11 +1085,7 @@ static void test_engine_reconcile_waits_for_a_holder(void **state)
 	unsigned int i;
 
 	(void)state;
-	make(ENGINE_ACK_ALL, 1, 8);
-	engine_replica_fail(&eng->repl[2], -ETIMEDOUT, "test");
-	assert_int_equal(write4k(7 * 65536), 0);	/* acked by 0, 1 */
-	complete_all(0);
-	spin_until(1);
+	write_missed_by_2(7);
 	assert_int_equal(last_res, 0);
 	assert_true(dirtymap_test(eng->repl[2].missed, 7));
 	engine_replica_fail(&eng->repl[0], -ETIMEDOUT, "test");
@@ -1121,50 +1128,6 @@ static void test_engine_flush_gives_up_on_a_dead_state_disk(void **state)
 	assert_int_equal(ndone, 2);
 }
 
-/* The engine dies (its state dir is kept as it was, mid-flight) under
- * `all`; it restarts with only the replica that had been degraded before
- * reachable.  That one lacks an acked write, and a crash leaves no record
- * of writes acked while in flight: recovery must not reconcile from it
- * alone (it used to, making its stale copy the newest).  Once a replica
- * that was in sync comes back, recovery runs. */
-static void test_engine_crash_recovery_needs_a_holder(void **state)
-{
-	struct engine_stats st;
-	char cmd[256];
-	unsigned int i;
-
-	(void)state;
-	make(ENGINE_ACK_ALL, 1, 8);
-	engine_replica_fail(&eng->repl[2], -ETIMEDOUT, "test");
-	assert_int_equal(write4k(7 * 65536), 0);
-	complete_all(0);
-	spin_until(1);			/* acked by 0 and 1 */
-	assert_int_equal(write4k(9 * 65536), 0);	/* in flight */
-	snprintf(cmd, sizeof(cmd), "cp -a %s %s.crash", dir, dir);
-	assert_int_equal(system(cmd), 0);
-	engine_destroy(eng);		/* the copy is what a SIGKILL left */
-	snprintf(cmd, sizeof(cmd), "rm -rf %s && mv %s.crash %s", dir, dir,
-		 dir);
-	assert_int_equal(system(cmd), 0);
-	nsubs = 0;
-	open_err[0] = open_err[1] = -ENOENT;
-	make(ENGINE_ACK_ALL, 1, 8);
-	engine_get_stats(eng, &st);
-	assert_int_equal(st.in_sync, 0);
-	assert_false(st.reconciling);
-	assert_int_equal(nsubs, 0);	/* nothing read, nothing rewritten */
-	eng->repl[1].up = true;		/* it is back */
-	engine_replica_up(&eng->repl[1]);
-	engine_get_stats(eng, &st);
-	assert_true(st.reconciling);
-	for (i = 0; i < 2000 && !engine_in_sync(eng); i++) {
-		complete_all(0);
-		nsubs = 0;
-		uloop_run_once(loop, 5000000);
-	}
-	assert_int_equal(engine_in_sync(eng), 2);
-}
-
 /* Kill the engine here: its state dir is left as a SIGKILL leaves it
  * (the maps' stores are in the page cache), and make() restarts it. */
 static void crash_and_restart(enum engine_ack ack, unsigned int min_in_sync)
@@ -1181,6 +1144,38 @@ static void crash_and_restart(enum engine_ack ack, unsigned int min_in_sync)
 	make(ack, min_in_sync, 8);
 }
 
+/* The engine dies (its state dir is kept as it was, mid-flight) under
+ * `all`; it restarts with only the replica that had been degraded before
+ * reachable.  That one lacks an acked write, and a crash leaves no record
+ * of writes acked while in flight: recovery must not reconcile from it
+ * alone (it used to, making its stale copy the newest).  Once a replica
+ * that was in sync comes back, recovery runs. */
+static void test_engine_crash_recovery_needs_a_holder(void **state)
+{
+	struct engine_stats st;
+	unsigned int i;
+
+	(void)state;
+	write_missed_by_2(7);
+	assert_int_equal(write4k(9 * 65536), 0);	/* in flight */
+	open_err[0] = open_err[1] = -ENOENT;
+	crash_and_restart(ENGINE_ACK_ALL, 1);
+	engine_get_stats(eng, &st);
+	assert_int_equal(st.in_sync, 0);
+	assert_false(st.reconciling);
+	assert_int_equal(nsubs, 0);	/* nothing read, nothing rewritten */
+	eng->repl[1].up = true;		/* it is back */
+	engine_replica_up(&eng->repl[1]);
+	engine_get_stats(eng, &st);
+	assert_true(st.reconciling);
+	for (i = 0; i < 2000 && !engine_in_sync(eng); i++) {
+		complete_all(0);
+		nsubs = 0;
+		uloop_run_once(loop, 5000000);
+	}
+	assert_int_equal(engine_in_sync(eng), 2);
+}
+
 /* Every replica degraded (all zones stalled, one after the other), and
  * the engine killed before its activity log was swept: no write was
  * acked since they failed, and each failure marked the acked writes it
@@ -1194,11 +1189,7 @@ static void test_engine_crash_after_all_degraded_recovers(void **state)
 	unsigned int i;
 
 	(void)state;
-	make(ENGINE_ACK_ALL, 1, 8);
-	engine_replica_fail(&eng->repl[2], -ETIMEDOUT, "test");
-	assert_int_equal(write4k(3 * 65536), 0);
-	complete_all(0);
-	spin_until(1);
+	write_missed_by_2(3);
 	assert_int_equal(last_res, 0);			/* acked by 0, 1 */
 	assert_int_equal(write4k(5 * 65536), 0);	/* in flight */
 	engine_replica_fail(&eng->repl[0], -ETIMEDOUT, "test");
@@ -1236,11 +1227,7 @@ static void test_engine_empty_maps_are_not_trusted(void **state)
 	char path[128];
 
 	(void)state;
-	make(ENGINE_ACK_ALL, 1, 8);
-	engine_replica_fail(&eng->repl[2], -ETIMEDOUT, "test");
-	assert_int_equal(write4k(3 * 65536), 0);
-	complete_all(0);
-	spin_until(1);
+	write_missed_by_2(3);
 	assert_true(dirtymap_test(eng->repl[2].dirty, 3));
 	engine_destroy(eng);
 	snprintf(path, sizeof(path), "%s/vol.c.dirty", dir);

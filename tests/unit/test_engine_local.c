@@ -62,19 +62,27 @@ static void fill(uint8_t *p, uint64_t off, uint8_t gen)
 		p[i] = (uint8_t)(off / BS * 7 + i + gen);
 }
 
-/* The volume on both replicas, or (disk_only) on the disk one alone. */
-static struct engine *make_on(bool create, bool disk_only)
+/* The options of the volume on both replicas, "mem" (index 0) and
+ * "disk" (index 1). */
+static void opts_init(struct engine_opts *o, bool create)
 {
-	struct engine_opts o = {
+	*o = (struct engine_opts){
 		.name = "loc", .size = SIZE, .ack = ENGINE_ACK_ALL,
 		.nr_replicas = 2, .state_dir = disk_dir, .create = create,
 	};
+	o->replicas[0].zone = "mem";
+	o->replicas[0].path = shm_img;
+	o->replicas[1].zone = "disk";
+	o->replicas[1].path = disk_img;
+}
+
+/* The volume on both replicas, or (disk_only) on the disk one alone. */
+static struct engine *make_on(bool create, bool disk_only)
+{
+	struct engine_opts o;
 	struct engine *e;
 
-	o.replicas[0].zone = "mem";
-	o.replicas[0].path = shm_img;
-	o.replicas[1].zone = "disk";
-	o.replicas[1].path = disk_img;
+	opts_init(&o, create);
 	if (disk_only) {
 		o.replicas[0] = o.replicas[1];
 		o.nr_replicas = 1;
@@ -241,6 +249,33 @@ static void wipe(void)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* make_on() with the disk replica alone, in make()'s shape. */
+static struct engine *make_disk_only(bool create)
+{
+	return make_on(create, true);
+}
+
+/* A volume made anew by make_it on wiped dirs, with write_all() done. */
+static struct engine *make_written(struct engine *(*make_it)(bool create))
+{
+	struct engine *e;
+
+	wipe();
+	e = make_it(true);
+	write_all(e);
+	return e;
+}
+
+/* Replica idx is not taken for in sync: every region is to be copied. */
+static void check_full_copy(struct engine *e, unsigned int idx)
+{
+	struct engine_stats st;
+
+	engine_get_stats(e, &st);
+	assert_int_not_equal(st.replica[idx].state, ENGINE_REPLICA_IN_SYNC);
+	assert_int_equal(st.replica[idx].dirty_regions, SIZE / 65536);
+}
+
 /* A replica image that is gone (a replaced disk) is made anew by a
  * volume that creates missing images: it holds none of the data, so it
  * must be copied in full, not taken for in sync. */
@@ -250,15 +285,12 @@ static void test_engine_local_recreated_image_resyncs_all(void **state)
 	struct engine *e;
 
 	(void)state;
-	wipe();
-	e = make(true);
-	write_all(e);
+	e = make_written(make);
 	engine_destroy(e);
 	assert_int_equal(unlink(shm_img), 0);
 	e = make(true);
+	check_full_copy(e, 0);
 	engine_get_stats(e, &st);
-	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
-	assert_int_equal(st.replica[0].dirty_regions, SIZE / 65536);
 	assert_int_equal(st.replica[1].state, ENGINE_REPLICA_IN_SYNC);
 	check_resynced(e);
 }
@@ -267,23 +299,18 @@ static void test_engine_local_recreated_image_resyncs_all(void **state)
  * size, no dirty map yet) is copied in full too. */
 static void test_engine_local_added_replica_resyncs_all(void **state)
 {
-	struct engine_stats st;
 	struct engine *e;
 	int fd;
 
 	(void)state;
-	wipe();
-	e = make_on(true, true);
-	write_all(e);
+	e = make_written(make_disk_only);
 	engine_destroy(e);
 	fd = open(shm_img, O_RDWR | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, SIZE), 0);
 	close(fd);
 	e = make(false);
-	engine_get_stats(e, &st);
-	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
-	assert_int_equal(st.replica[0].dirty_regions, SIZE / 65536);
+	check_full_copy(e, 0);
 	check_resynced(e);
 }
 
@@ -306,15 +333,12 @@ static int count_lines(const char *path, const char *str)
  * again. */
 static void test_engine_local_marked_empty_once(void **state)
 {
-	struct engine_stats st;
 	struct engine *e;
 	char logf[128];
 	int fd, saved;
 
 	(void)state;
-	wipe();
-	e = make_on(true, true);
-	write_all(e);
+	e = make_written(make_disk_only);
 	engine_destroy(e);
 	snprintf(logf, sizeof(logf), "%s/log", shm_dir);
 	fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -328,9 +352,7 @@ static void test_engine_local_marked_empty_once(void **state)
 	assert_int_equal(dup2(saved, 2), 2);
 	close(saved);
 	close(fd);
-	engine_get_stats(e, &st);
-	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
-	assert_int_equal(st.replica[0].dirty_regions, SIZE / 65536);
+	check_full_copy(e, 0);
 	assert_int_equal(count_lines(logf, "all of it is to be copied"), 1);
 	check_resynced(e);
 }
@@ -340,28 +362,20 @@ static void test_engine_local_marked_empty_once(void **state)
  * seqmap not reset, no full copy asked for). */
 static void test_engine_local_made_image_removed_on_failure(void **state)
 {
-	struct engine_opts o = {
-		.name = "loc", .size = SIZE, .ack = ENGINE_ACK_ALL,
-		.nr_replicas = 2, .state_dir = disk_dir, .create = true,
-		.min_in_sync = 1,
-	};
+	struct engine_opts o;
 	struct engine_stats st;
 	char seqmap[128];
 	struct engine *e;
 
 	(void)state;
-	wipe();
-	e = make(true);
-	write_all(e);
+	e = make_written(make);
 	engine_destroy(e);
 	assert_int_equal(unlink(shm_img), 0);
 	snprintf(seqmap, sizeof(seqmap), "%s/loc.mem.seqmap", disk_dir);
 	assert_int_equal(unlink(seqmap), 0);
 	assert_int_equal(mkdir(seqmap, 0700), 0);
-	o.replicas[0].zone = "mem";
-	o.replicas[0].path = shm_img;
-	o.replicas[1].zone = "disk";
-	o.replicas[1].path = disk_img;
+	opts_init(&o, true);
+	o.min_in_sync = 1;
 	assert_int_equal(engine_create(loop, &o, &e), 0);
 	engine_get_stats(e, &st);
 	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
@@ -370,16 +384,13 @@ static void test_engine_local_made_image_removed_on_failure(void **state)
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(rmdir(seqmap), 0);
 	e = make(true);
-	engine_get_stats(e, &st);
-	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
-	assert_int_equal(st.replica[0].dirty_regions, SIZE / 65536);
+	check_full_copy(e, 0);
 	check_resynced(e);
 }
 
-/* A flush whose fdatasync on the disk replica fails with EIO (the fault
- * is injected at the engine's completion seam: the real fsync CQEs come
- * later and find the sub abandoned). */
-static void fail_disk_sync(struct engine *e)
+/* A flush started, done() counting from 0, its fdatasync on the disk
+ * replica issued.  Returns its request. */
+static struct ereq *start_flush(struct engine *e)
 {
 	struct ereq *q;
 
@@ -389,6 +400,16 @@ static void fail_disk_sync(struct engine *e)
 	assert_non_null(q);
 	assert_int_equal(q->op, EOP_FLUSH);
 	assert_int_equal(q->sub[1].state, SUB_ISSUED);
+	return q;
+}
+
+/* A flush whose fdatasync on the disk replica fails with EIO (the fault
+ * is injected at the engine's completion seam: the real fsync CQEs come
+ * later and find the sub abandoned). */
+static void fail_disk_sync(struct engine *e)
+{
+	struct ereq *q = start_flush(e);
+
 	engine_enter(e);
 	engine_sub_done(q, 1, -EIO);
 	engine_leave(e);
@@ -421,9 +442,7 @@ static void test_engine_local_failed_sync_resets_seqs(void **state)
 	struct engine *e;
 
 	(void)state;
-	wipe();
-	e = make(true);
-	write_all(e);
+	e = make_written(make);
 	fail_disk_sync(e);
 	engine_get_stats(e, &st);
 	assert_int_equal(st.replica[1].state, ENGINE_REPLICA_DEGRADED);
@@ -456,22 +475,14 @@ void __wrap_engine_local_cqe(struct engine *e, struct ereq *q,
  * seqs must be reset before its resync, or they keep vouching for them. */
 static void test_engine_local_abandoned_failed_sync_resets_seqs(void **state)
 {
-	struct ereq *q;
 	struct engine *e;
 	int spins = 0;
 
 	(void)state;
-	wipe();
-	e = make(true);
-	write_all(e);
+	e = make_written(make);
 	drop_disk_writes();
-	ndone = nfail = 0;
 	fail_disk_flush_cqes = true;
-	assert_int_equal(engine_flush(e, done, NULL), 0);
-	q = e->tail;
-	assert_non_null(q);
-	assert_int_equal(q->op, EOP_FLUSH);
-	assert_int_equal(q->sub[1].state, SUB_ISSUED);
+	start_flush(e);
 	engine_enter(e);
 	engine_replica_fail(&e->repl[1], -ETIMEDOUT, "test: flush timeout");
 	engine_leave(e);
@@ -488,20 +499,15 @@ static void test_engine_local_abandoned_failed_sync_resets_seqs(void **state)
  * sync is on record, and the next open resets the seqs. */
 static void test_engine_local_seqs_reset_after_restart(void **state)
 {
-	struct engine_stats st;
 	struct engine *e;
 
 	(void)state;
-	wipe();
-	e = make(true);
-	write_all(e);
+	e = make_written(make);
 	fail_disk_sync(e);
 	engine_destroy(e);
 	drop_disk_writes();
 	e = make(false);
-	engine_get_stats(e, &st);
-	assert_int_not_equal(st.replica[1].state, ENGINE_REPLICA_IN_SYNC);
-	assert_int_equal(st.replica[1].dirty_regions, SIZE / 65536);
+	check_full_copy(e, 1);
 	check_resynced(e);
 }
 
@@ -547,19 +553,25 @@ int __wrap_engine_remote_submit(struct erepl *r, struct ereq *q)
 /* The volume on a remote replica (index 0, "far") and the disk one. */
 static struct engine *make_far(bool create)
 {
-	struct engine_opts o = {
-		.name = "loc", .size = SIZE, .ack = ENGINE_ACK_ALL,
-		.nr_replicas = 2, .state_dir = disk_dir, .create = create,
-		.min_in_sync = 1,
-	};
+	struct engine_opts o;
 	struct engine *e;
 
+	opts_init(&o, create);
+	o.min_in_sync = 1;
 	o.replicas[0].zone = "far";
+	o.replicas[0].path = NULL;
 	o.replicas[0].addr = "127.0.0.1:1";
-	o.replicas[1].zone = "disk";
-	o.replicas[1].path = disk_img;
 	assert_int_equal(engine_create(loop, &o, &e), 0);
 	return e;
+}
+
+/* The wiped remote is copied in full, its missed map saying all of it
+ * was written; e is destroyed. */
+static void check_far_copied_in_full(struct engine *e)
+{
+	check_full_copy(e, 0);
+	assert_int_equal(dirtymap_count(e->repl[0].missed), SIZE / 65536);
+	engine_destroy(e);
 }
 
 /* The disk replica's sync failed, and at the restart its seqs are reset
@@ -569,21 +581,14 @@ static struct engine *make_far(bool create)
  * taken for in sync (every read from it would return zeroes). */
 static void test_engine_local_reset_seqs_still_say_written(void **state)
 {
-	struct engine_stats st;
 	struct engine *e;
 
 	(void)state;
-	wipe();
-	e = make_far(true);
-	write_all(e);
+	e = make_written(make_far);
 	fail_disk_sync(e);
 	engine_destroy(e);
 	e = make_far(false);
-	engine_get_stats(e, &st);
-	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
-	assert_int_equal(st.replica[0].dirty_regions, SIZE / 65536);
-	assert_int_equal(dirtymap_count(e->repl[0].missed), SIZE / 65536);
-	engine_destroy(e);
+	check_far_copied_in_full(e);
 }
 
 /* The same when the disk replica's image is made anew (a replaced disk)
@@ -591,21 +596,14 @@ static void test_engine_local_reset_seqs_still_say_written(void **state)
  * before the remote's HELLO is judged. */
 static void test_engine_local_new_image_still_says_written(void **state)
 {
-	struct engine_stats st;
 	struct engine *e;
 
 	(void)state;
-	wipe();
-	e = make_far(true);
-	write_all(e);
+	e = make_written(make_far);
 	engine_destroy(e);
 	assert_int_equal(unlink(disk_img), 0);
 	e = make_far(true);
-	engine_get_stats(e, &st);
-	assert_int_not_equal(st.replica[0].state, ENGINE_REPLICA_IN_SYNC);
-	assert_int_equal(st.replica[0].dirty_regions, SIZE / 65536);
-	assert_int_equal(dirtymap_count(e->repl[0].missed), SIZE / 65536);
-	engine_destroy(e);
+	check_far_copied_in_full(e);
 }
 
 static int setup(void **state)

@@ -418,14 +418,14 @@ static void test_replica_vol_close_clean(void **state)
 	assert_int_equal(meta_state(f), REPL_STATE_CLEAN);
 }
 
-/* No SQE at all for the close's syncs: nothing failed, so the server's
- * tick starts them again, and the volume is then recorded clean. */
-static void test_replica_vol_close_no_sqe_retried(void **state)
+/* A close whose syncs got only sqes SQEs (0 or 1 of the 2) and none
+ * failed: the volume stays, and the server's tick syncs it again and
+ * records it clean rather than leaving it dirty. */
+static void check_close_retried(struct fixture *f, int sqes)
 {
-	struct fixture *f = *state;
 	struct rvol *v = open_vol(f);
 
-	close_vol(f, v, 0);
+	close_vol(f, v, sqes);
 	assert_int_equal(f->r->nvols, 1);
 	assert_int_equal(v->sync_failed, 0);
 	tick_later(f);
@@ -434,20 +434,18 @@ static void test_replica_vol_close_no_sqe_retried(void **state)
 	assert_int_equal(meta_state(f), REPL_STATE_CLEAN);
 }
 
+/* No SQE at all for the close's syncs: nothing failed, so the server's
+ * tick starts them again, and the volume is then recorded clean. */
+static void test_replica_vol_close_no_sqe_retried(void **state)
+{
+	check_close_retried(*state, 0);
+}
+
 /* An SQE for the first sync only: it completes, the second never ran,
  * and the tick syncs both again rather than leaving the volume dirty. */
 static void test_replica_vol_close_half_submitted_retried(void **state)
 {
-	struct fixture *f = *state;
-	struct rvol *v = open_vol(f);
-
-	close_vol(f, v, 1);
-	assert_int_equal(f->r->nvols, 1);
-	assert_int_equal(v->sync_failed, 0);
-	tick_later(f);
-	assert_int_equal(f->r->nvols, 0);
-	assert_false(f->r->unclean);
-	assert_int_equal(meta_state(f), REPL_STATE_CLEAN);
+	check_close_retried(*state, 1);
 }
 
 /* Used again before the retry is due: the retry is dropped, and the
@@ -468,16 +466,16 @@ static void test_replica_vol_close_no_sqe_reopened(void **state)
 	assert_int_equal(meta_state(f), REPL_STATE_CLEAN);
 }
 
-/* A sync that fails (EIO) is not retried: the volume stays, recorded
- * sync-failed, and the server will not claim a clean stop. */
-static void test_replica_vol_close_sync_eio_not_retried(void **state)
+/* A close whose syncs got sqes SQEs (-1: all they asked for) and whose
+ * syncs that ran failed with EIO: nothing is retried, by two ticks, and
+ * the volume stays, recorded sync-failed.  Returns the volume. */
+static struct rvol *check_close_eio_not_retried(struct fixture *f, int sqes)
 {
-	struct fixture *f = *state;
 	unsigned int vsyncs;
 	struct rvol *v = open_vol(f);
 
 	f->vsync_res = -EIO;
-	close_vol(f, v, -1);
+	close_vol(f, v, sqes);
 	f->vsync_res = 0;
 	assert_int_equal(v->sync_failed, EIO);
 	vsyncs = f->vsyncs;
@@ -485,32 +483,26 @@ static void test_replica_vol_close_sync_eio_not_retried(void **state)
 	tick_later(f);
 	assert_int_equal(f->r->nvols, 1);
 	assert_true(f->r->unclean);
-	assert_int_equal(v->state, REPL_STATE_SYNC_FAILED);
 	assert_int_equal(meta_state(f), REPL_STATE_SYNC_FAILED);
 	assert_int_equal(f->vsyncs, vsyncs);
 	assert_int_equal(v->sync_pending, 0);
+	return v;
+}
+
+/* A sync that fails (EIO) is not retried: the volume stays, recorded
+ * sync-failed, and the server will not claim a clean stop. */
+static void test_replica_vol_close_sync_eio_not_retried(void **state)
+{
+	struct rvol *v = check_close_eio_not_retried(*state, -1);
+
+	assert_int_equal(v->state, REPL_STATE_SYNC_FAILED);
 }
 
 /* Half submitted, and the half that ran failed: a real failure wins
  * over the missing SQE, so nothing is retried either. */
 static void test_replica_vol_close_half_submitted_eio_not_retried(void **state)
 {
-	struct fixture *f = *state;
-	unsigned int vsyncs;
-	struct rvol *v = open_vol(f);
-
-	f->vsync_res = -EIO;
-	close_vol(f, v, 1);
-	f->vsync_res = 0;
-	assert_int_equal(v->sync_failed, EIO);
-	vsyncs = f->vsyncs;
-	tick_later(f);
-	tick_later(f);
-	assert_int_equal(f->r->nvols, 1);
-	assert_true(f->r->unclean);
-	assert_int_equal(meta_state(f), REPL_STATE_SYNC_FAILED);
-	assert_int_equal(f->vsyncs, vsyncs);
-	assert_int_equal(v->sync_pending, 0);
+	check_close_eio_not_retried(*state, 1);
 }
 
 /* SQEs for both syncs, none for the record saying clean: its write fails
