@@ -24,26 +24,7 @@ set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/engine.sh"
 . "$TAPESTRY_ROOT/tests/integration/lib/slowfs.sh"
 
-command -v jq > /dev/null || { echo "SKIP: no jq"; exit 77; }
-
-BV_PID=
-# The server (which holds files on the slow disk) goes before the disk.
-cleanup() {
-	[ -z "$BV_PID" ] || { kill -9 "$BV_PID" 2>/dev/null; wait "$BV_PID" 2>/dev/null; }
-	cluster_kill 2 2>/dev/null
-	slowfs_stop
-	cluster_cleanup
-}
-cluster_init
-trap cleanup EXIT
-slowfs_start
-
-cluster_data() {
-	if [ "$1" = 2 ]; then echo "$SLOWFS_MNT/z2"; else echo "$CLUSTER_DIR/z$1/data"; fi
-}
-cluster_img() { echo "$(cluster_data "$1")/$2.img"; }
-CLUSTER_SERVER_ARGS="--io buffered"
-cluster_start 2 || fail "cluster did not start"
+engine_disk_cluster slowfs 2
 d=$CLUSTER_DIR
 v=v
 size=8M
