@@ -85,7 +85,7 @@ lose_claimed() {
 #                   to the server for 1.5 s before it is restarted.
 #   IO: zone 2's server's image I/O (--io).
 round() {
-	local v=$1 mode=$2 lose=${4:-} rc z
+	local v=$1 mode=$2 lose=${4:-} z
 	rm -rf "$d/state"
 	CLUSTER_SERVER_ARGS="--io $3"
 	# a fresh file system, with no trace of an earlier round's errors
@@ -121,10 +121,7 @@ round() {
 	cluster_restart 2 || fail "zone 2 did not restart"
 	cluster_proxy 2 refuse off > /dev/null || fail "proxy refuse off"
 
-	wait "$BV_PID"
-	rc=$?
-	BV_PID=
-	[ $rc -eq 0 ] || { cat "$d/$v.err" >&2; fail "$v: bench-volume failed ($rc)"; }
+	engine_bv_wait "$d/$v.err" "$v"
 	grep -h 'in sync: resynced' "$d/$v.err" | tail -1
 	for z in 1 2; do
 		bv --size $size --check-log "$d/$v.log" \

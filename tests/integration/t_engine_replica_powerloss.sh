@@ -60,10 +60,7 @@ mount -t ext2 "$FAILDISK_LOOP" "$FAILDISK_MNT" || fail "cannot mount zone 2's di
 echo "zone 2 lost its page cache; its server restarts"
 cluster_restart 2 || fail "zone 2 did not restart"
 
-wait "$BV_PID"
-rc=$?
-BV_PID=
-[ $rc -eq 0 ] || { cat "$d/$v.err" >&2; fail "bench-volume failed ($rc)"; }
+engine_bv_wait "$d/$v.err"
 grep -h 'z2' "$d/$v.err" | grep -v 'progress' | tail -4
 out=
 for z in 1 2 3; do

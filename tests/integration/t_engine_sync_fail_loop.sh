@@ -77,19 +77,12 @@ c1=$(copies)
 cluster_restart 2 || fail "zone 2 did not restart"
 echo "zone 2's server restarted (seqs reset)"
 
-wait "$BV_PID"
-rc=$?
-BV_PID=
-[ $rc -eq 0 ] || { cat "$d/$v.err" >&2; fail "bench-volume failed ($rc)"; }
+engine_bv_wait "$d/$v.err"
 after=$(($(copies) - c1))
 echo "after the restart: $after full copies of zone 2"
 [ "$after" -eq 1 ] ||
 	fail "zone 2 was copied in full $after times after its restart, not once"
 [ "$(meta_state)" = dirty ] || [ "$(meta_state)" = clean ] ||
 	fail "zone 2's record after a finished full copy: $(meta_state)"
-for z in 1 2; do
-	bv --size $size --check-log "$d/$v.log" \
-		--image "$(cluster_img $z "$v")" ||
-		fail "zone $z's image lacks acked writes"
-done
+engine_check_images "$v" $size 1 2
 echo "PASS: $loop full copies while the failed server ran on, $after after its restart"

@@ -110,13 +110,6 @@ echo "after the blip: $again of $regions regions resynced"
 [ "$(grep -c 'replica z2 reports a failed sync' "$d/$v.err")" -eq "$f0" ] ||
 	fail "zone 2 still reported a failed sync: $(grep 'z2' "$d/$v.err")"
 
-wait "$BV_PID"
-rc=$?
-BV_PID=
-[ $rc -eq 0 ] || { cat "$d/$v.err" >&2; fail "bench-volume failed ($rc)"; }
-for z in 1 2; do
-	bv --size $size --check-log "$d/$v.log" \
-		--image "$(cluster_img $z "$v")" ||
-		fail "zone $z's image lacks acked writes"
-done
+engine_bv_wait "$d/$v.err"
+engine_check_images "$v" $size 1 2
 echo "PASS: a replica whose sync failed was copied in full once; a blip after resynced $again regions"

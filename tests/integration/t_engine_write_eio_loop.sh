@@ -63,13 +63,6 @@ slowfs_eio 0 0
 cluster_restart 2 || fail "zone 2 did not restart"
 echo "disk healed, zone 2's server restarted"
 
-wait "$BV_PID"
-rc=$?
-BV_PID=
-[ $rc -eq 0 ] || { cat "$d/$v.err" >&2; fail "bench-volume failed ($rc)"; }
-for z in 1 2; do
-	bv --size $size --check-log "$d/$v.log" \
-		--image "$(cluster_img $z "$v")" ||
-		fail "zone $z's image lacks acked writes"
-done
+engine_bv_wait "$d/$v.err"
+engine_check_images "$v" $size 1 2
 echo "PASS: $loop full copies while the failing server ran on"

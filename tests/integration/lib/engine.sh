@@ -14,6 +14,8 @@
 #   engine_disk_cluster DISK N [ARGS...]
 #                         zones 1..N with zone 2's data on a failing disk,
 #                         and the EXIT trap that takes it all down (below)
+#   engine_bv_wait ERR [WHO]   wait for $BV_PID; fail unless it exited 0
+#   engine_check_images VOL SIZE ZONES...   each image holds every acked write
 #   now_ns                CLOCK_REALTIME in ns (what bench-volume logs)
 #   jget FILE FILTER      jq -r FILTER FILE
 #   fail MSG              print MSG (and cluster logs) and exit 1
@@ -145,4 +147,28 @@ engine_disk_cleanup() {
 	cluster_kill 2 2>/dev/null
 	"${ENGINE_DISK}_stop"
 	cluster_cleanup
+}
+
+# engine_bv_wait ERR [WHO]: wait for the bench-volume in $BV_PID and empty
+# BV_PID (the EXIT trap has nothing left to kill).  Calls fail, after
+# printing ERR (its stderr), unless it exited 0; the message starts
+# "WHO: " when WHO is given.
+engine_bv_wait() {
+	local rc=0
+	wait "$BV_PID" || rc=$?
+	BV_PID=
+	[ $rc -eq 0 ] || { cat "$1" >&2; fail "${2:+$2: }bench-volume failed ($rc)"; }
+}
+
+# engine_check_images VOL SIZE ZONES...: calls fail unless each zone's
+# image of volume VOL (SIZE) holds every write acked in its bench-volume
+# log, $CLUSTER_DIR/VOL.log.
+engine_check_images() {
+	local v=$1 size=$2 z
+	shift 2
+	for z in "$@"; do
+		bv --size "$size" --check-log "$CLUSTER_DIR/$v.log" \
+			--image "$(cluster_img "$z" "$v")" ||
+			fail "zone $z's image lacks acked writes"
+	done
 }
