@@ -48,28 +48,9 @@ set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/engine.sh"
 . "$TAPESTRY_ROOT/tests/integration/lib/faildisk.sh"
 
-command -v jq > /dev/null || { echo "SKIP: no jq"; exit 77; }
-
-BV_PID=
-cleanup() {
-	[ -z "$BV_PID" ] || { kill -9 "$BV_PID" 2>/dev/null; wait "$BV_PID" 2>/dev/null; }
-	cluster_kill 2 2>/dev/null
-	faildisk_stop
-	cluster_cleanup
-}
-cluster_init
-trap cleanup EXIT
-FAILDISK_SIZE=256M faildisk_start
+FAILDISK_SIZE=256M engine_disk_cluster faildisk 2 --proxy
 W=$CLUSTER_DIR/eio
 mkdir -p "$W"
-
-cluster_data() {
-	if [ "$1" = 2 ]; then echo "$FAILDISK_MNT/z2"; else echo "$CLUSTER_DIR/z$1/data"; fi
-}
-cluster_img() { echo "$(cluster_data "$1")/$2.img"; }
-CLUSTER_SERVER_ARGS="--io buffered"	# restarts too
-cluster_start 2 --proxy ||
-	fail "cluster did not start"
 d=$CLUSTER_DIR
 size=64M
 
@@ -104,7 +85,7 @@ lose_claimed() {
 #                   to the server for 1.5 s before it is restarted.
 #   IO: zone 2's server's image I/O (--io).
 round() {
-	local v=$1 mode=$2 lose=${4:-} rc z
+	local v=$1 mode=$2 lose=${4:-} z
 	rm -rf "$d/state"
 	CLUSTER_SERVER_ARGS="--io $3"
 	# a fresh file system, with no trace of an earlier round's errors
@@ -140,10 +121,7 @@ round() {
 	cluster_restart 2 || fail "zone 2 did not restart"
 	cluster_proxy 2 refuse off > /dev/null || fail "proxy refuse off"
 
-	wait "$BV_PID"
-	rc=$?
-	BV_PID=
-	[ $rc -eq 0 ] || { cat "$d/$v.err" >&2; fail "$v: bench-volume failed ($rc)"; }
+	engine_bv_wait "$d/$v.err" "$v"
 	grep -h 'in sync: resynced' "$d/$v.err" | tail -1
 	for z in 1 2; do
 		bv --size $size --check-log "$d/$v.log" \

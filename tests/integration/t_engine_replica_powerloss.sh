@@ -29,25 +29,7 @@ set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/engine.sh"
 . "$TAPESTRY_ROOT/tests/integration/lib/faildisk.sh"
 
-command -v jq > /dev/null || { echo "SKIP: no jq"; exit 77; }
-
-BV_PID=
-cleanup() {
-	[ -z "$BV_PID" ] || { kill -9 "$BV_PID" 2>/dev/null; wait "$BV_PID" 2>/dev/null; }
-	cluster_kill 2 2>/dev/null
-	faildisk_stop
-	cluster_cleanup
-}
-cluster_init
-trap cleanup EXIT
-FAILDISK_SIZE=128M faildisk_start
-
-cluster_data() {
-	if [ "$1" = 2 ]; then echo "$FAILDISK_MNT/z2"; else echo "$CLUSTER_DIR/z$1/data"; fi
-}
-cluster_img() { echo "$(cluster_data "$1")/$2.img"; }
-CLUSTER_SERVER_ARGS="--io buffered"
-cluster_start 3 || fail "cluster did not start"
+FAILDISK_SIZE=128M engine_disk_cluster faildisk 3
 d=$CLUSTER_DIR
 v=v
 size=32M
@@ -78,10 +60,7 @@ mount -t ext2 "$FAILDISK_LOOP" "$FAILDISK_MNT" || fail "cannot mount zone 2's di
 echo "zone 2 lost its page cache; its server restarts"
 cluster_restart 2 || fail "zone 2 did not restart"
 
-wait "$BV_PID"
-rc=$?
-BV_PID=
-[ $rc -eq 0 ] || { cat "$d/$v.err" >&2; fail "bench-volume failed ($rc)"; }
+engine_bv_wait "$d/$v.err"
 grep -h 'z2' "$d/$v.err" | grep -v 'progress' | tail -4
 out=
 for z in 1 2 3; do

@@ -25,25 +25,7 @@ set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/engine.sh"
 . "$TAPESTRY_ROOT/tests/integration/lib/faildisk.sh"
 
-command -v jq > /dev/null || { echo "SKIP: no jq"; exit 77; }
-
-BV_PID=
-cleanup() {
-	[ -z "$BV_PID" ] || { kill -9 "$BV_PID" 2>/dev/null; wait "$BV_PID" 2>/dev/null; }
-	cluster_kill 2 2>/dev/null
-	faildisk_stop
-	cluster_cleanup
-}
-cluster_init
-trap cleanup EXIT
-faildisk_start
-
-cluster_data() {
-	if [ "$1" = 2 ]; then echo "$FAILDISK_MNT/z2"; else echo "$CLUSTER_DIR/z$1/data"; fi
-}
-cluster_img() { echo "$(cluster_data "$1")/$2.img"; }
-CLUSTER_SERVER_ARGS="--io buffered"
-cluster_start 2 || fail "cluster did not start"
+engine_disk_cluster faildisk 2
 d=$CLUSTER_DIR
 v=v
 size=8M
@@ -95,19 +77,12 @@ c1=$(copies)
 cluster_restart 2 || fail "zone 2 did not restart"
 echo "zone 2's server restarted (seqs reset)"
 
-wait "$BV_PID"
-rc=$?
-BV_PID=
-[ $rc -eq 0 ] || { cat "$d/$v.err" >&2; fail "bench-volume failed ($rc)"; }
+engine_bv_wait "$d/$v.err"
 after=$(($(copies) - c1))
 echo "after the restart: $after full copies of zone 2"
 [ "$after" -eq 1 ] ||
 	fail "zone 2 was copied in full $after times after its restart, not once"
 [ "$(meta_state)" = dirty ] || [ "$(meta_state)" = clean ] ||
 	fail "zone 2's record after a finished full copy: $(meta_state)"
-for z in 1 2; do
-	bv --size $size --check-log "$d/$v.log" \
-		--image "$(cluster_img $z "$v")" ||
-		fail "zone $z's image lacks acked writes"
-done
+engine_check_images "$v" $size 1 2
 echo "PASS: $loop full copies while the failed server ran on, $after after its restart"

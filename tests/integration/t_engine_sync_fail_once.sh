@@ -23,25 +23,7 @@ set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/engine.sh"
 . "$TAPESTRY_ROOT/tests/integration/lib/faildisk.sh"
 
-command -v jq > /dev/null || { echo "SKIP: no jq"; exit 77; }
-
-BV_PID=
-cleanup() {
-	[ -z "$BV_PID" ] || { kill -9 "$BV_PID" 2>/dev/null; wait "$BV_PID" 2>/dev/null; }
-	cluster_kill 2 2>/dev/null
-	faildisk_stop
-	cluster_cleanup
-}
-cluster_init
-trap cleanup EXIT
-FAILDISK_SIZE=128M faildisk_start
-
-cluster_data() {
-	if [ "$1" = 2 ]; then echo "$FAILDISK_MNT/z2"; else echo "$CLUSTER_DIR/z$1/data"; fi
-}
-cluster_img() { echo "$(cluster_data "$1")/$2.img"; }
-CLUSTER_SERVER_ARGS="--io buffered"
-cluster_start 2 --proxy || fail "cluster did not start"
+FAILDISK_SIZE=128M engine_disk_cluster faildisk 2 --proxy
 d=$CLUSTER_DIR
 v=v
 size=32M
@@ -128,13 +110,6 @@ echo "after the blip: $again of $regions regions resynced"
 [ "$(grep -c 'replica z2 reports a failed sync' "$d/$v.err")" -eq "$f0" ] ||
 	fail "zone 2 still reported a failed sync: $(grep 'z2' "$d/$v.err")"
 
-wait "$BV_PID"
-rc=$?
-BV_PID=
-[ $rc -eq 0 ] || { cat "$d/$v.err" >&2; fail "bench-volume failed ($rc)"; }
-for z in 1 2; do
-	bv --size $size --check-log "$d/$v.log" \
-		--image "$(cluster_img $z "$v")" ||
-		fail "zone $z's image lacks acked writes"
-done
+engine_bv_wait "$d/$v.err"
+engine_check_images "$v" $size 1 2
 echo "PASS: a replica whose sync failed was copied in full once; a blip after resynced $again regions"

@@ -24,26 +24,7 @@ set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/engine.sh"
 . "$TAPESTRY_ROOT/tests/integration/lib/slowfs.sh"
 
-command -v jq > /dev/null || { echo "SKIP: no jq"; exit 77; }
-
-BV_PID=
-# The server (which holds files on the slow disk) goes before the disk.
-cleanup() {
-	[ -z "$BV_PID" ] || { kill -9 "$BV_PID" 2>/dev/null; wait "$BV_PID" 2>/dev/null; }
-	cluster_kill 2 2>/dev/null
-	slowfs_stop
-	cluster_cleanup
-}
-cluster_init
-trap cleanup EXIT
-slowfs_start
-
-cluster_data() {
-	if [ "$1" = 2 ]; then echo "$SLOWFS_MNT/z2"; else echo "$CLUSTER_DIR/z$1/data"; fi
-}
-cluster_img() { echo "$(cluster_data "$1")/$2.img"; }
-CLUSTER_SERVER_ARGS="--io buffered"
-cluster_start 2 || fail "cluster did not start"
+engine_disk_cluster slowfs 2
 d=$CLUSTER_DIR
 v=v
 size=8M
@@ -82,13 +63,6 @@ slowfs_eio 0 0
 cluster_restart 2 || fail "zone 2 did not restart"
 echo "disk healed, zone 2's server restarted"
 
-wait "$BV_PID"
-rc=$?
-BV_PID=
-[ $rc -eq 0 ] || { cat "$d/$v.err" >&2; fail "bench-volume failed ($rc)"; }
-for z in 1 2; do
-	bv --size $size --check-log "$d/$v.log" \
-		--image "$(cluster_img $z "$v")" ||
-		fail "zone $z's image lacks acked writes"
-done
+engine_bv_wait "$d/$v.err"
+engine_check_images "$v" $size 1 2
 echo "PASS: $loop full copies while the failing server ran on"

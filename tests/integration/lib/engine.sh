@@ -11,6 +11,11 @@
 #                         their own --zone-registry.
 #   engine_vol_args NAME SIZE ZONES...   volume options for zones 1..N
 #   engine_death_ack ...  time from a replica's death to the next ack (below)
+#   engine_disk_cluster DISK N [ARGS...]
+#                         zones 1..N with zone 2's data on a failing disk,
+#                         and the EXIT trap that takes it all down (below)
+#   engine_bv_wait ERR [WHO]   wait for $BV_PID; fail unless it exited 0
+#   engine_check_images VOL SIZE ZONES...   each image holds every acked write
 #   now_ns                CLOCK_REALTIME in ns (what bench-volume logs)
 #   jget FILE FILTER      jq -r FILTER FILE
 #   fail MSG              print MSG (and cluster logs) and exit 1
@@ -95,4 +100,75 @@ engine_death_ack() {
 	[ "$first" != 0 ] || fail "$name: no write acked after the fault"
 	# shellcheck disable=SC2034 # the result, for the caller
 	DEATH_MS=$(( (first - t) / 1000000 ))
+}
+
+# engine_disk_cluster DISK N [ARGS...]: the setup of the tests whose zone
+# 2 keeps its data on a disk that fails.  DISK is faildisk or slowfs; the
+# test sources its lib (lib/faildisk.sh, lib/slowfs.sh), and may size a
+# faildisk with FAILDISK_SIZE=... on this call.  Skips the test (77)
+# without jq or without what the disk needs.  Makes the cluster's dir,
+# mounts the disk, points zone 2's data dir at it (cluster_data and
+# cluster_img: $ENGINE_DISK_MNT/z2), sets CLUSTER_SERVER_ARGS to
+# "--io buffered" (restarts keep it unless the test changes it) and
+# starts zones 1..N with cluster_start N ARGS; calls fail if they do not
+# start.  Sets BV_PID empty: the test puts bench-volume's pid there.
+# The EXIT trap it installs (engine_disk_cleanup) kills, in this order,
+# bench-volume (-9), zone 2's server (it holds files on the disk), then
+# unmounts and stops the disk, then cluster_cleanup the rest.
+engine_disk_cluster() {
+	local disk=$1 n=$2
+	shift 2
+	case $disk in
+	faildisk|slowfs) ;;
+	*) echo "engine_disk_cluster: no disk \"$disk\"" >&2; exit 1 ;;
+	esac
+	command -v jq > /dev/null || { echo "SKIP: no jq"; exit 77; }
+	BV_PID=
+	ENGINE_DISK=$disk
+	cluster_init
+	trap engine_disk_cleanup EXIT
+	"${disk}_start"
+	if [ "$disk" = faildisk ]; then ENGINE_DISK_MNT=$FAILDISK_MNT
+	else ENGINE_DISK_MNT=$SLOWFS_MNT; fi
+	# shellcheck disable=SC2317 # called by cluster.sh and the test
+	cluster_data() {
+		if [ "$1" = 2 ]; then echo "$ENGINE_DISK_MNT/z2"
+		else echo "$CLUSTER_DIR/z$1/data"; fi
+	}
+	# shellcheck disable=SC2317
+	cluster_img() { echo "$(cluster_data "$1")/$2.img"; }
+	# shellcheck disable=SC2034 # read by cluster_start, cluster_restart
+	CLUSTER_SERVER_ARGS="--io buffered"
+	cluster_start "$n" "$@" || fail "cluster did not start"
+}
+
+engine_disk_cleanup() {
+	[ -z "$BV_PID" ] || { kill -9 "$BV_PID" 2>/dev/null; wait "$BV_PID" 2>/dev/null; }
+	cluster_kill 2 2>/dev/null
+	"${ENGINE_DISK}_stop"
+	cluster_cleanup
+}
+
+# engine_bv_wait ERR [WHO]: wait for the bench-volume in $BV_PID and empty
+# BV_PID (the EXIT trap has nothing left to kill).  Calls fail, after
+# printing ERR (its stderr), unless it exited 0; the message starts
+# "WHO: " when WHO is given.
+engine_bv_wait() {
+	local rc=0
+	wait "$BV_PID" || rc=$?
+	BV_PID=
+	[ $rc -eq 0 ] || { cat "$1" >&2; fail "${2:+$2: }bench-volume failed ($rc)"; }
+}
+
+# engine_check_images VOL SIZE ZONES...: calls fail unless each zone's
+# image of volume VOL (SIZE) holds every write acked in its bench-volume
+# log, $CLUSTER_DIR/VOL.log.
+engine_check_images() {
+	local v=$1 size=$2 z
+	shift 2
+	for z in "$@"; do
+		bv --size "$size" --check-log "$CLUSTER_DIR/$v.log" \
+			--image "$(cluster_img "$z" "$v")" ||
+			fail "zone $z's image lacks acked writes"
+	done
 }
