@@ -79,16 +79,6 @@ static void copy_opts(struct engine *e, const struct engine_opts *o)
 	e->st.fd = -1;
 }
 
-/* No map at path yet: none, or an empty file (an engine killed while
- * making it, or a damaged state dir), which records nothing and must not
- * pass for a clean map. */
-static bool no_map(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) || st.st_size == 0;
-}
-
 /* dirtymap_open(path), saying which file failed and, for a file that is
  * there but not one of this volume's maps, so. */
 static int open_map(const struct engine *e, const char *path, uint64_t nreg,
@@ -119,7 +109,7 @@ static int open_missed(struct engine *e, struct erepl *r, uint64_t nreg)
 			strerror(-err));
 		return err;
 	}
-	fresh = no_map(path);
+	fresh = engine_state_missing(path);
 	if ((err = open_map(e, path, nreg, &r->missed)))
 		return err;
 	if (fresh) {
@@ -151,7 +141,7 @@ static int open_replica(struct engine *e, unsigned int i,
 	hist_reset(&r->hist);
 	snprintf(suffix, sizeof(suffix), "%s.dirty", r->zone);
 	if (!(err = engine_state_path(e, suffix, path, sizeof(path)))) {
-		new_map = no_map(path);
+		new_map = engine_state_missing(path);
 		err = open_map(e, path, nreg, &r->dirty);
 	} else {
 		log_err("%s: dirty map of %s: %s", e->name, r->zone,

@@ -613,6 +613,10 @@ void engine_state_tick(struct engine *e);
 bool engine_state_busy(const struct engine *e);
 int engine_state_path(const struct engine *e, const char *suffix, char *buf,
 		      size_t len);
+/* No state file (map, seqmap) at path yet: none, or an empty one (an
+ * engine killed while making it, or a damaged state dir), which records
+ * nothing and must not pass for a clean one. */
+bool engine_state_missing(const char *path);
 
 /* ---- engine_sync.c ---- */
 

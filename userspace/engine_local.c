@@ -157,15 +157,6 @@ static int reset_after_failed_sync(struct erepl *r)
 	return 0;
 }
 
-/* No seqmap at path: none, or an empty file (an engine killed while
- * making it). */
-static bool no_seqmap(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) || st.st_size == 0;
-}
-
 static int do_open(struct erepl *r)
 {
 	struct engine *e = r->e;
@@ -197,7 +188,7 @@ static int do_open(struct erepl *r)
 	snprintf(suffix, sizeof(suffix), "%s.seqmap", r->zone);
 	if (!l->seq &&
 	    ((err = engine_state_path(e, suffix, path, sizeof(path))) ||
-	     (seqs_lost = no_seqmap(path),
+	     (seqs_lost = engine_state_missing(path),
 	      err = seqmap_open(path, e->size / e->bs, true, &l->seq)))) {
 		log_err("%s: seqmap of %s: %s", e->name, r->zone,
 			strerror(-err));

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +38,13 @@ int engine_state_path(const struct engine *e, const char *suffix, char *buf,
 	int n = snprintf(buf, len, "%s/%s.%s", e->state_dir, e->name, suffix);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+bool engine_state_missing(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) || st.st_size == 0;
 }
 
 /* The record for reservations that reach ESEQ_CHUNK seqs and EEPOCH_CHUNK
@@ -58,13 +66,15 @@ static void fill(struct engine *e, struct estate_disk *d)
  * activity log is made only after the first record is durable.  Starting
  * afresh would hand out seqs the replicas may hold already, and a resync
  * (newer blocks only) would then leave a stale replica stale, in sync.
- * Returns -EIO then, else 0. */
+ * Returns -EIO then, else 0 (or -errno if the log's path cannot be made). */
 static int lost(const struct engine *e, const char *path)
 {
 	char actlog[4096];
+	int err = engine_state_path(e, "actlog", actlog, sizeof(actlog));
 
-	if (engine_state_path(e, "actlog", actlog, sizeof(actlog)) ||
-	    access(actlog, F_OK))
+	if (err)
+		return err;
+	if (access(actlog, F_OK))
 		return 0;
 	log_err("%s: %s is empty or missing, but the volume's activity log "
 		"%s is there: its seq reservation is lost, and new seqs could "

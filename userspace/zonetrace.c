@@ -393,7 +393,7 @@ int zonetrace_peer_parse(const char *addr, struct zone_peer *out)
 
 /* Add delta (1 or -1) to p's registrations in r->refs.  For 1: 0 or
  * -errno.  For -1: the registrations left (0: forget the peer, its count
- * is gone too).  A registry from before zone_peer_refs, or a peer
+ * is gone too), or -errno (nothing changed).  A registry from before zone_peer_refs, or a peer
  * registered before it was there, counts as one registration. */
 static int peer_ref(const struct registry *r, const struct zone_peer *p,
 		    int delta)
@@ -405,11 +405,15 @@ static int peer_ref(const struct registry *r, const struct zone_peer *p,
 	if (bpf_map_lookup_elem(r->refs, p, &n))
 		n = 0;
 	if (delta < 0) {
-		if (n > 1 && !bpf_map_update_elem(r->refs, p, &(__u32){ n - 1 },
-						  BPF_ANY))
-			return (int)(n - 1);
-		bpf_map_delete_elem(r->refs, p);
-		return 0;
+		if (n <= 1) {
+			bpf_map_delete_elem(r->refs, p);
+			return 0;
+		}
+		/* Others still hold it: failing to count this one out must
+		 * not forget the peer under them. */
+		if (bpf_map_update_elem(r->refs, p, &(__u32){ n - 1 }, BPF_ANY))
+			return -errno;
+		return (int)(n - 1);
 	}
 	n++;
 	if (bpf_map_update_elem(r->refs, p, &n, BPF_ANY))
@@ -451,7 +455,7 @@ int zonetrace_peer_unregister(const char *pin_root, const char *addr)
 	struct zone_peer p;
 	struct registry r;
 	bool made;
-	int err, lock;
+	int err, lock, left;
 	__u32 v;
 
 	err = zonetrace_peer_parse(addr, &p);
@@ -466,8 +470,8 @@ int zonetrace_peer_unregister(const char *pin_root, const char *addr)
 	if (!err) {
 		if (bpf_map_lookup_elem(r.peers, &p, &v))
 			err = -errno;
-		else if (peer_ref(&r, &p, -1) > 0)
-			err = 0;	/* another registration holds it */
+		else if ((left = peer_ref(&r, &p, -1)) != 0)
+			err = left < 0 ? left : 0;	/* >0: another holds it */
 		else if (bpf_map_delete_elem(r.peers, &p))
 			err = -errno;
 		registry_close(&r);
