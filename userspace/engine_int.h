@@ -173,6 +173,15 @@ struct eresync {
 	uint64_t started, completed;	/* counts, for stats and tests */
 };
 
+/* A bitmap of regions that knows where its set bits may be, so that
+ * emptying it costs what was set, not the volume's size: w holds a bit
+ * per region, sum a bit per word of w that may be non-zero, and
+ * [lo, hi) the words of sum that may be.  Empty when lo >= hi. */
+struct eubits {
+	uint64_t *w, *sum;
+	uint64_t lo, hi;
+};
+
 /* A remote replica's writes that its server may hold only in its page
  * cache (engine_unsync.c): regions written there since the start of its
  * last good FLUSH.  old: sent before the tracked flush (the one FLUSH
@@ -180,12 +189,15 @@ struct eresync {
  * acked us.  In memory only: the engine's own crash loses it (as it
  * loses the activity log's last moments). */
 struct eunsync {
-	uint64_t *old, *cur;
-	uint64_t words;
+	struct eubits old, cur;
+	uint64_t words;		/* of each w */
+	uint64_t sumwords;	/* of each sum */
 	uint64_t flush_tag;	/* the tracked flush's frame tag */
 	bool tracking;		/* a tracked flush is out */
 	bool flushed;		/* a tracked flush succeeded in this run */
 	uint64_t acked;
+	uint64_t visited;	/* words read to move or clear bits: a count
+				 * for tests */
 };
 
 struct erepl {

@@ -92,9 +92,9 @@ static void test_engine_remote_connect_near_full_sq(void **state)
 	free(e);
 }
 
-/* A hand-built engine of 16 regions with one remote replica whose dirty
- * and missed maps are real files in dir. */
-static struct engine *unsync_engine(char *dir)
+/* A hand-built engine of nregions regions with one remote replica whose
+ * dirty and missed maps are real files in dir. */
+static struct engine *unsync_engine_n(char *dir, uint64_t nregions)
 {
 	char path[PATH_MAX];
 	struct engine *e = calloc(1, sizeof(*e));
@@ -103,18 +103,24 @@ static struct engine *unsync_engine(char *dir)
 	assert_non_null(e);
 	assert_non_null(mkdtemp(dir));
 	strcpy(e->name, "vol");
-	e->size = 16ULL * EREGION;
+	e->size = nregions * EREGION;
 	e->bs = 4096;
 	r = &e->repl[0];
 	r->e = e;
 	strcpy(r->zone, "z2");
 	snprintf(path, sizeof(path), "%s/dirty", dir);
-	assert_int_equal(dirtymap_open(path, 16, EREGION, true, &r->dirty), 0);
+	assert_int_equal(dirtymap_open(path, nregions, EREGION, true,
+				       &r->dirty), 0);
 	snprintf(path, sizeof(path), "%s/missed", dir);
-	assert_int_equal(dirtymap_open(path, 16, EREGION, true, &r->missed),
-			 0);
+	assert_int_equal(dirtymap_open(path, nregions, EREGION, true,
+				       &r->missed), 0);
 	assert_int_equal(engine_unsync_init(&r->unsync, e->size), 0);
 	return e;
+}
+
+static struct engine *unsync_engine(char *dir)
+{
+	return unsync_engine_n(dir, 16);
 }
 
 static void unsync_engine_free(struct engine *e, const char *dir)
@@ -216,6 +222,98 @@ static void test_engine_remote_failed_flush_clears_nothing(void **state)
 	unsync_engine_free(e, dir);
 }
 
+/* A FLUSH costs what was written since the last one, not the volume's
+ * size: on 1 TiB (2^24 regions, 2^18 words per bitmap) three small
+ * writes far apart, a flush sent and its good reply read a few words.
+ * A bitmap walk of the whole volume read 3 * 2^18. */
+static void test_engine_remote_flush_costs_what_was_written(void **state)
+{
+	struct eunsync u;
+	uint64_t tib = 1ULL << 40;
+
+	(void)state;
+	assert_int_equal(engine_unsync_init(&u, tib), 0);
+	assert_int_equal(u.words, 1ULL << 18);
+	engine_unsync_write(&u, 0, 4096);
+	engine_unsync_write(&u, tib / 2, 4096);
+	engine_unsync_write(&u, tib - 4096, 4096);
+	engine_unsync_flush_sent(&u, 1);
+	engine_unsync_flush_done(&u, 1, 0);
+	/* the sum words from the first to the last, plus three words */
+	assert_int_equal(u.visited, u.sumwords + 3);
+	/* Only the words written, when they lie close. */
+	u.visited = 0;
+	engine_unsync_write(&u, 5 * EREGION, 4096);
+	engine_unsync_write(&u, 300 * EREGION, 4096);
+	engine_unsync_flush_sent(&u, 2);
+	engine_unsync_flush_done(&u, 2, 0);
+	assert_int_equal(u.visited, 1 + 2);
+	/* A failed flush leaves its words for the next: the two merge. */
+	u.visited = 0;
+	engine_unsync_write(&u, 5 * EREGION, 4096);
+	engine_unsync_flush_sent(&u, 3);
+	engine_unsync_flush_done(&u, 3, -EIO);
+	engine_unsync_write(&u, 70 * EREGION, 4096);
+	engine_unsync_flush_sent(&u, 4);
+	engine_unsync_flush_done(&u, 4, 0);
+	assert_int_equal(u.visited, (1 + 1) + (1 + 2));
+	engine_unsync_free(&u);
+}
+
+/* The bits kept where they are: across words and sum words, a long
+ * write, a flush that failed and one lost with its connection, writes
+ * while a flush is out.  The replica then says it lost what it acked:
+ * exactly the regions written since the start of the last good flush
+ * are marked. */
+static void test_engine_remote_unsync_marks_exact_regions(void **state)
+{
+	char dir[] = "/tmp/test_engine_remote.XXXXXX";
+	uint64_t nregions = 3 * 64 * 64, i;
+	struct engine *e = unsync_engine_n(dir, nregions);
+	struct erepl *r = &e->repl[0];
+	struct eunsync *u = &r->unsync;
+
+	(void)state;
+	/* made durable by the good flush 10 */
+	engine_unsync_write(u, 4000 * EREGION, 4096);
+	engine_unsync_flush_sent(u, 10);
+	/* 4095, 4096: across words and sum words; not covered by 10 */
+	engine_unsync_write(u, 4095 * EREGION, 2 * EREGION);
+	engine_unsync_flush_done(u, 10, 0);
+	/* flush 11 fails; 12 is lost with its connection (a blip) */
+	engine_unsync_write(u, 60 * EREGION + 1, 140 * EREGION);  /* 60-200 */
+	engine_unsync_flush_sent(u, 11);
+	engine_unsync_write(u, 8191 * EREGION, 1);
+	engine_unsync_flush_done(u, 11, -EIO);
+	engine_unsync_write(u, (nregions - 1) * EREGION, EREGION);
+	engine_unsync_acked(u, 9);
+	engine_unsync_flush_sent(u, 12);
+	assert_int_equal(engine_unsync_hello(r, 9), 0);
+	engine_unsync_flush_done(u, 12, 0);
+	engine_unsync_write(u, 5000 * EREGION, 4096);
+	engine_unsync_acked(u, 10);
+	/* a restart after a power loss */
+	assert_int_equal(engine_unsync_hello(r, 1),
+			 (200 - 60 + 1) + 2 + 1 + 1 + 1);
+	for (i = 0; i < nregions; i++) {
+		bool want = (i >= 60 && i <= 200) || i == 4095 ||
+			    i == 4096 || i == 5000 || i == 8191 ||
+			    i == nregions - 1;
+
+		if (dirtymap_test(r->missed, i) != want)
+			fail_msg("region %llu: missed %d, want %d",
+				 (unsigned long long)i,
+				 dirtymap_test(r->missed, i), want);
+	}
+	/* and nothing is left behind */
+	assert_true(u->old.lo >= u->old.hi && u->cur.lo >= u->cur.hi);
+	for (i = 0; i < u->words; i++)
+		assert_int_equal(u->old.w[i] | u->cur.w[i], 0);
+	for (i = 0; i < u->sumwords; i++)
+		assert_int_equal(u->old.sum[i] | u->cur.sum[i], 0);
+	unsync_engine_free(e, dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +321,9 @@ int main(void)
 		cmocka_unit_test(
 			test_engine_remote_lost_page_cache_marks_since_last_flush),
 		cmocka_unit_test(test_engine_remote_failed_flush_clears_nothing),
+		cmocka_unit_test(
+			test_engine_remote_flush_costs_what_was_written),
+		cmocka_unit_test(test_engine_remote_unsync_marks_exact_regions),
 	};
 
 	return cmocka_run_group_tests_name("engine_remote", tests, NULL, NULL);
