@@ -235,11 +235,15 @@ struct erepl {
 	bool said_hello;	/* a remote's first HELLO of this run came */
 	/* Remote: a full copy after its HELLO said sync failed (EFC_*). */
 	uint8_t full_copy;
-	/* Remote: its last HELLO was refused with ENOTRECOVERABLE, a sync of
-	 * the volume failed since its server started: no copy to it can be
-	 * made durable until that server restarts, so it stays degraded and
-	 * is retried at most every ERETRY_SYNC_REFUSED_NS. */
-	bool sync_refused;
+	/* Remote: the errno its server refused the last HELLO answered
+	 * with, 0 if accepted.  A refusal is said once, and again only when
+	 * the reason changes, and while it lasts the replica is retried at
+	 * most every ERETRY_REFUSED_NS: the server is alive and answered,
+	 * and retrying sooner only repeats the answer (ENOTRECOVERABLE: a
+	 * sync of the volume failed since the server started, no copy to it
+	 * can be made durable until it restarts; EPROTO: a server older than
+	 * the engine's HELLO flags; a size that differs, ...). */
+	uint32_t hello_refused;
 	bool maybe_empty;	/* it said HELLO with no write while it was not
 				 * known whether the volume held any before
 				 * this run: marked empty if it did */
@@ -255,7 +259,7 @@ struct erepl {
  * someone to restart it: a retry every second would only fill both logs). */
 #define ERETRY_MIN_NS		100000000ULL
 #define ERETRY_MAX_NS		1000000000ULL
-#define ERETRY_SYNC_REFUSED_NS	5000000000ULL
+#define ERETRY_REFUSED_NS	5000000000ULL
 
 #define EMISSED_IN_SYNC	0x1	/* missed map flag, see struct erepl */
 /* Missed map flag: a sync of the replica failed, so its seqs may vouch

@@ -634,7 +634,7 @@ const char *engine_op_name(unsigned int op)
 void engine_schedule_retry(struct erepl *r)
 {
 	struct engine *e = r->e;
-	uint64_t cap = r->sync_refused ? ERETRY_SYNC_REFUSED_NS : ERETRY_MAX_NS;
+	uint64_t cap = r->hello_refused ? ERETRY_REFUSED_NS : ERETRY_MAX_NS;
 
 	if (e->shutting_down)
 		return;

@@ -16,10 +16,33 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "dirtymap.h"
 #include "engine_int.h"
+#include "log.h"
+#include "proto.h"
 #include "uloop.h"
+
+/* Lines logged that say a HELLO was refused. */
+static unsigned int said_refused;
+
+void __real_log_msg(enum log_level level, const char *fmt, ...);
+void __wrap_log_msg(enum log_level level, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (strstr(buf, "refused hello"))
+		said_refused++;
+	__real_log_msg(level, "%s", buf);
+}
 
 struct seen {
 	unsigned int n, stale;
@@ -314,6 +337,137 @@ static void test_engine_remote_unsync_marks_exact_regions(void **state)
 	unsync_engine_free(e, dir);
 }
 
+static int io_full(int fd, void *buf, size_t n, bool out)
+{
+	uint8_t *p = buf;
+	ssize_t k;
+
+	while (n) {
+		k = out ? write(fd, p, n) : read(fd, p, n);
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* A replica server that answers each HELLO (one per connection) with
+ * status[i], as an older server answers flags it does not know: a reply
+ * with EPROTO, then it closes. */
+static void fake_server(int lfd, const uint32_t *status, unsigned int n)
+{
+	uint8_t in[REPL_HDR_SIZE + sizeof(struct repl_hello)];
+	uint8_t out[REPL_HDR_SIZE];
+	struct repl_hdr h, rh;
+	unsigned int i;
+	int fd;
+
+	alarm(20);	/* not left behind should the test fail */
+	for (i = 0; i < n; i++) {
+		fd = accept(lfd, NULL, NULL);
+		if (fd < 0 || io_full(fd, in, sizeof(in), false) ||
+		    proto_decode(in, REPL_MAX_PAYLOAD, &h) ||
+		    h.op != REPL_OP_HELLO)
+			_exit(1);
+		memset(&rh, 0, sizeof(rh));
+		rh.op = REPL_OP_HELLO;
+		rh.flags = REPL_F_REPLY;
+		rh.status = status[i];
+		rh.tag = h.tag;
+		rh.payload_crc = proto_payload_crc(out, 0);
+		proto_encode(&rh, out);
+		if (io_full(fd, out, sizeof(out), true))
+			_exit(1);
+		close(fd);
+	}
+	_exit(0);
+}
+
+static void on_rx(void *ctx, const struct io_uring_cqe *cqe)
+{
+	engine_remote_conn_cqe(ctx, cqe);
+}
+
+static void retry_fired(struct uloop_timer *t)
+{
+	(void)t;
+}
+
+/* A server that refuses the HELLO (an old one that does not know the
+ * flags sent: EPROTO) answers the same at every retry.  It is said once,
+ * and again only when the answer changes, and the retries back off to
+ * ERETRY_REFUSED_NS, not ERETRY_MAX_NS.  Before, each of the 12 refusals
+ * below was logged, and the retries came every 1 s for ever. */
+static void test_engine_remote_refused_hello_said_once(void **state)
+{
+	static const uint32_t status[] = {
+		EPROTO, EPROTO, EPROTO, EPROTO, EPROTO, EPROTO, EPROTO,
+		ESTALE, ESTALE, ENOTRECOVERABLE, ENOTRECOVERABLE, EPROTO,
+	};
+	unsigned int n = sizeof(status) / sizeof(status[0]);
+	struct uloop_opts lo = {
+		.entries = 16, .nr_small = 1, .small_size = 4096,
+		.nr_large = 1, .large_size = 65536, .max_timers = 4,
+	};
+	char dir[] = "/tmp/test_engine_remote.XXXXXX";
+	struct engine *e = unsync_engine(dir);
+	struct erepl *r = &e->repl[0];
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t salen = sizeof(sa);
+	char addr[64];
+	unsigned int i, spins;
+	int lfd, wst;
+	pid_t pid;
+
+	(void)state;
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid)
+		fake_server(lfd, status, n);
+	close(lfd);
+
+	assert_int_equal(uloop_create(&lo, &e->loop), 0);
+	uloop_set_handler(e->loop, UD_CLS_REPL_RX, on_rx, e);
+	e->nr = 1;
+	e->hard_ns = 1000000000ULL;
+	e->st.epoch = 1;
+	e->st.epoch_limit = e->st.seq_limit = 1ULL << 40;
+	e->st.next_seq = 1;
+	r->retry.fn = retry_fired;
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(sa.sin_port));
+	engine_unsync_free(&r->unsync);	/* engine_remote_init makes its own */
+	assert_int_equal(engine_remote_init(r, addr), 0);
+	said_refused = 0;
+	for (i = 0; i < n; i++) {
+		uloop_timer_cancel(e->loop, &r->retry);
+		assert_int_equal(engine_remote_connect(r), 0);
+		for (spins = 0; spins < 500 && (!engine_remote_idle(r) ||
+						!uloop_timer_armed(&r->retry));
+		     spins++)
+			uloop_run_once(e->loop, 10000000ULL);
+		/* refused, closed, and a retry scheduled */
+		assert_true(engine_remote_idle(r));
+		assert_true(uloop_timer_armed(&r->retry));
+		if (i == 6)	/* 0.1 s doubled 7 times, capped */
+			assert_int_equal(r->backoff_ns, ERETRY_REFUSED_NS);
+	}
+	/* EPROTO, ESTALE, ENOTRECOVERABLE, EPROTO again: 4 lines, not 12 */
+	assert_int_equal(said_refused, 4);
+	assert_int_equal(waitpid(pid, &wst, 0), pid);
+	assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+	uloop_timer_cancel(e->loop, &r->retry);
+	engine_remote_free(r);
+	uloop_destroy(e->loop);
+	unsync_engine_free(e, dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +478,7 @@ int main(void)
 		cmocka_unit_test(
 			test_engine_remote_flush_costs_what_was_written),
 		cmocka_unit_test(test_engine_remote_unsync_marks_exact_regions),
+		cmocka_unit_test(test_engine_remote_refused_hello_said_once),
 	};
 
 	return cmocka_run_group_tests_name("engine_remote", tests, NULL, NULL);
