@@ -278,15 +278,21 @@ static int io_print(const struct report_args *a, const struct source *s,
 	return iosnap_print_text(stdout, d, fmt);
 }
 
+/* arg: the registry's names map from zonetrace_names_open(). */
 static int namer(unsigned int id, char *buf, size_t len, void *arg)
 {
-	return zonetrace_zone_name(arg, id, buf, len);
+	return zonetrace_names_get(*(const int *)arg, id, buf, len);
 }
 
 static int zones_print(const struct report_args *a, struct zonesnap *d,
 		       const struct report_fmt *fmt)
 {
-	zonesnap_name_zones(d, namer, (void *)a->pin_root);
+	int fd = zonetrace_names_open(a->pin_root);
+
+	/* Without the registry every zone is named by its id. */
+	zonesnap_name_zones(d, fd >= 0 ? namer : NULL, &fd);
+	if (fd >= 0)
+		close(fd);
 	if (a->format == REPORT_PROM)
 		return zonesnap_print_prom(stdout, d);
 	if (a->format == REPORT_JSON)
