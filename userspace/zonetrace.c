@@ -41,6 +41,7 @@ struct zonetrace {
 	struct zonetrace_bpf *skel;	/* NULL when opened from pins */
 	struct bpf_link *links[3];
 	int fd[NR_MAPS];		/* owned only when skel is NULL */
+	uint32_t stats_id;		/* fd[M_STATS]'s map, from pins */
 	const char *mode;
 	char pin_root[PATH_MAX];
 	bool pinned, made_dir, loader;	/* loader: by zonetrace_load */
@@ -832,6 +833,7 @@ int zonetrace_open_pinned(const char *pin_root, struct zonetrace **out)
 			return err;
 		}
 	}
+	t->stats_id = bpfsys_obj_id(t->fd[M_STATS]);
 	*out = t;
 	return 0;
 }
@@ -903,7 +905,7 @@ const char *zonetrace_mode(const struct zonetrace *t)
 bool zonetrace_live(const struct zonetrace *t)
 {
 	return t->skel || bpfsys_pin_live(t->pin_root, map_names[M_STATS],
-					  t->fd[M_STATS]);
+					  t->stats_id);
 }
 
 const char *zonetrace_pin_root(const struct zonetrace *t)
