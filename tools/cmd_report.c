@@ -88,8 +88,7 @@ static int resolve_devices(const struct report_args *a,
 		err = blkdev_lookup("/sys", a->devices[i], &devs[i][0],
 				    &devs[i][1]);
 		if (err == -EISDIR)
-			log_err("report io: %s is a partition; Tapestry traces "
-				"whole disks", a->devices[i]);
+			cli_partition_err("report io", a->devices[i]);
 		else if (err)
 			log_err("report io: unknown device '%s': no such "
 				"block device in /sys/class/block",
