@@ -147,7 +147,7 @@ UNIT_TESTS += zonesnap
 test_zonesnap_SRCS := tests/unit/test_zonesnap.c userspace/zonesnap.c \
 		      userspace/zonetrace.c userspace/bpfsys.c userspace/cliopt.c \
 		      userspace/report.c userspace/hist.c userspace/log.c
-test_zonesnap_WRAP := mkdir
+test_zonesnap_WRAP := mkdir bpfsys_dir_check
 UNIT_TESTS += report
 test_report_SRCS := tests/unit/test_report.c userspace/report.c \
 		    userspace/hist.c userspace/log.c userspace/cliopt.c

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -47,6 +48,33 @@ int blkdev_lookup(const char *sysfs, const char *name, unsigned int *major,
 		return -EISDIR;
 	*major = ma;
 	*minor = mi;
+	return 0;
+}
+
+int blkdev_disk_of(const char *sysfs, const char *part, char *buf,
+		   size_t len)
+{
+	char path[PATH_MAX], real[PATH_MAX], *base;
+	unsigned int ma, mi;
+	int err;
+
+	err = blkdev_lookup(sysfs, part, &ma, &mi);
+	if (err != -EISDIR)
+		return err ? err : -EINVAL;	/* 0: a whole disk */
+	if (!strncmp(part, "/dev/", 5))
+		part += 5;
+	/* sysfs keeps a partition's directory inside its disk's. */
+	snprintf(path, sizeof(path), "%s/class/block/%s/..", sysfs, part);
+	if (!realpath(path, real))
+		return -errno;
+	base = strrchr(real, '/');
+	base = base ? base + 1 : real;
+	err = blkdev_lookup(sysfs, base, &ma, &mi);
+	if (err)
+		return err == -EISDIR ? -ENODEV : err;
+	if (strlen(base) >= len)
+		return -ENOSPC;
+	strcpy(buf, base);
 	return 0;
 }
 

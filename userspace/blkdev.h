@@ -17,6 +17,13 @@
 int blkdev_lookup(const char *sysfs, const char *name, unsigned int *major,
 		  unsigned int *minor);
 
+/* The whole disk that holds partition part ("loop0" for "loop0p1" or
+ * "/dev/loop0p1") into buf.  -EINVAL for a bad name or a whole disk,
+ * -ENODEV when sysfs knows no such partition or no disk holding it,
+ * -ENOSPC if buf is too small, another -errno if sysfs cannot be read. */
+int blkdev_disk_of(const char *sysfs, const char *part, char *buf,
+		   size_t len);
+
 /* The kernel's name for disk major:minor into buf ("loop0").  When sysfs
  * does not know it (the disk is gone) the name is "MAJOR:MINOR" and the
  * return is -ENODEV; -ENOSPC if buf is too small for either. */
