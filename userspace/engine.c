@@ -484,7 +484,7 @@ int engine_write(struct engine *e, uint64_t off, uint32_t len,
 		return -EAGAIN;
 	}
 	q->buf = buf_take;
-	q->own_buf = 1;
+	q->own_buf = !(flags & ENGINE_BUF_SHARED);
 	q->fua = !!(flags & ENGINE_FUA);
 	e->writes++;
 	start_write(q);
