@@ -74,6 +74,8 @@ struct rvol {
 	char name[REPL_NAME_MAX];
 	int fd_img, fd_seq, fd_meta;
 	bool direct;			/* image opened O_DIRECT */
+	uint64_t mnt_id;		/* the image's unique mount id (0:
+					 * unknown); records say it */
 	struct seqmap *seq;
 	struct replica_volinfo info;	/* size, block size, generation */
 	uint64_t applied_seq, bytes_written;
@@ -231,6 +233,10 @@ struct replica {
 
 	struct rvol **vols;
 	unsigned int vols_cap, nvols;
+	/* The node's boot id, read at the first volume open (all zero:
+	 * unknown); records say it (replica_meta.boot_id). */
+	uint8_t boot_id[REPLICA_BOOT_ID_LEN];
+	bool boot_id_read;
 
 	bool draining, drain_expired, unclean;
 	struct uloop_timer drain_timer;

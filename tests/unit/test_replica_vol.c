@@ -235,6 +235,46 @@ static struct rvol *crash_reopen(struct fixture *f)
 	return open_vol(f);
 }
 
+/* Make every record in NAME.meta look written by another boot (a power
+ * loss since; with zero boot id and mount id, an older server): what an
+ * unclean open must then treat as a lost page cache. */
+static void meta_other_writer(struct fixture *f, bool older_server)
+{
+	uint8_t buf[2 * REPLICA_META_SLOT];
+	struct replica_meta m;
+	unsigned int i;
+	int fd;
+
+	fd = openat(f->r->dir_fd, VOL ".meta", O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, sizeof(buf), 0), sizeof(buf));
+	for (i = 0; i < 2; i++) {
+		if (replica_meta_decode(buf + i * REPLICA_META_SLOT, &m))
+			continue;
+		if (older_server) {
+			m.mnt_id = 0;
+			memset(m.boot_id, 0, sizeof(m.boot_id));
+		} else {
+			m.boot_id[0] = (uint8_t)~f->r->boot_id[0];
+		}
+		replica_meta_encode(&m, buf + i * REPLICA_META_SLOT);
+	}
+	assert_int_equal(pwrite(fd, buf, sizeof(buf), 0), sizeof(buf));
+	close(fd);
+}
+
+/* The node lost power with the server (its page cache gone) and boots
+ * again: the volume is opened again from its files by another boot. */
+static struct rvol *powerloss_reopen(struct fixture *f)
+{
+	settle(f);
+	replica_vol_close_all(f->r);
+	meta_other_writer(f, false);
+	memset(f->c.handles, 0, sizeof(f->c.handles));
+	f->r->unclean = false;
+	return open_vol(f);
+}
+
 /* Blocks 0..9 hold seqs 1..10, as ten writes would leave them. */
 static void ten_writes(struct rvol *v)
 {
@@ -262,7 +302,7 @@ static void test_replica_vol_unclean_open_zeroes_unsynced_seqs(void **state)
 	replica_vol_flushed(v, 6, v->ooo);
 	settle(f);
 	assert_int_equal(meta_read_rec(f).synced_seq, 6);
-	v = crash_reopen(f);
+	v = powerloss_reopen(f);
 	for (b = 0; b < 10; b++)
 		assert_int_equal(seqmap_get(v->seq, b), b < 6 ? b + 1 : 0);
 	assert_int_equal(v->applied_seq, 6);
@@ -270,7 +310,7 @@ static void test_replica_vol_unclean_open_zeroes_unsynced_seqs(void **state)
 	memcpy(&rs, st, sizeof(rs));
 	assert_int_equal(le64toh(rs.applied_seq), 6);
 	/* A second unclean open finds the same: nothing more is lost. */
-	v = crash_reopen(f);
+	v = powerloss_reopen(f);
 	assert_int_equal(seqmap_get(v->seq, 5), 6);
 	assert_int_equal(v->applied_seq, 6);
 	close_vol(f, v, -1);
@@ -284,10 +324,101 @@ static void test_replica_vol_unclean_open_without_flush(void **state)
 	struct rvol *v = open_vol(f);
 
 	ten_writes(v);
-	v = crash_reopen(f);
+	v = powerloss_reopen(f);
 	assert_int_equal(seqmap_max(v->seq, 0, seqmap_blocks(v->seq)), 0);
 	assert_int_equal(v->applied_seq, 0);
 	close_vol(f, v, -1);
+}
+
+/* The server was killed (no power loss): the record was written on this
+ * boot through this mount, so the page cache holds every write it made,
+ * and the open keeps every seq, above the synced one too, and says the
+ * highest as its applied seq (the record's lags).  When every replica
+ * server of a volume is killed, the engine then finds each one holding
+ * what it acked, and reconciles them with no operator. */
+static void test_replica_vol_killed_keeps_unsynced_seqs(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+	struct replica_meta m;
+	uint64_t b;
+
+	if (!v->mnt_id) {
+		close_vol(f, v, -1);
+		skip();		/* a kernel without unique mount ids */
+	}
+	ten_writes(v);
+	replica_vol_flushed(v, 6, v->ooo);
+	settle(f);
+	m = meta_read_rec(f);
+	assert_int_equal(m.synced_seq, 6);
+	assert_int_equal(m.mnt_id, v->mnt_id);
+	assert_memory_equal(m.boot_id, f->r->boot_id, sizeof(m.boot_id));
+	assert_true(m.boot_id[0] | m.boot_id[7] | m.boot_id[15]);
+	v = crash_reopen(f);
+	for (b = 0; b < 10; b++)
+		assert_int_equal(seqmap_get(v->seq, b), b + 1);
+	assert_int_equal(v->applied_seq, 10);
+	/* A power loss after that still loses what no FLUSH synced: the
+	 * record still says 6. */
+	assert_int_equal(v->synced_seq, 6);
+	v = powerloss_reopen(f);
+	assert_int_equal(seqmap_get(v->seq, 5), 6);
+	assert_int_equal(seqmap_get(v->seq, 6), 0);
+	assert_int_equal(v->applied_seq, 6);
+	/* The HELLO after it recorded this boot again: a kill now keeps
+	 * what is written since. */
+	assert_memory_equal(meta_read_rec(f).boot_id, f->r->boot_id,
+			    sizeof(m.boot_id));
+	seqmap_set(v->seq, 6, 1, 11);
+	v = crash_reopen(f);
+	assert_int_equal(seqmap_get(v->seq, 6), 11);
+	assert_int_equal(v->applied_seq, 11);
+	close_vol(f, v, -1);
+}
+
+/* A record of an older server says no writer (zero boot and mount ids):
+ * that is never this one, and the unsynced seqs go, as they used to. */
+static void test_replica_vol_older_record_zeroes_unsynced_seqs(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+
+	ten_writes(v);
+	replica_vol_flushed(v, 6, v->ooo);
+	settle(f);
+	replica_vol_close_all(f->r);
+	meta_other_writer(f, true);
+	v = crash_reopen(f);
+	assert_int_equal(seqmap_get(v->seq, 5), 6);
+	assert_int_equal(seqmap_get(v->seq, 6), 0);
+	assert_int_equal(v->applied_seq, 6);
+	close_vol(f, v, -1);
+}
+
+/* A sync failed (recorded) before the server was killed: the writes it
+ * covered may be gone from the page cache too, so the same boot and
+ * mount do not save the seqs: every one goes, as before. */
+static void test_replica_vol_killed_after_sync_failed_resets(void **state)
+{
+	struct replica_hello hl = {
+		.volume = VOL, .size = VOL_SIZE, .block_size = BLOCK,
+	};
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+
+	ten_writes(v);
+	replica_vol_flushed(v, 6, v->ooo);
+	settle(f);
+	replica_vol_sync_failed(v, EIO);
+	settle(f);
+	assert_int_equal(meta_state(f), REPL_STATE_SYNC_FAILED);
+	replica_vol_close_all(f->r);
+	memset(f->c.handles, 0, sizeof(f->c.handles));
+	assert_int_equal(replica_vol_open(f->r, &hl, &v), 0);
+	assert_int_equal(seqmap_max(v->seq, 0, seqmap_blocks(v->seq)), 0);
+	assert_int_equal(v->state, REPL_STATE_SYNC_FAILED);
+	assert_int_equal(v->applied_seq, 10);
 }
 
 /* A clean close synced everything: its record says so, and the next
@@ -557,6 +688,15 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_clean_close_syncs_every_seq, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_killed_keeps_unsynced_seqs, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_older_record_zeroes_unsynced_seqs,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_killed_after_sync_failed_resets, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_flush_after_out_of_order_claims_nothing,
