@@ -91,6 +91,9 @@ struct rvol {
 	 * record).  synced_disk: the highest value a record on disk may
 	 * hold (one in flight included). */
 	uint64_t synced_seq, synced_disk, synced_in_flight, ooo, ooo_below;
+	/* A FLUSH raised synced_seq since the last record began: the
+	 * server's tick writes one (replica_vol_tick). */
+	bool synced_raised;
 	struct rslot *seq_waiters;	/* requests whose seqs wait for a
 					 * record with a lower synced_seq */
 	uint32_t state;			/* REPL_STATE_* in memory; what
@@ -297,7 +300,8 @@ void replica_vol_put(struct rvol *v);
 void replica_vol_cqe(struct replica *r, enum replica_kind k, unsigned int id,
 		     unsigned int sub, int res);
 void replica_vol_status(const struct rvol *v, const char *zone, void *out);
-/* The server's periodic tick (now: uloop_now): retry the failed metadata
+/* The server's periodic tick (now: uloop_now): write the records of
+ * synced_seq raised by FLUSHes since the last, retry the failed metadata
  * writes, and the close-time syncs that could not be submitted, that are
  * due. */
 void replica_vol_tick(struct replica *r, uint64_t now);
@@ -315,8 +319,8 @@ void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res);
 void replica_vol_sync_failed(struct rvol *v, int err);
 /* A FLUSH whose fdatasyncs started when they could vouch for seq, and
  * v's ooo count was ooo, succeeded: raise v's synced_seq to seq unless a
- * seq at most that was recorded since; the record follows in the
- * background. */
+ * seq at most that was recorded since; the record follows at the
+ * server's next tick, or with any record written before. */
 void replica_vol_flushed(struct rvol *v, uint64_t seq, uint64_t ooo);
 /* A write whose lowest seq to record is seq_min: true if it may record
  * its seqs now; else false, and s waits (v->seq_waiters) for a record

@@ -514,6 +514,7 @@ static void meta_kick(struct rvol *v)
 	if (v->meta_pending || v->persisted >= v->change)
 		return;
 	memcpy(m.boot_id, r->boot_id, sizeof(m.boot_id));
+	v->synced_raised = false;	/* this record carries it */
 	m.counter = ++v->meta_counter;
 	replica_meta_encode(&m, v->meta_buf);
 	/* From the write's start the disk may hold it */
@@ -778,6 +779,15 @@ void replica_vol_tick(struct replica *r, uint64_t now)
 
 	for (i = 0; i < r->vols_cap; i++) {
 		v = r->vols[i];
+		/* FLUSHes raised synced_seq since the last record: one
+		 * record for all of them (a failed write's retry carries it
+		 * when due) */
+		if (v && v->synced_raised && !v->meta_pending &&
+		    !v->meta_failed) {
+			v->change++;
+			meta_kick(v);
+		}
+		v = r->vols[i];	/* meta_kick() may have freed it */
 		if (v && v->meta_retry_ns && now >= v->meta_retry_ns) {
 			v->meta_retry_ns = 0;
 			meta_kick(v);
@@ -898,16 +908,19 @@ void replica_vol_copied(struct rvol *v, int res)
 	meta_kick(v);
 }
 
-/* Lazily: a FLUSH's reply does not wait for this record.  Until it
+/* Lazily: a FLUSH's reply does not wait for this record, and FLUSHes do
+ * not write one each (a write and an fdatasync of NAME.meta apiece): the
+ * server's tick writes one for all the FLUSHes of its second
+ * (replica_vol_tick), or any record written before carries it.  Until it
  * lands, the record on disk says a lower synced_seq, which only makes an
- * unclean open zero more seqs (of blocks whose data is durable). */
+ * unclean open after a power loss zero more seqs (of blocks whose data
+ * is durable), and the engine copy them again. */
 void replica_vol_flushed(struct rvol *v, uint64_t seq, uint64_t ooo)
 {
 	if (v->ooo != ooo || seq <= v->synced_seq || v->seq_waiters)
 		return;
 	v->synced_seq = seq;
-	v->change++;
-	meta_kick(v);
+	v->synced_raised = true;
 }
 
 static void vsync_done(struct rvol *v)

@@ -36,6 +36,7 @@ struct fixture {
 	unsigned int vsyncs;		/* fdatasyncs of a close completed */
 	int vsync_res;			/* if not 0, what every one returns */
 	int reply;			/* -1: none yet */
+	unsigned int meta_writes;	/* metadata records written */
 	unsigned int durable;		/* replica_io_seqs_durable() calls */
 	int durable_err;		/* the last one's err */
 };
@@ -79,6 +80,8 @@ static void on_cqe(void *ctx, const struct io_uring_cqe *cqe)
 	int res = cqe->res;
 
 	f->in_flight--;
+	if (k == RK_META && (idx & RK_MAX_SUB) == 0)
+		f->meta_writes++;
 	if (k == RK_VSYNC) {
 		f->vsyncs++;
 		if (f->vsync_res)
@@ -300,7 +303,7 @@ static void test_replica_vol_unclean_open_zeroes_unsynced_seqs(void **state)
 
 	ten_writes(v);
 	replica_vol_flushed(v, 6, v->ooo);
-	settle(f);
+	tick_later(f);
 	assert_int_equal(meta_read_rec(f).synced_seq, 6);
 	v = powerloss_reopen(f);
 	for (b = 0; b < 10; b++)
@@ -349,7 +352,7 @@ static void test_replica_vol_killed_keeps_unsynced_seqs(void **state)
 	}
 	ten_writes(v);
 	replica_vol_flushed(v, 6, v->ooo);
-	settle(f);
+	tick_later(f);
 	m = meta_read_rec(f);
 	assert_int_equal(m.synced_seq, 6);
 	assert_int_equal(m.mnt_id, v->mnt_id);
@@ -386,7 +389,7 @@ static void test_replica_vol_older_record_zeroes_unsynced_seqs(void **state)
 
 	ten_writes(v);
 	replica_vol_flushed(v, 6, v->ooo);
-	settle(f);
+	tick_later(f);
 	replica_vol_close_all(f->r);
 	meta_other_writer(f, true);
 	v = crash_reopen(f);
@@ -409,7 +412,7 @@ static void test_replica_vol_killed_after_sync_failed_resets(void **state)
 
 	ten_writes(v);
 	replica_vol_flushed(v, 6, v->ooo);
-	settle(f);
+	tick_later(f);
 	replica_vol_sync_failed(v, EIO);
 	settle(f);
 	assert_int_equal(meta_state(f), REPL_STATE_SYNC_FAILED);
@@ -439,6 +442,36 @@ static void test_replica_vol_clean_close_syncs_every_seq(void **state)
 	close_vol(f, v, -1);
 }
 
+/* 100 good FLUSHes in a second, each raising synced_seq: not one record
+ * each (a write and an fdatasync of NAME.meta per FLUSH), but one, at the
+ * server's next tick, carrying the last.  A power loss before that tick
+ * zeroes more seqs (the record's lags), which is only more copying. */
+static void test_replica_vol_flushes_record_on_the_tick(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+	unsigned int i, before;
+
+	before = f->meta_writes;
+	for (i = 1; i <= 100; i++) {
+		seqmap_set(v->seq, i % 10, 1, i);
+		v->applied_seq = i;
+		replica_vol_flushed(v, i, v->ooo);
+		settle(f);
+	}
+	assert_int_equal(v->synced_seq, 100);
+	print_message("metadata records for 100 FLUSHes: %u before the "
+		      "tick\n", f->meta_writes - before);
+	assert_int_equal(f->meta_writes - before, 0);
+	assert_int_equal(meta_read_rec(f).synced_seq, 0);
+	tick_later(f);
+	assert_int_equal(f->meta_writes - before, 1);
+	assert_int_equal(meta_read_rec(f).synced_seq, 100);
+	tick_later(f);		/* nothing new: no record */
+	assert_int_equal(f->meta_writes - before, 1);
+	close_vol(f, v, -1);
+}
+
 /* A seq recorded out of order after the FLUSH's fdatasyncs started (a
  * write that overtook another): the flush cannot vouch for it, so it
  * raises nothing. */
@@ -453,11 +486,11 @@ static void test_replica_vol_flush_after_out_of_order_claims_nothing(
 	mark = v->ooo;
 	v->ooo++;		/* as replica_io's io_done() counts one */
 	replica_vol_flushed(v, 10, mark);
-	settle(f);
+	tick_later(f);
 	assert_int_equal(v->synced_seq, 0);
 	assert_int_equal(meta_read_rec(f).synced_seq, 0);
 	replica_vol_flushed(v, 10, v->ooo);
-	settle(f);
+	tick_later(f);
 	assert_int_equal(meta_read_rec(f).synced_seq, 10);
 	close_vol(f, v, -1);
 }
@@ -475,7 +508,7 @@ static void test_replica_vol_old_seq_waits_for_a_lower_record(void **state)
 
 	ten_writes(v);
 	replica_vol_flushed(v, 10, v->ooo);
-	settle(f);
+	tick_later(f);
 	assert_true(replica_vol_seq_may_record(v, &w, 11));
 	assert_false(replica_vol_seq_may_record(v, &w, 4));
 	assert_int_equal(f->durable, 0);
@@ -487,7 +520,7 @@ static void test_replica_vol_old_seq_waits_for_a_lower_record(void **state)
 	assert_true(replica_vol_seq_may_record(v, &w, 1));
 	/* Its record failing fails the write. */
 	replica_vol_flushed(v, 10, v->ooo);
-	settle(f);
+	tick_later(f);
 	assert_int_equal(meta_read_rec(f).synced_seq, 10);
 	sqe_budget = 0;
 	assert_false(replica_vol_seq_may_record(v, &w, 2));
@@ -704,6 +737,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_old_seq_waits_for_a_lower_record,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_flushes_record_on_the_tick, setup,
+			teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
