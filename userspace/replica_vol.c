@@ -626,6 +626,13 @@ static void hello_done(struct rvol *v, struct rslot *s, int res)
 			if (!c->handles[i].vol)
 				h = &c->handles[i];
 	}
+	if (!h) {	/* handle_room() miscounted: refuse, do not crash */
+		log_err("%s: HELLO %s: no free volume handle", c->peer,
+			v->name);
+		replica_vol_put(v);
+		replica_reply(s, EMFILE);
+		return;
+	}
 	h->vol = v;
 	h->epoch = s->hello_epoch;
 	s->req.volume_id = (uint64_t)(h - c->handles) + 1;

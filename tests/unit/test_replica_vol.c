@@ -571,6 +571,36 @@ static void test_replica_vol_hello_sync_failed_resets_seqs(void **state)
 	close_vol(f, v, -1);
 }
 
+/* A HELLO that finds no free handle on its connection when its record
+ * lands (do_hello's count should prevent it) is refused with EMFILE and
+ * gives its reference back; it used to write through a NULL handle. */
+static void test_replica_vol_hello_no_handle_refused(void **state)
+{
+	struct replica_hello hl = {
+		.volume = VOL, .size = VOL_SIZE, .block_size = BLOCK,
+		.create = true, .epoch = 1,
+	};
+	struct fixture *f = *state;
+	static struct rvol other;
+	struct rvol *v;
+	unsigned int i;
+
+	for (i = 0; i < REPLICA_MAX_HANDLES; i++)
+		f->c.handles[i].vol = &other;
+	assert_int_equal(replica_vol_open(f->r, &hl, &v), 0);
+	replica_vol_get(v);
+	f->s.req.epoch = 1;
+	replica_vol_hello(v, &f->s);
+	settle(f);
+	assert_int_equal(f->reply, EMFILE);
+	for (i = 0; i < REPLICA_MAX_HANDLES; i++)
+		assert_ptr_equal(f->c.handles[i].vol, &other);
+	memset(f->c.handles, 0, sizeof(f->c.handles));
+	/* its reference given back: the volume closed clean */
+	assert_int_equal(f->r->nvols, 0);
+	assert_int_equal(meta_state(f), REPL_STATE_CLEAN);
+}
+
 /* The plain close: both files synced, recorded clean, volume freed. */
 static void test_replica_vol_close_clean(void **state)
 {
@@ -739,6 +769,9 @@ int main(void)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_flushes_record_on_the_tick, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_hello_no_handle_refused, setup,
 			teardown),
 	};
 
