@@ -240,12 +240,17 @@ static int vol_create(struct replica *r, struct rvol *v)
  * of it, and a restart before that clean close resets the seqs again
  * (copies applied since may have been lost with the page cache) rather
  * than forgetting the failure. */
+static void seqs_zero(struct rvol *v)
+{
+	seqmap_set(v->seq, 0, seqmap_blocks(v->seq), 0);
+	v->synced_seq = 0;
+}
+
 static int seq_reset(struct rvol *v)
 {
 	int err;
 
-	seqmap_set(v->seq, 0, seqmap_blocks(v->seq), 0);
-	v->synced_seq = 0;
+	seqs_zero(v);
 	err = seqmap_sync(v->seq);
 	if (err) {
 		log_err("volume %s: resetting its seqs: %s", v->name,
@@ -769,8 +774,7 @@ static void hello_sync_failed(struct rvol *v, const struct rslot *s)
 	if (!(s->req.flags & REPL_F_SYNC_FAILED) ||
 	    v->state == REPL_STATE_SYNC_FAILED)
 		return;
-	seqmap_set(v->seq, 0, seqmap_blocks(v->seq), 0);
-	v->synced_seq = 0;
+	seqs_zero(v);
 	v->state = REPL_STATE_SYNC_FAILED;
 	v->change++;
 	log_warn("volume %s: %s says a sync failed here; every block's seq "
