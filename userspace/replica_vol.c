@@ -277,16 +277,22 @@ static int seq_reset(struct rvol *v)
 static int seq_drop_unsynced(struct rvol *v)
 {
 	uint64_t b, n = seqmap_blocks(v->seq), seq, max = 0, dropped = 0;
+	uint64_t run = 0;	/* blocks to zero, ending before b */
 	int err;
 
-	for (b = 0; b < n; b++) {
-		seq = seqmap_get(v->seq, b);
-		if (seq > v->synced_seq) {
-			seqmap_set(v->seq, b, 1, 0);
-			dropped++;
-		} else if (seq > max) {
-			max = seq;
+	for (b = 0; b <= n; b++) {
+		seq = b < n ? seqmap_get(v->seq, b) : 0;
+		if (b < n && seq > v->synced_seq) {
+			run++;
+			continue;
 		}
+		if (run) {	/* one store of zeroes per run */
+			seqmap_set(v->seq, b - run, run, 0);
+			dropped += run;
+			run = 0;
+		}
+		if (seq > max)
+			max = seq;
 	}
 	if (dropped) {
 		err = seqmap_sync(v->seq);

@@ -319,6 +319,36 @@ static void test_replica_vol_unclean_open_zeroes_unsynced_seqs(void **state)
 	close_vol(f, v, -1);
 }
 
+/* Runs of unsynced seqs, between synced ones and up to the map's last
+ * block, are zeroed whole, and nothing else. */
+static void test_replica_vol_unclean_open_zeroes_runs(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+	uint64_t n = seqmap_blocks(v->seq), b;
+	uint64_t want[] = { 0, 0, 2, 0, 0, 4 };
+
+	seqmap_set(v->seq, 0, 2, 7);		/* a run of two */
+	seqmap_set(v->seq, 2, 1, 2);
+	seqmap_set(v->seq, 3, 2, 9);
+	seqmap_set(v->seq, 5, 1, 4);
+	seqmap_set(v->seq, n - 3, 1, 3);
+	seqmap_set(v->seq, n - 2, 2, 20);	/* up to the end */
+	v->applied_seq = 20;
+	replica_vol_flushed(v, 5, v->ooo);
+	tick_later(f);
+	v = powerloss_reopen(f);
+	for (b = 0; b < 6; b++)
+		assert_int_equal(seqmap_get(v->seq, b), want[b]);
+	for (b = 6; b < n - 3; b++)
+		assert_int_equal(seqmap_get(v->seq, b), 0);
+	assert_int_equal(seqmap_get(v->seq, n - 3), 3);
+	assert_int_equal(seqmap_get(v->seq, n - 2), 0);
+	assert_int_equal(seqmap_get(v->seq, n - 1), 0);
+	assert_int_equal(v->applied_seq, 4);
+	close_vol(f, v, -1);
+}
+
 /* With no good FLUSH at all, every seq goes: applied seq 0, which tells
  * the engine the replica holds nothing it can vouch for. */
 static void test_replica_vol_unclean_open_without_flush(void **state)
@@ -748,6 +778,9 @@ int main(void)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_unclean_open_without_flush, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_unclean_open_zeroes_runs, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_clean_close_syncs_every_seq, setup,
