@@ -164,6 +164,8 @@ struct rslot {
 	uint64_t meta_need;		/* HELLO: change that must be on disk */
 	uint64_t seq_min;		/* write parked in seq_waiters: the
 					 * lowest seq it records */
+	uint64_t rec_min;		/* once started: the lowest seq its
+					 * completion records (0: none) */
 	uint64_t flush_seq, flush_ooo;	/* FLUSH: the seq it may vouch for,
 					 * and rvol's ooo, when its
 					 * fdatasyncs started */
