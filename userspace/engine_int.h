@@ -186,6 +186,8 @@ struct eunsync {
 	bool tracking;		/* a tracked flush is out */
 	bool flushed;		/* a tracked flush succeeded in this run */
 	uint64_t acked;
+	uint64_t flush_acked;	/* acked when the tracked flush was sent */
+	uint64_t durable;	/* the highest seq a good FLUSH covered there */
 };
 
 struct erepl {
@@ -591,6 +593,13 @@ uint64_t engine_unsync_hello(struct erepl *r, uint64_t applied_seq);
  * cleared the bitmaps) and it held nothing before this run (no replica
  * said it held a write at its first HELLO: e->had_data). */
 bool engine_unsync_all(const struct erepl *r, uint64_t lost);
+/* r's HELLO says applied_seq.  Below the highest seq a good FLUSH made
+ * durable there in this run, the replica lost writes that no power loss
+ * can take (a restored backup, a rolled-back disk snapshot): what it
+ * lacks is not bounded by what was written since its last good flush.
+ * Returns that seq (the new baseline is applied_seq), or 0 when nothing
+ * durable was lost.  Call before engine_unsync_hello(). */
+uint64_t engine_unsync_rollback(struct eunsync *u, uint64_t applied_seq);
 
 /* ---- engine_state.c ---- */
 
