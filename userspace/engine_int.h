@@ -626,6 +626,11 @@ int engine_state_path(const struct engine *e, const char *suffix, char *buf,
  * engine killed while making it, or a damaged state dir), which records
  * nothing and must not pass for a clean one. */
 bool engine_state_missing(const char *path);
+/* rename(from, to), then fsync of to's directory: a file made under a
+ * temporary name, complete and synced, appears at to, durably, or (a
+ * power loss before) not at all.  0 or -errno; from may be at to
+ * already when the fsync fails. */
+int engine_state_place(const char *from, const char *to);
 
 /* ---- engine_sync.c ---- */
 
