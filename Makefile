@@ -271,6 +271,7 @@ test_engine_local_WRAP := engine_local_cqe
 test_engine_local_WRAP += engine_remote_init engine_remote_free
 test_engine_local_WRAP += engine_remote_connect engine_remote_shutdown
 test_engine_local_WRAP += engine_remote_idle engine_remote_submit
+test_engine_local_WRAP += dirtymap_sync seqmap_sync
 UNIT_TESTS += engine_remote
 test_engine_remote_SRCS := tests/unit/test_engine_remote.c $(ENGINE_SRCS)
 UNIT_TESTS += engine_args

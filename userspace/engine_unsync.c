@@ -76,6 +76,7 @@ void engine_unsync_flush_sent(struct eunsync *u, uint64_t tag)
 		u->cur[i] = 0;
 	}
 	u->flush_tag = tag;
+	u->flush_acked = u->acked;
 	u->tracking = true;
 }
 
@@ -88,6 +89,8 @@ void engine_unsync_flush_done(struct eunsync *u, uint64_t tag, int err)
 		return;
 	memset(u->old, 0, u->words * sizeof(uint64_t));
 	u->flushed = true;
+	if (u->flush_acked > u->durable)
+		u->durable = u->flush_acked;
 }
 
 void engine_unsync_acked(struct eunsync *u, uint64_t seq)
@@ -126,6 +129,23 @@ uint64_t engine_unsync_hello(struct erepl *r, uint64_t applied_seq)
 	/* What it holds now is the baseline: the rest is marked. */
 	u->acked = applied_seq;
 	return n;
+}
+
+/* Every seq it acked before the FLUSH was sent was applied there before
+ * the FLUSH arrived, so a good FLUSH made it durable.  A server that lost
+ * its page cache zeroes only seqs above its own synced seq, whose record
+ * may lag the FLUSH (it is written after the reply), so it can report
+ * less than this after a power loss too: then the whole volume is copied
+ * where the regions since the last good flush would have done.  That is
+ * the cautious side; taking a rollback for a power loss loses writes. */
+uint64_t engine_unsync_rollback(struct eunsync *u, uint64_t applied_seq)
+{
+	uint64_t durable = u->durable;
+
+	if (applied_seq >= durable)
+		return 0;
+	u->durable = applied_seq;
+	return durable;
 }
 
 bool engine_unsync_all(const struct erepl *r, uint64_t lost)
