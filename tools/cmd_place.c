@@ -11,10 +11,12 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cliopt.h"
 #include "log.h"
@@ -134,6 +136,35 @@ static unsigned int stdin_inputs(const struct args *a)
 	return n;
 }
 
+/* Whether paths a and b name one directory entry, so that renaming a file
+ * over one replaces the other: the same last component in the same
+ * directory, however the directory is spelled ("x", "./x", "d/../x", an
+ * absolute path).  Two directory entries (a symlink, a hard link) are
+ * two files to rename(2).  Directories that cannot be stat'ed, or no
+ * memory, fall back to comparing the strings. */
+static bool same_entry(const char *a, const char *b)
+{
+	char *ca = strdup(a), *cb = strdup(b), *ba, *bb;
+	struct stat sa, sb;
+	bool same = !strcmp(a, b);
+
+	if (!same && ca && cb) {
+		ba = strdup(basename(ca));
+		bb = strdup(basename(cb));
+		/* basename() may have changed its argument: start again. */
+		strcpy(ca, a);
+		strcpy(cb, b);
+		same = ba && bb && !strcmp(ba, bb) &&
+		       !stat(dirname(ca), &sa) && !stat(dirname(cb), &sb) &&
+		       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+		free(ba);
+		free(bb);
+	}
+	free(ca);
+	free(cb);
+	return same;
+}
+
 /* Returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
@@ -194,7 +225,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return bad_usage(a, "%s is required", "--current");
 	/* The placement would be renamed over the plan just written. */
 	if (a->write_placement && a->output &&
-	    !strcmp(a->write_placement, a->output))
+	    same_entry(a->write_placement, a->output))
 		return bad_usage(a, "%s", "--output and --write-placement "
 				 "name the same file");
 	if (stdin_inputs(a) > 1)
