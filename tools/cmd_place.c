@@ -53,15 +53,17 @@ static const char common_usage[] =
 "                           (default 0.2)\n"
 "  --balance-tolerance T    rebalance only nodes off target by more than\n"
 "                           T x fill level + 2 x largest volume (default 0.02)\n"
-"  --zone-key KEY           zone label (default topology.kubernetes.io/zone)\n"
+"  --zone-key KEY           zone label (default topology.kubernetes.io/zone)\n";
+
+static const char plan_extra_usage[] =
+"  --write-placement FILE   also write the placement the plan leads to\n";
+
+static const char footer_usage[] =
 "  -h, --help               this text\n"
 "\n"
 "FILE may be - for stdin.  Formats: docs/placement.md.\n"
 "Exit status: 0 done; 1 bad input, or volumes that could not be placed\n"
 "(listed on stderr and in the output; all others are placed); 2 bad usage.\n";
-
-static const char plan_extra_usage[] =
-"  --write-placement FILE   also write the placement the plan leads to\n";
 
 enum {
 	OPT_TOPOLOGY = 256,
@@ -105,6 +107,7 @@ static void usage(FILE *f, bool plan)
 	fputs(common_usage, f);
 	if (plan)
 		fputs(plan_extra_usage, f);
+	fputs(footer_usage, f);
 }
 
 static int bad_usage(const struct args *a, const char *fmt, const char *what)
