@@ -215,7 +215,7 @@ static int parse_own(struct bv_opts *o, int opt, char *arg)
 	case OPT_CHECK_LOG: o->check_log = arg; return 0;
 	case OPT_IMAGE:
 		if (o->nr_images == BV_MAX_IMAGES)
-			return -EINVAL;
+			return -E2BIG;	/* the value is fine: one too many */
 		o->images[o->nr_images++] = arg;
 		return 0;
 	case OPT_DUMP: o->dump = arg; return 0;
@@ -304,7 +304,11 @@ static int parse_args(int argc, char **argv, struct bv_opts *o)
 			err = engine_args_apply(&o->eo, c, optarg);
 		} else if (c >= OPT_RW && c <= OPT_TO) {
 			err = parse_own(o, c, optarg);
-			if (err)	/* own options are all long-only */
+			if (err == -E2BIG)
+				fprintf(stderr, "bench-volume: at most %d "
+					"--%s\n", BV_MAX_IMAGES,
+					opts[idx].name);
+			else if (err)	/* own options are all long-only */
 				fprintf(stderr, "bench-volume: bad --%s '%s'\n",
 					opts[idx].name, optarg);
 		} else {
