@@ -282,6 +282,10 @@ static int check_opts(struct bv_opts *o)
 		fprintf(stderr, "bench-volume: --image needs --check-log\n");
 		return -EINVAL;
 	}
+	if (o->nr_images && !o->eo.size) {
+		fprintf(stderr, "bench-volume: --image needs --size\n");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -325,8 +329,8 @@ static int parse_args(int argc, char **argv, struct bv_opts *o)
 	return err ? err : check_opts(o);
 }
 
-/* Offline check of replica images against a log; no engine needed.  Needs
- * --size. */
+/* Offline check of replica images against a log; no engine needed.
+ * check_opts() saw to --size. */
 static int check_images(const struct bv_opts *o)
 {
 	struct vc_check *c;
@@ -335,10 +339,6 @@ static int check_images(const struct bv_opts *o)
 	int64_t bad;
 	int err, rc = 0;
 
-	if (!o->eo.size) {
-		fprintf(stderr, "bench-volume: --image needs --size\n");
-		return 1;
-	}
 	err = vc_check_load(o->check_log, o->eo.size, o->strict_after, &c);
 	if (err)
 		return 1;

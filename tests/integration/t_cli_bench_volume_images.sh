@@ -3,7 +3,8 @@
 #
 # `tapestry bench-volume --check-log LOG --image FILE...` usage errors
 # exit 2 and say what is wrong: more images than it checks at once is
-# named as such (not as a bad image name).  No process but the CLI.
+# named as such (not as a bad image name), and a missing --size is bad
+# usage like every other missing option.  No process but the CLI.
 set -u
 BUILD=${BUILD:-build}
 TAPESTRY=$PWD/$BUILD/bin/tapestry
@@ -33,4 +34,9 @@ grep -q "bad --image 'img'" err && fail "9 images: blames the image name"
 	>out 2>err || { cat err; fail "8 images refused"; }
 [ "$(grep -c "0 bad blocks" out)" -eq 8 ] || { cat out; fail "8 images not checked"; }
 
+"$TAPESTRY" bench-volume --check-log log --image img >out 2>err
+rc=$?
+cat err
+[ $rc -eq 2 ] || fail "--image without --size: exit $rc, not 2"
+grep -q -- "--image needs --size" err || fail "no message for --size"
 echo "PASS"
