@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bpfsys.h"
+#include "cliopt.h"
 #include "log.h"
 #include "report.h"
 #include "zonetrace.h"
@@ -164,6 +165,7 @@ int cmd_zone(int argc, char **argv)
 	};
 	const char *root = BPFSYS_PIN_ROOT;
 	bool json = false;
+	char err[128];
 	int c;
 
 	optind = 0;
@@ -181,8 +183,9 @@ int cmd_zone(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
-		default:
-			return bad("bad option", argv[optind - 1]);
+		default:	/* ':' (no value) or '?' */
+			cliopt_bad_option(c, argv, err, sizeof(err));
+			return bad(err, NULL);
 		}
 	}
 	if (optind >= argc)

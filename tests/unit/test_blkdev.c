@@ -41,6 +41,15 @@ static void link_class(const char *name, const char *target)
 	assert_int_equal(symlink(target, path), 0);
 }
 
+/* A symlink rel (under root) to target. */
+static void link_at(const char *rel, const char *target)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	assert_int_equal(symlink(target, path), 0);
+}
+
 /* A fake sysfs: loop0 (7:0) with a partition loop0p1 (259:0), laid out
  * as sysfs does (class/block/ links to the device directories, a
  * partition's inside its disk's), nvme0n1 (259:1) whose uevent lacks
@@ -64,6 +73,19 @@ static int setup(void **state)
 	    "DEVTYPE=disk\n");
 	put("dev/block/259:1/uevent", "MAJOR=259\nMINOR=1\n"
 	    "DEVNAME=nvme0n1\n");
+	/* Disks named by a symlink, as udev's /dev/disk/by-id/ ones are:
+	 * the links point at /dev/null and /dev/zero, which exist on every
+	 * machine, and the fake sysfs calls them a disk and a partition of
+	 * loop0. */
+	put("class/block/null/dev", "1:3\n");
+	put("devices/virtual/block/loop0/zero/dev", "1:5\n");
+	put("devices/virtual/block/loop0/zero/partition", "2\n");
+	link_class("zero", "../../devices/virtual/block/loop0/zero");
+	put("by-id/.keep", "");
+	link_at("by-id/disk-a", "/dev/null");
+	link_at("by-id/disk-a-part2", "/dev/zero");
+	link_at("by-id/relative", "../../../dev/null");
+	link_at("by-id/not-a-dev", "/tmp");
 	return 0;
 }
 
@@ -147,6 +169,32 @@ static void test_blkdev_disk_of_partition(void **state)
 			 -EINVAL);
 }
 
+/* A disk named by a symlink to its /dev node (/dev/disk/by-id/...) is
+ * that disk; a link to a partition is a partition, whose disk is named;
+ * a link to something outside /dev is no disk. */
+static void test_blkdev_lookup_follows_dev_links(void **state)
+{
+	char path[256], buf[BLKDEV_NAME_MAX];
+	unsigned int ma = 0, mi = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/by-id/disk-a", root);
+	assert_int_equal(blkdev_lookup(root, path, &ma, &mi), 0);
+	assert_int_equal(ma, 1);
+	assert_int_equal(mi, 3);
+	snprintf(path, sizeof(path), "%s/by-id/disk-a-part2", root);
+	assert_int_equal(blkdev_lookup(root, path, &ma, &mi), -EISDIR);
+	assert_int_equal(blkdev_disk_of(root, path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "loop0");
+	snprintf(path, sizeof(path), "%s/by-id/relative", root);
+	assert_int_equal(blkdev_lookup(root, path, &ma, &mi), 0);
+	assert_int_equal(mi, 3);
+	snprintf(path, sizeof(path), "%s/by-id/not-a-dev", root);
+	assert_int_equal(blkdev_lookup(root, path, &ma, &mi), -EINVAL);
+	snprintf(path, sizeof(path), "%s/by-id/missing", root);
+	assert_int_equal(blkdev_lookup(root, path, &ma, &mi), -ENODEV);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +202,7 @@ int main(void)
 		cmocka_unit_test(test_blkdev_lookup_refuses),
 		cmocka_unit_test(test_blkdev_name_resolves_and_falls_back),
 		cmocka_unit_test(test_blkdev_disk_of_partition),
+		cmocka_unit_test(test_blkdev_lookup_follows_dev_links),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
