@@ -147,7 +147,7 @@ UNIT_TESTS += zonesnap
 test_zonesnap_SRCS := tests/unit/test_zonesnap.c userspace/zonesnap.c \
 		      userspace/zonetrace.c userspace/bpfsys.c userspace/cliopt.c \
 		      userspace/report.c userspace/hist.c userspace/log.c
-test_zonesnap_WRAP := mkdir
+test_zonesnap_WRAP := mkdir bpfsys_dir_check
 UNIT_TESTS += report
 test_report_SRCS := tests/unit/test_report.c userspace/report.c \
 		    userspace/hist.c userspace/log.c userspace/cliopt.c
@@ -271,6 +271,7 @@ test_engine_local_WRAP := engine_local_cqe
 test_engine_local_WRAP += engine_remote_init engine_remote_free
 test_engine_local_WRAP += engine_remote_connect engine_remote_shutdown
 test_engine_local_WRAP += engine_remote_idle engine_remote_submit
+test_engine_local_WRAP += dirtymap_sync seqmap_sync
 UNIT_TESTS += engine_remote
 test_engine_remote_SRCS := tests/unit/test_engine_remote.c $(ENGINE_SRCS)
 test_engine_remote_WRAP := log_msg

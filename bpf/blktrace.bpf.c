@@ -379,10 +379,14 @@ static __always_inline int on_complete(struct request *rq, __s32 error,
 		 * whose flush the flush machinery issued as a REQ_OP_FLUSH
 		 * request of its own (counted as a flush), or an empty flush
 		 * to a disk without a write cache.  Counting it would add an
-		 * untimed write per fsync. */
-		state = btf ? rq->state : BPF_CORE_READ(rq, state);
-		if (!bytes && !left && !error && state == MQ_RQ_IDLE)
-			return 0;
+		 * untimed write per fsync.  The state is read last: nearly
+		 * every completion has bytes, and the raw_tp read is a
+		 * helper call. */
+		if (!bytes && !left && !error) {
+			state = btf ? rq->state : BPF_CORE_READ(rq, state);
+			if (state == MQ_RQ_IDLE)
+				return 0;
+		}
 	}
 	disk = rq_disk(rq, btf);
 	if (!disk)	/* passthrough to a queue without a disk */

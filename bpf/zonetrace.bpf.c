@@ -252,10 +252,13 @@ static __always_inline __u32 later_parts(const __u64 *ctx, __u64 ud)
  * another CPU while the submitter is still walking the batch.  Counting
  * parts only as their submits arrive, the request would end at the first
  * completion and the next part start a second one.  So the first submit
- * counts the parts still to come in its batch (later_parts()) into
- * pending up front, and their submits only count down unsubmitted.  A
- * part outside the window (another batch) is still added at its submit,
- * if the request has not ended by then.  A submit and a completion of
+ * of a local flush counts the parts still to come in its batch
+ * (later_parts()) into pending up front, and their submits only count
+ * down unsubmitted.  Only a flush: it is the engine's only local request
+ * of several SQEs, and the look-ahead reads up to ZT_PEEK_SQES entries of
+ * the ring, which every local read and write would pay for nothing.  A
+ * part outside the window (another batch, or of another op) is still
+ * added at its submit, if the request has not ended by then.  A submit and a completion of
  * one request can run at once on two CPUs: the submit of a counted part
  * writes only unsubmitted, a completion only pending and failed; just
  * that pending++ of a part from another batch can race a completion. */
@@ -282,7 +285,7 @@ static __always_inline void start(const __u64 *ctx, __u64 ud)
 			s->pending++;
 		return;
 	}
-	if (!remote)
+	if (!remote && ud_op(ud) == UD_OP_FLUSH)
 		more = later_parts(ctx, ud);
 	s->start_ns = now;
 	s->op = ud_op(ud);

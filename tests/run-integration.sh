@@ -1,8 +1,8 @@
 #!/bin/bash
 # Run every tests/integration/t_*.sh as its own process with a timeout.
 # Each script exits 0 (pass), 77 (skip: it printed "SKIP: <reason>"), or
-# anything else (fail).  TESTS="a b" runs only those scripts (names without
-# the t_ prefix and .sh suffix).  Per-test output goes to
+# anything else (fail).  TESTS="a b" runs only those scripts (names with
+# or without the t_ prefix and .sh suffix).  Per-test output goes to
 # $BUILD/test-logs/<name>.log and is printed in full when a test fails.
 set -u
 cd "$(dirname "$0")/.."
@@ -13,7 +13,10 @@ mkdir -p "$logs"
 
 scripts=()
 if [ -n "${TESTS:-}" ]; then
-	for n in $TESTS; do scripts+=("tests/integration/t_$n.sh"); done
+	for n in $TESTS; do
+		n=${n%.sh}
+		scripts+=("tests/integration/t_${n#t_}.sh")
+	done
 else
 	for s in tests/integration/t_*.sh; do
 		[ -e "$s" ] && scripts+=("$s")

@@ -6,7 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blkdev.h"
 #include "commands.h"
+#include "log.h"
 
 int cli_dispatch(const char *cmd, const char *what,
 		 const struct command *subs, unsigned int n,
@@ -71,3 +73,18 @@ bool cli_sleep_until(uint64_t deadline)
 	return false;
 }
 
+void cli_partition_err(const char *who, const char *part)
+{
+	char disk[BLKDEV_NAME_MAX];
+
+	if (blkdev_disk_of("/sys", part, disk, sizeof(disk))) {
+		log_err("%s: %s is a partition; Tapestry traces whole disks "
+			"only (a partition's I/O reaches the tracer as its "
+			"disk's): give the disk that holds it", who, part);
+		return;
+	}
+	log_err("%s: %s is a partition of %s; Tapestry traces whole disks "
+		"only (a partition's I/O reaches the tracer as its disk's): "
+		"use --device %s, which covers every partition on it", who,
+		part, disk, disk);
+}

@@ -36,4 +36,9 @@ uint64_t cli_now_ns(void);
  * Returns true if the deadline was reached. */
 bool cli_sleep_until(uint64_t deadline);
 
+/* Log why --device part, a partition, is refused: the tracer sees a
+ * partition's I/O on its whole disk only; names the disk to use when
+ * sysfs tells it.  who prefixes the message ("trace slow"). */
+void cli_partition_err(const char *who, const char *part);
+
 #endif /* TAPESTRY_CLI_H */

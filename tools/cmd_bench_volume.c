@@ -215,7 +215,7 @@ static int parse_own(struct bv_opts *o, int opt, char *arg)
 	case OPT_CHECK_LOG: o->check_log = arg; return 0;
 	case OPT_IMAGE:
 		if (o->nr_images == BV_MAX_IMAGES)
-			return -EINVAL;
+			return -E2BIG;	/* the value is fine: one too many */
 		o->images[o->nr_images++] = arg;
 		return 0;
 	case OPT_DUMP: o->dump = arg; return 0;
@@ -282,6 +282,10 @@ static int check_opts(struct bv_opts *o)
 		fprintf(stderr, "bench-volume: --image needs --check-log\n");
 		return -EINVAL;
 	}
+	if (o->nr_images && !o->eo.size) {
+		fprintf(stderr, "bench-volume: --image needs --size\n");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -304,7 +308,11 @@ static int parse_args(int argc, char **argv, struct bv_opts *o)
 			err = engine_args_apply(&o->eo, c, optarg);
 		} else if (c >= OPT_RW && c <= OPT_TO) {
 			err = parse_own(o, c, optarg);
-			if (err)	/* own options are all long-only */
+			if (err == -E2BIG)
+				fprintf(stderr, "bench-volume: at most %d "
+					"--%s\n", BV_MAX_IMAGES,
+					opts[idx].name);
+			else if (err)	/* own options are all long-only */
 				fprintf(stderr, "bench-volume: bad --%s '%s'\n",
 					opts[idx].name, optarg);
 		} else {
@@ -321,8 +329,8 @@ static int parse_args(int argc, char **argv, struct bv_opts *o)
 	return err ? err : check_opts(o);
 }
 
-/* Offline check of replica images against a log; no engine needed.  Needs
- * --size. */
+/* Offline check of replica images against a log; no engine needed.
+ * check_opts() saw to --size. */
 static int check_images(const struct bv_opts *o)
 {
 	struct vc_check *c;
@@ -331,10 +339,6 @@ static int check_images(const struct bv_opts *o)
 	int64_t bad;
 	int err, rc = 0;
 
-	if (!o->eo.size) {
-		fprintf(stderr, "bench-volume: --image needs --size\n");
-		return 1;
-	}
 	err = vc_check_load(o->check_log, o->eo.size, o->strict_after, &c);
 	if (err)
 		return 1;

@@ -11,10 +11,12 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cliopt.h"
 #include "log.h"
@@ -51,15 +53,17 @@ static const char common_usage[] =
 "                           (default 0.2)\n"
 "  --balance-tolerance T    rebalance only nodes off target by more than\n"
 "                           T x fill level + 2 x largest volume (default 0.02)\n"
-"  --zone-key KEY           zone label (default topology.kubernetes.io/zone)\n"
+"  --zone-key KEY           zone label (default topology.kubernetes.io/zone)\n";
+
+static const char plan_extra_usage[] =
+"  --write-placement FILE   also write the placement the plan leads to\n";
+
+static const char footer_usage[] =
 "  -h, --help               this text\n"
 "\n"
 "FILE may be - for stdin.  Formats: docs/placement.md.\n"
 "Exit status: 0 done; 1 bad input, or volumes that could not be placed\n"
 "(listed on stderr and in the output; all others are placed); 2 bad usage.\n";
-
-static const char plan_extra_usage[] =
-"  --write-placement FILE   also write the placement the plan leads to\n";
 
 enum {
 	OPT_TOPOLOGY = 256,
@@ -103,6 +107,7 @@ static void usage(FILE *f, bool plan)
 	fputs(common_usage, f);
 	if (plan)
 		fputs(plan_extra_usage, f);
+	fputs(footer_usage, f);
 }
 
 static int bad_usage(const struct args *a, const char *fmt, const char *what)
@@ -132,6 +137,35 @@ static unsigned int stdin_inputs(const struct args *a)
 	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++)
 		n += in[i] && !strcmp(in[i], "-");
 	return n;
+}
+
+/* Whether paths a and b name one directory entry, so that renaming a file
+ * over one replaces the other: the same last component in the same
+ * directory, however the directory is spelled ("x", "./x", "d/../x", an
+ * absolute path).  Two directory entries (a symlink, a hard link) are
+ * two files to rename(2).  Directories that cannot be stat'ed, or no
+ * memory, fall back to comparing the strings. */
+static bool same_entry(const char *a, const char *b)
+{
+	char *ca = strdup(a), *cb = strdup(b), *ba, *bb;
+	struct stat sa, sb;
+	bool same = !strcmp(a, b);
+
+	if (!same && ca && cb) {
+		ba = strdup(basename(ca));
+		bb = strdup(basename(cb));
+		/* basename() may have changed its argument: start again. */
+		strcpy(ca, a);
+		strcpy(cb, b);
+		same = ba && bb && !strcmp(ba, bb) &&
+		       !stat(dirname(ca), &sa) && !stat(dirname(cb), &sb) &&
+		       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+		free(ba);
+		free(bb);
+	}
+	free(ca);
+	free(cb);
+	return same;
 }
 
 /* Returns -1 to go on, else the exit status. */
@@ -194,7 +228,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return bad_usage(a, "%s is required", "--current");
 	/* The placement would be renamed over the plan just written. */
 	if (a->write_placement && a->output &&
-	    !strcmp(a->write_placement, a->output))
+	    same_entry(a->write_placement, a->output))
 		return bad_usage(a, "%s", "--output and --write-placement "
 				 "name the same file");
 	if (stdin_inputs(a) > 1)

@@ -88,8 +88,7 @@ static int resolve_devices(const struct report_args *a,
 		err = blkdev_lookup("/sys", a->devices[i], &devs[i][0],
 				    &devs[i][1]);
 		if (err == -EISDIR)
-			log_err("report io: %s is a partition; Tapestry traces "
-				"whole disks", a->devices[i]);
+			cli_partition_err("report io", a->devices[i]);
 		else if (err)
 			log_err("report io: unknown device '%s': no such "
 				"block device in /sys/class/block",
@@ -278,15 +277,21 @@ static int io_print(const struct report_args *a, const struct source *s,
 	return iosnap_print_text(stdout, d, fmt);
 }
 
+/* arg: the registry's names map from zonetrace_names_open(). */
 static int namer(unsigned int id, char *buf, size_t len, void *arg)
 {
-	return zonetrace_zone_name(arg, id, buf, len);
+	return zonetrace_names_get(*(const int *)arg, id, buf, len);
 }
 
 static int zones_print(const struct report_args *a, struct zonesnap *d,
 		       const struct report_fmt *fmt)
 {
-	zonesnap_name_zones(d, namer, (void *)a->pin_root);
+	int fd = zonetrace_names_open(a->pin_root);
+
+	/* Without the registry every zone is named by its id. */
+	zonesnap_name_zones(d, fd >= 0 ? namer : NULL, &fd);
+	if (fd >= 0)
+		close(fd);
 	if (a->format == REPORT_PROM)
 		return zonesnap_print_prom(stdout, d);
 	if (a->format == REPORT_JSON)

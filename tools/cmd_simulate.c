@@ -96,14 +96,16 @@ static int bad_usage(const char *fmt, const char *what)
 	return EXIT_USAGE;
 }
 
+/* All of s as a decimal integer: no sign, no empty value, and a leading
+ * zero is only a zero ("010" is ten, not octal eight). */
 static bool parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
 
 	errno = 0;
-	if (*s == '-')
+	if (*s < '0' || *s > '9')
 		return false;
-	*out = strtoull(s, &end, 0);
+	*out = strtoull(s, &end, 10);
 	return !errno && end != s && !*end;
 }
 

@@ -54,7 +54,9 @@ static void slow_usage(FILE *f)
 "  -t, --threshold-ms N   threshold in milliseconds, fractions ok\n"
 "                         (default 10)\n"
 "      --json             one JSON object per event, one per line\n"
-"  -d, --device NAME      only this disk; repeatable\n"
+"  -d, --device NAME      only this whole disk (loop0, /dev/sda, a link to\n"
+"                         one such as /dev/disk/by-id/...; a partition is\n"
+"                         traced as part of its disk); repeatable\n"
 "  -c, --count N          stop after N events (default: until ^C)\n"
 "      --pin-root DIR     where tapestryd pins its maps (default %s)\n"
 "      --btf FILE         BTF for a kernel without /sys/kernel/btf/vmlinux\n"
@@ -320,10 +322,15 @@ static int trace_slow(int argc, char **argv)
 	if (bpfsys_require_caps("trace slow", BPFSYS_READ_MAPS))
 		return 1;
 	for (i = 0; i < a.ndevices; i++) {
-		if (blkdev_lookup("/sys", a.devices[i], &a.devs[i][0],
-				  &a.devs[i][1])) {
+		err = blkdev_lookup("/sys", a.devices[i], &a.devs[i][0],
+				    &a.devs[i][1]);
+		if (err == -EISDIR) {
+			cli_partition_err("trace slow", a.devices[i]);
+			return 1;
+		}
+		if (err) {
 			log_err("trace slow: unknown device '%s': no such "
-				"whole-disk block device in /sys/class/block",
+				"block device in /sys/class/block",
 				a.devices[i]);
 			return 1;
 		}

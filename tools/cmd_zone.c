@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bpfsys.h"
+#include "cliopt.h"
 #include "log.h"
 #include "report.h"
 #include "zonetrace.h"
@@ -45,15 +46,20 @@ static int list(const char *root, bool json)
 	struct json_object *arr = NULL, *o;
 	char name[ZONE_NAME_LEN];
 	unsigned int id;
-	int err = 0;
+	int fd, err = 0;
 
-	if (json && !(arr = json_object_new_array()))
-		return -ENOMEM;
-	for (id = ZONE_ID_MIN; id <= ZONE_ID_MAX && !err; id++) {
-		/* -ENOENT: no such id, or no registry (no zones); a pin root
-		 * off bpffs is a mistake, not an empty registry. */
-		err = zonetrace_zone_name(root, id, name, sizeof(name));
-		if (err == -ENOENT) {
+	/* -ENOENT: no registry (no zones); a pin root off bpffs is a
+	 * mistake, not an empty registry. */
+	fd = zonetrace_names_open(root);
+	if (fd < 0 && fd != -ENOENT)
+		return fd;
+	if (json && !(arr = json_object_new_array())) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (id = ZONE_ID_MIN; id <= ZONE_ID_MAX && fd >= 0 && !err; id++) {
+		err = zonetrace_names_get(fd, id, name, sizeof(name));
+		if (err == -ENOENT) {	/* no such id */
 			err = 0;
 			continue;
 		}
@@ -75,6 +81,9 @@ static int list(const char *root, bool json)
 	if (json && !err)
 		err = report_json_print(stdout, arr);
 	json_object_put(arr);
+out:
+	if (fd >= 0)
+		close(fd);
 	return err;
 }
 
@@ -156,6 +165,7 @@ int cmd_zone(int argc, char **argv)
 	};
 	const char *root = BPFSYS_PIN_ROOT;
 	bool json = false;
+	char err[128];
 	int c;
 
 	optind = 0;
@@ -173,8 +183,9 @@ int cmd_zone(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
-		default:
-			return bad("bad option", argv[optind - 1]);
+		default:	/* ':' (no value) or '?' */
+			cliopt_bad_option(c, argv, err, sizeof(err));
+			return bad(err, NULL);
 		}
 	}
 	if (optind >= argc)

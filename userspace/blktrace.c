@@ -30,6 +30,7 @@ static const char *const map_names[NR_MAPS] = {
 struct blktrace {
 	struct blktrace_bpf *skel;	/* NULL when opened from pins */
 	int fd[NR_MAPS];		/* owned only when skel is NULL */
+	uint32_t stats_id;		/* fd[M_STATS]'s map, from pins */
 	const char *mode;
 	unsigned int ncpu;
 	size_t stride;			/* per-CPU value size, 8-aligned */
@@ -230,6 +231,7 @@ int blktrace_open_pinned(const char *dir, struct blktrace **out)
 			goto err_destroy;
 		}
 	}
+	t->stats_id = bpfsys_obj_id(t->fd[M_STATS]);
 	*out = t;
 	return 0;
 
@@ -305,7 +307,7 @@ const char *blktrace_mode(const struct blktrace *t)
 bool blktrace_live(const struct blktrace *t)
 {
 	return t->skel || bpfsys_pin_live(t->pin_dir, map_names[M_STATS],
-					  t->fd[M_STATS]);
+					  t->stats_id);
 }
 
 static uint64_t now_ns(void)

@@ -543,15 +543,17 @@ bool bpfsys_dir_claimed(const char *dir)
 	return claimed;
 }
 
-bool bpfsys_pin_live(const char *dir, const char *name, int fd)
+bool bpfsys_pin_live(const char *dir, const char *name, uint32_t id)
 {
-	uint32_t id = bpfsys_obj_id(fd);
-	int pfd = bpfsys_pinned_fd(dir, name);
+	int pfd;
 	bool same;
 
+	if (!id)
+		return false;
+	pfd = bpfsys_pinned_fd(dir, name);
 	if (pfd < 0)
 		return false;
-	same = id && bpfsys_obj_id(pfd) == id;
+	same = bpfsys_obj_id(pfd) == id;
 	close(pfd);
 	return same && bpfsys_dir_claimed(dir);
 }

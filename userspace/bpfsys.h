@@ -156,12 +156,14 @@ int bpfsys_claim_dir(const char *dir, int *fd);
 /* Whether a live process holds the claim on dir. */
 bool bpfsys_dir_claimed(const char *dir);
 
-/* Whether the map behind fd is still the one pinned at dir/name, in a
- * directory a live process claims: false once the daemon that pinned it
- * has stopped (pins removed, or left by a killed daemon) or another has
- * taken its place.  A reader that holds a daemon's maps open asks this
- * now and then: nothing updates them after the daemon is gone. */
-bool bpfsys_pin_live(const char *dir, const char *name, int fd);
+/* Whether the map with kernel id id (bpfsys_obj_id() of the caller's
+ * descriptor, taken once when it opened the pin) is still the one pinned
+ * at dir/name, in a directory a live process claims: false once the
+ * daemon that pinned it has stopped (pins removed, or left by a killed
+ * daemon) or another has taken its place, and for id 0.  A reader that
+ * holds a daemon's maps open asks this now and then: nothing updates
+ * them after the daemon is gone. */
+bool bpfsys_pin_live(const char *dir, const char *name, uint32_t id);
 
 /* libbpf's messages go to log at debug level (warnings too: the callers
  * report what failed in their own words). */

@@ -484,7 +484,7 @@ int engine_write(struct engine *e, uint64_t off, uint32_t len,
 		return -EAGAIN;
 	}
 	q->buf = buf_take;
-	q->own_buf = 1;
+	q->own_buf = !(flags & ENGINE_BUF_SHARED);
 	q->fua = !!(flags & ENGINE_FUA);
 	e->writes++;
 	start_write(q);
@@ -687,6 +687,20 @@ static void check_deadlines(struct engine *e)
 				slow |= 1U << i;
 		}
 	}
+	/* A flush or FUA op past its timeout is not taken for a failed sync
+	 * (EMISSED_SYNC_FAILED): its outcome is unknown.  A local one's is
+	 * judged when its CQE comes (engine_abandoned_sync_done).  A remote
+	 * server whose sync then fails knows it: it refuses HELLOs until it
+	 * restarts, then says state 2 if its record landed (all of it is
+	 * copied), or else opens the volume uncleanly, zeroes every seq its
+	 * last good sync does not vouch for and reports less than it acked,
+	 * and the pages a failed writeback drops were written since that
+	 * sync, so engine_unsync.c copies them again.  Marking it all to
+	 * copy here would cost a full copy for every flush that is merely
+	 * slow.  What neither covers is an engine that dies meanwhile, whose
+	 * in-memory unsync maps go with it: the same for any remote that
+	 * loses its page cache then (docs/engine.md, what this does not
+	 * cover), not only one that timed out. */
 	for (i = 0; i < e->nr; i++) {
 		e->repl[i].slow = slow & (1U << i);
 		if (fail & (1U << i))

@@ -29,7 +29,8 @@
  * - Writes take their buffer: it comes from uloop_buf_get() on the same
  *   loop, and the engine puts it back when the last replica is finished
  *   with it, which may be after done() has run.  If the call is refused the
- *   caller still owns the buffer.
+ *   caller still owns the buffer.  (A write flagged ENGINE_BUF_SHARED
+ *   borrows its buffer instead.)
  * - Reads borrow their buffer (a registered one, so local replicas can use
  *   READ_FIXED); the data lands at buf->base before done() runs, and no
  *   I/O into it is left in the kernel then (a read abandoned on a failed
@@ -43,7 +44,8 @@
  * engine_get_zone_hist(), ENGINE_LAG_MAX(); engine_opts.flush_timeout_ms,
  * engine_stats.reconciles and .reconciling, ENGINE_ZONE_ID_MAX,
  * engine_replica_stats.inline_ops, engine_opts.lag_cut,
- * engine_opts_check(), engine_addr_parse(), ENGINE_QUEUE_DEPTH_MAX.  One
+ * engine_opts_check(), engine_addr_parse(), ENGINE_QUEUE_DEPTH_MAX,
+ * ENGINE_BUF_SHARED.  One
  * change of meaning: a zone_id of 0 now means "no zone tag"
  * (UD_ZONE_NONE), where the engine used to number zones by position,
  * which collided with the node's zone registry.
@@ -132,6 +134,11 @@ struct engine_opts {
 
 /* Ack-time flags for engine_write / engine_zero / engine_trim. */
 #define ENGINE_FUA 0x1	/* durable on the acking replicas before done() */
+/* engine_write only: the buffer is borrowed, not taken.  The engine only
+ * reads it, and may go on reading it after done() (a replica behind under
+ * quorum), so the caller keeps it, unchanged, until engine_destroy().
+ * Lets one buffer of zeroes serve any number of writes at once. */
+#define ENGINE_BUF_SHARED 0x2
 
 typedef void (*engine_done_fn)(void *arg, int res);
 

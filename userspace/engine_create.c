@@ -103,13 +103,62 @@ static int open_missed(struct engine *e, struct erepl *r, uint64_t nreg)
 	return 0;
 }
 
+/* A replica new to the volume: its maps are made under temporary names,
+ * marked (all of it to copy, if the volume has been written before) and
+ * synced, then put in place, the missed map first: the dirty map's
+ * absence is what says the replica is new.  In place but not yet synced,
+ * a power loss could leave them with no bit set (the size and the
+ * header written back, the rest not), and the replica, holding none of
+ * the volume, would be taken for in sync.  0 or -errno. */
+static int open_new_maps(struct engine *e, struct erepl *r, uint64_t nreg,
+			 const char *dirty)
+{
+	char missed[4096], tmp_d[4096], tmp_m[4096];
+	char suffix[REPL_ZONE_MAX + 8];
+	int err;
+
+	snprintf(suffix, sizeof(suffix), "%s.missed", r->zone);
+	if ((err = engine_state_path(e, suffix, missed, sizeof(missed))))
+		return err;
+	if (snprintf(tmp_d, sizeof(tmp_d), "%s.new", dirty) >=
+	    (int)sizeof(tmp_d) ||
+	    snprintf(tmp_m, sizeof(tmp_m), "%s.new", missed) >=
+	    (int)sizeof(tmp_m))
+		return -ENAMETOOLONG;
+	unlink(tmp_d);		/* left by a create that did not finish */
+	unlink(tmp_m);
+	if ((err = open_map(e, tmp_d, nreg, &r->dirty)) ||
+	    (err = open_map(e, tmp_m, nreg, &r->missed)))
+		goto err_unlink;
+	dirtymap_set_flags(r->missed, EMISSED_IN_SYNC);
+	/* One new to a volume that has been written before (its state
+	 * record is older than this engine) holds none of it. */
+	if (!e->st.fresh)
+		engine_mark_empty(r, "has no dirty map (new to the volume)");
+	if ((err = dirtymap_sync(r->dirty)) ||
+	    (err = dirtymap_sync(r->missed)) ||
+	    (err = engine_state_place(tmp_m, missed)) ||
+	    (err = engine_state_place(tmp_d, dirty))) {
+		log_err("%s: making the maps of %s durable: %s", e->name,
+			r->zone, strerror(-err));
+		goto err_unlink;
+	}
+	return 0;
+
+err_unlink:
+	/* Whichever is still under its temporary name (the dirty map not in
+	 * place: the next create takes the replica for new again). */
+	unlink(tmp_m);
+	unlink(tmp_d);
+	return err;
+}
+
 static int open_replica(struct engine *e, unsigned int i,
 			const struct engine_replica_opts *ro)
 {
 	struct erepl *r = &e->repl[i];
 	uint64_t nreg = (e->size + EREGION - 1) >> EREGION_SHIFT;
 	char path[4096], suffix[REPL_ZONE_MAX + 8];
-	bool new_map = false;
 	int err;
 
 	r->e = e;
@@ -123,19 +172,17 @@ static int open_replica(struct engine *e, unsigned int i,
 	r->retry.fn = engine_replica_retry;
 	hist_reset(&r->hist);
 	snprintf(suffix, sizeof(suffix), "%s.dirty", r->zone);
-	if (!(err = engine_state_path(e, suffix, path, sizeof(path)))) {
-		new_map = engine_state_missing(path);
-		err = open_map(e, path, nreg, &r->dirty);
-	} else {
+	if ((err = engine_state_path(e, suffix, path, sizeof(path)))) {
 		log_err("%s: dirty map of %s: %s", e->name, r->zone,
 			strerror(-err));
-	}
-	if (err || (err = open_missed(e, r, nreg)))
 		return err;
-	/* A replica new to a volume that has been written before (its
-	 * state record is older than this engine) holds none of it. */
-	if (new_map && !e->st.fresh)
-		engine_mark_empty(r, "has no dirty map (new to the volume)");
+	}
+	if (engine_state_missing(path))
+		err = open_new_maps(e, r, nreg, path);
+	else if (!(err = open_map(e, path, nreg, &r->dirty)))
+		err = open_missed(e, r, nreg);
+	if (err)
+		return err;
 	if (!r->local)
 		return engine_remote_init(r, ro->addr);
 	err = engine_local_open(r, ro->path);

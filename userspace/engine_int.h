@@ -196,6 +196,8 @@ struct eunsync {
 	bool tracking;		/* a tracked flush is out */
 	bool flushed;		/* a tracked flush succeeded in this run */
 	uint64_t acked;
+	uint64_t flush_acked;	/* acked when the tracked flush was sent */
+	uint64_t durable;	/* the highest seq a good FLUSH covered there */
 	uint64_t visited;	/* words read to move or clear bits: a count
 				 * for tests */
 };
@@ -607,6 +609,13 @@ uint64_t engine_unsync_hello(struct erepl *r, uint64_t applied_seq);
  * cleared the bitmaps) and it held nothing before this run (no replica
  * said it held a write at its first HELLO: e->had_data). */
 bool engine_unsync_all(const struct erepl *r, uint64_t lost);
+/* r's HELLO says applied_seq.  Below the highest seq a good FLUSH made
+ * durable there in this run, the replica lost writes that no power loss
+ * can take (a restored backup, a rolled-back disk snapshot): what it
+ * lacks is not bounded by what was written since its last good flush.
+ * Returns that seq (the new baseline is applied_seq), or 0 when nothing
+ * durable was lost.  Call before engine_unsync_hello(). */
+uint64_t engine_unsync_rollback(struct eunsync *u, uint64_t applied_seq);
 
 /* ---- engine_state.c ---- */
 
@@ -633,6 +642,11 @@ int engine_state_path(const struct engine *e, const char *suffix, char *buf,
  * engine killed while making it, or a damaged state dir), which records
  * nothing and must not pass for a clean one. */
 bool engine_state_missing(const char *path);
+/* rename(from, to), then fsync of to's directory: a file made under a
+ * temporary name, complete and synced, appears at to, durably, or (a
+ * power loss before) not at all.  0 or -errno; from may be at to
+ * already when the fsync fails. */
+int engine_state_place(const char *from, const char *to);
 
 /* ---- engine_sync.c ---- */
 

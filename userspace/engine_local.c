@@ -157,11 +157,34 @@ static int reset_after_failed_sync(struct erepl *r)
 	return 0;
 }
 
+/* An image made anew goes in place only once its seqs are 0 and its
+ * replica is marked to be copied (when the volume has data), both
+ * durably: an image at its path with the old image's seqs, or with maps
+ * that say in sync, would be taken for one that holds the data (a
+ * resync skips a block whose seq is not older; an in-sync replica serves
+ * reads).  Made under tmp, a power loss before leaves nothing at the
+ * path, and the next create makes it anew again.  0 or -errno. */
+static int place_image(struct erepl *r, const char *tmp)
+{
+	struct engine *e = r->e;
+	int err;
+
+	if (!e->in_create || !e->st.fresh)
+		engine_mark_empty(r, "has a new image");
+	if ((err = seqmap_sync(r->loc->seq)) ||
+	    (err = dirtymap_sync(r->dirty)) ||
+	    (err = dirtymap_sync(r->missed)) ||
+	    (err = engine_state_place(tmp, r->loc->path)))
+		log_err("%s: making the new image %s durable: %s", e->name,
+			r->loc->path, strerror(-err));
+	return err;
+}
+
 static int do_open(struct erepl *r)
 {
 	struct engine *e = r->e;
 	struct elocal *l = r->loc;
-	char path[4096], suffix[REPL_ZONE_MAX + 8];
+	char path[4096], suffix[REPL_ZONE_MAX + 8], tmp[4096];
 	struct stat st;
 	bool made = false, seqs_lost = false;
 	int fd, err;
@@ -170,7 +193,11 @@ static int do_open(struct erepl *r)
 	 * by a file of that name: in /dev that would be RAM. */
 	fd = open(l->path, O_RDWR | O_DIRECT | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT && e->create && !l->bdev) {
-		fd = open(l->path, O_RDWR | O_DIRECT | O_CLOEXEC | O_CREAT |
+		if (snprintf(tmp, sizeof(tmp), "%s.new", l->path) >=
+		    (int)sizeof(tmp))
+			return -ENAMETOOLONG;
+		unlink(tmp);	/* left by a create that did not finish */
+		fd = open(tmp, O_RDWR | O_DIRECT | O_CLOEXEC | O_CREAT |
 			  O_EXCL, 0600);
 		made = fd >= 0;
 	}
@@ -205,6 +232,11 @@ static int do_open(struct erepl *r)
 			e->name, r->zone, strerror(-err));
 		goto err_unlink;
 	}
+	if (made && (err = place_image(r, tmp))) {
+		/* In place, its seqs reset and marks durable: it stays. */
+		made = access(tmp, F_OK) == 0;
+		goto err_unlink;
+	}
 	l->fd = fd;
 	/* An image of a volume that has run before, without the seqs of its
 	 * blocks: 0 would lose to any copy in a merge and let a resync from
@@ -212,18 +244,15 @@ static int do_open(struct erepl *r)
 	 * others instead (with none, there is nothing to choose from). */
 	if (!made && seqs_lost && !e->st.fresh && e->nr > 1)
 		engine_mark_empty(r, "has no seqmap (its seqs are lost)");
-	if (!made)
-		return 0;
-	if (!e->in_create || !e->st.fresh)
-		engine_mark_empty(r, "has a new image");
 	return 0;
 
 err_unlink:
-	/* An image made here and left behind would be opened as an existing
-	 * one next time: its seqmap not reset, nor a full copy asked for. */
-	if (made && unlink(l->path))
+	/* An image made here is still under its temporary name: an image
+	 * left at its path would be opened as an existing one next time,
+	 * its seqmap not reset, nor a full copy asked for. */
+	if (made && unlink(tmp))
 		log_warn("%s: %s: cannot remove the image made: %s", e->name,
-			 l->path, strerror(errno));
+			 tmp, strerror(errno));
 	close(fd);
 	return err;
 }

@@ -180,6 +180,14 @@ static void finish(struct engine *e)
 		dirtymap_clear_all(r->dirty);	/* all of it was in the log */
 		dirtymap_clear_all(r->missed);
 		engine_mark_in_sync(r);
+		/* Its HELLO on this connection said its sync failed, so all
+		 * of it was dirty, and every region has been reconciled onto
+		 * it since (or copied by a resync before): a full copy, which
+		 * the FLUSH with REPL_F_FULL_COPY tells it, as a resync's end
+		 * does.  Else it says sync failed at every HELLO, and each
+		 * reconnect copies all of it again. */
+		if (r->full_copy == EFC_WANTED || r->full_copy == EFC_COPYING)
+			r->full_copy = EFC_TELL;
 		n++;
 	}
 	log_info("%s: %s: reconciled %llu regions (%llu rewritten) in %.2f "

@@ -603,7 +603,7 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	struct erepl *r = c->r;
 	struct engine *e = r->e;
 	struct repl_status st;
-	uint64_t lost;
+	uint64_t lost, durable;
 
 	if (h->op != REPL_OP_HELLO)
 		return -EPROTO;
@@ -625,8 +625,19 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	c->volume_id = h->volume_id;
 	c->applied_seq = le64toh(st.applied_seq);
 	engine_state_seen_seq(e, c->applied_seq);
+	/* Below a seq a good FLUSH made durable there: it was rolled back
+	 * (restored from a backup), and may lack any write since. */
+	durable = engine_unsync_rollback(&r->unsync, c->applied_seq);
 	/* Below a seq it acked: its server lost writes (engine_unsync.c) */
 	lost = engine_unsync_hello(r, c->applied_seq);
+	if (durable) {
+		log_warn("%s: replica %s says applied seq %llu, below seq %llu "
+			 "that a good flush made durable there: it lost "
+			 "flushed writes (restored from a backup?)", e->name,
+			 r->zone, (unsigned long long)c->applied_seq,
+			 (unsigned long long)durable);
+		engine_mark_empty(r, "was rolled back");
+	}
 	/* A replica that holds no write at all, of a volume that has some,
 	 * is a new image (the server made it on REPL_F_CREATE: a wiped data
 	 * dir, a replaced disk): what it missed while away is not all it

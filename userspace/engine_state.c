@@ -47,6 +47,30 @@ bool engine_state_missing(const char *path)
 	return stat(path, &st) || st.st_size == 0;
 }
 
+int engine_state_place(const char *from, const char *to)
+{
+	char dir[4096];
+	const char *slash = strrchr(to, '/');
+	int fd, err = 0;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if ((size_t)(slash - to) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	else
+		snprintf(dir, sizeof(dir), "%.*s",
+			 slash == to ? 1 : (int)(slash - to), to);
+	if (rename(from, to))
+		return -errno;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 /* The record for reservations that reach ESEQ_CHUNK seqs and EEPOCH_CHUNK
  * epochs past what is in use; never below what is already durable. */
 static void fill(struct engine *e, struct estate_disk *d)

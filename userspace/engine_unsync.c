@@ -153,6 +153,7 @@ void engine_unsync_flush_sent(struct eunsync *u, uint64_t tag)
 		bits_drain(u, &u->cur, or_into, &u->old);
 	}
 	u->flush_tag = tag;
+	u->flush_acked = u->acked;
 	u->tracking = true;
 }
 
@@ -165,6 +166,8 @@ void engine_unsync_flush_done(struct eunsync *u, uint64_t tag, int err)
 		return;
 	bits_drain(u, &u->old, NULL, NULL);
 	u->flushed = true;
+	if (u->flush_acked > u->durable)
+		u->durable = u->flush_acked;
 }
 
 void engine_unsync_acked(struct eunsync *u, uint64_t seq)
@@ -213,6 +216,23 @@ uint64_t engine_unsync_hello(struct erepl *r, uint64_t applied_seq)
 	/* What it holds now is the baseline: the rest is marked. */
 	u->acked = applied_seq;
 	return a.n;
+}
+
+/* Every seq it acked before the FLUSH was sent was applied there before
+ * the FLUSH arrived, so a good FLUSH made it durable.  A server that lost
+ * its page cache zeroes only seqs above its own synced seq, whose record
+ * may lag the FLUSH (it is written after the reply), so it can report
+ * less than this after a power loss too: then the whole volume is copied
+ * where the regions since the last good flush would have done.  That is
+ * the cautious side; taking a rollback for a power loss loses writes. */
+uint64_t engine_unsync_rollback(struct eunsync *u, uint64_t applied_seq)
+{
+	uint64_t durable = u->durable;
+
+	if (applied_seq >= durable)
+		return 0;
+	u->durable = applied_seq;
+	return durable;
 }
 
 bool engine_unsync_all(const struct erepl *r, uint64_t lost)

@@ -380,6 +380,8 @@ void nbd_server_destroy(struct nbd_server *s)
 		free(c->in);
 		free(c);
 	}
+	/* Nor is the buffer of zeroes: a replica behind may still be
+	 * reading it if the engine lives on. */
 	nbdsock_close(&s->sock);
 	free(s->due);
 	free(s->free_ids);

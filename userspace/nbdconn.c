@@ -17,6 +17,9 @@
 #include "log.h"
 
 #define DIRECT_MIN	(16 * 1024)	/* payload left to recv into place */
+/* Chunks of one NO_HOLE zero in the engine at once: enough to keep the
+ * replicas busy, few enough to leave the engine's slots to others. */
+#define ZERO_DEPTH	8
 
 static void hs_step(struct nbd_conn *c);
 static void arm_recv(struct nbd_conn *c);
@@ -172,7 +175,6 @@ static bool req_start(struct nbd_req *q)
 				  q);
 		break;
 	case NBDPROTO_ACT_WRITE:
-	case NBDPROTO_ACT_ZERO_WRITE:
 		err = engine_write(e, q->r.offset, q->r.len, q->buf, fua,
 				   req_done, q);
 		if (!err)
@@ -202,6 +204,98 @@ static bool req_start(struct nbd_req *q)
 	return true;
 }
 
+/* ---- NO_HOLE zeroes: writes of zeroes, in chunks ---- */
+
+/* The server's buffer of zeroes, taken from the pool the first time a
+ * NO_HOLE zero needs it and kept: every such zero writes from it, however
+ * long, so a hole of any size costs one buffer.  False while the pool has
+ * none to give (the caller parks). */
+static bool zero_buf_ready(struct nbd_conn *c)
+{
+	struct nbd_server *s = c->s;
+	struct uloop_buf *b;
+
+	if (s->zero_buf)
+		return true;
+	if (uloop_buf_get(s->loop, c->lim.max_block, &b)) {
+		if (!c->pool_wait_ns)
+			c->pool_wait_ns = uloop_now(s->loop);
+		return false;
+	}
+	c->pool_wait_ns = 0;
+	memset(b->base, 0, b->size);
+	s->zero_buf = b;
+	return true;
+}
+
+static void zero_done(void *arg, int res)
+{
+	struct nbd_req *q = arg;
+	struct nbd_conn *c = q->c;
+
+	c->inflight--;
+	c->s->inflight--;
+	q->zout--;
+	if (res && !q->err)
+		q->err = nbdproto_error(res);
+	if (c->phase == PH_DEAD) {
+		if (!q->zout && c->cur != q)
+			nbdconn_slot_put(c, q);
+		nbdconn_reap(c);
+		return;
+	}
+	/* the last chunk answers, once none is left to start */
+	if (!q->zout && c->cur != q)
+		nbdconn_reply(q);
+	if (!c->parked)
+		nbdconn_process(c);	/* chunks to start, or requests */
+}
+
+/* Hand the engine the chunks of q that it and ZERO_DEPTH let through.
+ * Each is an ordinary write (ordered with overlapping I/O the same way on
+ * every replica); the request stays the connection's current one until
+ * its last chunk is in the engine, so the requests after it on the
+ * connection go to the engine after all of it.  The first failure stops
+ * it; the reply waits for the chunks already out.  Returns true when q
+ * no longer needs the connection's attention (advance_cur). */
+static bool zero_pump(struct nbd_req *q)
+{
+	struct nbd_conn *c = q->c;
+	struct nbd_server *s = c->s;
+	uint64_t end = q->r.offset + q->r.len;
+	unsigned int flags = ENGINE_BUF_SHARED |
+			     (q->r.flags & NBD_CMD_FLAG_FUA ? ENGINE_FUA : 0);
+	uint32_t n;
+	int err;
+
+	while (q->zoff < end && !q->err) {
+		if (q->zout >= ZERO_DEPTH)
+			return false;	/* zero_done comes back here */
+		n = end - q->zoff < c->lim.max_block ?
+		    (uint32_t)(end - q->zoff) : c->lim.max_block;
+		err = engine_write(s->e, q->zoff, n, s->zero_buf, flags,
+				   zero_done, q);
+		if (err == -EAGAIN) {
+			park(c);
+			return false;
+		}
+		if (err) {
+			q->err = nbdproto_error(err);
+			break;
+		}
+		q->zoff += n;
+		q->zout++;
+		c->inflight++;
+		s->inflight++;
+	}
+	c->cur = NULL;
+	if (q->zout)
+		q->state = RQ_ENGINE;
+	else
+		nbdconn_reply(q);
+	return true;
+}
+
 /* ---- transmission: parsing requests out of the input buffer ---- */
 
 static uint32_t in_avail(const struct nbd_conn *c)
@@ -227,12 +321,12 @@ static bool advance_cur(struct nbd_conn *c)
 		nbdconn_reply(q);
 		return true;
 	case RQ_NEED_BUF:
-		if (!buf_take(c, q)) {
+		if (q->act == NBDPROTO_ACT_ZERO_WRITE ? !zero_buf_ready(c) :
+		    !buf_take(c, q)) {
 			park(c);
 			return false;
 		}
-		if (q->act == NBDPROTO_ACT_ZERO_WRITE)
-			memset(q->buf->base, 0, q->r.len);
+		q->zoff = q->r.offset;
 		q->state = q->act == NBDPROTO_ACT_WRITE ? RQ_PAYLOAD : RQ_START;
 		return true;
 	case RQ_PAYLOAD:
@@ -248,6 +342,8 @@ static bool advance_cur(struct nbd_conn *c)
 		q->state = RQ_START;
 		return true;
 	case RQ_START:
+		if (q->act == NBDPROTO_ACT_ZERO_WRITE)
+			return zero_pump(q);
 		if (!req_start(q)) {
 			park(c);
 			return false;
@@ -320,8 +416,10 @@ static void input_ended(struct nbd_conn *c)
 {
 	struct nbd_req *q = c->cur;
 
-	if (c->parked || (!q && in_avail(c) >= NBDPROTO_REQ_SIZE))
-		return;		/* whole requests wait for a slot or buffer */
+	if (c->parked || (!q && in_avail(c) >= NBDPROTO_REQ_SIZE) ||
+	    (q && q->state == RQ_START))
+		return;		/* whole requests wait for a slot or buffer,
+				 * or a zero for its chunks to go out */
 	if (q) {
 		c->cur = NULL;	/* waiting for payload that will not come */
 		c->discard = 0;
@@ -505,6 +603,19 @@ static void hs_step(struct nbd_conn *c)
 
 /* ---- connection lifetime ---- */
 
+/* A dying connection lets go of its current request: a zero with chunks
+ * still in the engine is put back by the last of them (zero_done). */
+static void cur_drop(struct nbd_conn *c)
+{
+	struct nbd_req *q = c->cur;
+
+	c->cur = NULL;
+	if (q->zout)
+		q->state = RQ_ENGINE;
+	else
+		nbdconn_slot_put(c, q);
+}
+
 static void conn_free(struct nbd_conn *c)
 {
 	struct nbd_server *s = c->s;
@@ -524,11 +635,9 @@ static void conn_free(struct nbd_conn *c)
  * once), never from inside other connection code. */
 void nbdconn_reap(struct nbd_conn *c)
 {
-	if (c->cur && !c->probe.posted) {
-		/* a direct recv may still be writing into its buffer */
-		nbdconn_slot_put(c, c->cur);
-		c->cur = NULL;
-	}
+	/* a direct recv may still be writing into its buffer */
+	if (c->cur && !c->probe.posted)
+		cur_drop(c);
 	nbdconn_drop_queue(c);
 	if (!c->sqes && !c->inflight)
 		conn_free(c);
@@ -558,10 +667,8 @@ void nbdconn_hangup(struct nbd_conn *c, const char *why)
 		c->sqes++;
 	}
 	/* without an SQE, the watchdog tick reaps it */
-	if (c->cur && !c->probe.posted) {
-		nbdconn_slot_put(c, c->cur);
-		c->cur = NULL;
-	}
+	if (c->cur && !c->probe.posted)
+		cur_drop(c);
 	nbdconn_drop_queue(c);
 }
 

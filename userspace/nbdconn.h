@@ -34,7 +34,9 @@ enum req_state {
 	RQ_NEED_BUF,	/* parsed; waiting for a registered buffer */
 	RQ_PAYLOAD,	/* write: receiving its payload */
 	RQ_DISCARD,	/* refused write: skipping its payload */
-	RQ_START,	/* ready for the engine (may be refused EAGAIN) */
+	RQ_START,	/* ready for the engine (may be refused EAGAIN); a
+			 * zero written as data stays here until its last
+			 * chunk is in the engine */
 	RQ_ENGINE,	/* in the engine */
 	RQ_QUEUED,	/* reply waiting for the socket */
 	RQ_SENDING,	/* reply in a sendmsg */
@@ -61,6 +63,10 @@ struct nbd_req {
 	uint32_t err;		/* NBD error for the reply */
 	uint32_t hdr_len, data_len;
 	uint64_t start_ns;
+	/* NBDPROTO_ACT_ZERO_WRITE: written in chunks of at most max_block
+	 * from the server's shared buffer of zeroes. */
+	uint64_t zoff;		/* the next chunk to hand the engine */
+	uint32_t zout;		/* chunks in the engine */
 	uint8_t hdr[NBDPROTO_ERR_CHUNK_MAX];
 };
 
@@ -75,7 +81,8 @@ struct nbd_conn {
 					 * cancel asks it how far it got
 					 * (nbdconn_probe_recv) */
 	unsigned int sqes;		/* our SQEs not yet completed */
-	unsigned int inflight;		/* requests in the engine */
+	unsigned int inflight;		/* requests (zero chunks) in the
+					 * engine */
 	uint64_t discard;		/* payload bytes left to skip */
 	uint64_t buf_bytes;		/* pool bytes held */
 	uint64_t born_ns, recv_ns, send_ns;	/* for the stall watchdog */
@@ -120,6 +127,10 @@ struct nbd_server {
 					 * iteration; 2 x max_conns */
 	unsigned int nr_due;
 	uint64_t inflight, unsent;
+	/* max_block of zeroes that every NO_HOLE zero writes from
+	 * (ENGINE_BUF_SHARED): taken from the pool at the first one, kept
+	 * until the server goes, after the engine */
+	struct uloop_buf *zero_buf;
 	struct nbd_stats st;
 };
 

@@ -466,16 +466,14 @@ enum nbdproto_act nbdproto_req_check(const struct nbdproto_limits *l,
 	}
 	if ((l->tflags & NBD_FLAG_READ_ONLY) && r->type != NBD_CMD_READ)
 		return refuse(r, NBD_EPERM, err);
-	/* max_block bounds what needs a buffer: READ, WRITE, and zeroes
-	 * written as data (NO_HOLE).  TRIM and other zeroes go to the
-	 * engine whatever their length.  The spec bounds WRITE_ZEROES
-	 * without FAST_ZERO too, but nbdcopy (libnbd 1.14) sends each hole
-	 * of a sparse source as one WRITE_ZEROES, so refusing those would
-	 * fail its copy of any image with a hole over max_block. */
-	capped = r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE ||
-		 (r->type == NBD_CMD_WRITE_ZEROES &&
-		  (r->flags & NBD_CMD_FLAG_NO_HOLE) && !l->zero_allocates &&
-		  !(r->flags & NBD_CMD_FLAG_FAST_ZERO));
+	/* max_block bounds what needs a buffer of its own: READ and WRITE.
+	 * TRIM and zeroes go to the engine whatever their length (zeroes
+	 * written as data, NO_HOLE, are written in chunks from one shared
+	 * buffer of zeroes).  The spec bounds WRITE_ZEROES without FAST_ZERO
+	 * too, but nbdcopy (libnbd 1.14) sends each hole of a sparse source
+	 * as one WRITE_ZEROES, NO_HOLE with --allocated, so refusing those
+	 * would fail its copy of any image with a hole over max_block. */
+	capped = r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE;
 	if (r->len == 0 || (capped && r->len > l->max_block) ||
 	    r->offset % l->min_block || r->len % l->min_block)
 		return refuse(r, NBD_EINVAL, err);

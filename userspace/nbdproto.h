@@ -245,18 +245,17 @@ enum nbdproto_act {
 	NBDPROTO_ACT_FLUSH,
 	NBDPROTO_ACT_TRIM,
 	NBDPROTO_ACT_ZERO,
-	NBDPROTO_ACT_ZERO_WRITE,	/* write len zero bytes (NO_HOLE) */
+	NBDPROTO_ACT_ZERO_WRITE,	/* write len zero bytes (NO_HOLE); len
+					 * may exceed max_block */
 	NBDPROTO_ACT_ERROR,	/* reply *err (after skipping any payload) */
 	NBDPROTO_ACT_HANGUP,	/* payload too large to skip: drop the link */
 };
 
 /* Check r against l, per the spec's error rules:
  *   EINVAL   unknown command, flag not valid for the command or not
- *            advertised, zero length, length above max_block (READ,
- *            WRITE, and WRITE_ZEROES carried out as a write: NO_HOLE
- *            without FAST_ZERO unless l->zero_allocates), offset or length
- *            not a multiple of min_block, READ/TRIM past the end, FLUSH
- *            with nonzero offset or length;
+ *            advertised, zero length, READ or WRITE longer than
+ *            max_block, offset or length not a multiple of min_block,
+ *            READ/TRIM past the end, FLUSH with nonzero offset or length;
  *   ENOSPC   WRITE/WRITE_ZEROES past the end;
  *   ENOTSUP  WRITE_ZEROES with FAST_ZERO and NO_HOLE when zeroing does
  *            not keep the range allocated (a write of zeroes is not

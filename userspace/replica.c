@@ -159,7 +159,8 @@ static void on_hook(void *arg)
 
 #define TICK_NS		1000000000ULL
 
-/* Every second: retry failed metadata writes that are due, and cut the
+/* Every second: write the records of synced seqs raised by FLUSHes since
+ * the last one, retry failed metadata writes that are due, and cut the
  * clients that have kept the server waiting longer than --client-timeout.
  * Each holds registered buffers (a payload it does not finish sending,
  * replies it does not take) that every other client needs; left alone,

@@ -74,6 +74,8 @@ struct rvol {
 	char name[REPL_NAME_MAX];
 	int fd_img, fd_seq, fd_meta;
 	bool direct;			/* image opened O_DIRECT */
+	uint64_t mnt_id;		/* the image's unique mount id (0:
+					 * unknown); records say it */
 	struct seqmap *seq;
 	struct replica_volinfo info;	/* size, block size, generation */
 	uint64_t applied_seq, bytes_written;
@@ -89,6 +91,9 @@ struct rvol {
 	 * record).  synced_disk: the highest value a record on disk may
 	 * hold (one in flight included). */
 	uint64_t synced_seq, synced_disk, synced_in_flight, ooo, ooo_below;
+	/* A FLUSH raised synced_seq since the last record began: the
+	 * server's tick writes one (replica_vol_tick). */
+	bool synced_raised;
 	struct rslot *seq_waiters;	/* requests whose seqs wait for a
 					 * record with a lower synced_seq */
 	uint32_t state;			/* REPL_STATE_* in memory; what
@@ -159,6 +164,8 @@ struct rslot {
 	uint64_t meta_need;		/* HELLO: change that must be on disk */
 	uint64_t seq_min;		/* write parked in seq_waiters: the
 					 * lowest seq it records */
+	uint64_t rec_min;		/* once started: the lowest seq its
+					 * completion records (0: none) */
 	uint64_t flush_seq, flush_ooo;	/* FLUSH: the seq it may vouch for,
 					 * and rvol's ooo, when its
 					 * fdatasyncs started */
@@ -231,6 +238,10 @@ struct replica {
 
 	struct rvol **vols;
 	unsigned int vols_cap, nvols;
+	/* The node's boot id, read at the first volume open (all zero:
+	 * unknown); records say it (replica_meta.boot_id). */
+	uint8_t boot_id[REPLICA_BOOT_ID_LEN];
+	bool boot_id_read;
 
 	bool draining, drain_expired, unclean;
 	struct uloop_timer drain_timer;
@@ -291,7 +302,8 @@ void replica_vol_put(struct rvol *v);
 void replica_vol_cqe(struct replica *r, enum replica_kind k, unsigned int id,
 		     unsigned int sub, int res);
 void replica_vol_status(const struct rvol *v, const char *zone, void *out);
-/* The server's periodic tick (now: uloop_now): retry the failed metadata
+/* The server's periodic tick (now: uloop_now): write the records of
+ * synced_seq raised by FLUSHes since the last, retry the failed metadata
  * writes, and the close-time syncs that could not be submitted, that are
  * due. */
 void replica_vol_tick(struct replica *r, uint64_t now);
@@ -309,8 +321,8 @@ void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res);
 void replica_vol_sync_failed(struct rvol *v, int err);
 /* A FLUSH whose fdatasyncs started when they could vouch for seq, and
  * v's ooo count was ooo, succeeded: raise v's synced_seq to seq unless a
- * seq at most that was recorded since; the record follows in the
- * background. */
+ * seq at most that was recorded since; the record follows at the
+ * server's next tick, or with any record written before. */
 void replica_vol_flushed(struct rvol *v, uint64_t seq, uint64_t ooo);
 /* A write whose lowest seq to record is seq_min: true if it may record
  * its seqs now; else false, and s waits (v->seq_waiters) for a record

@@ -166,16 +166,20 @@ static uint64_t seqs_min(const struct rslot *s);
  * write still in flight (queued after the FLUSH) may record a lower seq
  * than one recorded already, after the syncs began.  So: below every
  * seq a write in the queue will record, at most applied_seq.  A write
- * arriving later with a seq at most this is caught by ooo (io_done). */
+ * arriving later with a seq at most this is caught by ooo (io_done).
+ * A started write's lowest seq was taken when it started (rec_min); one
+ * still waiting may yet skip blocks, so all its seqs count. */
 static uint64_t flush_cand(const struct rvol *v)
 {
 	const struct replica_oq_item *it;
+	const struct rslot *s;
 	uint64_t c = v->applied_seq, m;
 
 	for (it = v->oq.head; it; it = it->next) {
 		if (it->span.kind != REPLICA_SPAN_WRITE)
 			continue;
-		m = seqs_min((const struct rslot *)it);
+		s = (const struct rslot *)it;
+		m = it->started ? s->rec_min : seqs_min(s);
 		if (m && m - 1 < c)
 			c = m - 1;
 	}
@@ -283,6 +287,10 @@ static void io_start(struct rslot *s)
 			return;		/* waits for room */
 		break;
 	}
+	/* The payload's seqs are final now (a resync copy's skipped blocks
+	 * zeroed): what the completion records, taken once (a resync
+	 * copy's are a scan of all its seqs). */
+	s->rec_min = seqs_min(s);
 	if (!s->pending)
 		nop_submit(s);
 	if (!s->pending) {
@@ -312,6 +320,7 @@ void replica_io_submit(struct rslot *s)
 	}
 	s->fallback = false;
 	s->syncs = 0;
+	s->rec_min = 0;		/* set when it starts */
 	s->oq.started = false;
 	s->state = RS_WAIT;
 	replica_oq_add(&s->vol->oq, &s->oq);
@@ -420,7 +429,7 @@ static void io_done(struct rslot *s)
 	uint64_t min;
 
 	if (!s->res) {
-		min = seqs_min(s);
+		min = s->rec_min;
 		if (min && min <= v->ooo_below)
 			v->ooo++;
 		if (min && !replica_vol_seq_may_record(v, s, min))

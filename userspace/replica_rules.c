@@ -231,16 +231,20 @@ bool replica_resync_next(struct replica_resync *rs, uint32_t *start,
 /* ---- metadata record ---- */
 
 /* Slot layout, little-endian: magic, version, counter, size, generation,
- * applied_seq, bytes_written, block_size, state, synced_seq, zero
- * padding, and the CRC-32C of everything before it in the last four
- * bytes.  synced_seq sits in what older servers wrote as padding (zero)
+ * applied_seq, bytes_written, block_size, state, synced_seq, mnt_id,
+ * boot_id (16 bytes as the kernel prints them), zero padding, and the
+ * CRC-32C of everything before it in the last four bytes.  synced_seq,
+ * mnt_id and boot_id sit in what older servers wrote as padding (zero)
  * and still read as padding: the version stays 1 both ways, and a record
- * from an older server reads as synced_seq 0, the most cautious value. */
+ * from an older server reads as synced_seq 0 and an unknown writer, the
+ * most cautious values. */
 enum {
 	M_MAGIC = 0, M_VERSION = 4, M_COUNTER = 8, M_SIZE = 16, M_GEN = 24,
 	M_APPLIED = 32, M_WRITTEN = 40, M_BS = 48, M_STATE = 52,
-	M_SYNCED = 56, M_CRC = REPLICA_META_SLOT - 4,
+	M_SYNCED = 56, M_MNT = 64, M_BOOT = 72,
+	M_END = M_BOOT + REPLICA_BOOT_ID_LEN, M_CRC = REPLICA_META_SLOT - 4,
 };
+_Static_assert(M_END <= M_CRC, "metadata fields overlap the CRC");
 
 void replica_meta_encode(const struct replica_meta *m, void *slot)
 {
@@ -257,6 +261,8 @@ void replica_meta_encode(const struct replica_meta *m, void *slot)
 	put_le32(p + M_BS, m->block_size);
 	put_le32(p + M_STATE, m->state);
 	put_le64(p + M_SYNCED, m->synced_seq);
+	put_le64(p + M_MNT, m->mnt_id);
+	memcpy(p + M_BOOT, m->boot_id, REPLICA_BOOT_ID_LEN);
 	put_le32(p + M_CRC, crc32c(0, p, M_CRC));
 }
 
@@ -277,6 +283,8 @@ int replica_meta_decode(const void *slot, struct replica_meta *out)
 	out->block_size = get_le32(p + M_BS);
 	out->state = get_le32(p + M_STATE);
 	out->synced_seq = get_le64(p + M_SYNCED);
+	out->mnt_id = get_le64(p + M_MNT);
+	memcpy(out->boot_id, p + M_BOOT, REPLICA_BOOT_ID_LEN);
 	if (out->state > REPL_STATE_SYNC_FAILED ||
 	    !block_size_ok(out->block_size) ||
 	    !out->size || out->size % out->block_size ||
@@ -302,5 +310,56 @@ int replica_meta_pick(const void *file, uint64_t len, struct replica_meta *out)
 		*out = m[0].counter >= m[1].counter ? m[0] : m[1];
 	else
 		*out = ok[0] ? m[0] : m[1];
+	return 0;
+}
+
+bool replica_meta_same_cache(const struct replica_meta *m,
+			     const uint8_t boot_id[REPLICA_BOOT_ID_LEN],
+			     uint64_t mnt_id)
+{
+	static const uint8_t none[REPLICA_BOOT_ID_LEN];
+
+	return mnt_id && m->mnt_id == mnt_id &&
+	       memcmp(boot_id, none, REPLICA_BOOT_ID_LEN) &&
+	       !memcmp(m->boot_id, boot_id, REPLICA_BOOT_ID_LEN);
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int replica_boot_id_parse(const char *s, size_t len,
+			  uint8_t out[REPLICA_BOOT_ID_LEN])
+{
+	uint8_t id[REPLICA_BOOT_ID_LEN];
+	unsigned int n = 0;
+	size_t i;
+	int hi, lo;
+
+	if (len == 37 && s[36] == '\n')
+		len = 36;
+	if (len != 36)
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return -EINVAL;
+			continue;
+		}
+		hi = hex_digit(s[i]);
+		lo = i + 1 < len ? hex_digit(s[i + 1]) : -1;
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		id[n++] = (uint8_t)(hi << 4 | lo);
+		i++;
+	}
+	memcpy(out, id, sizeof(id));
 	return 0;
 }

@@ -13,6 +13,7 @@
 #ifndef TAPESTRY_REPLICA_RULES_H
 #define TAPESTRY_REPLICA_RULES_H
 
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -161,6 +162,7 @@ uint64_t replica_resync_seq(const uint8_t *seqs, uint32_t i);
 #define REPLICA_META_SLOT	512U
 #define REPLICA_META_MAGIC	0x4d525054U	/* "TPRM" */
 #define REPLICA_META_VERSION	1U
+#define REPLICA_BOOT_ID_LEN	16U	/* /proc/sys/kernel/random/boot_id */
 
 struct replica_meta {
 	uint64_t counter;	/* updates so far; slot = counter & 1 */
@@ -184,6 +186,15 @@ struct replica_meta {
 				 * closed cleanly zeroes every seq above it
 				 * (replica_vol.c) before trusting any.
 				 * 0 in records of older servers. */
+	/* Who wrote the record: the node's boot id and the unique id of the
+	 * mount the image was opened through (STATX_MNT_ID_UNIQUE; 0 when
+	 * the kernel has none).  An unclean open that finds both unchanged
+	 * knows the page cache the last server wrote through is still there
+	 * (a process kill), and keeps the seqs above synced_seq
+	 * (replica_meta_same_cache).  Zero in records of older servers:
+	 * never the same. */
+	uint64_t mnt_id;
+	uint8_t boot_id[REPLICA_BOOT_ID_LEN];
 };
 
 /* Encode m into one slot (REPLICA_META_SLOT bytes, zero padded). */
@@ -195,5 +206,20 @@ int replica_meta_decode(const void *slot, struct replica_meta *out);
  * short counts its missing slot as invalid).  0 or -EBADMSG if neither is
  * valid. */
 int replica_meta_pick(const void *file, uint64_t len, struct replica_meta *out);
+
+/* Whether record m was written on this boot (boot_id) through this very
+ * mount (mnt_id) of the data file system: then a server killed since
+ * left its writes in a page cache that is still there.  False when
+ * either is unknown (all zero: an older record, no boot id, a kernel
+ * without unique mount ids). */
+bool replica_meta_same_cache(const struct replica_meta *m,
+			     const uint8_t boot_id[REPLICA_BOOT_ID_LEN],
+			     uint64_t mnt_id);
+
+/* Parse a boot id as the kernel prints it (36 characters, 8-4-4-4-12 hex
+ * digits, then an optional newline) into 16 bytes.  0, or -EINVAL and out
+ * unchanged. */
+int replica_boot_id_parse(const char *s, size_t len,
+			  uint8_t out[REPLICA_BOOT_ID_LEN]);
 
 #endif /* TAPESTRY_REPLICA_RULES_H */

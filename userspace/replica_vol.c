@@ -19,6 +19,10 @@
 
 #include "log.h"
 
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE	0x4000U		/* Linux 6.8 */
+#endif
+
 struct rvol *replica_vol_find(struct replica *r, const char *name)
 {
 	unsigned int i;
@@ -87,6 +91,44 @@ static int open_at(struct replica *r, const char *name, const char *ext,
 
 	snprintf(path, sizeof(path), "%s.%s", name, ext);
 	return openat(r->dir_fd, path, flags | O_CLOEXEC, 0600);
+}
+
+/* The node's boot id, read once per server.  Unreadable, it stays all
+ * zero, which no record matches: every unclean open then zeroes the
+ * unsynced seqs, as it would after a power loss. */
+static const uint8_t *boot_id(struct replica *r)
+{
+	char buf[64];
+	ssize_t n = -1;
+	int fd;
+
+	if (r->boot_id_read)
+		return r->boot_id;
+	r->boot_id_read = true;
+	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+	}
+	if (n < 0 || replica_boot_id_parse(buf, (size_t)n, r->boot_id))
+		log_warn("no boot id in /proc/sys/kernel/random/boot_id: a "
+			 "volume reopened after a kill is treated as after a "
+			 "power loss (its unflushed writes copied again)");
+	return r->boot_id;
+}
+
+/* The unique id of the mount the image is open through (0: unknown, a
+ * kernel older than 6.8).  Plain STATX_MNT_ID is no use: its ids are
+ * reused once a mount goes, so the unmount that drops a file system's
+ * page cache (a failed disk, say) and the next mount may share one. */
+static uint64_t img_mnt_id(const struct rvol *v)
+{
+	struct statx stx;
+
+	if (statx(v->fd_img, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &stx) ||
+	    !(stx.stx_mask & STATX_MNT_ID_UNIQUE))
+		return 0;
+	return stx.stx_mnt_id;
 }
 
 /* Whether the image (open in v->fd_img) may be used with O_DIRECT for
@@ -168,6 +210,7 @@ static int vol_create(struct replica *r, struct rvol *v)
 		return -errno;
 	if (img_direct(r, v))
 		return -EIO;
+	v->mnt_id = img_mnt_id(v);
 	snprintf(path, sizeof(path), "%s.seq", v->name);
 	if (unlinkat(r->dir_fd, path, 0) && errno != ENOENT)
 		return -errno;
@@ -197,12 +240,17 @@ static int vol_create(struct replica *r, struct rvol *v)
  * of it, and a restart before that clean close resets the seqs again
  * (copies applied since may have been lost with the page cache) rather
  * than forgetting the failure. */
+static void seqs_zero(struct rvol *v)
+{
+	seqmap_set(v->seq, 0, seqmap_blocks(v->seq), 0);
+	v->synced_seq = 0;
+}
+
 static int seq_reset(struct rvol *v)
 {
 	int err;
 
-	seqmap_set(v->seq, 0, seqmap_blocks(v->seq), 0);
-	v->synced_seq = 0;
+	seqs_zero(v);
 	err = seqmap_sync(v->seq);
 	if (err) {
 		log_err("volume %s: resetting its seqs: %s", v->name,
@@ -229,16 +277,22 @@ static int seq_reset(struct rvol *v)
 static int seq_drop_unsynced(struct rvol *v)
 {
 	uint64_t b, n = seqmap_blocks(v->seq), seq, max = 0, dropped = 0;
+	uint64_t run = 0;	/* blocks to zero, ending before b */
 	int err;
 
-	for (b = 0; b < n; b++) {
-		seq = seqmap_get(v->seq, b);
-		if (seq > v->synced_seq) {
-			seqmap_set(v->seq, b, 1, 0);
-			dropped++;
-		} else if (seq > max) {
-			max = seq;
+	for (b = 0; b <= n; b++) {
+		seq = b < n ? seqmap_get(v->seq, b) : 0;
+		if (b < n && seq > v->synced_seq) {
+			run++;
+			continue;
 		}
+		if (run) {	/* one store of zeroes per run */
+			seqmap_set(v->seq, b - run, run, 0);
+			dropped += run;
+			run = 0;
+		}
+		if (seq > max)
+			max = seq;
 	}
 	if (dropped) {
 		err = seqmap_sync(v->seq);
@@ -253,6 +307,51 @@ static int seq_drop_unsynced(struct rvol *v)
 		 "applied seq %llu", v->name, (unsigned long long)dropped,
 		 (unsigned long long)v->synced_seq, (unsigned long long)max);
 	v->applied_seq = max;
+	return 0;
+}
+
+/* The volume was not closed cleanly, but its record was written on this
+ * boot through this very mount of the file system (replica_meta_same_
+ * cache): the server was killed, and what it wrote is still in the page
+ * cache, which only a power loss or the file system's last unmount drop
+ * without an error to show.  A writeback error since may have dropped
+ * some, though: an fdatasync of each file reports one no one has seen,
+ * and syncfs() one that the file system saw on any of its files that no
+ * syncfs has reported (it also covers an error the killed server saw
+ * but had no time to record, and an image inode evicted with its error).
+ * True when all three succeed: the seqs describe what is in the page
+ * cache, now on disk. */
+static bool cache_intact(struct rvol *v)
+{
+	const char *what = NULL;
+
+	if (fdatasync(v->fd_img))
+		what = "image";
+	else if (fdatasync(v->fd_seq))
+		what = "seqs";
+	else if (syncfs(v->fd_img))
+		what = "file system";
+	if (!what)
+		return true;
+	log_warn("volume %s: syncing its %s after an unclean stop: %s; its "
+		 "unsynced writes are taken as lost", v->name, what,
+		 strerror(errno));
+	return false;
+}
+
+/* The volume was not closed cleanly by a server that was killed, and its
+ * page cache is intact (cache_intact): every seq stands, and applied_seq
+ * is what the last server had reached, which its record may lag. */
+static int seq_keep_unsynced(struct rvol *v)
+{
+	uint64_t max = seqmap_max(v->seq, 0, seqmap_blocks(v->seq));
+
+	if (max > v->applied_seq)
+		v->applied_seq = max;
+	log_warn("volume %s was not closed cleanly, but on this boot and "
+		 "mount (its server was killed, its page cache is intact): "
+		 "every block seq kept; applied seq %llu", v->name,
+		 (unsigned long long)v->applied_seq);
 	return 0;
 }
 
@@ -282,6 +381,7 @@ static int vol_load(struct replica *r, struct rvol *v,
 	}
 	if (img_direct(r, v))
 		return -EIO;
+	v->mnt_id = img_mnt_id(v);
 	err = seq_open(r, v, false);
 	if (err) {
 		log_err("volume %s: seqmap: %s", v->name, strerror(-err));
@@ -296,8 +396,16 @@ static int vol_load(struct replica *r, struct rvol *v,
 	/* Closed clean: everything applied was synced. */
 	v->synced_seq = m->state == REPL_STATE_CLEAN ? m->applied_seq :
 						      m->synced_seq;
-	if (m->state == REPL_STATE_DIRTY)
+	if (m->state == REPL_STATE_DIRTY) {
+		if (replica_meta_same_cache(m, boot_id(r), v->mnt_id) &&
+		    cache_intact(v))
+			return seq_keep_unsynced(v);
+		/* The record names another writer (boot or mount): the
+		 * HELLO writes one naming this server, under which every seq
+		 * from now on is recorded, so that a kill of it keeps them. */
+		v->change++;
 		return seq_drop_unsynced(v);
+	}
 	if (m->state == REPL_STATE_SYNC_FAILED) {
 		/* The seqmap (page cache, survives a process kill) knows
 		 * writes the record has not caught up with; applied_seq
@@ -348,6 +456,7 @@ int replica_vol_open(struct replica *r, const struct replica_hello *hl,
 	id = vol_slot(r);
 	if (id < 0)
 		return ENFILE;
+	boot_id(r);	/* read before any record says it */
 	v = vol_alloc(hl->volume);
 	if (!v)
 		return ENOMEM;
@@ -408,12 +517,15 @@ static void meta_kick(struct rvol *v)
 		.block_size = v->info.block_size,
 		.state = v->state,
 		.synced_seq = v->synced_seq,
+		.mnt_id = v->mnt_id,
 	};
 	struct io_uring_sqe *sqe;
 	struct replica *r = v->r;
 
 	if (v->meta_pending || v->persisted >= v->change)
 		return;
+	memcpy(m.boot_id, r->boot_id, sizeof(m.boot_id));
+	v->synced_raised = false;	/* this record carries it */
 	m.counter = ++v->meta_counter;
 	replica_meta_encode(&m, v->meta_buf);
 	/* From the write's start the disk may hold it */
@@ -524,6 +636,13 @@ static void hello_done(struct rvol *v, struct rslot *s, int res)
 		for (i = 0; i < REPLICA_MAX_HANDLES && !h; i++)
 			if (!c->handles[i].vol)
 				h = &c->handles[i];
+	}
+	if (!h) {	/* handle_room() miscounted: refuse, do not crash */
+		log_err("%s: HELLO %s: no free volume handle", c->peer,
+			v->name);
+		replica_vol_put(v);
+		replica_reply(s, EMFILE);
+		return;
 	}
 	h->vol = v;
 	h->epoch = s->hello_epoch;
@@ -661,8 +780,7 @@ static void hello_sync_failed(struct rvol *v, const struct rslot *s)
 	if (!(s->req.flags & REPL_F_SYNC_FAILED) ||
 	    v->state == REPL_STATE_SYNC_FAILED)
 		return;
-	seqmap_set(v->seq, 0, seqmap_blocks(v->seq), 0);
-	v->synced_seq = 0;
+	seqs_zero(v);
 	v->state = REPL_STATE_SYNC_FAILED;
 	v->change++;
 	log_warn("volume %s: %s says a sync failed here; every block's seq "
@@ -678,6 +796,15 @@ void replica_vol_tick(struct replica *r, uint64_t now)
 
 	for (i = 0; i < r->vols_cap; i++) {
 		v = r->vols[i];
+		/* FLUSHes raised synced_seq since the last record: one
+		 * record for all of them (a failed write's retry carries it
+		 * when due) */
+		if (v && v->synced_raised && !v->meta_pending &&
+		    !v->meta_failed) {
+			v->change++;
+			meta_kick(v);
+		}
+		v = r->vols[i];	/* meta_kick() may have freed it */
 		if (v && v->meta_retry_ns && now >= v->meta_retry_ns) {
 			v->meta_retry_ns = 0;
 			meta_kick(v);
@@ -798,16 +925,19 @@ void replica_vol_copied(struct rvol *v, int res)
 	meta_kick(v);
 }
 
-/* Lazily: a FLUSH's reply does not wait for this record.  Until it
+/* Lazily: a FLUSH's reply does not wait for this record, and FLUSHes do
+ * not write one each (a write and an fdatasync of NAME.meta apiece): the
+ * server's tick writes one for all the FLUSHes of its second
+ * (replica_vol_tick), or any record written before carries it.  Until it
  * lands, the record on disk says a lower synced_seq, which only makes an
- * unclean open zero more seqs (of blocks whose data is durable). */
+ * unclean open after a power loss zero more seqs (of blocks whose data
+ * is durable), and the engine copy them again. */
 void replica_vol_flushed(struct rvol *v, uint64_t seq, uint64_t ooo)
 {
 	if (v->ooo != ooo || seq <= v->synced_seq || v->seq_waiters)
 		return;
 	v->synced_seq = seq;
-	v->change++;
-	meta_kick(v);
+	v->synced_raised = true;
 }
 
 static void vsync_done(struct rvol *v)

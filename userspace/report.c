@@ -60,7 +60,8 @@ void report_usage(enum report_kind kind, FILE *f)
 "\n");
 	if (kind == REPORT_IO)
 		fprintf(f,
-"  -d, --device NAME      only this disk (loop0, /dev/nvme0n1); repeatable\n");
+"  -d, --device NAME      only this disk (loop0, /dev/nvme0n1, a link to\n"
+"                         one such as /dev/disk/by-id/...); repeatable\n");
 	fprintf(f,
 "  -i, --interval SEC     length of each report (default 1; 0.001 to 86400)\n"
 "  -c, --count N          reports to print, 0 = until interrupted (default 1)\n"

@@ -24,9 +24,10 @@
  * maximum.  Small ones: one per engine slot, plus the acked writes a slow
  * replica may still hold under quorum (ENGINE_LAG_MAX), plus reads whose
  * data is on its way to a client; with the default 256 slots that is 52
- * MiB, and 64 MiB of large ones, locked per volume. */
+ * MiB, and 64 MiB of large ones, locked per volume, plus the large one
+ * the NBD server keeps full of zeroes for NO_HOLE zeroes. */
 #define NR_SMALL(qd)	((qd) + ENGINE_LAG_MAX(qd) + 64)
-#define NR_LARGE	64
+#define NR_LARGE	(64 + 1)
 
 struct volume_args {
 	struct engine_opts eo;

@@ -41,6 +41,7 @@ struct zonetrace {
 	struct zonetrace_bpf *skel;	/* NULL when opened from pins */
 	struct bpf_link *links[3];
 	int fd[NR_MAPS];		/* owned only when skel is NULL */
+	uint32_t stats_id;		/* fd[M_STATS]'s map, from pins */
 	const char *mode;
 	char pin_root[PATH_MAX];
 	bool pinned, made_dir, loader;	/* loader: by zonetrace_load */
@@ -320,28 +321,38 @@ int zonetrace_zone_lookup(const char *pin_root, const char *zone,
 	return err;
 }
 
-int zonetrace_zone_name(const char *pin_root, unsigned int id, char *buf,
-			size_t len)
+int zonetrace_names_open(const char *pin_root)
+{
+	int err = bpfsys_dir_check(root_of(pin_root));
+
+	return err ? err : bpfsys_pinned_fd(root_of(pin_root),
+					    ZONETRACE_MAP_NAMES);
+}
+
+int zonetrace_names_get(int fd, unsigned int id, char *buf, size_t len)
 {
 	struct zone_name v;
 	__u32 k = id;
-	int fd, err = 0;
 
-	err = bpfsys_dir_check(root_of(pin_root));
-	fd = err ? err : bpfsys_pinned_fd(root_of(pin_root),
-					  ZONETRACE_MAP_NAMES);
-	if (fd < 0)
-		return fd;
 	if (bpf_map_lookup_elem(fd, &k, &v))
-		err = -errno;
-	close(fd);
-	if (err)
-		return err;
+		return -errno;
 	v.name[ZONE_NAME_LEN - 1] = '\0';
 	if (strlen(v.name) >= len)
 		return -ENOSPC;
 	strcpy(buf, v.name);
 	return 0;
+}
+
+int zonetrace_zone_name(const char *pin_root, unsigned int id, char *buf,
+			size_t len)
+{
+	int fd = zonetrace_names_open(pin_root), err;
+
+	if (fd < 0)
+		return fd;
+	err = zonetrace_names_get(fd, id, buf, len);
+	close(fd);
+	return err;
 }
 
 int zonetrace_peer_parse(const char *addr, struct zone_peer *out)
@@ -822,6 +833,7 @@ int zonetrace_open_pinned(const char *pin_root, struct zonetrace **out)
 			return err;
 		}
 	}
+	t->stats_id = bpfsys_obj_id(t->fd[M_STATS]);
 	*out = t;
 	return 0;
 }
@@ -893,7 +905,7 @@ const char *zonetrace_mode(const struct zonetrace *t)
 bool zonetrace_live(const struct zonetrace *t)
 {
 	return t->skel || bpfsys_pin_live(t->pin_root, map_names[M_STATS],
-					  t->fd[M_STATS]);
+					  t->stats_id);
 }
 
 const char *zonetrace_pin_root(const struct zonetrace *t)

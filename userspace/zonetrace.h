@@ -71,9 +71,18 @@ int zonetrace_zone_lookup(const char *pin_root, const char *zone,
 			  unsigned int *id);
 
 /* The name of zone id into buf.  -ENOENT if the id is not registered (or
- * there is no registry), -ENOSPC if buf is too small. */
+ * there is no registry), -ENOSPC if buf is too small.  To name many ids,
+ * zonetrace_names_open() once and zonetrace_names_get() each. */
 int zonetrace_zone_name(const char *pin_root, unsigned int id, char *buf,
 			size_t len);
+
+/* The registry's id -> name map, opened once (the pin root checked once)
+ * for many zonetrace_names_get(): a descriptor the caller closes, or
+ * -ENOENT when there is no registry (no zones), or as above. */
+int zonetrace_names_open(const char *pin_root);
+
+/* As zonetrace_zone_name(), from fd of zonetrace_names_open(). */
+int zonetrace_names_get(int fd, unsigned int id, char *buf, size_t len);
 
 /* Attribute TCP round-trip time to peer addr ("IPv4:PORT" or
  * "[IPv6]:PORT", a replica server's address) to zone id, replacing any

@@ -20,7 +20,11 @@
  *     submit starts the request and its completion ends it; several such
  *     SQEs in flight under one user_data are one request (the engine's
  *     flush: an fsync of the data and one of the seqs), which ends at the
- *     last completion and failed if any part did;
+ *     last completion and failed if any part did.  For UD_OP_FLUSH the
+ *     tracer also counts, at the first submit, the parts still to come in
+ *     the same io_uring_enter, so a part that completes before the next
+ *     is submitted does not end the request; a request of several SQEs
+ *     under another op is one only while a part is still in flight;
  *   - a UD_CLS_REPL SQE with UD_F_REMOTE starts a request to a remote
  *     replica: its submit starts the request.  The engine makes it an
  *     IORING_OP_NOP submitted in the same io_uring_enter as, and just

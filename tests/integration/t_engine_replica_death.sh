@@ -5,11 +5,13 @@
 #   - writes keep succeeding while it is down;
 #   - after its restart, resync copies at most 1.1 x the 64 KiB regions
 #     written while it was down, or since the last flush before (counted
-#     from the writer's own log, not from the engine): a server cannot
-#     tell its own kill from a power loss, which loses what it acked
-#     since its last good flush, so those regions are copied again (the
-#     writer flushes every 200 ms; the window starts 500 ms before the
-#     kill);
+#     from the writer's own log, not from the engine): the bound a
+#     server that cannot tell its own kill from a power loss (restarted
+#     in a new mount namespace, say) would need, since it then zeroes
+#     what it acked since its last good flush and those regions are
+#     copied again (the writer flushes every 200 ms; the window starts
+#     500 ms before the kill); restarted here on the same boot and mount,
+#     it keeps them, and copies only what it missed while down;
 #   - afterwards the three images are identical and hold the acked data.
 # Also prints the time from the kill to the first ack of a write issued
 # after it.

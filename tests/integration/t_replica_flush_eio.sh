@@ -24,13 +24,7 @@ cleanup() {
 cluster_init
 trap cleanup EXIT
 faildisk_start
-W=$CLUSTER_DIR/eio
-mkdir -p "$W"
-
-cluster_data() { echo "$FAILDISK_MNT/z$1"; }
-CLUSTER_SERVER_ARGS="--io buffered --drain-ms 500" cluster_start 1 || exit 1
-A=$(cluster_addr 1)
-R=$CLUSTER_REPLCTL
+faildisk_replica
 
 fail() { echo "FAIL: $*"; cluster_logs 20; exit 1; }
 
@@ -41,19 +35,10 @@ fail() { echo "FAIL: $*"; cluster_logs 20; exit 1; }
 	write 0 4096 fill=0x42 sleep 1000 flush expect=EIO sleep 1000 \
 	flush expect=EIO > "$W/client.out" 2>&1 &
 client=$!
-# wait_line N: until the client has printed N result lines
-wait_line() {
-	local i
-	for i in $(seq 200); do
-		[ "$(grep -c '^[a-z]*: ' "$W/client.out")" -ge "$1" ] && return 0
-		sleep 0.02
-	done
-	fail "client stuck: $(cat "$W/client.out")"
-}
-wait_line 4	# hello, write A, flush, write B
+faildisk_wait_line 4	# hello, write A, flush, write B
 faildisk_fail
 echo "write A flushed; write B acked into the page cache; disk fails"
-wait_line 5	# the flush after write B (sleep prints nothing)
+faildisk_wait_line 5	# the flush after write B (sleep prints nothing)
 faildisk_heal
 grep -q '^flush: EIO' "$W/client.out" || fail "FLUSH on a failing disk: $(cat "$W/client.out")"
 echo "FLUSH on the failing disk: EIO; disk healthy again"

@@ -2,10 +2,12 @@
 # timeout: 60
 # A replica server keeps a volume's generation, applied seq and clean flag
 # across restarts: SIGTERM leaves it clean with the exact seq; SIGKILL
-# leaves it dirty, and on reopen the seqs recorded since the last sync
-# (here the clean close) are zeroed, since a power loss could have lost
-# their data while keeping them: the applied seq goes back to the synced
-# one; the data survives both (a process kill keeps the page cache); the restarted server listens on the same
+# leaves it dirty, and on reopen, since the record was written on this
+# boot through this mount (the page cache that holds the writes since the
+# last sync is still there), every seq is kept and the applied seq is the
+# last one written (t_engine_replica_powerloss.sh covers a lost page
+# cache, where they are zeroed); the data survives both (a process kill
+# keeps the page cache); the restarted server listens on the same
 # address and port.  SIGTERM during pipelined writes answers the requests
 # already read, and every acked write is on the image.  It runs on a disk filesystem (not tmpfs) with
 # buffered image I/O: the other tests cover O_DIRECT on tmpfs.
@@ -51,9 +53,9 @@ meta_has '"state":"clean"'	# a restart alone changes nothing
 run '"generation":7,"applied_seq":32' --epoch 7 "$A" status json verify "$T/f1"
 
 # SIGKILL after acked writes 33..48 (no flush) while the client still has
-# the volume open: dirty on disk; reopening zeroes the seqs of those
-# writes (256 blocks) and says applied seq 32, the last synced one, so an
-# engine copies them again; the data is there
+# the volume open: dirty on disk; reopening on the same boot and mount
+# keeps the seqs of those writes and says applied seq 48, so an engine
+# need copy nothing again; the data is there
 "$R" --epoch 7 --seq 33 "$A" copy-in "$T/f2" off=4M chunk=64K qd=8 \
 	sleep 5000 > "$T/held.out" 2>&1 &
 held=$!
@@ -68,9 +70,9 @@ wait "$held" 2>/dev/null
 meta_has '"state":"dirty"' '"generation":7'
 CLUSTER_SERVER_ARGS="--io buffered" cluster_restart 1 ||
 	fail "restart after SIGKILL"
-run '"generation":7,"applied_seq":32' --epoch 7 "$A" status json \
+run '"generation":7,"applied_seq":48' --epoch 7 "$A" status json \
 	verify "$T/f1" verify "$T/f2" off=4M
-grep -q "was not closed cleanly; 256 block seqs above its last synced seq 32 zeroed.*applied seq 32" \
+grep -q "was not closed cleanly, but on this boot and mount.*every block seq kept; applied seq 48" \
 	"$(cluster_log 1)" || fail "no recovery message"
 
 # an older epoch is still refused after the restarts

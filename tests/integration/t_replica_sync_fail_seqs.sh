@@ -29,13 +29,7 @@ cleanup() {
 cluster_init
 trap cleanup EXIT
 faildisk_start
-W=$CLUSTER_DIR/eio
-mkdir -p "$W"
-
-cluster_data() { echo "$FAILDISK_MNT/z$1"; }
-CLUSTER_SERVER_ARGS="--io buffered --drain-ms 500" cluster_start 1 || exit 1
-A=$(cluster_addr 1)
-R=$CLUSTER_REPLCTL
+faildisk_replica
 
 fail() { echo "FAIL: $*"; cluster_logs 30; exit 1; }
 
@@ -43,17 +37,9 @@ fail() { echo "FAIL: $*"; cluster_logs 30; exit 1; }
 	flush write 0 4096 fill=0x42 seq=20 sleep 1000 flush expect=EIO \
 	sleep 1000 write 4096 4096 fill=0x43 seq=30 > "$W/client.out" 2>&1 &
 client=$!
-wait_line() {
-	local i
-	for _ in $(seq 200); do
-		[ "$(grep -c '^[a-z]*: ' "$W/client.out")" -ge "$1" ] && return 0
-		sleep 0.02
-	done
-	fail "client stuck: $(cat "$W/client.out")"
-}
-wait_line 4	# hello, write A, flush, write B
+faildisk_wait_line 4	# hello, write A, flush, write B
 faildisk_fail
-wait_line 5	# the flush after write B
+faildisk_wait_line 5	# the flush after write B
 faildisk_heal
 wait "$client" || fail "client: $(cat "$W/client.out")"
 echo "write A flushed; FLUSH after write B failed (EIO); write C to block 1"

@@ -8,11 +8,13 @@
 # a restart and the first completion as the end, and counted the second
 # completion as an end without a start: local flush latency read as the
 # faster fsync's, and every local flush showed as a lost sample.
-# zt_load stands in for the engine: a local zone whose requests are a
-# 4 KiB write and a NOP 2 ms later under one user_data, every 5th write
-# failing.  `report zones` must count each request once, failed if a part
-# failed, with zt_load's latency (p50 not under 80% of zt_load's, whose
-# interval holds the tracer's), and report no end without a start.
+# zt_load stands in for the engine: a local zone whose requests are
+# flushes (UD_OP_FLUSH, the only op whose later parts the tracer looks
+# for in the submit batch) of two SQEs under one user_data, a 4 KiB write
+# and a NOP 2 ms later, every 5th write failing.  `report zones` must
+# count each request once, as a flush, failed if a part failed, with
+# zt_load's latency (p50 not under 80% of zt_load's, whose interval holds
+# the tracer's), and report no end without a start.
 . "$(dirname "$0")/lib_tracer.sh"
 tr_init
 command -v jq >/dev/null || skip "jq not installed"
@@ -42,11 +44,13 @@ for mode in tp_btf raw_tp; do
 	wait "$pid" || { cat "$err"; fail "$mode: report zones failed"; }
 	read -r id p50 errs < <(jq -r '.zones[0] |
 		"\(.zone_id) \(.p50_us) \(.errors)"' "$own")
-	row=$(jq -c --argjson id "$id" '.zones[] | select(.zone_id == $id) |
-		{count, errors, p50: .latency.p50_us}' "$rep")
+	row=$(jq -c --argjson id "$id" '[.zones[] | select(.zone_id == $id) |
+		{op, count, errors, p50: .latency.p50_us}] |
+		if length == 1 then .[0] else empty end' "$rep")
 	echo "$mode: zt_load zone $id p50 $p50 us | report $row" \
 	     "lost $(jq -c .lost "$rep")"
-	[ -n "$row" ] || { cat "$rep"; fail "$mode: no row for zone $id"; }
+	[ -n "$row" ] || { cat "$rep"; fail "$mode: not one row for zone $id"; }
+	[ "$(jq -r .op <<<"$row")" = flush ] || fail "$mode: the op is not flush"
 	[ "$(jq .count <<<"$row")" -eq $N ] || fail "$mode: count is not $N"
 	[ "$errs" -eq $((N / 5)) ] || fail "zt_load failed $errs, not $((N / 5))"
 	[ "$(jq .errors <<<"$row")" -eq "$errs" ] ||

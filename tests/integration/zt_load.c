@@ -13,10 +13,11 @@
  *   DELAY_US = 0  "local": a 4 KiB write to --file starts it and its
  *                 completion ends it (every ERR_EVERY-th goes to a
  *                 read-only descriptor and fails).  NAME:0:ERR_EVERY:TAIL_US
- *                 adds a second SQE with the same user_data, a NOP
- *                 hard-linked behind an io_uring timeout of TAIL_US, as
- *                 the engine's local flush is an fsync of the data and one
- *                 of the seqs: the request ends when both have completed.
+ *                 makes it a flush (UD_OP_FLUSH) of two SQEs with the same
+ *                 user_data, the write and a NOP hard-linked behind an
+ *                 io_uring timeout of TAIL_US, as the engine's local flush
+ *                 is an fsync of the data and one of the seqs: the request
+ *                 ends when both have completed.
  * Up to --depth requests are in flight at once, zones interleaved.
  * --rtt-zone NAME registers a loopback TCP server as that zone's peer and
  * ping-pongs over it so tcp_probe sees round trips.
@@ -33,7 +34,7 @@
  * number of trials that lost the zone and exits 1 if any did.
  *
  * It prints its own view as JSON, in the shape of report zones:
- *   {"zones":[{"zone","zone_id","op":"write","count","errors",
+ *   {"zones":[{"zone","zone_id","op":"write"|"flush","count","errors",
  *              "p50_us","p99_us"}],"rtt_pings":N}
  * Exit 0, or 1 with a message.
  */
@@ -123,6 +124,12 @@ static struct io_uring_sqe *sqe_of(struct io_uring *r)
 	return sqe;
 }
 
+/* The op a local zone's requests carry: a flush when two SQEs make one. */
+static unsigned int zone_op(const struct zone *z)
+{
+	return z->tail_us ? UD_OP_FLUSH : UD_OP_WRITE;
+}
+
 /* Start request number z->started of zone z in slot s. */
 static void start(struct io_uring *r, int zi, unsigned int s)
 {
@@ -152,7 +159,7 @@ static void start(struct io_uring *r, int zi, unsigned int s)
 		sqe = sqe_of(r);
 		io_uring_prep_write(sqe, fd, buf, sizeof(buf),
 				    (uint64_t)(sl->idx % 256) * sizeof(buf));
-		sqe->user_data = ud_make(UD_CLS_REPL, UD_OP_WRITE, z->id, 0,
+		sqe->user_data = ud_make(UD_CLS_REPL, zone_op(z), z->id, 0,
 					 sl->idx);
 		sl->pending = 1;
 		if (z->tail_us) {
@@ -165,7 +172,7 @@ static void start(struct io_uring *r, int zi, unsigned int s)
 			sqe->flags |= IOSQE_IO_HARDLINK;
 			sqe = sqe_of(r);
 			io_uring_prep_nop(sqe);
-			sqe->user_data = ud_make(UD_CLS_REPL, UD_OP_WRITE,
+			sqe->user_data = ud_make(UD_CLS_REPL, UD_OP_FLUSH,
 						 z->id, 0, sl->idx);
 			sl->pending = 2;
 		}
@@ -333,10 +340,12 @@ static void print_json(unsigned int pings)
 
 	printf("{\"zones\":[");
 	for (i = 0; i < nzones; i++)
-		printf("%s{\"zone\":\"%s\",\"zone_id\":%u,\"op\":\"write\","
+		printf("%s{\"zone\":\"%s\",\"zone_id\":%u,\"op\":\"%s\","
 		       "\"count\":%u,\"errors\":%u,\"p50_us\":%.3f,"
 		       "\"p99_us\":%.3f}", i ? "," : "", zones[i].name,
-		       zones[i].id, zones[i].done, zones[i].errors,
+		       zones[i].id,
+		       !zones[i].delay_us && zones[i].tail_us ? "flush" : "write",
+		       zones[i].done, zones[i].errors,
 		       hist_percentile(&zones[i].h, 50) / 1e3,
 		       hist_percentile(&zones[i].h, 99) / 1e3);
 	printf("],\"rtt_pings\":%u}\n", pings);

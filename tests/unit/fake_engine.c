@@ -2,6 +2,7 @@
 #include "fake_engine.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ struct freq {
 	engine_done_fn done;
 	void *arg;
 	int res;
+	bool shared;		/* ENGINE_BUF_SHARED: the buffer is borrowed */
 	struct freq *next;
 };
 
@@ -39,7 +41,7 @@ static void complete(struct uloop_timer *t)
 	e->n.inflight--;
 	r->done(r->arg, r->res);
 	/* as the real engine may: the write buffer goes back after done() */
-	if (r->op == F_WRITE)
+	if (r->op == F_WRITE && !r->shared)
 		uloop_buf_put(e->loop, r->buf);
 	r->next = e->free;
 	e->free = r;
@@ -78,6 +80,7 @@ static int submit(struct engine *e, enum fop op, uint64_t off, uint64_t len,
 	r->done = done;
 	r->arg = arg;
 	r->res = 0;
+	r->shared = !!(flags & ENGINE_BUF_SHARED);
 	if (e->fail_n) {
 		e->fail_n--;
 		r->res = e->fail_res;
@@ -89,6 +92,7 @@ static int submit(struct engine *e, enum fop op, uint64_t off, uint64_t len,
 	if (!r->res && (op == F_ZERO || op == F_TRIM))
 		memset(e->data + off, 0, len);
 	e->n.fua += !!(flags & ENGINE_FUA);
+	e->n.shared += r->shared;
 	e->n.inflight++;
 	if (e->n.inflight > e->n.max_inflight)
 		e->n.max_inflight = e->n.inflight;

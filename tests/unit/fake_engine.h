@@ -2,9 +2,9 @@
 /*
  * A fake engine for unit tests of engine callers (the NBD frontend): the
  * engine.h API over a memory array, on the caller's uloop, keeping the
- * contract (done() once, later, from the loop; writes take their buffer
- * and it goes back to the pool after done(); -EAGAIN when the queue is
- * full).  Completion delays and failures are set by the test.
+ * contract (done() once, later, from the loop; writes take their buffer,
+ * unless ENGINE_BUF_SHARED, and it goes back to the pool after done();
+ * -EAGAIN when the queue is full).  Completion delays and failures are set by the test.
  */
 #ifndef TAPESTRY_FAKE_ENGINE_H
 #define TAPESTRY_FAKE_ENGINE_H
@@ -35,6 +35,7 @@ uint8_t *fake_engine_data(struct engine *e);
 
 struct fake_engine_counts {
 	unsigned long reads, writes, flushes, trims, zeroes, fua;
+	unsigned long shared;	/* writes with ENGINE_BUF_SHARED */
 	unsigned long refused, inflight, max_inflight;
 };
 void fake_engine_counts(const struct engine *e, struct fake_engine_counts *c);

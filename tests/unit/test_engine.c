@@ -241,6 +241,31 @@ static void test_engine_quorum_acks_before_the_slowest(void **state)
 	assert_int_equal(ndone, 1);
 }
 
+/* ENGINE_BUF_SHARED: one buffer serves two writes at once, and the engine
+ * never puts it back, not even after the slow replica is done with it. */
+static void test_engine_shared_buffer_is_borrowed(void **state)
+{
+	unsigned int free0 = uloop_buf_free(loop, false);
+	struct uloop_buf *b;
+	unsigned int i;
+
+	(void)state;
+	make(ENGINE_ACK_QUORUM, 0, 8);
+	assert_int_equal(uloop_buf_get(loop, 4096, &b), 0);
+	assert_int_equal(engine_write(eng, 0, 4096, b, ENGINE_BUF_SHARED,
+				      done, NULL), 0);
+	assert_int_equal(engine_write(eng, 65536, 4096, b, ENGINE_BUF_SHARED,
+				      done, NULL), 0);
+	assert_int_equal(nsubs, 6);
+	for (i = 0; i < 6; i++)
+		complete(i, 0);
+	assert_int_equal(ndone, 2);
+	assert_int_equal(last_res, 0);
+	assert_int_equal(eng->nr_inflight, 0);
+	assert_int_equal(uloop_buf_free(loop, false), free0 - 1);
+	uloop_buf_put(loop, b);
+}
+
 static void test_engine_failed_replica_is_degraded_and_dirty(void **state)
 {
 	struct engine_stats st;
@@ -1319,6 +1344,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_engine_all_waits_for_every_replica),
 		T(test_engine_quorum_acks_before_the_slowest),
+		T(test_engine_shared_buffer_is_borrowed),
 		T(test_engine_failed_replica_is_degraded_and_dirty),
 		T(test_engine_below_floor_fails_without_io),
 		T(test_engine_quorum_lost_mid_write_is_accounted),

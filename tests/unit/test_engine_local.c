@@ -25,6 +25,7 @@
 #include "engine.h"
 #include "dirtymap.h"
 #include "engine_int.h"
+#include "seqmap.h"
 #include "uloop.h"
 
 #define SIZE	(8u << 20)
@@ -276,6 +277,125 @@ static void check_full_copy(struct engine *e, unsigned int idx)
 	assert_int_equal(st.replica[idx].dirty_regions, SIZE / 65536);
 }
 
+/* A power loss of the state dir, modelled for the files of replica "mem"
+ * (loc.mem.*): each comes back as it was when last synced (through
+ * dirtymap_sync or seqmap_sync, wrapped below; or before
+ * powerloss_begin(), after a clean stop), known by its inode whatever its
+ * name now; a file made since and never synced comes back with its size
+ * and first page (its header) but nothing after: what writeback may
+ * leave of it. */
+#define NSHADOW 8
+static struct {
+	ino_t ino;
+	uint8_t *buf;
+	size_t len;
+} shadows[NSHADOW];
+static int nshadow;
+static bool tracking;
+
+static void shadow_fd(int fd)
+{
+	struct stat st;
+	int i;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	for (i = 0; i < nshadow && shadows[i].ino != st.st_ino; i++)
+		;
+	assert_true(i < NSHADOW);
+	if (i == nshadow)
+		nshadow++;
+	shadows[i].ino = st.st_ino;
+	shadows[i].len = (size_t)st.st_size;
+	shadows[i].buf = realloc(shadows[i].buf, shadows[i].len + 1);
+	assert_non_null(shadows[i].buf);
+	assert_int_equal(pread(fd, shadows[i].buf, shadows[i].len, 0),
+			 (ssize_t)shadows[i].len);
+}
+
+int __real_dirtymap_sync(struct dirtymap *m);
+int __wrap_dirtymap_sync(struct dirtymap *m)
+{
+	int err = __real_dirtymap_sync(m);
+
+	if (!err && tracking)
+		shadow_fd(dirtymap_fd(m));
+	return err;
+}
+
+int __real_seqmap_sync(struct seqmap *m);
+int __wrap_seqmap_sync(struct seqmap *m)
+{
+	int err = __real_seqmap_sync(m);
+
+	if (!err && tracking)
+		shadow_fd(seqmap_fd(m));
+	return err;
+}
+
+/* Calls fn(path) for each of mem's state files. */
+static void each_mem_file(void (*fn)(const char *path))
+{
+	static const char *const sfx[] = { "dirty", "missed", "seqmap" };
+	char path[160];
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/loc.mem.%s", disk_dir, sfx[i]);
+		if (!access(path, F_OK))
+			fn(path);
+	}
+}
+
+static void shadow_path(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	shadow_fd(fd);
+	close(fd);
+}
+
+/* After a clean stop: what is on disk now is durable. */
+static void powerloss_begin(void)
+{
+	nshadow = 0;
+	each_mem_file(shadow_path);
+	tracking = true;
+}
+
+static void lose_unsynced(const char *path)
+{
+	static uint8_t zero[4096];
+	struct stat st;
+	int i, fd = open(path, O_WRONLY);
+	off_t off, n;
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	for (i = 0; i < nshadow && shadows[i].ino != st.st_ino; i++)
+		;
+	if (i < nshadow) {
+		assert_int_equal(ftruncate(fd, 0), 0);
+		assert_int_equal(pwrite(fd, shadows[i].buf, shadows[i].len, 0),
+				 (ssize_t)shadows[i].len);
+	} else {
+		for (off = 4096; off < st.st_size; off += n) {
+			n = st.st_size - off < 4096 ? st.st_size - off : 4096;
+			assert_int_equal(pwrite(fd, zero, (size_t)n, off), n);
+		}
+	}
+	close(fd);
+}
+
+/* The node loses power with e running: e is gone (its stores since the
+ * last sync with it), and mem's files are as they were last synced. */
+static void powerloss(struct engine *e)
+{
+	tracking = false;
+	engine_destroy(e);
+	each_mem_file(lose_unsynced);
+}
+
 /* A replica image that is gone (a replaced disk) is made anew by a
  * volume that creates missing images: it holds none of the data, so it
  * must be copied in full, not taken for in sync. */
@@ -309,6 +429,51 @@ static void test_engine_local_added_replica_resyncs_all(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, SIZE), 0);
 	close(fd);
+	e = make(false);
+	check_full_copy(e, 0);
+	check_resynced(e);
+}
+
+/* The same, and the node loses power before anything is synced: the
+ * new image must still be copied in full.  Its seqs were reset and the
+ * replica marked in memory only, so the old seqs and in-sync maps came
+ * back beside an image that holds none of the data, which was then
+ * taken for in sync. */
+static void test_engine_local_recreated_image_survives_power_loss(
+	void **state)
+{
+	struct engine *e;
+
+	(void)state;
+	e = make_written(make);
+	engine_destroy(e);
+	powerloss_begin();
+	assert_int_equal(unlink(shm_img), 0);
+	e = make(true);
+	powerloss(e);
+	e = make(false);
+	check_full_copy(e, 0);
+	check_resynced(e);
+}
+
+/* A replica added to a volume that has data, and a power loss before
+ * anything is synced: its new maps must not come back in place with no
+ * bit set (in sync), as they could when made in place and not synced. */
+static void test_engine_local_added_replica_survives_power_loss(void **state)
+{
+	struct engine *e;
+	int fd;
+
+	(void)state;
+	e = make_written(make_disk_only);
+	engine_destroy(e);
+	powerloss_begin();
+	fd = open(shm_img, O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, SIZE), 0);
+	close(fd);
+	e = make(false);
+	powerloss(e);
 	e = make(false);
 	check_full_copy(e, 0);
 	check_resynced(e);
@@ -644,6 +809,10 @@ int main(void)
 		cmocka_unit_test(test_engine_local_tmpfs_inline),
 		cmocka_unit_test(test_engine_local_recreated_image_resyncs_all),
 		cmocka_unit_test(test_engine_local_added_replica_resyncs_all),
+		cmocka_unit_test(
+			test_engine_local_recreated_image_survives_power_loss),
+		cmocka_unit_test(
+			test_engine_local_added_replica_survives_power_loss),
 		cmocka_unit_test(test_engine_local_made_image_removed_on_failure),
 		cmocka_unit_test(test_engine_local_marked_empty_once),
 		cmocka_unit_test(test_engine_local_failed_sync_resets_seqs),

@@ -468,6 +468,33 @@ static void test_engine_remote_refused_hello_said_once(void **state)
 	unsync_engine_free(e, dir);
 }
 
+/* What a good FLUSH made durable: the seqs acked when it was sent, not
+ * those acked while it was out, nor what a failed one was to cover.  A
+ * HELLO below that says the replica was rolled back (a backup put
+ * back); one at or above it is a blip or a lost page cache. */
+static void test_engine_remote_rollback_below_flushed_seq(void **state)
+{
+	char dir[] = "/tmp/test_engine_remote.XXXXXX";
+	struct engine *e = unsync_engine(dir);
+	struct eunsync *u = &e->repl[0].unsync;
+
+	(void)state;
+	engine_unsync_acked(u, 10);
+	engine_unsync_flush_sent(u, 300);
+	engine_unsync_acked(u, 12);	/* sent after the flush */
+	assert_int_equal(engine_unsync_rollback(u, 0), 0);	/* not done */
+	engine_unsync_flush_done(u, 300, 0);
+	engine_unsync_acked(u, 20);
+	engine_unsync_flush_sent(u, 301);
+	engine_unsync_flush_done(u, 301, -EIO);
+	assert_int_equal(engine_unsync_rollback(u, 10), 0);
+	assert_int_equal(engine_unsync_rollback(u, 15), 0);
+	assert_int_equal(engine_unsync_rollback(u, 9), 10);
+	/* What it says now is the baseline: said again, nothing new. */
+	assert_int_equal(engine_unsync_rollback(u, 9), 0);
+	unsync_engine_free(e, dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +502,7 @@ int main(void)
 		cmocka_unit_test(
 			test_engine_remote_lost_page_cache_marks_since_last_flush),
 		cmocka_unit_test(test_engine_remote_failed_flush_clears_nothing),
+		cmocka_unit_test(test_engine_remote_rollback_below_flushed_seq),
 		cmocka_unit_test(
 			test_engine_remote_flush_costs_what_was_written),
 		cmocka_unit_test(test_engine_remote_unsync_marks_exact_regions),

@@ -315,6 +315,106 @@ static void test_nbdconn_zero_no_hole_writes_zeroes(void **state)
 	teardown(t);
 }
 
+/* Whether the len bytes at b are all zero. */
+static bool all_zero(const uint8_t *b, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* A NO_HOLE zero longer than the maximum block size (nbdcopy --allocated
+ * sends a whole hole as one) is written as data, in chunks of at most
+ * max_block, all from one shared buffer of zeroes (the pool lends one
+ * large buffer, once), at most 8 chunks in the engine at a time, each
+ * with FUA if the request had it.  An engine queue that is full at first
+ * only delays it.  A write sent after it on the connection lands after
+ * all of it; a DISC after both closes once both are answered. */
+static void test_nbdconn_long_zero_no_hole_in_chunks(void **state)
+{
+	struct uloop_opts lo = {
+		.nr_small = 8, .small_size = 65536, .nr_large = 2,
+		.large_size = 1 << 20,
+	};
+	struct fake_engine_opts eo = { .size = SIZE, .delay_ns = 1000000 };
+	struct t *t = setup(&lo, &eo, NULL);
+	uint8_t *data = fake_engine_data(t->e);
+	uint64_t zoff = 1 << 20, zlen = (12 << 20) + 8192, h1 = 0, h2 = 0;
+	static uint8_t w[4096], want[4096];
+	struct fake_engine_counts n;
+	int fd;
+
+	(void)state;
+	pattern(data, SIZE, 3);
+	pattern(w, sizeof(w), 9);
+	memcpy(want, w, sizeof(w));
+	fake_engine_refuse(t->e, 2);
+	fd = c_open(t, false, NULL);
+	c_req(t, fd, NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FUA,
+	      NBD_CMD_WRITE_ZEROES, 1, zoff, (uint32_t)zlen);
+	c_req(t, fd, 0, NBD_CMD_WRITE, 2, 2 << 20, sizeof(w));
+	c_send(t, fd, w, sizeof(w));
+	c_req(t, fd, 0, NBD_CMD_DISC, 3, 0, 0);
+	assert_int_equal(c_simple(t, fd, &h1), 0);
+	assert_int_equal(c_simple(t, fd, &h2), 0);
+	assert_true(h1 + h2 == 3);
+	assert_true(c_closed(t, fd));	/* DISC: after both replies */
+	fake_engine_counts(t->e, &n);
+	assert_int_equal(n.refused, 2);
+	assert_int_equal(n.zeroes, 0);
+	assert_int_equal(n.shared, 13);		/* 12 x 1 MiB + 8 KiB */
+	assert_int_equal(n.writes, 14);
+	assert_int_equal(n.fua, 13);
+	assert_true(n.max_inflight >= 2 && n.max_inflight <= 9);
+	assert_true(all_zero(data + zoff, (2 << 20) - zoff));
+	assert_memory_equal(data + (2 << 20), want, sizeof(w));
+	assert_true(all_zero(data + (2 << 20) + 4096,
+			     zoff + zlen - (2 << 20) - 4096));
+	pattern(want, sizeof(want), 3);
+	assert_memory_equal(data, want, sizeof(want));
+	assert_true(data[zoff - 1] && data[zoff + zlen]);
+	/* one large buffer holds the zeroes for good; nothing else leaks */
+	assert_int_equal(uloop_buf_free(t->loop, true), 1);
+	assert_int_equal(uloop_buf_free(t->loop, false), 8);
+	close(fd);
+	assert_true(pump_until(t, no_conns));
+	teardown(t);
+}
+
+/* A long NO_HOLE zero whose first chunk fails stops there: one EIO
+ * reply once the chunks already out are done.  A client that goes away
+ * with chunks in the engine costs nothing: they finish, its slot and the
+ * connection are freed. */
+static void test_nbdconn_long_zero_no_hole_fails_and_hangs_up(void **state)
+{
+	struct fake_engine_opts eo = { .size = SIZE, .delay_ns = 5000000 };
+	struct t *t = setup(NULL, &eo, NULL);
+	struct fake_engine_counts n;
+	int fd;
+
+	(void)state;
+	fd = c_open(t, false, NULL);
+	fake_engine_fail(t->e, 1, -EIO);
+	c_req(t, fd, NBD_CMD_FLAG_NO_HOLE, NBD_CMD_WRITE_ZEROES, 1, 0,
+	      10 << 20);
+	assert_int_equal(c_simple(t, fd, NULL), NBD_EIO);
+	fake_engine_counts(t->e, &n);
+	assert_int_equal(n.inflight, 0);
+	assert_true(n.writes >= 1 && n.writes <= 8);	/* none after it */
+	c_req(t, fd, NBD_CMD_FLAG_NO_HOLE, NBD_CMD_WRITE_ZEROES, 2, 0,
+	      10 << 20);
+	while (fake_engine_counts(t->e, &n), !n.inflight)
+		pump(t);
+	close(fd);
+	assert_true(pump_until(t, no_conns));
+	fake_engine_counts(t->e, &n);
+	assert_int_equal(n.inflight, 0);
+	teardown(t);
+}
+
 static uint16_t port_of(int fd, bool peer)
 {
 	struct sockaddr_in sa;
@@ -520,6 +620,8 @@ int main(void)
 		cmocka_unit_test(test_nbdconn_multi_conn_flush_after_reply),
 		cmocka_unit_test(test_nbdconn_buffer_share_counts_whole_buffers),
 		cmocka_unit_test(test_nbdconn_zero_no_hole_writes_zeroes),
+		cmocka_unit_test(test_nbdconn_long_zero_no_hole_in_chunks),
+		cmocka_unit_test(test_nbdconn_long_zero_no_hole_fails_and_hangs_up),
 		cmocka_unit_test(test_nbdconn_tcp_keepalive),
 		cmocka_unit_test(test_nbdconn_unix_send_buffer),
 		cmocka_unit_test(test_nbdconn_quiesce_refuses_tcp),

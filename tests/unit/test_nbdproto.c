@@ -688,9 +688,16 @@ static void test_nbdproto_zero_no_hole(void **state)
 			       NBD_CMD_FLAG_FAST_ZERO, NBD_CMD_WRITE_ZEROES,
 			       0, 1 << 20, &e), NBDPROTO_ACT_ERROR);
 	assert_int_equal(e, NBD_ENOTSUP);
+	/* written in chunks: any length within the export (nbdcopy
+	 * --allocated sends a whole hole as one) */
+	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE, NBD_CMD_WRITE_ZEROES,
+			       0, 1 << 20, &e), NBDPROTO_ACT_ZERO_WRITE);
 	/* invalid requests are still EINVAL/ENOSPC first */
 	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE, NBD_CMD_WRITE_ZEROES,
-			       0, 1 << 20, &e), NBDPROTO_ACT_ERROR);
+			       4096, 1 << 20, &e), NBDPROTO_ACT_ERROR);
+	assert_int_equal(e, NBD_ENOSPC);
+	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE, NBD_CMD_WRITE_ZEROES,
+			       512, 4096, &e), NBDPROTO_ACT_ERROR);
 	assert_int_equal(e, NBD_EINVAL);
 	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE |
 			       NBD_CMD_FLAG_FAST_ZERO, NBD_CMD_WRITE_ZEROES,

@@ -337,6 +337,9 @@ static const struct replica_meta meta1 = {
 	.applied_seq = 123456, .bytes_written = 999, .block_size = 4096,
 	.synced_seq = 123000,
 	.state = REPL_STATE_DIRTY,
+	.mnt_id = 0x1000000a5ULL,
+	.boot_id = { 0x3f, 0x1c, 0x9e, 0x02, 0x57, 0x44, 0x4b, 0x8a,
+		     0x91, 0x0d, 0xe6, 0x7b, 0x20, 0xc4, 0x55, 0x18 },
 };
 
 static void test_replica_rules_meta_roundtrip(void **state)
@@ -408,6 +411,69 @@ static void test_replica_rules_meta_pick(void **state)
 	assert_int_equal(replica_meta_pick(file, 0, &m), -EBADMSG);
 }
 
+/* The writer's identity sits after synced_seq, in what older servers
+ * wrote as zero padding, and every older field keeps its offset: a
+ * record of an older server (those bytes zero) reads as an unknown
+ * writer, never as this one. */
+static void test_replica_rules_meta_writer(void **state)
+{
+	static const uint8_t none[REPLICA_BOOT_ID_LEN];
+	uint8_t slot[REPLICA_META_SLOT];
+	struct replica_meta m, old = meta1;
+	uint64_t u;
+
+	(void)state;
+	replica_meta_encode(&meta1, slot);
+	memcpy(&u, slot + 56, 8);
+	assert_int_equal(le64toh(u), meta1.synced_seq);
+	memcpy(&u, slot + 64, 8);
+	assert_int_equal(le64toh(u), meta1.mnt_id);
+	assert_memory_equal(slot + 72, meta1.boot_id, REPLICA_BOOT_ID_LEN);
+	assert_true(replica_meta_same_cache(&meta1, meta1.boot_id,
+					    meta1.mnt_id));
+	/* another boot, another mount */
+	assert_false(replica_meta_same_cache(&meta1, none, meta1.mnt_id));
+	assert_false(replica_meta_same_cache(&meta1, meta1.boot_id,
+					     meta1.mnt_id + 1));
+	/* an older server's record */
+	old.mnt_id = 0;
+	memset(old.boot_id, 0, sizeof(old.boot_id));
+	replica_meta_encode(&old, slot);
+	assert_int_equal(replica_meta_decode(slot, &m), 0);
+	assert_false(replica_meta_same_cache(&m, meta1.boot_id, meta1.mnt_id));
+	/* unknown here: a kernel without unique mount ids, no boot id */
+	assert_false(replica_meta_same_cache(&m, none, 0));
+	m = meta1;
+	m.mnt_id = 0;
+	assert_false(replica_meta_same_cache(&m, meta1.boot_id, 0));
+	memset(m.boot_id, 0, sizeof(m.boot_id));
+	m.mnt_id = meta1.mnt_id;
+	assert_false(replica_meta_same_cache(&m, none, meta1.mnt_id));
+}
+
+static void test_replica_rules_boot_id_parse(void **state)
+{
+	static const char good[] = "3f1c9e02-5744-4b8a-910d-E67B20c45518\n";
+	uint8_t id[REPLICA_BOOT_ID_LEN], keep[REPLICA_BOOT_ID_LEN];
+
+	(void)state;
+	assert_int_equal(replica_boot_id_parse(good, strlen(good), id), 0);
+	assert_memory_equal(id, meta1.boot_id, sizeof(id));
+	assert_int_equal(replica_boot_id_parse(good, 36, id), 0);
+	assert_memory_equal(id, meta1.boot_id, sizeof(id));
+	memset(keep, 0xee, sizeof(keep));
+	memcpy(id, keep, sizeof(id));
+	assert_int_equal(replica_boot_id_parse(good, 35, id), -EINVAL);
+	assert_int_equal(replica_boot_id_parse("", 0, id), -EINVAL);
+	assert_int_equal(replica_boot_id_parse(
+		"3f1c9e0205744-4b8a-910d-e67b20c45518", 36, id), -EINVAL);
+	assert_int_equal(replica_boot_id_parse(
+		"3f1c9e02-5744-4b8a-910d-e67b20c4551g", 36, id), -EINVAL);
+	assert_int_equal(replica_boot_id_parse(
+		"3f1c9e02-5744-4b8a-910d-e67b20c455189", 37, id), -EINVAL);
+	assert_memory_equal(id, keep, sizeof(id));
+}
+
 /* A FLUSH saying a full copy is done takes a volume out of SYNC_FAILED
  * only when the flush succeeded and no sync failed in this run (its seqs
  * could still claim dropped writes, and copies not have landed); any
@@ -446,6 +512,8 @@ int main(void)
 		cmocka_unit_test(test_replica_rules_meta_roundtrip),
 		cmocka_unit_test(test_replica_rules_meta_damage),
 		cmocka_unit_test(test_replica_rules_meta_pick),
+		cmocka_unit_test(test_replica_rules_meta_writer),
+		cmocka_unit_test(test_replica_rules_boot_id_parse),
 		cmocka_unit_test(test_replica_rules_state_copied),
 	};
 

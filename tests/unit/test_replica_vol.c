@@ -36,6 +36,7 @@ struct fixture {
 	unsigned int vsyncs;		/* fdatasyncs of a close completed */
 	int vsync_res;			/* if not 0, what every one returns */
 	int reply;			/* -1: none yet */
+	unsigned int meta_writes;	/* metadata records written */
 	unsigned int durable;		/* replica_io_seqs_durable() calls */
 	int durable_err;		/* the last one's err */
 };
@@ -79,6 +80,8 @@ static void on_cqe(void *ctx, const struct io_uring_cqe *cqe)
 	int res = cqe->res;
 
 	f->in_flight--;
+	if (k == RK_META && (idx & RK_MAX_SUB) == 0)
+		f->meta_writes++;
 	if (k == RK_VSYNC) {
 		f->vsyncs++;
 		if (f->vsync_res)
@@ -235,6 +238,46 @@ static struct rvol *crash_reopen(struct fixture *f)
 	return open_vol(f);
 }
 
+/* Make every record in NAME.meta look written by another boot (a power
+ * loss since; with zero boot id and mount id, an older server): what an
+ * unclean open must then treat as a lost page cache. */
+static void meta_other_writer(struct fixture *f, bool older_server)
+{
+	uint8_t buf[2 * REPLICA_META_SLOT];
+	struct replica_meta m;
+	unsigned int i;
+	int fd;
+
+	fd = openat(f->r->dir_fd, VOL ".meta", O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, sizeof(buf), 0), sizeof(buf));
+	for (i = 0; i < 2; i++) {
+		if (replica_meta_decode(buf + i * REPLICA_META_SLOT, &m))
+			continue;
+		if (older_server) {
+			m.mnt_id = 0;
+			memset(m.boot_id, 0, sizeof(m.boot_id));
+		} else {
+			m.boot_id[0] = (uint8_t)~f->r->boot_id[0];
+		}
+		replica_meta_encode(&m, buf + i * REPLICA_META_SLOT);
+	}
+	assert_int_equal(pwrite(fd, buf, sizeof(buf), 0), sizeof(buf));
+	close(fd);
+}
+
+/* The node lost power with the server (its page cache gone) and boots
+ * again: the volume is opened again from its files by another boot. */
+static struct rvol *powerloss_reopen(struct fixture *f)
+{
+	settle(f);
+	replica_vol_close_all(f->r);
+	meta_other_writer(f, false);
+	memset(f->c.handles, 0, sizeof(f->c.handles));
+	f->r->unclean = false;
+	return open_vol(f);
+}
+
 /* Blocks 0..9 hold seqs 1..10, as ten writes would leave them. */
 static void ten_writes(struct rvol *v)
 {
@@ -260,9 +303,9 @@ static void test_replica_vol_unclean_open_zeroes_unsynced_seqs(void **state)
 
 	ten_writes(v);
 	replica_vol_flushed(v, 6, v->ooo);
-	settle(f);
+	tick_later(f);
 	assert_int_equal(meta_read_rec(f).synced_seq, 6);
-	v = crash_reopen(f);
+	v = powerloss_reopen(f);
 	for (b = 0; b < 10; b++)
 		assert_int_equal(seqmap_get(v->seq, b), b < 6 ? b + 1 : 0);
 	assert_int_equal(v->applied_seq, 6);
@@ -270,9 +313,39 @@ static void test_replica_vol_unclean_open_zeroes_unsynced_seqs(void **state)
 	memcpy(&rs, st, sizeof(rs));
 	assert_int_equal(le64toh(rs.applied_seq), 6);
 	/* A second unclean open finds the same: nothing more is lost. */
-	v = crash_reopen(f);
+	v = powerloss_reopen(f);
 	assert_int_equal(seqmap_get(v->seq, 5), 6);
 	assert_int_equal(v->applied_seq, 6);
+	close_vol(f, v, -1);
+}
+
+/* Runs of unsynced seqs, between synced ones and up to the map's last
+ * block, are zeroed whole, and nothing else. */
+static void test_replica_vol_unclean_open_zeroes_runs(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+	uint64_t n = seqmap_blocks(v->seq), b;
+	uint64_t want[] = { 0, 0, 2, 0, 0, 4 };
+
+	seqmap_set(v->seq, 0, 2, 7);		/* a run of two */
+	seqmap_set(v->seq, 2, 1, 2);
+	seqmap_set(v->seq, 3, 2, 9);
+	seqmap_set(v->seq, 5, 1, 4);
+	seqmap_set(v->seq, n - 3, 1, 3);
+	seqmap_set(v->seq, n - 2, 2, 20);	/* up to the end */
+	v->applied_seq = 20;
+	replica_vol_flushed(v, 5, v->ooo);
+	tick_later(f);
+	v = powerloss_reopen(f);
+	for (b = 0; b < 6; b++)
+		assert_int_equal(seqmap_get(v->seq, b), want[b]);
+	for (b = 6; b < n - 3; b++)
+		assert_int_equal(seqmap_get(v->seq, b), 0);
+	assert_int_equal(seqmap_get(v->seq, n - 3), 3);
+	assert_int_equal(seqmap_get(v->seq, n - 2), 0);
+	assert_int_equal(seqmap_get(v->seq, n - 1), 0);
+	assert_int_equal(v->applied_seq, 4);
 	close_vol(f, v, -1);
 }
 
@@ -284,10 +357,101 @@ static void test_replica_vol_unclean_open_without_flush(void **state)
 	struct rvol *v = open_vol(f);
 
 	ten_writes(v);
-	v = crash_reopen(f);
+	v = powerloss_reopen(f);
 	assert_int_equal(seqmap_max(v->seq, 0, seqmap_blocks(v->seq)), 0);
 	assert_int_equal(v->applied_seq, 0);
 	close_vol(f, v, -1);
+}
+
+/* The server was killed (no power loss): the record was written on this
+ * boot through this mount, so the page cache holds every write it made,
+ * and the open keeps every seq, above the synced one too, and says the
+ * highest as its applied seq (the record's lags).  When every replica
+ * server of a volume is killed, the engine then finds each one holding
+ * what it acked, and reconciles them with no operator. */
+static void test_replica_vol_killed_keeps_unsynced_seqs(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+	struct replica_meta m;
+	uint64_t b;
+
+	if (!v->mnt_id) {
+		close_vol(f, v, -1);
+		skip();		/* a kernel without unique mount ids */
+	}
+	ten_writes(v);
+	replica_vol_flushed(v, 6, v->ooo);
+	tick_later(f);
+	m = meta_read_rec(f);
+	assert_int_equal(m.synced_seq, 6);
+	assert_int_equal(m.mnt_id, v->mnt_id);
+	assert_memory_equal(m.boot_id, f->r->boot_id, sizeof(m.boot_id));
+	assert_true(m.boot_id[0] | m.boot_id[7] | m.boot_id[15]);
+	v = crash_reopen(f);
+	for (b = 0; b < 10; b++)
+		assert_int_equal(seqmap_get(v->seq, b), b + 1);
+	assert_int_equal(v->applied_seq, 10);
+	/* A power loss after that still loses what no FLUSH synced: the
+	 * record still says 6. */
+	assert_int_equal(v->synced_seq, 6);
+	v = powerloss_reopen(f);
+	assert_int_equal(seqmap_get(v->seq, 5), 6);
+	assert_int_equal(seqmap_get(v->seq, 6), 0);
+	assert_int_equal(v->applied_seq, 6);
+	/* The HELLO after it recorded this boot again: a kill now keeps
+	 * what is written since. */
+	assert_memory_equal(meta_read_rec(f).boot_id, f->r->boot_id,
+			    sizeof(m.boot_id));
+	seqmap_set(v->seq, 6, 1, 11);
+	v = crash_reopen(f);
+	assert_int_equal(seqmap_get(v->seq, 6), 11);
+	assert_int_equal(v->applied_seq, 11);
+	close_vol(f, v, -1);
+}
+
+/* A record of an older server says no writer (zero boot and mount ids):
+ * that is never this one, and the unsynced seqs go, as they used to. */
+static void test_replica_vol_older_record_zeroes_unsynced_seqs(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+
+	ten_writes(v);
+	replica_vol_flushed(v, 6, v->ooo);
+	tick_later(f);
+	replica_vol_close_all(f->r);
+	meta_other_writer(f, true);
+	v = crash_reopen(f);
+	assert_int_equal(seqmap_get(v->seq, 5), 6);
+	assert_int_equal(seqmap_get(v->seq, 6), 0);
+	assert_int_equal(v->applied_seq, 6);
+	close_vol(f, v, -1);
+}
+
+/* A sync failed (recorded) before the server was killed: the writes it
+ * covered may be gone from the page cache too, so the same boot and
+ * mount do not save the seqs: every one goes, as before. */
+static void test_replica_vol_killed_after_sync_failed_resets(void **state)
+{
+	struct replica_hello hl = {
+		.volume = VOL, .size = VOL_SIZE, .block_size = BLOCK,
+	};
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+
+	ten_writes(v);
+	replica_vol_flushed(v, 6, v->ooo);
+	tick_later(f);
+	replica_vol_sync_failed(v, EIO);
+	settle(f);
+	assert_int_equal(meta_state(f), REPL_STATE_SYNC_FAILED);
+	replica_vol_close_all(f->r);
+	memset(f->c.handles, 0, sizeof(f->c.handles));
+	assert_int_equal(replica_vol_open(f->r, &hl, &v), 0);
+	assert_int_equal(seqmap_max(v->seq, 0, seqmap_blocks(v->seq)), 0);
+	assert_int_equal(v->state, REPL_STATE_SYNC_FAILED);
+	assert_int_equal(v->applied_seq, 10);
 }
 
 /* A clean close synced everything: its record says so, and the next
@@ -308,6 +472,36 @@ static void test_replica_vol_clean_close_syncs_every_seq(void **state)
 	close_vol(f, v, -1);
 }
 
+/* 100 good FLUSHes in a second, each raising synced_seq: not one record
+ * each (a write and an fdatasync of NAME.meta per FLUSH), but one, at the
+ * server's next tick, carrying the last.  A power loss before that tick
+ * zeroes more seqs (the record's lags), which is only more copying. */
+static void test_replica_vol_flushes_record_on_the_tick(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+	unsigned int i, before;
+
+	before = f->meta_writes;
+	for (i = 1; i <= 100; i++) {
+		seqmap_set(v->seq, i % 10, 1, i);
+		v->applied_seq = i;
+		replica_vol_flushed(v, i, v->ooo);
+		settle(f);
+	}
+	assert_int_equal(v->synced_seq, 100);
+	print_message("metadata records for 100 FLUSHes: %u before the "
+		      "tick\n", f->meta_writes - before);
+	assert_int_equal(f->meta_writes - before, 0);
+	assert_int_equal(meta_read_rec(f).synced_seq, 0);
+	tick_later(f);
+	assert_int_equal(f->meta_writes - before, 1);
+	assert_int_equal(meta_read_rec(f).synced_seq, 100);
+	tick_later(f);		/* nothing new: no record */
+	assert_int_equal(f->meta_writes - before, 1);
+	close_vol(f, v, -1);
+}
+
 /* A seq recorded out of order after the FLUSH's fdatasyncs started (a
  * write that overtook another): the flush cannot vouch for it, so it
  * raises nothing. */
@@ -322,11 +516,11 @@ static void test_replica_vol_flush_after_out_of_order_claims_nothing(
 	mark = v->ooo;
 	v->ooo++;		/* as replica_io's io_done() counts one */
 	replica_vol_flushed(v, 10, mark);
-	settle(f);
+	tick_later(f);
 	assert_int_equal(v->synced_seq, 0);
 	assert_int_equal(meta_read_rec(f).synced_seq, 0);
 	replica_vol_flushed(v, 10, v->ooo);
-	settle(f);
+	tick_later(f);
 	assert_int_equal(meta_read_rec(f).synced_seq, 10);
 	close_vol(f, v, -1);
 }
@@ -344,7 +538,7 @@ static void test_replica_vol_old_seq_waits_for_a_lower_record(void **state)
 
 	ten_writes(v);
 	replica_vol_flushed(v, 10, v->ooo);
-	settle(f);
+	tick_later(f);
 	assert_true(replica_vol_seq_may_record(v, &w, 11));
 	assert_false(replica_vol_seq_may_record(v, &w, 4));
 	assert_int_equal(f->durable, 0);
@@ -356,7 +550,7 @@ static void test_replica_vol_old_seq_waits_for_a_lower_record(void **state)
 	assert_true(replica_vol_seq_may_record(v, &w, 1));
 	/* Its record failing fails the write. */
 	replica_vol_flushed(v, 10, v->ooo);
-	settle(f);
+	tick_later(f);
 	assert_int_equal(meta_read_rec(f).synced_seq, 10);
 	sqe_budget = 0;
 	assert_false(replica_vol_seq_may_record(v, &w, 2));
@@ -405,6 +599,36 @@ static void test_replica_vol_hello_sync_failed_resets_seqs(void **state)
 	hello_again(f, v, REPL_F_SYNC_FAILED);
 	assert_int_equal(seqmap_get(v->seq, 3), 10);
 	close_vol(f, v, -1);
+}
+
+/* A HELLO that finds no free handle on its connection when its record
+ * lands (do_hello's count should prevent it) is refused with EMFILE and
+ * gives its reference back; it used to write through a NULL handle. */
+static void test_replica_vol_hello_no_handle_refused(void **state)
+{
+	struct replica_hello hl = {
+		.volume = VOL, .size = VOL_SIZE, .block_size = BLOCK,
+		.create = true, .epoch = 1,
+	};
+	struct fixture *f = *state;
+	static struct rvol other;
+	struct rvol *v;
+	unsigned int i;
+
+	for (i = 0; i < REPLICA_MAX_HANDLES; i++)
+		f->c.handles[i].vol = &other;
+	assert_int_equal(replica_vol_open(f->r, &hl, &v), 0);
+	replica_vol_get(v);
+	f->s.req.epoch = 1;
+	replica_vol_hello(v, &f->s);
+	settle(f);
+	assert_int_equal(f->reply, EMFILE);
+	for (i = 0; i < REPLICA_MAX_HANDLES; i++)
+		assert_ptr_equal(f->c.handles[i].vol, &other);
+	memset(f->c.handles, 0, sizeof(f->c.handles));
+	/* its reference given back: the volume closed clean */
+	assert_int_equal(f->r->nvols, 0);
+	assert_int_equal(meta_state(f), REPL_STATE_CLEAN);
 }
 
 /* The plain close: both files synced, recorded clean, volume freed. */
@@ -556,7 +780,19 @@ int main(void)
 			test_replica_vol_unclean_open_without_flush, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
+			test_replica_vol_unclean_open_zeroes_runs, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
 			test_replica_vol_clean_close_syncs_every_seq, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_killed_keeps_unsynced_seqs, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_older_record_zeroes_unsynced_seqs,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_killed_after_sync_failed_resets, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_flush_after_out_of_order_claims_nothing,
@@ -564,6 +800,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_old_seq_waits_for_a_lower_record,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_flushes_record_on_the_tick, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_hello_no_handle_refused, setup,
+			teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -290,6 +290,73 @@ static void test_zonetrace_failed_lock_removes_root(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/* bpfsys_dir_check, wrapped: counts the pin-root checks. */
+static unsigned int dir_checks;
+int __real_bpfsys_dir_check(const char *dir);
+int __wrap_bpfsys_dir_check(const char *dir)
+{
+	dir_checks++;
+	return __real_bpfsys_dir_check(dir);
+}
+
+static void rm_registry(const char *root)
+{
+	static const char *const names[] = {
+		ZONETRACE_MAP_NAMES, ZONETRACE_MAP_IDS, ZONETRACE_MAP_PEERS,
+		ZONETRACE_MAP_PEER_REFS,
+	};
+	char path[128];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, names[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/%s", root, ZONETRACE_REGISTRY_LOCK);
+	rmdir(path);
+	rmdir(root);
+}
+
+/* Naming every id (`tapestry zone list`, a report's zones) checks the pin
+ * root once and opens the names map once, not once per id; the names
+ * come out as registered, an unknown id is -ENOENT, and without a
+ * registry the open is -ENOENT.  Needs root and bpffs (skipped
+ * otherwise). */
+static void test_zonetrace_names_open_once(void **state)
+{
+	char root[64], name[ZONE_NAME_LEN];
+	unsigned int a, b, id, found = 0;
+	struct statfs fs;
+	int fd;
+
+	(void)state;
+	if (geteuid() || statfs("/sys/fs/bpf", &fs) ||
+	    fs.f_type != BPF_FS_MAGIC)
+		skip();
+	snprintf(root, sizeof(root), "/sys/fs/bpf/tapestry-unit-zn-%d",
+		 (int)getpid());
+	assert_int_equal(zonetrace_names_open(root), -ENOENT);
+	assert_int_equal(zonetrace_zone_register(root, "zone-a", &a), 0);
+	assert_int_equal(zonetrace_zone_register(root, "zone-b", &b), 0);
+	dir_checks = 0;
+	fd = zonetrace_names_open(root);
+	if (fd < 0) {
+		rm_registry(root);
+		fail_msg("zonetrace_names_open: %s", strerror(-fd));
+	}
+	for (id = ZONE_ID_MIN; id <= ZONE_ID_MAX; id++) {
+		if (zonetrace_names_get(fd, id, name, sizeof(name)))
+			continue;
+		found++;
+		if (strcmp(name, id == a ? "zone-a" : "zone-b"))
+			break;
+	}
+	close(fd);
+	rm_registry(root);
+	assert_int_equal(found, 2);
+	assert_int_equal(dir_checks, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +366,7 @@ int main(void)
 		cmocka_unit_test(test_zonetrace_names_and_peers_parse),
 		cmocka_unit_test(test_zonetrace_peer_parse_v4_mapped),
 		cmocka_unit_test(test_zonetrace_failed_lock_removes_root),
+		cmocka_unit_test(test_zonetrace_names_open_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,10 @@
 #   faildisk_remount [mkfs]
 #                       unmount and mount again (drops its page cache);
 #                       with an argument, make a fresh file system between
+#   faildisk_replica    one replica server (zone 1) with its data on the
+#                       disk; sets A, R and W (below)
+#   faildisk_wait_line N
+#                       wait for the test's replctl client
 
 FAILDISK_SIZE=${FAILDISK_SIZE:-64M}
 FAILDISK_DIR=
@@ -81,4 +85,29 @@ faildisk_stop() {
 		wait "$FAILDISK_PID" 2>/dev/null
 	fi
 	FAILDISK_DIR= FAILDISK_LOOP= FAILDISK_PID=
+}
+
+# faildisk_replica: start one replica server (zone 1) with its data on
+# the disk and buffered image I/O, so writes sit in the page cache until
+# a FLUSH.  Sets A (its address), R (the replctl client) and W (a work
+# directory; the client's output goes to $W/client.out).
+faildisk_replica() {
+	cluster_data() { echo "$FAILDISK_MNT/z$1"; }
+	CLUSTER_SERVER_ARGS="--io buffered --drain-ms 500" cluster_start 1 ||
+		exit 1
+	A=$(cluster_addr 1)
+	R=$CLUSTER_REPLCTL
+	W=$CLUSTER_DIR/eio
+	mkdir -p "$W"
+}
+
+# faildisk_wait_line N: until the client has printed N result lines to
+# $W/client.out (fails the test, with the test's fail(), after 4 s)
+faildisk_wait_line() {
+	local i
+	for i in $(seq 200); do
+		[ "$(grep -c '^[a-z]*: ' "$W/client.out")" -ge "$1" ] && return 0
+		sleep 0.02
+	done
+	fail "client stuck: $(cat "$W/client.out")"
 }
