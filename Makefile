@@ -274,6 +274,7 @@ test_engine_local_WRAP += engine_remote_idle engine_remote_submit
 test_engine_local_WRAP += dirtymap_sync seqmap_sync
 UNIT_TESTS += engine_remote
 test_engine_remote_SRCS := tests/unit/test_engine_remote.c $(ENGINE_SRCS)
+test_engine_remote_WRAP := log_msg
 UNIT_TESTS += engine_args
 test_engine_args_SRCS := tests/unit/test_engine_args.c userspace/engine_args.c \
 			 userspace/engine_opts.c

@@ -179,6 +179,11 @@ struct engine_opts_fault {
  * and why (f may be NULL); logs nothing. */
 int engine_opts_check(const struct engine_opts *o,
 		      struct engine_opts_fault *f);
+/* The option f (from engine_opts_check(o, f)) is about, spelt as the
+ * command lines that fill struct engine_opts spell it ("--size"; for a
+ * replica "--local" or "--replica", as o says which).  A static string. */
+const char *engine_opts_fault_name(const struct engine_opts *o,
+				   const struct engine_opts_fault *f);
 
 /* A replica server's address as the engine dials it: "IPv4:PORT", port
  * 1..65535 in decimal.  Returns 0 and fills *out (when not NULL), or

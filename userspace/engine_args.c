@@ -202,26 +202,6 @@ int engine_args_apply(struct engine_opts *o, int opt, char *arg)
 	return -EINVAL;
 }
 
-/* The option a fault of the engine's rules is about, as spelt here. */
-static const char *opt_name(const struct engine_opts *o,
-			    const struct engine_opts_fault *f)
-{
-	switch (f->opt) {
-	case ENGINE_OPT_NAME: return "--name";
-	case ENGINE_OPT_SIZE: return "--size";
-	case ENGINE_OPT_BLOCK_SIZE: return "--block-size";
-	case ENGINE_OPT_STATE_DIR: return "--state-dir";
-	case ENGINE_OPT_REPLICAS: return "--local, --replica";
-	case ENGINE_OPT_MIN_IN_SYNC: return "--min-in-sync";
-	case ENGINE_OPT_ACK: return "--ack";
-	case ENGINE_OPT_QUEUE_DEPTH: return "--queue-depth";
-	case ENGINE_OPT_REPLICA:
-		return o->replicas[f->replica].path ? "--local" : "--replica";
-	case ENGINE_OPT_ZONE_ID: return "--zone-id";
-	}
-	return "options";
-}
-
 int engine_args_finish(struct engine_opts *o)
 {
 	struct engine_opts_fault f;
@@ -240,7 +220,8 @@ int engine_args_finish(struct engine_opts *o)
 	}
 	nr_pending = 0;
 	if (engine_opts_check(o, &f)) {
-		fprintf(stderr, "%s: %s\n", opt_name(o, &f), f.why);
+		fprintf(stderr, "%s: %s\n", engine_opts_fault_name(o, &f),
+			f.why);
 		return -EINVAL;
 	}
 	return 0;

@@ -20,23 +20,6 @@
 #define CONNECT_WAIT_NS	3000000000ULL
 #define DESTROY_WAIT_NS	5000000000ULL
 
-static const char *opt_name(enum engine_opt opt)
-{
-	switch (opt) {
-	case ENGINE_OPT_NAME: return "name";
-	case ENGINE_OPT_SIZE: return "size";
-	case ENGINE_OPT_BLOCK_SIZE: return "block size";
-	case ENGINE_OPT_STATE_DIR: return "state dir";
-	case ENGINE_OPT_REPLICAS: return "replicas";
-	case ENGINE_OPT_MIN_IN_SYNC: return "min-in-sync";
-	case ENGINE_OPT_ACK: return "ack policy";
-	case ENGINE_OPT_QUEUE_DEPTH: return "queue depth";
-	case ENGINE_OPT_REPLICA: return "replica";
-	case ENGINE_OPT_ZONE_ID: return "zone id";
-	}
-	return "option";
-}
-
 /* The engine's rules (engine_opts.c), logged where they are handled. */
 static int check_opts(const struct engine_opts *o)
 {
@@ -49,7 +32,7 @@ static int check_opts(const struct engine_opts *o)
 				f.why);
 		else
 			log_err("%s: %s: %s", o->name ? o->name : "volume",
-				opt_name(f.opt), f.why);
+				engine_opts_fault_name(o, &f), f.why);
 	}
 	return err;
 }

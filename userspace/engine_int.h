@@ -173,6 +173,15 @@ struct eresync {
 	uint64_t started, completed;	/* counts, for stats and tests */
 };
 
+/* A bitmap of regions that knows where its set bits may be, so that
+ * emptying it costs what was set, not the volume's size: w holds a bit
+ * per region, sum a bit per word of w that may be non-zero, and
+ * [lo, hi) the words of sum that may be.  Empty when lo >= hi. */
+struct eubits {
+	uint64_t *w, *sum;
+	uint64_t lo, hi;
+};
+
 /* A remote replica's writes that its server may hold only in its page
  * cache (engine_unsync.c): regions written there since the start of its
  * last good FLUSH.  old: sent before the tracked flush (the one FLUSH
@@ -180,14 +189,17 @@ struct eresync {
  * acked us.  In memory only: the engine's own crash loses it (as it
  * loses the activity log's last moments). */
 struct eunsync {
-	uint64_t *old, *cur;
-	uint64_t words;
+	struct eubits old, cur;
+	uint64_t words;		/* of each w */
+	uint64_t sumwords;	/* of each sum */
 	uint64_t flush_tag;	/* the tracked flush's frame tag */
 	bool tracking;		/* a tracked flush is out */
 	bool flushed;		/* a tracked flush succeeded in this run */
 	uint64_t acked;
 	uint64_t flush_acked;	/* acked when the tracked flush was sent */
 	uint64_t durable;	/* the highest seq a good FLUSH covered there */
+	uint64_t visited;	/* words read to move or clear bits: a count
+				 * for tests */
 };
 
 struct erepl {
@@ -225,11 +237,15 @@ struct erepl {
 	bool said_hello;	/* a remote's first HELLO of this run came */
 	/* Remote: a full copy after its HELLO said sync failed (EFC_*). */
 	uint8_t full_copy;
-	/* Remote: its last HELLO was refused with ENOTRECOVERABLE, a sync of
-	 * the volume failed since its server started: no copy to it can be
-	 * made durable until that server restarts, so it stays degraded and
-	 * is retried at most every ERETRY_SYNC_REFUSED_NS. */
-	bool sync_refused;
+	/* Remote: the errno its server refused the last HELLO answered
+	 * with, 0 if accepted.  A refusal is said once, and again only when
+	 * the reason changes, and while it lasts the replica is retried at
+	 * most every ERETRY_REFUSED_NS: the server is alive and answered,
+	 * and retrying sooner only repeats the answer (ENOTRECOVERABLE: a
+	 * sync of the volume failed since the server started, no copy to it
+	 * can be made durable until it restarts; EPROTO: a server older than
+	 * the engine's HELLO flags; a size that differs, ...). */
+	uint32_t hello_refused;
 	bool maybe_empty;	/* it said HELLO with no write while it was not
 				 * known whether the volume held any before
 				 * this run: marked empty if it did */
@@ -245,7 +261,7 @@ struct erepl {
  * someone to restart it: a retry every second would only fill both logs). */
 #define ERETRY_MIN_NS		100000000ULL
 #define ERETRY_MAX_NS		1000000000ULL
-#define ERETRY_SYNC_REFUSED_NS	5000000000ULL
+#define ERETRY_REFUSED_NS	5000000000ULL
 
 #define EMISSED_IN_SYNC	0x1	/* missed map flag, see struct erepl */
 /* Missed map flag: a sync of the replica failed, so its seqs may vouch

@@ -156,3 +156,23 @@ int engine_opts_check(const struct engine_opts *o,
 			return err;
 	return 0;
 }
+
+const char *engine_opts_fault_name(const struct engine_opts *o,
+				   const struct engine_opts_fault *f)
+{
+	switch (f->opt) {
+	case ENGINE_OPT_NAME: return "--name";
+	case ENGINE_OPT_SIZE: return "--size";
+	case ENGINE_OPT_BLOCK_SIZE: return "--block-size";
+	case ENGINE_OPT_STATE_DIR: return "--state-dir";
+	case ENGINE_OPT_REPLICAS: return "--local, --replica";
+	case ENGINE_OPT_MIN_IN_SYNC: return "--min-in-sync";
+	case ENGINE_OPT_ACK: return "--ack";
+	case ENGINE_OPT_QUEUE_DEPTH: return "--queue-depth";
+	case ENGINE_OPT_REPLICA:
+		return f->replica < o->nr_replicas &&
+		       o->replicas[f->replica].path ? "--local" : "--replica";
+	case ENGINE_OPT_ZONE_ID: return "--zone-id";
+	}
+	return "options";
+}

@@ -38,8 +38,10 @@ static bool out(const struct esub *s)
 /* A trim/zero longer than a chunk has chunks still to come until it is
  * answered: between two chunks none of its subs is out, but a later
  * overlapping request must not slip in before the chunks to come on some
- * replicas.  (Only its first chunk may wait for a seq, and later writes
- * queue behind it for theirs.) */
+ * replicas.  Its off is the chunk under way, so what overlaps only
+ * chunks done on every replica does not wait (engine_req.c asks again
+ * when the next chunk starts).  (Only its first chunk may wait for a
+ * seq, and later writes queue behind it for theirs.) */
 static bool chunks_to_come(const struct ereq *p)
 {
 	return (p->op == EOP_TRIM || p->op == EOP_ZERO) && !p->acked &&

@@ -561,6 +561,42 @@ static void note_had_data(struct engine *e)
 	}
 }
 
+/* r's server refused the HELLO with status (a positive errno).  Said
+ * once per reason: a refusal repeats at every retry, for as long as the
+ * server stays as it is (engine_schedule_retry backs off to
+ * ERETRY_REFUSED_NS meanwhile).  Returns -status. */
+static int hello_refused(struct erepl *r, uint32_t status)
+{
+	struct engine *e = r->e;
+	unsigned long long every = ERETRY_REFUSED_NS / 1000000000ULL;
+	bool said = r->hello_refused == status;
+
+	r->hello_refused = status;
+	if (said)
+		return -(int)status;
+	if (status == ENOTRECOVERABLE)
+		/* Its server's sync of the volume failed in its current run:
+		 * every FLUSH there fails until it restarts, so a copy to it
+		 * (all of the volume: any write it acked may be lost) could
+		 * never be made durable, and would be made again at each
+		 * reconnect.  It stays degraded, nothing is marked or
+		 * copied; the retries only look for the restart. */
+		log_warn("%s: replica %s refused hello: a sync of the "
+			 "volume failed there since its server started; it "
+			 "stays degraded until that server is restarted (then "
+			 "it is copied in full)", e->name, r->zone);
+	else
+		log_warn("%s: replica %s refused hello: %s%s; it stays "
+			 "degraded, retried up to every %llu s, said again "
+			 "only if the answer changes", e->name, r->zone,
+			 strerror((int)status),
+			 status == EPROTO ? " (a server older than this "
+					    "engine, that does not know a "
+					    "HELLO flag it sent?)" : "",
+			 every);
+	return -(int)status;
+}
+
 static int hello_reply(struct econn *c, const struct repl_hdr *h,
 		       const uint8_t *payload)
 {
@@ -572,28 +608,9 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	if (h->op != REPL_OP_HELLO)
 		return -EPROTO;
 	c->refused = h->status != 0;
-	if (h->status == ENOTRECOVERABLE) {
-		/* Its server's sync of the volume failed in its current run:
-		 * every FLUSH there fails until it restarts, so a copy to it
-		 * (all of the volume: any write it acked may be lost) could
-		 * never be made durable, and would be made again at each
-		 * reconnect.  It stays degraded, nothing is marked or
-		 * copied; the retries only look for the restart. */
-		if (!r->sync_refused)
-			log_warn("%s: replica %s refused hello: a sync of the "
-				 "volume failed there since its server "
-				 "started; it stays degraded until that server "
-				 "is restarted (then it is copied in full)",
-				 e->name, r->zone);
-		r->sync_refused = true;
-		return -ENOTRECOVERABLE;
-	}
-	r->sync_refused = false;
-	if (h->status) {
-		log_warn("%s: replica %s refused hello: %s", e->name, r->zone,
-			 strerror((int)h->status));
-		return -(int)h->status;
-	}
+	if (h->status)
+		return hello_refused(r, h->status);
+	r->hello_refused = 0;
 	if (proto_check_payload(h, payload))
 		return -EBADMSG;
 	memcpy(&st, payload, sizeof(st));

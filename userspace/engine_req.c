@@ -115,7 +115,8 @@ static void maybe_finish(struct ereq *q)
 static void unblock(struct erepl *r);
 
 /* A trim/zero answered early (it failed between chunks) has no chunks to
- * come any more: what waited for them may go now. */
+ * come any more, or one moved on to its next chunk: what waited for
+ * those chunks that are no more to come may go now. */
 static void release_chunk_waiters(struct engine *e)
 {
 	unsigned int i;
@@ -383,8 +384,14 @@ static void write_progress(struct ereq *q)
 		complete(q, -EIO);
 		return;
 	}
-	if (q->off + q->len < q->end)
+	if (q->off + q->len < q->end) {
 		engine_next_chunk(q);
+		/* What waited only for the chunk just done, on every replica
+		 * now, may go: it no longer overlaps the chunks to come
+		 * (engine_order.c), and on each replica it follows this one.
+		 * Nothing else asks again before a sub on its replica ends. */
+		release_chunk_waiters(e);
+	}
 }
 
 /* Whether the kernel may still write into one of q's read buffers (own:
@@ -634,7 +641,7 @@ const char *engine_op_name(unsigned int op)
 void engine_schedule_retry(struct erepl *r)
 {
 	struct engine *e = r->e;
-	uint64_t cap = r->sync_refused ? ERETRY_SYNC_REFUSED_NS : ERETRY_MAX_NS;
+	uint64_t cap = r->hello_refused ? ERETRY_REFUSED_NS : ERETRY_MAX_NS;
 
 	if (e->shutting_down)
 		return;

@@ -27,15 +27,75 @@
 #include "dirtymap.h"
 #include "log.h"
 
+static int bits_init(struct eubits *b, uint64_t words, uint64_t sumwords)
+{
+	memset(b, 0, sizeof(*b));
+	b->w = calloc(words ? words : 1, sizeof(uint64_t));
+	b->sum = calloc(sumwords ? sumwords : 1, sizeof(uint64_t));
+	return b->w && b->sum ? 0 : -ENOMEM;
+}
+
+static void bits_free(struct eubits *b)
+{
+	free(b->w);
+	free(b->sum);
+	memset(b, 0, sizeof(*b));
+}
+
+static bool bits_empty(const struct eubits *b)
+{
+	return b->lo >= b->hi;
+}
+
+/* ORs v into word i of b, and notes where it is. */
+static void bits_or(struct eubits *b, uint64_t i, uint64_t v)
+{
+	uint64_t s = i / 64;
+
+	b->w[i] |= v;
+	b->sum[s] |= 1ULL << (i % 64);
+	if (bits_empty(b)) {
+		b->lo = s;
+		b->hi = s + 1;
+	} else if (s < b->lo) {
+		b->lo = s;
+	} else if (s >= b->hi) {
+		b->hi = s + 1;
+	}
+}
+
+/* Empties b, handing each word that may be non-zero to fn (if any)
+ * before it is zeroed.  Visits the words of sum in [lo, hi) and the
+ * words of w whose sum bit is set, nothing else. */
+static void bits_drain(struct eunsync *u, struct eubits *b,
+		       void (*fn)(struct eunsync *u, uint64_t i, uint64_t v,
+				  void *arg), void *arg)
+{
+	uint64_t s, m, i;
+
+	for (s = b->lo; s < b->hi; s++) {
+		u->visited++;
+		for (m = b->sum[s]; m; m &= m - 1) {
+			i = s * 64 + (uint64_t)__builtin_ctzll(m);
+			u->visited++;
+			if (fn && b->w[i])
+				fn(u, i, b->w[i], arg);
+			b->w[i] = 0;
+		}
+		b->sum[s] = 0;
+	}
+	b->lo = b->hi = 0;
+}
+
 int engine_unsync_init(struct eunsync *u, uint64_t size)
 {
 	uint64_t regions = (size + EREGION - 1) >> EREGION_SHIFT;
 
 	memset(u, 0, sizeof(*u));
 	u->words = (regions + 63) / 64;
-	u->old = calloc(u->words ? u->words : 1, sizeof(uint64_t));
-	u->cur = calloc(u->words ? u->words : 1, sizeof(uint64_t));
-	if (!u->old || !u->cur) {
+	u->sumwords = (u->words + 63) / 64;
+	if (bits_init(&u->old, u->words, u->sumwords) ||
+	    bits_init(&u->cur, u->words, u->sumwords)) {
 		engine_unsync_free(u);
 		return -ENOMEM;
 	}
@@ -46,34 +106,51 @@ void engine_unsync_free(struct eunsync *u)
 {
 	if (!u)
 		return;
-	free(u->old);
-	free(u->cur);
-	u->old = u->cur = NULL;
-	u->words = 0;
+	bits_free(&u->old);
+	bits_free(&u->cur);
+	u->words = u->sumwords = 0;
 }
 
 void engine_unsync_write(struct eunsync *u, uint64_t off, uint64_t len)
 {
-	uint64_t r, last;
+	uint64_t r, last, i, v;
 
-	if (!len || !u->cur)
+	if (!len || !u->cur.w)
 		return;
 	last = (off + len - 1) >> EREGION_SHIFT;
-	for (r = off >> EREGION_SHIFT; r <= last && r / 64 < u->words; r++)
-		u->cur[r / 64] |= 1ULL << (r % 64);
+	r = off >> EREGION_SHIFT;
+	/* A word at a time: a long zero or trim sets many bits. */
+	while (r <= last && r / 64 < u->words) {
+		i = r / 64;
+		v = ~0ULL << (r % 64);
+		if (last / 64 == i && last % 64 != 63)
+			v &= (2ULL << (last % 64)) - 1;
+		bits_or(&u->cur, i, v);
+		r = (i + 1) * 64;
+	}
+}
+
+static void or_into(struct eunsync *u, uint64_t i, uint64_t v, void *arg)
+{
+	(void)u;
+	bits_or(arg, i, v);
 }
 
 void engine_unsync_flush_sent(struct eunsync *u, uint64_t tag)
 {
-	uint64_t i;
+	struct eubits t;
 
-	if (u->tracking || !u->cur)
+	if (u->tracking || !u->cur.w)
 		return;
 	/* What it covers joins whatever an earlier failed or lost flush
-	 * left uncovered: all of it waits for this one. */
-	for (i = 0; i < u->words; i++) {
-		u->old[i] |= u->cur[i];
-		u->cur[i] = 0;
+	 * left uncovered: all of it waits for this one.  Nothing left: the
+	 * two swap, and cur starts empty. */
+	if (bits_empty(&u->old)) {
+		t = u->old;
+		u->old = u->cur;
+		u->cur = t;
+	} else {
+		bits_drain(u, &u->cur, or_into, &u->old);
 	}
 	u->flush_tag = tag;
 	u->flush_acked = u->acked;
@@ -87,7 +164,7 @@ void engine_unsync_flush_done(struct eunsync *u, uint64_t tag, int err)
 	u->tracking = false;
 	if (err)
 		return;
-	memset(u->old, 0, u->words * sizeof(uint64_t));
+	bits_drain(u, &u->old, NULL, NULL);
 	u->flushed = true;
 	if (u->flush_acked > u->durable)
 		u->durable = u->flush_acked;
@@ -99,36 +176,46 @@ void engine_unsync_acked(struct eunsync *u, uint64_t seq)
 		u->acked = seq;
 }
 
+struct mark_arg {
+	struct erepl *r;
+	uint64_t n;
+};
+
+static void mark_word(struct eunsync *u, uint64_t i, uint64_t v, void *arg)
+{
+	struct mark_arg *a = arg;
+	struct engine *e = a->r->e;
+	uint64_t region;
+
+	(void)u;
+	for (; v; v &= v - 1) {
+		region = i * 64 + (uint64_t)__builtin_ctzll(v);
+		engine_mark_missed(a->r, region << EREGION_SHIFT,
+				   engine_region_len(e, region));
+		a->n++;
+	}
+}
+
 uint64_t engine_unsync_hello(struct erepl *r, uint64_t applied_seq)
 {
 	struct eunsync *u = &r->unsync;
 	struct engine *e = r->e;
-	uint64_t i, w, n = 0, region;
-	unsigned int b;
+	struct mark_arg a = { .r = r };
 
 	u->tracking = false;	/* a new connection: no reply will come */
-	if (applied_seq >= u->acked || !u->old)
+	if (applied_seq >= u->acked || !u->old.w)
 		return 0;
-	for (i = 0; i < u->words; i++) {
-		w = u->old[i] | u->cur[i];
-		u->old[i] = u->cur[i] = 0;
-		for (; w; w &= w - 1) {
-			b = (unsigned int)__builtin_ctzll(w);
-			region = i * 64 + b;
-			engine_mark_missed(r, region << EREGION_SHIFT,
-					   engine_region_len(e, region));
-			n++;
-		}
-	}
+	bits_drain(u, &u->old, or_into, &u->cur);
+	bits_drain(u, &u->cur, mark_word, &a);
 	log_warn("%s: replica %s says applied seq %llu, but acked %llu: its "
 		 "server lost writes it acked (its page cache?); %llu regions "
 		 "written there since its last good flush began are to be "
 		 "copied again", e->name, r->zone,
 		 (unsigned long long)applied_seq,
-		 (unsigned long long)u->acked, (unsigned long long)n);
+		 (unsigned long long)u->acked, (unsigned long long)a.n);
 	/* What it holds now is the baseline: the rest is marked. */
 	u->acked = applied_seq;
-	return n;
+	return a.n;
 }
 
 /* Every seq it acked before the FLUSH was sent was applied there before

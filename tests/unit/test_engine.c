@@ -662,6 +662,55 @@ static void test_engine_long_zero_is_not_overtaken(void **state)
 		assert_int_equal(subs[i].op, EOP_WRITE);
 }
 
+/* A request that overlaps only chunks of a long zero that every replica
+ * has done goes as soon as the last replica is done with them, not after
+ * the chunks still to come; one that overlaps a chunk to come still
+ * waits for it.  Before, the write into chunk 1 waited for some sub of
+ * chunk 2 to end on each replica. */
+static void test_engine_long_zero_lets_done_chunks_go(void **state)
+{
+	const struct ereq *a, *b;
+	unsigned int i;
+
+	(void)state;
+	vol_size = 3ULL << 30;
+	make(ENGINE_ACK_ALL, 0, 8);
+	assert_int_equal(engine_zero(eng, 0, 3ULL << 30, 0, done, NULL), 0);
+	assert_int_equal(nsubs, 3);			/* chunk 1 */
+	assert_int_equal(write4k(65536), 0);		/* into chunk 1 */
+	a = eng->tail;
+	assert_int_equal(write4k((1ULL << 30) + 65536), 0);	/* chunk 2 */
+	b = eng->tail;
+	assert_int_equal(nsubs, 3);
+	complete(0, 0);
+	complete(1, 0);
+	complete(2, 0);
+	/* chunk 2, and at once the write into chunk 1 on every replica */
+	assert_int_equal(nsubs, 9);
+	for (i = 3; i < 6; i++)
+		assert_int_equal(subs[i].op, EOP_ZERO);
+	for (i = 6; i < 9; i++)
+		assert_true(subs[i].op == EOP_WRITE && subs[i].q == a);
+	assert_true(subs[3].q->seq < a->seq);
+	complete(6, 0);
+	complete(7, 0);
+	complete(8, 0);
+	assert_int_equal(ndone, 1);			/* the write */
+	assert_int_equal(nsubs, 9);		/* b still waits for chunk 2 */
+	complete(3, 0);
+	complete(4, 0);
+	complete(5, 0);
+	assert_int_equal(nsubs, 15);			/* chunk 3, then b */
+	for (i = 9; i < 12; i++)
+		assert_int_equal(subs[i].op, EOP_ZERO);
+	for (i = 12; i < 15; i++)
+		assert_true(subs[i].op == EOP_WRITE && subs[i].q == b);
+	for (i = 9; i < 15; i++)
+		complete(i, 0);
+	assert_int_equal(ndone, 3);
+	assert_int_equal(last_res, 0);
+}
+
 /* A long zero that fails between chunks lets the writes that waited for
  * its remaining chunks go (they must not hang). */
 static void test_engine_failed_long_zero_releases_waiters(void **state)
@@ -1312,6 +1361,7 @@ int main(void)
 		T(test_engine_trim_and_zero_are_ordered_writes),
 		T(test_engine_long_zero_is_not_overtaken),
 		T(test_engine_failed_long_zero_releases_waiters),
+		T(test_engine_long_zero_lets_done_chunks_go),
 		T(test_engine_laggard_is_cut_off_with_lag_cut_floor),
 		T(test_engine_slow_spare_is_waited_for),
 		T(test_engine_a_little_behind_is_waited_for),

@@ -159,13 +159,44 @@ static void test_engine_args_fault_names_the_replica(void **state)
 	assert_int_equal(f.opt, ENGINE_OPT_REPLICA);
 	assert_int_equal(f.replica, 2);
 	assert_non_null(strstr(f.why, "one replica per zone"));
+	assert_string_equal(engine_opts_fault_name(&o, &f), "--replica");
+	f.replica = 0;
+	assert_string_equal(engine_opts_fault_name(&o, &f), "--local");
 	o.replicas[2].zone = "c";
 	o.replicas[2].zone_id = o.replicas[1].zone_id = 9;
 	assert_int_equal(engine_opts_check(&o, &f), -EINVAL);
 	assert_int_equal(f.opt, ENGINE_OPT_ZONE_ID);
 	assert_int_equal(f.replica, 2);
+	assert_string_equal(engine_opts_fault_name(&o, &f), "--zone-id");
 	o.replicas[2].zone_id = 10;
 	assert_int_equal(engine_opts_check(&o, &f), 0);
+}
+
+/* Every option the engine's rules can refuse is named as the command
+ * lines spell it, for engine_args_finish and engine_create alike. */
+static void test_engine_args_fault_name_every_option(void **state)
+{
+	static const char *const want[] = {
+		[ENGINE_OPT_NAME] = "--name",
+		[ENGINE_OPT_SIZE] = "--size",
+		[ENGINE_OPT_BLOCK_SIZE] = "--block-size",
+		[ENGINE_OPT_STATE_DIR] = "--state-dir",
+		[ENGINE_OPT_REPLICAS] = "--local, --replica",
+		[ENGINE_OPT_MIN_IN_SYNC] = "--min-in-sync",
+		[ENGINE_OPT_ACK] = "--ack",
+		[ENGINE_OPT_QUEUE_DEPTH] = "--queue-depth",
+		[ENGINE_OPT_REPLICA] = "--replica",
+		[ENGINE_OPT_ZONE_ID] = "--zone-id",
+	};
+	struct engine_opts o = { .nr_replicas = 0 };
+	struct engine_opts_fault f = { .replica = 3 };
+	unsigned int i;
+
+	(void)state;
+	for (i = ENGINE_OPT_NAME; i <= ENGINE_OPT_ZONE_ID; i++) {
+		f.opt = (enum engine_opt)i;
+		assert_string_equal(engine_opts_fault_name(&o, &f), want[i]);
+	}
 }
 
 int main(void)
@@ -177,6 +208,7 @@ int main(void)
 		cmocka_unit_test(test_engine_args_addr_parse),
 		cmocka_unit_test(test_engine_args_engine_rules),
 		cmocka_unit_test(test_engine_args_fault_names_the_replica),
+		cmocka_unit_test(test_engine_args_fault_name_every_option),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

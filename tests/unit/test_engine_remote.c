@@ -16,10 +16,33 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "dirtymap.h"
 #include "engine_int.h"
+#include "log.h"
+#include "proto.h"
 #include "uloop.h"
+
+/* Lines logged that say a HELLO was refused. */
+static unsigned int said_refused;
+
+void __real_log_msg(enum log_level level, const char *fmt, ...);
+void __wrap_log_msg(enum log_level level, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (strstr(buf, "refused hello"))
+		said_refused++;
+	__real_log_msg(level, "%s", buf);
+}
 
 struct seen {
 	unsigned int n, stale;
@@ -92,9 +115,9 @@ static void test_engine_remote_connect_near_full_sq(void **state)
 	free(e);
 }
 
-/* A hand-built engine of 16 regions with one remote replica whose dirty
- * and missed maps are real files in dir. */
-static struct engine *unsync_engine(char *dir)
+/* A hand-built engine of nregions regions with one remote replica whose
+ * dirty and missed maps are real files in dir. */
+static struct engine *unsync_engine_n(char *dir, uint64_t nregions)
 {
 	char path[PATH_MAX];
 	struct engine *e = calloc(1, sizeof(*e));
@@ -103,18 +126,24 @@ static struct engine *unsync_engine(char *dir)
 	assert_non_null(e);
 	assert_non_null(mkdtemp(dir));
 	strcpy(e->name, "vol");
-	e->size = 16ULL * EREGION;
+	e->size = nregions * EREGION;
 	e->bs = 4096;
 	r = &e->repl[0];
 	r->e = e;
 	strcpy(r->zone, "z2");
 	snprintf(path, sizeof(path), "%s/dirty", dir);
-	assert_int_equal(dirtymap_open(path, 16, EREGION, true, &r->dirty), 0);
+	assert_int_equal(dirtymap_open(path, nregions, EREGION, true,
+				       &r->dirty), 0);
 	snprintf(path, sizeof(path), "%s/missed", dir);
-	assert_int_equal(dirtymap_open(path, 16, EREGION, true, &r->missed),
-			 0);
+	assert_int_equal(dirtymap_open(path, nregions, EREGION, true,
+				       &r->missed), 0);
 	assert_int_equal(engine_unsync_init(&r->unsync, e->size), 0);
 	return e;
+}
+
+static struct engine *unsync_engine(char *dir)
+{
+	return unsync_engine_n(dir, 16);
 }
 
 static void unsync_engine_free(struct engine *e, const char *dir)
@@ -216,6 +245,229 @@ static void test_engine_remote_failed_flush_clears_nothing(void **state)
 	unsync_engine_free(e, dir);
 }
 
+/* A FLUSH costs what was written since the last one, not the volume's
+ * size: on 1 TiB (2^24 regions, 2^18 words per bitmap) three small
+ * writes far apart, a flush sent and its good reply read a few words.
+ * A bitmap walk of the whole volume read 3 * 2^18. */
+static void test_engine_remote_flush_costs_what_was_written(void **state)
+{
+	struct eunsync u;
+	uint64_t tib = 1ULL << 40;
+
+	(void)state;
+	assert_int_equal(engine_unsync_init(&u, tib), 0);
+	assert_int_equal(u.words, 1ULL << 18);
+	engine_unsync_write(&u, 0, 4096);
+	engine_unsync_write(&u, tib / 2, 4096);
+	engine_unsync_write(&u, tib - 4096, 4096);
+	engine_unsync_flush_sent(&u, 1);
+	engine_unsync_flush_done(&u, 1, 0);
+	/* the sum words from the first to the last, plus three words */
+	assert_int_equal(u.visited, u.sumwords + 3);
+	/* Only the words written, when they lie close. */
+	u.visited = 0;
+	engine_unsync_write(&u, 5 * EREGION, 4096);
+	engine_unsync_write(&u, 300 * EREGION, 4096);
+	engine_unsync_flush_sent(&u, 2);
+	engine_unsync_flush_done(&u, 2, 0);
+	assert_int_equal(u.visited, 1 + 2);
+	/* A failed flush leaves its words for the next: the two merge. */
+	u.visited = 0;
+	engine_unsync_write(&u, 5 * EREGION, 4096);
+	engine_unsync_flush_sent(&u, 3);
+	engine_unsync_flush_done(&u, 3, -EIO);
+	engine_unsync_write(&u, 70 * EREGION, 4096);
+	engine_unsync_flush_sent(&u, 4);
+	engine_unsync_flush_done(&u, 4, 0);
+	assert_int_equal(u.visited, (1 + 1) + (1 + 2));
+	engine_unsync_free(&u);
+}
+
+/* The bits kept where they are: across words and sum words, a long
+ * write, a flush that failed and one lost with its connection, writes
+ * while a flush is out.  The replica then says it lost what it acked:
+ * exactly the regions written since the start of the last good flush
+ * are marked. */
+static void test_engine_remote_unsync_marks_exact_regions(void **state)
+{
+	char dir[] = "/tmp/test_engine_remote.XXXXXX";
+	uint64_t nregions = 3 * 64 * 64, i;
+	struct engine *e = unsync_engine_n(dir, nregions);
+	struct erepl *r = &e->repl[0];
+	struct eunsync *u = &r->unsync;
+
+	(void)state;
+	/* made durable by the good flush 10 */
+	engine_unsync_write(u, 4000 * EREGION, 4096);
+	engine_unsync_flush_sent(u, 10);
+	/* 4095, 4096: across words and sum words; not covered by 10 */
+	engine_unsync_write(u, 4095 * EREGION, 2 * EREGION);
+	engine_unsync_flush_done(u, 10, 0);
+	/* flush 11 fails; 12 is lost with its connection (a blip) */
+	engine_unsync_write(u, 60 * EREGION + 1, 140 * EREGION);  /* 60-200 */
+	engine_unsync_flush_sent(u, 11);
+	engine_unsync_write(u, 8191 * EREGION, 1);
+	engine_unsync_flush_done(u, 11, -EIO);
+	engine_unsync_write(u, (nregions - 1) * EREGION, EREGION);
+	engine_unsync_acked(u, 9);
+	engine_unsync_flush_sent(u, 12);
+	assert_int_equal(engine_unsync_hello(r, 9), 0);
+	engine_unsync_flush_done(u, 12, 0);
+	engine_unsync_write(u, 5000 * EREGION, 4096);
+	engine_unsync_acked(u, 10);
+	/* a restart after a power loss */
+	assert_int_equal(engine_unsync_hello(r, 1),
+			 (200 - 60 + 1) + 2 + 1 + 1 + 1);
+	for (i = 0; i < nregions; i++) {
+		bool want = (i >= 60 && i <= 200) || i == 4095 ||
+			    i == 4096 || i == 5000 || i == 8191 ||
+			    i == nregions - 1;
+
+		if (dirtymap_test(r->missed, i) != want)
+			fail_msg("region %llu: missed %d, want %d",
+				 (unsigned long long)i,
+				 dirtymap_test(r->missed, i), want);
+	}
+	/* and nothing is left behind */
+	assert_true(u->old.lo >= u->old.hi && u->cur.lo >= u->cur.hi);
+	for (i = 0; i < u->words; i++)
+		assert_int_equal(u->old.w[i] | u->cur.w[i], 0);
+	for (i = 0; i < u->sumwords; i++)
+		assert_int_equal(u->old.sum[i] | u->cur.sum[i], 0);
+	unsync_engine_free(e, dir);
+}
+
+static int io_full(int fd, void *buf, size_t n, bool out)
+{
+	uint8_t *p = buf;
+	ssize_t k;
+
+	while (n) {
+		k = out ? write(fd, p, n) : read(fd, p, n);
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* A replica server that answers each HELLO (one per connection) with
+ * status[i], as an older server answers flags it does not know: a reply
+ * with EPROTO, then it closes. */
+static void fake_server(int lfd, const uint32_t *status, unsigned int n)
+{
+	uint8_t in[REPL_HDR_SIZE + sizeof(struct repl_hello)];
+	uint8_t out[REPL_HDR_SIZE];
+	struct repl_hdr h, rh;
+	unsigned int i;
+	int fd;
+
+	alarm(20);	/* not left behind should the test fail */
+	for (i = 0; i < n; i++) {
+		fd = accept(lfd, NULL, NULL);
+		if (fd < 0 || io_full(fd, in, sizeof(in), false) ||
+		    proto_decode(in, REPL_MAX_PAYLOAD, &h) ||
+		    h.op != REPL_OP_HELLO)
+			_exit(1);
+		memset(&rh, 0, sizeof(rh));
+		rh.op = REPL_OP_HELLO;
+		rh.flags = REPL_F_REPLY;
+		rh.status = status[i];
+		rh.tag = h.tag;
+		rh.payload_crc = proto_payload_crc(out, 0);
+		proto_encode(&rh, out);
+		if (io_full(fd, out, sizeof(out), true))
+			_exit(1);
+		close(fd);
+	}
+	_exit(0);
+}
+
+static void on_rx(void *ctx, const struct io_uring_cqe *cqe)
+{
+	engine_remote_conn_cqe(ctx, cqe);
+}
+
+static void retry_fired(struct uloop_timer *t)
+{
+	(void)t;
+}
+
+/* A server that refuses the HELLO (an old one that does not know the
+ * flags sent: EPROTO) answers the same at every retry.  It is said once,
+ * and again only when the answer changes, and the retries back off to
+ * ERETRY_REFUSED_NS, not ERETRY_MAX_NS.  Before, each of the 12 refusals
+ * below was logged, and the retries came every 1 s for ever. */
+static void test_engine_remote_refused_hello_said_once(void **state)
+{
+	static const uint32_t status[] = {
+		EPROTO, EPROTO, EPROTO, EPROTO, EPROTO, EPROTO, EPROTO,
+		ESTALE, ESTALE, ENOTRECOVERABLE, ENOTRECOVERABLE, EPROTO,
+	};
+	unsigned int n = sizeof(status) / sizeof(status[0]);
+	struct uloop_opts lo = {
+		.entries = 16, .nr_small = 1, .small_size = 4096,
+		.nr_large = 1, .large_size = 65536, .max_timers = 4,
+	};
+	char dir[] = "/tmp/test_engine_remote.XXXXXX";
+	struct engine *e = unsync_engine(dir);
+	struct erepl *r = &e->repl[0];
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t salen = sizeof(sa);
+	char addr[64];
+	unsigned int i, spins;
+	int lfd, wst;
+	pid_t pid;
+
+	(void)state;
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid)
+		fake_server(lfd, status, n);
+	close(lfd);
+
+	assert_int_equal(uloop_create(&lo, &e->loop), 0);
+	uloop_set_handler(e->loop, UD_CLS_REPL_RX, on_rx, e);
+	e->nr = 1;
+	e->hard_ns = 1000000000ULL;
+	e->st.epoch = 1;
+	e->st.epoch_limit = e->st.seq_limit = 1ULL << 40;
+	e->st.next_seq = 1;
+	r->retry.fn = retry_fired;
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(sa.sin_port));
+	engine_unsync_free(&r->unsync);	/* engine_remote_init makes its own */
+	assert_int_equal(engine_remote_init(r, addr), 0);
+	said_refused = 0;
+	for (i = 0; i < n; i++) {
+		uloop_timer_cancel(e->loop, &r->retry);
+		assert_int_equal(engine_remote_connect(r), 0);
+		for (spins = 0; spins < 500 && (!engine_remote_idle(r) ||
+						!uloop_timer_armed(&r->retry));
+		     spins++)
+			uloop_run_once(e->loop, 10000000ULL);
+		/* refused, closed, and a retry scheduled */
+		assert_true(engine_remote_idle(r));
+		assert_true(uloop_timer_armed(&r->retry));
+		if (i == 6)	/* 0.1 s doubled 7 times, capped */
+			assert_int_equal(r->backoff_ns, ERETRY_REFUSED_NS);
+	}
+	/* EPROTO, ESTALE, ENOTRECOVERABLE, EPROTO again: 4 lines, not 12 */
+	assert_int_equal(said_refused, 4);
+	assert_int_equal(waitpid(pid, &wst, 0), pid);
+	assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+	uloop_timer_cancel(e->loop, &r->retry);
+	engine_remote_free(r);
+	uloop_destroy(e->loop);
+	unsync_engine_free(e, dir);
+}
+
 /* What a good FLUSH made durable: the seqs acked when it was sent, not
  * those acked while it was out, nor what a failed one was to cover.  A
  * HELLO below that says the replica was rolled back (a backup put
@@ -251,6 +503,10 @@ int main(void)
 			test_engine_remote_lost_page_cache_marks_since_last_flush),
 		cmocka_unit_test(test_engine_remote_failed_flush_clears_nothing),
 		cmocka_unit_test(test_engine_remote_rollback_below_flushed_seq),
+		cmocka_unit_test(
+			test_engine_remote_flush_costs_what_was_written),
+		cmocka_unit_test(test_engine_remote_unsync_marks_exact_regions),
+		cmocka_unit_test(test_engine_remote_refused_hello_said_once),
 	};
 
 	return cmocka_run_group_tests_name("engine_remote", tests, NULL, NULL);
