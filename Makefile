@@ -163,7 +163,8 @@ test_bpfsys_SRCS := tests/unit/test_bpfsys.c userspace/bpfsys.c userspace/log.c
 # --- placer -----------------------------------------------------------------
 # The placer core is pure logic; its tests link it alone.
 PLACER_CORE_SRCS := userspace/placer.c userspace/placer_fit.c \
-		    userspace/placer_repair.c userspace/placer_balance.c \
+		    userspace/placer_repair.c userspace/placer_shed.c \
+		    userspace/placer_balance.c \
 		    userspace/placer_plan.c userspace/iheap.c
 TAPESTRY_SRCS += $(PLACER_CORE_SRCS)
 TAPESTRY_SRCS += userspace/placer_json.c
