@@ -227,6 +227,19 @@ grep -q "option '--volumes' needs a value" err.txt ||
 expect_rc 2 "$T" simulate --zones 3
 expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes 5 \
 	--event flood
+# An empty file name is bad usage, said before any work: it used to run
+# the placer and then fail with "tapestry: error: : No such file or
+# directory" and exit 1.
+for opt in --topology --volumes --stats --current --output; do
+	args=(--topology $TOPO --volumes $VOLS "$opt" "")
+	expect_rc 2 "$T" place "${args[@]}"
+	grep -q -- "$opt needs a file name" err.txt ||
+		fail "$opt '': $(head -1 err.txt)"
+done
+expect_rc 2 "$T" plan --current p1.json --topology $TOPO --volumes $VOLS \
+	--write-placement ""
+grep -q -- "--write-placement needs a file name" err.txt ||
+	fail "--write-placement '': $(head -1 err.txt)"
 # stdin holds one file: a second '-' would read an empty one and report
 # "-:1:1: unexpected end of input" about a file that was never empty.
 expect_rc 2 "$T" place --topology - --volumes - < $TOPO
