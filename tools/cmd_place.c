@@ -342,7 +342,7 @@ static int run(int argc, char **argv, bool plan)
 		rc = 1;
 		goto out;
 	}
-	rc = wp.tmp ? place_io_publish(&wp) : 0;
+	rc = wp.path ? place_io_publish(&wp) : 0;
 	if (rc) {
 		log_err("%s: %s", a.write_placement, strerror(-rc));
 		rc = 1;
