@@ -163,10 +163,12 @@ test_bpfsys_SRCS := tests/unit/test_bpfsys.c userspace/bpfsys.c userspace/log.c
 # --- placer -----------------------------------------------------------------
 # The placer core is pure logic; its tests link it alone.
 PLACER_CORE_SRCS := userspace/placer.c userspace/placer_fit.c \
-		    userspace/placer_repair.c userspace/placer_balance.c \
+		    userspace/placer_repair.c userspace/placer_shed.c \
+		    userspace/placer_balance.c \
 		    userspace/placer_plan.c userspace/iheap.c
 TAPESTRY_SRCS += $(PLACER_CORE_SRCS)
 TAPESTRY_SRCS += userspace/placer_json.c
+TAPESTRY_SRCS += userspace/jsondup.c
 TAPESTRY_SRCS += userspace/placer_json_write.c
 TAPESTRY_SRCS += userspace/placer_sim.c
 TAPESTRY_SRCS += tools/place_io.c
@@ -183,9 +185,10 @@ test_placer_move_SRCS := tests/unit/test_placer_move.c tests/unit/placer_tc.c \
 UNIT_TESTS += placer_json
 test_placer_json_SRCS := tests/unit/test_placer_json.c \
 			 userspace/placer_json.c userspace/placer_json_write.c \
-			 $(PLACER_CORE_SRCS)
+			 userspace/jsondup.c $(PLACER_CORE_SRCS)
 FUZZ_TARGETS += placer_json
-fuzz_placer_json_SRCS := tests/fuzz/fuzz_placer_json.c userspace/placer_json.c
+fuzz_placer_json_SRCS := tests/fuzz/fuzz_placer_json.c userspace/placer_json.c \
+			 userspace/jsondup.c
 
 # --- replication protocol and replica server --------------------------------
 COMMON_SRCS += userspace/proto.c

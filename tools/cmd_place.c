@@ -173,10 +173,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 {
 	char err[128];
 	double x;
-	int c;
+	int c, li = 0;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", long_opts, &li)) != -1) {
+		/* "" would run the placer, then fail on a file named "". */
+		if (c >= OPT_TOPOLOGY && c <= OPT_OUTPUT && !optarg[0])
+			return bad_usage(a, "--%s needs a file name",
+					 long_opts[li].name);
 		switch (c) {
 		case OPT_TOPOLOGY: a->topology = optarg; break;
 		case OPT_VOLUMES: a->volumes = optarg; break;
@@ -189,6 +193,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_WRITE_PLACEMENT:
 			if (!a->plan)
 				return bad_usage(a, "unknown option '%s'",
+						 "--write-placement");
+			if (!optarg[0])
+				return bad_usage(a, "%s needs a file name",
 						 "--write-placement");
 			/* stdout carries the plan: no second document there,
 			 * and no file named "-" either. */
@@ -369,7 +376,7 @@ static int run(int argc, char **argv, bool plan)
 		rc = 1;
 		goto out;
 	}
-	rc = wp.tmp ? place_io_publish(&wp) : 0;
+	rc = wp.path ? place_io_publish(&wp) : 0;
 	if (rc) {
 		log_err("%s: %s", a.write_placement, strerror(-rc));
 		rc = 1;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -55,7 +56,9 @@ int place_io_open(struct place_io_out *o)
 	o->buf = NULL;
 	o->len = 0;
 	o->tmp = NULL;
+	o->real = NULL;
 	o->path = NULL;
+	o->direct = false;
 	o->f = open_memstream(&o->buf, &o->len);
 	return o->f ? 0 : -errno;
 }
@@ -69,9 +72,12 @@ void place_io_discard(struct place_io_out *o)
 		unlink(o->tmp);
 		free(o->tmp);
 	}
+	free(o->real);
 	o->f = NULL;
 	o->buf = NULL;
 	o->tmp = NULL;
+	o->real = NULL;
+	o->direct = false;
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -139,27 +145,85 @@ static int close_stream(struct place_io_out *o)
 	return rc;
 }
 
+/* Where the output of path goes.  rename(2) replaces what path names: a
+ * device node or a FIFO would become a regular file (as root,
+ * "--output /dev/null" did that to /dev/null), and a symlink would become
+ * a file beside its target.  So an existing path that is not a regular
+ * file or a directory is written in place (*direct), and a symlink is
+ * followed to the file it names (*real, which the caller frees). */
+static int resolve(const char *path, bool *direct, char **real)
+{
+	struct stat st;
+
+	*direct = false;
+	*real = NULL;
+	if (stat(path, &st))
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		*direct = true;
+		return 0;
+	}
+	if (lstat(path, &st))
+		return -errno;
+	if (S_ISLNK(st.st_mode)) {
+		*real = realpath(path, NULL);
+		if (!*real)
+			return -errno;
+	}
+	return 0;
+}
+
 int place_io_stage(struct place_io_out *o, const char *path)
 {
+	char *real;
 	int rc = close_stream(o);
 
-	if (rc)
+	if (!rc)
+		rc = resolve(path, &o->direct, &real);
+	if (rc) {
+		place_io_discard(o);
 		return rc;
-	rc = stage_file(path, o->buf, o->len, &o->tmp);
+	}
+	o->path = path;
+	if (o->direct)
+		return 0;	/* written at publish time */
+	rc = stage_file(real ? real : path, o->buf, o->len, &o->tmp);
 	free(o->buf);
 	o->buf = NULL;
-	o->path = path;
+	o->real = real;
+	return rc;
+}
+
+static int write_direct(struct place_io_out *o)
+{
+	int fd = open(o->path, O_WRONLY | O_TRUNC | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, o->buf, o->len);
+	if (close(fd) && !rc)
+		rc = -errno;
 	return rc;
 }
 
 int place_io_publish(struct place_io_out *o)
 {
-	int rc = rename(o->tmp, o->path) ? -errno : 0;
+	int rc;
 
+	if (o->direct) {
+		rc = write_direct(o);
+		o->direct = false;
+		free(o->buf);
+		o->buf = NULL;
+		return rc;
+	}
+	rc = rename(o->tmp, o->real ? o->real : o->path) ? -errno : 0;
 	if (rc)
 		unlink(o->tmp);
 	free(o->tmp);
+	free(o->real);
 	o->tmp = NULL;
+	o->real = NULL;
 	return rc;
 }
 

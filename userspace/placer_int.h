@@ -3,9 +3,9 @@
  * placer_int.h: state shared by the placer's source files, which split one
  * module by job: placer.c (input, validation, orchestration), placer_fit.c
  * (receiver heaps, replica bookkeeping, target choice), placer_repair.c
- * (rule enforcement), placer_balance.c (targets and rebalancing),
- * placer_plan.c (primaries, result and plan).  Nothing outside the placer
- * includes this header.
+ * (rule enforcement), placer_shed.c (what an over-full node sheds),
+ * placer_balance.c (targets and rebalancing), placer_plan.c (primaries,
+ * result and plan).  Nothing outside the placer includes this header.
  *
  * Internal ids: nodes are numbered by name, volumes by (size descending,
  * name ascending), the order in which volumes are placed.  Every list and
@@ -144,6 +144,10 @@ uint32_t pl_pick(struct pl_state *st, const struct pl_pick *p, int cls);
 
 /* placer_repair.c */
 int pl_repair(struct pl_state *st, size_t *changes);
+
+/* placer_shed.c: set st->evict, per volume the replica slots that leave
+ * while their node is over capacity.  Returns 0 or -ENOMEM. */
+int pl_shed_mark(struct pl_state *st);
 
 /* placer_balance.c */
 int pl_targets(struct pl_state *st);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsondup.h"
+
 /* --- the document: an arena of everything one file yields -------------- */
 
 struct chunk {
@@ -172,6 +174,22 @@ static size_t find_nul(const char *buf, size_t len)
 	return len;
 }
 
+/* json-c keeps the last value of a repeated key and drops the others:
+ * "capacity_bytes": 1000, "capacity_bytes": 5 would be taken as 5. */
+static int no_repeated_key(struct jctx *c, const char *buf, size_t len,
+			   struct json_object *root)
+{
+	char what[128], *key;
+	size_t at;
+	int rc = jsondup_find(buf, len, root, &at, &key);
+
+	if (rc <= 0)
+		return rc;
+	snprintf(what, sizeof(what), "duplicate key \"%s\"", key ? key : "");
+	free(key);
+	return syntax(c, buf, at, what);
+}
+
 static int parse_root(struct jctx *c, const char *buf, size_t len,
 		      struct json_object **root)
 {
@@ -207,6 +225,8 @@ static int parse_root(struct jctx *c, const char *buf, size_t len,
 		end = find_nul(buf, len);
 		if (!rc && end < len)
 			rc = syntax(c, buf, end, "\\u0000 (NUL) is not allowed");
+		if (!rc)
+			rc = no_repeated_key(c, buf, len, *root);
 	}
 	json_tokener_free(tok);
 	if (rc) {

@@ -37,51 +37,9 @@ static const char *const leave_why[] = {
 	[L_SPREAD] = "spread",
 };
 
-static unsigned int slot_on(const struct pl_vol *v, uint32_t n)
-{
-	unsigned int s;
-
-	for (s = 0; s < v->nrep && v->rep[s] != n; s++)
-		;
-	return s;
-}
-
-/* Mark, per over-full node, its smallest replicas until the rest fit, then
- * keep back (largest first) every marked one the rest leave room for: the
- * smallest first alone would move 10, 3, 2 and 1 bytes off a node 10 over,
- * where the 10 alone does.  No replica leaves that could have stayed. */
-static void mark_evictions(struct pl_state *st)
-{
-	uint32_t n, i, j, vid;
-
-	memset(st->evict, 0, st->nv * sizeof(*st->evict));
-	for (n = 0; n < st->nn; n++) {
-		const struct pl_node *nd = &st->node[n];
-		int64_t over = nd->base + nd->cur - nd->cap;
-
-		if (over <= 0)
-			continue;
-		for (i = nd->nrep; over > 0 && i-- > 0;) {
-			vid = nd->rep[i];
-			st->evict[vid] |= 1u << slot_on(&st->vol[vid], n);
-			over -= st->vol[vid].size;
-		}
-		/* rep[i..] are marked, largest first; -over is spare room. */
-		for (j = i; j < nd->nrep && over < 0; j++) {
-			const struct pl_vol *v = &st->vol[nd->rep[j]];
-
-			if (v->size > -over)
-				continue;
-			st->evict[nd->rep[j]] &= ~(1u << slot_on(v, n));
-			over += v->size;
-		}
-	}
-}
-
-/* Is node n over capacity now?  Volumes go largest first and the
- * capacity rule marks the smallest, so a replica that left for another
- * rule (a drain, a crowded domain, an extra) has often made room already;
- * then the marked ones stay. */
+/* Is node n over capacity now?  Volumes go largest first, so a replica
+ * that left for another rule (a drain, a crowded domain, an extra) has
+ * often made room already; then the ones pl_shed_mark() marked stay. */
 static bool over_now(const struct pl_state *st, uint32_t n)
 {
 	const struct pl_node *nd = &st->node[n];
@@ -550,7 +508,9 @@ int pl_repair(struct pl_state *st, size_t *changes)
 	uint32_t vid;
 	int rc;
 
-	mark_evictions(st);
+	rc = pl_shed_mark(st);
+	if (rc)
+		return rc;
 	for (vid = 0; vid < st->nv; vid++) {
 		struct pl_vol *v = &st->vol[vid];
 

@@ -18,7 +18,8 @@ if ! command -v jq >/dev/null; then
 fi
 
 dir=$(mktemp -d /tmp/t_placer_cli.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+reader=
+trap '[ -z "$reader" ] || kill $reader 2>/dev/null; rm -rf "$dir"' EXIT
 cd "$dir"
 
 fail() { echo "FAIL: $*"; exit 1; }
@@ -76,6 +77,28 @@ cmp -s out.txt p1.json || fail "--output - is not stdout"
 [ ! -e ./- ] || fail "--output - wrote a file named '-'"
 expect_rc 0 "$T" place --topology $TOPO --volumes $VOLS --output p1b.json
 cmp -s p1.json p1b.json || fail "place is not deterministic"
+# An output that is not a regular file is written in place: renaming a
+# file over it replaced the device node (run as root, --output /dev/null
+# left a regular file at /dev/null).  A device node and a FIFO of our own,
+# and a symlink to a file: the link stays, the file behind it changes.
+mknod devnull c 1 3
+expect_rc 0 "$T" place --topology $TOPO --volumes $VOLS --output devnull
+[ -c devnull ] || fail "--output on a device node replaced it"
+mkfifo fifo
+timeout 10 cat fifo > fifo.out &
+reader=$!
+expect_rc 0 timeout 10 "$T" plan --current p1.json --topology $TOPO \
+	--volumes $VOLS --output plan-f.json --write-placement fifo
+wait $reader || fail "nothing came out of the FIFO"
+reader=
+[ -p fifo ] || fail "--write-placement on a FIFO replaced it"
+cmp -s fifo.out p1.json || fail "the FIFO did not carry the placement"
+echo OLD > target.json
+ln -s target.json link.json
+expect_rc 0 "$T" place --topology $TOPO --volumes $VOLS --output link.json
+[ -L link.json ] || fail "--output on a symlink replaced the link"
+cmp -s target.json p1.json || fail "--output through a symlink: $(head -c 80 target.json)"
+ls .*.tmp.* *.tmp.* 2>/dev/null && fail "a temporary file was left behind"
 # The same cluster listed backwards places every volume the same way.
 jq '.nodes |= reverse' $TOPO > topo-rev.json
 jq '.volumes |= reverse' $VOLS > vols-rev.json
@@ -227,6 +250,19 @@ grep -q "option '--volumes' needs a value" err.txt ||
 expect_rc 2 "$T" simulate --zones 3
 expect_rc 2 "$T" simulate --zones 3 --nodes-per-zone 2 --volumes 5 \
 	--event flood
+# An empty file name is bad usage, said before any work: it used to run
+# the placer and then fail with "tapestry: error: : No such file or
+# directory" and exit 1.
+for opt in --topology --volumes --stats --current --output; do
+	args=(--topology $TOPO --volumes $VOLS "$opt" "")
+	expect_rc 2 "$T" place "${args[@]}"
+	grep -q -- "$opt needs a file name" err.txt ||
+		fail "$opt '': $(head -1 err.txt)"
+done
+expect_rc 2 "$T" plan --current p1.json --topology $TOPO --volumes $VOLS \
+	--write-placement ""
+grep -q -- "--write-placement needs a file name" err.txt ||
+	fail "--write-placement '': $(head -1 err.txt)"
 # stdin holds one file: a second '-' would read an empty one and report
 # "-:1:1: unexpected end of input" about a file that was never empty.
 expect_rc 2 "$T" place --topology - --volumes - < $TOPO

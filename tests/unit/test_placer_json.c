@@ -242,6 +242,43 @@ static void test_placer_json_duplicates(void **state)
 		"volumes[0])");
 }
 
+/* json-c keeps the last value of a repeated key and drops the others
+ * without a word: a node's capacity or zone label given twice took the
+ * second silently.  A repeated key is refused where it repeats, also when
+ * escapes spell it differently, at any depth. */
+static void test_placer_json_duplicate_keys(void **state)
+{
+	(void)state;
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n1\",\"capacity_bytes\":1000,"
+		"\"capacity_bytes\":5}]}",
+		"t.json:1:46: duplicate key \"capacity_bytes\"");
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n1\",\"capacity_bytes\":1,"
+		"\"labels\":{\"z\":\"a\",\"z\":\"b\"}}]}",
+		"t.json:1:61: duplicate key \"z\"");
+	refused(placer_json_volumes, "v.json",
+		"{\"volumes\":[],\n \"volumes\":[]}",
+		"v.json:2:2: duplicate key \"volumes\"");
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[],\"n\\u006fdes\":[]}",
+		"t.json:1:13: duplicate key \"nodes\"");
+	refused(placer_json_stats, "s.json",
+		"{\"zones\":[{\"zone\":\"a\",\"p99_write_us\":1,"
+		"\"p99_write_us\":2}]}",
+		"s.json:1:40: duplicate key \"p99_write_us\"");
+	refused(placer_json_placement, "p.json",
+		"{\"volumes\":[{\"name\":\"v\",\"replicas\":[\"a\"],"
+		"\"name\":\"w\"}]}",
+		"p.json:1:42: duplicate key \"name\"");
+	/* A character outside the BMP, raw and as a surrogate pair. */
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n1\",\"capacity_bytes\":1,"
+		"\"labels\":{\"k\xf0\x9f\x98\x80\":\"a\","
+		"\"k\\ud83d\\ude00\":\"b\"}}]}",
+		"t.json:1:65: duplicate key \"k\xf0\x9f\x98\x80\"");
+}
+
 static const char topo[] =
 	"{\"nodes\":[\n"
 	"{\"name\":\"n1\",\"labels\":{\"topology.kubernetes.io/zone\":\"a\"},"
@@ -388,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_placer_json_nul_refused),
 		cmocka_unit_test(test_placer_json_null_values),
 		cmocka_unit_test(test_placer_json_duplicates),
+		cmocka_unit_test(test_placer_json_duplicate_keys),
 		cmocka_unit_test(test_placer_json_round_trip),
 		cmocka_unit_test(test_placer_json_writers_parse_back),
 	};
