@@ -47,7 +47,7 @@ static void usage(FILE *f)
 "Drives a replicated volume from inside the process (the engine runs on\n"
 "this thread) and reports IOPS, MB/s, latency percentiles, CPU time and\n"
 "the engine's own per-zone timing.\n\n");
-	engine_args_usage(f);
+	engine_args_usage(f, ENGINE_ACK_ALL, 0);
 	fprintf(f,
 "workload:\n"
 "  --rw MODE               randwrite|randread|write|read|randrw (randwrite)\n"

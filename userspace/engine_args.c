@@ -227,7 +227,8 @@ int engine_args_finish(struct engine_opts *o)
 	return 0;
 }
 
-void engine_args_usage(FILE *f)
+void engine_args_usage(FILE *f, enum engine_ack ack,
+		       unsigned int queue_depth)
 {
 	fprintf(f,
 "volume:\n"
@@ -240,9 +241,9 @@ void engine_args_usage(FILE *f)
 "  --local ZONE=PATH       a replica in a local file or block device\n"
 "  --replica ZONE=IP:PORT  a replica on a replica server (tapestryd replica)\n"
 "  --zone-id ZONE=ID       zone id in io_uring user_data (1..254)\n"
-"  --ack all|quorum        ack policy (default all)\n"
+"  --ack all|quorum        ack policy (default %s)\n"
 "  --min-in-sync N         below this, writes fail with EIO\n"
-"  --queue-depth N         request slots (default 128)\n"
+"  --queue-depth N         request slots (default %u)\n"
 "  --hard-timeout-ms N     degrade a replica after N ms (default 500)\n"
 "  --flush-timeout-ms N    ... but give a flush or FUA write N ms, and do not\n"
 "                          time out what waits behind one (default 10000)\n"
@@ -250,5 +251,7 @@ void engine_args_usage(FILE *f)
 "  --soft-mult K           soft deadline = max(floor, K x EWMA) (default 4)\n"
 "  --lag-cut spare|floor   cut off a replica that cannot keep up only while\n"
 "                          a spare stays in sync (spare, the default; else\n"
-"                          callers wait for it), or down to the acks needed\n");
+"                          callers wait for it), or down to the acks needed\n",
+		ack == ENGINE_ACK_QUORUM ? "quorum" : "all",
+		queue_depth ? queue_depth : 128);
 }

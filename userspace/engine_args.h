@@ -59,8 +59,11 @@ int engine_args_apply(struct engine_opts *o, int opt, char *arg);
  * message naming the option. */
 int engine_args_finish(struct engine_opts *o);
 
-/* Usage lines for the options above. */
-void engine_args_usage(FILE *f);
+/* Usage lines for the options above, saying the caller's defaults: its
+ * ack policy and queue depth before parsing (a queue_depth of 0 is the
+ * engine's 128). */
+void engine_args_usage(FILE *f, enum engine_ack ack,
+		       unsigned int queue_depth);
 
 /* "4096", "4k", "256M", "1g", "2T" -> bytes.  -EINVAL on junk or
  * overflow. */

@@ -17,6 +17,10 @@
 #include "zonetrace.h"
 
 #define DEFAULT_STATE_DIR	"/var/lib/tapestry"
+/* What `tapestryd volume` serves with unless told (its --help says so):
+ * a quorum ack, so that one slow or lost zone of three holds no write. */
+#define VOLUME_ACK		ENGINE_ACK_QUORUM
+#define VOLUME_QUEUE_DEPTH	256
 #define DRAIN_NS		(10 * 1000000000ULL)
 
 /* The loop's registered buffers: small (64 KiB) ones for the common
@@ -55,11 +59,11 @@ static void usage(FILE *f)
 "then finish requests in flight, flush every replica, disconnect clients\n"
 "and exit 0.  Each replica lives in its own availability zone: a local\n"
 "file or block device, or a `tapestryd replica` server in another zone.\n"
-"Missing replica images are created (--create is implied).  Defaults\n"
-"here: --ack quorum, --state-dir %s, --queue-depth 256.\n"
+"Missing replica images are created (--create is implied).  --state-dir\n"
+"defaults to %s here.\n"
 "\n",
 		DEFAULT_STATE_DIR);
-	engine_args_usage(f);
+	engine_args_usage(f, VOLUME_ACK, VOLUME_QUEUE_DEPTH);
 	fprintf(f,
 "\nNBD:\n"
 "  --nbd ADDR              where to serve: unix:PATH, tcp:IP:PORT or\n"
@@ -155,9 +159,9 @@ static struct option *all_options(void)
 static void defaults(struct volume_args *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->eo.ack = ENGINE_ACK_QUORUM;
+	a->eo.ack = VOLUME_ACK;
 	a->eo.state_dir = DEFAULT_STATE_DIR;
-	a->eo.queue_depth = 256;
+	a->eo.queue_depth = VOLUME_QUEUE_DEPTH;
 	a->eo.create = true;	/* "opens, or creates" */
 }
 

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine_args.h"
@@ -199,6 +201,37 @@ static void test_engine_args_fault_name_every_option(void **state)
 	}
 }
 
+/* The usage text says the caller's defaults: `tapestryd volume` serves
+ * quorum with 256 slots, bench-volume all with the engine's 128.  One
+ * text said "all" and "128" for both. */
+static char *usage_of(enum engine_ack ack, unsigned int qd)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	engine_args_usage(f, ack, qd);
+	assert_int_equal(fclose(f), 0);
+	return text;
+}
+
+static void test_engine_args_usage_says_callers_defaults(void **state)
+{
+	char *t;
+
+	(void)state;
+	t = usage_of(ENGINE_ACK_QUORUM, 256);
+	assert_non_null(strstr(t, "ack policy (default quorum)"));
+	assert_non_null(strstr(t, "request slots (default 256)"));
+	assert_null(strstr(t, "(default all)"));
+	free(t);
+	t = usage_of(ENGINE_ACK_ALL, 0);
+	assert_non_null(strstr(t, "ack policy (default all)"));
+	assert_non_null(strstr(t, "request slots (default 128)"));
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_engine_args_engine_rules),
 		cmocka_unit_test(test_engine_args_fault_names_the_replica),
 		cmocka_unit_test(test_engine_args_fault_name_every_option),
+		cmocka_unit_test(test_engine_args_usage_says_callers_defaults),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
