@@ -623,6 +623,19 @@ int engine_flush(struct engine *e, engine_done_fn done, void *arg)
 	return 0;
 }
 
+bool engine_zero_fast(const struct engine *e)
+{
+	unsigned int i;
+
+	/* the replicas issue_write() sends a zero to */
+	for (i = 0; i < e->nr; i++)
+		if ((e->repl[i].state == ENGINE_REPLICA_IN_SYNC ||
+		     e->repl[i].state == ENGINE_REPLICA_RESYNCING) &&
+		    !e->repl[i].zero_fast)
+			return false;
+	return true;
+}
+
 uint64_t engine_size(const struct engine *e)
 {
 	return e->size;

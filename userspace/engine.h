@@ -45,7 +45,7 @@
  * engine_stats.reconciles and .reconciling, ENGINE_ZONE_ID_MAX,
  * engine_replica_stats.inline_ops, engine_opts.lag_cut,
  * engine_opts_check(), engine_addr_parse(), ENGINE_QUEUE_DEPTH_MAX,
- * ENGINE_BUF_SHARED.  One
+ * ENGINE_BUF_SHARED, engine_zero_fast().  One
  * change of meaning: a zone_id of 0 now means "no zone tag"
  * (UD_ZONE_NONE), where the engine used to number zones by position,
  * which collided with the node's zone registry.
@@ -210,6 +210,15 @@ int engine_trim(struct engine *e, uint64_t off, uint64_t len,
 		unsigned int flags, engine_done_fn done, void *arg);
 int engine_zero(struct engine *e, uint64_t off, uint64_t len,
 		unsigned int flags, engine_done_fn done, void *arg);
+
+/* Added: whether engine_zero() of the volume is now faster than writing
+ * the zeroes (for NBD's FAST_ZERO): every replica it would reach now (in
+ * sync or resyncing) zeroes without writing zero pages -- a file whose
+ * file system punches holes, a block device with write-zeroes, a remote
+ * whose server said so in its HELLO reply.  Unknown counts as not fast
+ * (a server that predates the flag).  True when it would reach none (the
+ * zero then fails on its own). */
+bool engine_zero_fast(const struct engine *e);
 
 uint64_t engine_size(const struct engine *e);
 uint32_t engine_block_size(const struct engine *e);

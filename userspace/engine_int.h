@@ -235,6 +235,10 @@ struct erepl {
 	unsigned int nblocked;
 	bool unblocking, rescan;
 	bool said_hello;	/* a remote's first HELLO of this run came */
+	/* Zeroing it does not write zero pages (engine_zero_fast): local,
+	 * probed at each open (engine_local.c); remote, its last HELLO reply
+	 * said REPL_F_ZERO_FAST. */
+	bool zero_fast;
 	/* Remote: a full copy after its HELLO said sync failed (EFC_*). */
 	uint8_t full_copy;
 	/* Remote: the errno its server refused the last HELLO answered

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -100,6 +101,43 @@ static int check_size(struct erepl *r, int fd, struct stat *st)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* Whether zeroing r's image is faster than writing zeroes to it
+ * (engine_zero_fast).  A file's zero punches a hole: fast where its file
+ * system can, which a punch past its end (no data in it, nothing changes)
+ * shows; where it cannot, the zero falls back to ZERO_RANGE, which may
+ * write.  A block device takes ZERO_RANGE, which the kernel
+ * (blkdev_issue_zeroout) carries out with the device's write-zeroes
+ * command when it has one (its queue's write_zeroes_max_bytes; the whole
+ * disk's for a partition) and by writing pages of zeroes otherwise.
+ * Anything unreadable counts as slow. */
+static bool zero_fast(const struct erepl *r, int fd, const struct stat *st)
+{
+	static const char *const queue[] = { "queue", "../queue" };
+	char path[128], buf[32];
+	unsigned int i;
+	ssize_t n;
+	int qfd;
+
+	if (!S_ISBLK(st->st_mode))
+		return !fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				  (off_t)r->e->size, r->e->bs);
+	for (i = 0; i < sizeof(queue) / sizeof(queue[0]); i++) {
+		snprintf(path, sizeof(path),
+			 "/sys/dev/block/%u:%u/%s/write_zeroes_max_bytes",
+			 major(st->st_rdev), minor(st->st_rdev), queue[i]);
+		qfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (qfd < 0)
+			continue;
+		n = read(qfd, buf, sizeof(buf) - 1);
+		close(qfd);
+		if (n <= 0)
+			return false;
+		buf[n] = 0;
+		return strtoull(buf, NULL, 10) > 0;
+	}
+	return false;
 }
 
 /* Every seq of r back to 0.  The seqmap was the only record on this node
@@ -212,6 +250,7 @@ static int do_open(struct erepl *r)
 	}
 	if ((err = check_size(r, fd, &st)))
 		goto err_unlink;
+	r->zero_fast = zero_fast(r, fd, &st);
 	snprintf(suffix, sizeof(suffix), "%s.seqmap", r->zone);
 	if (!l->seq &&
 	    ((err = engine_state_path(e, suffix, path, sizeof(path))) ||
@@ -511,6 +550,7 @@ static int finish(struct erepl *r, struct ereq *q, int res)
 		if (q->op == EOP_TRIM) {
 			res = 0;
 		} else if (q->op == EOP_ZERO && !r->loc->bdev) {
+			r->zero_fast = false;	/* it may write, from now on */
 			s->run = RUN_TZ_ZERO_RANGE;
 			return issue(r, q) ? -EBUSY : 1;
 		}

@@ -669,6 +669,9 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 		dirtymap_set_flags(r->missed, dirtymap_flags(r->missed) &
 					      ~EMISSED_SYNC_FAILED);
 	}
+	/* Not said (an older server, or a file system that cannot punch
+	 * holes): its zeroes may write, so NBD's FAST_ZERO is refused. */
+	r->zero_fast = h->flags & REPL_F_ZERO_FAST;
 	c->state = CONN_UP;
 	engine_replica_up(r);
 	return 0;

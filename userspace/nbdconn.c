@@ -368,6 +368,10 @@ static void parse_one(struct nbd_conn *c)
 		nbdconn_hangup(c, "bad request magic");
 		return;
 	}
+	/* Whether zeroing is fast may change as replicas come and go. */
+	if (r.type == NBD_CMD_WRITE_ZEROES &&
+	    (r.flags & NBD_CMD_FLAG_FAST_ZERO))
+		c->lim.zero_slow = !engine_zero_fast(s->e);
 	act = nbdproto_req_check(&c->lim, &r, &err);
 	if (s->quiescing && act != NBDPROTO_ACT_DISC &&
 	    act != NBDPROTO_ACT_HANGUP) {

@@ -479,8 +479,13 @@ enum nbdproto_act nbdproto_req_check(const struct nbdproto_limits *l,
 		return refuse(r, NBD_EINVAL, err);
 	if (r->offset > l->size || r->len > l->size - r->offset)
 		return refuse(r, writes ? NBD_ENOSPC : NBD_EINVAL, err);
-	if (r->type == NBD_CMD_WRITE_ZEROES &&
-	    (r->flags & NBD_CMD_FLAG_NO_HOLE) && !l->zero_allocates) {
+	if (r->type != NBD_CMD_WRITE_ZEROES)
+		return act_of(r->type);
+	/* The spec: a FAST_ZERO that would not be faster than a write MUST
+	 * fail, at once, with ENOTSUP (the client then writes the data). */
+	if ((r->flags & NBD_CMD_FLAG_FAST_ZERO) && l->zero_slow)
+		return refuse(r, NBD_ENOTSUP, err);
+	if ((r->flags & NBD_CMD_FLAG_NO_HOLE) && !l->zero_allocates) {
 		/* provisioning means writing zeroes: never "fast" */
 		if (r->flags & NBD_CMD_FLAG_FAST_ZERO)
 			return refuse(r, NBD_ENOTSUP, err);

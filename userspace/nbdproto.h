@@ -236,6 +236,12 @@ struct nbdproto_limits {
 	 * leave the range fully provisioned, is carried out as a write of
 	 * zeroes instead. */
 	bool zero_allocates;
+	/* Zeroing the volume is not known to be faster than writing it now
+	 * (some replica it would reach writes zero pages, or cannot say):
+	 * WRITE_ZEROES with FAST_ZERO, which the spec says MUST then fail,
+	 * is refused.  The caller sets it, as it may change, before each
+	 * such request is checked (engine_zero_fast). */
+	bool zero_slow;
 };
 
 enum nbdproto_act {
@@ -257,9 +263,9 @@ enum nbdproto_act {
  *            max_block, offset or length not a multiple of min_block,
  *            READ/TRIM past the end, FLUSH with nonzero offset or length;
  *   ENOSPC   WRITE/WRITE_ZEROES past the end;
- *   ENOTSUP  WRITE_ZEROES with FAST_ZERO and NO_HOLE when zeroing does
- *            not keep the range allocated (a write of zeroes is not
- *            faster than a write).
+ *   ENOTSUP  WRITE_ZEROES with FAST_ZERO when l->zero_slow, or with
+ *            NO_HOLE too when zeroing does not keep the range allocated
+ *            (a write of zeroes is not faster than a write).
  * WRITE_ZEROES with NO_HOLE is NBDPROTO_ACT_ZERO_WRITE unless
  * l->zero_allocates.  *err is set only for NBDPROTO_ACT_ERROR. */
 enum nbdproto_act nbdproto_req_check(const struct nbdproto_limits *l,

@@ -32,7 +32,9 @@ void proto_encode(const struct repl_hdr *h, void *wire)
 	      crc32c(0, w, REPL_HDR_SIZE));
 }
 
-/* Flags each op may carry in a request; REPL_F_REPLY is always allowed. */
+/* Flags each op may carry in a request; REPL_F_REPLY is always allowed.
+ * A reply may carry the same (a HELLO reply's REPL_F_ZERO_FAST is
+ * REPL_F_CREATE's bit). */
 static const uint8_t op_flags[REPL_OP_MAX + 1] = {
 	[REPL_OP_HELLO] = REPL_F_CREATE | REPL_F_SYNC_FAILED,
 	[REPL_OP_WRITE] = REPL_F_FUA | REPL_F_RESYNC,

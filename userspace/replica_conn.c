@@ -179,6 +179,9 @@ void replica_reply(struct rslot *s, int res)
 	memset(&h, 0, sizeof(h));
 	h.op = s->req.op;
 	h.flags = REPL_F_REPLY;
+	if (!res && s->req.op == REPL_OP_HELLO && s->vol &&
+	    s->vol->zero_fast)
+		h.flags |= REPL_F_ZERO_FAST;
 	h.status = (uint32_t)res;
 	h.len = s->reply_len;
 	h.volume_id = s->req.volume_id;

@@ -74,6 +74,8 @@ struct rvol {
 	char name[REPL_NAME_MAX];
 	int fd_img, fd_seq, fd_meta;
 	bool direct;			/* image opened O_DIRECT */
+	bool zero_fast;			/* ZERO punches holes here: HELLO
+					 * replies say REPL_F_ZERO_FAST */
 	uint64_t mnt_id;		/* the image's unique mount id (0:
 					 * unknown); records say it */
 	struct seqmap *seq;

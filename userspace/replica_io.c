@@ -481,7 +481,9 @@ void replica_io_cqe(struct rslot *s, unsigned int ud_op, int res)
 	}
 	if (res == -EOPNOTSUPP && punch && !s->fallback) {
 		/* No punch-hole here.  TRIM is a hint: done.  ZERO must
-		 * read back zeroes: try zero-range. */
+		 * read back zeroes: try zero-range, which may write (HELLO
+		 * replies stop saying REPL_F_ZERO_FAST). */
+		s->vol->zero_fast = false;
 		if (s->req.op == REPL_OP_ZERO) {
 			s->fallback = true;
 			punch_submit(s);

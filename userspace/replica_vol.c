@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -174,6 +175,20 @@ static int img_direct(struct replica *r, struct rvol *v)
 	return 0;
 }
 
+/* Whether a ZERO of the volume is faster than writing zeroes: it punches
+ * a hole (replica_io.c), fast where the image's file system can, which a
+ * punch past the image's end shows (nothing in it changes); where it
+ * cannot, ZERO falls back to FALLOC_FL_ZERO_RANGE, which may write. */
+static bool img_zero_fast(const struct rvol *v)
+{
+	struct stat st;
+
+	return !fstat(v->fd_img, &st) &&
+	       !fallocate(v->fd_img, FALLOC_FL_PUNCH_HOLE |
+			  FALLOC_FL_KEEP_SIZE, st.st_size,
+			  (off_t)v->info.block_size);
+}
+
 /* The seqmap wants a path; it lives beside the image.  Recording a seq
  * is a store into the shared mapping of NAME.seq, which would raise
  * SIGBUS on a full filesystem were the page under it not allocated:
@@ -211,6 +226,7 @@ static int vol_create(struct replica *r, struct rvol *v)
 	if (img_direct(r, v))
 		return -EIO;
 	v->mnt_id = img_mnt_id(v);
+	v->zero_fast = img_zero_fast(v);
 	snprintf(path, sizeof(path), "%s.seq", v->name);
 	if (unlinkat(r->dir_fd, path, 0) && errno != ENOENT)
 		return -errno;
@@ -382,6 +398,7 @@ static int vol_load(struct replica *r, struct rvol *v,
 	if (img_direct(r, v))
 		return -EIO;
 	v->mnt_id = img_mnt_id(v);
+	v->zero_fast = img_zero_fast(v);
 	err = seq_open(r, v, false);
 	if (err) {
 		log_err("volume %s: seqmap: %s", v->name, strerror(-err));

@@ -57,6 +57,15 @@ enum {
  * (recorded before the reply).  The engine copies all of the volume to
  * it, as after any HELLO that says so. */
 #define REPL_F_SYNC_FAILED	0x20
+/* hello reply: a ZERO of this volume is faster than writing the zeroes
+ * (its image's file system punches holes; where it cannot, ZERO falls back
+ * to FALLOC_FL_ZERO_RANGE, which may write).  Replies only: it shares
+ * REPL_F_CREATE's bit, which only requests carry, because an older
+ * engine's decoder refuses a HELLO reply with any bit a HELLO request may
+ * not carry (a new bit would cut every older engine off) and ignores the
+ * flags of one it takes.  An older server never sets it: an engine takes
+ * its zeroes for slow. */
+#define REPL_F_ZERO_FAST	0x04
 
 /*
  * Per-block sequence numbers.  A replica records, for every block, the seq

@@ -81,7 +81,9 @@ static void usage(FILE *f)
 "  hello [create] [sync-failed] [volume=V size=N bs=N]  HELLO again, or\n"
 "                                 for another volume on this connection\n"
 "                                 (later commands use it); prints the\n"
-"                                 status; sync-failed: REPL_F_SYNC_FAILED\n"
+"                                 status (\"zero-fast\": the reply says\n"
+"                                 REPL_F_ZERO_FAST); sync-failed:\n"
+"                                 REPL_F_SYNC_FAILED\n"
 "  write OFF LEN [file=F [foff=N]] [fill=BYTE] [fua] [seq=N]\n"
 "  read OFF LEN [out=F]           prints the data's crc32c\n"
 "  trim OFF LEN [fua] / zero OFF LEN [fua] / flush\n"
@@ -510,9 +512,10 @@ static bool cmd_hello(struct cl *cl, const struct cmd *c)
 			   (kv(c, "sync-failed") ? REPL_F_SYNC_FAILED : 0),
 		       &rh, &rp);
 
-	snprintf(d, sizeof(d), "volume_id %llu generation %llu",
+	snprintf(d, sizeof(d), "volume_id %llu generation %llu%s",
 		 (unsigned long long)rh.volume_id,
-		 (unsigned long long)rh.epoch);
+		 (unsigned long long)rh.epoch,
+		 rh.flags & REPL_F_ZERO_FAST ? " zero-fast" : "");
 	if (st < ST_CLOSED)
 		return judge(c, EIO, strerror(-st));
 	if (!judge(c, st, st >= 0 ? d : NULL)) {

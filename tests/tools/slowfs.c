@@ -15,6 +15,11 @@
  * (umount MOUNT) or killed; multi-threaded, so an fsync that sleeps holds
  * up only its own caller (the kernel may still serialise other requests
  * on the same file behind it, as FUSE takes the inode lock for fsync).
+ *
+ * With --no-punch it is a file system that cannot punch holes: a
+ * FALLOC_FL_PUNCH_HOLE fails with EOPNOTSUPP, and FALLOC_FL_ZERO_RANGE is
+ * carried out by writing zeroes (as a file system without unwritten
+ * extents would), whatever the backing directory can do.
  */
 #define FUSE_USE_VERSION 35
 #include <fuse.h>
@@ -24,6 +29,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <linux/falloc.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -264,10 +270,33 @@ static int sf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	       -errno : 0;
 }
 
+static bool no_punch;
+
+/* --no-punch's ZERO_RANGE: zeroes written over [off, off + len). */
+static int write_zeroes(int fd, off_t off, off_t len)
+{
+	static const char zero[65536];
+	ssize_t n;
+
+	while (len > 0) {
+		n = pwrite(fd, zero, len < (off_t)sizeof(zero) ?
+				     (size_t)len : sizeof(zero), off);
+		if (n < 0)
+			return -errno;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
 static int sf_fallocate(const char *path, int mode, off_t off, off_t len,
 			struct fuse_file_info *fi)
 {
 	(void)path;
+	if (no_punch && (mode & FALLOC_FL_PUNCH_HOLE))
+		return -EOPNOTSUPP;
+	if (no_punch && (mode & FALLOC_FL_ZERO_RANGE))
+		return write_zeroes((int)fi->fh, off, len);
 	return fallocate((int)fi->fh, mode, off, len) ? -errno : 0;
 }
 
@@ -307,11 +336,13 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: tapestry-slowfs --backing DIR --mount DIR [--fsync-delay MS]\n"
+"                       [--no-punch]\n"
 "A FUSE passthrough whose fsync/fdatasync sleep MS first.  Write a number\n"
 "of ms to MOUNT/.slowfs to change the delay; read it for the delay and\n"
 "the fsync count; write \"eio OFF LEN\" to fail every write to a *.img\n"
 "file over [OFF, OFF + LEN) with EIO (\"eio 0 0\" heals it).  Stays in\n"
-"the foreground until unmounted.\n");
+"the foreground until unmounted.  --no-punch: PUNCH_HOLE fails with\n"
+"EOPNOTSUPP and ZERO_RANGE writes zeroes (no hole punching).\n");
 }
 
 int main(int argc, char **argv)
@@ -320,6 +351,7 @@ int main(int argc, char **argv)
 		{ "backing", required_argument, NULL, 'b' },
 		{ "mount", required_argument, NULL, 'm' },
 		{ "fsync-delay", required_argument, NULL, 'd' },
+		{ "no-punch", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -332,6 +364,7 @@ int main(int argc, char **argv)
 		case 'b': back = optarg; break;
 		case 'm': mnt = optarg; break;
 		case 'd': delay_ms = (unsigned int)atoi(optarg); break;
+		case 'p': no_punch = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -28,6 +28,7 @@ struct engine {
 	struct freq *reqs, *free;
 	unsigned int fail_n, refuse_n;
 	int fail_res;
+	bool zero_slow;
 	struct fake_engine_counts n;
 };
 
@@ -145,6 +146,16 @@ void fake_engine_fail(struct engine *e, unsigned int n, int res)
 void fake_engine_refuse(struct engine *e, unsigned int n)
 {
 	e->refuse_n = n;
+}
+
+void fake_engine_set_zero_fast(struct engine *e, bool fast)
+{
+	e->zero_slow = !fast;
+}
+
+bool engine_zero_fast(const struct engine *e)
+{
+	return !e->zero_slow;
 }
 
 uint8_t *fake_engine_data(struct engine *e)

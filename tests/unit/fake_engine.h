@@ -9,6 +9,7 @@
 #ifndef TAPESTRY_FAKE_ENGINE_H
 #define TAPESTRY_FAKE_ENGINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "engine.h"
@@ -30,6 +31,9 @@ void fake_engine_free(struct engine *e);
 void fake_engine_fail(struct engine *e, unsigned int n, int res);
 /* The next n calls are refused with -EAGAIN, as if the queue were full. */
 void fake_engine_refuse(struct engine *e, unsigned int n);
+
+/* What engine_zero_fast() answers (true until set). */
+void fake_engine_set_zero_fast(struct engine *e, bool fast);
 
 uint8_t *fake_engine_data(struct engine *e);
 

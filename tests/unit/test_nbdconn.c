@@ -315,6 +315,49 @@ static void test_nbdconn_zero_no_hole_writes_zeroes(void **state)
 	teardown(t);
 }
 
+/* FAST_ZERO when the engine says zeroing the volume is not fast now (a
+ * replica would write zero pages, or cannot say): ENOTSUP at once, the
+ * engine not asked to do anything, nothing changed.  Once it says fast,
+ * FAST_ZERO zeroes as before; zeroes without the flag always do. */
+static void test_nbdconn_fast_zero_when_slow(void **state)
+{
+	static const uint8_t zero[8192];
+	struct t *t = setup(NULL, NULL, NULL);
+	uint8_t *data = fake_engine_data(t->e);
+	struct fake_engine_counts n;
+	int fd;
+
+	(void)state;
+	pattern(data, 3 * 8192, 9);
+	fd = c_open(t, false, NULL);
+	fake_engine_set_zero_fast(t->e, false);
+	c_req(t, fd, NBD_CMD_FLAG_FAST_ZERO, NBD_CMD_WRITE_ZEROES, 1, 0,
+	      8192);
+	assert_int_equal(c_simple(t, fd, NULL), NBD_ENOTSUP);
+	c_req(t, fd, NBD_CMD_FLAG_FAST_ZERO | NBD_CMD_FLAG_FUA,
+	      NBD_CMD_WRITE_ZEROES, 2, 8192, 8192);
+	assert_int_equal(c_simple(t, fd, NULL), NBD_ENOTSUP);
+	fake_engine_counts(t->e, &n);
+	assert_int_equal(n.zeroes + n.writes + n.trims, 0);
+	assert_memory_not_equal(data, zero, 8192);
+	assert_memory_not_equal(data + 8192, zero, 8192);
+	/* without FAST_ZERO: zeroed, slow or not */
+	c_req(t, fd, 0, NBD_CMD_WRITE_ZEROES, 3, 0, 8192);
+	assert_int_equal(c_simple(t, fd, NULL), 0);
+	assert_memory_equal(data, zero, 8192);
+	/* fast again */
+	fake_engine_set_zero_fast(t->e, true);
+	c_req(t, fd, NBD_CMD_FLAG_FAST_ZERO, NBD_CMD_WRITE_ZEROES, 4, 8192,
+	      8192);
+	assert_int_equal(c_simple(t, fd, NULL), 0);
+	assert_memory_equal(data + 8192, zero, 8192);
+	fake_engine_counts(t->e, &n);
+	assert_int_equal(n.zeroes, 2);
+	close(fd);
+	assert_true(pump_until(t, no_conns));
+	teardown(t);
+}
+
 /* Whether the len bytes at b are all zero. */
 static bool all_zero(const uint8_t *b, size_t len)
 {
@@ -620,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_nbdconn_multi_conn_flush_after_reply),
 		cmocka_unit_test(test_nbdconn_buffer_share_counts_whole_buffers),
 		cmocka_unit_test(test_nbdconn_zero_no_hole_writes_zeroes),
+		cmocka_unit_test(test_nbdconn_fast_zero_when_slow),
 		cmocka_unit_test(test_nbdconn_long_zero_no_hole_in_chunks),
 		cmocka_unit_test(test_nbdconn_long_zero_no_hole_fails_and_hangs_up),
 		cmocka_unit_test(test_nbdconn_tcp_keepalive),

@@ -709,6 +709,58 @@ static void test_nbdproto_zero_no_hole(void **state)
 			       0, 1 << 20, &e), NBDPROTO_ACT_ZERO);
 }
 
+/* FAST_ZERO: the spec says a zero that would not be faster than a write
+ * MUST fail with ENOTSUP.  When the backend's zeroing is not known to be
+ * fast (zero_slow), every FAST_ZERO is refused, after the usual validity
+ * checks; zeroes without it go on as before. */
+static void test_nbdproto_fast_zero_slow(void **state)
+{
+	struct nbdproto_limits l = {
+		.size = 1 << 20, .min_block = 4096, .max_block = 65536,
+		.tflags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_WRITE_ZEROES |
+			  NBD_FLAG_SEND_FAST_ZERO | NBD_FLAG_SEND_FUA,
+		.zero_slow = true,
+	};
+	uint32_t e = 0;
+
+	(void)state;
+	assert_int_equal(check(&l, NBD_CMD_FLAG_FAST_ZERO,
+			       NBD_CMD_WRITE_ZEROES, 0, 65536, &e),
+			 NBDPROTO_ACT_ERROR);
+	assert_int_equal(e, NBD_ENOTSUP);
+	e = 0;
+	assert_int_equal(check(&l, NBD_CMD_FLAG_FAST_ZERO | NBD_CMD_FLAG_FUA,
+			       NBD_CMD_WRITE_ZEROES, 0, 1 << 20, &e),
+			 NBDPROTO_ACT_ERROR);
+	assert_int_equal(e, NBD_ENOTSUP);
+	l.zero_allocates = true;	/* even if it would stay allocated */
+	e = 0;
+	assert_int_equal(check(&l, NBD_CMD_FLAG_FAST_ZERO |
+			       NBD_CMD_FLAG_NO_HOLE, NBD_CMD_WRITE_ZEROES,
+			       0, 4096, &e), NBDPROTO_ACT_ERROR);
+	assert_int_equal(e, NBD_ENOTSUP);
+	l.zero_allocates = false;
+	/* zeroes without FAST_ZERO are carried out as before */
+	assert_int_equal(check(&l, 0, NBD_CMD_WRITE_ZEROES, 0, 1 << 20, &e),
+			 NBDPROTO_ACT_ZERO);
+	assert_int_equal(check(&l, NBD_CMD_FLAG_NO_HOLE, NBD_CMD_WRITE_ZEROES,
+			       0, 1 << 20, &e), NBDPROTO_ACT_ZERO_WRITE);
+	/* invalid requests are still EINVAL/ENOSPC first */
+	assert_int_equal(check(&l, NBD_CMD_FLAG_FAST_ZERO,
+			       NBD_CMD_WRITE_ZEROES, 512, 4096, &e),
+			 NBDPROTO_ACT_ERROR);
+	assert_int_equal(e, NBD_EINVAL);
+	assert_int_equal(check(&l, NBD_CMD_FLAG_FAST_ZERO,
+			       NBD_CMD_WRITE_ZEROES, 1 << 20, 4096, &e),
+			 NBDPROTO_ACT_ERROR);
+	assert_int_equal(e, NBD_ENOSPC);
+	/* fast again: carried out */
+	l.zero_slow = false;
+	assert_int_equal(check(&l, NBD_CMD_FLAG_FAST_ZERO,
+			       NBD_CMD_WRITE_ZEROES, 0, 65536, &e),
+			 NBDPROTO_ACT_ZERO);
+}
+
 static void test_nbdproto_errors_and_replies(void **state)
 {
 	char msg[128];
@@ -789,6 +841,7 @@ int main(void)
 		cmocka_unit_test(test_nbdproto_req_decode),
 		cmocka_unit_test(test_nbdproto_req_check),
 		cmocka_unit_test(test_nbdproto_zero_no_hole),
+		cmocka_unit_test(test_nbdproto_fast_zero_slow),
 		cmocka_unit_test(test_nbdproto_errors_and_replies),
 		cmocka_unit_test(test_nbdproto_export_check),
 	};

@@ -206,6 +206,31 @@ static void test_proto_error_reply_has_no_len(void **state)
 	assert_int_equal(decode_modified(h, REPL_MAX_PAYLOAD), 0);
 }
 
+/* A HELLO reply saying REPL_F_ZERO_FAST decodes, with the flag kept.  Its
+ * bit must be one a HELLO request may carry: an older engine's decoder
+ * (the same table) refuses any other on a HELLO reply and would drop
+ * every connection to a newer server.  On other replies it is refused. */
+static void test_proto_hello_reply_zero_fast(void **state)
+{
+	struct repl_hdr h, d;
+	uint8_t w[REPL_HDR_SIZE];
+
+	(void)state;
+	assert_int_equal(REPL_F_ZERO_FAST & ~(REPL_F_CREATE |
+					      REPL_F_SYNC_FAILED), 0);
+	memset(&h, 0, sizeof(h));
+	h.op = REPL_OP_HELLO;
+	h.flags = REPL_F_REPLY | REPL_F_ZERO_FAST;
+	h.len = sizeof(struct repl_status);
+	h.volume_id = 1;
+	proto_encode(&h, w);
+	assert_int_equal(proto_decode(w, REPL_MAX_PAYLOAD, &d), 0);
+	assert_int_equal(d.flags, REPL_F_REPLY | REPL_F_ZERO_FAST);
+	h.op = REPL_OP_STATUS;
+	proto_encode(&h, w);
+	assert_int_equal(proto_decode(w, REPL_MAX_PAYLOAD, &d), -EPROTO);
+}
+
 static void test_proto_payload_crc(void **state)
 {
 	char data[4096];
@@ -233,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_proto_payload_rules),
 		cmocka_unit_test(test_proto_error_reply_has_no_len),
 		cmocka_unit_test(test_proto_payload_crc),
+		cmocka_unit_test(test_proto_hello_reply_zero_fast),
 	};
 
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
