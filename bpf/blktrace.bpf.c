@@ -84,6 +84,15 @@ struct {
 	__type(value, struct blk_config);
 } blk_config SEC(".maps");
 
+/* Pinned beside blk_config for the readers that lower its threshold: each
+ * can then put back what the others still need.  Not used here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BLK_MAX_READERS);
+	__type(key, __u64);
+	__type(value, struct blk_reader);
+} blk_readers SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);

@@ -65,8 +65,10 @@ static void slow_usage(FILE *f)
 "  -h, --help             this text\n"
 "\n"
 "With tapestryd running it lowers the daemon's node-wide threshold to N\n"
-"while it runs (and puts it back after), and ends, exit 1, if that\n"
-"tapestryd stops; otherwise it loads the tracer.\n"
+"while it runs: the threshold is the lowest that the daemon and the\n"
+"readers running need, and the daemon's again once they end, whatever\n"
+"their order (one killed is dropped 3 s after, by the next reader).  It\n"
+"ends, exit 1, if that tapestryd stops; otherwise it loads the tracer.\n"
 "One reader at a time: two would share the event stream between them.\n",
 		BPFSYS_PIN_ROOT);
 }
@@ -270,6 +272,8 @@ static int stream(struct blktrace *t, struct slow_ctx *c)
 	struct ring_buffer *rb;
 	int n = 0;
 
+	bool warned = false;
+
 	rb = ring_buffer__new(blktrace_events_fd(t), on_event, c, NULL);
 	if (!rb)
 		return -errno;
@@ -283,6 +287,14 @@ static int stream(struct blktrace *t, struct slow_ctx *c)
 		if (n < 0 && n != -EINTR)
 			break;
 		n = 0;
+		/* Alive, and the shared threshold right (a reader that ended
+		 * meanwhile may have put its own value back). */
+		if (blktrace_slow_refresh(t) && !warned) {
+			log_warn("trace slow: cannot refresh this reader's "
+				 "slow-I/O threshold in %s/%s", c->a->pin_root,
+				 BLKTRACE_MAP_READERS);
+			warned = true;
+		}
 		/* No event comes from the pins of a daemon that is gone. */
 		if (!blktrace_live(t)) {
 			log_err("trace slow: the tapestryd whose maps under %s "
@@ -300,7 +312,6 @@ static int trace_slow(int argc, char **argv)
 	struct slow_args a;
 	struct slow_ctx c = { .a = &a };
 	struct blktrace *t = NULL;
-	uint64_t old_ns = 0, cur_ns;
 	bool pinned = false;
 	unsigned int i;
 	char msg[256];
@@ -342,23 +353,19 @@ static int trace_slow(int argc, char **argv)
 	err = open_tracer(&a, c.threshold_ns, &t, &pinned);
 	if (err)
 		goto out;
-	if (pinned) {
-		/* Share the node-wide threshold: lower it if we need less,
-		 * and put it back on the way out if nobody changed it. */
-		err = blktrace_get_slow_ns(t, &old_ns);
-		if (!err && (!old_ns || old_ns > c.threshold_ns))
-			err = blktrace_set_slow_ns(t, c.threshold_ns);
-		else
-			old_ns = 0, pinned = false;
+	/* Share the node-wide threshold: blktrace_destroy() drops us. */
+	if (pinned && (err = blktrace_slow_register(t, c.threshold_ns)) ==
+	    -ENOSPC) {
+		log_err("trace slow: %d readers of the tapestryd under %s run "
+			"already; no room for another", BLK_MAX_READERS,
+			a.pin_root);
+		err = -ESRCH;	/* said */
 	}
 	if (!err) {
 		fprintf(stderr, "tapestry: tracing block I/O slower than %g ms "
 			"(%s); ^C stops\n", a.threshold_ms, blktrace_mode(t));
 		err = stream(t, &c);
 	}
-	if (pinned && !blktrace_get_slow_ns(t, &cur_ns) &&
-	    cur_ns == c.threshold_ns)
-		blktrace_set_slow_ns(t, old_ns);
 	if (err && err != -ESRCH)
 		log_err("trace slow: %s", strerror(-err));
 out:

@@ -6,7 +6,8 @@
  *   tapestry zone register NAME        print NAME's id, registering it
  *   tapestry zone peer ADDR NAME       attribute RTT to ADDR to zone NAME
  *   tapestry zone unpeer ADDR
- *   tapestry zone list [--json]
+ *   tapestry zone list
+ * each with --json for a JSON result on stdout.
  */
 #include "commands.h"
 
@@ -27,9 +28,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: tapestry zone register NAME [--pin-root DIR]\n"
-"       tapestry zone peer ADDR NAME [--pin-root DIR]\n"
-"       tapestry zone unpeer ADDR [--pin-root DIR]\n"
+"usage: tapestry zone register NAME [--json] [--pin-root DIR]\n"
+"       tapestry zone peer ADDR NAME [--json] [--pin-root DIR]\n"
+"       tapestry zone unpeer ADDR [--json] [--pin-root DIR]\n"
 "       tapestry zone list [--json] [--pin-root DIR]\n"
 "\n"
 "The node's zone registry: availability-zone names and the small ids that\n"
@@ -37,6 +38,14 @@ static void usage(FILE *f)
 "the replica-server addresses (IPv4:PORT or [IPv6]:PORT) whose TCP\n"
 "round-trip time counts for each zone; an address peered N times (by\n"
 "volumes sharing a replica server) is forgotten at the Nth unpeer.\n"
+"\n"
+"register prints the zone's id; --json prints one object instead:\n"
+"  register  {\"zone\", \"zone_id\", \"pin_root\"}\n"
+"  peer      {\"peer\", \"zone\", \"zone_id\", \"registrations\", \"pin_root\"}\n"
+"  unpeer    the same, \"registrations\" left (0: the address is forgotten)\n"
+"  list      [{\"zone\", \"zone_id\"}, ...]\n"
+"\"registrations\" is the count right after this command.  On an error\n"
+"nothing is printed on stdout.\n"
 "Default pin root %s.\n"
 "Needs CAP_BPF.\n", BPFSYS_PIN_ROOT);
 }
@@ -118,6 +127,69 @@ static int bad_args(const char *verb)
 	return bad(why, NULL);
 }
 
+/* Print what register, peer or unpeer did as one JSON object: zone and
+ * its id, peer (NULL for register) and, for a peer, its registrations
+ * now.  0 or -errno. */
+static int print_result(const char *root, const char *zone, unsigned int id,
+			const char *peer, unsigned int refs)
+{
+	struct json_object *o = json_object_new_object();
+	int err = o ? 0 : -ENOMEM;
+
+	if (peer)
+		err = err ?: hist_json_add(o, "peer",
+					   json_object_new_string(peer));
+	err = err ?: hist_json_add(o, "zone", json_object_new_string(zone));
+	err = err ?: hist_json_add(o, "zone_id",
+				   json_object_new_int((int)id));
+	if (peer)
+		err = err ?: hist_json_add(o, "registrations",
+					   json_object_new_int((int)refs));
+	err = err ?: hist_json_add(o, "pin_root",
+				   json_object_new_string(root));
+	err = err ?: report_json_print(stdout, o);
+	json_object_put(o);
+	return err;
+}
+
+/* Peer and unpeer with their JSON result.  The registrations are read
+ * right after the change (another process may change them at any time). */
+static int peer(const char *root, const char *addr, const char *zone,
+		bool json)
+{
+	unsigned int id, refs;
+	int err;
+
+	err = zonetrace_zone_lookup(root, zone, &id);
+	err = err ?: zonetrace_peer_register(root, addr, id);
+	if (err || !json)
+		return err;
+	if (zonetrace_peer_lookup(root, addr, &(unsigned int){ 0 }, &refs))
+		refs = 0;	/* unpeered meanwhile */
+	return print_result(root, zone, id, addr, refs);
+}
+
+static int unpeer(const char *root, const char *addr, bool json)
+{
+	char zone[ZONE_NAME_LEN];
+	unsigned int id, refs;
+	int err;
+
+	/* Its zone, for the result: after the last unpeer it is gone. */
+	if (json) {
+		err = zonetrace_peer_lookup(root, addr, &id, &refs);
+		err = err ?: zonetrace_zone_name(root, id, zone, sizeof(zone));
+		if (err)
+			return err;
+	}
+	err = zonetrace_peer_unregister(root, addr);
+	if (err || !json)
+		return err;
+	if (zonetrace_peer_lookup(root, addr, &(unsigned int){ 0 }, &refs))
+		refs = 0;
+	return print_result(root, zone, id, addr, refs);
+}
+
 static int run(const char *verb, char **args, int nargs, const char *root,
 	       bool json)
 {
@@ -127,14 +199,14 @@ static int run(const char *verb, char **args, int nargs, const char *root,
 
 	if (!strcmp(verb, "register") && nargs == 1) {
 		err = zonetrace_zone_register(root, args[0], &id);
-		if (!err)
+		if (!err && json)
+			err = print_result(root, args[0], id, NULL, 0);
+		else if (!err)
 			printf("%u\n", id);
 	} else if (!strcmp(verb, "peer") && nargs == 2) {
-		err = zonetrace_zone_lookup(root, args[1], &id);
-		if (!err)
-			err = zonetrace_peer_register(root, args[0], id);
+		err = peer(root, args[0], args[1], json);
 	} else if (!strcmp(verb, "unpeer") && nargs == 1) {
-		err = zonetrace_peer_unregister(root, args[0]);
+		err = unpeer(root, args[0], json);
 	} else if (!strcmp(verb, "list") && nargs == 0) {
 		err = list(root, json);
 	} else {

@@ -6,6 +6,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <limits.h>
+#include <sys/random.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,13 @@
 #include "iosnap.h"
 #include "log.h"
 
-enum { M_EVENTS, M_CONFIG, M_COUNTERS, M_STATS, NR_MAPS };
+enum { M_EVENTS, M_CONFIG, M_READERS, M_COUNTERS, M_STATS, NR_MAPS };
 
 /* Pin order: blk_stats last, so that a reader finding it finds all. */
 static const char *const map_names[NR_MAPS] = {
 	[M_EVENTS] = BLKTRACE_MAP_EVENTS,
 	[M_CONFIG] = BLKTRACE_MAP_CONFIG,
+	[M_READERS] = BLKTRACE_MAP_READERS,
 	[M_COUNTERS] = BLKTRACE_MAP_COUNTERS,
 	[M_STATS] = BLKTRACE_MAP_STATS,
 };
@@ -37,6 +39,9 @@ struct blktrace {
 	void *vals;			/* ncpu * stride bytes */
 	char pin_dir[PATH_MAX];
 	bool pinned, made_dir;
+	bool reader;			/* blktrace_slow_register()ed */
+	__u64 reader_key;
+	uint64_t reader_ns;
 };
 
 static const char *const tps[3] = {
@@ -192,6 +197,7 @@ int blktrace_load(const struct blktrace_opts *o, struct blktrace **out)
 	t->fd[M_STATS] = bpf_map__fd(t->skel->maps.blk_stats);
 	t->fd[M_COUNTERS] = bpf_map__fd(t->skel->maps.blk_counters);
 	t->fd[M_CONFIG] = bpf_map__fd(t->skel->maps.blk_config);
+	t->fd[M_READERS] = bpf_map__fd(t->skel->maps.blk_readers);
 	t->fd[M_EVENTS] = bpf_map__fd(t->skel->maps.blk_events);
 	err = blktrace_set_slow_ns(t, o->slow_ns);
 	if (err)
@@ -255,6 +261,7 @@ int blktrace_pin(struct blktrace *t, const char *dir)
 	maps[M_STATS] = t->skel->maps.blk_stats;
 	maps[M_COUNTERS] = t->skel->maps.blk_counters;
 	maps[M_CONFIG] = t->skel->maps.blk_config;
+	maps[M_READERS] = t->skel->maps.blk_readers;
 	maps[M_EVENTS] = t->skel->maps.blk_events;
 	err = bpfsys_pin_maps(dir, maps, map_names, NR_MAPS);
 	if (err) {
@@ -288,6 +295,7 @@ void blktrace_destroy(struct blktrace *t)
 
 	if (!t)
 		return;
+	blktrace_slow_unregister(t);
 	blktrace_unpin(t);
 	if (t->skel)
 		blktrace_bpf__destroy(t->skel);
@@ -380,14 +388,127 @@ int blktrace_get_slow_ns(struct blktrace *t, uint64_t *ns)
 	return 0;
 }
 
+/* The lowest nonzero of a and b; 0 if both are. */
+static uint64_t lowest(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* The lowest threshold the live readers need (0: none), dropping the
+ * readers silent for BLK_READER_STALE_NS. */
+static uint64_t readers_lowest(struct blktrace *t)
+{
+	__u64 keys[BLK_MAX_READERS], key, *prev = NULL;
+	uint64_t now = now_ns(), low = 0;
+	unsigned int n = 0, i;
+	struct blk_reader r;
+
+	while (n < BLK_MAX_READERS &&
+	       !bpf_map_get_next_key(t->fd[M_READERS], prev, &key)) {
+		keys[n] = key;
+		prev = &keys[n++];
+	}
+	for (i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(t->fd[M_READERS], &keys[i], &r))
+			continue;	/* gone meanwhile */
+		if (keys[i] != t->reader_key && now > r.beat_ns &&
+		    now - r.beat_ns > BLK_READER_STALE_NS) {
+			bpf_map_delete_elem(t->fd[M_READERS], &keys[i]);
+			continue;
+		}
+		low = lowest(low, r.slow_ns);
+	}
+	return low;
+}
+
+/* Put the threshold in force right: the lowest of base_ns and the live
+ * readers'.  Readers do this at the same time without a lock: each reads
+ * the readers before blk_config, and after writing reads both again and
+ * writes again if they changed, so whoever wrote last saw the readers as
+ * they are; the loop is bounded, and the next refresh finishes the job.
+ * With base set, base_ns becomes *base first.  0 or -errno. */
+static int slow_apply(struct blktrace *t, const uint64_t *base)
+{
+	struct blk_config c;
+	uint64_t want;
+	__u32 key = 0;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		want = readers_lowest(t);
+		if (bpf_map_lookup_elem(t->fd[M_CONFIG], &key, &c))
+			return -errno;
+		if (base) {
+			c.base_ns = *base;
+			base = NULL;
+		} else if (c.slow_ns == lowest(c.base_ns, want)) {
+			return 0;
+		}
+		c.slow_ns = lowest(c.base_ns, want);
+		if (bpf_map_update_elem(t->fd[M_CONFIG], &key, &c, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
 int blktrace_set_slow_ns(struct blktrace *t, uint64_t ns)
 {
-	struct blk_config c = { .slow_ns = ns };
-	__u32 key = 0;
+	return slow_apply(t, &ns);
+}
 
-	if (bpf_map_update_elem(t->fd[M_CONFIG], &key, &c, BPF_ANY))
-		return -errno;
+/* Write this reader's entry, now alive.  0 or -errno. */
+static int reader_beat(struct blktrace *t, __u64 flags)
+{
+	struct blk_reader r = { .slow_ns = t->reader_ns, .beat_ns = now_ns() };
+
+	if (bpf_map_update_elem(t->fd[M_READERS], &t->reader_key, &r, flags))
+		return errno == E2BIG ? -ENOSPC : -errno;
 	return 0;
+}
+
+int blktrace_slow_register(struct blktrace *t, uint64_t ns)
+{
+	int err, try;
+
+	if (t->skel || t->reader || !ns)
+		return -EINVAL;
+	t->reader_ns = ns;
+	for (try = 0; try < 4; try++) {
+		if (getrandom(&t->reader_key, sizeof(t->reader_key), 0) !=
+		    sizeof(t->reader_key))
+			return -errno;
+		err = reader_beat(t, BPF_NOEXIST);
+		if (err != -EEXIST)
+			break;
+	}
+	if (err)
+		return err;
+	t->reader = true;
+	err = slow_apply(t, NULL);
+	if (err)
+		blktrace_slow_unregister(t);
+	return err;
+}
+
+int blktrace_slow_refresh(struct blktrace *t)
+{
+	int err;
+
+	if (!t->reader)
+		return 0;
+	/* BPF_ANY: back in if another dropped it while we were stopped. */
+	err = reader_beat(t, BPF_ANY);
+	return err ?: slow_apply(t, NULL);
+}
+
+void blktrace_slow_unregister(struct blktrace *t)
+{
+	if (!t->reader)
+		return;
+	bpf_map_delete_elem(t->fd[M_READERS], &t->reader_key);
+	t->reader = false;
+	t->reader_key = 0;
+	slow_apply(t, NULL);
 }
 
 int blktrace_events_fd(const struct blktrace *t)

@@ -27,6 +27,7 @@ struct iosnap;
 #define BLKTRACE_MAP_COUNTERS	"blk_counters"
 #define BLKTRACE_MAP_CONFIG	"blk_config"
 #define BLKTRACE_MAP_EVENTS	"blk_events"
+#define BLKTRACE_MAP_READERS	"blk_readers"
 
 struct blktrace_opts {
 	const char *btf_path;	/* kernel types; NULL = the kernel's own */
@@ -73,8 +74,27 @@ bool blktrace_live(const struct blktrace *t);
  * -errno (snap may then hold part of the rows). */
 int blktrace_snapshot(struct blktrace *t, struct iosnap *snap);
 
+/* The slow-I/O threshold in force (0: no events). */
 int blktrace_get_slow_ns(struct blktrace *t, uint64_t *ns);
+/* Set the node's own threshold; the one in force is the lowest of it and
+ * the registered readers' (below).  0 or -errno. */
 int blktrace_set_slow_ns(struct blktrace *t, uint64_t ns);
+
+/* Register this process as a reader of a tracer opened from pins that
+ * needs events at ns (> 0) or above: the threshold in force is at most
+ * ns until blktrace_slow_unregister() or blktrace_destroy(), whichever
+ * other readers come and go meanwhile.  -EINVAL for a loaded tracer or a
+ * second registration, -ENOSPC when BLK_MAX_READERS are registered, or
+ * -errno; nothing is registered then. */
+int blktrace_slow_register(struct blktrace *t, uint64_t ns);
+/* While registered, call at least once a second: it shows this reader is
+ * alive (one silent for BLK_READER_STALE_NS is dropped by the others, and
+ * comes back here) and puts the threshold right.  0 (also when not
+ * registered) or -errno. */
+int blktrace_slow_refresh(struct blktrace *t);
+/* Drop the registration and put the threshold back to the lowest of the
+ * node's own and the other live readers'.  No-op if not registered. */
+void blktrace_slow_unregister(struct blktrace *t);
 
 /* The blk_events ring buffer's map fd (owned by t), for ring_buffer__new();
  * records are struct blk_event. */

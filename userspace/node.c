@@ -199,8 +199,9 @@ static int prepare(struct node *n)
 {
 	static const char *const stale[] = {
 		BLKTRACE_MAP_STATS, BLKTRACE_MAP_COUNTERS,
-		BLKTRACE_MAP_CONFIG, BLKTRACE_MAP_EVENTS,
+		BLKTRACE_MAP_CONFIG, BLKTRACE_MAP_READERS, BLKTRACE_MAP_EVENTS,
 	};
+	const unsigned int nstale = sizeof(stale) / sizeof(stale[0]);
 	int err;
 
 	err = bpfsys_mount_bpffs();
@@ -227,10 +228,10 @@ static int prepare(struct node *n)
 			strerror(-err));
 		return err;
 	}
-	if (bpfsys_pinned_count(n->o.pin_root, stale, 4))
+	if (bpfsys_pinned_count(n->o.pin_root, stale, nstale))
 		log_warn("removing pins under %s left by a tapestryd that is "
 			 "gone", n->o.pin_root);
-	bpfsys_unpin(n->o.pin_root, stale, 4);
+	bpfsys_unpin(n->o.pin_root, stale, nstale);
 	zonetrace_unpin_stale(n->o.pin_root);
 	return 0;
 }

@@ -67,8 +67,9 @@ void report_usage(enum report_kind kind, FILE *f)
 "  -c, --count N          reports to print, 0 = until interrupted (default 1)\n"
 "  -p, --percentiles LIST percentiles to show (default 50,90,99,99.9)\n"
 "      --json             one JSON object per report, one per line\n"
-"      --prometheus       Prometheus text exposition of the cumulative\n"
-"                         counters (since the tracer was loaded)\n"
+"      --prometheus       one Prometheus text exposition of the cumulative\n"
+"                         counters (since the tracer was loaded), at the\n"
+"                         end of the interval; --count must be 1\n"
 "      --no-hist          text: leave out the histograms\n"
 "      --pin-root DIR     where tapestryd pins its maps (default %s)\n"
 "      --btf FILE         BTF for a kernel without /sys/kernel/btf/vmlinux\n"
@@ -239,6 +240,13 @@ int report_parse(enum report_kind kind, int argc, char **argv,
 			return cliopt_bad_option(c, argv, err, errlen);
 		}
 	}
+	/* An exposition is one snapshot of cumulative counters: N of them
+	 * back to back repeat every HELP and TYPE, which neither promtool
+	 * nor a scraper or textfile collector accepts. */
+	if (a->format == REPORT_PROM && a->count != 1)
+		return cliopt_fail(err, errlen, "--prometheus prints one "
+				   "exposition (cumulative counters): use "
+				   "--count 1 and run it again for the next");
 	return cliopt_no_operands(argc, argv, err, errlen);
 }
 

@@ -491,6 +491,32 @@ int zonetrace_peer_unregister(const char *pin_root, const char *addr)
 	return err;
 }
 
+int zonetrace_peer_lookup(const char *pin_root, const char *addr,
+			  unsigned int *id, unsigned int *refs)
+{
+	struct zone_peer p;
+	struct registry r;
+	__u32 v, n = 1;
+	int err;
+
+	err = zonetrace_peer_parse(addr, &p);
+	if (err)
+		return err;
+	err = registry_open(pin_root, NULL, &r);
+	if (err)
+		return err;
+	err = bpf_map_lookup_elem(r.peers, &p, &v) ? -errno : 0;
+	/* No count: registered before registrations were counted, once. */
+	if (!err && r.refs >= 0 && bpf_map_lookup_elem(r.refs, &p, &n))
+		n = 1;
+	if (!err) {
+		*id = v;
+		*refs = n;
+	}
+	registry_close(&r);
+	return err;
+}
+
 static bool map_empty(int fd, size_t key_size)
 {
 	char key[128];

@@ -97,6 +97,13 @@ int zonetrace_peer_register(const char *pin_root, const char *addr,
  * if it was not registered. */
 int zonetrace_peer_unregister(const char *pin_root, const char *addr);
 
+/* The zone id of peer addr and how many registrations it has (1 for a
+ * peer from before registrations were counted).  -ENOENT if addr is not
+ * registered (or there is no registry), -EINVAL for a bad address.
+ * Nothing is created or changed. */
+int zonetrace_peer_lookup(const char *pin_root, const char *addr,
+			  unsigned int *id, unsigned int *refs);
+
 /* Parse addr as zonetrace_peer_register() does into a zone_peer key; an
  * IPv4-mapped IPv6 address ([::ffff:10.0.0.1]:7000) becomes the IPv4
  * address, as the tracer sees such a peer. */

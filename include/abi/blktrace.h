@@ -7,6 +7,7 @@
  *   blk_stats     per-CPU hash  struct blk_key -> struct blk_stats
  *   blk_counters  per-CPU array 0 -> struct blk_counters
  *   blk_config    array         0 -> struct blk_config
+ *   blk_readers   hash          __u64 token -> struct blk_reader
  *   blk_events    ring buffer   struct blk_event records
  *   blk_start     array         slot -> struct blk_start, a table of the
  *                               requests in flight (never pinned)
@@ -75,9 +76,28 @@ _Static_assert(sizeof(struct blk_counters) == 32, "blk_counters size");
  * the programs run. */
 struct blk_config {
 	__u64 slow_ns;		/* emit a blk_event at or above; 0 = never */
+	__u64 base_ns;		/* the node's own threshold (the loader's, or
+				 * one set by hand); slow_ns is the lowest
+				 * nonzero of it and each live blk_readers
+				 * entry's */
 };
 
-_Static_assert(sizeof(struct blk_config) == 8, "blk_config size");
+_Static_assert(sizeof(struct blk_config) == 16, "blk_config size");
+
+/* A `tapestry trace slow` reading a daemon's pins, which needs slow_ns at
+ * most its own while it runs: in blk_readers under a random token of its
+ * own (the programs never read the map).  A reader refreshes beat_ns
+ * (CLOCK_MONOTONIC) several times a second; one not refreshed for
+ * BLK_READER_STALE_NS is gone (killed) and the next reader drops it. */
+struct blk_reader {
+	__u64 slow_ns;
+	__u64 beat_ns;
+};
+
+_Static_assert(sizeof(struct blk_reader) == 16, "blk_reader size");
+
+#define BLK_MAX_READERS		64
+#define BLK_READER_STALE_NS	(3ULL * 1000000000ULL)
 
 /* In-flight request, in blk_start: an in-flight table as
  * include/abi/inflight.h describes, keyed by the request, probed from

@@ -16,7 +16,7 @@ command -v jq >/dev/null || skip "jq not installed"
 command -v bpftool >/dev/null || skip "bpftool not installed"
 tr_loop 16
 IFS=: read -r MAJ MIN < "/sys/block/$DEV/dev"
-MAPS="blk_stats blk_counters blk_config blk_events"
+MAPS="blk_stats blk_counters blk_config blk_readers blk_events"
 
 start_daemon() {	# log file
 	tr_bg "$TAPESTRYD" run --pin-root "$PIN_ROOT" 2>"$1"

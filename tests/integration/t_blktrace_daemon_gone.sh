@@ -5,7 +5,7 @@
 # stops.  The report holds the maps open, so they live on after the
 # daemon has unpinned them (or died with them pinned), but nothing
 # updates them any more: `report io --count 0` went on printing "no
-# block I/O" (and --prometheus frozen counters) for ever, and `trace
+# block I/O" (and `report zones` frozen figures) for ever, and `trace
 # slow` waited for events that could not come.  Each must end, exit 1
 # and say why, once the daemon is gone: stopped (SIGTERM, pins removed)
 # or killed (SIGKILL, pins left).
@@ -44,8 +44,9 @@ for sig in TERM KILL; do
 	tr_bg "$TAPESTRY" report io --json --count 0 --interval 0.2 \
 		--pin-root "$PIN_ROOT" >"$TMP/io.json" 2>"$TMP/io.err"
 	io=$TR_LAST_PID
-	tr_bg "$TAPESTRY" report zones --prometheus --count 0 --interval 0.2 \
-		--pin-root "$PIN_ROOT" >"$TMP/zones.prom" 2>"$TMP/zones.err"
+	# (--prometheus prints one exposition: it takes no --count 0.)
+	tr_bg "$TAPESTRY" report zones --json --count 0 --interval 0.2 \
+		--pin-root "$PIN_ROOT" >"$TMP/zones.json" 2>"$TMP/zones.err"
 	zones=$TR_LAST_PID
 	tr_bg "$TAPESTRY" trace slow --json --pin-root "$PIN_ROOT" \
 		>"$TMP/slow.json" 2>"$TMP/slow.err"

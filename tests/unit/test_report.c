@@ -75,9 +75,9 @@ static void test_report_parses_every_option(void **state)
 	assert_true(a.no_hist);
 
 	assert_int_equal(parse(REPORT_ZONES, &a, err, "--prometheus", "-c",
-			       "0", NULL), 0);
+			       "1", NULL), 0);
 	assert_int_equal(a.format, REPORT_PROM);
-	assert_int_equal(a.count, 0);
+	assert_int_equal(a.count, 1);
 }
 
 static void test_report_help(void **state)
@@ -118,6 +118,9 @@ static void test_report_refuses_bad_flags(void **state)
 		{ REPORT_IO, { "--percentiles", "1.25,12.5" }, "p125" },
 		{ REPORT_IO, { "--percentiles", "99.99999" }, "99.99999" },
 		{ REPORT_IO, { "--json", "--prometheus" }, "exclude" },
+		/* One exposition: several back to back are not one. */
+		{ REPORT_IO, { "--prometheus", "--count", "2" }, "--count 1" },
+		{ REPORT_ZONES, { "-c", "0", "--prometheus" }, "--count 1" },
 		{ REPORT_IO, { "--pin-root", "relative" }, "absolute" },
 		{ REPORT_IO, { "--attach", "kprobe" }, "--attach" },
 		{ REPORT_IO, { "extra" }, "unexpected argument" },
