@@ -142,9 +142,10 @@ static unsigned int stdin_inputs(const struct args *a)
 /* Whether paths a and b name one directory entry, so that renaming a file
  * over one replaces the other: the same last component in the same
  * directory, however the directory is spelled ("x", "./x", "d/../x", an
- * absolute path).  Two directory entries (a symlink, a hard link) are
- * two files to rename(2).  Directories that cannot be stat'ed, or no
- * memory, fall back to comparing the strings. */
+ * absolute path).  Two directory entries (a hard link; a symlink, unless
+ * followed first: same_output) are two files to rename(2).  Directories
+ * that cannot be stat'ed, or no memory, fall back to comparing the
+ * strings. */
 static bool same_entry(const char *a, const char *b)
 {
 	char *ca = strdup(a), *cb = strdup(b), *ba, *bb;
@@ -165,6 +166,32 @@ static bool same_entry(const char *a, const char *b)
 	}
 	free(ca);
 	free(cb);
+	return same;
+}
+
+/* The entry an output at path replaces: the file a symlink names, as
+ * place_io follows it (a dangling one is replaced itself).  NULL for no
+ * memory. */
+static char *rename_target(const char *path)
+{
+	struct stat st;
+	char *real;
+
+	if (!lstat(path, &st) && S_ISLNK(st.st_mode) &&
+	    (real = realpath(path, NULL)))
+		return real;
+	return strdup(path);
+}
+
+/* Whether outputs at a and b land in one file: the same entry once their
+ * symlinks are followed ("out.json" and a link to it). */
+static bool same_output(const char *a, const char *b)
+{
+	char *ra = rename_target(a), *rb = rename_target(b);
+	bool same = ra && rb ? same_entry(ra, rb) : same_entry(a, b);
+
+	free(ra);
+	free(rb);
 	return same;
 }
 
@@ -235,7 +262,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return bad_usage(a, "%s is required", "--current");
 	/* The placement would be renamed over the plan just written. */
 	if (a->write_placement && a->output &&
-	    same_entry(a->write_placement, a->output))
+	    same_output(a->write_placement, a->output))
 		return bad_usage(a, "%s", "--output and --write-placement "
 				 "name the same file");
 	if (stdin_inputs(a) > 1)

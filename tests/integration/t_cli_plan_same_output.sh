@@ -6,7 +6,7 @@
 # "sub/../out.json", an absolute path): the placement, renamed last,
 # would replace the plan, and the run would still exit 0.  Both
 # outputs in different files still work, and a refused run writes
-# nothing.
+# nothing.  A symlink to the other output names it too.
 set -euo pipefail
 
 BUILD=${BUILD:-build}
@@ -58,6 +58,23 @@ for spelling in ./out.json sub/../out.json "$dir/out.json" \
 		"out.json: exit $rc, expected 2"
 done
 ls "$dir"/*.tmp.* 2>/dev/null && fail "temporary files left behind"
+
+# A symlink is followed to the file it names (place_io): a link to the
+# other output names that file too, either way round.
+echo '{}' > out.json
+ln -s out.json link.json
+for pair in "link.json out.json" "out.json link.json"; do
+	set -- $pair
+	rc=$(plan --output "$1" --write-placement "$2")
+	[ "$rc" = 2 ] || fail "--output $1 --write-placement $2 (link.json" \
+		"-> out.json): exit $rc, expected 2 (out.json now:" \
+		"$(head -c 60 out.json 2>/dev/null))"
+	grep -q "name the same file" err.txt ||
+		fail "$1 $2: no clear message: $(head -1 err.txt)"
+	[ "$(cat out.json)" = "{}" ] ||
+		fail "$1 $2: a refused run wrote out.json"
+done
+rm -f link.json out.json
 
 # Same name in different directories is two files.
 [ "$(plan --output out.json --write-placement sub/out.json)" = 0 ] ||
