@@ -55,15 +55,20 @@ faildisk_start() {
 faildisk_fail() { touch "$FAILDISK_DIR/errors-on"; }
 faildisk_heal() { rm -f "$FAILDISK_DIR/errors-on"; }
 
-# Unmount; a killed server's io_uring workers may hold its files there a
-# moment after the process is reaped.
+# Unmount; a killed server's io_uring ring is torn down after the process
+# is reaped, and holds its files until the I/O it had out ends: on this
+# disk (nbdfuse, a user-space process) that took over 5 s under the load
+# of a full `make check`.  Wait up to 30 s; on failure say who holds it.
 faildisk_umount() {
 	local i
-	for i in $(seq 50); do
+	for i in $(seq 300); do
 		mountpoint -q "$FAILDISK_MNT" || return 0
 		umount "$FAILDISK_MNT" 2>/dev/null || sleep 0.1
 	done
-	! mountpoint -q "$FAILDISK_MNT"
+	mountpoint -q "$FAILDISK_MNT" || return 0
+	echo "faildisk: $FAILDISK_MNT still busy after 30 s:" >&2
+	! command -v fuser > /dev/null || fuser -vm "$FAILDISK_MNT" >&2 2>&1
+	return 1
 }
 
 faildisk_remount() {
