@@ -627,7 +627,8 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	engine_state_seen_seq(e, c->applied_seq);
 	/* Below a seq a good FLUSH made durable there: it was rolled back
 	 * (restored from a backup), and may lack any write since. */
-	durable = engine_unsync_rollback(&r->unsync, c->applied_seq);
+	durable = engine_unsync_rollback(&r->unsync, c->applied_seq,
+					 uloop_now(e->loop));
 	/* Below a seq it acked: its server lost writes (engine_unsync.c) */
 	lost = engine_unsync_hello(r, c->applied_seq);
 	if (durable) {
@@ -752,7 +753,8 @@ static void unsync_reply(struct erepl *r, const struct ereq *q, uint64_t tag,
 	const uint8_t *rb;
 
 	if (q->op == EOP_FLUSH) {
-		engine_unsync_flush_done(&r->unsync, tag, err);
+		engine_unsync_flush_done(&r->unsync, tag, err,
+					 uloop_now(r->e->loop));
 		return;
 	}
 	if (err || !engine_op_writes(q->op))

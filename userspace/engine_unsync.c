@@ -157,7 +157,40 @@ void engine_unsync_flush_sent(struct eunsync *u, uint64_t tag)
 	u->tracking = true;
 }
 
-void engine_unsync_flush_done(struct eunsync *u, uint64_t tag, int err)
+/* Count the good FLUSHes that ended EUNSYNC_RECORD_NS before now. */
+static void steps_age(struct eunsync *u, uint64_t now)
+{
+	unsigned int n = 0;
+
+	while (n < u->nsteps && u->step[n].ns + EUNSYNC_RECORD_NS <= now) {
+		if (u->step[n].seq > u->durable)
+			u->durable = u->step[n].seq;
+		n++;
+	}
+	u->nsteps -= n;
+	memmove(u->step, u->step + n, u->nsteps * sizeof(u->step[0]));
+}
+
+static void steps_add(struct eunsync *u, uint64_t seq, uint64_t now)
+{
+	struct eustep *s;
+
+	steps_age(u, now);
+	if (seq <= u->durable)
+		return;
+	if (u->nsteps < EUNSYNC_STEPS) {
+		s = &u->step[u->nsteps++];
+		s->seq = seq;
+	} else {
+		s = &u->step[u->nsteps - 1];
+		if (seq > s->seq)
+			s->seq = seq;
+	}
+	s->ns = now;
+}
+
+void engine_unsync_flush_done(struct eunsync *u, uint64_t tag, int err,
+			      uint64_t now)
 {
 	if (!u->tracking || tag != u->flush_tag)
 		return;
@@ -166,8 +199,8 @@ void engine_unsync_flush_done(struct eunsync *u, uint64_t tag, int err)
 		return;
 	bits_drain(u, &u->old, NULL, NULL);
 	u->flushed = true;
-	if (u->flush_acked > u->durable)
-		u->durable = u->flush_acked;
+	/* Counted only once its server has recorded it (steps_age) */
+	steps_add(u, u->flush_acked, now);
 }
 
 void engine_unsync_acked(struct eunsync *u, uint64_t seq)
@@ -220,15 +253,26 @@ uint64_t engine_unsync_hello(struct erepl *r, uint64_t applied_seq)
 
 /* Every seq it acked before the FLUSH was sent was applied there before
  * the FLUSH arrived, so a good FLUSH made it durable.  A server that lost
- * its page cache zeroes only seqs above its own synced seq, whose record
- * may lag the FLUSH (it is written after the reply), so it can report
- * less than this after a power loss too: then the whole volume is copied
- * where the regions since the last good flush would have done.  That is
- * the cautious side; taking a rollback for a power loss loses writes. */
-uint64_t engine_unsync_rollback(struct eunsync *u, uint64_t applied_seq)
+ * its page cache (or was killed in another mount namespace) zeroes only
+ * seqs above its own synced seq, whose record lags the FLUSH by up to its
+ * 1 s tick: so a FLUSH counts only EUNSYNC_RECORD_NS after it ended.
+ * Counted at once, every unclean restart within a second of a FLUSH, a
+ * plain kill of a containerised server included, was taken for a
+ * rollback and copied the whole volume.  A record later still (a disk so
+ * slow that it missed a tick) still does: the cautious side; taking a
+ * rollback for a power loss loses writes. */
+uint64_t engine_unsync_rollback(struct eunsync *u, uint64_t applied_seq,
+				uint64_t now)
 {
-	uint64_t durable = u->durable;
+	uint64_t durable;
+	unsigned int i, n = 0;
 
+	steps_age(u, now);
+	for (i = 0; i < u->nsteps; i++)
+		if (u->step[i].seq <= applied_seq)
+			u->step[n++] = u->step[i];
+	u->nsteps = n;
+	durable = u->durable;
 	if (applied_seq >= durable)
 		return 0;
 	u->durable = applied_seq;

@@ -183,7 +183,7 @@ static void test_engine_remote_lost_page_cache_marks_since_last_flush(
 	engine_unsync_write(u, 0, 2 * EREGION);
 	engine_unsync_acked(u, 2);
 	engine_unsync_flush_sent(u, 100);
-	engine_unsync_flush_done(u, 100, 0);
+	engine_unsync_flush_done(u, 100, 0, 0);
 	engine_unsync_write(u, 2 * EREGION + 4096, 4096);
 	engine_unsync_acked(u, 3);
 	engine_unsync_flush_sent(u, 101);
@@ -191,8 +191,8 @@ static void test_engine_remote_lost_page_cache_marks_since_last_flush(
 	engine_unsync_acked(u, 4);
 	/* A second flush while 101 is out is not tracked: it clears nothing */
 	engine_unsync_flush_sent(u, 102);
-	engine_unsync_flush_done(u, 102, 0);
-	engine_unsync_flush_done(u, 101, 0);
+	engine_unsync_flush_done(u, 102, 0, 0);
+	engine_unsync_flush_done(u, 101, 0, 0);
 	engine_unsync_write(u, 4 * EREGION, 4096);
 	engine_unsync_acked(u, 5);
 	/* A blip: the server acked nothing it does not still hold. */
@@ -225,10 +225,10 @@ static void test_engine_remote_failed_flush_clears_nothing(void **state)
 	engine_unsync_write(u, 5 * EREGION, EREGION);
 	engine_unsync_acked(u, 7);
 	engine_unsync_flush_sent(u, 200);
-	engine_unsync_flush_done(u, 200, -EIO);
+	engine_unsync_flush_done(u, 200, -EIO, 0);
 	engine_unsync_flush_sent(u, 201);
 	assert_int_equal(engine_unsync_hello(r, 7), 0);	/* a blip */
-	engine_unsync_flush_done(u, 201, 0);	/* not this connection's */
+	engine_unsync_flush_done(u, 201, 0, 0);	/* not this connection's */
 	engine_unsync_write(u, 6 * EREGION, 1);
 	engine_unsync_acked(u, 8);
 	assert_int_equal(engine_unsync_hello(r, 6), 2);
@@ -261,7 +261,7 @@ static void test_engine_remote_flush_costs_what_was_written(void **state)
 	engine_unsync_write(&u, tib / 2, 4096);
 	engine_unsync_write(&u, tib - 4096, 4096);
 	engine_unsync_flush_sent(&u, 1);
-	engine_unsync_flush_done(&u, 1, 0);
+	engine_unsync_flush_done(&u, 1, 0, 0);
 	/* the sum words from the first to the last, plus three words */
 	assert_int_equal(u.visited, u.sumwords + 3);
 	/* Only the words written, when they lie close. */
@@ -269,16 +269,16 @@ static void test_engine_remote_flush_costs_what_was_written(void **state)
 	engine_unsync_write(&u, 5 * EREGION, 4096);
 	engine_unsync_write(&u, 300 * EREGION, 4096);
 	engine_unsync_flush_sent(&u, 2);
-	engine_unsync_flush_done(&u, 2, 0);
+	engine_unsync_flush_done(&u, 2, 0, 0);
 	assert_int_equal(u.visited, 1 + 2);
 	/* A failed flush leaves its words for the next: the two merge. */
 	u.visited = 0;
 	engine_unsync_write(&u, 5 * EREGION, 4096);
 	engine_unsync_flush_sent(&u, 3);
-	engine_unsync_flush_done(&u, 3, -EIO);
+	engine_unsync_flush_done(&u, 3, -EIO, 0);
 	engine_unsync_write(&u, 70 * EREGION, 4096);
 	engine_unsync_flush_sent(&u, 4);
-	engine_unsync_flush_done(&u, 4, 0);
+	engine_unsync_flush_done(&u, 4, 0, 0);
 	assert_int_equal(u.visited, (1 + 1) + (1 + 2));
 	engine_unsync_free(&u);
 }
@@ -302,17 +302,17 @@ static void test_engine_remote_unsync_marks_exact_regions(void **state)
 	engine_unsync_flush_sent(u, 10);
 	/* 4095, 4096: across words and sum words; not covered by 10 */
 	engine_unsync_write(u, 4095 * EREGION, 2 * EREGION);
-	engine_unsync_flush_done(u, 10, 0);
+	engine_unsync_flush_done(u, 10, 0, 0);
 	/* flush 11 fails; 12 is lost with its connection (a blip) */
 	engine_unsync_write(u, 60 * EREGION + 1, 140 * EREGION);  /* 60-200 */
 	engine_unsync_flush_sent(u, 11);
 	engine_unsync_write(u, 8191 * EREGION, 1);
-	engine_unsync_flush_done(u, 11, -EIO);
+	engine_unsync_flush_done(u, 11, -EIO, 0);
 	engine_unsync_write(u, (nregions - 1) * EREGION, EREGION);
 	engine_unsync_acked(u, 9);
 	engine_unsync_flush_sent(u, 12);
 	assert_int_equal(engine_unsync_hello(r, 9), 0);
-	engine_unsync_flush_done(u, 12, 0);
+	engine_unsync_flush_done(u, 12, 0, 0);
 	engine_unsync_write(u, 5000 * EREGION, 4096);
 	engine_unsync_acked(u, 10);
 	/* a restart after a power loss */
@@ -477,21 +477,60 @@ static void test_engine_remote_rollback_below_flushed_seq(void **state)
 	char dir[] = "/tmp/test_engine_remote.XXXXXX";
 	struct engine *e = unsync_engine(dir);
 	struct eunsync *u = &e->repl[0].unsync;
+	uint64_t t = EUNSYNC_RECORD_NS;
 
 	(void)state;
 	engine_unsync_acked(u, 10);
 	engine_unsync_flush_sent(u, 300);
 	engine_unsync_acked(u, 12);	/* sent after the flush */
-	assert_int_equal(engine_unsync_rollback(u, 0), 0);	/* not done */
-	engine_unsync_flush_done(u, 300, 0);
+	assert_int_equal(engine_unsync_rollback(u, 0, t), 0);	/* not done */
+	engine_unsync_flush_done(u, 300, 0, t);
 	engine_unsync_acked(u, 20);
 	engine_unsync_flush_sent(u, 301);
-	engine_unsync_flush_done(u, 301, -EIO);
-	assert_int_equal(engine_unsync_rollback(u, 10), 0);
-	assert_int_equal(engine_unsync_rollback(u, 15), 0);
-	assert_int_equal(engine_unsync_rollback(u, 9), 10);
+	engine_unsync_flush_done(u, 301, -EIO, t);
+	assert_int_equal(engine_unsync_rollback(u, 10, 2 * t), 0);
+	assert_int_equal(engine_unsync_rollback(u, 15, 2 * t), 0);
+	assert_int_equal(engine_unsync_rollback(u, 9, 2 * t), 10);
 	/* What it says now is the baseline: said again, nothing new. */
-	assert_int_equal(engine_unsync_rollback(u, 9), 0);
+	assert_int_equal(engine_unsync_rollback(u, 9, 2 * t), 0);
+	unsync_engine_free(e, dir);
+}
+
+/* A good FLUSH's seqs are in its server's record only after its next
+ * tick: a HELLO below them sooner is a restart that zeroed them (a power
+ * loss, or a kill in another mount namespace), not a rollback, and they
+ * are forgotten.  Older FLUSHes count; many quick ones fill the steps and
+ * the newest takes in the rest, counted no sooner. */
+static void test_engine_remote_rollback_waits_for_record(void **state)
+{
+	char dir[] = "/tmp/test_engine_remote.XXXXXX";
+	struct engine *e = unsync_engine(dir);
+	struct eunsync *u = &e->repl[0].unsync;
+	uint64_t t = EUNSYNC_RECORD_NS, i;
+
+	(void)state;
+	engine_unsync_acked(u, 10);
+	engine_unsync_flush_sent(u, 1);
+	engine_unsync_flush_done(u, 1, 0, 1000);
+	engine_unsync_acked(u, 20);
+	engine_unsync_flush_sent(u, 2);
+	engine_unsync_flush_done(u, 2, 0, t);
+	/* flush 2 ended just now: its record may not be written */
+	assert_int_equal(engine_unsync_rollback(u, 15, t + 1000), 0);
+	/* forgotten: not a rollback later either */
+	assert_int_equal(engine_unsync_rollback(u, 15, 3 * t), 0);
+	/* flush 1, old enough, counts */
+	assert_int_equal(engine_unsync_rollback(u, 9, 3 * t), 10);
+
+	for (i = 1; i <= 2 * EUNSYNC_STEPS; i++) {
+		engine_unsync_acked(u, 100 + i);
+		engine_unsync_flush_sent(u, 10 + i);
+		engine_unsync_flush_done(u, 10 + i, 0, 4 * t + i);
+	}
+	assert_int_equal(u->nsteps, EUNSYNC_STEPS);
+	/* the first steps are old enough, the last took in the rest */
+	assert_int_equal(engine_unsync_rollback(u, 50, 5 * t + EUNSYNC_STEPS - 1),
+			 100 + EUNSYNC_STEPS - 1);
 	unsync_engine_free(e, dir);
 }
 
@@ -503,6 +542,7 @@ int main(void)
 			test_engine_remote_lost_page_cache_marks_since_last_flush),
 		cmocka_unit_test(test_engine_remote_failed_flush_clears_nothing),
 		cmocka_unit_test(test_engine_remote_rollback_below_flushed_seq),
+		cmocka_unit_test(test_engine_remote_rollback_waits_for_record),
 		cmocka_unit_test(
 			test_engine_remote_flush_costs_what_was_written),
 		cmocka_unit_test(test_engine_remote_unsync_marks_exact_regions),
