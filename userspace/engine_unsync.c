@@ -6,7 +6,7 @@
  * durable there only at the server's next good FLUSH.  Should its node
  * lose the page cache first (a power loss), the server zeroes, when it
  * reopens the volume, every block seq it cannot vouch for and reports the
- * highest seq left as applied_seq (docs/replication-protocol.md,
+ * seq it last recorded synced as applied_seq (docs/replication-protocol.md,
  * Durability).  Nothing else tells the engine which acked writes are
  * gone, so per remote replica it keeps the regions written there since
  * the start of its last good FLUSH, and when a HELLO reports less than

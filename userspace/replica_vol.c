@@ -270,10 +270,16 @@ static int seq_reset(struct rvol *v)
  * Every seq above synced_seq was recorded after the last sync the record
  * vouches for (replica_vol_flushed, replica_vol_seq_may_record), so each
  * goes to 0, durably, before anything trusts the seqs; the blocks synced
- * before keep theirs, and applied_seq becomes the highest seq left: the
- * engine, which knows the highest seq this replica acked it, copies again
- * what it wrote here since its last good FLUSH began.  Returns 0 or
- * -EIO. */
+ * before keep theirs.  applied_seq becomes synced_seq (or the highest
+ * seq left, never more: every seq above synced_seq is gone): every write
+ * with a seq at most it that this replica applied was synced before the
+ * record said so (a later one first lowered it, durably), so the replica
+ * holds all of them, even where a newer write's zeroed seq overlies one.
+ * Saying less would read, to an engine that knows the replica synced
+ * them, as lost durable writes: a rollback to a backup.
+ * The engine, which knows the highest seq this replica acked it, copies
+ * again what it wrote here since its last good FLUSH began.  Returns 0
+ * or -EIO. */
 static int seq_drop_unsynced(struct rvol *v)
 {
 	uint64_t b, n = seqmap_blocks(v->seq), seq, max = 0, dropped = 0;
@@ -302,11 +308,12 @@ static int seq_drop_unsynced(struct rvol *v)
 			return -EIO;
 		}
 	}
+	v->applied_seq = max > v->synced_seq ? max : v->synced_seq;
 	log_warn("volume %s was not closed cleanly; %llu block seqs above its "
 		 "last synced seq %llu zeroed (their writes may be lost); "
 		 "applied seq %llu", v->name, (unsigned long long)dropped,
-		 (unsigned long long)v->synced_seq, (unsigned long long)max);
-	v->applied_seq = max;
+		 (unsigned long long)v->synced_seq,
+		 (unsigned long long)v->applied_seq);
 	return 0;
 }
 
