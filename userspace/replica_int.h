@@ -91,6 +91,10 @@ struct rvol {
 	 * record).  synced_disk: the highest value a record on disk may
 	 * hold (one in flight included). */
 	uint64_t synced_seq, synced_disk, synced_in_flight, ooo, ooo_below;
+	/* The lowest synced_seq a reader of NAME.meta may find now (the
+	 * last record written, or one in flight if lower): what a good
+	 * FLUSH's reply says (replica_vol_recorded). */
+	uint64_t synced_rec;
 	/* A FLUSH raised synced_seq since the last record began: the
 	 * server's tick writes one (replica_vol_tick). */
 	bool synced_raised;
@@ -302,6 +306,11 @@ void replica_vol_put(struct rvol *v);
 void replica_vol_cqe(struct replica *r, enum replica_kind k, unsigned int id,
 		     unsigned int sub, int res);
 void replica_vol_status(const struct rvol *v, const char *zone, void *out);
+/* The synced seq S that v's record on disk holds at least, now: an
+ * unclean open, whatever it zeroes, reports an applied_seq of at least
+ * S, unless a write with a seq at most S lowers it first.  A good
+ * FLUSH's reply says it (its header's seq). */
+uint64_t replica_vol_recorded(const struct rvol *v);
 /* The server's periodic tick (now: uloop_now): write the records of
  * synced_seq raised by FLUSHes since the last, retry the failed metadata
  * writes, and the close-time syncs that could not be submitted, that are

@@ -244,6 +244,7 @@ static void seqs_zero(struct rvol *v)
 {
 	seqmap_set(v->seq, 0, seqmap_blocks(v->seq), 0);
 	v->synced_seq = 0;
+	v->synced_rec = 0;	/* the record it reads as says no more */
 }
 
 static int seq_reset(struct rvol *v)
@@ -403,6 +404,7 @@ static int vol_load(struct replica *r, struct rvol *v,
 	/* Closed clean: everything applied was synced. */
 	v->synced_seq = m->state == REPL_STATE_CLEAN ? m->applied_seq :
 						      m->synced_seq;
+	v->synced_rec = v->synced_seq;	/* how an open reads the record */
 	if (m->state == REPL_STATE_DIRTY) {
 		if (replica_meta_same_cache(m, boot_id(r), v->mnt_id) &&
 		    cache_intact(v))
@@ -539,6 +541,8 @@ static void meta_kick(struct rvol *v)
 	v->synced_in_flight = v->synced_seq;
 	if (v->synced_in_flight > v->synced_disk)
 		v->synced_disk = v->synced_in_flight;
+	if (v->synced_in_flight < v->synced_rec)
+		v->synced_rec = v->synced_in_flight;
 	v->in_flight_change = v->change;
 	v->meta_err = 0;
 	sqe = replica_sqe(r);
@@ -752,6 +756,7 @@ static void meta_done(struct rvol *v)
 				 v->name);
 		v->persisted = v->in_flight_change;
 		v->synced_disk = v->synced_in_flight;
+		v->synced_rec = v->synced_in_flight;
 		v->meta_retry_ns = v->meta_backoff_ns = 0;
 	}
 	v->meta_failed = err != 0;
@@ -1043,6 +1048,17 @@ void replica_vol_status(const struct rvol *v, const char *zone, void *out)
 	st.state = htole32(v->state);
 	snprintf(st.zone, sizeof(st.zone), "%s", zone);
 	memcpy(out, &st, sizeof(st));
+}
+
+/* A reader takes the valid slot with the higher counter: the last record
+ * written, or the one in flight (a failed write may have landed too, and
+ * stays counted until a write succeeds).  So the lower of their synced
+ * seqs: a FLUSH's reply that said more than is on disk would have the
+ * engine take an unclean open's applied_seq for a rollback.  A record
+ * older servers wrote, state dirty, reads as 0 here, as at the open. */
+uint64_t replica_vol_recorded(const struct rvol *v)
+{
+	return v->synced_rec;
 }
 
 void replica_vol_close_all(struct replica *r)

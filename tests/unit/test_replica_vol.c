@@ -563,6 +563,59 @@ static void test_replica_vol_old_seq_waits_for_a_lower_record(void **state)
 	close_vol(f, v, -1);
 }
 
+/* What a good FLUSH's reply says: the synced seq the record on disk
+ * holds, not what the FLUSHes raised since (written at the next tick);
+ * while a record saying less is in flight, the lower one; a failed
+ * record that may have landed stays counted.  Whatever an unclean open
+ * then zeroes, it says an applied seq at least that. */
+static void test_replica_vol_flush_reply_says_recorded_seq(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+	struct rslot w = { 0 };
+
+	ten_writes(v);
+	assert_int_equal(replica_vol_recorded(v), 0);
+	replica_vol_flushed(v, 6, v->ooo);
+	assert_int_equal(replica_vol_recorded(v), 0);	/* not recorded */
+	tick_later(f);
+	assert_int_equal(replica_vol_recorded(v), 6);
+	seqmap_set(v->seq, 5, 1, 12);	/* overlies the write of seq 6 */
+	v->applied_seq = 12;
+	replica_vol_flushed(v, 10, v->ooo);
+	assert_int_equal(replica_vol_recorded(v), 6);
+	v = powerloss_reopen(f);
+	assert_true(v->applied_seq >= 6);
+	assert_int_equal(seqmap_get(v->seq, 5), 0);
+	/* A seq at most the synced one lowers the record: from its write's
+	 * start the disk may say 0. */
+	replica_vol_flushed(v, 6, v->ooo);
+	tick_later(f);
+	assert_int_equal(replica_vol_recorded(v), 6);
+	assert_false(replica_vol_seq_may_record(v, &w, 3));
+	assert_int_equal(replica_vol_recorded(v), 0);
+	settle(f);
+	assert_int_equal(replica_vol_recorded(v), 0);
+	replica_vol_flushed(v, 6, v->ooo);
+	tick_later(f);
+	assert_int_equal(replica_vol_recorded(v), 6);
+	/* A record whose write fails may still have landed. */
+	v->applied_seq = 8;
+	seqmap_set(v->seq, 7, 1, 8);
+	sqe_budget = 0;
+	assert_false(replica_vol_seq_may_record(v, &w, 2));
+	sqe_budget = -1;
+	settle(f);
+	assert_int_equal(replica_vol_recorded(v), 0);
+	replica_vol_flushed(v, 8, v->ooo);
+	tick_later(f);
+	assert_int_equal(replica_vol_recorded(v), 8);
+	/* An open reads the record as the reply said. */
+	v = crash_reopen(f);
+	assert_int_equal(replica_vol_recorded(v), 8);
+	close_vol(f, v, -1);
+}
+
 /* HELLO v again on the same connection (do_hello() takes a reference
  * first), with the given flags. */
 static void hello_again(struct fixture *f, struct rvol *v, uint8_t flags)
@@ -804,6 +857,9 @@ int main(void)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_flushes_record_on_the_tick, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_flush_reply_says_recorded_seq, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_hello_no_handle_refused, setup,
