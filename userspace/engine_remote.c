@@ -627,8 +627,7 @@ static int hello_reply(struct econn *c, const struct repl_hdr *h,
 	engine_state_seen_seq(e, c->applied_seq);
 	/* Below a seq a good FLUSH made durable there: it was rolled back
 	 * (restored from a backup), and may lack any write since. */
-	durable = engine_unsync_rollback(&r->unsync, c->applied_seq,
-					 uloop_now(e->loop));
+	durable = engine_unsync_rollback(&r->unsync, c->applied_seq);
 	/* Below a seq it acked: its server lost writes (engine_unsync.c) */
 	lost = engine_unsync_hello(r, c->applied_seq);
 	if (durable) {
@@ -743,18 +742,18 @@ static int take_payload(struct erepl *r, struct ereq *q,
 	return 0;
 }
 
-/* What a reply tells engine_unsync.c: the highest seq the replica acked
- * (a resync copy's: the newest block it sent), a tracked FLUSH's end. */
-static void unsync_reply(struct erepl *r, const struct ereq *q, uint64_t tag,
-			 int err)
+/* What a reply h tells engine_unsync.c: the highest seq the replica
+ * acked (a resync copy's: the newest block it sent), a FLUSH's end and
+ * the synced seq its server had recorded (h->seq). */
+static void unsync_reply(struct erepl *r, const struct ereq *q,
+			 const struct repl_hdr *h, int err)
 {
 	uint32_t i, n = q->len / r->e->bs;
 	uint64_t seq;
 	const uint8_t *rb;
 
 	if (q->op == EOP_FLUSH) {
-		engine_unsync_flush_done(&r->unsync, tag, err,
-					 uloop_now(r->e->loop));
+		engine_unsync_flush_done(&r->unsync, h->tag, err, h->seq);
 		return;
 	}
 	if (err || !engine_op_writes(q->op))
@@ -783,7 +782,7 @@ static int reply(struct econn *c, const struct repl_hdr *h,
 	if (!q)
 		return -EPROTO;
 	err = h->status ? -(int)h->status : take_payload(r, q, h, payload);
-	unsync_reply(r, q, h->tag, err);
+	unsync_reply(r, q, h, err);
 	done_marker(r, q, err != 0);
 	if (err == -EBADMSG)
 		return err;	/* the stream is not to be trusted */

@@ -153,45 +153,16 @@ void engine_unsync_flush_sent(struct eunsync *u, uint64_t tag)
 		bits_drain(u, &u->cur, or_into, &u->old);
 	}
 	u->flush_tag = tag;
-	u->flush_acked = u->acked;
 	u->tracking = true;
 }
 
-/* Count the good FLUSHes that ended EUNSYNC_RECORD_NS before now. */
-static void steps_age(struct eunsync *u, uint64_t now)
-{
-	unsigned int n = 0;
-
-	while (n < u->nsteps && u->step[n].ns + EUNSYNC_RECORD_NS <= now) {
-		if (u->step[n].seq > u->durable)
-			u->durable = u->step[n].seq;
-		n++;
-	}
-	u->nsteps -= n;
-	memmove(u->step, u->step + n, u->nsteps * sizeof(u->step[0]));
-}
-
-static void steps_add(struct eunsync *u, uint64_t seq, uint64_t now)
-{
-	struct eustep *s;
-
-	steps_age(u, now);
-	if (seq <= u->durable)
-		return;
-	if (u->nsteps < EUNSYNC_STEPS) {
-		s = &u->step[u->nsteps++];
-		s->seq = seq;
-	} else {
-		s = &u->step[u->nsteps - 1];
-		if (seq > s->seq)
-			s->seq = seq;
-	}
-	s->ns = now;
-}
-
 void engine_unsync_flush_done(struct eunsync *u, uint64_t tag, int err,
-			      uint64_t now)
+			      uint64_t recorded)
 {
+	/* Any good FLUSH's, tracked or not: what its server's record held
+	 * (engine_unsync_rollback) */
+	if (!err && recorded > u->durable)
+		u->durable = recorded;
 	if (!u->tracking || tag != u->flush_tag)
 		return;
 	u->tracking = false;
@@ -199,8 +170,6 @@ void engine_unsync_flush_done(struct eunsync *u, uint64_t tag, int err,
 		return;
 	bits_drain(u, &u->old, NULL, NULL);
 	u->flushed = true;
-	/* Counted only once its server has recorded it (steps_age) */
-	steps_add(u, u->flush_acked, now);
 }
 
 void engine_unsync_acked(struct eunsync *u, uint64_t seq)
@@ -251,28 +220,23 @@ uint64_t engine_unsync_hello(struct erepl *r, uint64_t applied_seq)
 	return a.n;
 }
 
-/* Every seq it acked before the FLUSH was sent was applied there before
- * the FLUSH arrived, so a good FLUSH made it durable.  A server that lost
- * its page cache (or was killed in another mount namespace) zeroes only
- * seqs above its own synced seq, whose record lags the FLUSH by up to its
- * 1 s tick: so a FLUSH counts only EUNSYNC_RECORD_NS after it ended.
- * Counted at once, every unclean restart within a second of a FLUSH, a
- * plain kill of a containerised server included, was taken for a
- * rollback and copied the whole volume.  A record later still (a disk so
- * slow that it missed a tick) still does: the cautious side; taking a
- * rollback for a power loss loses writes. */
-uint64_t engine_unsync_rollback(struct eunsync *u, uint64_t applied_seq,
-				uint64_t now)
+/* A server that lost its page cache (or was killed in another mount
+ * namespace) zeroes only the seqs above the synced seq S its record
+ * holds, and reports S (or more); its good FLUSHes' replies said what S
+ * the record held then (docs/replication-protocol.md, Durability: power
+ * loss).  So an applied_seq below one of those is no restart: its disk
+ * went back in time.  Not the seq acked when a good FLUSH was sent,
+ * though that is durable there too: its record may land a tick later,
+ * and every unclean restart before it (a containerised server killed)
+ * would read as a rollback, the whole volume copied.  Below a value its
+ * server recorded, then lowered (a resync copy's old seq), a restart
+ * reads as one too; but S was lowered to 0, every seq is zeroed, and
+ * the replica, saying 0, is as a rule copied in full anyway ("holds no
+ * write"). */
+uint64_t engine_unsync_rollback(struct eunsync *u, uint64_t applied_seq)
 {
-	uint64_t durable;
-	unsigned int i, n = 0;
+	uint64_t durable = u->durable;
 
-	steps_age(u, now);
-	for (i = 0; i < u->nsteps; i++)
-		if (u->step[i].seq <= applied_seq)
-			u->step[n++] = u->step[i];
-	u->nsteps = n;
-	durable = u->durable;
 	if (applied_seq >= durable)
 		return 0;
 	u->durable = applied_seq;
