@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "abi/repl.h"
@@ -246,6 +247,15 @@ struct replica {
 	 * unknown); records say it (replica_meta.boot_id). */
 	uint8_t boot_id[REPLICA_BOOT_ID_LEN];
 	bool boot_id_read;
+	/* Per file system (st_dev) an unclean open checked in this run, the
+	 * first syncfs() error it met (0: none yet): syncfs reports a
+	 * writeback error to one caller only, so the next volume's check
+	 * on that file system would pass over dropped pages. */
+	struct replica_fserr {
+		dev_t dev;
+		int err;
+	} *fserr;
+	unsigned int nfserr;
 
 	bool draining, drain_expired, unclean;
 	struct uloop_timer drain_timer;

@@ -318,6 +318,40 @@ static int seq_drop_unsynced(struct rvol *v)
 	return 0;
 }
 
+/* syncfs() of the file system fd lies on, as this server's run has seen
+ * it: 0, or the first error any check of it met in this run (positive
+ * errno).  Linux reports a file system's writeback error to one syncfs
+ * caller only; so once the check of one volume took it, the next
+ * volume's on the same file system would pass, its seqs kept over pages
+ * the error may have dropped.  The error stands for every volume opened
+ * there in this run; a later one (not yet seen) is still found. */
+static int fs_sync(struct replica *r, int fd)
+{
+	struct replica_fserr *e = NULL, *n;
+	struct stat st;
+	unsigned int i;
+	int err;
+
+	if (fstat(fd, &st))
+		return errno;
+	for (i = 0; i < r->nfserr && !e; i++)
+		if (r->fserr[i].dev == st.st_dev)
+			e = &r->fserr[i];
+	if (!e) {
+		n = realloc(r->fserr, (r->nfserr + 1) * sizeof(*n));
+		if (!n)
+			return ENOMEM;
+		r->fserr = n;
+		e = &n[r->nfserr++];
+		e->dev = st.st_dev;
+		e->err = 0;
+	}
+	err = syncfs(fd) ? errno : 0;
+	if (!e->err)
+		e->err = err;
+	return e->err;
+}
+
 /* The volume was not closed cleanly, but its record was written on this
  * boot through this very mount of the file system (replica_meta_same_
  * cache): the server was killed, and what it wrote is still in the page
@@ -326,24 +360,26 @@ static int seq_drop_unsynced(struct rvol *v)
  * some, though: an fdatasync of each file reports one no one has seen,
  * and syncfs() one that the file system saw on any of its files that no
  * syncfs has reported (it also covers an error the killed server saw
- * but had no time to record, and an image inode evicted with its error).
+ * but had no time to record, and an image inode evicted with its error;
+ * once per file system and run: fs_sync).
  * True when all three succeed: the seqs describe what is in the page
  * cache, now on disk. */
 static bool cache_intact(struct rvol *v)
 {
 	const char *what = NULL;
+	int err = 0;
 
 	if (fdatasync(v->fd_img))
 		what = "image";
 	else if (fdatasync(v->fd_seq))
 		what = "seqs";
-	else if (syncfs(v->fd_img))
+	else if ((err = fs_sync(v->r, v->fd_img)))
 		what = "file system";
 	if (!what)
 		return true;
 	log_warn("volume %s: syncing its %s after an unclean stop: %s; its "
 		 "unsynced writes are taken as lost", v->name, what,
-		 strerror(errno));
+		 strerror(err ? err : errno));
 	return false;
 }
 

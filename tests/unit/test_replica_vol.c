@@ -23,6 +23,7 @@
 #include "replica_int.h"
 
 #define VOL		"v"
+#define VOL2		"w"	/* a second volume, for some tests */
 #define VOL_SIZE	(1ULL << 20)
 #define BLOCK		4096U
 #define LATER_NS	(64ULL * 1000000000ULL)	/* past every backoff */
@@ -43,6 +44,23 @@ struct fixture {
 
 static struct fixture *fx;
 static int sqe_budget;			/* -1: as many as the ring has */
+/* A writeback error on the file system not yet reported: the next
+ * syncfs() says it, and only that one (as Linux does). */
+static int fs_wb_err;
+
+int __real_syncfs(int fd);
+int __wrap_syncfs(int fd);
+int __wrap_syncfs(int fd)
+{
+	int err = fs_wb_err;
+
+	fs_wb_err = 0;
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return __real_syncfs(fd);
+}
 
 struct io_uring_sqe *replica_sqe(struct replica *r)
 {
@@ -148,8 +166,11 @@ static int teardown(void **state)
 	settle(f);
 	replica_vol_close_all(f->r);
 	free(f->r->vols);
-	for (i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s.%s", VOL, ext[i]);
+	free(f->r->fserr);
+	fs_wb_err = 0;
+	for (i = 0; i < 6; i++) {
+		snprintf(path, sizeof(path), "%s.%s", i < 3 ? VOL : VOL2,
+			 ext[i % 3]);
 		unlinkat(f->r->dir_fd, path, 0);
 	}
 	close(f->r->dir_fd);
@@ -616,6 +637,67 @@ static void test_replica_vol_flush_reply_says_recorded_seq(void **state)
 	close_vol(f, v, -1);
 }
 
+/* Open (creating) volume name on handle h, as open_vol() does. */
+static struct rvol *open_named(struct fixture *f, const char *name,
+			       unsigned int h)
+{
+	struct replica_hello hl = {
+		.size = VOL_SIZE, .block_size = BLOCK, .create = true,
+		.epoch = 1,
+	};
+	struct rvol *v;
+
+	snprintf(hl.volume, sizeof(hl.volume), "%s", name);
+	assert_int_equal(replica_vol_open(f->r, &hl, &v), 0);
+	replica_vol_get(v);
+	f->reply = -1;
+	f->s.req.epoch = 1;
+	replica_vol_hello(v, &f->s);
+	settle(f);
+	assert_int_equal(f->reply, 0);
+	assert_ptr_equal(f->c.handles[h].vol, v);
+	return v;
+}
+
+/* Two volumes on one file system, both left dirty by a killed server on
+ * this boot and mount; a writeback error on the file system since.  The
+ * first open's syncfs() takes the error (its seqs above the synced one
+ * go); the second's syncfs() says 0, as Linux reports the error once,
+ * yet its pages may be the ones dropped: it must zero its unsynced seqs
+ * too, not keep them over lost data. */
+static void test_replica_vol_fs_error_counts_for_every_volume(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f), *w;
+
+	if (!v->mnt_id) {
+		close_vol(f, v, -1);
+		skip();		/* a kernel without unique mount ids */
+	}
+	w = open_named(f, VOL2, 1);
+	ten_writes(v);
+	ten_writes(w);
+	replica_vol_flushed(v, 6, v->ooo);
+	replica_vol_flushed(w, 6, w->ooo);
+	tick_later(f);
+	settle(f);
+	replica_vol_close_all(f->r);	/* killed */
+	memset(f->c.handles, 0, sizeof(f->c.handles));
+	fs_wb_err = EIO;
+	v = open_named(f, VOL, 0);
+	assert_int_equal(seqmap_get(v->seq, 6), 0);
+	assert_int_equal(v->applied_seq, 6);
+	w = open_named(f, VOL2, 1);
+	assert_int_equal(seqmap_get(w->seq, 5), 6);
+	assert_int_equal(seqmap_get(w->seq, 6), 0);
+	assert_int_equal(w->applied_seq, 6);
+	/* Later in the run, still: the error stands for this file system. */
+	replica_vol_close_all(f->r);
+	memset(f->c.handles, 0, sizeof(f->c.handles));
+	w = open_named(f, VOL2, 0);
+	assert_int_equal(w->applied_seq, 6);
+}
+
 /* HELLO v again on the same connection (do_hello() takes a reference
  * first), with the given flags. */
 static void hello_again(struct fixture *f, struct rvol *v, uint8_t flags)
@@ -861,6 +943,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_flush_reply_says_recorded_seq, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_fs_error_counts_for_every_volume,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_hello_no_handle_refused, setup,
 			teardown),
