@@ -207,6 +207,7 @@ UNIT_TESTS += replica_vol
 test_replica_vol_SRCS := tests/unit/test_replica_vol.c userspace/replica_vol.c \
 			 userspace/replica_rules.c userspace/seqmap.c \
 			 userspace/uloop.c userspace/log.c userspace/crc.c
+test_replica_vol_WRAP := syncfs
 TAPESTRYD_SRCS += userspace/replica.c
 TAPESTRYD_SRCS += userspace/replica_cli.c
 TAPESTRYD_SRCS += userspace/replica_conn.c

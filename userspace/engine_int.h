@@ -196,8 +196,8 @@ struct eunsync {
 	bool tracking;		/* a tracked flush is out */
 	bool flushed;		/* a tracked flush succeeded in this run */
 	uint64_t acked;
-	uint64_t flush_acked;	/* acked when the tracked flush was sent */
-	uint64_t durable;	/* the highest seq a good FLUSH covered there */
+	uint64_t durable;	/* the highest synced seq a good FLUSH's reply
+				 * said its server had recorded */
 	uint64_t visited;	/* words read to move or clear bits: a count
 				 * for tests */
 };
@@ -595,9 +595,12 @@ void engine_unsync_write(struct eunsync *u, uint64_t off, uint64_t len);
 /* A FLUSH was sent with this frame tag.  It is tracked unless one is
  * out already (then it clears nothing: cautious). */
 void engine_unsync_flush_sent(struct eunsync *u, uint64_t tag);
-/* The FLUSH with this tag ended with err (0: what was sent before it is
- * durable there). */
-void engine_unsync_flush_done(struct eunsync *u, uint64_t tag, int err);
+/* A FLUSH with this tag ended with err (0: what was sent before it is
+ * durable there); recorded is its reply's seq (with err 0: the synced
+ * seq its server's record holds; 0 from a server that predates that,
+ * which echoes the request's 0: nothing known). */
+void engine_unsync_flush_done(struct eunsync *u, uint64_t tag, int err,
+			      uint64_t recorded);
 /* The replica acked a write of seq. */
 void engine_unsync_acked(struct eunsync *u, uint64_t seq);
 /* r's HELLO reply says applied_seq.  Below a seq it acked, its server
@@ -613,12 +616,13 @@ uint64_t engine_unsync_hello(struct erepl *r, uint64_t applied_seq);
  * cleared the bitmaps) and it held nothing before this run (no replica
  * said it held a write at its first HELLO: e->had_data). */
 bool engine_unsync_all(const struct erepl *r, uint64_t lost);
-/* r's HELLO says applied_seq.  Below the highest seq a good FLUSH made
- * durable there in this run, the replica lost writes that no power loss
- * can take (a restored backup, a rolled-back disk snapshot): what it
- * lacks is not bounded by what was written since its last good flush.
- * Returns that seq (the new baseline is applied_seq), or 0 when nothing
- * durable was lost.  Call before engine_unsync_hello(). */
+/* r's HELLO says applied_seq.  Below the highest synced seq a good
+ * FLUSH's reply said its server had recorded (in this run), the replica
+ * lost writes that no power loss nor kill can take (a restored backup,
+ * a rolled-back disk snapshot): what it lacks is not bounded by what was
+ * written since its last good flush.  Returns that seq (the new baseline
+ * is applied_seq), or 0 when nothing durable was lost.  Call before
+ * engine_unsync_hello(). */
 uint64_t engine_unsync_rollback(struct eunsync *u, uint64_t applied_seq);
 
 /* ---- engine_state.c ---- */

@@ -745,17 +745,18 @@ static int take_payload(struct erepl *r, struct ereq *q,
 	return 0;
 }
 
-/* What a reply tells engine_unsync.c: the highest seq the replica acked
- * (a resync copy's: the newest block it sent), a tracked FLUSH's end. */
-static void unsync_reply(struct erepl *r, const struct ereq *q, uint64_t tag,
-			 int err)
+/* What a reply h tells engine_unsync.c: the highest seq the replica
+ * acked (a resync copy's: the newest block it sent), a FLUSH's end and
+ * the synced seq its server had recorded (h->seq). */
+static void unsync_reply(struct erepl *r, const struct ereq *q,
+			 const struct repl_hdr *h, int err)
 {
 	uint32_t i, n = q->len / r->e->bs;
 	uint64_t seq;
 	const uint8_t *rb;
 
 	if (q->op == EOP_FLUSH) {
-		engine_unsync_flush_done(&r->unsync, tag, err);
+		engine_unsync_flush_done(&r->unsync, h->tag, err, h->seq);
 		return;
 	}
 	if (err || !engine_op_writes(q->op))
@@ -784,7 +785,7 @@ static int reply(struct econn *c, const struct repl_hdr *h,
 	if (!q)
 		return -EPROTO;
 	err = h->status ? -(int)h->status : take_payload(r, q, h, payload);
-	unsync_reply(r, q, h->tag, err);
+	unsync_reply(r, q, h, err);
 	done_marker(r, q, err != 0);
 	if (err == -EBADMSG)
 		return err;	/* the stream is not to be trusted */

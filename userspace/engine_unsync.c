@@ -6,7 +6,7 @@
  * durable there only at the server's next good FLUSH.  Should its node
  * lose the page cache first (a power loss), the server zeroes, when it
  * reopens the volume, every block seq it cannot vouch for and reports the
- * highest seq left as applied_seq (docs/replication-protocol.md,
+ * seq it last recorded synced as applied_seq (docs/replication-protocol.md,
  * Durability).  Nothing else tells the engine which acked writes are
  * gone, so per remote replica it keeps the regions written there since
  * the start of its last good FLUSH, and when a HELLO reports less than
@@ -153,12 +153,16 @@ void engine_unsync_flush_sent(struct eunsync *u, uint64_t tag)
 		bits_drain(u, &u->cur, or_into, &u->old);
 	}
 	u->flush_tag = tag;
-	u->flush_acked = u->acked;
 	u->tracking = true;
 }
 
-void engine_unsync_flush_done(struct eunsync *u, uint64_t tag, int err)
+void engine_unsync_flush_done(struct eunsync *u, uint64_t tag, int err,
+			      uint64_t recorded)
 {
+	/* Any good FLUSH's, tracked or not: what its server's record held
+	 * (engine_unsync_rollback) */
+	if (!err && recorded > u->durable)
+		u->durable = recorded;
 	if (!u->tracking || tag != u->flush_tag)
 		return;
 	u->tracking = false;
@@ -166,8 +170,6 @@ void engine_unsync_flush_done(struct eunsync *u, uint64_t tag, int err)
 		return;
 	bits_drain(u, &u->old, NULL, NULL);
 	u->flushed = true;
-	if (u->flush_acked > u->durable)
-		u->durable = u->flush_acked;
 }
 
 void engine_unsync_acked(struct eunsync *u, uint64_t seq)
@@ -218,13 +220,19 @@ uint64_t engine_unsync_hello(struct erepl *r, uint64_t applied_seq)
 	return a.n;
 }
 
-/* Every seq it acked before the FLUSH was sent was applied there before
- * the FLUSH arrived, so a good FLUSH made it durable.  A server that lost
- * its page cache zeroes only seqs above its own synced seq, whose record
- * may lag the FLUSH (it is written after the reply), so it can report
- * less than this after a power loss too: then the whole volume is copied
- * where the regions since the last good flush would have done.  That is
- * the cautious side; taking a rollback for a power loss loses writes. */
+/* A server that lost its page cache (or was killed in another mount
+ * namespace) zeroes only the seqs above the synced seq S its record
+ * holds, and reports S (or more); its good FLUSHes' replies said what S
+ * the record held then (docs/replication-protocol.md, Durability: power
+ * loss).  So an applied_seq below one of those is no restart: its disk
+ * went back in time.  Not the seq acked when a good FLUSH was sent,
+ * though that is durable there too: its record may land a tick later,
+ * and every unclean restart before it (a containerised server killed)
+ * would read as a rollback, the whole volume copied.  Below a value its
+ * server recorded, then lowered (a resync copy's old seq), a restart
+ * reads as one too; but S was lowered to 0, every seq is zeroed, and
+ * the replica, saying 0, is as a rule copied in full anyway ("holds no
+ * write"). */
 uint64_t engine_unsync_rollback(struct eunsync *u, uint64_t applied_seq)
 {
 	uint64_t durable = u->durable;

@@ -433,6 +433,7 @@ void replica_destroy(struct replica *r)
 	free(r->conns);
 	replica_vol_close_all(r);
 	free(r->vols);
+	free(r->fserr);
 	uloop_timer_cancel(r->loop, &r->accept_timer);
 	uloop_timer_cancel(r->loop, &r->drain_timer);
 	uloop_timer_cancel(r->loop, &r->tick);

@@ -186,7 +186,11 @@ void replica_reply(struct rslot *s, int res)
 	h.len = s->reply_len;
 	h.volume_id = s->req.volume_id;
 	h.offset = s->req.offset;
-	h.seq = s->req.seq;
+	/* A good FLUSH says the synced seq its volume's record holds
+	 * (docs/replication-protocol.md, Durability: power loss); every
+	 * other reply echoes the request's. */
+	h.seq = s->req.op == REPL_OP_FLUSH && !res && s->vol ?
+		replica_vol_recorded(s->vol) : s->req.seq;
 	/* The replica's generation when it knows the volume: a refused
 	 * engine learns what it is up against. */
 	h.epoch = s->vol ? s->vol->info.generation : s->req.epoch;

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "abi/repl.h"
@@ -93,6 +94,10 @@ struct rvol {
 	 * record).  synced_disk: the highest value a record on disk may
 	 * hold (one in flight included). */
 	uint64_t synced_seq, synced_disk, synced_in_flight, ooo, ooo_below;
+	/* The lowest synced_seq a reader of NAME.meta may find now (the
+	 * last record written, or one in flight if lower): what a good
+	 * FLUSH's reply says (replica_vol_recorded). */
+	uint64_t synced_rec;
 	/* A FLUSH raised synced_seq since the last record began: the
 	 * server's tick writes one (replica_vol_tick). */
 	bool synced_raised;
@@ -244,6 +249,15 @@ struct replica {
 	 * unknown); records say it (replica_meta.boot_id). */
 	uint8_t boot_id[REPLICA_BOOT_ID_LEN];
 	bool boot_id_read;
+	/* Per file system (st_dev) an unclean open checked in this run, the
+	 * first syncfs() error it met (0: none yet): syncfs reports a
+	 * writeback error to one caller only, so the next volume's check
+	 * on that file system would pass over dropped pages. */
+	struct replica_fserr {
+		dev_t dev;
+		int err;
+	} *fserr;
+	unsigned int nfserr;
 
 	bool draining, drain_expired, unclean;
 	struct uloop_timer drain_timer;
@@ -304,6 +318,11 @@ void replica_vol_put(struct rvol *v);
 void replica_vol_cqe(struct replica *r, enum replica_kind k, unsigned int id,
 		     unsigned int sub, int res);
 void replica_vol_status(const struct rvol *v, const char *zone, void *out);
+/* The synced seq S that v's record on disk holds at least, now: an
+ * unclean open, whatever it zeroes, reports an applied_seq of at least
+ * S, unless a write with a seq at most S lowers it first.  A good
+ * FLUSH's reply says it (its header's seq). */
+uint64_t replica_vol_recorded(const struct rvol *v);
 /* The server's periodic tick (now: uloop_now): write the records of
  * synced_seq raised by FLUSHes since the last, retry the failed metadata
  * writes, and the close-time syncs that could not be submitted, that are

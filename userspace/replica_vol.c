@@ -260,6 +260,7 @@ static void seqs_zero(struct rvol *v)
 {
 	seqmap_set(v->seq, 0, seqmap_blocks(v->seq), 0);
 	v->synced_seq = 0;
+	v->synced_rec = 0;	/* the record it reads as says no more */
 }
 
 static int seq_reset(struct rvol *v)
@@ -286,10 +287,16 @@ static int seq_reset(struct rvol *v)
  * Every seq above synced_seq was recorded after the last sync the record
  * vouches for (replica_vol_flushed, replica_vol_seq_may_record), so each
  * goes to 0, durably, before anything trusts the seqs; the blocks synced
- * before keep theirs, and applied_seq becomes the highest seq left: the
- * engine, which knows the highest seq this replica acked it, copies again
- * what it wrote here since its last good FLUSH began.  Returns 0 or
- * -EIO. */
+ * before keep theirs.  applied_seq becomes synced_seq (or the highest
+ * seq left, never more: every seq above synced_seq is gone): every write
+ * with a seq at most it that this replica applied was synced before the
+ * record said so (a later one first lowered it, durably), so the replica
+ * holds all of them, even where a newer write's zeroed seq overlies one.
+ * Saying less would read, to an engine that knows the replica synced
+ * them, as lost durable writes: a rollback to a backup.
+ * The engine, which knows the highest seq this replica acked it, copies
+ * again what it wrote here since its last good FLUSH began.  Returns 0
+ * or -EIO. */
 static int seq_drop_unsynced(struct rvol *v)
 {
 	uint64_t b, n = seqmap_blocks(v->seq), seq, max = 0, dropped = 0;
@@ -318,12 +325,47 @@ static int seq_drop_unsynced(struct rvol *v)
 			return -EIO;
 		}
 	}
+	v->applied_seq = max > v->synced_seq ? max : v->synced_seq;
 	log_warn("volume %s was not closed cleanly; %llu block seqs above its "
 		 "last synced seq %llu zeroed (their writes may be lost); "
 		 "applied seq %llu", v->name, (unsigned long long)dropped,
-		 (unsigned long long)v->synced_seq, (unsigned long long)max);
-	v->applied_seq = max;
+		 (unsigned long long)v->synced_seq,
+		 (unsigned long long)v->applied_seq);
 	return 0;
+}
+
+/* syncfs() of the file system fd lies on, as this server's run has seen
+ * it: 0, or the first error any check of it met in this run (positive
+ * errno).  Linux reports a file system's writeback error to one syncfs
+ * caller only; so once the check of one volume took it, the next
+ * volume's on the same file system would pass, its seqs kept over pages
+ * the error may have dropped.  The error stands for every volume opened
+ * there in this run; a later one (not yet seen) is still found. */
+static int fs_sync(struct replica *r, int fd)
+{
+	struct replica_fserr *e = NULL, *n;
+	struct stat st;
+	unsigned int i;
+	int err;
+
+	if (fstat(fd, &st))
+		return errno;
+	for (i = 0; i < r->nfserr && !e; i++)
+		if (r->fserr[i].dev == st.st_dev)
+			e = &r->fserr[i];
+	if (!e) {
+		n = realloc(r->fserr, (r->nfserr + 1) * sizeof(*n));
+		if (!n)
+			return ENOMEM;
+		r->fserr = n;
+		e = &n[r->nfserr++];
+		e->dev = st.st_dev;
+		e->err = 0;
+	}
+	err = syncfs(fd) ? errno : 0;
+	if (!e->err)
+		e->err = err;
+	return e->err;
 }
 
 /* The volume was not closed cleanly, but its record was written on this
@@ -334,24 +376,26 @@ static int seq_drop_unsynced(struct rvol *v)
  * some, though: an fdatasync of each file reports one no one has seen,
  * and syncfs() one that the file system saw on any of its files that no
  * syncfs has reported (it also covers an error the killed server saw
- * but had no time to record, and an image inode evicted with its error).
+ * but had no time to record, and an image inode evicted with its error;
+ * once per file system and run: fs_sync).
  * True when all three succeed: the seqs describe what is in the page
  * cache, now on disk. */
 static bool cache_intact(struct rvol *v)
 {
 	const char *what = NULL;
+	int err = 0;
 
 	if (fdatasync(v->fd_img))
 		what = "image";
 	else if (fdatasync(v->fd_seq))
 		what = "seqs";
-	else if (syncfs(v->fd_img))
+	else if ((err = fs_sync(v->r, v->fd_img)))
 		what = "file system";
 	if (!what)
 		return true;
 	log_warn("volume %s: syncing its %s after an unclean stop: %s; its "
 		 "unsynced writes are taken as lost", v->name, what,
-		 strerror(errno));
+		 strerror(err ? err : errno));
 	return false;
 }
 
@@ -413,6 +457,7 @@ static int vol_load(struct replica *r, struct rvol *v,
 	/* Closed clean: everything applied was synced. */
 	v->synced_seq = m->state == REPL_STATE_CLEAN ? m->applied_seq :
 						      m->synced_seq;
+	v->synced_rec = v->synced_seq;	/* how an open reads the record */
 	if (m->state == REPL_STATE_DIRTY) {
 		if (replica_meta_same_cache(m, boot_id(r), v->mnt_id) &&
 		    cache_intact(v))
@@ -549,6 +594,8 @@ static void meta_kick(struct rvol *v)
 	v->synced_in_flight = v->synced_seq;
 	if (v->synced_in_flight > v->synced_disk)
 		v->synced_disk = v->synced_in_flight;
+	if (v->synced_in_flight < v->synced_rec)
+		v->synced_rec = v->synced_in_flight;
 	v->in_flight_change = v->change;
 	v->meta_err = 0;
 	sqe = replica_sqe(r);
@@ -762,6 +809,7 @@ static void meta_done(struct rvol *v)
 				 v->name);
 		v->persisted = v->in_flight_change;
 		v->synced_disk = v->synced_in_flight;
+		v->synced_rec = v->synced_in_flight;
 		v->meta_retry_ns = v->meta_backoff_ns = 0;
 	}
 	v->meta_failed = err != 0;
@@ -1053,6 +1101,17 @@ void replica_vol_status(const struct rvol *v, const char *zone, void *out)
 	st.state = htole32(v->state);
 	snprintf(st.zone, sizeof(st.zone), "%s", zone);
 	memcpy(out, &st, sizeof(st));
+}
+
+/* A reader takes the valid slot with the higher counter: the last record
+ * written, or the one in flight (a failed write may have landed too, and
+ * stays counted until a write succeeds).  So the lower of their synced
+ * seqs: a FLUSH's reply that said more than is on disk would have the
+ * engine take an unclean open's applied_seq for a rollback.  A record
+ * older servers wrote, state dirty, reads as 0 here, as at the open. */
+uint64_t replica_vol_recorded(const struct rvol *v)
+{
+	return v->synced_rec;
 }
 
 void replica_vol_close_all(struct replica *r)

@@ -183,7 +183,7 @@ static void test_engine_remote_lost_page_cache_marks_since_last_flush(
 	engine_unsync_write(u, 0, 2 * EREGION);
 	engine_unsync_acked(u, 2);
 	engine_unsync_flush_sent(u, 100);
-	engine_unsync_flush_done(u, 100, 0);
+	engine_unsync_flush_done(u, 100, 0, 0);
 	engine_unsync_write(u, 2 * EREGION + 4096, 4096);
 	engine_unsync_acked(u, 3);
 	engine_unsync_flush_sent(u, 101);
@@ -191,8 +191,8 @@ static void test_engine_remote_lost_page_cache_marks_since_last_flush(
 	engine_unsync_acked(u, 4);
 	/* A second flush while 101 is out is not tracked: it clears nothing */
 	engine_unsync_flush_sent(u, 102);
-	engine_unsync_flush_done(u, 102, 0);
-	engine_unsync_flush_done(u, 101, 0);
+	engine_unsync_flush_done(u, 102, 0, 0);
+	engine_unsync_flush_done(u, 101, 0, 0);
 	engine_unsync_write(u, 4 * EREGION, 4096);
 	engine_unsync_acked(u, 5);
 	/* A blip: the server acked nothing it does not still hold. */
@@ -225,10 +225,10 @@ static void test_engine_remote_failed_flush_clears_nothing(void **state)
 	engine_unsync_write(u, 5 * EREGION, EREGION);
 	engine_unsync_acked(u, 7);
 	engine_unsync_flush_sent(u, 200);
-	engine_unsync_flush_done(u, 200, -EIO);
+	engine_unsync_flush_done(u, 200, -EIO, 0);
 	engine_unsync_flush_sent(u, 201);
 	assert_int_equal(engine_unsync_hello(r, 7), 0);	/* a blip */
-	engine_unsync_flush_done(u, 201, 0);	/* not this connection's */
+	engine_unsync_flush_done(u, 201, 0, 0);	/* not this connection's */
 	engine_unsync_write(u, 6 * EREGION, 1);
 	engine_unsync_acked(u, 8);
 	assert_int_equal(engine_unsync_hello(r, 6), 2);
@@ -261,7 +261,7 @@ static void test_engine_remote_flush_costs_what_was_written(void **state)
 	engine_unsync_write(&u, tib / 2, 4096);
 	engine_unsync_write(&u, tib - 4096, 4096);
 	engine_unsync_flush_sent(&u, 1);
-	engine_unsync_flush_done(&u, 1, 0);
+	engine_unsync_flush_done(&u, 1, 0, 0);
 	/* the sum words from the first to the last, plus three words */
 	assert_int_equal(u.visited, u.sumwords + 3);
 	/* Only the words written, when they lie close. */
@@ -269,16 +269,16 @@ static void test_engine_remote_flush_costs_what_was_written(void **state)
 	engine_unsync_write(&u, 5 * EREGION, 4096);
 	engine_unsync_write(&u, 300 * EREGION, 4096);
 	engine_unsync_flush_sent(&u, 2);
-	engine_unsync_flush_done(&u, 2, 0);
+	engine_unsync_flush_done(&u, 2, 0, 0);
 	assert_int_equal(u.visited, 1 + 2);
 	/* A failed flush leaves its words for the next: the two merge. */
 	u.visited = 0;
 	engine_unsync_write(&u, 5 * EREGION, 4096);
 	engine_unsync_flush_sent(&u, 3);
-	engine_unsync_flush_done(&u, 3, -EIO);
+	engine_unsync_flush_done(&u, 3, -EIO, 0);
 	engine_unsync_write(&u, 70 * EREGION, 4096);
 	engine_unsync_flush_sent(&u, 4);
-	engine_unsync_flush_done(&u, 4, 0);
+	engine_unsync_flush_done(&u, 4, 0, 0);
 	assert_int_equal(u.visited, (1 + 1) + (1 + 2));
 	engine_unsync_free(&u);
 }
@@ -302,17 +302,17 @@ static void test_engine_remote_unsync_marks_exact_regions(void **state)
 	engine_unsync_flush_sent(u, 10);
 	/* 4095, 4096: across words and sum words; not covered by 10 */
 	engine_unsync_write(u, 4095 * EREGION, 2 * EREGION);
-	engine_unsync_flush_done(u, 10, 0);
+	engine_unsync_flush_done(u, 10, 0, 0);
 	/* flush 11 fails; 12 is lost with its connection (a blip) */
 	engine_unsync_write(u, 60 * EREGION + 1, 140 * EREGION);  /* 60-200 */
 	engine_unsync_flush_sent(u, 11);
 	engine_unsync_write(u, 8191 * EREGION, 1);
-	engine_unsync_flush_done(u, 11, -EIO);
+	engine_unsync_flush_done(u, 11, -EIO, 0);
 	engine_unsync_write(u, (nregions - 1) * EREGION, EREGION);
 	engine_unsync_acked(u, 9);
 	engine_unsync_flush_sent(u, 12);
 	assert_int_equal(engine_unsync_hello(r, 9), 0);
-	engine_unsync_flush_done(u, 12, 0);
+	engine_unsync_flush_done(u, 12, 0, 0);
 	engine_unsync_write(u, 5000 * EREGION, 4096);
 	engine_unsync_acked(u, 10);
 	/* a restart after a power loss */
@@ -468,11 +468,14 @@ static void test_engine_remote_refused_hello_said_once(void **state)
 	unsync_engine_free(e, dir);
 }
 
-/* What a good FLUSH made durable: the seqs acked when it was sent, not
- * those acked while it was out, nor what a failed one was to cover.  A
- * HELLO below that says the replica was rolled back (a backup put
- * back); one at or above it is a blip or a lost page cache. */
-static void test_engine_remote_rollback_below_flushed_seq(void **state)
+/* The rollback bound is the synced seq a good FLUSH's reply said its
+ * server had recorded, not the seqs acked when it was sent (its record
+ * lags by up to a tick, and an unclean restart before it zeroes them: a
+ * container's server killed is no rollback).  A failed FLUSH's reply
+ * says nothing; a server older than that echoes the request's 0: nothing
+ * known.  A HELLO below the bound says the replica was rolled back (a
+ * backup put back); one at or above it is a blip or a restart. */
+static void test_engine_remote_rollback_below_recorded_seq(void **state)
 {
 	char dir[] = "/tmp/test_engine_remote.XXXXXX";
 	struct engine *e = unsync_engine(dir);
@@ -483,15 +486,27 @@ static void test_engine_remote_rollback_below_flushed_seq(void **state)
 	engine_unsync_flush_sent(u, 300);
 	engine_unsync_acked(u, 12);	/* sent after the flush */
 	assert_int_equal(engine_unsync_rollback(u, 0), 0);	/* not done */
-	engine_unsync_flush_done(u, 300, 0);
+	engine_unsync_flush_done(u, 300, 0, 0);	/* an older server */
+	assert_int_equal(engine_unsync_rollback(u, 0), 0);
 	engine_unsync_acked(u, 20);
 	engine_unsync_flush_sent(u, 301);
-	engine_unsync_flush_done(u, 301, -EIO);
-	assert_int_equal(engine_unsync_rollback(u, 10), 0);
-	assert_int_equal(engine_unsync_rollback(u, 15), 0);
-	assert_int_equal(engine_unsync_rollback(u, 9), 10);
+	engine_unsync_flush_done(u, 301, 0, 6);	/* record lags: 6, not 12 */
+	/* a restart that zeroed all above its record: no rollback */
+	assert_int_equal(engine_unsync_rollback(u, 6), 0);
+	assert_int_equal(engine_unsync_rollback(u, 5), 6);
 	/* What it says now is the baseline: said again, nothing new. */
-	assert_int_equal(engine_unsync_rollback(u, 9), 0);
+	assert_int_equal(engine_unsync_rollback(u, 5), 0);
+	engine_unsync_flush_sent(u, 302);
+	engine_unsync_flush_done(u, 302, -EIO, 30);	/* failed: no bound */
+	assert_int_equal(engine_unsync_rollback(u, 5), 0);
+	/* Any good FLUSH counts, tracked or not: 303 is sent while 304
+	 * is out; the highest said is kept. */
+	engine_unsync_flush_sent(u, 304);
+	engine_unsync_flush_sent(u, 303);
+	engine_unsync_flush_done(u, 303, 0, 15);
+	engine_unsync_flush_done(u, 304, 0, 12);
+	assert_int_equal(engine_unsync_rollback(u, 15), 0);
+	assert_int_equal(engine_unsync_rollback(u, 14), 15);
 	unsync_engine_free(e, dir);
 }
 
@@ -502,7 +517,8 @@ int main(void)
 		cmocka_unit_test(
 			test_engine_remote_lost_page_cache_marks_since_last_flush),
 		cmocka_unit_test(test_engine_remote_failed_flush_clears_nothing),
-		cmocka_unit_test(test_engine_remote_rollback_below_flushed_seq),
+		cmocka_unit_test(
+			test_engine_remote_rollback_below_recorded_seq),
 		cmocka_unit_test(
 			test_engine_remote_flush_costs_what_was_written),
 		cmocka_unit_test(test_engine_remote_unsync_marks_exact_regions),

@@ -23,6 +23,7 @@
 #include "replica_int.h"
 
 #define VOL		"v"
+#define VOL2		"w"	/* a second volume, for some tests */
 #define VOL_SIZE	(1ULL << 20)
 #define BLOCK		4096U
 #define LATER_NS	(64ULL * 1000000000ULL)	/* past every backoff */
@@ -43,6 +44,23 @@ struct fixture {
 
 static struct fixture *fx;
 static int sqe_budget;			/* -1: as many as the ring has */
+/* A writeback error on the file system not yet reported: the next
+ * syncfs() says it, and only that one (as Linux does). */
+static int fs_wb_err;
+
+int __real_syncfs(int fd);
+int __wrap_syncfs(int fd);
+int __wrap_syncfs(int fd)
+{
+	int err = fs_wb_err;
+
+	fs_wb_err = 0;
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return __real_syncfs(fd);
+}
 
 struct io_uring_sqe *replica_sqe(struct replica *r)
 {
@@ -148,8 +166,11 @@ static int teardown(void **state)
 	settle(f);
 	replica_vol_close_all(f->r);
 	free(f->r->vols);
-	for (i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s.%s", VOL, ext[i]);
+	free(f->r->fserr);
+	fs_wb_err = 0;
+	for (i = 0; i < 6; i++) {
+		snprintf(path, sizeof(path), "%s.%s", i < 3 ? VOL : VOL2,
+			 ext[i % 3]);
 		unlinkat(f->r->dir_fd, path, 0);
 	}
 	close(f->r->dir_fd);
@@ -345,7 +366,9 @@ static void test_replica_vol_unclean_open_zeroes_runs(void **state)
 	assert_int_equal(seqmap_get(v->seq, n - 3), 3);
 	assert_int_equal(seqmap_get(v->seq, n - 2), 0);
 	assert_int_equal(seqmap_get(v->seq, n - 1), 0);
-	assert_int_equal(v->applied_seq, 4);
+	/* The synced seq, not the highest left (4): the write of seq 5 was
+	 * synced, though a newer one's zeroed seq now overlies it. */
+	assert_int_equal(v->applied_seq, 5);
 	close_vol(f, v, -1);
 }
 
@@ -559,6 +582,120 @@ static void test_replica_vol_old_seq_waits_for_a_lower_record(void **state)
 	assert_int_equal(f->durable, 2);
 	assert_int_equal(f->durable_err, EIO);
 	close_vol(f, v, -1);
+}
+
+/* What a good FLUSH's reply says: the synced seq the record on disk
+ * holds, not what the FLUSHes raised since (written at the next tick);
+ * while a record saying less is in flight, the lower one; a failed
+ * record that may have landed stays counted.  Whatever an unclean open
+ * then zeroes, it says an applied seq at least that. */
+static void test_replica_vol_flush_reply_says_recorded_seq(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f);
+	struct rslot w = { 0 };
+
+	ten_writes(v);
+	assert_int_equal(replica_vol_recorded(v), 0);
+	replica_vol_flushed(v, 6, v->ooo);
+	assert_int_equal(replica_vol_recorded(v), 0);	/* not recorded */
+	tick_later(f);
+	assert_int_equal(replica_vol_recorded(v), 6);
+	seqmap_set(v->seq, 5, 1, 12);	/* overlies the write of seq 6 */
+	v->applied_seq = 12;
+	replica_vol_flushed(v, 10, v->ooo);
+	assert_int_equal(replica_vol_recorded(v), 6);
+	v = powerloss_reopen(f);
+	assert_true(v->applied_seq >= 6);
+	assert_int_equal(seqmap_get(v->seq, 5), 0);
+	/* A seq at most the synced one lowers the record: from its write's
+	 * start the disk may say 0. */
+	replica_vol_flushed(v, 6, v->ooo);
+	tick_later(f);
+	assert_int_equal(replica_vol_recorded(v), 6);
+	assert_false(replica_vol_seq_may_record(v, &w, 3));
+	assert_int_equal(replica_vol_recorded(v), 0);
+	settle(f);
+	assert_int_equal(replica_vol_recorded(v), 0);
+	replica_vol_flushed(v, 6, v->ooo);
+	tick_later(f);
+	assert_int_equal(replica_vol_recorded(v), 6);
+	/* A record whose write fails may still have landed. */
+	v->applied_seq = 8;
+	seqmap_set(v->seq, 7, 1, 8);
+	sqe_budget = 0;
+	assert_false(replica_vol_seq_may_record(v, &w, 2));
+	sqe_budget = -1;
+	settle(f);
+	assert_int_equal(replica_vol_recorded(v), 0);
+	replica_vol_flushed(v, 8, v->ooo);
+	tick_later(f);
+	assert_int_equal(replica_vol_recorded(v), 8);
+	/* An open reads the record as the reply said. */
+	v = crash_reopen(f);
+	assert_int_equal(replica_vol_recorded(v), 8);
+	close_vol(f, v, -1);
+}
+
+/* Open (creating) volume name on handle h, as open_vol() does. */
+static struct rvol *open_named(struct fixture *f, const char *name,
+			       unsigned int h)
+{
+	struct replica_hello hl = {
+		.size = VOL_SIZE, .block_size = BLOCK, .create = true,
+		.epoch = 1,
+	};
+	struct rvol *v;
+
+	snprintf(hl.volume, sizeof(hl.volume), "%s", name);
+	assert_int_equal(replica_vol_open(f->r, &hl, &v), 0);
+	replica_vol_get(v);
+	f->reply = -1;
+	f->s.req.epoch = 1;
+	replica_vol_hello(v, &f->s);
+	settle(f);
+	assert_int_equal(f->reply, 0);
+	assert_ptr_equal(f->c.handles[h].vol, v);
+	return v;
+}
+
+/* Two volumes on one file system, both left dirty by a killed server on
+ * this boot and mount; a writeback error on the file system since.  The
+ * first open's syncfs() takes the error (its seqs above the synced one
+ * go); the second's syncfs() says 0, as Linux reports the error once,
+ * yet its pages may be the ones dropped: it must zero its unsynced seqs
+ * too, not keep them over lost data. */
+static void test_replica_vol_fs_error_counts_for_every_volume(void **state)
+{
+	struct fixture *f = *state;
+	struct rvol *v = open_vol(f), *w;
+
+	if (!v->mnt_id) {
+		close_vol(f, v, -1);
+		skip();		/* a kernel without unique mount ids */
+	}
+	w = open_named(f, VOL2, 1);
+	ten_writes(v);
+	ten_writes(w);
+	replica_vol_flushed(v, 6, v->ooo);
+	replica_vol_flushed(w, 6, w->ooo);
+	tick_later(f);
+	settle(f);
+	replica_vol_close_all(f->r);	/* killed */
+	memset(f->c.handles, 0, sizeof(f->c.handles));
+	fs_wb_err = EIO;
+	v = open_named(f, VOL, 0);
+	assert_int_equal(seqmap_get(v->seq, 6), 0);
+	assert_int_equal(v->applied_seq, 6);
+	w = open_named(f, VOL2, 1);
+	assert_int_equal(seqmap_get(w->seq, 5), 6);
+	assert_int_equal(seqmap_get(w->seq, 6), 0);
+	assert_int_equal(w->applied_seq, 6);
+	/* Later in the run, still: the error stands for this file system. */
+	replica_vol_close_all(f->r);
+	memset(f->c.handles, 0, sizeof(f->c.handles));
+	w = open_named(f, VOL2, 0);
+	assert_int_equal(w->applied_seq, 6);
 }
 
 /* HELLO v again on the same connection (do_hello() takes a reference
@@ -803,6 +940,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_flushes_record_on_the_tick, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_flush_reply_says_recorded_seq, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_replica_vol_fs_error_counts_for_every_volume,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_replica_vol_hello_no_handle_refused, setup,
 			teardown),
