@@ -11,6 +11,9 @@
 #                         their own --zone-registry.
 #   engine_vol_args NAME SIZE ZONES...   volume options for zones 1..N
 #   engine_death_ack ...  time from a replica's death to the next ack (below)
+#   engine_cluster N [ARGS...]
+#                         zones 1..N, and the EXIT trap that kills
+#                         bench-volume ($BV_PID) and the cluster (below)
 #   engine_disk_cluster DISK N [ARGS...]
 #                         zones 1..N with zone 2's data on a failing disk,
 #                         and the EXIT trap that takes it all down (below)
@@ -143,10 +146,29 @@ engine_disk_cluster() {
 }
 
 engine_disk_cleanup() {
-	[ -z "$BV_PID" ] || { kill -9 "$BV_PID" 2>/dev/null; wait "$BV_PID" 2>/dev/null; }
+	engine_bv_kill
 	cluster_kill 2 2>/dev/null
 	"${ENGINE_DISK}_stop"
 	cluster_cleanup
+}
+
+# engine_cluster N [ARGS...]: the setup of the tests on plain zones.
+# Skips the test (77) without jq; starts zones 1..N with cluster_start N
+# ARGS (calls fail if they do not start) under an EXIT trap that kills
+# bench-volume (-9) before cluster_cleanup.  Sets BV_PID empty: the test
+# puts bench-volume's pid there.
+engine_cluster() {
+	command -v jq > /dev/null || { echo "SKIP: no jq"; exit 77; }
+	BV_PID=
+	cluster_init
+	trap 'engine_bv_kill; cluster_cleanup' EXIT
+	cluster_start "$@" || fail "cluster did not start"
+}
+
+# SIGKILL the bench-volume in $BV_PID, if any, and reap it.
+engine_bv_kill() {
+	[ -z "$BV_PID" ] || { kill -9 "$BV_PID" 2>/dev/null; wait "$BV_PID" 2>/dev/null; }
+	BV_PID=
 }
 
 # engine_bv_wait ERR [WHO]: wait for the bench-volume in $BV_PID and empty
