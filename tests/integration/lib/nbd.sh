@@ -10,6 +10,7 @@
 #   nbd_nopunch_mount           a FUSE mount on $FM that cannot punch holes
 #   nbd_fast_zero EXPECT        a FAST_ZERO on the volume: refused or done
 #   nbd_plain_zero              a zero without FAST_ZERO zeroes
+#   nbd_sparse SIZE_MB AT_MB    $T/sparse (mostly holes) and $T/old (data)
 #   fail MSG...                 print FAIL and exit 1
 #
 # FUSE mounts a test makes go in NBD_FUSE (mount points) and their
@@ -206,4 +207,15 @@ nbd_plain_zero() {
 		> "$T/plain.out" 2>&1
 	grep -q "failed" "$T/plain.out" && { cat "$T/plain.out"; fail "plain zero"; }
 	return 0
+}
+
+# nbd_sparse SIZE_MB AT_MB: $T/sparse, a file of SIZE_MB MiB holding 1 MiB
+# of random data at 0 and at AT_MB MiB and holes elsewhere, and $T/old,
+# SIZE_MB MiB of random data (what a volume holds before a copy).
+nbd_sparse() {
+	truncate -s "$1M" "$T/sparse"
+	head -c 1M /dev/urandom | dd of="$T/sparse" conv=notrunc status=none
+	head -c 1M /dev/urandom | dd of="$T/sparse" bs=1M seek="$2" \
+		conv=notrunc status=none
+	head -c "$1M" /dev/urandom > "$T/old"
 }
