@@ -2,8 +2,10 @@
 #
 #   tr_init           root, BTF, bpffs checks (SKIP otherwise); temp dir,
 #                     cleanup trap, a private pin root in $PIN_ROOT
-#   tr_loop SIZE_MB   a loop device over a file on a private tmpfs;
+#   tr_loop SIZE_MB [--partscan]
+#                     a loop device over a file on a private tmpfs;
 #                     sets $LOOP (/dev/loopN) and $DEV (loopN)
+#   tr_part START LEN partition 1 of $LOOP, in sectors (SKIP without addpart)
 #   tr_bg CMD...      start CMD in the background; cleanup kills it
 #   tr_wait_for FILE PATTERN SECS
 #   fail MSG / skip MSG
@@ -56,16 +58,32 @@ tr_init() {
 }
 
 tr_loop() {
-	local mb=$1
+	local mb=$1 scan=${2:-}
 	mkdir -p "$TMP/tmpfs"
 	mount -t tmpfs -o size=$((mb + 16))m tmpfs "$TMP/tmpfs" ||
 		fail "cannot mount tmpfs"
 	_tr_mounts+=("$TMP/tmpfs")
 	truncate -s "${mb}M" "$TMP/tmpfs/disk.img"
-	LOOP=$(losetup --find --show "$TMP/tmpfs/disk.img") ||
+	LOOP=$(losetup --find --show $scan "$TMP/tmpfs/disk.img") ||
 		skip "no free loop device"
 	_tr_loops+=("$LOOP")
 	DEV=${LOOP#/dev/}
+}
+
+# Partition 1 of $LOOP (made with tr_loop --partscan) from sector START,
+# LEN sectors long: BLKPG, not a partition table (the kernel may have no
+# table parsers); it goes with the loop device.  Fails unless its sysfs
+# entry and /dev node appear within 5 s.
+tr_part() {
+	local i
+	command -v addpart >/dev/null || skip "addpart (util-linux) not installed"
+	addpart "$LOOP" 1 "$1" "$2" || fail "cannot add partition 1 to $LOOP"
+	for i in $(seq 50); do
+		[ -e "/sys/class/block/${DEV}p1/partition" ] && [ -b "${LOOP}p1" ] &&
+			return 0
+		sleep 0.1
+	done
+	fail "addpart made no ${DEV}p1 in /sys/class/block or /dev"
 }
 
 tr_bg() {

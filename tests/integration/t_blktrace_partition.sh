@@ -12,24 +12,8 @@
 . "$(dirname "$0")/lib_tracer.sh"
 tr_init
 
-mkdir -p "$TMP/tmpfs"
-mount -t tmpfs -o size=24m tmpfs "$TMP/tmpfs" || fail "cannot mount tmpfs"
-_tr_mounts+=("$TMP/tmpfs")
-command -v addpart >/dev/null || skip "addpart (util-linux) not installed"
-img=$TMP/tmpfs/disk.img
-truncate -s 16M "$img"
-LOOP=$(losetup --find --show --partscan "$img") || skip "no free loop device"
-_tr_loops+=("$LOOP")
-DEV=${LOOP#/dev/}
-# BLKPG, not a partition table: the kernel may have no table parsers.
-# The partition goes with the loop device.
-addpart "$LOOP" 1 2048 30720 || fail "cannot add partition 1 to $LOOP"
-for _ in $(seq 50); do
-	[ -e "/sys/class/block/${DEV}p1/partition" ] && break
-	sleep 0.1
-done
-[ -e "/sys/class/block/${DEV}p1/partition" ] ||
-	fail "addpart made no ${DEV}p1 in /sys/class/block"
+tr_loop 16 --partscan
+tr_part 2048 30720
 
 # expect_refused NAME CMD...: CMD fails at once, naming the partition's
 # disk and the --device to use instead.

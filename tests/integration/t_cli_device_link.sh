@@ -10,22 +10,10 @@
 . "$(dirname "$0")/lib_tracer.sh"
 tr_init
 
-command -v addpart >/dev/null || skip "addpart (util-linux) not installed"
 command -v jq >/dev/null || skip "jq is not installed (scripts/deps.sh installs it)"
-mkdir -p "$TMP/tmpfs" "$TMP/by-id"
-mount -t tmpfs -o size=24m tmpfs "$TMP/tmpfs" || fail "cannot mount tmpfs"
-_tr_mounts+=("$TMP/tmpfs")
-truncate -s 16M "$TMP/tmpfs/disk.img"
-LOOP=$(losetup --find --show --partscan "$TMP/tmpfs/disk.img") ||
-	skip "no free loop device"
-_tr_loops+=("$LOOP")
-DEV=${LOOP#/dev/}
-addpart "$LOOP" 1 2048 8192 || fail "cannot add partition 1 to $LOOP"
-for _ in $(seq 50); do
-	[ -b "${LOOP}p1" ] && break
-	sleep 0.1
-done
-[ -b "${LOOP}p1" ] || fail "no ${LOOP}p1 node"
+mkdir -p "$TMP/by-id"
+tr_loop 16 --partscan
+tr_part 2048 8192
 ln -s "$LOOP" "$TMP/by-id/disk"
 ln -s "../../../..${LOOP}p1" "$TMP/by-id/part"	# relative, as udev's
 ln -s "$TMP/tmpfs/disk.img" "$TMP/by-id/file"

@@ -7,13 +7,8 @@
 # errors go to stderr with exit 2.
 set -euo pipefail
 
-BUILD=${BUILD:-build}
-T=$PWD/$BUILD/bin/tapestry
-
-dir=$(mktemp -d /tmp/t_cli_help.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
-
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/lib/cli.sh"
+cli_init
 
 for cmd in "" report "report io" "report zones" trace "trace slow" zone \
 		place plan simulate bench-volume; do

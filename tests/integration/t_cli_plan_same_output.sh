@@ -9,19 +9,9 @@
 # nothing.  A symlink to the other output names it too.
 set -euo pipefail
 
-BUILD=${BUILD:-build}
-T=$PWD/$BUILD/bin/tapestry
-
-if ! command -v jq >/dev/null; then
-	echo "SKIP: jq is not installed (scripts/deps.sh installs it)"
-	exit 77
-fi
-
-dir=$(mktemp -d /tmp/t_cli_plan_same_output.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+. "$(dirname "$0")/lib/cli.sh"
+cli_init jq
 cd "$dir"
-
-fail() { echo "FAIL: $*"; exit 1; }
 
 "$T" simulate --zones 3 --nodes-per-zone 3 --volumes 40 --seed 3 \
 	--event add-zone --save sim > /dev/null

@@ -6,19 +6,9 @@
 # "08" an error; a number that is not decimal is refused as bad usage.
 set -euo pipefail
 
-BUILD=${BUILD:-build}
-T=$PWD/$BUILD/bin/tapestry
-
-if ! command -v jq >/dev/null; then
-	echo "SKIP: jq is not installed (scripts/deps.sh installs it)"
-	exit 77
-fi
-
-dir=$(mktemp -d /tmp/t_cli_simulate_decimal.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+. "$(dirname "$0")/lib/cli.sh"
+cli_init jq
 cd "$dir"
-
-fail() { echo "FAIL: $*"; exit 1; }
 
 "$T" simulate --zones 03 --nodes-per-zone 02 --volumes 010 --replicas 02 \
 	--seed 010 --volume-size 04096 --json > a.json ||

@@ -6,13 +6,8 @@
 # its value is named as such, not as an unknown option.
 set -euo pipefail
 
-BUILD=${BUILD:-build}
-T=$PWD/$BUILD/bin/tapestry
-
-dir=$(mktemp -d /tmp/t_cli_zone_args.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
-
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/lib/cli.sh"
+cli_init
 
 usage_err() {	# expected message, then the arguments after "zone"
 	local want=$1 rc=0

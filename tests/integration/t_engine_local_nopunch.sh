@@ -10,24 +10,8 @@ set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/nbd.sh"
 
 nbd_need nbdkit nbdfuse qemu-io nbdinfo
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: FUSE needs root"; exit 77; }
-[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
+nbd_need_fuse
 nbd_setup
-FM=
-KIT_PID=
-FUSE_PID=
-cleanup() {
-	[ -n "${VOL_PID:-}" ] && kill -TERM "$VOL_PID" 2>/dev/null &&
-		wait "$VOL_PID" 2>/dev/null
-	if [ -n "$FM" ] && mountpoint -q "$FM"; then
-		umount "$FM" 2>/dev/null || umount -l "$FM"
-	fi
-	[ -n "$FUSE_PID" ] && kill "$FUSE_PID" 2>/dev/null
-	[ -n "$KIT_PID" ] && kill "$KIT_PID" 2>/dev/null
-	wait 2>/dev/null
-	nbd_cleanup
-}
-trap cleanup EXIT
 
 size=$((16 << 20))
 back=$T/back.img
@@ -42,8 +26,10 @@ KIT_PID=$!
 for _ in $(seq 50); do [ -S "$T/kit.sock" ] && break; sleep 0.1; done
 FM=$T/fm
 mkdir -p "$FM"
+NBD_FUSE+=("$FM")
 nbdfuse "$FM" "nbd+unix:///?socket=$T/kit.sock" > "$T/fuse.log" 2>&1 &
-FUSE_PID=$!
+# nbd_cleanup stops nbdfuse before nbdkit, once the mount is gone
+NBD_FUSE_PIDS+=("$!" "$KIT_PID")
 for _ in $(seq 50); do [ -e "$FM/nbd" ] && break; sleep 0.1; done
 [ -e "$FM/nbd" ] || { cat "$T/kit.log" "$T/fuse.log"; echo "SKIP: nbdfuse did not mount"; exit 77; }
 if fallocate -p -o 0 -l 4096 "$FM/nbd" 2>/dev/null; then
@@ -68,5 +54,4 @@ for img in "$FM/nbd" "$T/mem.img"; do
 		{ cat "$T/check.out"; fail "$img: wrong data"; }
 done
 nbd_stop
-VOL_PID=
 echo "PASS: trims and zeroes left a replica that cannot punch holes in sync"

@@ -26,15 +26,6 @@ d=$CLUSTER_DIR
 v=v
 size=32M
 regions=$((32 * 1024 * 1024 / 65536))
-R=$CLUSTER_REPLCTL
-
-meta_state() {
-	"$R" --meta "$(cluster_data 2)/$v.meta" | jq -r .state
-}
-resynced() {
-	sed -n 's/.*replica z2 in sync: resynced \([0-9]*\) regions.*/\1/p' \
-		"$d/$v.err2"
-}
 
 # shellcheck disable=SC2046
 bv_bg $(engine_vol_args "$v" $size 1 2) --create --ack all \
@@ -42,23 +33,12 @@ bv_bg $(engine_vol_args "$v" $size 1 2) --create --ack all \
 	--flush-interval 1000 --status "$d/$v.status" --seed 3 \
 	> "$d/$v.out" 2> "$d/$v.err" &
 BV_PID=$!
-engine_wait_state "$d/$v.status" z2 in-sync || fail "the volume did not start"
-sleep 1.5	# a flush is done
-faildisk_fail
-engine_wait_state "$d/$v.status" z2 degraded || fail "zone 2 was not degraded"
-faildisk_heal
+engine_z2_sync_fails "$d/$v.status"
 # Its server refuses the engine once its record (sync failed) is on disk.
-for _ in $(seq 200); do
-	grep -q 'replica z2 refused hello: a sync' "$d/$v.err" && break
-	sleep 0.05
-done
-grep -q 'replica z2 refused hello: a sync' "$d/$v.err" ||
+engine_wait_grep "$d/$v.err" 'replica z2 refused hello: a sync' ||
 	fail "zone 2's server did not refuse the engine after the disk healed"
 cluster_proxy 2 refuse on > /dev/null || fail "proxy refuse"
-cluster_kill 2
-faildisk_remount || fail "cannot remount zone 2's disk"
-[ "$(meta_state)" = sync-failed ] ||
-	fail "zone 2's record after its failed sync: $(meta_state)"
+engine_z2_down "$v"
 cluster_restart 2 || fail "zone 2 did not restart"
 # The engine dies with writes out: its activity log is not empty.
 kill -9 "$BV_PID"
@@ -77,22 +57,15 @@ engine_wait_state "$d/$v.status2" z2 in-sync ||
 	fail "zone 2 was not brought in sync: $(cat "$d/$v.err2")"
 grep -q 'unclean stop, recovering' "$d/$v.err2" ||
 	fail "the second engine did not reconcile: $(cat "$d/$v.err2")"
-for _ in $(seq 100); do
-	[ "$(meta_state)" = dirty ] && break
-	sleep 0.05
-done
-echo "zone 2's record after reconciling: $(meta_state)"
-[ "$(meta_state)" = dirty ] ||
-	fail "zone 2's record after reconciling: $(meta_state), not dirty"
-n0=$(resynced | wc -l)
+engine_wait_meta 2 "$v" dirty
+echo "zone 2's record after reconciling: $(engine_meta_state 2 "$v")"
+[ "$(engine_meta_state 2 "$v")" = dirty ] ||
+	fail "zone 2's record after reconciling: $(engine_meta_state 2 "$v"), not dirty"
+n0=$(engine_resynced 2 "$d/$v.err2" | wc -l)
 f0=$(grep -c 'replica z2 reports a failed sync' "$d/$v.err2")
 cluster_proxy 2 drop-client > /dev/null || fail "proxy drop-client"
-for _ in $(seq 400); do
-	[ "$(resynced | wc -l)" -gt "$n0" ] && break
-	kill -0 "$BV_PID" 2>/dev/null || break
-	sleep 0.05
-done
-again=$(resynced | tail -1)
+engine_wait_resyncs 2 "$d/$v.err2" $((n0 + 1))
+again=$(engine_resynced 2 "$d/$v.err2" | tail -1)
 f1=$(grep -c 'replica z2 reports a failed sync' "$d/$v.err2")
 echo "after the blip: ${again:-none} of $regions regions resynced;" \
      "HELLOs saying sync failed: $f0 before the blip, $f1 after"

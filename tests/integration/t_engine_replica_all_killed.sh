@@ -19,9 +19,7 @@ set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/cluster.sh"
 . "$TAPESTRY_ROOT/tests/integration/lib/engine.sh"
 
-command -v jq > /dev/null || { echo "SKIP: no jq"; exit 77; }
-cluster_init
-cluster_start 3 || fail "cluster did not start"
+engine_cluster 3
 d=$CLUSTER_DIR
 v=v
 size=32M
@@ -35,12 +33,6 @@ bv_bg $(engine_vol_args "$v" $size 1 2 3) --create --ack quorum \
 	--status "$d/$v.status" --wait-in-sync 20 --seed 11 --json -v \
 	> "$d/$v.json" 2> "$d/$v.err" &
 BV_PID=$!
-# shellcheck disable=SC2317 # the EXIT trap
-cleanup() {
-	[ -z "$BV_PID" ] || { kill -9 "$BV_PID" 2>/dev/null; wait "$BV_PID" 2>/dev/null; }
-	cluster_cleanup
-}
-trap cleanup EXIT
 engine_wait_state "$d/$v.status" z3 in-sync || fail "the volume did not start"
 sleep 1.2	# a flush or so done, and writes acked since
 

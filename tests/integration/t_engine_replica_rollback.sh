@@ -21,15 +21,7 @@ set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/cluster.sh"
 . "$TAPESTRY_ROOT/tests/integration/lib/engine.sh"
 
-command -v jq > /dev/null || { echo "SKIP: no jq"; exit 77; }
-BV_PID=
-cleanup() {
-	[ -z "$BV_PID" ] || { kill -9 "$BV_PID" 2>/dev/null; wait "$BV_PID" 2>/dev/null; }
-	cluster_cleanup
-}
-cluster_init
-trap cleanup EXIT
-cluster_start 3 || fail "cluster did not start"
+engine_cluster 3
 d=$CLUSTER_DIR
 v=v
 size=32M

@@ -30,15 +30,11 @@ d=$CLUSTER_DIR
 v=v
 size=8M
 regions=$((8 * 1024 * 1024 / 65536))
-R=$CLUSTER_REPLCTL
 
 # Full copies to zone 2 done ("in sync: resynced <all> regions"); each
 # one ends with the FLUSH that tells the server so.
 copies() {
 	grep -c "replica z2 in sync: resynced $regions regions" "$d/$v.err"
-}
-meta_state() {
-	"$R" --meta "$(cluster_data 2)/$v.meta" | jq -r .state
 }
 
 # shellcheck disable=SC2046
@@ -48,11 +44,7 @@ bv_bg $(engine_vol_args "$v" $size 1 2) --create --ack all -v \
 	--status "$d/$v.status" --wait-in-sync 30 --seed 5 \
 	> "$d/$v.out" 2> "$d/$v.err" &
 BV_PID=$!
-engine_wait_state "$d/$v.status" z2 in-sync || fail "the volume did not start"
-sleep 1.5	# a flush is done
-faildisk_fail
-engine_wait_state "$d/$v.status" z2 degraded || fail "zone 2 was not degraded"
-faildisk_heal
+engine_z2_sync_fails "$d/$v.status"
 echo "zone 2's sync failed; its disk healed, its server runs on"
 
 c0=$(copies)
@@ -69,10 +61,7 @@ grep -q 'replica z2 refused hello: a sync .*until that server is restarted' "$d/
 st=$(jq -r '.zones[] | select(.zone == "z2") | .state' "$d/$v.status")
 [ "$st" = degraded ] || fail "zone 2 is $st, not degraded, while its sync is failed"
 
-cluster_kill 2
-faildisk_remount || fail "cannot remount zone 2's disk"
-[ "$(meta_state)" = sync-failed ] ||
-	fail "zone 2's record after its failed sync: $(meta_state)"
+engine_z2_down "$v"
 c1=$(copies)
 cluster_restart 2 || fail "zone 2 did not restart"
 echo "zone 2's server restarted (seqs reset)"
@@ -82,7 +71,8 @@ after=$(($(copies) - c1))
 echo "after the restart: $after full copies of zone 2"
 [ "$after" -eq 1 ] ||
 	fail "zone 2 was copied in full $after times after its restart, not once"
-[ "$(meta_state)" = dirty ] || [ "$(meta_state)" = clean ] ||
-	fail "zone 2's record after a finished full copy: $(meta_state)"
+st=$(engine_meta_state 2 "$v")
+[ "$st" = dirty ] || [ "$st" = clean ] ||
+	fail "zone 2's record after a finished full copy: $st"
 engine_check_images "$v" $size 1 2
 echo "PASS: $loop full copies while the failed server ran on, $after after its restart"

@@ -28,27 +28,9 @@ d=$CLUSTER_DIR
 v=v
 size=32M
 regions=$((32 * 1024 * 1024 / 65536))
-R=$CLUSTER_REPLCTL
 
 # The "in sync: resynced N regions" counts of zone 2, one per line.
-resynced() {
-	sed -n 's/.*replica z2 in sync: resynced \([0-9]*\) regions.*/\1/p' \
-		"$d/$v.err"
-}
-# wait_resyncs N: until zone 2 has finished N resyncs (20 s at most)
-wait_resyncs() {
-	local i
-	for i in $(seq 400); do
-		[ "$(resynced | wc -l)" -ge "$1" ] && return 0
-		kill -0 "$BV_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	return 1
-}
-# meta_state: zone 2's .meta record's state (clean, dirty, sync-failed)
-meta_state() {
-	"$R" --meta "$(cluster_data 2)/$v.meta" | jq -r .state
-}
+resynced() { engine_resynced 2 "$d/$v.err"; }
 
 # shellcheck disable=SC2046
 bv_bg $(engine_vol_args "$v" $size 1 2) --create --ack all -v \
@@ -57,43 +39,29 @@ bv_bg $(engine_vol_args "$v" $size 1 2) --create --ack all -v \
 	--status "$d/$v.status" --wait-in-sync 30 --seed 11 \
 	> "$d/$v.out" 2> "$d/$v.err" &
 BV_PID=$!
-engine_wait_state "$d/$v.status" z2 in-sync || fail "the volume did not start"
-sleep 1.5	# a flush is done
-faildisk_fail
-engine_wait_state "$d/$v.status" z2 degraded || fail "zone 2 was not degraded"
+engine_z2_sync_fails "$d/$v.status"
 # Healed, the server runs on until it refuses the engine's HELLO (a
 # sync failed in its current run): a HELLO is answered only once the
 # record (sync failed) is on disk, which the write at the failure could
 # not do.
-faildisk_heal
-for _ in $(seq 200); do
-	grep -q 'replica z2 refused hello: a sync' "$d/$v.err" && break
-	sleep 0.05
-done
-grep -q 'replica z2 refused hello: a sync' "$d/$v.err" ||
+engine_wait_grep "$d/$v.err" 'replica z2 refused hello: a sync' ||
 	fail "zone 2's server did not refuse the engine after the disk healed"
 cluster_proxy 2 refuse on > /dev/null || fail "proxy refuse"
-cluster_kill 2
-faildisk_remount || fail "cannot remount zone 2's disk"
-[ "$(meta_state)" = sync-failed ] ||
-	fail "zone 2's record after its failed sync: $(meta_state)"
+engine_z2_down "$v"
 n0=$(resynced | wc -l)
 cluster_restart 2 || fail "zone 2 did not restart"
 cluster_proxy 2 refuse off > /dev/null || fail "proxy refuse off"
 echo "zone 2's sync failed; its server restarted (seqs reset)"
 
-wait_resyncs $((n0 + 1)) || fail "zone 2 was not resynced after its restart"
+engine_wait_resyncs 2 "$d/$v.err" $((n0 + 1)) ||
+	fail "zone 2 was not resynced after its restart"
 full=$(resynced | tail -1)
 [ "$full" -eq "$regions" ] ||
 	fail "zone 2 reported a failed sync, but $full of $regions regions were copied"
 echo "full copy: $full regions"
 # The record leaves "sync failed" once the flag's FLUSH is done.
-for _ in $(seq 100); do
-	[ "$(meta_state)" = dirty ] && break
-	sleep 0.05
-done
-[ "$(meta_state)" = dirty ] ||
-	fail "zone 2's record after a finished full copy: $(meta_state)"
+engine_wait_meta 2 "$v" dirty ||
+	fail "zone 2's record after a finished full copy: $(engine_meta_state 2 "$v")"
 echo "zone 2's .meta says dirty after the full copy"
 
 # A network blip: the engine's connection is reset, the server's stays
@@ -102,7 +70,8 @@ echo "zone 2's .meta says dirty after the full copy"
 kill -0 "$BV_PID" 2>/dev/null || fail "bench-volume ended before the blip"
 f0=$(grep -c 'replica z2 reports a failed sync' "$d/$v.err")
 cluster_proxy 2 drop-client > /dev/null || fail "proxy drop-client"
-wait_resyncs $((n0 + 2)) || fail "zone 2 was not resynced after the blip"
+engine_wait_resyncs 2 "$d/$v.err" $((n0 + 2)) ||
+	fail "zone 2 was not resynced after the blip"
 again=$(resynced | tail -1)
 echo "after the blip: $again of $regions regions resynced"
 [ "$again" -lt $((regions / 4)) ] ||

@@ -16,11 +16,7 @@ alloc() { echo $(( $(stat -c %b "$1") * 512 )); }
 
 # 80 MiB: data at 0, a 64 MiB hole, data at 65 MiB, a 14 MiB hole
 SIZE=$((80 << 20))
-truncate -s 80M "$T/sparse"
-head -c 1M /dev/urandom | dd of="$T/sparse" conv=notrunc status=none
-head -c 1M /dev/urandom | dd of="$T/sparse" bs=1M seek=65 conv=notrunc \
-	status=none
-head -c 80M /dev/urandom > "$T/old"
+nbd_sparse 80 65
 
 nbd_replicas 1
 nbd_start vol 80M --local zone-a="$T/a.img" "${REPLICA_ARGS[@]}"

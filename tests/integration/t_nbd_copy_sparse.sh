@@ -11,11 +11,7 @@ nbd_need nbdcopy nbdinfo cmp truncate
 nbd_setup
 
 # 32 MiB: data at 0, a 7 MiB hole, data at 8 MiB, a 23 MiB hole to the end
-truncate -s 32M "$T/sparse"
-head -c 1M /dev/urandom | dd of="$T/sparse" conv=notrunc status=none
-head -c 1M /dev/urandom | dd of="$T/sparse" bs=1M seek=8 conv=notrunc \
-	status=none
-head -c 32M /dev/urandom > "$T/old"
+nbd_sparse 32 8
 
 nbd_replicas 1
 nbd_start vol 32M --local zone-a="$T/a.img" "${REPLICA_ARGS[@]}"

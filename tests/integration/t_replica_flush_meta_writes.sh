@@ -13,13 +13,7 @@
 set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/cluster.sh"
 
-hold=
-cleanup() {
-	[ -z "$hold" ] || { kill "$hold" 2>/dev/null; wait "$hold" 2>/dev/null; }
-	cluster_cleanup
-}
 cluster_init
-trap cleanup EXIT
 cluster_start 1 || exit 1
 A=$(cluster_addr 1)
 R=$CLUSTER_REPLCTL
@@ -37,6 +31,7 @@ for i in $(seq 2 101); do
 done
 "$R" --volume v --size 1M "$A" "${args[@]}" sleep 5000 > "$CLUSTER_DIR/hold.out" 2>&1 &
 hold=$!
+cluster_client "$hold"
 for _ in $(seq 200); do
 	[ "$(grep -c 'flush: OK' "$CLUSTER_DIR/hold.out")" -ge 100 ] && break
 	kill -0 $hold 2>/dev/null || break

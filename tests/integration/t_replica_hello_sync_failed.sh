@@ -17,13 +17,7 @@
 set -u
 . "$TAPESTRY_ROOT/tests/integration/lib/cluster.sh"
 
-hold=
-cleanup() {
-	[ -z "$hold" ] || { kill "$hold" 2>/dev/null; wait "$hold" 2>/dev/null; }
-	cluster_cleanup
-}
 cluster_init
-trap cleanup EXIT
 W=$CLUSTER_DIR/w
 mkdir -p "$W"
 cluster_start 1 || exit 1
@@ -61,6 +55,7 @@ rc --no-hello hello sync-failed resync-read 0 4096 status \
 	resync-write 0 file="$W/a" seqs=10 read 0 4096 out="$W/got" \
 	hello sync-failed resync-read 0 4096 sleep 5000 > "$W/hold.out" &
 hold=$!
+cluster_client "$hold"
 for _ in $(seq 200); do
 	[ "$(grep -c '^seqs:' "$W/hold.out")" -ge 2 ] && break
 	sleep 0.02

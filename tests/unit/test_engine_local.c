@@ -415,20 +415,27 @@ static void test_engine_local_recreated_image_resyncs_all(void **state)
 	check_resynced(e);
 }
 
+/* The replica image a newly added replica starts with: empty, of the
+ * volume's size, where none was. */
+static void add_empty_image(void)
+{
+	int fd = open(shm_img, O_RDWR | O_CREAT | O_EXCL, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, SIZE), 0);
+	close(fd);
+}
+
 /* A replica added to a volume that has data (an empty image of the right
  * size, no dirty map yet) is copied in full too. */
 static void test_engine_local_added_replica_resyncs_all(void **state)
 {
 	struct engine *e;
-	int fd;
 
 	(void)state;
 	e = make_written(make_disk_only);
 	engine_destroy(e);
-	fd = open(shm_img, O_RDWR | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, SIZE), 0);
-	close(fd);
+	add_empty_image();
 	e = make(false);
 	check_full_copy(e, 0);
 	check_resynced(e);
@@ -462,16 +469,12 @@ static void test_engine_local_recreated_image_survives_power_loss(
 static void test_engine_local_added_replica_survives_power_loss(void **state)
 {
 	struct engine *e;
-	int fd;
 
 	(void)state;
 	e = make_written(make_disk_only);
 	engine_destroy(e);
 	powerloss_begin();
-	fd = open(shm_img, O_RDWR | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, SIZE), 0);
-	close(fd);
+	add_empty_image();
 	e = make(false);
 	powerloss(e);
 	e = make(false);

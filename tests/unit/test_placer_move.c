@@ -626,6 +626,64 @@ static uint64_t bf_least(const struct tc *c, unsigned int live, unsigned int R,
 	return best;
 }
 
+/* A tiny random cluster drawn from *s: 1..zmax zones, 2..nmax nodes of
+ * room 5..24, some drained or gone, some pre-used.  Returns the nodes. */
+static unsigned int bf_cluster(struct tc *c, uint64_t *s, unsigned int zmax,
+			       unsigned int nmax)
+{
+	unsigned int Z, N, i, n;
+
+	Z = 1 + (unsigned int)(tc_rand(s) % zmax);
+	for (i = 0; i < Z; i++)
+		tc_add_zone(c);
+	N = 2 + (unsigned int)(tc_rand(s) % (nmax - 1));
+	for (i = 0; i < N; i++) {
+		n = tc_add_node(c, (unsigned int)(tc_rand(s) % Z),
+				5 + tc_rand(s) % 20);
+		c->sched[n] = tc_rand(s) % 6 != 0;
+		c->gone[n] = tc_rand(s) % 8 == 0;
+		if (tc_rand(s) % 3 == 0)
+			c->used[n] = tc_rand(s) % 10;
+	}
+	return N;
+}
+
+/* Volume v (R replicas wanted) starts on 1..R+1 random nodes of the N,
+ * drawn from *s.  Returns the set of those that are not gone. */
+static unsigned int bf_start(struct tc *c, uint64_t *s, unsigned int v,
+			     unsigned int R, unsigned int N)
+{
+	unsigned int k, n, init, live = 0;
+
+	k = 1 + (unsigned int)(tc_rand(s) % (R + 1));
+	k = k > N ? N : k;
+	do
+		init = (unsigned int)(tc_rand(s) % (1u << N));
+	while ((unsigned int)__builtin_popcount(init) != k);
+	c->has_cur = true;
+	for (n = 0; n < N; n++) {
+		if (!(init >> n & 1))
+			continue;
+		c->cur[v][c->cur_n[v]++] = c->nname[n];
+		live |= (unsigned int)!c->gone[n] << n;
+	}
+	return live;
+}
+
+/* Place c with rebalancing held off (tolerance 1); checks the layout and
+ * step rules.  The caller frees the result. */
+static struct placer_result *bf_run(struct tc *c)
+{
+	struct placer_result *p;
+
+	c->opts.balance_tolerance = 1;
+	tc_input(c);
+	p = tc_run(c);
+	tc_check_layout(c, p);
+	tc_check_steps(c, p);
+	return p;
+}
+
 /* One volume on a tiny random cluster (1..4 zones, 2..8 nodes, some
  * drained or gone, some pre-used), starting on 1..R+1 random nodes, R
  * possibly just lowered.  Rebalancing is held off (tolerance 1), so the
@@ -634,7 +692,7 @@ static uint64_t bf_least(const struct tc *c, unsigned int live, unsigned int R,
 static void test_placer_move_brute_force_single_volume(void **state)
 {
 	uint64_t seed, s, size, least;
-	unsigned int Z, N, R, k, i, n, init, live;
+	unsigned int N, R, live;
 	struct placer_result *p;
 
 	(void)state;
@@ -642,41 +700,14 @@ static void test_placer_move_brute_force_single_volume(void **state)
 		struct tc *c = tc_new();
 
 		s = seed * 7;
-		Z = 1 + (unsigned int)(tc_rand(&s) % 4);
-		for (i = 0; i < Z; i++)
-			tc_add_zone(c);
-		N = 2 + (unsigned int)(tc_rand(&s) % 7);
-		for (i = 0; i < N; i++) {
-			n = tc_add_node(c, (unsigned int)(tc_rand(&s) % Z),
-					5 + tc_rand(&s) % 20);
-			c->sched[n] = tc_rand(&s) % 6 != 0;
-			c->gone[n] = tc_rand(&s) % 8 == 0;
-			if (tc_rand(&s) % 3 == 0)
-				c->used[n] = tc_rand(&s) % 10;
-		}
+		N = bf_cluster(c, &s, 4, 8);
 		R = 1 + (unsigned int)(tc_rand(&s) % 4);
 		size = 1 + tc_rand(&s) % 10;
 		tc_add_volume(c, size, R, tc_rand(&s) % 2 ? PLACER_SPREAD_SOFT :
 				PLACER_SPREAD_HARD, -1);
-		k = 1 + (unsigned int)(tc_rand(&s) % (R + 1));
-		k = k > N ? N : k;
-		do
-			init = (unsigned int)(tc_rand(&s) % (1u << N));
-		while ((unsigned int)__builtin_popcount(init) != k);
-		c->has_cur = true;
-		live = 0;
-		for (n = 0; n < N; n++) {
-			if (!(init >> n & 1))
-				continue;
-			c->cur[0][c->cur_n[0]++] = c->nname[n];
-			live |= (unsigned int)!c->gone[n] << n;
-		}
+		live = bf_start(c, &s, 0, R, N);
 		least = live ? bf_least(c, live, R, size) : UINT64_MAX;
-		c->opts.balance_tolerance = 1;
-		tc_input(c);
-		p = tc_run(c);
-		tc_check_layout(c, p);
-		tc_check_steps(c, p);
+		p = bf_run(c);
 		if (least != UINT64_MAX &&
 		    (p->vols[0].error || p->vols[0].fallback ||
 		     p->moved_bytes != least))
@@ -801,7 +832,7 @@ static void test_placer_move_brute_force_volumes(void **state)
 {
 	static struct bfm b;
 	uint64_t seed, s, least;
-	unsigned int Z, N, R, k, i, n, v, init;
+	unsigned int N, R, v;
 	struct placer_result *p;
 
 	(void)state;
@@ -809,18 +840,7 @@ static void test_placer_move_brute_force_volumes(void **state)
 		struct tc *c = tc_new();
 
 		s = seed * 13;
-		Z = 1 + (unsigned int)(tc_rand(&s) % 3);
-		for (i = 0; i < Z; i++)
-			tc_add_zone(c);
-		N = 2 + (unsigned int)(tc_rand(&s) % 5);
-		for (i = 0; i < N; i++) {
-			n = tc_add_node(c, (unsigned int)(tc_rand(&s) % Z),
-					5 + tc_rand(&s) % 20);
-			c->sched[n] = tc_rand(&s) % 6 != 0;
-			c->gone[n] = tc_rand(&s) % 8 == 0;
-			if (tc_rand(&s) % 3 == 0)
-				c->used[n] = tc_rand(&s) % 10;
-		}
+		N = bf_cluster(c, &s, 3, 6);
 		b.c = c;
 		b.nv = 2 + (unsigned int)(tc_rand(&s) % 2);
 		c->has_cur = true;
@@ -828,25 +848,10 @@ static void test_placer_move_brute_force_volumes(void **state)
 			R = 1 + (unsigned int)(tc_rand(&s) % 3);
 			b.size[v] = 1 + tc_rand(&s) % 10;
 			tc_add_volume(c, b.size[v], R, PLACER_SPREAD_HARD, -1);
-			k = 1 + (unsigned int)(tc_rand(&s) % (R + 1));
-			k = k > N ? N : k;
-			do
-				init = (unsigned int)(tc_rand(&s) % (1u << N));
-			while ((unsigned int)__builtin_popcount(init) != k);
-			b.live[v] = 0;
-			for (n = 0; n < N; n++) {
-				if (!(init >> n & 1))
-					continue;
-				c->cur[v][c->cur_n[v]++] = c->nname[n];
-				b.live[v] |= (unsigned int)!c->gone[n] << n;
-			}
+			b.live[v] = bf_start(c, &s, v, R, N);
 		}
 		least = bfm_least(&b);
-		c->opts.balance_tolerance = 1;
-		tc_input(c);
-		p = tc_run(c);
-		tc_check_layout(c, p);
-		tc_check_steps(c, p);
+		p = bf_run(c);
 		if (least != UINT64_MAX && !p->nerrors &&
 		    (p->nfallbacks || p->moved_bytes != least))
 			fail_msg("seed %llu: least %llu, moved %llu",

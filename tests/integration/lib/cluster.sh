@@ -9,6 +9,7 @@
 #   addr=$(cluster_addr 2)      # what an engine dials for zone 2
 #   cluster_delay 2 20          # +20 ms each way on zone 2, at run time
 #   cluster_kill 2; cluster_restart 2
+#   cluster_client $!          # a client left running: cleanup kills it
 #
 # Zone Z is labelled "zZ" (cluster_zone Z) and lives on 127.0.Z.1 (Linux
 # routes all of 127.0.0.0/8 to lo, so nothing needs setting up).  Ports
@@ -27,6 +28,7 @@ CLUSTER_DIR=
 CLUSTER_N=0
 CLUSTER_SERVER_ARGS=${CLUSTER_SERVER_ARGS:-}
 declare -A CLUSTER_PID=() CLUSTER_PORT=() CLUSTER_PPID=() CLUSTER_PPORT=()
+CLUSTER_CLIENTS=()
 
 # Create the cluster's directory (tmpfs when there is one) and install the
 # cleanup trap.  CLUSTER_TMP overrides where it goes.
@@ -171,8 +173,18 @@ cluster_logs() {
 	done
 }
 
+# cluster_client PID: a client the test left running in the background
+# (a replctl holding a volume open): cluster_cleanup stops it (SIGTERM)
+# before the servers.
+cluster_client() { CLUSTER_CLIENTS+=("$1"); }
+
 cluster_cleanup() {
 	local z pid
+	for pid in "${CLUSTER_CLIENTS[@]}"; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	CLUSTER_CLIENTS=()
 	for z in "${!CLUSTER_PID[@]}" "${!CLUSTER_PPID[@]}"; do
 		for pid in "${CLUSTER_PID[$z]:-}" "${CLUSTER_PPID[$z]:-}"; do
 			[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null

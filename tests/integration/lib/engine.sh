@@ -11,11 +11,20 @@
 #                         their own --zone-registry.
 #   engine_vol_args NAME SIZE ZONES...   volume options for zones 1..N
 #   engine_death_ack ...  time from a replica's death to the next ack (below)
+#   engine_cluster N [ARGS...]
+#                         zones 1..N, and the EXIT trap that kills
+#                         bench-volume ($BV_PID) and the cluster (below)
 #   engine_disk_cluster DISK N [ARGS...]
 #                         zones 1..N with zone 2's data on a failing disk,
 #                         and the EXIT trap that takes it all down (below)
 #   engine_bv_wait ERR [WHO]   wait for $BV_PID; fail unless it exited 0
 #   engine_check_images VOL SIZE ZONES...   each image holds every acked write
+#   engine_meta_state Z VOL   the state zone Z's record of VOL says
+#   engine_wait_meta Z VOL STATE   wait until it says STATE
+#   engine_resynced Z ERR     zone Z's resync counts in bench-volume's ERR
+#   engine_wait_resyncs Z ERR N   wait until there are N of them
+#   engine_z2_sync_fails STATUS   zone 2's disk fails a FLUSH, then heals
+#   engine_z2_down VOL        zone 2's server killed, its page cache dropped
 #   now_ns                CLOCK_REALTIME in ns (what bench-volume logs)
 #   jget FILE FILTER      jq -r FILTER FILE
 #   fail MSG              print MSG (and cluster logs) and exit 1
@@ -143,10 +152,29 @@ engine_disk_cluster() {
 }
 
 engine_disk_cleanup() {
-	[ -z "$BV_PID" ] || { kill -9 "$BV_PID" 2>/dev/null; wait "$BV_PID" 2>/dev/null; }
+	engine_bv_kill
 	cluster_kill 2 2>/dev/null
 	"${ENGINE_DISK}_stop"
 	cluster_cleanup
+}
+
+# engine_cluster N [ARGS...]: the setup of the tests on plain zones.
+# Skips the test (77) without jq; starts zones 1..N with cluster_start N
+# ARGS (calls fail if they do not start) under an EXIT trap that kills
+# bench-volume (-9) before cluster_cleanup.  Sets BV_PID empty: the test
+# puts bench-volume's pid there.
+engine_cluster() {
+	command -v jq > /dev/null || { echo "SKIP: no jq"; exit 77; }
+	BV_PID=
+	cluster_init
+	trap 'engine_bv_kill; cluster_cleanup' EXIT
+	cluster_start "$@" || fail "cluster did not start"
+}
+
+# SIGKILL the bench-volume in $BV_PID, if any, and reap it.
+engine_bv_kill() {
+	[ -z "$BV_PID" ] || { kill -9 "$BV_PID" 2>/dev/null; wait "$BV_PID" 2>/dev/null; }
+	BV_PID=
 }
 
 # engine_bv_wait ERR [WHO]: wait for the bench-volume in $BV_PID and empty
@@ -171,4 +199,75 @@ engine_check_images() {
 			--image "$(cluster_img "$z" "$v")" ||
 			fail "zone $z's image lacks acked writes"
 	done
+}
+
+# engine_meta_state Z VOL: the state (clean, dirty, sync-failed) that zone
+# Z's .meta record of volume VOL says.
+engine_meta_state() {
+	"$CLUSTER_REPLCTL" --meta "$(cluster_data "$1")/$2.meta" | jq -r .state
+}
+
+# engine_wait_meta Z VOL STATE: wait (up to 5 s) until zone Z's record of
+# VOL says STATE; returns 1 if it does not.
+engine_wait_meta() {
+	local i
+	for i in $(seq 100); do
+		[ "$(engine_meta_state "$1" "$2")" = "$3" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# engine_resynced Z ERR: the "in sync: resynced N regions" counts of zone
+# Z in bench-volume's stderr ERR, one per line.
+engine_resynced() {
+	sed -n "s/.*replica z$1 in sync: resynced \([0-9]*\) regions.*/\1/p" "$2"
+}
+
+# engine_wait_resyncs Z ERR N: wait (up to 20 s, while bench-volume
+# $BV_PID runs) until zone Z has finished N resyncs by ERR (above);
+# returns 1 if it has not.
+engine_wait_resyncs() {
+	local i
+	for i in $(seq 400); do
+		[ "$(engine_resynced "$1" "$2" | wc -l)" -ge "$3" ] && return 0
+		kill -0 "$BV_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	return 1
+}
+
+# engine_wait_grep FILE PATTERN: wait (up to 10 s) until a line of FILE
+# matches PATTERN (grep); returns 1 if none does.
+engine_wait_grep() {
+	local i
+	for i in $(seq 200); do
+		grep -q -- "$2" "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# engine_z2_sync_fails STATUS: the failed sync of the tests whose zone 2
+# is on lib/faildisk.sh's disk, with bench-volume flushing every second
+# and writing its status to STATUS.  Once zone 2 is in sync and a flush
+# done, the disk fails until zone 2 is degraded (a FLUSH failed there),
+# then heals; its server runs on.  Calls fail if zone 2 does not get
+# there.
+engine_z2_sync_fails() {
+	engine_wait_state "$1" z2 in-sync || fail "the volume did not start"
+	sleep 1.5	# a flush is done
+	faildisk_fail
+	engine_wait_state "$1" z2 degraded || fail "zone 2 was not degraded"
+	faildisk_heal
+}
+
+# engine_z2_down VOL: after engine_z2_sync_fails, kill zone 2's server and
+# remount its disk (its page cache dropped).  Calls fail unless its record
+# of VOL then says sync-failed.
+engine_z2_down() {
+	cluster_kill 2
+	faildisk_remount || fail "cannot remount zone 2's disk"
+	[ "$(engine_meta_state 2 "$1")" = sync-failed ] ||
+		fail "zone 2's record after its failed sync: $(engine_meta_state 2 "$1")"
 }
