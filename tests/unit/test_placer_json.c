@@ -279,6 +279,44 @@ static void test_placer_json_duplicate_keys(void **state)
 		"t.json:1:65: duplicate key \"k\xf0\x9f\x98\x80\"");
 }
 
+/* The key count reads the text 64 bytes at a time: a repeat, colons and
+ * escaped quotes inside strings, and escapes that straddle two blocks,
+ * at every offset within a block. */
+static void test_placer_json_duplicate_keys_any_offset(void **state)
+{
+	struct placer_input in;
+	struct placer_doc *doc;
+	char text[512], msg[128], err[512];
+	const char *second;
+	size_t pad;
+	int i;
+
+	(void)state;
+	for (pad = 0; pad < 64; pad++)
+		for (i = 0; i < 2; i++) {
+			snprintf(text, sizeof(text),
+				 "{\"nodes\":[{\"name\":\"n1\",\"capacity_bytes\":1,"
+				 "\"labels\":{\"a\":\"%*s\\\":x\\\\\",\"b:\":\"\\\\:\\\"\"}},"
+				 "{\"name\":\"n2\",\"capacity_bytes\":1,"
+				 "\"labels\":{\"c\":\"1\",\"%s\":\"2\"}}]}",
+				 (int)pad, "", i ? "c" : "d");
+			if (!i) {
+				memset(&in, 0, sizeof(in));
+				assert_int_equal(placer_json_topology("t.json",
+					text, strlen(text), &in, &doc, err,
+					sizeof(err)), 0);
+				assert_int_equal(in.nnodes, 2);
+				placer_doc_free(doc);
+				continue;
+			}
+			second = strstr(text, "\"c\":\"2\"");
+			snprintf(msg, sizeof(msg),
+				 "t.json:1:%zu: duplicate key \"c\"",
+				 (size_t)(second - text) + 1);
+			refused(placer_json_topology, "t.json", text, msg);
+		}
+}
+
 static const char topo[] =
 	"{\"nodes\":[\n"
 	"{\"name\":\"n1\",\"labels\":{\"topology.kubernetes.io/zone\":\"a\"},"
@@ -426,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_placer_json_null_values),
 		cmocka_unit_test(test_placer_json_duplicates),
 		cmocka_unit_test(test_placer_json_duplicate_keys),
+		cmocka_unit_test(test_placer_json_duplicate_keys_any_offset),
 		cmocka_unit_test(test_placer_json_round_trip),
 		cmocka_unit_test(test_placer_json_writers_parse_back),
 	};
