@@ -317,6 +317,26 @@ static void test_placer_json_duplicate_keys_any_offset(void **state)
 		}
 }
 
+/* Plain bytes go out a run at a time, the rest escaped one by one; runs
+ * end at each escape and at the end of the string. */
+static void test_placer_json_put_string_escapes(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	placer_json_put_string(f, "");
+	placer_json_put_string(f, "plain");
+	placer_json_put_string(f, "\"a\"b\\\\c\nd\te\x01" "f\x1f\x7f\xc3\xa9");
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(buf, "\"\"\"plain\""
+			    "\"\\\"a\\\"b\\\\\\\\c\\nd\\te\\u0001f\\u001f"
+			    "\x7f\xc3\xa9\"");
+	free(buf);
+}
+
 static const char topo[] =
 	"{\"nodes\":[\n"
 	"{\"name\":\"n1\",\"labels\":{\"topology.kubernetes.io/zone\":\"a\"},"
@@ -465,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_placer_json_duplicates),
 		cmocka_unit_test(test_placer_json_duplicate_keys),
 		cmocka_unit_test(test_placer_json_duplicate_keys_any_offset),
+		cmocka_unit_test(test_placer_json_put_string_escapes),
 		cmocka_unit_test(test_placer_json_round_trip),
 		cmocka_unit_test(test_placer_json_writers_parse_back),
 	};
