@@ -242,6 +242,26 @@ static void test_placer_json_duplicates(void **state)
 		"volumes[0])");
 }
 
+/* The field path in a message: an empty label key, and one so long that
+ * the path is cut to 159 bytes. */
+static void test_placer_json_long_path(void **state)
+{
+	char text[512], key[201], msg[512];
+
+	(void)state;
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n1\",\"capacity_bytes\":1,"
+		"\"labels\":{\"\":1}}]}",
+		"t.json: nodes[0].labels.: must be a string");
+	memset(key, 'k', 200);
+	key[200] = '\0';
+	snprintf(text, sizeof(text), "{\"nodes\":[{\"name\":\"n1\","
+		 "\"capacity_bytes\":1,\"labels\":{\"%s\":1}}]}", key);
+	snprintf(msg, sizeof(msg), "t.json: nodes[0].labels.%.*s: must be a "
+		 "string", 159 - (int)strlen("nodes[0].labels."), key);
+	refused(placer_json_topology, "t.json", text, msg);
+}
+
 /* json-c keeps the last value of a repeated key and drops the others
  * without a word: a node's capacity or zone label given twice took the
  * second silently.  A repeated key is refused where it repeats, also when
@@ -483,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_placer_json_nul_refused),
 		cmocka_unit_test(test_placer_json_null_values),
 		cmocka_unit_test(test_placer_json_duplicates),
+		cmocka_unit_test(test_placer_json_long_path),
 		cmocka_unit_test(test_placer_json_duplicate_keys),
 		cmocka_unit_test(test_placer_json_duplicate_keys_any_offset),
 		cmocka_unit_test(test_placer_json_put_string_escapes),
