@@ -186,6 +186,8 @@ UNIT_TESTS += placer_json
 test_placer_json_SRCS := tests/unit/test_placer_json.c \
 			 userspace/placer_json.c userspace/placer_json_write.c \
 			 userspace/jsondup.c $(PLACER_CORE_SRCS)
+UNIT_TESTS += jsondup
+test_jsondup_SRCS := tests/unit/test_jsondup.c userspace/jsondup.c
 FUZZ_TARGETS += placer_json
 fuzz_placer_json_SRCS := tests/fuzz/fuzz_placer_json.c userspace/placer_json.c \
 			 userspace/jsondup.c

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * jsondup.c: the text says how many keys each object has; json-c's tree
- * says how many it kept.  The objects are met in the same order both
- * ways (json-c keeps keys in insertion order), so the first object whose
- * counts differ is the first to repeat a key.
+ * says how many it kept.  A document with no repeat has as many keys in
+ * the tree as in the text, and that sum is all the common case needs:
+ * one pass over the text and one over the tree.  Only when the sums
+ * differ are the keys counted per object.  The objects are met in the
+ * same order both ways (json-c keeps keys in insertion order), so the
+ * first object whose counts differ is the first to repeat a key.
  */
 #include "jsondup.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -26,6 +30,105 @@ static size_t skip_string(const char *b, size_t len, size_t i)
 		if (b[i] == '\\')
 			i++;
 	return i + 1;
+}
+
+/* Keys in b[0..len) from state *in (inside a string) and *esc (the next
+ * character is escaped), one character at a time: esc is set only inside
+ * a string, on an unescaped backslash. */
+static size_t keys_slow(const unsigned char *b, size_t len,
+			unsigned int *in, unsigned int *esc)
+{
+	unsigned int c, e;
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++) {
+		c = b[i];
+		n += (c == ':') & !*in;
+		e = *in & !*esc & (c == '\\');
+		*in ^= (c == '"') & !*esc;
+		*esc = e;
+	}
+	return n;
+}
+
+#define ONES 0x0101010101010101ull
+#define LOW7 0x7f7f7f7f7f7f7f7full
+
+/* One bit per byte of the word w (first byte lowest) that equals c. */
+static unsigned int eq_bits(uint64_t w, unsigned char c)
+{
+	uint64_t t = w ^ (ONES * c);
+
+	t = ~(((t & LOW7) + LOW7) | t | LOW7);	/* 0x80 where t's byte is 0 */
+	return (unsigned int)((t >> 7) * 0x0102040810204080ull >> 56);
+}
+
+/* One ':' outside strings per key, in a valid document.  64 bytes at a
+ * time: which colons lie inside strings is the running parity of the
+ * quotes before them.  A block with a backslash, or one that starts
+ * escaped, goes a character at a time. */
+size_t jsondup_text_keys(const char *buf, size_t len)
+{
+	const unsigned char *b = (const unsigned char *)buf;
+	unsigned int in = 0, esc = 0, k;
+	uint64_t w, q, col, bs, inside;
+	size_t i, n = 0;
+
+	for (i = 0; i + 64 <= len; i += 64) {
+		q = col = bs = 0;
+		for (k = 0; k < 8; k++) {
+			memcpy(&w, b + i + 8 * k, 8);
+			w = le64toh(w);
+			q |= (uint64_t)eq_bits(w, '"') << 8 * k;
+			col |= (uint64_t)eq_bits(w, ':') << 8 * k;
+			bs |= (uint64_t)eq_bits(w, '\\') << 8 * k;
+		}
+		if (bs || esc) {
+			n += keys_slow(b + i, 64, &in, &esc);
+			continue;
+		}
+		inside = q;
+		inside ^= inside << 1;
+		inside ^= inside << 2;
+		inside ^= inside << 4;
+		inside ^= inside << 8;
+		inside ^= inside << 16;
+		inside ^= inside << 32;
+		if (in)
+			inside = ~inside;
+		n += (size_t)__builtin_popcountll(col & ~inside);
+		in ^= (unsigned int)__builtin_popcountll(q) & 1;
+	}
+	return n + keys_slow(b + i, len - i, &in, &esc);
+}
+
+static size_t tree_keys(struct json_object *o);
+
+/* Keys kept in v, which may be NULL (a JSON null): json-c's calls, one
+ * per value, are most of the walk, so leaves take only the type's. */
+static size_t value_keys(struct json_object *v)
+{
+	enum json_type t = json_object_get_type(v);
+
+	return t == json_type_object || t == json_type_array ?
+	       tree_keys(v) : 0;
+}
+
+/* Keys json-c kept, in all objects under the object or array o. */
+static size_t tree_keys(struct json_object *o)
+{
+	struct array_list *a = json_object_get_array(o);
+	struct lh_entry *e;
+	size_t i, k = 0;
+
+	if (a) {
+		for (i = 0; i < a->length; i++)
+			k += value_keys(a->array[i]);
+		return k;
+	}
+	for (e = json_object_get_object(o)->head; e; e = e->next, k++)
+		k += value_keys((struct json_object *)lh_entry_v(e));
+	return k;
 }
 
 struct scan {
@@ -276,6 +379,8 @@ int jsondup_find(const char *buf, size_t len, struct json_object *root,
 	int rc = 0;
 
 	*key = NULL;
+	if (jsondup_text_keys(buf, len) == value_keys(root))
+		return 0;
 	if (!scan_pass(buf, len, &s) || !s.n)
 		return 0;	/* deeper than json-c takes, or no object */
 	s.count = malloc(s.n * sizeof(*s.count));

@@ -88,13 +88,49 @@ static const char *doc_strdup(struct placer_doc *d, const char *s, size_t len)
 
 /* --- parse context and messages ---------------------------------------- */
 
+/* One step of the path to the value being read: a field, or an element
+ * name[idx].  The steps become text ("nodes[3].labels.zone") only when a
+ * message is written: a file of 100000 volumes read without a fault
+ * formatted a million paths no one saw. */
+struct jstep {
+	const char *name;	/* borrowed: a literal or a key of the tree */
+	size_t idx;		/* NO_IDX for a field */
+};
+
+#define NO_IDX SIZE_MAX
+#define PATH_STEPS 4	/* nodes[i].labels.<key> is the deepest */
+#define PATH_TEXT 160	/* longer paths are cut to PATH_TEXT - 1 bytes */
+
 struct jctx {
 	const char *label;
 	char *err;
 	size_t errlen;
 	struct placer_doc *doc;
-	char path[160];
+	struct jstep path[PATH_STEPS];
+	size_t depth;
 };
+
+/* The path as text: the steps joined by '.', from the first non-empty
+ * one (an empty field name at the top adds no '.'), cut to size - 1. */
+static void path_text(const struct jctx *c, char *out, size_t size)
+{
+	size_t i, n = 0;
+	int w;
+
+	out[0] = '\0';
+	for (i = 0; i < c->depth && n + 1 < size; i++) {
+		if (c->path[i].idx == NO_IDX)
+			w = snprintf(out + n, size - n, "%s%s", n ? "." : "",
+				     c->path[i].name);
+		else
+			w = snprintf(out + n, size - n, "%s%s[%zu]",
+				     n ? "." : "", c->path[i].name,
+				     c->path[i].idx);
+		if (w < 0)
+			break;
+		n += (size_t)w < size - n ? (size_t)w : size - n - 1;
+	}
+}
 
 static int jfail(struct jctx *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -102,13 +138,15 @@ static int jfail(struct jctx *c, const char *fmt, ...)
 /* "<label>: <path>: <message>" (no path at the top level). */
 static int jfail(struct jctx *c, const char *fmt, ...)
 {
+	char path[PATH_TEXT];
 	va_list ap;
 	int n;
 
 	if (!c->err || !c->errlen)
 		return -EINVAL;
-	n = snprintf(c->err, c->errlen, "%s: %s%s", c->label, c->path,
-		     c->path[0] ? ": " : "");
+	path_text(c, path, sizeof(path));
+	n = snprintf(c->err, c->errlen, "%s: %s%s", c->label, path,
+		     path[0] ? ": " : "");
 	if (n >= 0 && (size_t)n < c->errlen) {
 		va_start(ap, fmt);
 		vsnprintf(c->err + n, c->errlen - n, fmt, ap);
@@ -117,16 +155,14 @@ static int jfail(struct jctx *c, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static void set_path(struct jctx *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void set_path(struct jctx *c, const char *fmt, ...)
+/* The path becomes name[idx], then field f if not NULL. */
+static void set_path(struct jctx *c, const char *name, size_t idx,
+		     const char *f)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(c->path, sizeof(c->path), fmt, ap);
-	va_end(ap);
+	c->path[0] = (struct jstep){ name, idx };
+	c->depth = 1;
+	if (f)
+		c->path[c->depth++] = (struct jstep){ f, NO_IDX };
 }
 
 /* Line and column (1-based, in bytes) of offset off in buf. */
@@ -254,11 +290,24 @@ static int only_fields(struct jctx *c, struct json_object *o,
 	return 0;
 }
 
+/* Add step name[idx] (idx NO_IDX: field name) to the path; *saved is
+ * what pop_path() takes to remove it. */
+static void push_step(struct jctx *c, const char *name, size_t idx,
+		      size_t *saved)
+{
+	*saved = c->depth;
+	if (c->depth < PATH_STEPS)
+		c->path[c->depth++] = (struct jstep){ name, idx };
+}
+
 static void push_path(struct jctx *c, const char *f, size_t *saved)
 {
-	*saved = strlen(c->path);
-	snprintf(c->path + *saved, sizeof(c->path) - *saved, "%s%s",
-		 *saved ? "." : "", f);
+	push_step(c, f, NO_IDX, saved);
+}
+
+static void pop_path(struct jctx *c, size_t saved)
+{
+	c->depth = saved;
 }
 
 /* Field f of o, or NULL; with must, a missing field is an error.  A null
@@ -277,19 +326,22 @@ static int field(struct jctx *c, struct json_object *o, const char *f,
 	if (!*out) {
 		push_path(c, f, &saved);
 		rc = jfail(c, "must not be null");
-		c->path[saved] = '\0';
+		pop_path(c, saved);
 		return rc;
 	}
 	return 0;
 }
 
-static int get_string(struct jctx *c, struct json_object *v, const char *f,
-		      bool nonempty, const char **out)
+/* The string at step name[idx] (idx NO_IDX: field name), copied into the
+ * document. */
+static int get_string_at(struct jctx *c, struct json_object *v,
+			 const char *name, size_t idx, bool nonempty,
+			 const char **out)
 {
 	size_t saved;
 	int rc = 0;
 
-	push_path(c, f, &saved);
+	push_step(c, name, idx, &saved);
 	if (!json_object_is_type(v, json_type_string)) {
 		rc = jfail(c, "must be a string");
 	} else {
@@ -303,8 +355,14 @@ static int get_string(struct jctx *c, struct json_object *v, const char *f,
 		else if (!(*out = doc_strdup(c->doc, s, len)))
 			rc = -ENOMEM;
 	}
-	c->path[saved] = '\0';
+	pop_path(c, saved);
 	return rc;
+}
+
+static int get_string(struct jctx *c, struct json_object *v, const char *f,
+		      bool nonempty, const char **out)
+{
+	return get_string_at(c, v, f, NO_IDX, nonempty, out);
 }
 
 /* A byte count: an integer in [min, PLACER_MAX_BYTES]. */
@@ -331,7 +389,7 @@ static int get_bytes(struct jctx *c, struct json_object *v, const char *f,
 	else
 		*out = (uint64_t)x;
 out:
-	c->path[saved] = '\0';
+	pop_path(c, saved);
 	return rc;
 }
 
@@ -349,7 +407,7 @@ static int get_latency(struct jctx *c, struct json_object *v, const char *f,
 		rc = jfail(c, "must be a finite number");
 	else if (*out < 0)
 		rc = jfail(c, "must not be negative");
-	c->path[saved] = '\0';
+	pop_path(c, saved);
 	return rc;
 }
 
@@ -366,7 +424,7 @@ static int get_array(struct jctx *c, struct json_object *o, const char *f,
 	if (!json_object_is_type(*arr, json_type_array)) {
 		push_path(c, f, &saved);
 		rc = jfail(c, "must be an array");
-		c->path[saved] = '\0';
+		pop_path(c, saved);
 		return rc;
 	}
 	*n = json_object_array_length(*arr);
@@ -377,7 +435,7 @@ static int get_array(struct jctx *c, struct json_object *o, const char *f,
 static int element(struct jctx *c, struct json_object *arr, const char *name,
 		   size_t i, struct json_object **o)
 {
-	set_path(c, "%s[%zu]", name, i);
+	set_path(c, name, i, NULL);
 	*o = json_object_array_get_idx(arr, i);
 	if (!json_object_is_type(*o, json_type_object))
 		return jfail(c, "must be an object");
@@ -427,7 +485,7 @@ static int no_dups(struct jctx *c, const char *arr, const char *f,
 	free(v);
 	if (second == SIZE_MAX)
 		return 0;
-	set_path(c, "%s[%zu].%s", arr, second, f);
+	set_path(c, arr, second, f);
 	return jfail(c, "duplicate %s \"%s\" (also %s[%zu])", what,
 		     name_at(base, second), arr, first);
 }
@@ -519,7 +577,7 @@ static int parse_labels(struct jctx *c, struct json_object *o,
 			return rc;
 		i++;
 	}
-	c->path[saved] = '\0';
+	pop_path(c, saved);
 	n->labels = l;
 	return 0;
 }
@@ -627,7 +685,7 @@ static int parse_replicas(struct jctx *c, struct json_object *v,
 	if (r < 1 || r > PLACER_MAX_REPLICAS)
 		return jfail(c, "must be 1 to %d (got %" PRId64 ")",
 			     PLACER_MAX_REPLICAS, r);
-	c->path[saved] = '\0';
+	pop_path(c, saved);
 	vol->replicas = (unsigned int)r;
 	return 0;
 }
@@ -782,8 +840,7 @@ static int parse_assignment(struct jctx *c, struct json_object *o,
 					       NULL };
 	struct json_object *arr, *v;
 	const char **names, *fallback;
-	size_t n, i, j;
-	char f[32];
+	size_t n, i, j, saved;
 	int rc;
 
 	if ((rc = only_fields(c, o, allowed)) ||
@@ -796,21 +853,21 @@ static int parse_assignment(struct jctx *c, struct json_object *o,
 	    (v && (rc = get_string(c, v, "fallback", false, &fallback))))
 		return rc;
 	if (n > PLACER_MAX_REPLICAS) {
-		set_path(c, "volumes[%zu].replicas", vi);
+		set_path(c, "volumes", vi, "replicas");
 		return jfail(c, "at most %d replicas", PLACER_MAX_REPLICAS);
 	}
 	names = doc_alloc(c->doc, (n ? n : 1) * sizeof(*names));
 	if (!names)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		snprintf(f, sizeof(f), "replicas[%zu]", i);
-		rc = get_string(c, json_object_array_get_idx(arr, i), f, true,
-				&names[i]);
+		rc = get_string_at(c, json_object_array_get_idx(arr, i),
+				   "replicas", i, true, &names[i]);
 		if (rc)
 			return rc;
 		for (j = 0; j < i; j++)
 			if (!strcmp(names[j], names[i])) {
-				set_path(c, "volumes[%zu].%s", vi, f);
+				set_path(c, "volumes", vi, NULL);
+				push_step(c, "replicas", i, &saved);
 				return jfail(c, "node \"%s\" listed twice",
 					     names[i]);
 			}

@@ -8,14 +8,29 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
+
+/* Whether byte c is written as it is; names and labels are all such
+ * bytes, written a run at a time rather than a stdio call each. */
+static bool plain(unsigned char c)
+{
+	return c >= 0x20 && c != '"' && c != '\\';
+}
 
 void placer_json_put_string(FILE *f, const char *s)
 {
-	const unsigned char *p;
+	const unsigned char *p = (const unsigned char *)s, *run;
 
 	fputc('"', f);
-	for (p = (const unsigned char *)s; *p; p++) {
+	for (;;) {
+		for (run = p; plain(*p); p++)
+			;
+		if (p > run)
+			fwrite(run, 1, (size_t)(p - run), f);
 		switch (*p) {
+		case '\0':
+			fputc('"', f);
+			return;
 		case '"':
 			fputs("\\\"", f);
 			break;
@@ -29,13 +44,10 @@ void placer_json_put_string(FILE *f, const char *s)
 			fputs("\\t", f);
 			break;
 		default:
-			if (*p < 0x20)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
+			fprintf(f, "\\u%04x", *p);
 		}
+		p++;
 	}
-	fputc('"', f);
 }
 
 static int finish(FILE *f)

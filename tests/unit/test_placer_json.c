@@ -242,6 +242,26 @@ static void test_placer_json_duplicates(void **state)
 		"volumes[0])");
 }
 
+/* The field path in a message: an empty label key, and one so long that
+ * the path is cut to 159 bytes. */
+static void test_placer_json_long_path(void **state)
+{
+	char text[512], key[201], msg[512];
+
+	(void)state;
+	refused(placer_json_topology, "t.json",
+		"{\"nodes\":[{\"name\":\"n1\",\"capacity_bytes\":1,"
+		"\"labels\":{\"\":1}}]}",
+		"t.json: nodes[0].labels.: must be a string");
+	memset(key, 'k', 200);
+	key[200] = '\0';
+	snprintf(text, sizeof(text), "{\"nodes\":[{\"name\":\"n1\","
+		 "\"capacity_bytes\":1,\"labels\":{\"%s\":1}}]}", key);
+	snprintf(msg, sizeof(msg), "t.json: nodes[0].labels.%.*s: must be a "
+		 "string", 159 - (int)strlen("nodes[0].labels."), key);
+	refused(placer_json_topology, "t.json", text, msg);
+}
+
 /* json-c keeps the last value of a repeated key and drops the others
  * without a word: a node's capacity or zone label given twice took the
  * second silently.  A repeated key is refused where it repeats, also when
@@ -277,6 +297,64 @@ static void test_placer_json_duplicate_keys(void **state)
 		"\"labels\":{\"k\xf0\x9f\x98\x80\":\"a\","
 		"\"k\\ud83d\\ude00\":\"b\"}}]}",
 		"t.json:1:65: duplicate key \"k\xf0\x9f\x98\x80\"");
+}
+
+/* The key count reads the text 64 bytes at a time: a repeat, colons and
+ * escaped quotes inside strings, and escapes that straddle two blocks,
+ * at every offset within a block. */
+static void test_placer_json_duplicate_keys_any_offset(void **state)
+{
+	struct placer_input in;
+	struct placer_doc *doc;
+	char text[512], msg[128], err[512];
+	const char *second;
+	size_t pad;
+	int i;
+
+	(void)state;
+	for (pad = 0; pad < 64; pad++)
+		for (i = 0; i < 2; i++) {
+			snprintf(text, sizeof(text),
+				 "{\"nodes\":[{\"name\":\"n1\",\"capacity_bytes\":1,"
+				 "\"labels\":{\"a\":\"%*s\\\":x\\\\\",\"b:\":\"\\\\:\\\"\"}},"
+				 "{\"name\":\"n2\",\"capacity_bytes\":1,"
+				 "\"labels\":{\"c\":\"1\",\"%s\":\"2\"}}]}",
+				 (int)pad, "", i ? "c" : "d");
+			if (!i) {
+				memset(&in, 0, sizeof(in));
+				assert_int_equal(placer_json_topology("t.json",
+					text, strlen(text), &in, &doc, err,
+					sizeof(err)), 0);
+				assert_int_equal(in.nnodes, 2);
+				placer_doc_free(doc);
+				continue;
+			}
+			second = strstr(text, "\"c\":\"2\"");
+			snprintf(msg, sizeof(msg),
+				 "t.json:1:%zu: duplicate key \"c\"",
+				 (size_t)(second - text) + 1);
+			refused(placer_json_topology, "t.json", text, msg);
+		}
+}
+
+/* Plain bytes go out a run at a time, the rest escaped one by one; runs
+ * end at each escape and at the end of the string. */
+static void test_placer_json_put_string_escapes(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	placer_json_put_string(f, "");
+	placer_json_put_string(f, "plain");
+	placer_json_put_string(f, "\"a\"b\\\\c\nd\te\x01" "f\x1f\x7f\xc3\xa9");
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(buf, "\"\"\"plain\""
+			    "\"\\\"a\\\"b\\\\\\\\c\\nd\\te\\u0001f\\u001f"
+			    "\x7f\xc3\xa9\"");
+	free(buf);
 }
 
 static const char topo[] =
@@ -425,7 +503,10 @@ int main(void)
 		cmocka_unit_test(test_placer_json_nul_refused),
 		cmocka_unit_test(test_placer_json_null_values),
 		cmocka_unit_test(test_placer_json_duplicates),
+		cmocka_unit_test(test_placer_json_long_path),
 		cmocka_unit_test(test_placer_json_duplicate_keys),
+		cmocka_unit_test(test_placer_json_duplicate_keys_any_offset),
+		cmocka_unit_test(test_placer_json_put_string_escapes),
 		cmocka_unit_test(test_placer_json_round_trip),
 		cmocka_unit_test(test_placer_json_writers_parse_back),
 	};
