@@ -91,9 +91,10 @@ static void transmission(const struct nbdproto_hs *h, const uint8_t *p,
 			if (!r.len || r.offset + r.len > l.size ||
 			    r.offset % l.min_block || r.len % l.min_block)
 				abort();
+			/* a NO_HOLE zero may be any length: the server
+			 * writes it in chunks of at most max_block */
 			if ((a == NBDPROTO_ACT_READ ||
-			     a == NBDPROTO_ACT_WRITE ||
-			     a == NBDPROTO_ACT_ZERO_WRITE) && r.len > l.max_block)
+			     a == NBDPROTO_ACT_WRITE) && r.len > l.max_block)
 				abort();
 			if (a == NBDPROTO_ACT_ZERO_WRITE &&
 			    (r.type != NBD_CMD_WRITE_ZEROES ||
